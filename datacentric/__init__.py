@@ -1,0 +1,55 @@
+"""datacentric: data-centric machine learning with the model held fixed.
+
+Find label errors, slice errors, duplicates, leakage and more; send what needs a human
+to annotators and reviewers; retrain the same model on the fixed data; export a
+compressed model and prove no slice got worse; monitor production by slice.
+
+This module imports nothing heavy: torch, fiftyone and label_studio_sdk are imported
+only inside the functions that need them.
+
+Examples
+--------
+>>> import tempfile
+>>> import datacentric as dc
+>>> ds = dc.load_demo(tempfile.mkdtemp())
+>>> ds.version
+1
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datacentric import exceptions
+from datacentric.dataset import Dataset, VersionStore, diff_manifests
+from datacentric.exceptions import DatacentricError
+
+__version__ = "0.1.0"
+
+_LAZY = {"load_demo": "datacentric.datasets"}
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the few public names whose modules are imported on first use."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'datacentric' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+__all__ = [
+    "DatacentricError",
+    "Dataset",
+    "VersionStore",
+    "__version__",
+    "diff_manifests",
+    "exceptions",
+    "load_demo",
+]

@@ -1,0 +1,27 @@
+"""The ``datacentric`` command line. One module per verb group; ``main`` is the entry point."""
+
+from __future__ import annotations
+
+import os
+
+from datacentric.cli._common import new_app
+from datacentric.cli.data import register as _register_data
+
+__all__ = ["app", "main"]
+
+app = new_app(
+    "datacentric: find what is wrong with your data, fix it, retrain the same model, "
+    "and prove that no slice got worse."
+)
+_register_data(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    os.environ.setdefault("FIFTYONE_DO_NOT_TRACK", "true")
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

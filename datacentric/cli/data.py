@@ -1,0 +1,124 @@
+"""Data verbs: ``demo-data``, ``info``, ``history``, ``diff``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from datacentric.cli._common import console, user_errors
+from datacentric.dataset import Dataset, VersionStore
+
+__all__ = ["register"]
+
+
+def _open_any(directory: Path, version: str | None = None) -> Dataset:
+    """HEAD of the store when there is one, else the raw folder."""
+    if version is not None or VersionStore(directory).exists():
+        return Dataset.open(directory, version=version)
+    return Dataset.from_folder(directory)
+
+
+def demo_data(
+    directory: Path = typer.Argument(..., help="Where to write the demo dataset."),
+    seed: int = typer.Option(0, help="Seed of the simulated problems."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo there."),
+) -> None:
+    """Write the bundled demo dataset (real handwritten digits with planted problems)."""
+    from datacentric.datasets import load_demo
+
+    ds = load_demo(directory, seed=seed, overwrite=overwrite, progress=True)
+    console.print(
+        f"[green]Wrote[/] {len(ds)} samples, {len(ds.classes)} classes to [bold]{directory}[/] "
+        f"(version {ds.version}). Ground truth of the planted problems: "
+        f"{directory / 'ground_truth.parquet'}"
+    )
+
+
+def info(
+    directory: Path = typer.Argument(..., help="Dataset directory."),
+    version: str | None = typer.Option(None, "--version", "-v", help="Version (default HEAD)."),
+) -> None:
+    """Summarise a dataset: samples per split and class, metadata columns, version."""
+    ds = _open_any(directory, version)
+    s = ds.summary()
+    head = f"version {s['version']}" if s["version"] is not None else "not versioned yet"
+    console.print(
+        f"[bold]{directory}[/] — {s['n_samples']} samples, {s['n_classes']} classes, {head}"
+    )
+    splits = Table(title="Samples per split")
+    splits.add_column("split")
+    splits.add_column("n", justify="right")
+    for k, v in s["per_split"].items():
+        splits.add_row(k, str(v))
+    console.print(splits)
+    classes = Table(title="Samples per class")
+    classes.add_column("class")
+    classes.add_column("n", justify="right")
+    classes.add_column("share", justify="right")
+    for k, v in s["per_class"].items():
+        classes.add_row(str(k), str(v), f"{v / max(s['n_samples'], 1):.1%}")
+    console.print(classes)
+    meta = ds.metadata_columns
+    if meta:
+        t = Table(title="Metadata (slice) columns")
+        t.add_column("column")
+        t.add_column("distinct", justify="right")
+        t.add_column("top values")
+        for col in meta:
+            vc = ds.manifest[col].cast(pl.Utf8).value_counts(sort=True).head(4)
+            top = ", ".join(f"{r[0]} ({r[1]})" for r in vc.rows())
+            t.add_row(col, str(ds.manifest[col].n_unique()), top)
+        console.print(t)
+
+
+def history(directory: Path = typer.Argument(..., help="Dataset directory.")) -> None:
+    """List the committed versions, newest first."""
+    frame = Dataset.open(directory, check_images="none").history()
+    t = Table(title=f"History of {directory}")
+    for col in ("version", "created_at", "n_samples", "n_changes", "message"):
+        t.add_column(col, justify="right" if col.startswith("n_") or col == "version" else "left")
+    for row in frame.iter_rows(named=True):
+        t.add_row(
+            *(str(row[c]) for c in ("version", "created_at", "n_samples", "n_changes", "message"))
+        )
+    console.print(t)
+
+
+def diff(
+    directory: Path = typer.Argument(..., help="Dataset directory."),
+    v1: str = typer.Argument(..., help="Older version (int, HEAD, HEAD~N)."),
+    v2: str = typer.Argument("HEAD", help="Newer version (default HEAD)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the full diff (.csv or .parquet)."),
+    limit: int = typer.Option(20, help="Rows to show."),
+) -> None:
+    """Show what changed between two versions, sample by sample."""
+    frame = Dataset.open(directory, check_images="none").diff(v1, v2)
+    counts = dict(frame.group_by("change").len().rows())
+    console.print(
+        f"{v1} → {v2}: [green]{counts.get('added', 0)} added[/], "
+        f"[red]{counts.get('removed', 0)} removed[/], "
+        f"[yellow]{counts.get('modified', 0)} field changes[/]"
+    )
+    t = Table()
+    for col in frame.columns:
+        t.add_column(col)
+    for row in frame.head(limit).iter_rows():
+        t.add_row(*("" if v is None else str(v) for v in row))
+    console.print(t)
+    if out is not None:
+        if out.suffix == ".parquet":
+            frame.write_parquet(out)
+        else:
+            frame.write_csv(out)
+        console.print(f"Full diff ({frame.height} rows) written to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data verbs to the top-level app."""
+    app.command("demo-data")(user_errors(demo_data))
+    app.command("info")(user_errors(info))
+    app.command("history")(user_errors(history))
+    app.command("diff")(user_errors(diff))

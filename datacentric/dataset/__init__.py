@@ -1,0 +1,8 @@
+"""Datasets: the manifest, loaders, edits with lineage, and the versioned store."""
+
+from datacentric.dataset.core import Dataset
+from datacentric.dataset.diff import diff_manifests
+from datacentric.dataset.lineage import CHANGES_SCHEMA
+from datacentric.dataset.store import VersionInfo, VersionStore
+
+__all__ = ["CHANGES_SCHEMA", "Dataset", "VersionInfo", "VersionStore", "diff_manifests"]

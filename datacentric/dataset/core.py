@@ -1,0 +1,766 @@
+"""`Dataset`: a polars manifest plus ordered classes, with edits, lineage and versions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.dataset._schema import (
+    IMAGE,
+    LABEL,
+    RESERVED_COLUMNS,
+    SAMPLE_ID,
+    SPLIT,
+    check_classes,
+    normalize_manifest,
+)
+from datacentric.dataset.diff import diff_manifests
+from datacentric.dataset.images import (
+    ARRAY_PREFIX,
+    CheckImages,
+    check_image_paths,
+    decode_image,
+)
+from datacentric.dataset.lineage import changes_frame, empty_changes
+from datacentric.dataset.loaders import read_folder
+from datacentric.dataset.store import VersionStore
+from datacentric.exceptions import (
+    InvalidDatasetError,
+    InvalidParameterError,
+    SchemaError,
+    StoreError,
+    UnknownLabelError,
+    format_items,
+)
+
+__all__ = ["Dataset"]
+
+
+class Dataset:
+    """Samples of an image-classification dataset: a manifest and its ordered classes.
+
+    The manifest is a :class:`polars.DataFrame` with ``sample_id`` (unique), ``image``
+    (a path relative to ``root``, or ``array:<i>`` for in-memory arrays), ``label``
+    (null for unlabeled), ``split`` (train/val/test), an optional ``annotator`` and any
+    number of metadata columns, which are the slice features.
+
+    Edits (:meth:`relabel`, :meth:`remove`, :meth:`add`) change the working copy and
+    record lineage; :meth:`commit` writes them as a new immutable version under
+    ``root/.datacentric``. Build one with :meth:`from_folder`, :meth:`from_arrays` or
+    :meth:`open`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = Dataset.from_arrays(np.zeros((3, 8, 8), np.uint8), ["a", "b", "a"], classes=["a", "b"])
+    >>> len(ds), ds.classes
+    (3, ['a', 'b'])
+    >>> ds.relabel(["1"], ["a"], reason="typo").manifest["label"].to_list()
+    ['a', 'a', 'a']
+    >>> ds.pending_changes.select("sample_id", "old", "new").row(0)
+    ('1', 'b', 'a')
+    """
+
+    def __init__(
+        self,
+        manifest: pl.DataFrame,
+        classes: Sequence[str],
+        root: str | Path | None = None,
+        *,
+        arrays: Sequence[np.ndarray] | np.ndarray | None = None,
+        version: int | None = None,
+        source: str = "manifest",
+    ) -> None:
+        self.classes: list[str] = check_classes(classes)
+        self._manifest = normalize_manifest(manifest, self.classes, source=source)
+        self.root: Path | None = Path(root) if root is not None else None
+        self._arrays = arrays
+        self.version = version
+        self._pending: list[pl.DataFrame] = []
+        self._is_view = False
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_folder(
+        cls,
+        root: str | Path,
+        classes: Sequence[str] | None = None,
+        *,
+        check_images: CheckImages = "exists",
+    ) -> Dataset:
+        """Load a dataset directory.
+
+        Accepts ``root/manifest.parquet`` or ``root/manifest.csv`` (image paths relative to
+        ``root``; classes from ``classes=``, ``root/classes.txt`` or the sorted labels), or
+        the ImageFolder layout ``root/<class>/<file>`` (``sample_id`` = the relative path),
+        optionally ``root/<split>/<class>/<file>``.
+
+        Parameters
+        ----------
+        root : str or Path
+            The dataset directory.
+        classes : sequence of str, optional
+            The ordered classes; labels outside them raise :class:`UnknownLabelError`.
+        check_images : {"exists", "none", "decode"}
+            How hard to check the image files now. ``"decode"`` reads every image and
+            catches truncated files; ``"exists"`` (default) only stats them.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> d = Path(tempfile.mkdtemp())
+        >>> for c in ("cat", "dog"):
+        ...     (d / c).mkdir()
+        ...     Image.new("L", (4, 4)).save(d / c / "1.png")
+        >>> Dataset.from_folder(d).manifest["sample_id"].to_list()
+        ['cat/1.png', 'dog/1.png']
+        """
+        root = Path(root)
+        manifest, found_classes, source = read_folder(root)
+        if classes is None:
+            classes = found_classes
+        if classes is None:
+            if LABEL in manifest.columns:
+                classes = sorted(str(x) for x in manifest[LABEL].drop_nulls().unique())
+            if not classes:
+                raise SchemaError(
+                    f"{source}: no classes given and none can be inferred (no labels). Pass "
+                    "classes=[...] or write classes.txt (one class per line) next to it."
+                )
+        ds = cls(manifest, classes, root, source=source)
+        ds._check_images(check_images)
+        return ds
+
+    @classmethod
+    def from_arrays(
+        cls,
+        images: np.ndarray | Sequence[np.ndarray],
+        labels: Sequence[str | int | None] | np.ndarray,
+        classes: Sequence[str],
+        *,
+        metadata: pl.DataFrame | Mapping[str, Sequence[Any]] | None = None,
+        sample_ids: Sequence[str] | None = None,
+        split: str | Sequence[str] = "train",
+    ) -> Dataset:
+        """Build an in-memory dataset from image arrays.
+
+        Parameters
+        ----------
+        images : array (N, H, W[, C]) or sequence of N arrays
+            ``uint8`` pixels (floats in [0, 1] are scaled to 0-255).
+        labels : sequence of N labels
+            Class names, or integer indices into ``classes``; ``None`` for unlabeled.
+        classes : sequence of str
+            The ordered classes.
+        metadata : polars.DataFrame or mapping, optional
+            N rows of metadata (slice) columns.
+        sample_ids : sequence of str, optional
+            Defaults to ``"0" .. "N-1"``.
+        split : str or sequence of str
+            One split for all, or one per sample.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ds = Dataset.from_arrays(np.zeros((2, 4, 4)), [0, 1], classes=["a", "b"],
+        ...                          metadata={"scanner": ["s1", "s2"]})
+        >>> ds.manifest.select("label", "scanner").rows()
+        [('a', 's1'), ('b', 's2')]
+        """
+        classes = check_classes(classes)
+        n = len(images)
+        if len(labels) != n:
+            raise SchemaError(
+                f"from_arrays: got {n} images but {len(labels)} labels; pass one label per "
+                "image (None for unlabeled)."
+            )
+        label_list: list[str | None] = []
+        bad_idx: list[int] = []
+        for i, lab in enumerate(labels):
+            if lab is None:
+                label_list.append(None)
+            elif isinstance(lab, (int, np.integer)) and not isinstance(lab, bool):
+                if 0 <= int(lab) < len(classes):
+                    label_list.append(classes[int(lab)])
+                else:
+                    bad_idx.append(i)
+                    label_list.append(None)
+            else:
+                label_list.append(str(lab))
+        if bad_idx:
+            raise UnknownLabelError(
+                f"from_arrays: {len(bad_idx)} integer label(s) are outside 0..{len(classes) - 1} "
+                f"(rows {format_items(bad_idx)}, values "
+                f"{format_items([labels[i] for i in bad_idx])}). Integer labels index classes="
+                f"{classes!r}.",
+                rows=bad_idx,
+            )
+        ids = [str(i) for i in range(n)] if sample_ids is None else [str(s) for s in sample_ids]
+        if len(ids) != n:
+            raise SchemaError(f"from_arrays: got {n} images but {len(ids)} sample_ids.")
+        splits = [split] * n if isinstance(split, str) else list(split)
+        if len(splits) != n:
+            raise SchemaError(f"from_arrays: got {n} images but {len(splits)} split values.")
+        frame = pl.DataFrame(
+            {
+                SAMPLE_ID: ids,
+                IMAGE: [f"{ARRAY_PREFIX}{i}" for i in range(n)],
+                LABEL: pl.Series(label_list, dtype=pl.Utf8),
+                SPLIT: splits,
+            }
+        )
+        if metadata is not None:
+            meta = metadata if isinstance(metadata, pl.DataFrame) else pl.DataFrame(dict(metadata))
+            if meta.height != n:
+                raise SchemaError(
+                    f"from_arrays: metadata has {meta.height} rows but there are {n} images."
+                )
+            clash = [c for c in meta.columns if c in RESERVED_COLUMNS and c != "annotator"]
+            if clash:
+                raise SchemaError(
+                    f"from_arrays: metadata may not contain reserved column(s) {clash}; they are "
+                    "set from the other arguments."
+                )
+            frame = pl.concat([frame, meta], how="horizontal")
+        arrays = np.asarray(images) if isinstance(images, np.ndarray) else list(images)
+        return cls(frame, classes, None, arrays=arrays, source="from_arrays")
+
+    @classmethod
+    def open(
+        cls,
+        root: str | Path,
+        version: int | str | None = None,
+        *,
+        check_images: CheckImages = "exists",
+    ) -> Dataset:
+        """Open a committed version (HEAD by default; an int, ``"HEAD"`` or ``"HEAD~N"``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from datacentric.datasets import load_demo
+        >>> d = tempfile.mkdtemp()
+        >>> _ = load_demo(d)
+        >>> Dataset.open(d, version=1).version
+        1
+        """
+        store = VersionStore(root)
+        manifest, _, info = store.read(version)
+        ds = cls(
+            manifest, info.classes, root, version=info.version, source=f"version {info.version}"
+        )
+        ds._check_images(check_images)
+        return ds
+
+    # ------------------------------------------------------------------ views
+    @property
+    def manifest(self) -> pl.DataFrame:
+        """The manifest (a polars DataFrame; treat it as read-only, edit via methods)."""
+        return self._manifest
+
+    def to_polars(self) -> pl.DataFrame:
+        """The manifest as a polars DataFrame."""
+        return self._manifest
+
+    def __len__(self) -> int:
+        return self._manifest.height
+
+    def __repr__(self) -> str:
+        where = f"root={str(self.root)!r}" if self.root is not None else "in memory"
+        ver = f", version={self.version}" if self.version is not None else ""
+        pend = f", {self.pending_changes.height} uncommitted changes" if self._pending else ""
+        return f"Dataset({len(self)} samples, {len(self.classes)} classes, {where}{ver}{pend})"
+
+    @property
+    def sample_ids(self) -> list[str]:
+        """All sample ids in manifest order."""
+        return self._manifest[SAMPLE_ID].to_list()
+
+    @property
+    def metadata_columns(self) -> list[str]:
+        """Manifest columns other than the reserved ones: the slice features."""
+        return [c for c in self._manifest.columns if c not in RESERVED_COLUMNS]
+
+    def label_indices(self) -> np.ndarray:
+        """Labels as class indices (``int64``), ``-1`` where the label is null."""
+        mapping = pl.DataFrame({LABEL: self.classes, "_idx": range(len(self.classes))})
+        joined = self._manifest.select(LABEL).join(
+            mapping, on=LABEL, how="left", maintain_order="left"
+        )
+        return joined["_idx"].fill_null(-1).to_numpy().astype(np.int64)
+
+    def _subset(self, manifest: pl.DataFrame) -> Dataset:
+        sub = Dataset.__new__(Dataset)
+        sub.classes = list(self.classes)
+        sub._manifest = manifest
+        sub.root = self.root
+        sub._arrays = self._arrays
+        sub.version = self.version
+        sub._pending = []
+        sub._is_view = True
+        return sub
+
+    def filter(self, *predicates: pl.Expr | str, **constraints: Any) -> Dataset:
+        """A new dataset with the rows matching polars predicates (no lineage; a view).
+
+        Examples
+        --------
+        >>> import numpy as np, polars as pl
+        >>> ds = Dataset.from_arrays(np.zeros((3, 2, 2)), [0, 1, 0], ["a", "b"])
+        >>> len(ds.filter(pl.col("label") == "a"))
+        2
+        """
+        return self._subset(self._manifest.filter(*predicates, **constraints))
+
+    def split(self, name: str) -> Dataset:
+        """The samples of one split (``"train"``, ``"val"`` or ``"test"``)."""
+        return self.filter(pl.col(SPLIT) == name)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for a quick look: samples, per split, per class, labeled, metadata columns."""
+        m = self._manifest
+        per_class = m.group_by(LABEL).len().sort(LABEL, nulls_last=True).rows()
+        return {
+            "root": str(self.root) if self.root else None,
+            "version": self.version,
+            "n_samples": m.height,
+            "n_classes": len(self.classes),
+            "classes": self.classes,
+            "n_unlabeled": int(m[LABEL].null_count()),
+            "per_split": dict(m.group_by(SPLIT).len().sort(SPLIT).rows()),
+            "per_class": {("<unlabeled>" if k is None else k): v for k, v in per_class},
+            "metadata_columns": self.metadata_columns,
+            "uncommitted_changes": self.pending_changes.height,
+        }
+
+    # ------------------------------------------------------------------ images
+    def _check_images(self, check: CheckImages) -> None:
+        if self.root is None:
+            return
+        check_image_paths(
+            self.root, self._manifest[SAMPLE_ID].to_list(), self._manifest[IMAGE].to_list(), check
+        )
+
+    def _image(self, path: str, mode: str | None) -> np.ndarray:
+        if path.startswith(ARRAY_PREFIX):
+            if self._arrays is None:
+                raise InvalidDatasetError(
+                    f"image {path!r} refers to an in-memory array but this dataset has none; "
+                    "in-memory datasets must be saved with ds.to_folder(DIR) before committing.",
+                    rows=[path],
+                )
+            arr = np.asarray(self._arrays[int(path[len(ARRAY_PREFIX) :])])
+            if arr.dtype != np.uint8:
+                arr = np.clip(arr * 255.0 if arr.max(initial=0) <= 1.0 else arr, 0, 255).astype(
+                    np.uint8
+                )
+            return _convert_mode(arr, mode)
+        if self.root is None:  # pragma: no cover - constructor forbids
+            raise InvalidDatasetError(f"image {path!r} is a file path but the dataset has no root.")
+        return decode_image(self.root / path, mode)
+
+    def load_images(
+        self,
+        sample_ids: Sequence[str] | None = None,
+        *,
+        size: tuple[int, int] | None = None,
+        mode: str | None = None,
+    ) -> np.ndarray:
+        """Decode images into one ``uint8`` batch of shape (N, H, W, C).
+
+        Parameters
+        ----------
+        sample_ids : sequence of str, optional
+            Which samples, in this order (default: all, in manifest order).
+        size : (height, width), optional
+            Resize every image to this size; needed when sizes differ.
+        mode : {"L", "RGB"}, optional
+            Convert every image to grayscale or RGB; needed when modes differ.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ds = Dataset.from_arrays(np.zeros((2, 4, 4), np.uint8), [0, 0], ["a"])
+        >>> ds.load_images().shape
+        (2, 4, 4, 1)
+        """
+        from PIL import Image
+
+        paths = self._paths_for(sample_ids)
+        out: list[np.ndarray] = []
+        for p in paths:
+            arr = self._image(p, mode)
+            if size is not None and arr.shape[:2] != tuple(size):
+                im = Image.fromarray(arr).resize((size[1], size[0]), Image.Resampling.BILINEAR)
+                arr = np.asarray(im)
+            out.append(arr[:, :, None] if arr.ndim == 2 else arr)
+        shapes = {a.shape for a in out}
+        if len(shapes) > 1:
+            raise InvalidDatasetError(
+                f"images have different shapes {format_items(sorted(shapes))}; pass size=(H, W) "
+                "and/or mode='RGB' to load_images to get one batch."
+            )
+        if not out:
+            return np.zeros((0, 0, 0, 0), dtype=np.uint8)
+        return np.stack(out)
+
+    def iter_images(
+        self, batch_size: int = 256, **kwargs: Any
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Yield ``(sample_ids, batch)`` in manifest order; kwargs go to :meth:`load_images`."""
+        ids = self.sample_ids
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start : start + batch_size]
+            yield chunk, self.load_images(chunk, **kwargs)
+
+    def _paths_for(self, sample_ids: Sequence[str] | None) -> list[str]:
+        if sample_ids is None:
+            return self._manifest[IMAGE].to_list()
+        want = pl.DataFrame({SAMPLE_ID: [str(s) for s in sample_ids]})
+        joined = want.join(
+            self._manifest.select(SAMPLE_ID, IMAGE), on=SAMPLE_ID, how="left", maintain_order="left"
+        )
+        missing = joined.filter(pl.col(IMAGE).is_null())[SAMPLE_ID].to_list()
+        if missing:
+            raise InvalidDatasetError(
+                f"{len(missing)} unknown sample_id(s): {format_items(missing)}.", rows=missing
+            )
+        return joined[IMAGE].to_list()
+
+    def to_folder(self, root: str | Path, *, image_format: str = "png") -> Dataset:
+        """Write every image under ``root/images/`` and the manifest to ``root/manifest.parquet``.
+
+        Returns the folder-backed dataset. Use this to make an in-memory dataset versionable.
+        """
+        from PIL import Image
+
+        root = Path(root)
+        (root / "images").mkdir(parents=True, exist_ok=True)
+        rel: list[str] = []
+        used: set[str] = set()
+        for row, (sid, p) in enumerate(
+            zip(self.sample_ids, self._manifest[IMAGE].to_list(), strict=True)
+        ):
+            arr = self._image(p, None)
+            safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sid)
+            if safe.lower() in used:  # two ids that clean to one name keep distinct files
+                safe = f"{safe}__{row}"
+            used.add(safe.lower())
+            name = f"images/{safe}.{image_format}"
+            Image.fromarray(arr.squeeze(-1) if arr.ndim == 3 and arr.shape[2] == 1 else arr).save(
+                root / name
+            )
+            rel.append(name)
+        manifest = self._manifest.with_columns(pl.Series(IMAGE, rel, dtype=pl.Utf8))
+        tmp = root / "manifest.parquet.tmp"
+        manifest.write_parquet(tmp)
+        tmp.replace(root / "manifest.parquet")
+        (root / "classes.txt").write_text("\n".join(self.classes) + "\n")
+        out = Dataset(manifest, self.classes, root, source=str(root / "manifest.parquet"))
+        out._pending = list(self._pending)  # uncommitted edits travel with the data
+        return out
+
+    # ------------------------------------------------------------------ edits
+    def _lookup(self, sample_ids: Sequence[str], what: str) -> pl.DataFrame:
+        ids = pl.Series(SAMPLE_ID, [str(s) for s in sample_ids], dtype=pl.Utf8)
+        dup = ids.filter(ids.is_duplicated()).unique(maintain_order=True).to_list()
+        if dup:
+            raise InvalidParameterError(
+                f"{what}: each sample may appear once per call, received duplicated id(s) "
+                f"{format_items(dup)}. Deduplicate the list."
+            )
+        known = ids.is_in(self._manifest[SAMPLE_ID].implode())
+        if not known.all():
+            unknown = ids.filter(~known).to_list()
+            raise InvalidDatasetError(
+                f"{what}: {len(unknown)} sample_id(s) are not in the dataset: "
+                f"{format_items(unknown)}. Check the ids (ds.sample_ids lists them).",
+                rows=unknown,
+            )
+        return ids.to_frame()
+
+    def relabel(
+        self,
+        sample_ids: Sequence[str],
+        labels: Sequence[str | None] | str | None,
+        *,
+        reason: str | Sequence[str],
+        source: str | Sequence[str] = "manual",
+        iteration: int | None = None,
+    ) -> Dataset:
+        """Change labels; record a lineage row per sample whose label actually changes.
+
+        Parameters
+        ----------
+        sample_ids : sequence of str
+            Samples to relabel.
+        labels : str, None, or sequence
+            New label(s): one for all, or one per sample; ``None`` unlabels.
+        reason, source : str or sequence of str
+            Why (e.g. ``"label error, self-confidence 0.02"``) and who (a finder name or an
+            annotator id); one for all or one per sample.
+        iteration : int, optional
+            The loop iteration making the change.
+
+        Returns
+        -------
+        Dataset
+            ``self``, for chaining.
+        """
+        ids = self._lookup(sample_ids, "relabel")
+        n = ids.height
+        new = [labels] * n if labels is None or isinstance(labels, str) else list(labels)
+        if len(new) != n:
+            raise InvalidParameterError(
+                f"relabel: got {n} sample ids but {len(new)} labels; pass one label per id or one "
+                "label for all."
+            )
+        bad = sorted({str(x) for x in new if x is not None and x not in self.classes})
+        if bad:
+            raise UnknownLabelError(
+                f"relabel: label(s) {format_items(bad)} are not among the classes "
+                f"{self.classes!r}. Use one of them (or None to unlabel).",
+                rows=bad,
+            )
+        edits = ids.with_columns(
+            pl.Series("_new", new, dtype=pl.Utf8),
+            *_per_row("_reason", reason, n),
+            *_per_row("_source", source, n),
+        )
+        cur = self._manifest.select(SAMPLE_ID, LABEL)
+        edits = edits.join(cur, on=SAMPLE_ID, how="left", maintain_order="left").filter(
+            pl.col(LABEL).ne_missing(pl.col("_new"))
+        )
+        if edits.height == 0:
+            return self
+        upd = edits.select(SAMPLE_ID, pl.col("_new"))
+        self._manifest = (
+            self._manifest.join(upd, on=SAMPLE_ID, how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col(SAMPLE_ID).is_in(upd[SAMPLE_ID].implode()))
+                .then(pl.col("_new"))
+                .otherwise(pl.col(LABEL))
+                .alias(LABEL)
+            )
+            .drop("_new")
+        )
+        self._pending.append(
+            changes_frame(
+                edits[SAMPLE_ID],
+                LABEL,
+                edits[LABEL],
+                edits["_new"],
+                reason=edits["_reason"].to_list(),
+                source=edits["_source"].to_list(),
+                iteration=iteration,
+            )
+        )
+        return self
+
+    def remove(
+        self,
+        sample_ids: Sequence[str],
+        *,
+        reason: str | Sequence[str],
+        source: str | Sequence[str] = "manual",
+        iteration: int | None = None,
+    ) -> Dataset:
+        """Remove samples; lineage rows have ``field="sample"``, ``old`` the image path."""
+        ids = self._lookup(sample_ids, "remove")
+        if ids.height == len(self):
+            raise InvalidParameterError(
+                f"remove: this would remove all {len(self)} samples and leave an empty dataset."
+            )
+        n = ids.height
+        reasons = [reason] * n if isinstance(reason, str) else [str(r) for r in reason]
+        sources = [source] * n if isinstance(source, str) else [str(x) for x in source]
+        if len(reasons) != n or len(sources) != n:
+            raise InvalidParameterError(
+                f"remove: got {n} sample ids but {len(reasons)} reasons and {len(sources)} "
+                "sources; pass one reason/source for all or one per id. Nothing was removed."
+            )
+        gone = ids.join(
+            self._manifest.select(SAMPLE_ID, IMAGE), on=SAMPLE_ID, how="left", maintain_order="left"
+        )
+        self._manifest = self._manifest.filter(~pl.col(SAMPLE_ID).is_in(ids[SAMPLE_ID].implode()))
+        self._pending.append(
+            changes_frame(
+                gone[SAMPLE_ID],
+                "sample",
+                gone[IMAGE],
+                [None] * n,
+                reason=reasons,
+                source=sources,
+                iteration=iteration,
+            )
+        )
+        return self
+
+    def add(
+        self,
+        rows: pl.DataFrame | Mapping[str, Sequence[Any]],
+        *,
+        reason: str,
+        source: str = "manual",
+        iteration: int | None = None,
+        check_images: CheckImages = "exists",
+    ) -> Dataset:
+        """Append samples (a manifest fragment whose images are under ``root``)."""
+        if self.root is None:
+            raise StoreError(
+                "add: this dataset lives in memory; save it with ds.to_folder(DIR) first, then "
+                "add rows whose image paths are relative to DIR."
+            )
+        frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(dict(rows))
+        frame = normalize_manifest(frame, self.classes, source="add")
+        clash = frame.filter(pl.col(SAMPLE_ID).is_in(self._manifest[SAMPLE_ID].implode()))[
+            SAMPLE_ID
+        ].to_list()
+        if clash:
+            raise InvalidDatasetError(
+                f"add: {len(clash)} sample_id(s) already exist: {format_items(clash)}. Use "
+                "relabel() to change them or give the new samples new ids.",
+                rows=clash,
+            )
+        check_image_paths(
+            self.root, frame[SAMPLE_ID].to_list(), frame[IMAGE].to_list(), check_images
+        )
+        self._manifest = pl.concat([self._manifest, frame], how="diagonal_relaxed")
+        n = frame.height
+        self._pending.append(
+            changes_frame(
+                frame[SAMPLE_ID],
+                "sample",
+                [None] * n,
+                frame[IMAGE],
+                reason=reason,
+                source=source,
+                iteration=iteration,
+            )
+        )
+        return self
+
+    @property
+    def pending_changes(self) -> pl.DataFrame:
+        """Lineage rows of the edits not yet committed."""
+        return pl.concat(self._pending) if self._pending else empty_changes()
+
+    # ------------------------------------------------------------------ versions
+    def _store(self) -> VersionStore:
+        if self.root is None:
+            raise StoreError(
+                "this dataset lives in memory and has no directory to version; save it with "
+                "ds = ds.to_folder(DIR) and commit that."
+            )
+        return VersionStore(self.root)
+
+    def commit(self, message: str, *, meta: Mapping[str, Any] | None = None) -> int:
+        """Write the working copy as a new immutable version and move HEAD to it.
+
+        Atomic and locked: see :class:`~datacentric.dataset.store.VersionStore`. Raises
+        :class:`~datacentric.exceptions.CommitConflictError` if another process committed
+        since this dataset was opened.
+
+        Returns
+        -------
+        int
+            The new version number.
+        """
+        if not message or not message.strip():
+            raise InvalidParameterError("commit: message is empty; say what changed and why.")
+        if self._is_view:
+            raise StoreError(
+                "commit: this dataset is a filtered view (from filter()/split()); committing it "
+                "would drop the other samples without lineage. Edit and commit the full dataset, "
+                "or remove() the unwanted samples with a reason."
+            )
+        if self._manifest[IMAGE].str.starts_with(ARRAY_PREFIX).any():
+            raise StoreError("commit: in-memory images cannot be versioned; use ds.to_folder(DIR).")
+        number = self._store().commit(
+            self._manifest,
+            self.pending_changes,
+            classes=self.classes,
+            message=message.strip(),
+            base=self.version,
+            extra=dict(meta or {}),
+        )
+        self.version = number
+        self._pending = []
+        return number
+
+    def history(self) -> pl.DataFrame:
+        """One row per version from HEAD back: version, parent, message, time, counts."""
+        rows = [
+            {
+                "version": i.version,
+                "parent": i.parent,
+                "created_at": i.created_at,
+                "message": i.message,
+                "n_samples": i.n_samples,
+                "n_changes": i.n_changes,
+            }
+            for i in self._store().history()
+        ]
+        schema = {
+            "version": pl.Int64,
+            "parent": pl.Int64,
+            "created_at": pl.Utf8,
+            "message": pl.Utf8,
+            "n_samples": pl.Int64,
+            "n_changes": pl.Int64,
+        }
+        return pl.DataFrame(rows, schema=schema)
+
+    def changes(self, version: int | str | None = None) -> pl.DataFrame:
+        """Lineage rows recorded by one committed version (HEAD by default)."""
+        return self._store().read(version)[1]
+
+    def lineage(self, sample_id: str) -> pl.DataFrame:
+        """Every recorded change to one sample across all versions, oldest first."""
+        store = self._store()
+        parts = []
+        for info in reversed(store.history()):
+            ch = store.read(info.version, verify=False)[1].filter(pl.col(SAMPLE_ID) == sample_id)
+            parts.append(ch.with_columns(pl.lit(info.version).alias("version")))
+        return pl.concat(parts) if parts else empty_changes()
+
+    def diff(self, v1: int | str, v2: int | str | None = None) -> pl.DataFrame:
+        """Differences from version ``v1`` to ``v2`` (HEAD by default), by sample.
+
+        See :func:`~datacentric.dataset.diff.diff_manifests` for the columns.
+        """
+        store = self._store()
+        return diff_manifests(store.read(v1)[0], store.read(v2)[0])
+
+
+def _convert_mode(arr: np.ndarray, mode: str | None) -> np.ndarray:
+    """Convert an in-memory (H, W), (H, W, 1), (H, W, 3) or (H, W, 4) array to L or RGB."""
+    if mode is None:
+        return arr
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if mode == "RGB":
+        if arr.ndim == 2:
+            return np.repeat(arr[:, :, None], 3, axis=2)
+        return arr[:, :, :3]
+    if mode == "L":
+        if arr.ndim == 2:
+            return arr
+        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return np.clip(arr[:, :, :3].astype(np.float32) @ weights + 0.5, 0, 255).astype(np.uint8)
+    raise InvalidParameterError(f"mode must be 'L', 'RGB' or None, received {mode!r}.")
+
+
+def _per_row(name: str, value: str | Sequence[str], n: int) -> list[pl.Series]:
+    values = [value] * n if isinstance(value, str) else [str(v) for v in value]
+    if len(values) != n:
+        raise InvalidParameterError(
+            f"{name.strip('_')}: expected 1 or {n} values, got {len(values)}."
+        )
+    return [pl.Series(name, values, dtype=pl.Utf8)]

@@ -1,0 +1,124 @@
+"""One exception tree for everything datacentric raises on purpose.
+
+Every error message follows one form: what was wrong, what was received, the valid
+options where there are some, and how to fix it. Catch :class:`DatacentricError` to
+handle all of them; the subclasses that describe bad input also derive from
+:class:`ValueError` so generic code that expects ``ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "CommitConflictError",
+    "DatacentricError",
+    "DuplicateSampleIdError",
+    "EmptyDatasetError",
+    "IntegrationError",
+    "InvalidDatasetError",
+    "InvalidParameterError",
+    "MissingDependencyError",
+    "MissingImageError",
+    "NoStoreError",
+    "PathEscapeError",
+    "SchemaError",
+    "StoreError",
+    "UnknownLabelError",
+    "UnreadableImageError",
+    "VersionNotFoundError",
+]
+
+_MAX_LISTED = 10
+
+
+def format_items(items: Sequence[object], limit: int = _MAX_LISTED) -> str:
+    """Render a list of offending items for an error message, truncated with a count.
+
+    Examples
+    --------
+    >>> format_items(["a", "b"])
+    "'a', 'b'"
+    >>> format_items(list(range(12)), limit=3)
+    '0, 1, 2 ... and 9 more'
+    """
+    shown = ", ".join(repr(x) for x in items[:limit])
+    rest = len(items) - limit
+    return f"{shown} ... and {rest} more" if rest > 0 else shown
+
+
+class DatacentricError(Exception):
+    """Base class of every error datacentric raises on purpose."""
+
+
+class InvalidParameterError(DatacentricError, ValueError):
+    """A function or CLI argument has a value outside what it accepts."""
+
+
+class MissingDependencyError(DatacentricError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra."""
+
+
+class SchemaError(DatacentricError, ValueError):
+    """A table (manifest, predictions, batch) lacks columns or has the wrong types."""
+
+
+class InvalidDatasetError(DatacentricError, ValueError):
+    """The dataset content is invalid.
+
+    Attributes
+    ----------
+    rows : list
+        The offending row indices, sample ids or file paths, whichever names them best.
+    """
+
+    def __init__(self, message: str, rows: Sequence[object] = ()) -> None:
+        super().__init__(message)
+        self.rows = list(rows)
+
+
+class DuplicateSampleIdError(InvalidDatasetError):
+    """Two or more rows share a ``sample_id``."""
+
+
+class UnknownLabelError(InvalidDatasetError):
+    """A label is not among the dataset's classes."""
+
+
+class MissingImageError(InvalidDatasetError):
+    """An image file named by the manifest does not exist."""
+
+
+class UnreadableImageError(InvalidDatasetError):
+    """An image file exists but cannot be decoded (corrupt, truncated, not an image)."""
+
+
+class PathEscapeError(InvalidDatasetError):
+    """An image path points outside the dataset root (absolute, or with ``..``)."""
+
+
+class EmptyDatasetError(InvalidDatasetError):
+    """The dataset has no samples."""
+
+
+class StoreError(DatacentricError):
+    """The versioned dataset store cannot do what was asked."""
+
+
+class NoStoreError(StoreError):
+    """The directory has no ``.datacentric`` store yet."""
+
+
+class VersionNotFoundError(StoreError, KeyError):
+    """A requested version does not exist."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class CommitConflictError(StoreError):
+    """HEAD moved since this dataset was opened; committing would lose the other change."""
+
+
+class IntegrationError(DatacentricError):
+    """An external service (Label Studio, FiftyOne, ...) failed or refused a request."""
