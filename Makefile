@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 DEMO_DIR ?= demo_data
 DEMO_OUT ?= demo_out
 
-.PHONY: help venv install install-dev demo test lint typecheck check bench clean
+.PHONY: help venv install install-dev demo test lint typecheck check bench bench-peers clean
 
 help:
 	@echo "make demo   - set up .venv and run the main job on the bundled demo data"
@@ -51,8 +51,18 @@ test: $(VENV)/.stamp-dev
 	$(VENV)/bin/mypy datacentric
 	$(PY) -m pytest -q --doctest-modules datacentric tests
 
-bench: $(VENV)/.stamp-dev
-	for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+# Peers that only benchmarks need live outside the library's venv (cleanlab's Datalab needs
+# Hugging Face `datasets`; its newest release fails to pickle under this stack).
+PEERS := benchmarks/.peers
+$(PEERS)/.stamp:
+	$(PIP) install -q --target $(PEERS) 'datasets==3.6.0' 'pyarrow>=15,<20'
+	touch $@
+
+bench-peers: $(PEERS)/.stamp
+
+bench: $(VENV)/.stamp-dev $(PEERS)/.stamp
+	for f in benchmarks/bench_*.py; do echo "== $$f"; \
+	  DATACENTRIC_BENCH_PEER_PATH=$(CURDIR)/$(PEERS) $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf $(DEMO_DIR) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

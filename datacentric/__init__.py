@@ -23,6 +23,7 @@ from typing import Any
 from datacentric import exceptions
 from datacentric.dataset import Dataset, VersionStore, diff_manifests
 from datacentric.exceptions import DatacentricError
+from datacentric.issues import IssueFinder, ScanResult, register_finder, scan
 
 __version__ = "0.1.0"
 
@@ -47,9 +48,13 @@ def __dir__() -> list[str]:
 __all__ = [
     "DatacentricError",
     "Dataset",
+    "IssueFinder",
+    "ScanResult",
     "VersionStore",
     "__version__",
     "diff_manifests",
     "exceptions",
     "load_demo",
+    "register_finder",
+    "scan",
 ]

@@ -6,6 +6,7 @@ import os
 
 from datacentric.cli._common import new_app
 from datacentric.cli.data import register as _register_data
+from datacentric.cli.scan import register as _register_scan
 
 __all__ = ["app", "main"]
 
@@ -14,6 +15,7 @@ app = new_app(
     "and prove that no slice got worse."
 )
 _register_data(app)
+_register_scan(app)
 
 
 def main() -> None:

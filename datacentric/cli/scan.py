@@ -1,0 +1,83 @@
+"""The ``scan`` verb: run the issue finders and save/report what they found."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from datacentric.cli._common import console, user_errors
+from datacentric.cli.data import _open_any
+from datacentric.exceptions import InvalidParameterError
+
+__all__ = ["register"]
+
+
+def _load_array(path: Path | None, what: str) -> np.ndarray | None:
+    if path is None:
+        return None
+    if path.suffix != ".npy" or not path.is_file():
+        raise InvalidParameterError(
+            f"--{what} must be an existing .npy file (rows in manifest order), received {path}."
+        )
+    return np.load(path, allow_pickle=False)
+
+
+def scan_cmd(
+    directory: Path = typer.Argument(..., help="Dataset directory."),
+    out: Path = typer.Option(Path("scan.parquet"), "--out", "-o", help="Where to save the scan."),
+    report: Path | None = typer.Option(None, "--report", help="Also write a report (.html/.md)."),
+    finders: str | None = typer.Option(
+        None, "--finders", help="Comma-separated finder names (default: all)."
+    ),
+    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+    predictions: Path | None = typer.Option(
+        None, "--pred-probs", help="Out-of-sample pred_probs (.npy, N x K, manifest order)."
+    ),
+    embeddings: Path | None = typer.Option(
+        None, "--embeddings", help="Embeddings (.npy, N x D, manifest order)."
+    ),
+    cross_validate: bool = typer.Option(
+        True, "--cv/--no-cv", help="Cross-validate the fixed recipe when predictions are missing."
+    ),
+    folds: int = typer.Option(5, help="Cross-validation folds."),
+    seed: int = typer.Option(0, help="Seed for cross-validation."),
+) -> None:
+    """Find label errors, duplicates, leakage, outliers, image problems, imbalance."""
+    from datacentric.issues import scan
+
+    ds = _open_any(directory, version)
+    names = [f.strip() for f in finders.split(",") if f.strip()] if finders else None
+    result = scan(
+        ds,
+        _load_array(predictions, "pred-probs"),
+        _load_array(embeddings, "embeddings"),
+        finders=names,
+        cross_validate="auto" if cross_validate else False,
+        folds=folds,
+        seed=seed,
+        progress=True,
+    )
+    result.save(out)
+    summary = result.summary()["by_type"]
+    t = Table(title=f"Scan of {directory} ({len(ds)} samples)")
+    t.add_column("issue type")
+    t.add_column("flagged", justify="right")
+    t.add_column("rate", justify="right")
+    for row in summary.iter_rows(named=True):
+        style = "bold red" if row["n_flagged"] else "green"
+        t.add_row(row["issue_type"], f"[{style}]{row['n_flagged']}[/]", f"{row['rate']:.1%}")
+    console.print(t)
+    for name, reason in result.skipped.items():
+        console.print(f"[yellow]skipped[/] {name}: {reason}")
+    console.print(f"Saved the scan to [bold]{out}[/]")
+    if report is not None:
+        result.report(report, dataset=ds)
+        console.print(f"Report: [bold]{report}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``scan`` to the top-level app."""
+    app.command("scan")(user_errors(scan_cmd))

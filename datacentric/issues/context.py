@@ -1,0 +1,207 @@
+"""`ScanContext`: the validated inputs a finder reads, with shared derived data cached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.dataset import Dataset
+from datacentric.exceptions import SchemaError, format_items
+from datacentric.issues.knn import KnnGraph, knn, normalize_rows
+
+__all__ = ["ScanContext", "check_embeddings", "check_pred_probs"]
+
+
+def check_pred_probs(pred_probs: Any, n: int, classes: list[str]) -> np.ndarray:
+    """Validate out-of-sample predicted probabilities: shape (n, K), finite, rows sum to 1.
+
+    Examples
+    --------
+    >>> check_pred_probs([[0.5, 0.5]], 1, ["a", "b"]).shape
+    (1, 2)
+    >>> check_pred_probs([[0.5, 0.6]], 1, ["a", "b"])
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.SchemaError: pred_probs rows must sum to 1 ...
+    """
+    arr = np.asarray(pred_probs, dtype=np.float64)
+    k = len(classes)
+    if arr.ndim != 2 or arr.shape != (n, k):
+        raise SchemaError(
+            f"pred_probs must have shape (n_samples, n_classes) = ({n}, {k}), received shape "
+            f"{arr.shape}. Pass one row per sample in manifest order and one column per class "
+            f"in the order {classes!r}."
+        )
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad).tolist()
+        raise SchemaError(
+            f"pred_probs has NaN or infinite values in {len(rows)} row(s) (rows "
+            f"{format_items(rows)}). Fix the model outputs; probabilities must be finite."
+        )
+    if (arr < 0).any() or (arr > 1).any():
+        rows = np.flatnonzero(((arr < 0) | (arr > 1)).any(axis=1)).tolist()
+        raise SchemaError(
+            f"pred_probs must be probabilities in [0, 1]; {len(rows)} row(s) are outside (rows "
+            f"{format_items(rows)}). If these are logits, apply a softmax first."
+        )
+    sums = arr.sum(axis=1)
+    off = np.abs(sums - 1.0) > 1e-3
+    if off.any():
+        rows = np.flatnonzero(off).tolist()
+        raise SchemaError(
+            f"pred_probs rows must sum to 1 (within 1e-3); {len(rows)} row(s) do not (rows "
+            f"{format_items(rows)}, sums {format_items([round(float(s), 4) for s in sums[off]])})."
+            " Normalise each row (p / p.sum(axis=1, keepdims=True)) or apply a softmax."
+        )
+    return arr
+
+
+def check_embeddings(embeddings: Any, n: int) -> np.ndarray:
+    """Validate embeddings: shape (n, D) with D >= 1 and all values finite."""
+    arr = np.asarray(embeddings, dtype=np.float32)
+    if arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] < 1:
+        raise SchemaError(
+            f"embeddings must have shape (n_samples, dim) with n_samples = {n}, received shape "
+            f"{arr.shape}. Pass one row per sample in manifest order."
+        )
+    bad = ~np.isfinite(arr).all(axis=1)
+    if bad.any():
+        rows = np.flatnonzero(bad).tolist()
+        raise SchemaError(
+            f"embeddings have NaN or infinite values in {len(rows)} row(s) (rows "
+            f"{format_items(rows)}). Recompute them for those samples."
+        )
+    return arr
+
+
+class ScanContext:
+    """Everything a finder may read, validated once; expensive derived data cached.
+
+    Parameters
+    ----------
+    dataset : Dataset
+    pred_probs : array (N, K), optional
+        Out-of-sample predicted probabilities, rows in manifest order.
+    embeddings : array (N, D), optional
+    annotations : polars.DataFrame, optional
+        Several labels per sample: columns ``sample_id, annotator, label``.
+    knn_k : int
+        Neighbours computed once and shared by the embedding-based finders.
+    progress : bool
+        Show progress bars for long steps.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        pred_probs: Any = None,
+        embeddings: Any = None,
+        *,
+        annotations: pl.DataFrame | None = None,
+        knn_k: int = 10,
+        progress: bool = False,
+    ) -> None:
+        self.dataset = dataset
+        n = len(dataset)
+        self.pred_probs = (
+            None if pred_probs is None else check_pred_probs(pred_probs, n, dataset.classes)
+        )
+        self.embeddings = None if embeddings is None else check_embeddings(embeddings, n)
+        self.annotations = None if annotations is None else self._check_annotations(annotations)
+        self.knn_k = knn_k
+        self.progress = progress
+        self._memo: dict[Hashable, Any] = {}
+
+    def memo(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per context and ``key``; later calls return the same object.
+
+        Finders use this for derived data that several of them share (near-identical
+        pairs for one parameter set, say). Treat the result as read-only.
+        """
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    # ------------------------------------------------------------------ inputs
+    def _check_annotations(self, ann: pl.DataFrame) -> pl.DataFrame:
+        need = ["sample_id", "annotator", "label"]
+        missing = [c for c in need if c not in ann.columns]
+        if missing:
+            raise SchemaError(
+                f"annotations need columns {need}, missing {missing}; received {ann.columns}."
+            )
+        ann = ann.select([pl.col(c).cast(pl.Utf8) for c in need])
+        unknown = ann.filter(
+            ~pl.col("sample_id").is_in(self.dataset.manifest["sample_id"].implode())
+        )
+        if unknown.height:
+            raise SchemaError(
+                f"annotations name {unknown.height} sample_id(s) not in the dataset: "
+                f"{format_items(unknown['sample_id'].unique().to_list())}."
+            )
+        bad = ann.filter(
+            pl.col("label").is_not_null() & ~pl.col("label").is_in(self.dataset.classes)
+        )
+        if bad.height:
+            raise SchemaError(
+                f"annotations have labels not among the classes {self.dataset.classes!r}: "
+                f"{format_items(bad['label'].unique().to_list())}."
+            )
+        return ann
+
+    def available(self) -> dict[str, str | None]:
+        """Each requirement name → ``None`` if available, else the reason it is not."""
+        m = self.dataset.manifest
+        multi = (
+            self.annotations is not None
+            and self.annotations.group_by("sample_id").len()["len"].max()
+        ) or 0
+        return {
+            "labels": None if m["label"].null_count() < m.height else "no sample has a label",
+            "pred_probs": None if self.pred_probs is not None else "no pred_probs were given",
+            "embeddings": None if self.embeddings is not None else "no embeddings were given",
+            "images": None,
+            "annotators": None
+            if isinstance(multi, int) and multi >= 2
+            else "no sample has labels from two or more annotators (pass annotations=)",
+            "splits": None
+            if m["split"].n_unique() >= 2
+            else "the dataset has a single split; leakage needs train and test/val",
+        }
+
+    # ------------------------------------------------------------------ derived, cached
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """Given labels as class indices, ``-1`` where null."""
+        return self.dataset.label_indices()
+
+    @cached_property
+    def normalized_embeddings(self) -> np.ndarray:
+        """L2-normalised float32 embeddings (cosine geometry)."""
+        if self.embeddings is None:
+            raise SchemaError("this finder needs embeddings; none were given.")
+        return normalize_rows(self.embeddings)
+
+    @cached_property
+    def knn_graph(self) -> KnnGraph:
+        """The ``knn_k`` nearest neighbours of every sample (cosine), computed once."""
+        return knn(self.normalized_embeddings, self.knn_k, normalized=True)
+
+    @cached_property
+    def thumbnails(self) -> tuple[np.ndarray, np.ndarray]:
+        """32×32 luma thumbnails and readability (see :mod:`datacentric.issues.pixels`)."""
+        from datacentric.issues.pixels import thumbnails
+
+        return thumbnails(self.dataset)
+
+    @cached_property
+    def image_stats(self) -> pl.DataFrame:
+        """Per-image statistics (see :mod:`datacentric.issues.image_stats`), computed once."""
+        from datacentric.issues.image_stats import compute_image_stats
+
+        return compute_image_stats(self.dataset, progress=self.progress)

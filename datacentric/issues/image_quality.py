@@ -1,0 +1,247 @@
+"""Image quality: dark, bright, blurry, low-information, odd-size, odd-aspect, grayscale."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import polars as pl
+
+from datacentric.issues.base import ISSUE_SCHEMA, IssueFinder, issue_table
+from datacentric.issues.context import ScanContext
+from datacentric.issues.registry import register_finder
+
+__all__ = ["ImageQualityFinder"]
+
+_EPS = 1e-12
+
+
+def _severity_low(v: np.ndarray, t: float) -> np.ndarray:
+    """Low is bad: 1 at 0, 0.5 at the threshold ``t``, 0 at 1 (piecewise linear)."""
+    return np.where(v < t, 1.0 - 0.5 * v / max(t, _EPS), 0.5 * (1.0 - v) / max(1.0 - t, _EPS))
+
+
+def _severity_high(v: np.ndarray, t: float) -> np.ndarray:
+    """High is bad: 0 at 0, 0.5 at the threshold ``t``, 1 at 1 (piecewise linear)."""
+    return np.where(v > t, 0.5 + 0.5 * (v - t) / max(1.0 - t, _EPS), 0.5 * v / max(t, _EPS))
+
+
+def _severity_fold(fold: np.ndarray, t: float) -> np.ndarray:
+    """A fold (>= 1) against a fold threshold: 0.5 at ``t``, 1 at ``t²`` and beyond."""
+    return np.log(fold) / (2.0 * max(math.log(t), _EPS))
+
+
+_MESSAGES = {
+    "dark": "Very dark: 99th-percentile brightness {v:.2f} < {t:.2f}; check the exposure or "
+    "remove it.",
+    "bright": "Very bright (washed out): 1st-percentile brightness {v:.2f} > {t:.2f}; check the "
+    "exposure or remove it.",
+    "blurry": "Blurry: blurriness {v:.2f} > {t:.2f} (soft edges); re-capture it in focus or "
+    "remove it.",
+    "low_information": "Low information: entropy {v:.2f} < {t:.2f} (nearly uniform); check it "
+    "is not blank, a placeholder or a failed capture, or remove it.",
+    "odd_size": "Odd size {dims}: its area is {v:.1f}x {side} than the dataset median "
+    "({median}; limit {t:g}x); check it is the right image, or resize consistently.",
+    "odd_aspect_ratio": "Odd aspect ratio {dims} ({v:.1f}:1, limit {t:g}:1); check for a bad "
+    "crop, a strip or a banner image.",
+    "grayscale": "Grayscale in a mostly colour dataset ({n_gray} of {n} readable images are "
+    "grayscale); check the capture mode, or convert all images to one mode.",
+}
+
+
+@register_finder
+class ImageQualityFinder(IssueFinder):
+    """Images too dark, too bright, blurry, nearly blank, odd in size or shape, or grayscale.
+
+    The statistics come from :func:`~datacentric.issues.image_stats.compute_image_stats`
+    (``ctx.image_stats``, computed once per scan). The sub-types are CleanVision's; the
+    dark and low-information defaults are CleanVision's, the others are chosen here. The
+    table has one row per readable sample and sub-type: ``issue_type`` is the sub-type,
+    ``value`` the statistic tested and ``threshold`` the limit it was tested against;
+    ``detail`` is set on flagged rows. Unreadable images have no rows
+    here (the ``integrity`` finder reports them).
+
+    Every sub-type's ``severity`` is 0.5 exactly at its threshold, above 0.5 only when the
+    row is flagged, and grows to 1 the further past the threshold:
+
+    - ``dark``: ``brightness_p99 < dark_threshold`` (the brightest pixels are still dark;
+      CleanVision's dark rule). Severity ``1 - v / (2 t)`` below ``t``, falling linearly
+      from 0.5 to 0 between ``t`` and 1.
+    - ``bright``: ``brightness_p1 > bright_threshold`` (even the darkest pixels are bright:
+      washed out or over-exposed). Severity rises linearly from 0 at 0 to 0.5 at ``t``
+      and 1 at 1.
+    - ``blurry``: ``blurriness > blurry_threshold`` (``blurriness ≈ exp(-1 / s²)`` for
+      edges blurred over ``s`` pixels at <= 64 px; 0.7 is about ``s = 1.7``). Severity as
+      for ``bright``. Low-information images have no edges to judge: they are never
+      blurry (severity 0), they are reported as ``low_information``.
+    - ``low_information``: ``entropy < low_information_threshold`` (normalised Shannon
+      entropy of the gray histogram; 0.375 is 3 of 8 bits, CleanVision's limit). Severity
+      as for ``dark``.
+    - ``odd_size``: the image area differs from the dataset's median area by more than the
+      fold ``odd_size_threshold`` (either way) *and* its log-area lies outside the Tukey
+      fences ``[Q1 - k IQR, Q3 + k IQR]`` of the dataset's log-areas, ``k = odd_size_iqr``
+      (the fences only matter when sizes vary a lot; for one common size they collapse
+      onto it). ``value`` is the fold ``max(a / m, m / a)``; severity
+      ``ln(fold) / (2 ln t)``, capped at 0.5 when the fences clear the image.
+    - ``odd_aspect_ratio``: ``max(w / h, h / w) > odd_aspect_ratio_threshold``; ``value``
+      is that fold; severity ``ln(fold) / (2 ln t)``.
+    - ``grayscale``: grayscale images are flagged only when the dataset is mostly colour,
+      i.e. when at most ``grayscale_max_fraction`` of its readable images are grayscale
+      (otherwise a grayscale dataset would be flagged whole). ``value`` is 1 for a
+      grayscale image, 0 otherwise, ``threshold`` is null; severity of a grayscale image
+      is ``1 - share of grayscale images``, 0 for colour ones.
+
+    Parameters
+    ----------
+    dark_threshold : float, default 0.32
+        Limit on the 99th-percentile perceived brightness, in [0, 1].
+    bright_threshold : float, default 0.86
+        Limit on the 1st-percentile perceived brightness, in [0, 1].
+    blurry_threshold : float, default 0.7
+        Limit on ``blurriness``, in [0, 1].
+    low_information_threshold : float, default 0.375
+        Limit on normalised entropy, in [0, 1].
+    odd_size_threshold : float, default 10.0
+        Area fold versus the median area, >= 1.
+    odd_size_iqr : float, default 1.5
+        Tukey fence multiplier on log-area, >= 0.
+    odd_aspect_ratio_threshold : float, default 3.0
+        Longer side over shorter side, >= 1.
+    grayscale_max_fraction : float, default 0.5
+        Largest share of grayscale images for which they are still flagged, in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from datacentric.dataset import Dataset
+    >>> rng = np.random.default_rng(0)
+    >>> imgs = rng.integers(60, 200, (4, 32, 32, 3), dtype=np.uint8)
+    >>> imgs[1] //= 8  # very dark
+    >>> ds = Dataset.from_arrays(imgs, ["a"] * 4, classes=["a"])
+    >>> t = ImageQualityFinder().find(ScanContext(ds))
+    >>> t.filter(pl.col("is_issue")).select("sample_id", "issue_type").rows()
+    [('1', 'dark')]
+    >>> print(t.filter(pl.col("is_issue"))["detail"][0])
+    Very dark: 99th-percentile brightness 0.09 < 0.32; check the exposure or remove it.
+    """
+
+    name = "image_quality"
+    requires = frozenset({"images"})
+    description = "Dark, bright, blurry, low-information, odd-size, odd-aspect or grayscale images."
+    reports = (
+        "dark",
+        "bright",
+        "blurry",
+        "low_information",
+        "odd_size",
+        "odd_aspect_ratio",
+        "grayscale",
+    )
+
+    def __init__(
+        self,
+        dark_threshold: float = 0.32,
+        bright_threshold: float = 0.86,
+        blurry_threshold: float = 0.7,
+        low_information_threshold: float = 0.375,
+        odd_size_threshold: float = 10.0,
+        odd_size_iqr: float = 1.5,
+        odd_aspect_ratio_threshold: float = 3.0,
+        grayscale_max_fraction: float = 0.5,
+    ) -> None:
+        f, inf = self.name, math.inf
+        self.dark_threshold = self.check_range("dark_threshold", dark_threshold, 0, 1, finder=f)
+        self.bright_threshold = self.check_range(
+            "bright_threshold", bright_threshold, 0, 1, finder=f
+        )
+        self.blurry_threshold = self.check_range(
+            "blurry_threshold", blurry_threshold, 0, 1, finder=f
+        )
+        self.low_information_threshold = self.check_range(
+            "low_information_threshold", low_information_threshold, 0, 1, finder=f
+        )
+        self.odd_size_threshold = self.check_range(
+            "odd_size_threshold", odd_size_threshold, 1, inf, finder=f
+        )
+        self.odd_size_iqr = self.check_range("odd_size_iqr", odd_size_iqr, 0, inf, finder=f)
+        self.odd_aspect_ratio_threshold = self.check_range(
+            "odd_aspect_ratio_threshold", odd_aspect_ratio_threshold, 1, inf, finder=f
+        )
+        self.grayscale_max_fraction = self.check_range(
+            "grayscale_max_fraction", grayscale_max_fraction, 0, 1, finder=f
+        )
+
+    def find(self, ctx: ScanContext) -> pl.DataFrame:
+        """One row per readable sample and sub-type (see the class docstring)."""
+        s = ctx.image_stats.filter(pl.col("readable"))
+        if s.height == 0:
+            return self._empty()
+        p99, p1, blur, entropy = (
+            s[c].cast(pl.Float64).to_numpy()
+            for c in ("brightness_p99", "brightness_p1", "blurriness", "entropy")
+        )
+        width, height = s["width"].to_numpy(), s["height"].to_numpy()
+        low_info = entropy < self.low_information_threshold
+
+        area = (width * height).astype(np.float64)
+        med_area = float(np.median(area))
+        size_fold = np.maximum(area / med_area, med_area / area)
+        log_area = np.log(area)
+        q1, q3 = np.quantile(log_area, [0.25, 0.75])
+        k = self.odd_size_iqr * (q3 - q1)
+        fenced = (log_area < q1 - k - 1e-9) | (log_area > q3 + k + 1e-9)
+        odd_size = (size_fold > self.odd_size_threshold) & fenced
+        size_sev = _severity_fold(size_fold, self.odd_size_threshold)
+        aspect_fold = np.maximum(width / height, height / width).astype(np.float64)
+
+        gray = s["is_grayscale"].to_numpy().astype(bool)
+        share = float(gray.mean())
+        checks = [  # sub-type, value, threshold, is_issue, severity
+            ("dark", p99, self.dark_threshold, p99 < self.dark_threshold,
+             _severity_low(p99, self.dark_threshold)),
+            ("bright", p1, self.bright_threshold, p1 > self.bright_threshold,
+             _severity_high(p1, self.bright_threshold)),
+            ("blurry", blur, self.blurry_threshold, (blur > self.blurry_threshold) & ~low_info,
+             np.where(low_info, 0.0, _severity_high(blur, self.blurry_threshold))),
+            ("low_information", entropy, self.low_information_threshold, low_info,
+             _severity_low(entropy, self.low_information_threshold)),
+            ("odd_size", size_fold, self.odd_size_threshold, odd_size,
+             np.where(odd_size, size_sev, np.minimum(size_sev, 0.5))),
+            ("odd_aspect_ratio", aspect_fold, self.odd_aspect_ratio_threshold,
+             aspect_fold > self.odd_aspect_ratio_threshold,
+             _severity_fold(aspect_fold, self.odd_aspect_ratio_threshold)),
+            ("grayscale", gray.astype(np.float64), None,
+             gray & (share <= self.grayscale_max_fraction), np.where(gray, 1.0 - share, 0.0)),
+        ]  # fmt: skip
+        context = {
+            "median": f"{int(np.median(width))}x{int(np.median(height))}",
+            "n_gray": int(gray.sum()),
+            "n": len(gray),
+        }
+        parts = []
+        for kind, value, threshold, flagged, severity in checks:
+            detail: list[str | None] = [None] * len(value)
+            for i in np.flatnonzero(flagged):
+                detail[i] = _MESSAGES[kind].format(
+                    v=value[i],
+                    t=threshold,
+                    dims=f"{width[i]}x{height[i]}",
+                    side="smaller" if area[i] < med_area else "larger",
+                    **context,
+                )
+            parts.append(
+                issue_table(
+                    kind,
+                    s["sample_id"],
+                    flagged,
+                    severity,
+                    detail,
+                    value=pl.Series(value, dtype=pl.Float64),
+                    threshold=pl.Series([threshold] * len(value), dtype=pl.Float64),
+                )
+            )
+        return self.check_output(pl.concat(parts))
+
+    def _empty(self) -> pl.DataFrame:
+        schema = {**ISSUE_SCHEMA, "value": pl.Float64(), "threshold": pl.Float64()}
+        return pl.DataFrame(schema=schema)

@@ -1,0 +1,222 @@
+"""`ScanResult`: the issue table of a scan, its summaries, persistence and reports."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from datacentric.exceptions import InvalidParameterError, SchemaError
+
+__all__ = ["ScanResult"]
+
+_META_KEY = "datacentric_scan"
+_FORMAT = 1
+
+
+@dataclass
+class ScanResult:
+    """What a scan found.
+
+    Attributes
+    ----------
+    issues : polars.DataFrame
+        One row per (sample, issue type) examined: ``sample_id, issue_type, is_issue,
+        severity, suggested_label, detail`` and finder-specific columns (null elsewhere).
+    samples : polars.DataFrame
+        The scanned samples: ``sample_id, label, split`` and the metadata columns.
+    classes : list of str
+    skipped : dict
+        Finder name → why it did not run (a missing input).
+    statistics : dict
+        Finder name → dataset-level statistics (class distribution, agreement, ...).
+    timings : dict
+        Step name → seconds.
+    params : dict
+        Finder name → parameters used.
+    meta : dict
+        Dataset root and version, where predictions came from, when.
+    """
+
+    issues: pl.DataFrame
+    samples: pl.DataFrame
+    classes: list[str]
+    skipped: dict[str, str] = field(default_factory=dict)
+    statistics: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ views
+    def to_polars(self) -> pl.DataFrame:
+        """The whole issue table."""
+        return self.issues
+
+    @property
+    def issue_types(self) -> list[str]:
+        """Issue types that were examined, in table order."""
+        return self.issues["issue_type"].unique(maintain_order=True).to_list()
+
+    def flagged(self, issue_type: str | list[str] | None = None) -> pl.DataFrame:
+        """Flagged rows (``is_issue``), worst first; optionally of some issue types only.
+
+        Each row is joined with the sample's label, split and metadata.
+        """
+        t = self.issues.filter(pl.col("is_issue"))
+        if issue_type is not None:
+            types = [issue_type] if isinstance(issue_type, str) else list(issue_type)
+            unknown = sorted(set(types) - set(self.issue_types))
+            if unknown:
+                raise InvalidParameterError(
+                    f"unknown issue type(s) {unknown}; this scan has {self.issue_types}."
+                )
+            t = t.filter(pl.col("issue_type").is_in(types))
+        t = t.join(self.samples, on="sample_id", how="left")
+        return t.sort(["severity", "issue_type", "sample_id"], descending=[True, False, False])
+
+    def summary(self) -> dict[str, pl.DataFrame]:
+        """Counts of flagged samples per issue type, per class and per slice column.
+
+        Returns
+        -------
+        dict
+            ``"by_type"``: issue_type, n_flagged, n_examined, rate, mean_severity.
+            ``"by_class"``: label, issue_type, n_flagged, n, rate.
+            ``"by_slice"``: column, value, issue_type, n_flagged, n, rate — one block per
+            metadata column (and ``split``).
+        """
+        by_type = (
+            self.issues.group_by("issue_type", maintain_order=True)
+            .agg(
+                pl.col("is_issue").sum().alias("n_flagged"),
+                pl.len().alias("n_examined"),
+                pl.col("severity").filter(pl.col("is_issue")).mean().alias("mean_severity"),
+            )
+            .with_columns((pl.col("n_flagged") / pl.col("n_examined")).alias("rate"))
+        )
+        joined = self.issues.select("sample_id", "issue_type", "is_issue").join(
+            self.samples, on="sample_id", how="left"
+        )
+        by_class = (
+            joined.group_by("label", "issue_type")
+            .agg(pl.col("is_issue").sum().alias("n_flagged"), pl.len().alias("n"))
+            .with_columns((pl.col("n_flagged") / pl.col("n")).alias("rate"))
+            .sort("label", "issue_type", nulls_last=True)
+        )
+        slice_cols = [c for c in self.samples.columns if c not in ("sample_id", "label", "image")]
+        blocks = [
+            joined.group_by(pl.col(c).cast(pl.Utf8).alias("value"), "issue_type")
+            .agg(pl.col("is_issue").sum().alias("n_flagged"), pl.len().alias("n"))
+            .with_columns(
+                pl.lit(c).alias("column"), (pl.col("n_flagged") / pl.col("n")).alias("rate")
+            )
+            .select("column", "value", "issue_type", "n_flagged", "n", "rate")
+            for c in slice_cols
+        ]
+        by_slice = (
+            pl.concat(blocks).sort("column", "value", "issue_type", nulls_last=True)
+            if blocks
+            else pl.DataFrame(
+                schema={
+                    "column": pl.Utf8,
+                    "value": pl.Utf8,
+                    "issue_type": pl.Utf8,
+                    "n_flagged": pl.UInt32,
+                    "n": pl.UInt32,
+                    "rate": pl.Float64,
+                }
+            )
+        )
+        return {"by_type": by_type, "by_class": by_class, "by_slice": by_slice}
+
+    def __repr__(self) -> str:
+        counts = self.summary()["by_type"].select("issue_type", "n_flagged").rows()
+        found = ", ".join(f"{t}={n}" for t, n in counts)
+        skipped = f"; skipped {sorted(self.skipped)}" if self.skipped else ""
+        return f"ScanResult({self.samples.height} samples; flagged {found}{skipped})"
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> Path:
+        """Write ``path`` (Parquet issue table with the scan's metadata) and
+        ``<stem>.samples.parquet`` next to it. Both are written atomically.
+        """
+        path = Path(path)
+        if path.suffix != ".parquet":
+            raise InvalidParameterError(
+                f"a scan is saved as Parquet; received {str(path)!r}. Use a path ending in "
+                "'.parquet' (e.g. scan.parquet)."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": _FORMAT,
+            "classes": self.classes,
+            "skipped": self.skipped,
+            "statistics": self.statistics,
+            "timings": self.timings,
+            "params": self.params,
+            "meta": self.meta,
+        }
+        samples_path = _samples_path(path)
+        tmp_s = samples_path.with_name(samples_path.name + ".tmp")
+        tmp_i = path.with_name(path.name + ".tmp")
+        self.samples.write_parquet(tmp_s)
+        self.issues.write_parquet(tmp_i, metadata={_META_KEY: json.dumps(meta, default=str)})
+        os.replace(tmp_s, samples_path)
+        os.replace(tmp_i, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> ScanResult:
+        """Read a scan written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidParameterError(
+                f"no scan at {path}; run `datacentric scan DIR --out {path}`."
+            )
+        kv = pl.read_parquet_metadata(path)
+        if _META_KEY not in kv:
+            raise SchemaError(
+                f"{path} is a Parquet file but not a datacentric scan (no {_META_KEY!r} metadata)."
+            )
+        meta = json.loads(kv[_META_KEY])
+        samples_path = _samples_path(path)
+        if not samples_path.is_file():
+            raise SchemaError(f"{path} has no companion {samples_path.name}; save the scan again.")
+        return cls(
+            issues=pl.read_parquet(path),
+            samples=pl.read_parquet(samples_path),
+            classes=list(meta["classes"]),
+            skipped=meta.get("skipped", {}),
+            statistics=meta.get("statistics", {}),
+            timings=meta.get("timings", {}),
+            params=meta.get("params", {}),
+            meta=meta.get("meta", {}),
+        )
+
+    def report(self, path: str | Path, *, dataset: Any = None, top: int = 12) -> Path:
+        """Render a report: ``.html`` (self-contained, with plots and thumbnails of the
+        worst items when ``dataset`` is given) or ``.md`` (Markdown)."""
+        from datacentric.report.scan import render_scan_html, render_scan_markdown
+
+        path = Path(path)
+        if path.suffix == ".html":
+            text = render_scan_html(self, dataset=dataset, top=top)
+        elif path.suffix == ".md":
+            text = render_scan_markdown(self, top=top)
+        else:
+            raise InvalidParameterError(
+                f"report path must end in .html or .md, received {str(path)!r}."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+        return path
+
+
+def _samples_path(path: Path) -> Path:
+    return path.with_name(path.stem + ".samples.parquet")

@@ -1,0 +1,66 @@
+"""Markdown building blocks: tables and safe inline text."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping
+from typing import Any
+
+import polars as pl
+
+from datacentric.report.html import Formatter, format_value
+
+__all__ = ["markdown_table", "md_text"]
+
+
+def md_text(value: Any) -> str:
+    """One table cell or inline phrase: HTML-escaped (renderers pass raw HTML through),
+    pipes escaped and line breaks folded, so user data cannot break the table or inject
+    markup.
+
+    Examples
+    --------
+    >>> md_text("a|b\\n<script>")
+    'a\\\\|b &lt;script&gt;'
+    """
+    text = html.escape(format_value(value), quote=False)
+    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
+    return " ".join(text.split())
+
+
+def markdown_table(frame: pl.DataFrame, *, max_rows: int | None = 50,
+                   formats: Mapping[str, Formatter] | None = None) -> str:
+    """A GitHub-flavoured Markdown table of a polars frame (numbers right-aligned).
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+    max_rows : int or None
+        Show at most this many rows, then a line saying how many were left out.
+    formats : mapping, optional
+        Column → format string or function for its values.
+
+    Examples
+    --------
+    >>> print(markdown_table(pl.DataFrame({"class": ["cat", "dog"], "n": [3, 1200]})))
+    | class | n |
+    | --- | ---: |
+    | cat | 3 |
+    | dog | 1,200 |
+    """
+    formats = formats or {}
+    numeric = {c for c, t in frame.schema.items() if t.is_numeric()}
+    head = "| " + " | ".join(md_text(c) for c in frame.columns) + " |"
+    rule = "| " + " | ".join("---:" if c in numeric else "---" for c in frame.columns) + " |"
+    shown = frame if max_rows is None else frame.head(max_rows)
+    lines = [head, rule]
+    for row in shown.iter_rows():
+        cells = [
+            md_text(format_value(v, formats.get(c)))
+            for c, v in zip(frame.columns, row, strict=True)
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    more = frame.height - shown.height
+    if more > 0:
+        lines.append(f"\n… {more:,} more row{'s' if more != 1 else ''}")
+    return "\n".join(lines)

@@ -1,0 +1,393 @@
+"""Render a :class:`~datacentric.issues.result.ScanResult` as HTML or Markdown."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from datacentric.exceptions import DatacentricError
+from datacentric.report.html import (
+    badge,
+    bar_chart_svg,
+    esc,
+    format_value,
+    heat_table_html,
+    metric_cards,
+    page,
+    section,
+    severity_badge,
+    table_html,
+    thumbnail_img,
+)
+from datacentric.report.markdown import markdown_table, md_text
+
+if TYPE_CHECKING:
+    from datacentric.dataset import Dataset
+    from datacentric.issues.result import ScanResult
+
+__all__ = ["describe_issue_type", "render_scan_html", "render_scan_markdown"]
+
+_BASE = ("sample_id", "issue_type", "is_issue", "severity", "suggested_label", "detail")
+_MAX_SLICE_VALUES = 20
+
+# Sub-types some finders report under their own names (the registry describes the finders).
+_EXPLAIN = {
+    "dark": "Very dark image: little brightness even in its brightest pixels.",
+    "bright": "Washed-out image: very bright even in its darkest pixels.",
+    "blurry": "Blurry image: little fine detail (low Laplacian variance).",
+    "low_information": "Low-information image: nearly uniform, little entropy.",
+    "odd_size": "Image size far from the dataset's typical size.",
+    "odd_aspect_ratio": "Aspect ratio far from the dataset's typical one.",
+    "grayscale": "Grayscale image in a colour dataset.",
+    "missing_label": "The sample has no label.",
+    "unreadable_image": "The image file is missing or cannot be decoded.",
+    "null_metadata": "Some metadata (slice) values are empty.",
+    "underperforming_slice": "Belongs to a slice where the model does clearly worse.",
+}
+
+
+def describe_issue_type(issue_type: str) -> str:
+    """One sentence saying what an issue type means (the finder's own description when
+    it is registered).
+
+    Examples
+    --------
+    >>> describe_issue_type("near_duplicate")
+    'Nearly identical to another sample.'
+    >>> describe_issue_type("my_custom_check")
+    'Flagged by the my_custom_check finder.'
+    """
+    from datacentric.issues.registry import REGISTRY
+
+    text = getattr(REGISTRY.get(issue_type), "description", "") if issue_type in REGISTRY else ""
+    return str(text) or _EXPLAIN.get(issue_type, f"Flagged by the {issue_type} finder.")
+
+
+def _anchor(issue_type: str) -> str:
+    return "issue-" + re.sub(r"[^a-z0-9_-]+", "-", issue_type.lower())
+
+
+def _title(issue_type: str) -> str:
+    return issue_type.replace("_", " ").capitalize()
+
+
+def _class_counts(result: ScanResult) -> tuple[dict[str, int], list[str], str]:
+    stats = result.statistics.get("imbalance") or {}
+    counts = stats.get("class_counts")
+    if counts:
+        where = stats.get("counted_split")
+        rare = [*stats.get("rare_classes", []), *stats.get("empty_classes", [])]
+        return {str(k): int(v) for k, v in counts.items()}, rare, f"split: {where or 'all'}"
+    vc = result.samples["label"].value_counts()
+    seen = {str(k): int(v) for k, v in vc.iter_rows() if k is not None}
+    ordered = {c: seen.get(c, 0) for c in result.classes}
+    ordered.update({k: v for k, v in seen.items() if k not in ordered})
+    nonzero = sorted(v for v in ordered.values() if v > 0)
+    median = nonzero[len(nonzero) // 2] if nonzero else 0
+    rare = [k for k, v in ordered.items() if v < 0.5 * median]
+    return ordered, rare, "all samples"
+
+
+def _overview(result: ScanResult) -> tuple[pl.DataFrame, dict[str, Any], dict[str, str]]:
+    by_type = result.summary()["by_type"]
+    flagged_ids = result.issues.filter(pl.col("is_issue"))["sample_id"].unique()
+    n = result.samples.height or int(result.meta.get("n_samples") or 0)
+    n_types = int((by_type["n_flagged"] > 0).sum()) if by_type.height else 0
+    label_row = by_type.filter(pl.col("issue_type") == "label")
+    if label_row.height:
+        label_errors: Any = int(label_row["n_flagged"][0])
+        label_hint = f"{label_row['rate'][0]:.1%} of examined"
+    else:
+        label_errors = None
+        label_hint = "skipped" if "label" in result.skipped else "not run"
+    cards = {
+        "Samples scanned": n,
+        "Samples with any issue": flagged_ids.len(),
+        "Issue types found": n_types,
+        "Label errors": label_errors,
+    }
+    hints = {
+        "Samples with any issue": f"{flagged_ids.len() / n:.1%} of samples" if n else "",
+        "Issue types found": f"of {by_type.height} examined",
+        "Label errors": label_hint,
+    }
+    return by_type, cards, hints
+
+
+def _slice_blocks(
+    result: ScanResult, by_type: pl.DataFrame
+) -> list[tuple[str, pl.DataFrame, list[str], int]]:
+    """Per metadata column: a frame value, n, <rate per flagged issue type>."""
+    by_slice = result.summary()["by_slice"]
+    types = [t for t, k in by_type.select("issue_type", "n_flagged").rows() if k]
+    blocks = []
+    for col in by_slice["column"].unique(maintain_order=True).to_list():
+        part = by_slice.filter(pl.col("column") == col, pl.col("issue_type").is_in(types))
+        sizes = (
+            result.samples.group_by(pl.col(col).cast(pl.Utf8).alias("value"))
+            .agg(pl.len().alias("n"))
+            .sort("n", "value", descending=[True, False], nulls_last=True)
+        )
+        n_values = sizes.height
+        if n_values < 2 or part.height == 0 or (
+            n_values > _MAX_SLICE_VALUES and n_values > 0.5 * result.samples.height
+        ):
+            continue  # a constant column, an identifier or a continuous value
+        hidden = max(sizes.height - _MAX_SLICE_VALUES, 0)
+        wide = part.pivot(on="issue_type", index="value", values="rate")
+        frame = sizes.head(_MAX_SLICE_VALUES).join(wide, on="value", how="left")
+        present = [t for t in types if t in frame.columns]
+        frame = frame.with_columns(pl.col("value").fill_null("(missing)"))
+        blocks.append((col, frame.select("value", "n", *present), present, hidden))
+    return blocks
+
+
+def _extra_fields(row: dict[str, Any], sample_cols: set[str]) -> str:
+    bits = [
+        f"{k}: {format_value(v)}"
+        for k, v in row.items()
+        if k not in _BASE and k not in sample_cols and v is not None and format_value(v) != ""
+    ]
+    return " · ".join(bits[:4])
+
+
+def _thumb(dataset: Dataset | None, sample_id: str, cache: dict[str, str]) -> str:
+    if dataset is None:
+        return ""
+    if sample_id not in cache:
+        try:
+            arr = dataset.load_images([sample_id], mode="RGB")
+            cache[sample_id] = thumbnail_img(arr[0], 96, alt=sample_id, title=sample_id)
+        except (DatacentricError, OSError, ValueError):
+            cache[sample_id] = ""
+    return cache[sample_id]
+
+
+def _gallery(result: ScanResult, issue_type: str, dataset: Dataset | None, top: int,
+             cache: dict[str, str]) -> str:
+    rows = result.flagged(issue_type)
+    if rows.height == 0:
+        return '<p class="intro">Nothing flagged.</p>'
+    sample_cols = set(result.samples.columns)
+    items = []
+    for row in rows.head(top).iter_rows(named=True):
+        label, sugg = row.get("label"), row.get("suggested_label")
+        labels = f'<span>{esc(label) if label is not None else "<em>unlabeled</em>"}</span>'
+        if sugg is not None and sugg != label:
+            labels += f' <span class="arrow">→</span> <span class="suggested">{esc(sugg)}</span>'
+        extra = _extra_fields(row, sample_cols)
+        items.append(
+            f'<div class="item">{_thumb(dataset, str(row["sample_id"]), cache)}'
+            f'<div class="body"><code>{esc(row["sample_id"])}</code>'
+            f'<div class="labels">{labels}</div>{severity_badge(row["severity"])}'
+            f'<div class="detail">{esc(row.get("detail") or "")}</div>'
+            + (f'<div class="extra">{esc(extra)}</div>' if extra else "")
+            + "</div></div>"
+        )
+    more = rows.height - min(top, rows.height)
+    note = f'<p class="more">… and {more:,} more flagged (worst shown first).</p>' if more else ""
+    return f'<div class="gallery">{"".join(items)}</div>{note}'
+
+
+def _stat_sections(result: ScanResult) -> list[str]:
+    out = []
+    for name, stats in result.statistics.items():
+        if name == "imbalance" or not isinstance(stats, dict):
+            continue
+        scalars = {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool))}
+        body = metric_cards({k.replace("_", " "): v for k, v in scalars.items()}) if scalars else ""
+        for key, value in stats.items():
+            if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+                body += f"<h3>{esc(key.replace('_', ' '))}</h3>" + table_html(
+                    pl.DataFrame(value, strict=False), max_rows=30
+                )
+        if body:
+            out.append(section(f"Statistics: {_title(name)}", body, anchor=f"stats-{name}"))
+    return out
+
+
+def _two_columns(data: dict[str, Any], key: str, value: str) -> pl.DataFrame:
+    return pl.DataFrame({key: list(data), value: list(data.values())}, strict=False)
+
+
+def _run_details(result: ScanResult) -> str:
+    params = {k: json.dumps(p, default=str) for k, p in result.params.items()}
+    meta = {k: str(v) for k, v in result.meta.items()}
+    parts = [
+        ("Timings", _two_columns(result.timings, "step", "seconds")),
+        ("Parameters", _two_columns(params, "finder", "parameters")),
+        ("Scan metadata", _two_columns(meta, "key", "value")),
+    ]
+    body = "".join(f"<h3>{t}</h3>" + table_html(f, formats={"seconds": "{:.2f}"}, max_rows=None)
+                   for t, f in parts if f.height)
+    return body or '<p class="intro">No timings or parameters were recorded.</p>'
+
+
+def _chips(result: ScanResult) -> list[str]:
+    meta = result.meta
+    chips = [f"root: {meta['root']}"] if meta.get("root") else []
+    chips += [f"version {meta['version']}"] if meta.get("version") is not None else []
+    chips += [f"{result.samples.height or meta.get('n_samples', 0):,} samples",
+              f"{len(result.classes)} classes",
+              f"predictions: {meta.get('predictions') or 'none'}"]
+    return chips + ([f"created {meta['created_at']}"] if meta.get("created_at") else [])
+
+
+def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top: int = 12) -> str:
+    """A self-contained HTML report of a scan.
+
+    Parameters
+    ----------
+    result : ScanResult
+    dataset : Dataset, optional
+        When given, the worst items of each issue type are shown with thumbnails.
+    top : int
+        How many of the worst items to show per issue type.
+
+    Returns
+    -------
+    str
+        A complete HTML document: no external files, scripts or fonts.
+    """
+    by_type, cards, hints = _overview(result)
+    sections = [metric_cards(cards, hints=hints)]
+    nav = {"overview": "Overview", "classes": "Classes"}
+
+    counts = by_type.sort("n_flagged", "issue_type", descending=[True, False])
+    found = counts.filter(pl.col("n_flagged") > 0)
+    clean = counts.filter(pl.col("n_flagged") == 0)["issue_type"].to_list()
+    if found.height:
+        overview = bar_chart_svg(found["issue_type"].to_list(), found["n_flagged"].to_list(),
+                                 title="Flagged samples per issue type")
+    elif counts.height:
+        overview = '<p class="intro">No finder flagged anything.</p>'
+    else:
+        overview = '<p class="intro">No finder produced results.</p>'
+    if clean:
+        overview += f'<p class="more">Nothing flagged by: {esc(", ".join(clean))}.</p>'
+    overview += table_html(
+        counts.select("issue_type", "n_flagged", "n_examined", "rate", "mean_severity"),
+        formats={"rate": "{:.1%}", "mean_severity": "{:.2f}"}, max_rows=None,
+    )
+    sections.append(section("Overview", overview, anchor="overview",
+                            intro="How many samples each finder flagged, worst types first."))
+
+    class_counts, rare, where = _class_counts(result)
+    chart = bar_chart_svg(list(class_counts), list(class_counts.values()),
+                          title=f"Samples per class ({where})", highlight=set(rare))
+    rare_note = (f"Rare classes, highlighted: {', '.join(rare)}." if rare
+                 else "No class is much rarer than the others.")
+    ratio = (result.statistics.get("imbalance") or {}).get("imbalance_ratio")
+    if ratio:
+        rare_note += f" Largest / smallest class: {ratio:.1f}×."
+    sections.append(section("Class distribution", chart, intro=rare_note, anchor="classes"))
+
+    blocks = _slice_blocks(result, by_type)
+    if blocks:
+        body = ""
+        overall = dict(by_type.select("issue_type", "rate").rows())
+        for col, frame, types, hidden in blocks:
+            body += f"<h3>{esc(col)}</h3>" + heat_table_html(frame, types, reference=overall)
+            if hidden:
+                body += f'<p class="more">… {hidden:,} smaller values not shown.</p>'
+        sections.append(section(
+            "Issue rates by slice", body, anchor="slices",
+            intro="Share of examined samples flagged, per metadata value; cells well above "
+                  "the issue type's overall rate are highlighted.",
+        ))
+        nav["slices"] = "Slices"
+    sections.extend(_stat_sections(result))
+
+    cache: dict[str, str] = {}
+    for row in found.iter_rows(named=True):
+        t = row["issue_type"]
+        count = badge(f"{row['n_flagged']:,} flagged of {row['n_examined']:,}", "high")
+        body = f"<p>{count}</p>" + _gallery(result, t, dataset, top, cache)
+        sections.append(section(_title(t), body, intro=describe_issue_type(t), anchor=_anchor(t)))
+        nav[_anchor(t)] = _title(t)
+    if clean:
+        items = "".join(
+            f'<li id="{esc(_anchor(t))}">{badge(t, "ok")} {esc(describe_issue_type(t))}</li>'
+            for t in clean
+        )
+        sections.append(section("Checks that found nothing", f'<ul class="clean">{items}</ul>',
+                                anchor="clean"))
+        nav["clean"] = "Found nothing"
+
+    if result.skipped:
+        skipped = table_html(pl.DataFrame({"finder": list(result.skipped),
+                                           "reason": list(result.skipped.values())}),
+                             max_rows=None)
+    else:
+        skipped = '<p class="intro">None: every selected finder ran.</p>'
+    sections.append(section("Skipped finders", skipped, anchor="skipped"))
+    sections.append(section("Run details", f"<details><summary>Timings, parameters and "
+                            f"metadata</summary>{_run_details(result)}</details>",
+                            anchor="run"))
+    nav.update({"skipped": "Skipped", "run": "Run details"})
+    return page("Data scan report", sections, chips=_chips(result), nav=nav,
+                subtitle="Issues found in the dataset, worst first.",
+                footer="Generated by datacentric.")
+
+
+def render_scan_markdown(result: ScanResult, *, top: int = 12) -> str:
+    """A Markdown report of a scan: summary, per-type worst items, skipped finders.
+
+    Parameters
+    ----------
+    result : ScanResult
+    top : int
+        How many of the worst items to list per issue type.
+    """
+    by_type, cards, hints = _overview(result)
+    lines = ["# Data scan report", ""]
+    lines += [f"- {md_text(c)}" for c in _chips(result)] + [""]
+    lines += [f"- **{md_text(k)}**: {md_text(format_value(v)) or '—'}"
+              + (f" ({md_text(hints[k])})" if hints.get(k) else "") for k, v in cards.items()]
+    lines += ["", "## Summary", ""]
+    lines.append(markdown_table(
+        by_type.sort("n_flagged", "issue_type", descending=[True, False]).select(
+            "issue_type", "n_flagged", "n_examined", "rate", "mean_severity"
+        ),
+        formats={"rate": "{:.1%}", "mean_severity": "{:.2f}"}, max_rows=None,
+    ))
+    class_counts, rare, where = _class_counts(result)
+    lines += ["", f"## Class distribution ({md_text(where)})", ""]
+    lines.append(markdown_table(pl.DataFrame({
+        "class": list(class_counts), "n": list(class_counts.values()),
+        "rare": ["yes" if c in rare else "" for c in class_counts],
+    }), max_rows=None))
+    counts = by_type.sort("n_flagged", "issue_type", descending=[True, False])
+    clean = []
+    for t, n_flagged, n_examined in counts.select("issue_type", "n_flagged", "n_examined").rows():
+        if not n_flagged:
+            clean.append(t)
+            continue
+        flagged = result.flagged(t)
+        lines += ["", f"## {md_text(_title(t))}", "", md_text(describe_issue_type(t)), ""]
+        lines.append(f"**{n_flagged:,}** flagged of {n_examined:,} examined; worst first:")
+        shown = flagged.head(top).select(
+            "sample_id", "label", "suggested_label", "severity", "detail"
+        )
+        lines += ["", markdown_table(shown, formats={"severity": "{:.2f}"}, max_rows=None)]
+        if flagged.height > top:
+            lines.append(f"\n… and {flagged.height - top:,} more.")
+    if clean:
+        lines += ["", "## Checks that found nothing", ""]
+        lines += [f"- **{md_text(t)}**: {md_text(describe_issue_type(t))}" for t in clean]
+    lines += ["", "## Skipped finders", ""]
+    if result.skipped:
+        lines.append(markdown_table(pl.DataFrame({
+            "finder": list(result.skipped), "reason": list(result.skipped.values())
+        }), max_rows=None))
+    else:
+        lines.append("None: every selected finder ran.")
+    if result.timings:
+        lines += ["", "## Run details", ""]
+        lines.append(markdown_table(pl.DataFrame({
+            "step": list(result.timings), "seconds": list(result.timings.values())
+        }), formats={"seconds": "{:.2f}"}, max_rows=None))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,126 @@
+"""Test helpers for people who write issue finders: ``check_issue_finder``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.dataset import Dataset
+from datacentric.issues.base import ISSUE_SCHEMA, REQUIREMENTS, IssueFinder
+from datacentric.issues.context import ScanContext
+
+__all__ = ["check_issue_finder", "make_check_context"]
+
+
+def make_check_context(n: int = 60, n_classes: int = 3, seed: int = 0) -> ScanContext:
+    """A small context with every input available: images (some duplicated), labels,
+    two splits, metadata, pred_probs, embeddings and annotations from three annotators.
+
+    Examples
+    --------
+    >>> ctx = make_check_context()
+    >>> sorted(k for k, v in ctx.available().items() if v is None) == sorted(
+    ...     ["annotators", "embeddings", "images", "labels", "pred_probs", "splits"])
+    True
+    """
+    rng = np.random.default_rng(seed)
+    classes = [f"c{i}" for i in range(n_classes)]
+    labels = rng.integers(0, n_classes, n)
+    images = rng.integers(0, 256, (n, 12, 12, 3), dtype=np.uint8)
+    images[n - 1] = images[0]  # an exact duplicate
+    images[n - 2] = images[0] // 2  # a dark copy
+    logits = rng.normal(size=(n, n_classes))
+    logits[np.arange(n), labels] += 2.0
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    emb = rng.normal(size=(n, 16)) + labels[:, None]
+    emb[n - 1] = emb[0]
+    split = ["test" if i % 5 == 0 else "train" for i in range(n)]
+    ds = Dataset.from_arrays(
+        images,
+        labels.tolist(),
+        classes,
+        split=split,
+        metadata={"site": [f"s{i % 3}" for i in range(n)]},
+    )
+    ann = pl.DataFrame(
+        {
+            "sample_id": [str(i) for i in range(n) for _ in range(3)],
+            "annotator": ["a1", "a2", "a3"] * n,
+            "label": [
+                classes[(labels[i] + (k == 2 and i % 4 == 0)) % n_classes]
+                for i in range(n)
+                for k in range(3)
+            ],
+        }
+    )
+    return ScanContext(ds, probs, emb, annotations=ann)
+
+
+def check_issue_finder(
+    finder: IssueFinder | type[IssueFinder], ctx: ScanContext | None = None
+) -> pl.DataFrame:
+    """Check that a finder honours the IssueFinder contract; return its output.
+
+    Checks: ``name``/``requires``/``description`` are declared; ``get_params`` round-trips
+    through ``__init__``; the output has the IssueTable columns and types; sample ids are
+    the dataset's; issue types are ``name`` or declared in ``reports``; severity is in
+    [0, 1] and not NaN; flagged rows have a ``detail``; at most one row per (sample,
+    issue type); running twice gives the same table; the context is not mutated.
+    Raises ``AssertionError`` naming the first broken rule.
+
+    Examples
+    --------
+    >>> from datacentric.issues import ImbalanceFinder
+    >>> check_issue_finder(ImbalanceFinder).height > 0
+    True
+    """
+    inst = finder() if isinstance(finder, type) else finder
+    cls = type(inst)
+    assert isinstance(inst, IssueFinder), f"{cls.__name__} does not derive from IssueFinder"
+    assert cls.name and cls.name.isidentifier(), f"{cls.__name__}.name must be an identifier"
+    assert cls.requires <= REQUIREMENTS, (
+        f"{cls.name}: unknown requirements {cls.requires - REQUIREMENTS}"
+    )
+    assert cls.description, f"{cls.name}: declare a one-line description"
+    params = inst.get_params()
+    clone = cls(**params)
+    assert clone.get_params() == params, f"{cls.name}: get_params() does not round-trip __init__"
+
+    ctx = ctx or make_check_context()
+    missing = [r for r in cls.requires if ctx.available().get(r)]
+    assert not missing, f"{cls.name}: the check context lacks {missing}"
+    snapshot: dict[str, Any] = {
+        "manifest": ctx.dataset.manifest.clone(),
+        "pred_probs": None if ctx.pred_probs is None else ctx.pred_probs.copy(),
+        "embeddings": None if ctx.embeddings is None else ctx.embeddings.copy(),
+    }
+    out = inst.find(ctx)
+    assert isinstance(out, pl.DataFrame), f"{cls.name}.find must return a polars DataFrame"
+    for col, dtype in ISSUE_SCHEMA.items():
+        assert col in out.columns, f"{cls.name}: output lacks column {col!r}"
+        assert out.schema[col] == dtype, f"{cls.name}: {col} is {out.schema[col]}, not {dtype}"
+    ids = set(ctx.dataset.sample_ids)
+    unknown = set(out["sample_id"].to_list()) - ids
+    assert not unknown, (
+        f"{cls.name}: output names samples not in the dataset: {sorted(unknown)[:5]}"
+    )
+    types = set(out["issue_type"].to_list())
+    allowed = {cls.name, *cls.reports}
+    assert types <= allowed, f"{cls.name}: undeclared issue types {sorted(types - allowed)}"
+    sev = out["severity"]
+    assert sev.null_count() == 0 and not sev.is_nan().any(), f"{cls.name}: severity has gaps"
+    assert ((sev >= 0) & (sev <= 1)).all(), f"{cls.name}: severity outside [0, 1]"
+    assert out["is_issue"].null_count() == 0, f"{cls.name}: is_issue has nulls"
+    no_detail = out.filter(pl.col("is_issue") & pl.col("detail").is_null())
+    assert no_detail.height == 0, f"{cls.name}: flagged rows without a detail sentence"
+    dup = out.select("sample_id", "issue_type").is_duplicated()
+    assert not dup.any(), f"{cls.name}: several rows for one (sample, issue type)"
+    again = inst.find(ctx)
+    assert again.equals(out), f"{cls.name}: two runs on the same input differ"
+    assert ctx.dataset.manifest.equals(snapshot["manifest"]), f"{cls.name} mutated the manifest"
+    for key in ("pred_probs", "embeddings"):
+        before, now = snapshot[key], getattr(ctx, key)
+        assert before is None or np.array_equal(before, now), f"{cls.name} mutated {key}"
+    return out

@@ -1,0 +1,19 @@
+"""Training: the `ModelRecipe` protocol, the default CNN recipe, cross-validated predictions.
+
+Importing this package does not import torch; the recipes import it when they train or
+predict.
+
+Examples
+--------
+>>> from datacentric.train import SmallCNNRecipe, cross_val_predict
+>>> SmallCNNRecipe().name
+'small_cnn'
+"""
+
+from __future__ import annotations
+
+from datacentric.train.crossval import cross_val_predict
+from datacentric.train.recipe import ModelRecipe, Predictions
+from datacentric.train.small_cnn import SmallCNNRecipe
+
+__all__ = ["ModelRecipe", "Predictions", "SmallCNNRecipe", "cross_val_predict"]
