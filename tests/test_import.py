@@ -10,7 +10,8 @@ import datacentric
 
 def test_import_does_not_pull_heavy_dependencies() -> None:
     code = (
-        "import sys, datacentric, datacentric.issues, datacentric.train, datacentric.cli\n"
+        "import sys, datacentric, datacentric.issues, datacentric.train, datacentric.cli,"
+        " datacentric.slices, datacentric.report\n"
         "heavy = [m for m in ('torch', 'torchvision', 'fiftyone', 'label_studio_sdk',"
         " 'onnxruntime', 'albumentations') if m in sys.modules]\n"
         "print(','.join(heavy))\n"

@@ -1,0 +1,176 @@
+"""``datacentric slices ...``: evaluate by slice, discover bad slices, gate CI, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from datacentric.cli._common import console, new_app, user_errors
+from datacentric.exceptions import InvalidParameterError
+
+__all__ = ["app"]
+
+app = new_app("Metrics by slice, slice discovery, and the CI gate that fails on a regression.")
+
+
+def _read_predictions(path: Path) -> Any:
+    """Predictions from ``.npz`` (Predictions.save) or ``.parquet``/``.csv``
+    (``sample_id, pred[, confidence]``)."""
+    if not path.is_file():
+        raise InvalidParameterError(f"predictions file {path} does not exist.")
+    if path.suffix == ".npz":
+        from datacentric.train import Predictions
+
+        return Predictions.load(path)
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix == ".csv":
+        return pl.read_csv(path, schema_overrides={"sample_id": pl.Utf8, "pred": pl.Utf8})
+    raise InvalidParameterError(
+        f"predictions must be .npz (Predictions.save), .parquet or .csv with columns "
+        f"sample_id, pred[, confidence]; received {path.name}."
+    )
+
+
+def _open(directory: Path, version: str | None) -> Any:
+    from datacentric.cli.data import _open_any
+
+    return _open_any(directory, version)
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate_cmd(
+    directory: Path = typer.Argument(..., help="Dataset directory."),
+    predictions: Path = typer.Option(..., "--predictions", "-p", help=".npz, .parquet or .csv"),
+    slices: Path | None = typer.Option(
+        None, "--slices", "-s", help="YAML slice definitions (default: every metadata value)."
+    ),
+    out: Path = typer.Option(Path("slice_metrics.json"), "--out", "-o", help="JSON to write."),
+    split: str = typer.Option("test", help="Split to evaluate ('all' for every labelled row)."),
+    min_n: int = typer.Option(30, help="Slices with fewer rows are marked low support."),
+    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+    report: Path | None = typer.Option(None, "--report", help="Also write .html or .md."),
+) -> None:
+    """Evaluate predictions overall and per slice (with intervals and tests)."""
+    from datacentric.slices import evaluate
+
+    ds = _open(directory, version)
+    metrics = evaluate(
+        ds,
+        _read_predictions(predictions),
+        slices,
+        split=None if split == "all" else split,
+        min_n=min_n,
+    )
+    metrics.save(out)
+    acc = metrics.metric("accuracy")
+    t = Table(title=f"Accuracy by slice ({acc.height - 1} slices), worst first")
+    for col in ("slice", "n", "accuracy", "95% CI", "Δ overall", "p"):
+        t.add_column(col, justify="left" if col == "slice" else "right")
+    for r in acc.head(15).iter_rows(named=True):
+        bad = r["p_value"] is not None and r["p_value"] < 0.05 and r["delta_vs_overall"] < 0
+        style = "red" if bad else ("dim" if r["low_support"] else "")
+        t.add_row(
+            f"[{style}]{r['slice']}[/]" if style else r["slice"],
+            str(r["n"]),
+            f"{r['value']:.4f}",
+            f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
+            f"{r['delta_vs_overall']:+.4f}",
+            "" if r["p_value"] is None else f"{r['p_value']:.3g}",
+        )
+    console.print(t)
+    console.print(f"Saved to [bold]{out}[/]")
+    if report is not None:
+        metrics.report(report)
+        console.print(f"Report: [bold]{report}[/]")
+
+
+@app.command("check")
+@user_errors
+def check_cmd(
+    baseline: Path = typer.Option(..., "--baseline", help="Baseline slice metrics JSON."),
+    current: Path = typer.Option(..., "--current", help="Current slice metrics JSON."),
+    max_drop: float = typer.Option(0.02, help="Largest allowed drop of the metric per slice."),
+    min_n: int = typer.Option(30, help="Skip slices with fewer rows."),
+    metric: str = typer.Option("accuracy", help="Metric to gate on."),
+    require_significant: bool = typer.Option(
+        False, "--require-significant", help="Fail only when the drop is also significant."
+    ),
+    markdown: Path | None = typer.Option(None, "--markdown", help="Write a Markdown summary."),
+    junit: Path | None = typer.Option(None, "--junit", help="Write JUnit XML."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write JSON."),
+) -> None:
+    """Fail (exit 1) when any slice regresses by more than --max-drop."""
+    from datacentric.slices import SliceMetrics, check
+
+    result = check(
+        SliceMetrics.load(baseline),
+        SliceMetrics.load(current),
+        metric=metric,
+        max_drop=max_drop,
+        min_n=min_n,
+        require_significant=require_significant,
+    )
+    result.write(markdown=markdown, junit=junit, json_path=json_out)
+    n_fail = result.failures.height
+    for r in result.failures.iter_rows(named=True):
+        console.print(f"[red]FAIL[/] {r['slice']}: {r['reason']}")
+    skipped = int((result.table["status"] == "skip").sum())
+    if result.passed:
+        console.print(
+            f"[green]Slice gate passed[/]: {result.table.height - skipped} slices checked, "
+            f"{skipped} skipped (n < {min_n})."
+        )
+        return
+    console.print(
+        f"[bold red]Slice gate failed[/]: {n_fail} slice(s) dropped more than {max_drop}."
+    )
+    raise typer.Exit(1)
+
+
+@app.command("discover")
+@user_errors
+def discover_cmd(
+    directory: Path = typer.Argument(..., help="Dataset directory."),
+    predictions: Path = typer.Option(..., "--predictions", "-p", help=".npz, .parquet or .csv"),
+    out: Path = typer.Option(Path("discovered_slices.yaml"), "--out", "-o"),
+    split: str = typer.Option("test", help="Split to search ('all' for every labelled row)."),
+    top: int = typer.Option(10, help="Slices to keep."),
+    max_level: int = typer.Option(3, help="Largest number of conditions combined."),
+    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+) -> None:
+    """Find the worst slices automatically (SliceLine) and save them as YAML."""
+    from datacentric.slices.discover import discover_dataset
+
+    ds = _open(directory, version)
+    result = discover_dataset(
+        ds,
+        _read_predictions(predictions),
+        split=None if split == "all" else split,
+        k=top,
+        max_level=max_level,
+    )
+    result.save_yaml(out, top=top)
+    console.print(result.summary())
+    console.print(f"Saved {min(top, result.slices.height)} slice definitions to [bold]{out}[/]")
+
+
+@app.command("report")
+@user_errors
+def report_cmd(
+    metrics: Path = typer.Argument(..., help="Slice metrics JSON."),
+    out: Path = typer.Option(Path("slices.html"), "--out", "-o", help=".html or .md"),
+    baseline: Path | None = typer.Option(None, "--baseline", help="Compare with this run."),
+) -> None:
+    """Render slice metrics (and a comparison) as HTML or Markdown."""
+    from datacentric.slices import SliceMetrics
+
+    current = SliceMetrics.load(metrics)
+    base = SliceMetrics.load(baseline) if baseline is not None else None
+    current.report(out, baseline=base)
+    console.print(f"Report: [bold]{out}[/]")

@@ -1,0 +1,181 @@
+"""`evaluate`: a dataset + predictions + slice definitions → `SliceMetrics`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.dataset import Dataset
+from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
+from datacentric.slices.metrics import evaluate_frame
+from datacentric.slices.result import SliceMetrics
+
+__all__ = ["evaluate", "prediction_frame", "resolve_slices"]
+
+SlicesArg = str | Path | Sequence[Any] | None
+
+
+def prediction_frame(ds: Dataset, predictions: Any) -> pl.DataFrame:
+    """``sample_id, pred, confidence`` for every sample of ``ds`` from any prediction form.
+
+    Accepts a ``datacentric.train.Predictions`` (or anything with ``sample_ids`` and
+    ``pred_probs``), a polars frame with ``sample_id`` and ``pred`` (and optionally
+    ``confidence``), or an (N, K) array of probabilities in manifest order.
+    """
+    classes = ds.classes
+    if isinstance(predictions, pl.DataFrame):
+        missing = [c for c in ("sample_id", "pred") if c not in predictions.columns]
+        if missing:
+            raise SchemaError(
+                f"a predictions frame needs columns sample_id and pred (optionally confidence); "
+                f"missing {missing}, received {predictions.columns}."
+            )
+        cols = ["sample_id", "pred"] + (
+            ["confidence"] if "confidence" in predictions.columns else []
+        )
+        frame = predictions.select(cols).with_columns(
+            pl.col("sample_id").cast(pl.Utf8), pl.col("pred").cast(pl.Utf8)
+        )
+        if "confidence" not in frame.columns:
+            frame = frame.with_columns(pl.lit(None, pl.Float64).alias("confidence"))
+    else:
+        if hasattr(predictions, "pred_probs") and hasattr(predictions, "sample_ids"):
+            ids = [str(s) for s in predictions.sample_ids]
+            probs = np.asarray(predictions.pred_probs, dtype=np.float64)
+        else:
+            probs = np.asarray(predictions, dtype=np.float64)
+            ids = ds.sample_ids
+        if probs.ndim != 2 or probs.shape != (len(ids), len(classes)):
+            raise SchemaError(
+                f"pred_probs must have shape (n_samples, n_classes) = ({len(ids)}, "
+                f"{len(classes)}), received {probs.shape}."
+            )
+        arg = probs.argmax(axis=1)
+        frame = pl.DataFrame(
+            {
+                "sample_id": ids,
+                "pred": [classes[i] for i in arg],
+                "confidence": probs[np.arange(len(ids)), arg],
+            }
+        )
+    dup = frame.filter(pl.col("sample_id").is_duplicated())["sample_id"].unique().to_list()
+    if dup:
+        raise SchemaError(f"predictions name some samples twice: {format_items(dup)}.")
+    return frame
+
+
+def resolve_slices(slices: SlicesArg, frame: pl.DataFrame, metadata: Sequence[str]) -> list[Any]:
+    """Expanded slices from a YAML path/string, spec/slice objects, or ``None`` (one slice
+    per value of every metadata column)."""
+    from datacentric.slices.spec import Slice, SliceSpec, expand_slices, load_slices
+
+    if slices is None:
+        if not metadata:
+            return []
+        text = "slices:\n" + "".join(f"  - by: {c}\n" for c in metadata)
+        specs: list[Any] = load_slices(text, columns=frame.columns)
+    elif isinstance(slices, (str, Path)):
+        specs = load_slices(slices, columns=frame.columns)
+    else:
+        specs = list(slices)
+    out: list[Any] = []
+    pending: list[Any] = []
+    for s in specs:
+        if isinstance(s, Slice):
+            out.append(s)
+        elif isinstance(s, SliceSpec):
+            pending.append(s)
+        else:
+            raise InvalidParameterError(
+                f"slices must be a YAML file/text or Slice/SliceSpec objects; received "
+                f"{type(s).__name__}."
+            )
+    return out + expand_slices(pending, frame)
+
+
+def evaluate(
+    ds: Dataset,
+    predictions: Any,
+    slices: SlicesArg = None,
+    *,
+    split: str | None = "test",
+    min_n: int = 30,
+    n_boot: int = 200,
+    seed: int = 0,
+    model: str | None = None,
+) -> SliceMetrics:
+    """Accuracy, macro precision/recall/F1, per-class recall and calibration error, overall
+    and per slice, with 95 % intervals, the difference to overall and a significance test.
+
+    Parameters
+    ----------
+    ds : Dataset
+    predictions : Predictions, polars.DataFrame or array
+        See :func:`prediction_frame`.
+    slices : path, YAML text, list of Slice/SliceSpec, or None
+        ``None``: one slice per value of each metadata column.
+    split : str or None
+        Evaluate only this split (default ``"test"``); ``None`` for every labelled row.
+    min_n : int
+        Slices with fewer rows are marked ``low_support``.
+    model : str, optional
+        A name for the model, stored in ``meta``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ds = Dataset.from_arrays(np.zeros((6, 2, 2)), ["a", "a", "b", "b", "a", "b"],
+    ...                          ["a", "b"], metadata={"site": ["x", "x", "x", "y", "y", "y"]})
+    >>> preds = pl.DataFrame({"sample_id": [str(i) for i in range(6)],
+    ...                       "pred": ["a", "a", "b", "a", "b", "b"]})
+    >>> m = evaluate(ds, preds, split=None, min_n=1)
+    >>> m.metric("accuracy")[["slice", "n", "value"]].rows()
+    [('site=y', 3, 0.3333333333333333), ('overall', 6, 0.6666666666666666), ('site=x', 3, 1.0)]
+    """
+    m = ds.manifest
+    if split is not None:
+        if split not in set(m["split"].to_list()):
+            raise InvalidParameterError(
+                f"split {split!r} has no rows; the dataset has splits "
+                f"{sorted(set(m['split'].to_list()))}. Pass split=None to use every labelled row."
+            )
+        m = m.filter(pl.col("split") == split)
+    preds = prediction_frame(ds, predictions)
+    frame = m.filter(pl.col("label").is_not_null()).join(preds, on="sample_id", how="left")
+    lacking = frame.filter(pl.col("pred").is_null())["sample_id"].to_list()
+    if lacking:
+        raise SchemaError(
+            f"{len(lacking)} evaluated sample(s) have no prediction: {format_items(lacking)}. "
+            "Predict every sample of the split."
+        )
+    metadata = [c for c in ds.metadata_columns if c not in ("annotator",)]
+    resolved = resolve_slices(slices, frame, metadata)
+    has_conf = frame["confidence"].null_count() < frame.height
+    table = evaluate_frame(
+        frame,
+        resolved,
+        label="label",
+        pred="pred",
+        confidence="confidence" if has_conf else None,
+        classes=ds.classes,
+        min_n=min_n,
+        n_boot=n_boot,
+        seed=seed,
+    )
+    meta = {
+        "root": str(ds.root) if ds.root else None,
+        "version": ds.version,
+        "split": split,
+        "n_rows": frame.height,
+        "classes": ds.classes,
+        "min_n": min_n,
+        "model": model,
+        "slices": {s.name: s.definition for s in resolved},
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return SliceMetrics(table, meta)

@@ -1,0 +1,205 @@
+"""The CI gate: fail when any slice regresses beyond a bound; Markdown, JUnit XML, JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+import polars as pl
+
+from datacentric.exceptions import InvalidParameterError
+from datacentric.slices.compare import compare
+from datacentric.slices.result import SliceMetrics
+
+__all__ = ["GateResult", "check"]
+
+
+@dataclass
+class GateResult:
+    """Outcome of :func:`check`: one row per slice with ``status`` pass / fail / skip."""
+
+    table: pl.DataFrame
+    metric: str
+    max_drop: float
+    min_n: int
+
+    @property
+    def passed(self) -> bool:
+        """Whether no slice failed."""
+        return not (self.table["status"] == "fail").any()
+
+    @property
+    def failures(self) -> pl.DataFrame:
+        """The failing slices, worst first."""
+        return self.table.filter(pl.col("status") == "fail").sort("change", nulls_last=False)
+
+    def to_markdown(self) -> str:
+        """A summary for a pull-request comment or a CI job summary."""
+        counts = {s: int((self.table["status"] == s).sum()) for s in ("pass", "fail", "skip")}
+        head = "✅ **Slice gate passed**" if self.passed else "❌ **Slice gate failed**"
+        lines = [
+            f"{head} — {self.metric}, max drop {self.max_drop:.3f}, min n {self.min_n}: "
+            f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.",
+            "",
+            "| status | slice | n | baseline | current | change | 95% CI | p |",
+            "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
+        ]
+        order = {"fail": 0, "skip": 2, "pass": 1}
+        for r in sorted(
+            self.table.iter_rows(named=True),
+            key=lambda r: (order[r["status"]], r["change"] if r["change"] is not None else 0),
+        ):
+            icon = {"pass": "✅", "fail": "❌", "skip": "⚪"}[r["status"]]
+            ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if r["ci_low"] is not None else ""
+            lines.append(
+                f"| {icon} | {_md(r['slice'])} | {r['n_current'] or ''} | {_fmt(r['baseline'])} | "
+                f"{_fmt(r['current'])} | {_fmt(r['change'], signed=True)} | {ci} | "
+                f"{_fmt(r['p_value'])} |"
+            )
+        fails = self.failures
+        if fails.height:
+            lines += ["", "**Why it failed:**"]
+            lines += [
+                f"- {_md(r['slice'])}: {_md(r['reason'])}" for r in fails.iter_rows(named=True)
+            ]
+        return "\n".join(lines) + "\n"
+
+    def to_junit(self) -> str:
+        """JUnit XML: one test case per slice (failure / skipped as such)."""
+        n_fail = int((self.table["status"] == "fail").sum())
+        n_skip = int((self.table["status"] == "skip").sum())
+        out = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            f'<testsuite name="datacentric.slices" tests="{self.table.height}" '
+            f'failures="{n_fail}" skipped="{n_skip}" errors="0">',
+        ]
+        for r in self.table.iter_rows(named=True):
+            name = quoteattr(f"{self.metric}[{r['slice']}]")
+            out.append(f'  <testcase classname="datacentric.slices.gate" name={name}>')
+            if r["status"] == "fail":
+                out.append(
+                    f"    <failure message={quoteattr(r['reason'])}>{escape(r['reason'])}</failure>"
+                )
+            elif r["status"] == "skip":
+                out.append(f"    <skipped message={quoteattr(r['reason'])}/>")
+            out.append("  </testcase>")
+        out.append("</testsuite>")
+        return "\n".join(out) + "\n"
+
+    def to_json(self) -> str:
+        """Machine-readable result."""
+        rows = [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+            for r in self.table.iter_rows(named=True)
+        ]
+        return json.dumps(
+            {
+                "passed": self.passed,
+                "metric": self.metric,
+                "max_drop": self.max_drop,
+                "min_n": self.min_n,
+                "slices": rows,
+            },
+            indent=1,
+        )
+
+    def write(
+        self,
+        *,
+        markdown: str | Path | None = None,
+        junit: str | Path | None = None,
+        json_path: str | Path | None = None,
+    ) -> None:
+        """Write any of the three outputs (atomically)."""
+        for path, text in (
+            (markdown, self.to_markdown),
+            (junit, self.to_junit),
+            (json_path, self.to_json),
+        ):
+            if path is None:
+                continue
+            p = Path(path)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            tmp = p.with_name(p.name + ".tmp")
+            tmp.write_text(text(), encoding="utf-8")
+            os.replace(tmp, p)
+
+
+def _fmt(v: Any, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return f"{v:+.4f}" if signed else f"{v:.4f}"
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def check(
+    baseline: SliceMetrics,
+    current: SliceMetrics,
+    *,
+    metric: str = "accuracy",
+    max_drop: float = 0.02,
+    min_n: int = 30,
+    require_significant: bool = False,
+    alpha: float = 0.05,
+) -> GateResult:
+    """Gate ``current`` against ``baseline``: a slice fails when ``metric`` drops by more
+    than ``max_drop`` (absolute), even when the overall value holds.
+
+    Slices with fewer than ``min_n`` rows in either run are skipped (reported, not
+    hidden); a slice of the baseline missing from the current run fails; new slices pass.
+    With ``require_significant`` a drop must also be significant at ``alpha``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from datacentric.slices.metrics import METRICS_SCHEMA
+    >>> def run(acc_dark):
+    ...     rows = [{"slice": s, "n": 500, "metric": "accuracy", "support": 500, "value": v,
+    ...              "ci_low": None, "ci_high": None, "delta_vs_overall": 0.0,
+    ...              "p_value": None, "low_support": False}
+    ...             for s, v in (("overall", 0.9), ("dark", acc_dark))]
+    ...     return SliceMetrics(pl.DataFrame(rows, schema=METRICS_SCHEMA))
+    >>> check(run(0.88), run(0.80), max_drop=0.02).passed
+    False
+    >>> check(run(0.88), run(0.87), max_drop=0.02).passed
+    True
+    """
+    if not (isinstance(max_drop, (int, float)) and max_drop >= 0):
+        raise InvalidParameterError(f"max_drop must be a number >= 0, received {max_drop!r}.")
+    if not (isinstance(min_n, int) and min_n >= 0):
+        raise InvalidParameterError(f"min_n must be an integer >= 0, received {min_n!r}.")
+    cmp = compare(baseline, current, metric=metric, alpha=alpha)
+    status: list[str] = []
+    reason: list[str] = []
+    for r in cmp.iter_rows(named=True):
+        if r["status"] == "missing":
+            status.append("fail")
+            reason.append("slice is in the baseline but missing from the current results")
+        elif r["status"] == "new":
+            status.append("pass")
+            reason.append("new slice (no baseline)")
+        elif min(r["n_baseline"], r["n_current"]) < min_n:
+            status.append("skip")
+            reason.append(f"low support: n={min(r['n_baseline'], r['n_current'])} < {min_n}")
+        elif r["change"] < -max_drop and (not require_significant or r["significant"]):
+            status.append("fail")
+            p = f", p={r['p_value']:.3g}" if r["p_value"] is not None else ""
+            reason.append(
+                f"{metric} dropped {-r['change']:.4f} ({r['baseline']:.4f} → {r['current']:.4f}"
+                f"{p}), more than the allowed {max_drop:.4f}"
+            )
+        else:
+            status.append("pass")
+            reason.append(f"change {r['change']:+.4f} within the allowed drop {max_drop:.4f}")
+    table = cmp.rename({"status": "comparison"}).with_columns(
+        pl.Series("status", status), pl.Series("reason", reason)
+    )
+    return GateResult(table=table, metric=metric, max_drop=float(max_drop), min_n=min_n)

@@ -1,0 +1,364 @@
+"""Metrics by slice with intervals and significance: ``evaluate_frame`` and ``evaluate``.
+
+The heavy lifting is one polars ``group_by`` per distinct set of slice columns, down to
+sufficient statistics — counts per (slice columns, true class, predicted class,
+confidence bin) and the summed confidence. Every slice over those columns is then a
+filter on that small cube, and every metric, interval and test is computed from its
+confusion matrix. Rows are never materialised per slice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import polars as pl
+
+from datacentric.exceptions import SchemaError, format_items
+from datacentric.slices.stats import (
+    bootstrap_draws,
+    bootstrap_interval,
+    percentile_interval,
+    two_proportion_p,
+    wilson_interval,
+)
+
+__all__ = ["METRICS_SCHEMA", "SliceLike", "confusion_metrics", "evaluate_frame"]
+
+OVERALL = "overall"
+METRICS_SCHEMA: dict[str, pl.DataType] = {
+    "slice": pl.Utf8(),
+    "n": pl.Int64(),
+    "metric": pl.Utf8(),
+    "support": pl.Int64(),
+    "value": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "delta_vs_overall": pl.Float64(),
+    "p_value": pl.Float64(),
+    "low_support": pl.Boolean(),
+}
+_CELL, _CONF = "__cell", "__conf"
+
+
+class SliceLike(Protocol):
+    """What evaluation needs of a slice (``datacentric.slices.spec.Slice`` has it)."""
+
+    name: str
+    expr: pl.Expr
+    columns: tuple[str, ...]
+
+
+def _macro(cm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Macro precision, recall, F1 of a stack of confusion matrices (B, K, K).
+
+    Averaged over the classes that occur in the slice (as truth or as prediction),
+    with 0 for an undefined precision/recall (scikit-learn's ``zero_division=0``).
+    """
+    tp = np.diagonal(cm, axis1=-2, axis2=-1).astype(np.float64)
+    support = cm.sum(axis=-1)
+    predicted = cm.sum(axis=-2)
+    present = (support + predicted) > 0
+    prec = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    rec = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros_like(tp), where=(prec + rec) > 0)
+    k = np.maximum(present.sum(axis=-1), 1)
+    return (
+        (prec * present).sum(-1) / k,
+        (rec * present).sum(-1) / k,
+        (f1 * present).sum(-1) / k,
+    )
+
+
+def confusion_metrics(
+    cm: np.ndarray,
+    bins: np.ndarray | None = None,
+    classes: Sequence[str] = (),
+    *,
+    rest: np.ndarray | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """All metrics of one slice from its confusion matrix (and calibration bins).
+
+    Parameters
+    ----------
+    cm : array (K, K)
+        Counts, rows = true class, columns = predicted class.
+    bins : array (n_bins, 3), optional
+        Per confidence bin: rows, correct rows, summed confidence — for the expected
+        calibration error.
+    classes : sequence of str
+        Class names for per-class recall.
+    rest : array (K, K), optional
+        Confusion matrix of every row *not* in the slice, for the p-values.
+
+    Returns
+    -------
+    list of dict
+        ``metric, value, ci_low, ci_high, p_value`` per metric: accuracy (Wilson
+        interval, two-proportion z-test against the rest), macro precision / recall / F1
+        (multinomial bootstrap interval), per-class recall ``recall[<class>]`` (Wilson,
+        z-test), and ``ece`` (bootstrap interval) when bins are given.
+
+    Examples
+    --------
+    >>> cm = np.array([[8, 2], [1, 9]])
+    >>> m = {r["metric"]: r for r in confusion_metrics(cm, classes=["a", "b"])}
+    >>> m["accuracy"]["value"], round(m["recall[a]"]["value"], 2)
+    (0.85, 0.8)
+    """
+    n = float(cm.sum())
+    correct = float(np.trace(cm))
+    out: list[dict[str, Any]] = []
+    rest_n = float(rest.sum()) if rest is not None else 0.0
+    rest_c = float(np.trace(rest)) if rest is not None else 0.0
+
+    def p_vs_rest(k: float, m: float, rk: float, rm: float) -> float:
+        return two_proportion_p(k, m, rk, rm) if rest is not None and rm > 0 else math.nan
+
+    lo, hi = wilson_interval(correct, n)
+    out.append(
+        {
+            "metric": "accuracy",
+            "support": int(n),
+            "value": correct / n if n else math.nan,
+            "ci_low": lo,
+            "ci_high": hi,
+            "p_value": p_vs_rest(correct, n, rest_c, rest_n),
+        }
+    )
+    prec, rec, f1 = (float(x[0]) for x in _macro(cm[None]))
+    draws = bootstrap_draws(cm, n_boot=n_boot, seed=seed)
+    boot = _macro(draws) if draws.shape[0] else (np.zeros(0),) * 3
+    for name, value, idx in (
+        ("macro_precision", prec, 0),
+        ("macro_recall", rec, 1),
+        ("macro_f1", f1, 2),
+    ):
+        lo, hi = percentile_interval(boot[idx])
+        out.append(
+            {
+                "metric": name,
+                "support": int(n),
+                "value": value if n else math.nan,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_value": math.nan,
+            }
+        )
+    support = cm.sum(axis=1)
+    rest_support = rest.sum(axis=1) if rest is not None else np.zeros_like(support)
+    for c, name in enumerate(classes):
+        k, m = float(cm[c, c]), float(support[c])
+        if m == 0:
+            continue
+        lo, hi = wilson_interval(k, m)
+        rk = float(rest[c, c]) if rest is not None else 0.0
+        out.append(
+            {
+                "metric": f"recall[{name}]",
+                "support": int(m),
+                "value": k / m,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_value": p_vs_rest(k, m, rk, float(rest_support[c])),
+            }
+        )
+    if bins is not None and bins[:, 0].sum() > 0:
+
+        def ece(b: np.ndarray) -> np.ndarray:
+            rows = b[..., 0]
+            total = np.maximum(rows.sum(axis=-1), 1)
+            acc = np.divide(b[..., 1], rows, out=np.zeros(rows.shape), where=rows > 0)
+            conf = np.divide(b[..., 2], rows, out=np.zeros(rows.shape), where=rows > 0)
+            return np.asarray((np.abs(acc - conf) * rows).sum(axis=-1) / total)
+
+        value = float(ece(bins[None])[0])
+        lo, hi = _ece_interval(bins, ece, n_boot, seed)
+        out.append(
+            {
+                "metric": "ece",
+                "support": int(n),
+                "value": value,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_value": math.nan,
+            }
+        )
+    return out
+
+
+def _ece_interval(bins: np.ndarray, ece: Any, n_boot: int, seed: int) -> tuple[float, float]:
+    """Bootstrap ECE: resample (bin, correct?) cells; mean confidence per bin held fixed."""
+    rows, correct, conf = bins[:, 0], bins[:, 1], bins[:, 2]
+    mean_conf = np.divide(conf, rows, out=np.zeros_like(conf), where=rows > 0)
+    cells = np.stack([correct, rows - correct], axis=1)  # (n_bins, 2)
+
+    def stat(d: np.ndarray) -> np.ndarray:
+        r = d.sum(axis=-1)
+        b = np.stack([r, d[..., 0], r * mean_conf], axis=-1)
+        return np.asarray(ece(b))
+
+    return bootstrap_interval(cells, stat, n_boot=n_boot, seed=seed)
+
+
+def _codes(frame: pl.DataFrame, label: str, pred: str, classes: Sequence[str] | None) -> list[str]:
+    for col in (label, pred):
+        if col not in frame.columns:
+            raise SchemaError(
+                f"evaluation needs a {col!r} column; received columns {frame.columns}. Pass "
+                "label=/pred= naming the true and predicted class columns."
+            )
+    if classes is None:
+        values = pl.concat([frame[label].cast(pl.Utf8), frame[pred].cast(pl.Utf8)])
+        return sorted(values.drop_nulls().unique().to_list())
+    return [str(c) for c in classes]
+
+
+def evaluate_frame(
+    frame: pl.DataFrame,
+    slices: Sequence[SliceLike],
+    *,
+    label: str = "label",
+    pred: str = "pred",
+    confidence: str | None = None,
+    classes: Sequence[str] | None = None,
+    min_n: int = 30,
+    n_bins: int = 10,
+    n_boot: int = 200,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Metrics overall and for each slice of a frame of predictions.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        One row per evaluated sample: the true class, the predicted class, optional
+        confidence (probability of the predicted class) and the slice columns.
+    slices : sequence of Slice
+        Expanded slices (``name``, boolean ``expr``, ``columns``).
+    label, pred, confidence : str
+        Column names.
+    classes : sequence of str, optional
+        Class order for per-class recall (default: sorted union of labels and predictions).
+    min_n : int
+        Slices with fewer rows are marked ``low_support`` (still reported, never hidden).
+    n_bins : int
+        Confidence bins of the expected calibration error.
+    n_boot, seed : int
+        Bootstrap resamples for the macro metrics and ECE intervals.
+
+    Returns
+    -------
+    polars.DataFrame
+        :data:`METRICS_SCHEMA`: ``slice, n, metric, value, ci_low, ci_high,
+        delta_vs_overall, p_value, low_support``; the first slice is ``"overall"``.
+    """
+    names = [s.name for s in slices]
+    dup = sorted({x for x in names if names.count(x) > 1} | ({OVERALL} & set(names)))
+    if dup:
+        raise SchemaError(
+            f"slice names must be unique and not {OVERALL!r}; received duplicates {dup}."
+        )
+    missing = sorted({c for s in slices for c in s.columns} - set(frame.columns))
+    if missing:
+        raise SchemaError(
+            f"slices use column(s) {missing} that the evaluation frame lacks; it has "
+            f"{frame.columns}."
+        )
+    cls = _codes(frame, label, pred, classes)
+    k = len(cls)
+    keep = frame.filter(pl.col(label).is_not_null() & pl.col(pred).is_not_null())
+    if keep.height == 0:
+        raise SchemaError("no row has both a label and a prediction; nothing to evaluate.")
+    unknown = (
+        pl.concat([keep[label].cast(pl.Utf8), keep[pred].cast(pl.Utf8)])
+        .filter(~pl.concat([keep[label].cast(pl.Utf8), keep[pred].cast(pl.Utf8)]).is_in(cls))
+        .unique()
+        .to_list()
+    )
+    if unknown:
+        raise SchemaError(
+            f"labels/predictions {format_items(sorted(unknown))} are not among the classes "
+            f"{cls!r}; pass classes= including them."
+        )
+    enum = pl.Enum(cls)
+    lab = pl.col(label).cast(pl.Utf8).cast(enum).to_physical().cast(pl.Int32)
+    prd = pl.col(pred).cast(pl.Utf8).cast(enum).to_physical().cast(pl.Int32)
+    if confidence is not None:
+        conf = pl.col(confidence).cast(pl.Float64)
+        bin_expr = (conf * n_bins).floor().clip(0, n_bins - 1).cast(pl.Int32)
+    else:
+        conf, bin_expr = pl.lit(0.0), pl.lit(0, pl.Int32)
+    # one integer per (true class, predicted class, confidence bin): a single group key
+    cell = ((lab * k + prd) * n_bins + bin_expr).alias(_CELL)
+    slice_cols = sorted({c for s in slices for c in s.columns})
+    work = keep.lazy().select(*slice_cols, cell, conf.alias(_CONF))
+
+    by_cols: dict[tuple[str, ...], list[SliceLike]] = {}
+    for sl in slices:
+        by_cols.setdefault(tuple(sorted(set(sl.columns))), []).append(sl)
+    plans = [
+        work.group_by([*cols, _CELL]).agg(pl.len().alias("__n"), pl.col(_CONF).sum().alias("__cs"))
+        for cols in [(), *by_cols]
+    ]
+    cubes = pl.collect_all(plans)  # the group_bys run in parallel
+
+    def stats(c: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        cells = c[_CELL].to_numpy()
+        n = c["__n"].to_numpy()
+        b = cells % n_bins
+        lp = cells // n_bins
+        lab_i, prd_i = lp // k, lp % k
+        cm = np.zeros((k, k), dtype=np.int64)
+        bins = np.zeros((n_bins, 3), dtype=np.float64)
+        np.add.at(cm, (lab_i, prd_i), n)
+        np.add.at(bins[:, 0], b, n)
+        np.add.at(bins[:, 1], b, n * (lab_i == prd_i))
+        np.add.at(bins[:, 2], b, c["__cs"].to_numpy())
+        return cm, bins
+
+    results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for c, group in zip(cubes[1:], by_cols.values(), strict=True):
+        for sl in group:
+            results[sl.name] = stats(c.filter(sl.expr))
+    overall_cm, overall_bins = stats(cubes[0])
+    use_bins = confidence is not None
+    rows: list[dict[str, Any]] = []
+    overall_rows = confusion_metrics(
+        overall_cm, overall_bins if use_bins else None, cls, n_boot=n_boot, seed=seed
+    )
+    ref = {r["metric"]: r["value"] for r in overall_rows}
+    n_all = int(overall_cm.sum())
+    for r in overall_rows:
+        rows.append(
+            {
+                "slice": OVERALL,
+                "n": n_all,
+                **r,
+                "delta_vs_overall": 0.0,
+                "low_support": n_all < min_n,
+            }
+        )
+    for s in slices:
+        cm, bins = results[s.name]
+        n = int(cm.sum())
+        metric_rows = confusion_metrics(
+            cm, bins if use_bins else None, cls, rest=overall_cm - cm, n_boot=n_boot, seed=seed
+        )
+        for r in metric_rows:
+            overall_value = ref.get(r["metric"], math.nan)
+            rows.append(
+                {
+                    "slice": s.name,
+                    "n": n,
+                    **r,
+                    "delta_vs_overall": r["value"] - overall_value,
+                    "low_support": n < min_n,
+                }
+            )
+    table = pl.DataFrame(rows, schema=METRICS_SCHEMA)
+    return table.with_columns(pl.col(pl.Float64).fill_nan(None))

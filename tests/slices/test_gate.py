@@ -1,0 +1,152 @@
+"""compare() and the CI gate: pass/fail/skip, Markdown, JUnit XML, JSON, CLI exit codes."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from datacentric.cli import app
+from datacentric.exceptions import InvalidParameterError, SchemaError
+from datacentric.slices.compare import compare
+from datacentric.slices.gate import check
+from datacentric.slices.metrics import METRICS_SCHEMA
+from datacentric.slices.result import SliceMetrics
+
+
+def run(values: dict[str, tuple[float, int]]) -> SliceMetrics:
+    rows = [
+        {
+            "slice": s,
+            "n": n,
+            "metric": "accuracy",
+            "support": n,
+            "value": v,
+            "ci_low": None,
+            "ci_high": None,
+            "delta_vs_overall": 0.0,
+            "p_value": None,
+            "low_support": n < 30,
+        }
+        for s, (v, n) in values.items()
+    ]
+    return SliceMetrics(pl.DataFrame(rows, schema=METRICS_SCHEMA))
+
+
+BASE = run({"overall": (0.90, 2000), "dark": (0.85, 1000), "tiny": (0.9, 10), "gone": (0.9, 100)})
+CUR = run({"overall": (0.905, 2000), "dark": (0.80, 1000), "tiny": (0.5, 10), "new": (0.7, 50)})
+
+
+def test_compare_statuses_and_interval() -> None:
+    c = compare(BASE, CUR)
+    by = {r["slice"]: r for r in c.iter_rows(named=True)}
+    assert by["dark"]["change"] == pytest.approx(-0.05)
+    assert by["dark"]["ci_low"] < -0.05 < by["dark"]["ci_high"] < 0
+    assert by["dark"]["status"] == "regressed" and by["dark"]["p_value"] < 0.05
+    assert by["overall"]["status"] == "unchanged"
+    assert by["gone"]["status"] == "missing" and by["new"]["status"] == "new"
+
+
+def test_gate_fails_on_slice_even_when_overall_holds() -> None:
+    g = check(BASE, CUR, max_drop=0.02, min_n=30)
+    status = dict(g.table.select("slice", "status").rows())
+    assert status == {
+        "overall": "pass",
+        "dark": "fail",
+        "tiny": "skip",
+        "gone": "fail",
+        "new": "pass",
+    }
+    assert not g.passed
+    assert (
+        check(BASE, CUR, max_drop=0.06, min_n=30)
+        .table.filter(pl.col("slice") == "dark")["status"]
+        .item()
+        == "pass"
+    )
+
+
+def test_outputs(tmp_path: Path) -> None:
+    g = check(BASE, CUR)
+    g.write(markdown=tmp_path / "g.md", junit=tmp_path / "g.xml", json_path=tmp_path / "g.json")
+    md = (tmp_path / "g.md").read_text()
+    assert md.startswith("❌ **Slice gate failed**")
+    assert "| ❌ | dark |" in md and "dropped 0.0500" in md
+    root = ET.parse(tmp_path / "g.xml").getroot()
+    assert root.get("tests") == "5" and root.get("failures") == "2" and root.get("skipped") == "1"
+    names = [tc.get("name") for tc in root.iter("testcase")]
+    assert "accuracy[dark]" in names
+    data = json.loads((tmp_path / "g.json").read_text())
+    assert data["passed"] is False and len(data["slices"]) == 5
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterError, match="max_drop"):
+        check(BASE, CUR, max_drop=-1)
+    with pytest.raises(InvalidParameterError, match="neither run has metric"):
+        compare(BASE, CUR, metric="macro_f2")
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(SchemaError, match="not valid JSON"):
+        SliceMetrics.load(tmp_path / "x.json")
+    with pytest.raises(InvalidParameterError, match="no slice metrics"):
+        SliceMetrics.load(tmp_path / "missing.json")
+
+
+def test_cli_gate_exit_codes(tmp_path: Path) -> None:
+    BASE.save(tmp_path / "base.json")
+    CUR.save(tmp_path / "cur.json")
+    runner = CliRunner()
+    bad = runner.invoke(
+        app,
+        [
+            "slices",
+            "check",
+            "--baseline",
+            str(tmp_path / "base.json"),
+            "--current",
+            str(tmp_path / "cur.json"),
+            "--max-drop",
+            "0.02",
+            "--markdown",
+            str(tmp_path / "s.md"),
+            "--junit",
+            str(tmp_path / "j.xml"),
+        ],
+    )
+    assert bad.exit_code == 1, bad.output
+    assert "FAIL dark" in bad.output and (tmp_path / "j.xml").is_file()
+    ok = runner.invoke(
+        app,
+        [
+            "slices",
+            "check",
+            "--baseline",
+            str(tmp_path / "base.json"),
+            "--current",
+            str(tmp_path / "base.json"),
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert "Slice gate passed" in ok.output
+    missing = runner.invoke(
+        app,
+        [
+            "slices",
+            "check",
+            "--baseline",
+            str(tmp_path / "nope.json"),
+            "--current",
+            str(tmp_path / "base.json"),
+        ],
+    )
+    assert missing.exit_code == 1 and "no slice metrics" in missing.output
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    path = BASE.save(tmp_path / "m.json")
+    back = SliceMetrics.load(path)
+    assert back.table.equals(BASE.table)
