@@ -1,0 +1,82 @@
+"""The ``loop`` verb: scan → fix → retrain the same recipe → evaluate by slice, N times."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from datacentric.cli._common import console, user_errors
+
+__all__ = ["register"]
+
+
+def loop_cmd(
+    directory: Path = typer.Argument(..., help="A versioned dataset directory."),
+    iterations: int = typer.Option(2, "--iterations", "-n", help="Fix iterations to run."),
+    slices: Path | None = typer.Option(
+        None, "--slices", "-s", help="YAML slices to evaluate (default: every metadata value)."
+    ),
+    folds: int = typer.Option(5, help="Cross-validation folds of each scan."),
+    seed: int = typer.Option(0, help="Seed of everything."),
+    min_confidence: float = typer.Option(
+        0.9, help="Relabel automatically when the model gives the new class at least this."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
+) -> None:
+    """Improve the data with the model fixed; print and record what each iteration gained."""
+    from datacentric.loop import ExperimentLog, FixPolicy, run_loop
+
+    run_loop(
+        directory,
+        iterations,
+        slices=slices,
+        folds=folds,
+        seed=seed,
+        policy=FixPolicy(relabel_min_confidence=min_confidence),
+        progress=False,
+        say=lambda msg: console.print(f"[dim]·[/] {msg}"),
+    )
+    records = ExperimentLog(directory).records()
+    t = Table(title=f"Data iterations of {directory} (model held fixed)")
+    for col in (
+        "iter",
+        "version",
+        "relabeled",
+        "removed",
+        "to review",
+        "test accuracy",
+        "95% CI",
+        "worst slice",
+        "worst acc.",
+    ):
+        t.add_column(col, justify="left" if col in ("worst slice",) else "right")
+    base = records[0]["accuracy"] if records else None
+    for r in records:
+        c = r.get("counts", {})
+        gain = f" ({r['accuracy'] - base:+.4f})" if base is not None and r["iteration"] else ""
+        t.add_row(
+            str(r["iteration"]),
+            str(r["version"]),
+            str(c.get("relabeled", "")),
+            str(c.get("removed", "")),
+            str(c.get("queued_for_review", "")),
+            f"{r['accuracy']:.4f}{gain}",
+            f"[{r['accuracy_ci'][0]:.3f}, {r['accuracy_ci'][1]:.3f}]",
+            str(r["worst_slice"]),
+            f"{r['worst_slice_accuracy']:.4f}" if r["worst_slice_accuracy"] is not None else "",
+        )
+    console.print(t)
+    if records and records[-1].get("regressed_slices"):
+        console.print(f"[red]Regressed vs previous iteration:[/] {records[-1]['regressed_slices']}")
+    if report is not None:
+        from datacentric.report.loop import render_loop_report
+
+        render_loop_report(directory, report)
+        console.print(f"Report: [bold]{report}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``loop`` to the top-level app."""
+    app.command("loop")(user_errors(loop_cmd))

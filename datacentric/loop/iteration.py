@@ -1,0 +1,208 @@
+"""One turn of the data loop with the model held fixed, and a loop of several.
+
+scan → fix (policy) → retrain the same recipe → evaluate overall and per slice on the
+held-out split → compare with the previous iteration → record it in the experiment log.
+Iteration 0 is the baseline: the recipe trained on the data as it is.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from datacentric.dataset import Dataset
+from datacentric.exceptions import InvalidParameterError
+from datacentric.issues import ScanResult, scan
+from datacentric.loop.log import ExperimentLog
+from datacentric.loop.policy import FixPolicy, FixResult, fix
+from datacentric.slices import SliceMetrics, compare, evaluate
+
+if TYPE_CHECKING:
+    from datacentric.train import ModelRecipe
+
+__all__ = ["IterationResult", "run_iteration", "run_loop"]
+
+
+@dataclass
+class IterationResult:
+    """One recorded iteration."""
+
+    iteration: int
+    version: int | None
+    metrics: SliceMetrics
+    comparison: pl.DataFrame | None
+    scan: ScanResult | None
+    fix: FixResult | None
+    record: dict[str, Any]
+
+    @property
+    def accuracy(self) -> float:
+        """Overall accuracy on the evaluation split."""
+        acc = self.metrics.metric("accuracy")
+        return float(acc.filter(pl.col("slice") == "overall")["value"].item())
+
+
+def _default_recipe(recipe: ModelRecipe | None) -> ModelRecipe:
+    if recipe is not None:
+        return recipe
+    from datacentric.train import SmallCNNRecipe
+
+    return SmallCNNRecipe()
+
+
+def run_iteration(
+    root: str | Path,
+    *,
+    recipe: ModelRecipe | None = None,
+    policy: FixPolicy | None = None,
+    slices: Any = None,
+    folds: int = 5,
+    seed: int = 0,
+    train_split: str = "train",
+    eval_split: str = "test",
+    progress: bool = False,
+    say: Callable[[str], None] | None = None,
+) -> IterationResult:
+    """Run the next iteration of the loop on the dataset at ``root`` (HEAD) and record it.
+
+    Parameters
+    ----------
+    root : str or Path
+        A versioned dataset directory.
+    recipe : ModelRecipe, optional
+        The fixed model recipe (default :class:`~datacentric.train.SmallCNNRecipe`).
+    policy : FixPolicy, optional
+        What may be fixed automatically.
+    slices : path, YAML text or slice objects, optional
+        Slices to evaluate (default: every metadata value).
+    folds, seed : int
+        Cross-validation folds of the scan; seed of everything.
+    train_split, eval_split : str
+        Train on this split, evaluate on that one (never edited automatically).
+    progress : bool
+        Progress bars.
+    say : callable, optional
+        Called with a line per step (the CLI prints them).
+    """
+    log = ExperimentLog(root)
+    it = log.next_iteration()
+    ds = Dataset.open(root)
+    if eval_split not in set(ds.manifest["split"].to_list()):
+        raise InvalidParameterError(
+            f"the dataset has no {eval_split!r} split to evaluate on; splits are "
+            f"{sorted(set(ds.manifest['split'].to_list()))}."
+        )
+    note = say or (lambda _msg: None)
+    recipe = _default_recipe(recipe)
+    timings: dict[str, float] = {}
+    version_before = ds.version
+    scan_result: ScanResult | None = None
+    fixed: FixResult | None = None
+    if it > 0:
+        note(f"iteration {it}: scanning {len(ds)} samples ({folds}-fold cross-validation)")
+        t0 = time.perf_counter()
+        scan_result = scan(ds, recipe=recipe, folds=folds, seed=seed, progress=progress)
+        timings["scan"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        fixed = fix(ds, scan_result, policy, iteration=it)
+        timings["fix"] = time.perf_counter() - t0
+        ds = fixed.dataset
+        note(
+            f"iteration {it}: relabeled {fixed.counts['relabeled']}, removed "
+            f"{fixed.counts['removed']}, queued {fixed.counts['queued_for_review']} for review "
+            f"(version {version_before} → {ds.version})"
+        )
+    note(f"iteration {it}: training {recipe.name} on the {train_split} split")
+    t0 = time.perf_counter()
+    model = recipe.clone().fit(ds.split(train_split), seed=seed, progress=progress)
+    timings["train"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    preds = model.predict(ds.split(eval_split))
+    metrics = evaluate(ds, preds, slices, split=eval_split, model=recipe.name)
+    timings["evaluate"] = time.perf_counter() - t0
+    previous = log.last()
+    comparison = (
+        compare(log.metrics(int(previous["iteration"])), metrics) if previous is not None else None
+    )
+    acc = metrics.metric("accuracy")
+    overall = acc.filter(pl.col("slice") == "overall").row(0, named=True)
+    worst = acc.filter((pl.col("slice") != "overall") & ~pl.col("low_support"))
+    record: dict[str, Any] = {
+        "iteration": it,
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "version_before": version_before,
+        "version": ds.version,
+        "recipe": recipe.name,
+        "recipe_params": recipe.get_params(),
+        "policy": (policy or FixPolicy()).to_dict() if it > 0 else None,
+        "seed": seed,
+        "folds": folds if it > 0 else None,
+        "train_split": train_split,
+        "eval_split": eval_split,
+        "n_train": len(ds.split(train_split)),
+        "n_eval": overall["n"],
+        "accuracy": overall["value"],
+        "accuracy_ci": [overall["ci_low"], overall["ci_high"]],
+        "worst_slice": worst.row(0, named=True)["slice"] if worst.height else None,
+        "worst_slice_accuracy": worst.row(0, named=True)["value"] if worst.height else None,
+        "counts": fixed.counts if fixed else {},
+        "issues_flagged": (
+            dict(scan_result.summary()["by_type"].select("issue_type", "n_flagged").rows())
+            if scan_result
+            else {}
+        ),
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "regressed_slices": (
+            comparison.filter(pl.col("status") == "regressed")["slice"].to_list()
+            if comparison is not None
+            else []
+        ),
+    }
+    frames: dict[str, pl.DataFrame] = {"predictions": _prediction_table(ds, preds, eval_split)}
+    if scan_result is not None and fixed is not None:
+        frames |= {"scan": scan_result.issues, "edits": fixed.edits, "review": fixed.review}
+    log.write(record, frames, metrics)
+    note(
+        f"iteration {it}: test accuracy {overall['value']:.4f} "
+        f"[{overall['ci_low']:.4f}, {overall['ci_high']:.4f}]"
+    )
+    return IterationResult(it, ds.version, metrics, comparison, scan_result, fixed, record)
+
+
+def _prediction_table(ds: Dataset, preds: Any, split: str) -> pl.DataFrame:
+    """``sample_id, label, pred, confidence`` and metadata for the evaluated rows."""
+    from datacentric.slices import prediction_frame
+
+    rows = ds.manifest.filter(pl.col("split") == split)
+    return rows.join(prediction_frame(ds, preds), on="sample_id", how="inner").drop("image")
+
+
+def run_loop(
+    root: str | Path,
+    iterations: int = 2,
+    *,
+    stop_when_unchanged: bool = True,
+    **kwargs: Any,
+) -> list[IterationResult]:
+    """Run the baseline (if not recorded yet) and then ``iterations`` fix iterations.
+
+    Stops early when an iteration changes nothing (no automatic edit) and
+    ``stop_when_unchanged``. Keyword arguments go to :func:`run_iteration`.
+    """
+    if not (isinstance(iterations, int) and iterations >= 0):
+        raise InvalidParameterError(f"iterations must be an integer >= 0, received {iterations!r}.")
+    results: list[IterationResult] = []
+    if ExperimentLog(root).next_iteration() == 0:
+        results.append(run_iteration(root, **kwargs))
+    for _ in range(iterations):
+        res = run_iteration(root, **kwargs)
+        results.append(res)
+        if stop_when_unchanged and res.fix is not None and res.fix.edits.height == 0:
+            break
+    return results

@@ -1,0 +1,100 @@
+"""The experiment log under ``<root>/.datacentric/experiments/``: one folder per iteration."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from datacentric.dataset.store import STORE_DIR
+from datacentric.exceptions import StoreError
+
+__all__ = ["ExperimentLog"]
+
+
+class ExperimentLog:
+    """Iterations of the data loop, each with its metrics, scan, edits and review queue.
+
+    Layout::
+
+        .datacentric/experiments/
+          log.jsonl                  one JSON line per iteration (summary)
+          iter_000/metrics.json      SliceMetrics of the model trained at that iteration
+                   scan.parquet      (iterations >= 1) the scan that drove the fixes
+                   edits.parquet     automatic edits
+                   review.parquet    the review queue
+                   record.json       the full record (config, versions, timings, ...)
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> log = ExperimentLog(tempfile.mkdtemp())
+    >>> log.records()
+    []
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.path = self.root / STORE_DIR / "experiments"
+
+    def iteration_dir(self, iteration: int) -> Path:
+        """Folder of one iteration."""
+        return self.path / f"iter_{iteration:03d}"
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every recorded iteration, oldest first."""
+        log = self.path / "log.jsonl"
+        if not log.is_file():
+            return []
+        out = []
+        for n, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise StoreError(f"{log} line {n} is not valid JSON: {exc.msg}.") from exc
+        return out
+
+    def last(self) -> dict[str, Any] | None:
+        """The latest record, if any."""
+        recs = self.records()
+        return recs[-1] if recs else None
+
+    def next_iteration(self) -> int:
+        """The number the next iteration gets (0 for the first, the baseline)."""
+        last = self.last()
+        return 0 if last is None else int(last["iteration"]) + 1
+
+    def write(self, record: dict[str, Any], frames: dict[str, pl.DataFrame], metrics: Any) -> Path:
+        """Write an iteration's files, then append its summary line (the commit point)."""
+        folder = self.iteration_dir(int(record["iteration"]))
+        folder.mkdir(parents=True, exist_ok=True)
+        metrics.save(folder / "metrics.json")
+        for name, frame in frames.items():
+            tmp = folder / f"{name}.parquet.tmp"
+            frame.write_parquet(tmp)
+            os.replace(tmp, folder / f"{name}.parquet")
+        tmp_rec = folder / "record.json.tmp"
+        tmp_rec.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
+        os.replace(tmp_rec, folder / "record.json")
+        with (self.path / "log.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, default=str) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return folder
+
+    def metrics(self, iteration: int) -> Any:
+        """The SliceMetrics recorded for an iteration."""
+        from datacentric.slices import SliceMetrics
+
+        return SliceMetrics.load(self.iteration_dir(iteration) / "metrics.json")
+
+    def frame(self, iteration: int, name: str) -> pl.DataFrame:
+        """A table recorded for an iteration (scan, edits, review)."""
+        path = self.iteration_dir(iteration) / f"{name}.parquet"
+        if not path.is_file():
+            raise StoreError(f"iteration {iteration} has no {name} table ({path}).")
+        return pl.read_parquet(path)

@@ -1,0 +1,106 @@
+"""The loop on a small real dataset: baseline, a fix iteration, the log, determinism, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.datasets import load_digits
+from typer.testing import CliRunner
+
+from datacentric import Dataset
+from datacentric.cli import app
+from datacentric.exceptions import InvalidParameterError
+from datacentric.loop import ExperimentLog, run_iteration, run_loop
+from datacentric.train import SmallCNNRecipe
+
+RECIPE = SmallCNNRecipe(epochs=8, image_size=16)
+
+
+def _noisy_digits(root: Path, seed: int = 0) -> tuple[list[str], list[str]]:
+    """400 digits (classes 0-3), 10 % of the train labels flipped; returns (flipped ids, truth)."""
+    digits = load_digits()
+    keep = np.flatnonzero(digits.target < 4)[:400]
+    images = (digits.images[keep] * 15).astype(np.uint8)
+    truth = [str(t) for t in digits.target[keep]]
+    rng = np.random.default_rng(seed)
+    split = ["test" if i % 4 == 0 else "train" for i in range(len(keep))]
+    labels = list(truth)
+    train_rows = [i for i, s in enumerate(split) if s == "train"]
+    flipped = rng.choice(train_rows, 30, replace=False)
+    for i in flipped:
+        labels[i] = str((int(truth[i]) + 1) % 4)
+    site = ["a" if i % 3 else "b" for i in range(len(keep))]
+    ds = Dataset.from_arrays(
+        images, labels, ["0", "1", "2", "3"], split=split, metadata={"site": site}
+    )
+    ds.to_folder(root).commit("noisy digits")
+    return [str(i) for i in flipped], truth
+
+
+@pytest.fixture(scope="module")
+def looped(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("loop") / "d"
+    flipped, truth = _noisy_digits(root)
+    results = run_loop(root, 1, recipe=RECIPE, folds=3, seed=0)
+    return root, flipped, truth, results
+
+
+def test_baseline_then_one_fix_iteration(looped) -> None:
+    root, flipped, truth, results = looped
+    assert [r.iteration for r in results] == [0, 1]
+    base, it1 = results
+    assert base.fix is None and base.version == 1
+    assert it1.version == 2 and it1.record["version_before"] == 1
+    relabels = it1.fix.edits.filter(pl.col("action") == "relabel")
+    assert relabels.height >= 10
+    # auto-relabels are mostly the planted flips, set back to the truth
+    right = sum(truth[int(s)] == new for s, new in relabels.select("sample_id", "new").rows())
+    assert right / relabels.height >= 0.8
+    assert len(set(relabels["sample_id"]) & set(flipped)) / relabels.height >= 0.8
+    assert set(relabels["sample_id"]) <= set(Dataset.open(root).split("train").sample_ids)
+    assert it1.comparison is not None and "overall" in it1.comparison["slice"].to_list()
+
+
+def test_log_records_everything(looped) -> None:
+    root, *_ = looped
+    log = ExperimentLog(root)
+    recs = log.records()
+    assert [r["iteration"] for r in recs] == [0, 1]
+    assert recs[1]["counts"]["relabeled"] >= 10 and recs[1]["timings_s"]["scan"] > 0
+    assert recs[1]["recipe_params"]["epochs"] == 8 and recs[1]["seed"] == 0
+    assert log.metrics(1).metric("accuracy").height >= 3  # overall + site=a + site=b
+    assert (
+        log.frame(1, "edits").height
+        == recs[1]["counts"]["relabeled"] + recs[1]["counts"]["removed"]
+    )
+    assert set(log.frame(0, "predictions").columns) >= {"sample_id", "label", "pred", "site"}
+    assert log.next_iteration() == 2
+
+
+def test_same_seed_same_metrics(looped, tmp_path: Path) -> None:
+    root, *_ = looped
+    again = tmp_path / "again"
+    _noisy_digits(again)
+    first = run_iteration(again, recipe=RECIPE, seed=0)
+    assert first.metrics.table.equals(ExperimentLog(root).metrics(0).table)
+
+
+def test_errors(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterError, match="iterations"):
+        run_loop(tmp_path, -1)
+    ds = Dataset.from_arrays(np.zeros((4, 4, 4), np.uint8), [0, 1, 0, 1], ["a", "b"])
+    ds.to_folder(tmp_path / "x").commit("only train")
+    with pytest.raises(InvalidParameterError, match="no 'test' split"):
+        run_iteration(tmp_path / "x", recipe=RECIPE)
+
+
+def test_cli_loop_prints_the_table(looped) -> None:
+    root, *_ = looped
+    res = CliRunner().invoke(app, ["loop", str(root), "-n", "0"])
+    assert res.exit_code == 0, res.output
+    assert "Data iterations" in res.output
+    acc = ExperimentLog(root).records()[-1]["accuracy"]
+    assert f"{acc:.4f}" in res.output
