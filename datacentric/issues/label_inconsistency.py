@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from datacentric.issues.base import IssueFinder, issue_table
+from datacentric.issues.base import issue_table
 from datacentric.issues.context import ScanContext
-from datacentric.issues.near_duplicate import check_method, near_pairs
+from datacentric.issues.near_duplicate import NearIdenticalFinder
 from datacentric.issues.registry import register_finder
 
 __all__ = ["LabelInconsistencyFinder"]
 
 
 @register_finder
-class LabelInconsistencyFinder(IssueFinder):
+class LabelInconsistencyFinder(NearIdenticalFinder):
     """Flag labelled samples with a near-identical input that has a different label.
 
     Near-identical means what it means for ``near_duplicate`` (same parameters, same
@@ -53,20 +53,6 @@ class LabelInconsistencyFinder(IssueFinder):
     requires = frozenset({"labels", "images"})
     description = "Near-identical inputs that carry different labels."
 
-    def __init__(
-        self,
-        threshold: float = 0.13,
-        max_shift: int = 2,
-        max_hamming: int = 4,
-        method: str = "auto",
-    ) -> None:
-        self.threshold = self.check_range("threshold", threshold, 0.0, 10.0, finder=self.name)
-        self.max_shift = int(self.check_range("max_shift", max_shift, 0, 8, finder=self.name))
-        self.max_hamming = int(
-            self.check_range("max_hamming", max_hamming, 0, 32, finder=self.name)
-        )
-        self.method = check_method(method, self.name)
-
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Return one row per labelled sample of ``ctx.dataset``."""
         ids = np.asarray(ctx.dataset.sample_ids, dtype=object)
@@ -74,7 +60,7 @@ class LabelInconsistencyFinder(IssueFinder):
         labels = ctx.labels
         n = labels.size
 
-        pairs = near_pairs(ctx, self.method, self.threshold, self.max_hamming, self.max_shift)
+        pairs = self.pairs(ctx)
         i, j = pairs["i"].to_numpy(), pairs["j"].to_numpy()
         dist = np.maximum(pairs["distance"].to_numpy(), 0.0)
         rad = pairs["radius"].to_numpy()

@@ -6,9 +6,9 @@ import numpy as np
 import polars as pl
 
 from datacentric.issues._pairs import exact_pairs
-from datacentric.issues.base import IssueFinder, issue_table
+from datacentric.issues.base import issue_table
 from datacentric.issues.context import ScanContext
-from datacentric.issues.near_duplicate import check_method, near_pairs
+from datacentric.issues.near_duplicate import NearIdenticalFinder
 from datacentric.issues.registry import register_finder
 
 __all__ = ["LeakageFinder"]
@@ -17,7 +17,7 @@ _RANK = {"train": 0, "val": 1, "test": 2}
 
 
 @register_finder
-class LeakageFinder(IssueFinder):
+class LeakageFinder(NearIdenticalFinder):
     """Samples whose exact or near copy sits in another split.
 
     Exact copies are found by the decoded-pixel hash; near copies with the same rule as
@@ -48,26 +48,12 @@ class LeakageFinder(IssueFinder):
     requires = frozenset({"images", "splits"})
     description = "The same or a nearly identical input appears in two splits."
 
-    def __init__(
-        self,
-        threshold: float = 0.13,
-        max_shift: int = 2,
-        max_hamming: int = 4,
-        method: str = "auto",
-    ) -> None:
-        self.threshold = self.check_range("threshold", threshold, 0.0, 10.0, finder=self.name)
-        self.max_shift = int(self.check_range("max_shift", max_shift, 0, 8, finder=self.name))
-        self.max_hamming = int(
-            self.check_range("max_hamming", max_hamming, 0, 32, finder=self.name)
-        )
-        self.method = check_method(method, self.name)
-
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Find cross-split copies and flag the copy in the less protected split."""
         ds = ctx.dataset
         n = len(ds)
         exact = exact_pairs(ctx.image_stats["pixel_hash"])
-        near = near_pairs(ctx, self.method, self.threshold, self.max_hamming, self.max_shift)
+        near = self.pairs(ctx)
         pairs = pl.concat([exact, near]).sort("distance").unique(["i", "j"], keep="first")
         split = np.array([_RANK.get(s, 0) for s in ds.manifest["split"].to_list()])
         i = pairs["i"].to_numpy()

@@ -18,7 +18,7 @@ from datacentric.issues.context import ScanContext
 from datacentric.issues.pixels import pixel_pairs
 from datacentric.issues.registry import register_finder
 
-__all__ = ["NearDuplicateFinder", "check_method", "near_pairs"]
+__all__ = ["NearDuplicateFinder", "NearIdenticalFinder", "check_method", "near_pairs"]
 
 _METHODS = ("auto", "embeddings", "pixels", "phash")
 
@@ -70,8 +70,34 @@ def _near_pairs(
     return pairs.sort("distance", "method").unique(["i", "j"], keep="first").sort("i", "j")
 
 
+class NearIdenticalFinder(IssueFinder):
+    """Base of the finders built on near-identical pairs (:func:`near_pairs`).
+
+    They share one parameter set, validated here, so a pair means the same thing to
+    ``near_duplicate``, ``leakage`` and ``label_inconsistency``.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.13,
+        max_shift: int = 2,
+        max_hamming: int = 4,
+        method: str = "auto",
+    ) -> None:
+        self.threshold = self.check_range("threshold", threshold, 0.0, 10.0, finder=self.name)
+        self.max_shift = int(self.check_range("max_shift", max_shift, 0, 8, finder=self.name))
+        self.max_hamming = int(
+            self.check_range("max_hamming", max_hamming, 0, 32, finder=self.name)
+        )
+        self.method = check_method(method, self.name)
+
+    def pairs(self, ctx: ScanContext) -> pl.DataFrame:
+        """The near-identical pairs for this finder's parameters (shared within a scan)."""
+        return near_pairs(ctx, self.method, self.threshold, self.max_hamming, self.max_shift)
+
+
 @register_finder
-class NearDuplicateFinder(IssueFinder):
+class NearDuplicateFinder(NearIdenticalFinder):
     """Samples that are nearly identical to another sample (exact copies included).
 
     Two samples are near duplicates when, in pixel space or in embedding space, their
@@ -110,24 +136,10 @@ class NearDuplicateFinder(IssueFinder):
     requires = frozenset({"images"})
     description = "Nearly identical to another sample."
 
-    def __init__(
-        self,
-        threshold: float = 0.13,
-        max_shift: int = 2,
-        max_hamming: int = 4,
-        method: str = "auto",
-    ) -> None:
-        self.threshold = self.check_range("threshold", threshold, 0.0, 10.0, finder=self.name)
-        self.max_shift = int(self.check_range("max_shift", max_shift, 0, 8, finder=self.name))
-        self.max_hamming = int(
-            self.check_range("max_hamming", max_hamming, 0, 32, finder=self.name)
-        )
-        self.method = check_method(method, self.name)
-
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Find near-identical pairs and group them into clusters."""
         n = len(ctx.dataset)
-        pairs = near_pairs(ctx, self.method, self.threshold, self.max_hamming, self.max_shift)
+        pairs = self.pairs(ctx)
         cluster = clusters(n, pairs)
         ids = ctx.dataset.sample_ids
         both = pl.concat(

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from datacentric._io import atomic_write, atomic_write_text
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 __all__ = ["ScanResult"]
@@ -150,7 +150,6 @@ class ScanResult:
                 f"a scan is saved as Parquet; received {str(path)!r}. Use a path ending in "
                 "'.parquet' (e.g. scan.parquet)."
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "format": _FORMAT,
             "classes": self.classes,
@@ -160,14 +159,9 @@ class ScanResult:
             "params": self.params,
             "meta": self.meta,
         }
-        samples_path = _samples_path(path)
-        tmp_s = samples_path.with_name(samples_path.name + ".tmp")
-        tmp_i = path.with_name(path.name + ".tmp")
-        self.samples.write_parquet(tmp_s)
-        self.issues.write_parquet(tmp_i, metadata={_META_KEY: json.dumps(meta, default=str)})
-        os.replace(tmp_s, samples_path)
-        os.replace(tmp_i, path)
-        return path
+        atomic_write(_samples_path(path), self.samples.write_parquet)
+        kv = {_META_KEY: json.dumps(meta, default=str)}
+        return atomic_write(path, lambda tmp: self.issues.write_parquet(tmp, metadata=kv))
 
     @classmethod
     def load(cls, path: str | Path) -> ScanResult:
@@ -211,11 +205,7 @@ class ScanResult:
             raise InvalidParameterError(
                 f"report path must end in .html or .md, received {str(path)!r}."
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return atomic_write_text(path, text)
 
 
 def _samples_path(path: Path) -> Path:

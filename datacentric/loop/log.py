@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from datacentric._io import atomic_write, atomic_write_text
 from datacentric.dataset.store import STORE_DIR
 from datacentric.exceptions import StoreError
 
@@ -74,12 +75,8 @@ class ExperimentLog:
         folder.mkdir(parents=True, exist_ok=True)
         metrics.save(folder / "metrics.json")
         for name, frame in frames.items():
-            tmp = folder / f"{name}.parquet.tmp"
-            frame.write_parquet(tmp)
-            os.replace(tmp, folder / f"{name}.parquet")
-        tmp_rec = folder / "record.json.tmp"
-        tmp_rec.write_text(json.dumps(record, indent=1, default=str), encoding="utf-8")
-        os.replace(tmp_rec, folder / "record.json")
+            atomic_write(folder / f"{name}.parquet", frame.write_parquet)
+        atomic_write_text(folder / "record.json", json.dumps(record, indent=1, default=str))
         with (self.path / "log.jsonl").open("a", encoding="utf-8") as f:
             f.write(json.dumps(record, default=str) + "\n")
             f.flush()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import polars as pl
 
+from datacentric._io import atomic_write_text
 from datacentric.exceptions import InvalidParameterError
 from datacentric.slices.compare import compare
 from datacentric.slices.result import SliceMetrics
@@ -123,11 +123,7 @@ class GateResult:
         ):
             if path is None:
                 continue
-            p = Path(path)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            tmp = p.with_name(p.name + ".tmp")
-            tmp.write_text(text(), encoding="utf-8")
-            os.replace(tmp, p)
+            atomic_write_text(path, text())
 
 
 def _fmt(v: Any, signed: bool = False) -> str:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from datacentric._io import atomic_write_text
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices.metrics import METRICS_SCHEMA, OVERALL
 
@@ -77,12 +77,7 @@ class SliceMetrics:
 
     def save(self, path: str | Path) -> Path:
         """Write JSON atomically (a CI baseline is usually one of these)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return atomic_write_text(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> SliceMetrics:
@@ -121,8 +116,4 @@ class SliceMetrics:
             raise InvalidParameterError(
                 f"report path must end in .html or .md, received {str(path)!r}."
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-        return path
+        return atomic_write_text(path, text)

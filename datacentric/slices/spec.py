@@ -11,8 +11,6 @@ The format reference is ``docs/slices-yaml.md``.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from datacentric._io import atomic_write_text
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices._where import (
     ENTRY_FORMS,
@@ -433,15 +432,4 @@ def save_slices(slices: Sequence[Slice | SliceSpec | Mapping[str, Any]], path: s
     >>> [s.name for s in load_slices(path)]
     ['vendor=*']
     """
-    path = Path(path)
-    text = slices_to_yaml(slices)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, slices_to_yaml(slices))
