@@ -1,59 +1,29 @@
 """`SmallCNNRecipe`: the default model recipe, a small CNN trained from scratch on CPU.
 
-torch and albumentations are imported inside the methods that use them, so importing this
-module stays cheap.
+The network and hyper-parameters are defined here; training, prediction and persistence come
+from :class:`~datacentric.train._torch_recipe.TorchRecipe`. torch and albumentations are
+imported inside the methods that use them, so importing this module stays cheap.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-import math
-import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-
-from datacentric.exceptions import (
-    InvalidDatasetError,
-    InvalidParameterError,
-    SchemaError,
-    format_items,
-)
-from datacentric.train.recipe import Predictions
+from datacentric.exceptions import InvalidParameterError
+from datacentric.train._torch_recipe import TorchRecipe, _check_int
 
 if TYPE_CHECKING:
     import torch
-
-    from datacentric.dataset import Dataset
 
 __all__ = ["SmallCNNRecipe"]
 
 logger = logging.getLogger(__name__)
 
-_FORMAT = "datacentric.SmallCNNRecipe"
-_FORMAT_VERSION = 1
-_STD_FLOOR = 1e-3
 _POOLED = 4  # side of the average-pooled feature map; keeps the digit layout
 
 
-class _HybridLoad:
-    """``load`` callable on the class (a new recipe) or on an instance (into it)."""
-
-    def __get__(
-        self, obj: SmallCNNRecipe | None, owner: type[SmallCNNRecipe]
-    ) -> Callable[[str | Path], SmallCNNRecipe]:
-        def load(path: str | Path) -> SmallCNNRecipe:
-            return owner._load(path, into=obj)
-
-        load.__doc__ = SmallCNNRecipe._load.__doc__
-        return load
-
-
-class SmallCNNRecipe:
+class SmallCNNRecipe(TorchRecipe):
     """A small convolutional network, trained from scratch with AdamW and cross-entropy.
 
     Architecture: three blocks of ``3x3 conv → BatchNorm → ReLU`` with ``width``,
@@ -112,7 +82,8 @@ class SmallCNNRecipe:
     """
 
     name: str = "small_cnn"
-    load = _HybridLoad()
+    _title = "SmallCNNRecipe"
+    _logger = logger
 
     def __init__(
         self,
@@ -127,305 +98,44 @@ class SmallCNNRecipe:
         num_threads: int = 1,
         width: int = 16,
     ) -> None:
-        _check_int("image_size", image_size, 8)
+        title = self._title
+        _check_int(title, "image_size", image_size, 8)
         if channels not in ("RGB", "L"):
             raise InvalidParameterError(
-                f"SmallCNNRecipe: channels must be 'RGB' or 'L', received {channels!r}."
+                f"{title}: channels must be 'RGB' or 'L', received {channels!r}."
             )
-        _check_int("epochs", epochs, 1)
-        _check_int("batch_size", batch_size, 1)
-        _check_int("embedding_dim", embedding_dim, 1)
-        _check_int("num_threads", num_threads, 1)
-        _check_int("width", width, 1)
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise InvalidParameterError(
-                f"SmallCNNRecipe: lr must be a positive number, received {lr!r}."
-            )
-        if not (
-            isinstance(weight_decay, (int, float))
-            and math.isfinite(weight_decay)
-            and weight_decay >= 0
-        ):
-            raise InvalidParameterError(
-                f"SmallCNNRecipe: weight_decay must be a number >= 0, received {weight_decay!r}."
-            )
-        self.image_size = int(image_size)
-        self.channels: Literal["RGB", "L"] = channels
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
-        self.lr = float(lr)
-        self.weight_decay = float(weight_decay)
-        self.augment = bool(augment)
-        self.embedding_dim = int(embedding_dim)
-        self.num_threads = int(num_threads)
-        self.width = int(width)
-        # fitted state
-        self.classes_: list[str] | None = None
-        self._net: torch.nn.ModuleDict | None = None
-        self._mean: np.ndarray | None = None
-        self._std: np.ndarray | None = None
-
-    # ------------------------------------------------------------------ params
-    def get_params(self) -> dict[str, Any]:
-        """The hyper-parameters, as constructor keyword arguments."""
-        return {
-            "image_size": self.image_size,
-            "channels": self.channels,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "lr": self.lr,
-            "weight_decay": self.weight_decay,
-            "augment": self.augment,
-            "embedding_dim": self.embedding_dim,
-            "num_threads": self.num_threads,
-            "width": self.width,
-        }
-
-    def clone(self) -> SmallCNNRecipe:
-        """A fresh, untrained recipe with the same hyper-parameters."""
-        return type(self)(**self.get_params())
-
-    @property
-    def is_fitted(self) -> bool:
-        """Whether :meth:`fit` (or :meth:`load`) has given this recipe weights."""
-        return self._net is not None
-
-    def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__).parameters
-        changed = [
-            f"{k}={v!r}"
-            for k, v in self.get_params().items()
-            if k not in sig or sig[k].default != v
-        ]
-        return f"{type(self).__name__}({', '.join(changed)})"
-
-    # ------------------------------------------------------------------ training
-    def fit(self, ds: Dataset, *, seed: int = 0, progress: bool = False) -> SmallCNNRecipe:
-        """Train on every labeled row of ``ds`` (whatever its split); return ``self``.
-
-        Parameters
-        ----------
-        ds : Dataset
-            Training data; filter it first to choose rows, e.g. ``ds.split("train")``.
-        seed : int
-            Seeds weight initialisation, shuffling and augmentation.
-        progress : bool
-            Show a progress bar over epochs.
-
-        Raises
-        ------
-        InvalidDatasetError
-            When ``ds`` has no labeled row.
-        """
-        import torch
-
-        labels_all = ds.label_indices()
-        labeled = np.flatnonzero(labels_all >= 0)
-        if labeled.size == 0:
-            raise InvalidDatasetError(
-                f"SmallCNNRecipe.fit: the dataset has no labeled rows (received {len(ds)} rows, "
-                "all unlabeled). Label some samples, or fit on a dataset that has labels."
-            )
-        classes = list(ds.classes)
-        y = labels_all[labeled]
-        counts = np.bincount(y, minlength=len(classes))
-        absent = [classes[i] for i in np.flatnonzero(counts == 0)]
-        if absent:
-            logger.warning(
-                "SmallCNNRecipe.fit: %d class(es) have no labeled row: %s. Training goes on; "
-                "the model will give them a low probability.",
-                len(absent),
-                format_items(absent),
-            )
-        ids = ds.sample_ids
-        images = ds.load_images(
-            [ids[i] for i in labeled], size=(self.image_size, self.image_size), mode=self.channels
+        _check_int(title, "epochs", epochs, 1)
+        _check_int(title, "batch_size", batch_size, 1)
+        _check_int(title, "embedding_dim", embedding_dim, 1)
+        _check_int(title, "num_threads", num_threads, 1)
+        _check_int(title, "width", width, 1)
+        super().__init__(
+            image_size=image_size,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            augment=augment,
+            num_threads=num_threads,
         )
-        scaled = images.astype(np.float32) / 255.0
-        mean = scaled.mean(axis=(0, 1, 2))
-        std = np.maximum(scaled.std(axis=(0, 1, 2)), _STD_FLOOR)
-        del scaled
-
-        rng = np.random.default_rng(seed)
-        augment = self._augmenter(int(rng.integers(2**31 - 1))) if self.augment else None
-        n = len(y)
-        steps_per_epoch = math.ceil(n / self.batch_size)
-        y_t = torch.from_numpy(y)
-        with _torch_settings(self.num_threads), torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            net = _build_net(self._in_channels, self.width, self.embedding_dim, len(classes))
-            net = net.to(memory_format=torch.channels_last)
-            opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=self.lr, epochs=self.epochs, steps_per_epoch=steps_per_epoch
-            )
-            net.train()
-            with _epoch_bar(self.epochs, progress) as advance:
-                for _ in range(self.epochs):
-                    order = rng.permutation(n)
-                    total = 0.0
-                    for start in range(0, n, self.batch_size):
-                        rows = order[start : start + self.batch_size]
-                        batch = images[rows]
-                        if augment is not None:
-                            batch = np.stack([augment(image=im)["image"] for im in batch])
-                        x = _to_tensor(batch, mean, std)
-                        logits = net["head"](net["features"](x))
-                        loss = torch.nn.functional.cross_entropy(logits, y_t[rows])
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                        opt.step()
-                        sched.step()
-                        total += float(loss.detach()) * len(rows)
-                    advance(total / n)
-            net.eval()
-        self._net = net
-        self._mean = mean.astype(np.float32)
-        self._std = std.astype(np.float32)
-        self.classes_ = classes
-        return self
+        self.channels: Literal["RGB", "L"] = channels
+        self.embedding_dim = int(embedding_dim)
+        self.width = int(width)
 
     @property
     def _in_channels(self) -> int:
         return 3 if self.channels == "RGB" else 1
 
-    @staticmethod
-    def _augmenter(seed: int) -> Callable[..., dict[str, Any]]:
-        os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
-        import albumentations as album
-        import cv2
+    @property
+    def _mode(self) -> str:
+        return self.channels
 
-        return album.Compose(
-            [
-                album.Affine(
-                    translate_percent=(-0.08, 0.08),
-                    rotate=(-10, 10),
-                    scale=(0.9, 1.1),
-                    border_mode=cv2.BORDER_REPLICATE,
-                    p=0.8,
-                ),
-                album.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
-            ],
-            seed=seed,
-        )
+    @property
+    def _embedding_size(self) -> int:
+        return self.embedding_dim
 
-    # ------------------------------------------------------------------ inference
-    def predict(self, ds: Dataset, *, batch_size: int = 256) -> Predictions:
-        """Class probabilities and embeddings for every row of ``ds``, in manifest order.
-
-        Raises
-        ------
-        InvalidParameterError
-            When the recipe is not fitted yet, or ``batch_size`` < 1.
-        InvalidDatasetError
-            When ``ds.classes`` differ from the classes the model was trained on.
-        """
-        import torch
-
-        _check_int("batch_size", batch_size, 1)
-        if self._net is None or self._mean is None or self._std is None:
-            raise InvalidParameterError(
-                "SmallCNNRecipe.predict: this recipe is not fitted yet. Call "
-                "recipe.fit(dataset) first, or load trained weights with "
-                "SmallCNNRecipe.load(path)."
-            )
-        classes = self.classes_ or []
-        if list(ds.classes) != classes:
-            raise InvalidDatasetError(
-                f"SmallCNNRecipe.predict: the dataset's classes {ds.classes!r} differ from the "
-                f"classes the model was trained on {classes!r}. Predict on a dataset with the "
-                "same ordered classes, or retrain."
-            )
-        net = self._net
-        probs: list[np.ndarray] = []
-        embs: list[np.ndarray] = []
-        size = (self.image_size, self.image_size)
-        with _torch_settings(self.num_threads), torch.inference_mode():
-            net.eval()
-            for _, batch in ds.iter_images(batch_size, size=size, mode=self.channels):
-                x = _to_tensor(batch, self._mean, self._std)
-                emb = net["features"](x)
-                logits = net["head"](emb)
-                probs.append(torch.softmax(logits.double(), dim=1).numpy())
-                embs.append(emb.numpy().astype(np.float32))
-        k = len(classes)
-        pred_probs = np.concatenate(probs) if probs else np.zeros((0, k))
-        embeddings = np.concatenate(embs) if embs else np.zeros((0, self.embedding_dim))
-        pred_probs /= pred_probs.sum(axis=1, keepdims=True)
-        return Predictions(ds.sample_ids, pred_probs, embeddings, classes=classes)
-
-    # ------------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> None:
-        """Write hyper-parameters, classes, normalisation and weights with ``torch.save``.
-
-        Raises
-        ------
-        InvalidParameterError
-            When the recipe is not fitted yet.
-        """
-        import torch
-
-        if self._net is None or self._mean is None or self._std is None:
-            raise InvalidParameterError(
-                "SmallCNNRecipe.save: this recipe is not fitted yet; call fit() first."
-            )
-        state = {
-            "format": _FORMAT,
-            "format_version": _FORMAT_VERSION,
-            "params": self.get_params(),
-            "classes": list(self.classes_ or []),
-            "mean": torch.from_numpy(self._mean.copy()),
-            "std": torch.from_numpy(self._std.copy()),
-            "state_dict": self._net.state_dict(),
-        }
-        torch.save(state, Path(path))
-
-    @classmethod
-    def _load(cls, path: str | Path, into: SmallCNNRecipe | None = None) -> SmallCNNRecipe:
-        """Read a recipe written by :meth:`save` (``torch.load(..., weights_only=True)``).
-
-        Called on the class, returns a new fitted recipe with the saved hyper-parameters;
-        called on an instance, replaces its hyper-parameters and weights and returns it.
-
-        Raises
-        ------
-        SchemaError
-            When the file is not a saved ``SmallCNNRecipe``.
-        """
-        import torch
-
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise SchemaError(
-                f"SmallCNNRecipe.load: {str(path)!r} is not a saved SmallCNNRecipe (expected a "
-                f"file written by SmallCNNRecipe.save, format {_FORMAT!r}). Check the path."
-            )
-        if state.get("format_version") != _FORMAT_VERSION:
-            raise SchemaError(
-                f"SmallCNNRecipe.load: {str(path)!r} has format version "
-                f"{state.get('format_version')!r}; this datacentric reads version "
-                f"{_FORMAT_VERSION}. Retrain and save it again."
-            )
-        fresh = cls(**state["params"])
-        recipe = into if into is not None else fresh
-        recipe.__dict__.update(fresh.get_params())
-        classes = [str(c) for c in state["classes"]]
-        net = _build_net(recipe._in_channels, recipe.width, recipe.embedding_dim, len(classes))
-        net.load_state_dict(state["state_dict"])
-        net = net.to(memory_format=torch.channels_last)
-        net.eval()
-        recipe._net = net
-        recipe._mean = state["mean"].numpy().astype(np.float32)
-        recipe._std = state["std"].numpy().astype(np.float32)
-        recipe.classes_ = classes
-        return recipe
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidParameterError(
-            f"SmallCNNRecipe: {name} must be an integer >= {minimum}, received {value!r}."
-        )
+    def _make_net(self, n_classes: int, init: Any = None) -> torch.nn.ModuleDict:
+        return _build_net(self._in_channels, self.width, self.embedding_dim, n_classes)
 
 
 def _build_net(
@@ -450,51 +160,3 @@ def _build_net(
         nn.ReLU(),
     )
     return nn.ModuleDict({"features": features, "head": nn.Linear(embedding_dim, n_classes)})
-
-
-def _to_tensor(batch: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, C) → normalised float32 (N, C, H, W) in channels-last memory."""
-    import torch
-
-    x = (batch.astype(np.float32) / 255.0 - mean) / std
-    # (N, H, W, C) memory viewed as (N, C, H, W) is exactly the channels-last layout
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(0, 3, 1, 2)
-
-
-@contextmanager
-def _torch_settings(num_threads: int) -> Iterator[None]:
-    """Deterministic algorithms and a fixed thread count, restored on exit."""
-    import torch
-
-    prev_threads = torch.get_num_threads()
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.set_num_threads(num_threads)
-    torch.use_deterministic_algorithms(True)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
-        torch.set_num_threads(prev_threads)
-
-
-@contextmanager
-def _epoch_bar(epochs: int, show: bool) -> Iterator[Callable[[float], None]]:
-    """Yield ``advance(loss)``; a rich progress bar over epochs when ``show``."""
-    if not show:
-        yield lambda loss: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("[bold]training[/] {task.fields[loss]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    ) as bar:
-        task = bar.add_task("train", total=epochs, loss="")
-
-        def advance(loss: float) -> None:
-            bar.update(task, advance=1, loss=f"loss {loss:.3f}")
-
-        yield advance

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 import pytest
-from PIL import Image
-from sklearn.datasets import load_digits
 from sklearn.model_selection import StratifiedKFold
 
 from datacentric.dataset import Dataset
@@ -18,26 +17,6 @@ from datacentric.exceptions import InvalidDatasetError, InvalidParameterError
 from datacentric.train import ModelRecipe, Predictions, SmallCNNRecipe, cross_val_predict
 
 CLASSES = [str(d) for d in range(10)]
-
-
-def digits_dataset(
-    n: int, size: int = 32, seed: int = 0, labels: list[Any] | None = None
-) -> Dataset:
-    """sklearn's handwritten digits upscaled to ``size`` (grayscale)."""
-    data = load_digits()
-    idx = np.random.default_rng(seed).permutation(len(data.target))[:n]
-    images = np.stack(
-        [
-            np.asarray(
-                Image.fromarray((data.images[i] * (255 / 16)).astype(np.uint8)).resize(
-                    (size, size), Image.Resampling.BILINEAR
-                )
-            )
-            for i in idx
-        ]
-    )
-    labs = data.target[idx].tolist() if labels is None else labels
-    return Dataset.from_arrays(images, labs, CLASSES, sample_ids=[f"d{i}" for i in idx])
 
 
 class NearestNeighbour:
@@ -119,7 +98,7 @@ def test_fake_recipes_follow_the_protocol() -> None:
     assert isinstance(ClassPrior(), ModelRecipe)
 
 
-def test_out_of_sample_a_memoriser_cannot_cheat() -> None:
+def test_out_of_sample_a_memoriser_cannot_cheat(digits_dataset: Callable[..., Dataset]) -> None:
     rng = np.random.default_rng(1)
     random_labels = rng.integers(0, 10, 300).tolist()
     ds = digits_dataset(300, size=8, labels=random_labels)
@@ -132,7 +111,9 @@ def test_out_of_sample_a_memoriser_cannot_cheat() -> None:
     assert recipe.fit_calls == 0  # only clones are trained
 
 
-def test_covers_every_row_in_manifest_order_with_unlabeled_mean() -> None:
+def test_covers_every_row_in_manifest_order_with_unlabeled_mean(
+    digits_dataset: Callable[..., Dataset],
+) -> None:
     labels: list[Any] = [i % 3 for i in range(40)] + [None] * 5
     ds = digits_dataset(45, size=8, labels=labels)
     folds, seed = 4, 7
@@ -156,7 +137,7 @@ def test_covers_every_row_in_manifest_order_with_unlabeled_mean() -> None:
     np.testing.assert_allclose(out.embeddings, np.tile(np.mean(priors, axis=0), (45, 1)), 1e-6)
 
 
-def test_out_of_fold_embeddings() -> None:
+def test_out_of_fold_embeddings(digits_dataset: Callable[..., Dataset]) -> None:
     labels: list[Any] = [i % 2 for i in range(20)] + [None]
     ds = digits_dataset(21, size=8, labels=labels)
     out = cross_val_predict(ds, ClassPrior(), folds=2, embeddings="out_of_fold")
@@ -165,7 +146,7 @@ def test_out_of_fold_embeddings() -> None:
 
 
 @pytest.mark.parametrize("folds", [1, 0, -3, 2.5, True, "5"])
-def test_folds_validation(folds: Any) -> None:
+def test_folds_validation(folds: Any, digits_dataset: Callable[..., Dataset]) -> None:
     ds = digits_dataset(20, size=8)
     with pytest.raises(
         InvalidParameterError, match=rf"folds must be an integer >= 2, received {folds!r}"
@@ -173,7 +154,7 @@ def test_folds_validation(folds: Any) -> None:
         cross_val_predict(ds, ClassPrior(), folds=folds)
 
 
-def test_other_argument_errors() -> None:
+def test_other_argument_errors(digits_dataset: Callable[..., Dataset]) -> None:
     ds = digits_dataset(20, size=8)
     with pytest.raises(InvalidParameterError, match="ModelRecipe protocol"):
         cross_val_predict(ds, object())  # type: ignore[arg-type]
@@ -184,7 +165,9 @@ def test_other_argument_errors() -> None:
         cross_val_predict(one, ClassPrior())
 
 
-def test_small_classes_fall_back_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_small_classes_fall_back_with_a_warning(
+    caplog: pytest.LogCaptureFixture, digits_dataset: Callable[..., Dataset]
+) -> None:
     labels: list[Any] = [0] * 20 + [1] * 20 + [2, 2]
     ds = digits_dataset(42, size=8, labels=labels)
     with caplog.at_level(logging.WARNING, logger="datacentric.train.crossval"):
@@ -204,7 +187,7 @@ def test_small_classes_fall_back_with_a_warning(caplog: pytest.LogCaptureFixture
 
 
 def test_small_cnn_cross_val_is_accurate_and_deterministic(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], digits_dataset: Callable[..., Dataset]
 ) -> None:
     ds = digits_dataset(360, seed=3)
     recipe = SmallCNNRecipe(image_size=16, epochs=6, lr=1e-2)

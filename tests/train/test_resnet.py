@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,6 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from PIL import Image
-from sklearn.datasets import load_digits
 from torchvision.models import resnet18
 
 from datacentric.dataset import Dataset
@@ -24,32 +23,13 @@ CLASSES = [str(d) for d in range(10)]
 FAST: dict[str, Any] = {"image_size": 32, "epochs": 2}
 
 
-def digits_dataset(n: int, size: int = 32, seed: int = 0) -> Dataset:
-    """sklearn's handwritten digits upscaled to ``size`` (grayscale, loaded as RGB)."""
-    data = load_digits()
-    idx = np.random.default_rng(seed).permutation(len(data.target))[:n]
-    images = np.stack(
-        [
-            np.asarray(
-                Image.fromarray((data.images[i] * (255 / 16)).astype(np.uint8)).resize(
-                    (size, size), Image.Resampling.BILINEAR
-                )
-            )
-            for i in idx
-        ]
-    )
-    return Dataset.from_arrays(
-        images, data.target[idx].tolist(), CLASSES, sample_ids=[f"d{i}" for i in idx]
-    )
-
-
 def first(ds: Dataset, n: int) -> Dataset:
     """The first ``n`` rows of ``ds``."""
     return ds.filter(pl.col("sample_id").is_in(ds.sample_ids[:n]))
 
 
 @pytest.fixture(scope="module")
-def digits() -> Dataset:
+def digits(digits_dataset: Callable[..., Dataset]) -> Dataset:
     return digits_dataset(100)
 
 
@@ -81,7 +61,7 @@ def test_prediction_shapes(fitted: ResNet18Recipe, digits: Dataset) -> None:
     assert empty.pred_probs.shape == (0, 10) and empty.embeddings.shape == (0, 512)
 
 
-def test_batch_of_one_and_missing_class() -> None:
+def test_batch_of_one_and_missing_class(digits_dataset: Callable[..., Dataset]) -> None:
     ds = digits_dataset(5).filter(pl.col("label") != "9")
     recipe = ResNet18Recipe(image_size=16, epochs=1, batch_size=2, augment=False)
     assert recipe.fit(ds).predict(ds).pred_probs.shape == (len(ds), 10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,6 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
-from PIL import Image
-from sklearn.datasets import load_digits
 
 from datacentric.dataset import Dataset
 from datacentric.exceptions import (
@@ -27,29 +26,9 @@ CLASSES = [str(d) for d in range(10)]
 FAST: dict[str, Any] = {"image_size": 16, "epochs": 8, "lr": 1e-2}
 
 
-def digits_dataset(n: int | None = None, size: int = 32, seed: int = 0) -> Dataset:
-    """sklearn's handwritten digits upscaled to ``size`` (grayscale), train/test 2:1."""
-    data = load_digits()
-    idx = np.random.default_rng(seed).permutation(len(data.target))[:n]
-    images = np.stack(
-        [
-            np.asarray(
-                Image.fromarray((data.images[i] * (255 / 16)).astype(np.uint8)).resize(
-                    (size, size), Image.Resampling.BILINEAR
-                )
-            )
-            for i in idx
-        ]
-    )
-    split = ["test" if k % 3 == 0 else "train" for k in range(len(idx))]
-    return Dataset.from_arrays(
-        images, data.target[idx].tolist(), CLASSES, sample_ids=[f"d{i}" for i in idx], split=split
-    )
-
-
 @pytest.fixture(scope="module")
-def digits() -> Dataset:
-    return digits_dataset(900)
+def digits(digits_dataset: Callable[..., Dataset]) -> Dataset:
+    return digits_dataset(900, split=True)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +66,9 @@ def test_predict_is_batch_size_independent(fitted: SmallCNNRecipe, digits: Datas
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
 
 
-def test_predicts_unlabeled_rows_and_empty(fitted: SmallCNNRecipe) -> None:
+def test_predicts_unlabeled_rows_and_empty(
+    fitted: SmallCNNRecipe, digits_dataset: Callable[..., Dataset]
+) -> None:
     ds = digits_dataset(20)
     ds = Dataset.from_arrays(ds.load_images(), [None] * 20, CLASSES)
     assert fitted.predict(ds).pred_probs.shape == (20, 10)
@@ -96,8 +77,8 @@ def test_predicts_unlabeled_rows_and_empty(fitted: SmallCNNRecipe) -> None:
     assert out.pred_probs.shape == (0, 10) and out.embeddings.shape == (0, fitted.embedding_dim)
 
 
-def test_fit_uses_labeled_rows_of_every_split() -> None:
-    ds = digits_dataset(60)
+def test_fit_uses_labeled_rows_of_every_split(digits_dataset: Callable[..., Dataset]) -> None:
+    ds = digits_dataset(60, split=True)
     labels: list[str | None] = [
         None if i % 2 else lab for i, lab in enumerate(ds.manifest["label"])
     ]
@@ -109,7 +90,9 @@ def test_fit_uses_labeled_rows_of_every_split() -> None:
 
 
 # ---------------------------------------------------------------- determinism
-def test_same_seed_same_predictions_different_seed_differs() -> None:
+def test_same_seed_same_predictions_different_seed_differs(
+    digits_dataset: Callable[..., Dataset],
+) -> None:
     ds = digits_dataset(150)
     recipe = SmallCNNRecipe(image_size=16, epochs=2)
     a = recipe.clone().fit(ds, seed=3).predict(ds).pred_probs
@@ -119,7 +102,7 @@ def test_same_seed_same_predictions_different_seed_differs() -> None:
     assert not np.array_equal(a, c)
 
 
-def test_restores_global_torch_settings() -> None:
+def test_restores_global_torch_settings(digits_dataset: Callable[..., Dataset]) -> None:
     ds = digits_dataset(30)
     threads = torch.get_num_threads()
     det = torch.are_deterministic_algorithms_enabled()
@@ -169,7 +152,9 @@ def test_fit_without_labels_raises() -> None:
         SmallCNNRecipe().fit(ds)
 
 
-def test_missing_class_is_allowed_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_missing_class_is_allowed_with_a_warning(
+    caplog: pytest.LogCaptureFixture, digits_dataset: Callable[..., Dataset]
+) -> None:
     ds = digits_dataset(80)
     no_nines = ds.filter(pl.col("label") != "9")
     with caplog.at_level(logging.WARNING, logger="datacentric.train.small_cnn"):
@@ -219,7 +204,9 @@ def test_protocol_params_clone_repr() -> None:
     assert repr(recipe) == "SmallCNNRecipe(channels='L', epochs=3)"
 
 
-def test_grayscale_and_progress(capsys: pytest.CaptureFixture[str]) -> None:
+def test_grayscale_and_progress(
+    capsys: pytest.CaptureFixture[str], digits_dataset: Callable[..., Dataset]
+) -> None:
     ds = digits_dataset(40)
     recipe = SmallCNNRecipe(image_size=8, channels="L", epochs=2, embedding_dim=5)
     preds = recipe.fit(ds, progress=True).predict(ds)

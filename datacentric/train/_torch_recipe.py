@@ -1,0 +1,450 @@
+"""`TorchRecipe`: what the torch model recipes share, from the fit loop to save and load.
+
+Training, determinism, normalisation, augmentation, prediction and persistence live here
+once; each recipe adds its hyper-parameters and network. torch and albumentations are
+imported inside the functions that use them, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import numpy as np
+
+from datacentric.exceptions import (
+    InvalidDatasetError,
+    InvalidParameterError,
+    SchemaError,
+    format_items,
+)
+from datacentric.train.recipe import Predictions
+
+if TYPE_CHECKING:
+    import torch
+
+    from datacentric.dataset import Dataset
+
+__all__ = ["TorchRecipe"]
+
+_FORMAT_VERSION = 1
+_STD_FLOOR = 1e-3
+_R = TypeVar("_R", bound="TorchRecipe")
+
+
+class _HybridLoad:
+    """``load`` callable on the class (a new recipe) or on an instance (into it)."""
+
+    def __get__(self, obj: _R | None, owner: type[_R]) -> Callable[[str | Path], _R]:
+        def load(path: str | Path) -> _R:
+            return owner._load(path, into=obj)
+
+        load.__doc__ = owner._load.__doc__
+        return load
+
+
+class TorchRecipe:
+    """Base of the torch recipes: ``ModuleDict(features=embeddings, head=class logits)``.
+
+    A subclass sets ``name``, ``_title`` (its class name, for messages and the saved format),
+    ``_logger``, :meth:`_make_net` and ``_embedding_size`` (other hooks are optional). Its
+    ``__init__`` checks its integer parameters, then calls ``super().__init__`` (which checks
+    ``lr`` and ``weight_decay``); :meth:`get_params` reads the attributes named like them.
+    """
+
+    name: str
+    _title: ClassVar[str]
+    _logger: ClassVar[logging.Logger]
+    _repeat_single_row: ClassVar[bool] = False  # train a one-row batch as that row twice
+    load = _HybridLoad()
+
+    def __init__(
+        self,
+        *,
+        image_size: int,
+        epochs: int,
+        batch_size: int,
+        lr: float,
+        weight_decay: float,
+        augment: bool,
+        num_threads: int,
+    ) -> None:
+        title = self._title
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise InvalidParameterError(f"{title}: lr must be a positive number, received {lr!r}.")
+        if not (
+            isinstance(weight_decay, (int, float))
+            and math.isfinite(weight_decay)
+            and weight_decay >= 0
+        ):
+            raise InvalidParameterError(
+                f"{title}: weight_decay must be a number >= 0, received {weight_decay!r}."
+            )
+        self.image_size = int(image_size)
+        self.epochs = int(epochs)
+        self.batch_size = int(batch_size)
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.augment = bool(augment)
+        self.num_threads = int(num_threads)
+        # fitted state
+        self.classes_: list[str] | None = None
+        self._net: torch.nn.ModuleDict | None = None
+        self._mean: np.ndarray | None = None
+        self._std: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ hooks
+    def _make_net(self, n_classes: int, init: Any = None) -> torch.nn.ModuleDict:
+        """The untrained network; ``init`` is what :meth:`_init_state` returned (or None)."""
+        raise NotImplementedError
+
+    @property
+    def _embedding_size(self) -> int:
+        """Width of the embeddings ``features`` gives."""
+        raise NotImplementedError
+
+    @property
+    def _mode(self) -> str:
+        """The ``mode`` images are loaded in."""
+        return "RGB"
+
+    @property
+    def _frozen_backbone(self) -> bool:
+        """Train only ``head`` (``features`` keeps its parameters and BatchNorm statistics)."""
+        return False
+
+    def _init_state(self) -> Any:
+        """Read at the start of :meth:`fit`, before the images; passed to :meth:`_make_net`."""
+        return None
+
+    def _fixed_normalisation(self, init: Any) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-channel (mean, std) to use instead of the training images' statistics."""
+        return None
+
+    @classmethod
+    def _from_params(cls: type[_R], params: dict[str, Any]) -> _R:
+        """A new recipe from saved :meth:`get_params` (validating them)."""
+        return cls(**params)
+
+    # ------------------------------------------------------------------ params
+    def get_params(self) -> dict[str, Any]:
+        """The hyper-parameters, as constructor keyword arguments."""
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        return {k: getattr(self, k) for k in names}
+
+    def clone(self: _R) -> _R:
+        """A fresh, untrained recipe with the same hyper-parameters."""
+        return type(self)(**self.get_params())
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` (or :meth:`load`) has given this recipe weights."""
+        return self._net is not None
+
+    def __repr__(self) -> str:
+        sig = inspect.signature(type(self).__init__).parameters
+        changed = [
+            f"{k}={v!r}"
+            for k, v in self.get_params().items()
+            if k not in sig or sig[k].default != v
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    # ------------------------------------------------------------------ training
+    def fit(self: _R, ds: Dataset, *, seed: int = 0, progress: bool = False) -> _R:
+        """Train on every labeled row of ``ds`` (whatever its split); return ``self``.
+
+        Parameters
+        ----------
+        ds : Dataset
+            Training data; filter it first to choose rows, e.g. ``ds.split("train")``.
+        seed : int
+            Seeds weight initialisation, shuffling and augmentation.
+        progress : bool
+            Show a progress bar over epochs.
+
+        Raises
+        ------
+        InvalidDatasetError
+            When ``ds`` has no labeled row.
+        """
+        import torch
+
+        title = self._title
+        labels_all = ds.label_indices()
+        labeled = np.flatnonzero(labels_all >= 0)
+        if labeled.size == 0:
+            raise InvalidDatasetError(
+                f"{title}.fit: the dataset has no labeled rows (received {len(ds)} rows, "
+                "all unlabeled). Label some samples, or fit on a dataset that has labels."
+            )
+        classes = list(ds.classes)
+        y = labels_all[labeled]
+        counts = np.bincount(y, minlength=len(classes))
+        absent = [classes[i] for i in np.flatnonzero(counts == 0)]
+        if absent:
+            self._logger.warning(
+                "%s.fit: %d class(es) have no labeled row: %s. Training goes on; "
+                "the model will give them a low probability.",
+                title,
+                len(absent),
+                format_items(absent),
+            )
+        init = self._init_state()
+        ids = ds.sample_ids
+        size = (self.image_size, self.image_size)
+        images = ds.load_images([ids[i] for i in labeled], size=size, mode=self._mode)
+        fixed = self._fixed_normalisation(init)
+        if fixed is not None:
+            mean, std = fixed
+        else:
+            scaled = images.astype(np.float32) / 255.0
+            mean = scaled.mean(axis=(0, 1, 2))
+            std = np.maximum(scaled.std(axis=(0, 1, 2)), _STD_FLOOR)
+            del scaled
+
+        rng = np.random.default_rng(seed)
+        augment = self._augmenter(int(rng.integers(2**31 - 1))) if self.augment else None
+        n = len(y)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        y_t = torch.from_numpy(y)
+        frozen = self._frozen_backbone
+        with _torch_settings(self.num_threads), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = self._make_net(len(classes), init)
+            net = net.to(memory_format=torch.channels_last)
+            if frozen:
+                net["features"].requires_grad_(False)
+            trainable = [p for p in net.parameters() if p.requires_grad]
+            opt = torch.optim.AdamW(trainable, lr=self.lr, weight_decay=self.weight_decay)
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=self.lr, epochs=self.epochs, steps_per_epoch=steps_per_epoch
+            )
+            net.train()
+            if frozen:
+                net["features"].eval()  # keep the BatchNorm statistics too
+            with _epoch_bar(self.epochs, progress) as advance:
+                for _ in range(self.epochs):
+                    order = rng.permutation(n)
+                    total = 0.0
+                    for start in range(0, n, self.batch_size):
+                        rows = order[start : start + self.batch_size]
+                        if self._repeat_single_row and len(rows) == 1:
+                            rows = np.repeat(rows, 2)
+                        batch = images[rows]
+                        if augment is not None:
+                            batch = np.stack([augment(image=im)["image"] for im in batch])
+                        x = _to_tensor(batch, mean, std)
+                        logits = net["head"](net["features"](x))
+                        loss = torch.nn.functional.cross_entropy(logits, y_t[rows])
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        opt.step()
+                        sched.step()
+                        total += float(loss.detach()) * len(rows)
+                    advance(total / n)
+            net.eval()
+            net.requires_grad_(True)
+        self._net = net
+        self._mean = np.asarray(mean).astype(np.float32)
+        self._std = np.asarray(std).astype(np.float32)
+        self.classes_ = classes
+        return self
+
+    @staticmethod
+    def _augmenter(seed: int) -> Callable[..., dict[str, Any]]:
+        """Small shifts, rotations and scaling, brightness/contrast; no flips (digits)."""
+        os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+        import albumentations as album
+        import cv2
+
+        return album.Compose(
+            [
+                album.Affine(
+                    translate_percent=(-0.08, 0.08),
+                    rotate=(-10, 10),
+                    scale=(0.9, 1.1),
+                    border_mode=cv2.BORDER_REPLICATE,
+                    p=0.8,
+                ),
+                album.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
+            ],
+            seed=seed,
+        )
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, ds: Dataset, *, batch_size: int = 256) -> Predictions:
+        """Class probabilities and embeddings for every row of ``ds``, in manifest order.
+
+        Raises
+        ------
+        InvalidParameterError
+            When the recipe is not fitted yet, or ``batch_size`` < 1.
+        InvalidDatasetError
+            When ``ds.classes`` differ from the classes the model was trained on.
+        """
+        import torch
+
+        title = self._title
+        _check_int(title, "batch_size", batch_size, 1)
+        if self._net is None or self._mean is None or self._std is None:
+            raise InvalidParameterError(
+                f"{title}.predict: this recipe is not fitted yet. Call recipe.fit(dataset) "
+                f"first, or load trained weights with {title}.load(path)."
+            )
+        classes = self.classes_ or []
+        if list(ds.classes) != classes:
+            raise InvalidDatasetError(
+                f"{title}.predict: the dataset's classes {ds.classes!r} differ from the "
+                f"classes the model was trained on {classes!r}. Predict on a dataset with the "
+                "same ordered classes, or retrain."
+            )
+        net = self._net
+        probs: list[np.ndarray] = []
+        embs: list[np.ndarray] = []
+        size = (self.image_size, self.image_size)
+        with _torch_settings(self.num_threads), torch.inference_mode():
+            net.eval()
+            for _, batch in ds.iter_images(batch_size, size=size, mode=self._mode):
+                x = _to_tensor(batch, self._mean, self._std)
+                emb = net["features"](x)
+                logits = net["head"](emb)
+                probs.append(torch.softmax(logits.double(), dim=1).numpy())
+                embs.append(emb.numpy().astype(np.float32))
+        k = len(classes)
+        pred_probs = np.concatenate(probs) if probs else np.zeros((0, k))
+        embeddings = np.concatenate(embs) if embs else np.zeros((0, self._embedding_size))
+        pred_probs /= pred_probs.sum(axis=1, keepdims=True)
+        return Predictions(ds.sample_ids, pred_probs, embeddings, classes=classes)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write hyper-parameters, classes, normalisation and all weights with ``torch.save``.
+
+        The file holds every trained weight, so :meth:`load` needs nothing else.
+
+        Raises
+        ------
+        InvalidParameterError
+            When the recipe is not fitted yet.
+        """
+        import torch
+
+        if self._net is None or self._mean is None or self._std is None:
+            raise InvalidParameterError(
+                f"{self._title}.save: this recipe is not fitted yet; call fit() first."
+            )
+        state = {
+            "format": f"datacentric.{self._title}",
+            "format_version": _FORMAT_VERSION,
+            "params": self.get_params(),
+            "classes": list(self.classes_ or []),
+            "mean": torch.from_numpy(self._mean.copy()),
+            "std": torch.from_numpy(self._std.copy()),
+            "state_dict": self._net.state_dict(),
+        }
+        torch.save(state, Path(path))
+
+    @classmethod
+    def _load(cls: type[_R], path: str | Path, into: _R | None = None) -> _R:
+        """Read a recipe written by :meth:`save` (``torch.load(..., weights_only=True)``).
+
+        Called on the class, returns a new fitted recipe with the saved hyper-parameters;
+        called on an instance, replaces its hyper-parameters and weights and returns it.
+
+        Raises
+        ------
+        SchemaError
+            When the file is not a recipe of this class written by ``save``.
+        """
+        import torch
+
+        title = cls._title
+        fmt = f"datacentric.{title}"
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != fmt:
+            raise SchemaError(
+                f"{title}.load: {str(path)!r} is not a saved {title} (expected a file written "
+                f"by {title}.save, format {fmt!r}). Check the path."
+            )
+        if state.get("format_version") != _FORMAT_VERSION:
+            raise SchemaError(
+                f"{title}.load: {str(path)!r} has format version "
+                f"{state.get('format_version')!r}; this datacentric reads version "
+                f"{_FORMAT_VERSION}. Retrain and save it again."
+            )
+        fresh = cls._from_params(dict(state["params"]))
+        recipe = into if into is not None else fresh
+        recipe.__dict__.update(fresh.get_params())
+        classes = [str(c) for c in state["classes"]]
+        net = recipe._make_net(len(classes))
+        net.load_state_dict(state["state_dict"])
+        net = net.to(memory_format=torch.channels_last)
+        net.eval()
+        recipe._net = net
+        recipe._mean = state["mean"].numpy().astype(np.float32)
+        recipe._std = state["std"].numpy().astype(np.float32)
+        recipe.classes_ = classes
+        return recipe
+
+
+def _check_int(title: str, name: str, value: Any, minimum: int) -> None:
+    """Raise ``InvalidParameterError("<title>: <name> must be an integer >= ...")``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InvalidParameterError(
+            f"{title}: {name} must be an integer >= {minimum}, received {value!r}."
+        )
+
+
+def _to_tensor(batch: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W, C) → normalised float32 (N, C, H, W) in channels-last memory."""
+    import torch
+
+    x = (batch.astype(np.float32) / 255.0 - mean) / std
+    # (N, H, W, C) memory viewed as (N, C, H, W) is exactly the channels-last layout
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).permute(0, 3, 1, 2)
+
+
+@contextmanager
+def _torch_settings(num_threads: int) -> Iterator[None]:
+    """Deterministic algorithms and a fixed thread count, restored on exit."""
+    import torch
+
+    prev_threads = torch.get_num_threads()
+    prev_det = torch.are_deterministic_algorithms_enabled()
+    prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.set_num_threads(num_threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
+        torch.set_num_threads(prev_threads)
+
+
+@contextmanager
+def _epoch_bar(epochs: int, show: bool) -> Iterator[Callable[[float], None]]:
+    """Yield ``advance(loss)``; a rich progress bar over epochs when ``show``."""
+    if not show:
+        yield lambda loss: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]training[/] {task.fields[loss]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ) as bar:
+        task = bar.add_task("train", total=epochs, loss="")
+
+        def advance(loss: float) -> None:
+            bar.update(task, advance=1, loss=f"loss {loss:.3f}")
+
+        yield advance
