@@ -33,10 +33,15 @@ $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-base
 venv install: $(VENV)/.stamp-base
 install-dev: $(VENV)/.stamp-dev
 
+# The main job on the bundled demo data: write it, look at it, then run the data loop with the
+# model held fixed (scan -> fix -> retrain -> evaluate by slice, twice) and write one report.
 demo: $(VENV)/.stamp-base
 	$(VENV)/bin/datacentric demo-data $(DEMO_DIR) --overwrite
 	$(VENV)/bin/datacentric info $(DEMO_DIR)
+	$(VENV)/bin/datacentric loop $(DEMO_DIR) --iterations 2 --slices slices/demo.yaml \
+	  --report $(DEMO_OUT)/report.html
 	$(VENV)/bin/datacentric history $(DEMO_DIR)
+	@echo "Open $(DEMO_OUT)/report.html"
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check datacentric tests benchmarks
@@ -55,7 +60,7 @@ test: $(VENV)/.stamp-dev
 # Hugging Face `datasets`; its newest release fails to pickle under this stack).
 PEERS := benchmarks/.peers
 $(PEERS)/.stamp:
-	$(PIP) install -q --target $(PEERS) 'datasets==3.6.0' 'pyarrow>=15,<20'
+	$(PIP) install -q --target $(PEERS) 'datasets==3.6.0' 'pyarrow>=15,<20' sliceline
 	touch $@
 
 bench-peers: $(PEERS)/.stamp
