@@ -29,6 +29,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(name)
+    umask = os.umask(0)  # mkstemp makes 0600 files; give the usual 0666 & ~umask
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         write(tmp)
         os.replace(tmp, path)

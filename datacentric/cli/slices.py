@@ -157,7 +157,7 @@ def discover_cmd(
     )
     result.save_yaml(out, top=top)
     console.print(result.summary())
-    console.print(f"Saved {min(top, result.slices.height)} slice definitions to [bold]{out}[/]")
+    console.print(f"Saved {len(result.definitions(top))} slice definitions to [bold]{out}[/]")
 
 
 @app.command("report")

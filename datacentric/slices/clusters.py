@@ -24,10 +24,19 @@ from datacentric.slices.stats import two_proportion_p
 __all__ = ["error_clusters"]
 
 CLUSTER_SCHEMA: dict[str, Any] = {
-    "cluster": pl.Int64, "name": pl.Utf8, "n": pl.Int64, "n_errors": pl.Float64,
-    "error_rate": pl.Float64, "error_ratio": pl.Float64, "p_value": pl.Float64,
-    "dominant": pl.Utf8, "dominant_share": pl.Float64, "dominant_lift": pl.Float64,
-    "where": pl.Utf8, "where_precision": pl.Float64, "where_recall": pl.Float64,
+    "cluster": pl.Int64,
+    "name": pl.Utf8,
+    "n": pl.Int64,
+    "n_errors": pl.Float64,
+    "error_rate": pl.Float64,
+    "error_ratio": pl.Float64,
+    "p_value": pl.Float64,
+    "dominant": pl.Utf8,
+    "dominant_share": pl.Float64,
+    "dominant_lift": pl.Float64,
+    "where": pl.Utf8,
+    "where_precision": pl.Float64,
+    "where_recall": pl.Float64,
     "members": pl.List(pl.Int64),
 }
 _MAX_CARDINALITY = 50
@@ -48,8 +57,15 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
     """Cluster assignment of each row with seeded faiss k-means."""
     import faiss
 
-    km = faiss.Kmeans(x.shape[1], k, niter=25, seed=seed, verbose=False,
-                      min_points_per_centroid=1, max_points_per_centroid=512)
+    km = faiss.Kmeans(
+        x.shape[1],
+        k,
+        niter=25,
+        seed=seed,
+        verbose=False,
+        min_points_per_centroid=1,
+        max_points_per_centroid=512,
+    )
     km.train(x)
     _, assign = km.index.search(x, 1)
     return assign.ravel().astype(np.int64)
@@ -57,18 +73,30 @@ def _kmeans(x: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 def _metadata_features(metadata: pl.DataFrame, n_bins: int) -> EncodedFeatures:
     """Encode the usable metadata columns (skips ids and other high-cardinality columns)."""
-    def discrete(dtype: pl.DataType) -> bool:
-        return (dtype.is_integer() or dtype in (pl.Utf8, pl.Boolean, pl.Categorical)
-                or isinstance(dtype, pl.Enum))
 
-    keep = [name for name, dtype in metadata.schema.items() if dtype.is_float() or (
-        discrete(dtype) and metadata[name].n_unique() <= _MAX_CARDINALITY)]
+    def discrete(dtype: pl.DataType) -> bool:
+        return (
+            dtype.is_integer()
+            or dtype in (pl.Utf8, pl.Boolean, pl.Categorical)
+            or isinstance(dtype, pl.Enum)
+        )
+
+    keep = [
+        name
+        for name, dtype in metadata.schema.items()
+        if dtype.is_float() or (discrete(dtype) and metadata[name].n_unique() <= _MAX_CARDINALITY)
+    ]
     return encode_features(metadata.select(keep), n_bins=n_bins)
 
 
-def _describe(members: np.ndarray, enc: EncodedFeatures, shares: list[np.ndarray],
-              lifts: list[np.ndarray], min_share: float, max_predicates: int,
-              ) -> tuple[tuple[str, float, float] | None, dict | None, float, float]:
+def _describe(
+    members: np.ndarray,
+    enc: EncodedFeatures,
+    shares: list[np.ndarray],
+    lifts: list[np.ndarray],
+    min_share: float,
+    max_predicates: int,
+) -> tuple[tuple[str, float, float] | None, dict | None, float, float]:
     """Dominant value of one cluster and a where-condition approximating it (greedy).
 
     Candidates are values covering at least ``min_share`` of the cluster with lift > 1,
@@ -163,14 +191,17 @@ def error_clusters(
     if x.ndim != 2 or x.shape[0] != e.shape[0] or x.shape[0] == 0:
         raise InvalidParameterError(
             f"embeddings must be (N, D) with N = len(errors) > 0; received shapes {x.shape} "
-            f"and {e.shape}. Pass one embedding row per error value.")
+            f"and {e.shape}. Pass one embedding row per error value."
+        )
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(e))) or e.min() < 0 or e.max() > 1:
         raise InvalidParameterError(
-            "embeddings must be finite and errors finite values in [0, 1] (1 - correct).")
+            "embeddings must be finite and errors finite values in [0, 1] (1 - correct)."
+        )
     if metadata is not None and metadata.height != x.shape[0]:
         raise InvalidParameterError(
             f"metadata has {metadata.height} rows but embeddings {x.shape[0]}; pass one "
-            "metadata row per embedding.")
+            "metadata row per embedding."
+        )
     n = x.shape[0]
     k = default_n_clusters(n) if n_clusters is None else int(n_clusters)
     if not 1 <= k <= n:
@@ -193,29 +224,40 @@ def error_clusters(
     for c in range(k):
         if sizes[c] < min_size:
             continue
-        members = order[bounds[c]: bounds[c + 1]]
+        members = order[bounds[c] : bounds[c + 1]]
         rate = err_sum[c] / sizes[c]
         dominant, where, prec, rec = None, None, math.nan, math.nan
         if enc is not None and enc.names:
             shares = [t[c] / sizes[c] for t in tables]
-            lifts = [s / np.maximum(t.sum(axis=0) / n, 1e-300) for s, t in zip(shares, tables,
-                                                                                 strict=True)]
-            dominant, where, prec, rec = _describe(members, enc, shares, lifts, min_share,
-                                                   max_predicates)
+            lifts = [
+                s / np.maximum(t.sum(axis=0) / n, 1e-300)
+                for s, t in zip(shares, tables, strict=True)
+            ]
+            dominant, where, prec, rec = _describe(
+                members, enc, shares, lifts, min_share, max_predicates
+            )
         name = f"cluster {c}"
         if dominant is not None:
             name += f" (mostly {dominant[0]}, {dominant[1]:.0%})"
-        rows.append({
-            "cluster": c, "name": name, "n": int(sizes[c]), "n_errors": float(err_sum[c]),
-            "error_rate": rate, "error_ratio": rate / overall if overall > 0 else math.nan,
-            "p_value": two_proportion_p(err_sum[c], sizes[c], total_err - err_sum[c],
-                                        n - sizes[c]),
-            "dominant": dominant[0] if dominant else None,
-            "dominant_share": dominant[1] if dominant else None,
-            "dominant_lift": dominant[2] if dominant else None,
-            "where": json.dumps(where) if where is not None else None,
-            "where_precision": prec, "where_recall": rec,
-            "members": members.tolist(),
-        })
+        rows.append(
+            {
+                "cluster": c,
+                "name": name,
+                "n": int(sizes[c]),
+                "n_errors": float(err_sum[c]),
+                "error_rate": rate,
+                "error_ratio": rate / overall if overall > 0 else math.nan,
+                "p_value": two_proportion_p(
+                    err_sum[c], sizes[c], total_err - err_sum[c], n - sizes[c]
+                ),
+                "dominant": dominant[0] if dominant else None,
+                "dominant_share": dominant[1] if dominant else None,
+                "dominant_lift": dominant[2] if dominant else None,
+                "where": json.dumps(where) if where is not None else None,
+                "where_precision": prec,
+                "where_recall": rec,
+                "members": members.tolist(),
+            }
+        )
     out = pl.DataFrame(rows, schema=CLUSTER_SCHEMA)
     return out.sort(["error_ratio", "cluster"], descending=[True, False], nulls_last=True)

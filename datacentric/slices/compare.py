@@ -11,13 +11,15 @@ from datacentric.exceptions import InvalidParameterError
 from datacentric.slices.result import SliceMetrics
 from datacentric.slices.stats import two_proportion_p, wilson_interval
 
-__all__ = ["COMPARE_SCHEMA", "compare", "is_proportion"]
+__all__ = ["COMPARE_SCHEMA", "compare", "higher_is_better", "is_proportion"]
 
 COMPARE_SCHEMA: dict[str, pl.DataType] = {
     "slice": pl.Utf8(),
     "metric": pl.Utf8(),
     "n_baseline": pl.Int64(),
     "n_current": pl.Int64(),
+    "support_baseline": pl.Int64(),
+    "support_current": pl.Int64(),
     "baseline": pl.Float64(),
     "current": pl.Float64(),
     "change": pl.Float64(),
@@ -27,6 +29,11 @@ COMPARE_SCHEMA: dict[str, pl.DataType] = {
     "significant": pl.Boolean(),
     "status": pl.Utf8(),
 }
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger value of ``metric`` is an improvement (all but ``ece``)."""
+    return metric != "ece"
 
 
 def is_proportion(metric: str) -> bool:
@@ -97,6 +104,8 @@ def compare(
             "metric": metric,
             "n_baseline": r["n"],
             "n_current": r["n_cur"],
+            "support_baseline": r["support"],
+            "support_current": r["support_cur"],
             "baseline": b,
             "current": c,
             "change": None,
@@ -120,6 +129,7 @@ def compare(
                 row["p_value"] = p
                 row["significant"] = bool(p < alpha)
                 if row["significant"]:
-                    row["status"] = "improved" if c > b else "regressed"
+                    better = c > b if higher_is_better(metric) else c < b
+                    row["status"] = "improved" if better else "regressed"
         rows.append(row)
     return pl.DataFrame(rows, schema=COMPARE_SCHEMA)

@@ -56,16 +56,33 @@ class DiscoveryResult:
     def to_polars(self) -> pl.DataFrame:
         """Slices and clusters in one frame: ``source, rank, name, n, error_rate,
         error_ratio, score, p_value, where`` (``source`` is ``"sliceline"`` or ``"cluster"``)."""
-        parts = [self.slices.select(
-            pl.lit("sliceline").alias("source"), "rank", pl.col("definition").alias("name"), "n",
-            "error_rate", pl.col("mean_error_ratio").alias("error_ratio"), "score",
-            pl.lit(None, pl.Float64).alias("p_value"), "where")]
+        parts = [
+            self.slices.select(
+                pl.lit("sliceline").alias("source"),
+                "rank",
+                pl.col("definition").alias("name"),
+                "n",
+                "error_rate",
+                pl.col("mean_error_ratio").alias("error_ratio"),
+                "score",
+                pl.lit(None, pl.Float64).alias("p_value"),
+                "where",
+            )
+        ]
         if self.clusters is not None:
-            parts.append(self.clusters.select(
-                pl.lit("cluster").alias("source"),
-                pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"), "name", "n",
-                "error_rate", "error_ratio", pl.lit(None, pl.Float64).alias("score"),
-                "p_value", "where"))
+            parts.append(
+                self.clusters.select(
+                    pl.lit("cluster").alias("source"),
+                    pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("rank"),
+                    "name",
+                    "n",
+                    "error_rate",
+                    "error_ratio",
+                    pl.lit(None, pl.Float64).alias("score"),
+                    "p_value",
+                    "where",
+                )
+            )
         return pl.concat(parts, how="vertical_relaxed")
 
     def definitions(self, top: int | None = None) -> list[dict[str, Any]]:
@@ -98,21 +115,27 @@ class DiscoveryResult:
     def summary(self, top: int = 5) -> str:
         """A few lines for a person: overall error, the top slices and clusters."""
         p = self.params
-        lines = [f"Slice discovery on {p.get('n_rows', '?'):,} rows, overall error "
-                 f"{self.overall_error:.1%}; features: {', '.join(p.get('columns', []))}."]
+        lines = [
+            f"Slice discovery on {p.get('n_rows', '?'):,} rows, overall error "
+            f"{self.overall_error:.1%}; features: {', '.join(p.get('columns', []))}."
+        ]
         if self.slices.height == 0:
             lines.append("SliceLine: no slice scores above 0 (no subgroup errs clearly more).")
         else:
             lines.append(f"SliceLine (alpha={p.get('alpha')}, min_support={p.get('min_support')}):")
         for r in self.slices.head(top).iter_rows(named=True):
-            lines.append(f"  {r['rank']}. {r['definition']}: n={r['n']:,}, error "
-                         f"{r['error_rate']:.1%} ({r['mean_error_ratio']:.1f}x), "
-                         f"score {r['score']:.3f}")
+            lines.append(
+                f"  {r['rank']}. {r['definition']}: n={r['n']:,}, error "
+                f"{r['error_rate']:.1%} ({r['mean_error_ratio']:.1f}x), "
+                f"score {r['score']:.3f}"
+            )
         if self.clusters is not None:
             lines.append(f"Embedding clusters ({p.get('n_clusters')}):")
             for r in self.clusters.head(top).iter_rows(named=True):
-                lines.append(f"  {r['name']}: n={r['n']:,}, error {r['error_rate']:.1%} "
-                             f"({r['error_ratio']:.1f}x), p={r['p_value']:.2g}")
+                lines.append(
+                    f"  {r['name']}: n={r['n']:,}, error {r['error_rate']:.1%} "
+                    f"({r['error_ratio']:.1f}x), p={r['p_value']:.2g}"
+                )
         return "\n".join(lines)
 
 
@@ -124,8 +147,11 @@ def _feature_columns(frame: pl.DataFrame, exclude: set[str]) -> tuple[list[str],
             continue
         if dtype.is_float():
             used.append(name)
-        elif (dtype.is_integer() or dtype in (pl.Utf8, pl.Boolean, pl.Categorical)
-              or isinstance(dtype, pl.Enum)):
+        elif (
+            dtype.is_integer()
+            or dtype in (pl.Utf8, pl.Boolean, pl.Categorical)
+            or isinstance(dtype, pl.Enum)
+        ):
             if frame[name].n_unique() <= MAX_CARDINALITY:
                 used.append(name)
             elif dtype.is_integer():
@@ -143,22 +169,27 @@ def _errors_from(frame: pl.DataFrame, correct: str | np.ndarray) -> np.ndarray:
             raise SchemaError(
                 f"discover: column {correct!r} not in the frame (columns: "
                 f"{format_items(frame.columns)}). Pass correct=<column of 1/True = correct> "
-                "or an array.")
+                "or an array."
+            )
         s = frame[correct]
         if s.null_count():
             rows = s.is_null().arg_true().to_list()
-            raise SchemaError(f"discover: {correct!r} is null in rows {format_items(rows)}; "
-                              "drop or fill them first.")
+            raise SchemaError(
+                f"discover: {correct!r} is null in rows {format_items(rows)}; "
+                "drop or fill them first."
+            )
         values = s.cast(pl.Float64).to_numpy()
     else:
         values = np.asarray(correct, dtype=np.float64).ravel()
         if values.shape[0] != frame.height:
             raise InvalidParameterError(
                 f"discover: correct has {values.shape[0]} values for {frame.height} rows; pass "
-                "one per row.")
+                "one per row."
+            )
     if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
         raise InvalidParameterError(
-            "discover: correct must be booleans or numbers in [0, 1] (1 = correct).")
+            "discover: correct must be booleans or numbers in [0, 1] (1 = correct)."
+        )
     return 1.0 - values
 
 
@@ -218,29 +249,47 @@ def discover(
     else:
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise SchemaError(f"discover: columns {format_items(missing)} are not in the frame "
-                              f"(columns: {format_items(frame.columns)}).")
+            raise SchemaError(
+                f"discover: columns {format_items(missing)} are not in the frame "
+                f"(columns: {format_items(frame.columns)})."
+            )
         used, skipped = list(columns), []
     if not used:
         raise SchemaError(
             "discover: no usable slice features (string/categorical/bool/int columns with at "
             f"most {MAX_CARDINALITY} values, or numbers); skipped {format_items(skipped)}. "
-            "Add metadata columns or pass columns=[...].")
+            "Add metadata columns or pass columns=[...]."
+        )
     feats = frame.select(used).with_columns(  # high-cardinality integers are binned as numbers
-        [pl.col(c).cast(pl.Float64) for c in used
-         if frame.schema[c].is_integer() and frame[c].n_unique() > MAX_CARDINALITY])
+        [
+            pl.col(c).cast(pl.Float64)
+            for c in used
+            if frame.schema[c].is_integer() and frame[c].n_unique() > MAX_CARDINALITY
+        ]
+    )
     min_sup = default_min_support(frame.height) if min_support is None else int(min_support)
-    slices = sliceline(feats, errors, k=k, max_level=max_level, alpha=alpha, min_support=min_sup,
-                       n_bins=n_bins)
+    slices = sliceline(
+        feats, errors, k=k, max_level=max_level, alpha=alpha, min_support=min_sup, n_bins=n_bins
+    )
     clusters = None
     if embeddings is not None:
-        clusters = error_clusters(embeddings, errors, frame.select(used), n_clusters=n_clusters,
-                                  seed=seed, n_bins=n_bins)
-    params = {"k": k, "max_level": max_level, "alpha": alpha, "min_support": min_sup,
-              "n_bins": n_bins, "columns": used, "skipped_columns": skipped,
-              "n_rows": frame.height, "seed": seed,
-              "n_clusters": (n_clusters or default_n_clusters(frame.height))
-              if embeddings is not None else None}
+        clusters = error_clusters(
+            embeddings, errors, frame.select(used), n_clusters=n_clusters, seed=seed, n_bins=n_bins
+        )
+    params = {
+        "k": k,
+        "max_level": max_level,
+        "alpha": alpha,
+        "min_support": min_sup,
+        "n_bins": n_bins,
+        "columns": used,
+        "skipped_columns": skipped,
+        "n_rows": frame.height,
+        "seed": seed,
+        "n_clusters": (n_clusters or default_n_clusters(frame.height))
+        if embeddings is not None
+        else None,
+    }
     return DiscoveryResult(slices, clusters, float(errors.mean()), params)
 
 
@@ -285,32 +334,46 @@ def discover_dataset(
     if m.height == 0:
         raise InvalidParameterError(
             f"discover_dataset: no labelled samples{f' in split {split!r}' if split else ''}; "
-            "pass split=None or label samples first.")
+            "pass split=None or label samples first."
+        )
     emb = None
     if isinstance(predictions, pl.DataFrame):
         if not {SAMPLE_ID, "pred"} <= set(predictions.columns):
-            raise SchemaError("discover_dataset: predictions frame needs columns sample_id, "
-                              f"pred; received {format_items(predictions.columns)}.")
+            raise SchemaError(
+                "discover_dataset: predictions frame needs columns sample_id, "
+                f"pred; received {format_items(predictions.columns)}."
+            )
         preds = predictions.select(SAMPLE_ID, "pred")
         if preds["pred"].dtype.is_integer():
-            preds = preds.with_columns(pl.col("pred").replace_strict(
-                list(range(len(ds.classes))), ds.classes, default=None, return_dtype=pl.Utf8))
+            preds = preds.with_columns(
+                pl.col("pred").replace_strict(
+                    list(range(len(ds.classes))), ds.classes, default=None, return_dtype=pl.Utf8
+                )
+            )
         preds = preds.with_columns(pl.col("pred").cast(pl.Utf8), _prow=pl.int_range(pl.len()))
     else:
         probs = np.asarray(predictions.pred_probs)
-        preds = pl.DataFrame({SAMPLE_ID: [str(s) for s in predictions.sample_ids],
-                              "pred": [ds.classes[i] for i in probs.argmax(axis=1)],
-                              "_prow": np.arange(probs.shape[0])})
+        preds = pl.DataFrame(
+            {
+                SAMPLE_ID: [str(s) for s in predictions.sample_ids],
+                "pred": [ds.classes[i] for i in probs.argmax(axis=1)],
+                "_prow": np.arange(probs.shape[0]),
+            }
+        )
         emb = getattr(predictions, "embeddings", None) if use_embeddings else None
     dup = preds.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique().to_list()
     if dup:
-        raise SchemaError(f"discover_dataset: predictions name some samples twice: "
-                          f"{format_items(dup)}. Pass one prediction per sample.")
+        raise SchemaError(
+            f"discover_dataset: predictions name some samples twice: "
+            f"{format_items(dup)}. Pass one prediction per sample."
+        )
     joined = m.join(preds, on=SAMPLE_ID, how="left", maintain_order="left")
     missing = joined.filter(pl.col("_prow").is_null())[SAMPLE_ID].to_list()
     if missing:
-        raise SchemaError(f"discover_dataset: no prediction for {len(missing)} sample(s): "
-                          f"{format_items(missing)}. Predict every evaluated sample.")
+        raise SchemaError(
+            f"discover_dataset: no prediction for {len(missing)} sample(s): "
+            f"{format_items(missing)}. Predict every evaluated sample."
+        )
     name = "correct" if "correct" not in joined.columns else "_datacentric_correct"
     frame = joined.with_columns((pl.col(LABEL) == pl.col("pred")).alias(name))
     columns = kwargs.pop("columns", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +17,8 @@ from datacentric.slices.metrics import evaluate_frame
 from datacentric.slices.result import SliceMetrics
 
 __all__ = ["evaluate", "prediction_frame", "resolve_slices"]
+
+log = logging.getLogger(__name__)
 
 SlicesArg = str | Path | Sequence[Any] | None
 
@@ -155,7 +158,14 @@ def evaluate(
         )
     metadata = [c for c in ds.metadata_columns if c not in ("annotator",)]
     resolved = resolve_slices(slices, frame, metadata)
-    has_conf = frame["confidence"].null_count() < frame.height
+    n_null_conf = frame["confidence"].null_count()
+    has_conf = n_null_conf == 0
+    if 0 < n_null_conf < frame.height:
+        log.warning(
+            "confidence is missing for %d of %d rows; the calibration error (ece) is skipped",
+            n_null_conf,
+            frame.height,
+        )
     table = evaluate_frame(
         frame,
         resolved,

@@ -13,10 +13,12 @@ import polars as pl
 
 from datacentric._io import atomic_write_text
 from datacentric.exceptions import InvalidParameterError
-from datacentric.slices.compare import compare
+from datacentric.slices.compare import compare, higher_is_better, is_proportion
 from datacentric.slices.result import SliceMetrics
 
 __all__ = ["GateResult", "check"]
+
+_TOLERANCE = 1e-9  # a change of exactly max_drop is allowed, despite float rounding
 
 
 @dataclass
@@ -182,15 +184,21 @@ def check(
         elif r["status"] == "new":
             status.append("pass")
             reason.append("new slice (no baseline)")
-        elif min(r["n_baseline"], r["n_current"]) < min_n:
+        elif min(r["support_baseline"], r["support_current"]) < min_n:
             status.append("skip")
-            reason.append(f"low support: n={min(r['n_baseline'], r['n_current'])} < {min_n}")
-        elif r["change"] < -max_drop and (not require_significant or r["significant"]):
+            n = min(r["support_baseline"], r["support_current"])
+            reason.append(f"low support: n={n} < {min_n}")
+        elif (
+            -r["change"] if higher_is_better(metric) else r["change"]
+        ) > max_drop + _TOLERANCE and (
+            not require_significant or r["significant"] or not is_proportion(metric)
+        ):
             status.append("fail")
             p = f", p={r['p_value']:.3g}" if r["p_value"] is not None else ""
+            verb = "dropped" if higher_is_better(metric) else "rose"
             reason.append(
-                f"{metric} dropped {-r['change']:.4f} ({r['baseline']:.4f} → {r['current']:.4f}"
-                f"{p}), more than the allowed {max_drop:.4f}"
+                f"{metric} {verb} {abs(r['change']):.4f} ({r['baseline']:.4f} → "
+                f"{r['current']:.4f}{p}), more than the allowed {max_drop:.4f}"
             )
         else:
             status.append("pass")

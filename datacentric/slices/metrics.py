@@ -289,6 +289,13 @@ def evaluate_frame(
     lab = pl.col(label).cast(pl.Utf8).cast(enum).to_physical().cast(pl.Int32)
     prd = pl.col(pred).cast(pl.Utf8).cast(enum).to_physical().cast(pl.Int32)
     if confidence is not None:
+        if confidence not in keep.columns or keep[confidence].null_count():
+            nulls = keep[confidence].null_count() if confidence in keep.columns else keep.height
+            raise SchemaError(
+                f"confidence column {confidence!r} is missing or empty in {nulls} of "
+                f"{keep.height} rows; the calibration error needs it for every row. Fill it, "
+                "or pass confidence=None to skip the ECE."
+            )
         conf = pl.col(confidence).cast(pl.Float64)
         bin_expr = (conf * n_bins).floor().clip(0, n_bins - 1).cast(pl.Int32)
     else:

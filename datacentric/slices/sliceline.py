@@ -32,8 +32,14 @@ __all__ = ["EncodedFeatures", "default_min_support", "encode_features", "sliceli
 
 _DENSE_LIMIT = 1 << 22  # largest per-feature-set domain counted with a dense bincount
 SLICE_SCHEMA: dict[str, Any] = {
-    "rank": pl.Int64, "score": pl.Float64, "n": pl.Int64, "error_rate": pl.Float64,
-    "mean_error_ratio": pl.Float64, "level": pl.Int64, "definition": pl.Utf8, "where": pl.Utf8,
+    "rank": pl.Int64,
+    "score": pl.Float64,
+    "n": pl.Int64,
+    "error_rate": pl.Float64,
+    "mean_error_ratio": pl.Float64,
+    "level": pl.Int64,
+    "definition": pl.Utf8,
+    "where": pl.Utf8,
 }
 
 
@@ -113,8 +119,13 @@ def encode_features(X: pl.DataFrame, *, n_bins: int = 5) -> EncodedFeatures:  # 
     if n_bins < 1:
         raise InvalidParameterError(f"n_bins must be >= 1, received {n_bins!r}.")
     enc = EncodedFeatures([], [], [], [])
-    bad = [c for c, t in X.schema.items() if not (
-        t.is_numeric() or t in (pl.Utf8, pl.Boolean, pl.Categorical) or isinstance(t, pl.Enum))]
+    bad = [
+        c
+        for c, t in X.schema.items()
+        if not (
+            t.is_numeric() or t in (pl.Utf8, pl.Boolean, pl.Categorical) or isinstance(t, pl.Enum)
+        )
+    ]
     if bad:
         raise SchemaError(
             f"slice features must be string, categorical, boolean, integer or float columns; "
@@ -130,8 +141,12 @@ def encode_features(X: pl.DataFrame, *, n_bins: int = 5) -> EncodedFeatures:  # 
             uniq = s.drop_nulls().unique().sort().to_list()
             labels = [f"{name}={u}" for u in uniq]
             wheres = [{name: u} for u in uniq]
-            codes = (s.replace_strict(uniq, np.arange(len(uniq)), return_dtype=pl.Int32)
-                     .fill_null(len(uniq)).to_numpy().astype(np.int32))
+            codes = (
+                s.replace_strict(uniq, np.arange(len(uniq)), return_dtype=pl.Int32)
+                .fill_null(len(uniq))
+                .to_numpy()
+                .astype(np.int32)
+            )
             if s.null_count():
                 labels.append(f"{name}=null")
                 wheres.append({name: {"is_null": True}})
@@ -160,24 +175,32 @@ def _score(ss: np.ndarray, se: np.ndarray, e_avg: float, n: int, alpha: float) -
     return np.where(ss > 0, sc, -np.inf)
 
 
-def _score_ub(ss: np.ndarray, se: np.ndarray, sm: np.ndarray, e_avg: float, min_sup: int,
-              n: int, alpha: float) -> np.ndarray:
+def _score_ub(
+    ss: np.ndarray, se: np.ndarray, sm: np.ndarray, e_avg: float, min_sup: int, n: int, alpha: float
+) -> np.ndarray:
     """The paper's score upper bound from bounds on size, error sum and max error.
 
     The score is monotone in the size between ``min_sup`` and ``ss``, so its maximum is
     at one of ``min_sup``, ``se/sm`` (where the error bound ``s·sm`` stops binding), ``ss``.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.column_stack([np.full(ss.shape, float(min_sup)),
-                             np.maximum(se / sm, min_sup), ss]).astype(np.float64)
+        s = np.column_stack(
+            [np.full(ss.shape, float(min_sup)), np.maximum(se / sm, min_sup), ss]
+        ).astype(np.float64)
         err = np.minimum(s * sm[:, None], se[:, None])
         sc = (alpha * (err / e_avg - s) - (1.0 - alpha) * (n - s)) / s
         ub = np.max(sc, axis=1)
     return np.nan_to_num(ub, nan=-np.inf)
 
 
-def _evaluate(cand: np.ndarray, enc: EncodedFeatures, offsets: np.ndarray, feat_of: np.ndarray,
-              errors: np.ndarray, binary: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _evaluate(
+    cand: np.ndarray,
+    enc: EncodedFeatures,
+    offsets: np.ndarray,
+    feat_of: np.ndarray,
+    errors: np.ndarray,
+    binary: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Size, error sum and max error of each candidate (rows of sorted one-hot columns)."""
     p = cand.shape[0]
     ss, se, sm = np.zeros(p), np.zeros(p), np.zeros(p)
@@ -214,8 +237,13 @@ def _evaluate(cand: np.ndarray, enc: EncodedFeatures, offsets: np.ndarray, feat_
     return ss, se, sm
 
 
-def _candidates(cols: np.ndarray, stats: np.ndarray, level: int, feat_of: np.ndarray, m: int,
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _candidates(
+    cols: np.ndarray,
+    stats: np.ndarray,
+    level: int,
+    feat_of: np.ndarray,
+    m: int,
+) -> tuple[np.ndarray, np.ndarray]:
     """Join level-``L-1`` slices into level-``L`` candidates with min-of-parents bounds.
 
     Returns the candidates (sorted one-hot columns) whose ``L(L-1)/2`` parent pairs are
@@ -225,8 +253,10 @@ def _candidates(cols: np.ndarray, stats: np.ndarray, level: int, feat_of: np.nda
     if level == 2:
         i, j = np.triu_indices(w, 1)
     else:
-        s = sparse.csr_matrix((np.ones(cols.size, np.int32),
-                               (np.repeat(np.arange(w), level - 1), cols.ravel())), shape=(w, m))
+        s = sparse.csr_matrix(
+            (np.ones(cols.size, np.int32), (np.repeat(np.arange(w), level - 1), cols.ravel())),
+            shape=(w, m),
+        )
         g = sparse.triu(s @ s.T, k=1).tocoo()
         sel = g.data == level - 2
         i, j = g.row[sel].astype(np.int64), g.col[sel].astype(np.int64)
@@ -337,19 +367,23 @@ def sliceline(
     n = X.height
     if errors.shape[0] != n:
         raise InvalidParameterError(
-            f"errors must have one value per row of X ({n}), received {errors.shape[0]}.")
+            f"errors must have one value per row of X ({n}), received {errors.shape[0]}."
+        )
     if n == 0 or X.width == 0:
         raise InvalidParameterError(
-            f"X must have rows and columns, received shape {X.shape}. Pass the slice features.")
+            f"X must have rows and columns, received shape {X.shape}. Pass the slice features."
+        )
     if not np.all(np.isfinite(errors)) or errors.min() < 0 or errors.max() > 1:
         raise InvalidParameterError(
             "errors must be finite values in [0, 1] (e.g. 1 - correct); received values "
-            f"in [{np.nanmin(errors)}, {np.nanmax(errors)}] or non-finite ones.")
+            f"in [{np.nanmin(errors)}, {np.nanmax(errors)}] or non-finite ones."
+        )
     if not 0 < alpha <= 1:
         raise InvalidParameterError(f"alpha must be in (0, 1], received {alpha!r}.")
     if k < 1 or max_level < 1:
         raise InvalidParameterError(
-            f"k and max_level must be >= 1, received k={k!r}, max_level={max_level!r}.")
+            f"k and max_level must be >= 1, received k={k!r}, max_level={max_level!r}."
+        )
     min_sup = default_min_support(n) if min_support is None else int(min_support)
     enc = encode_features(X, n_bins=n_bins)
     e_avg = float(errors.mean())
@@ -386,14 +420,24 @@ def sliceline(
     return _to_frame(top, enc, feat_of, offsets, e_avg)
 
 
-def _to_frame(top: _TopK, enc: EncodedFeatures, feat_of: np.ndarray, offsets: np.ndarray,
-              e_avg: float) -> pl.DataFrame:
+def _to_frame(
+    top: _TopK, enc: EncodedFeatures, feat_of: np.ndarray, offsets: np.ndarray, e_avg: float
+) -> pl.DataFrame:
     rows = []
     for cols, (score, ss, se, level) in zip(top.cols, top.stats, strict=True):
         preds = [(int(feat_of[c]), int(c - offsets[feat_of[c]])) for c in cols if c >= 0]
         definition = " & ".join(enc.labels[f][v] for f, v in preds)
-        rows.append((-score, definition, score, ss, se, level, _conjunction(
-            [enc.wheres[f][v] for f, v in preds])))
+        rows.append(
+            (
+                -score,
+                definition,
+                score,
+                ss,
+                se,
+                level,
+                _conjunction([enc.wheres[f][v] for f, v in preds]),
+            )
+        )
     rows.sort(key=lambda r: (r[0], r[1]))
     rows = rows[: top.k]
     return pl.DataFrame(

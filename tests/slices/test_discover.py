@@ -74,12 +74,19 @@ def failing_frame(seed: int = 0) -> pl.DataFrame:
     scanner = rng.choice(["scanner_a", "scanner_b"], n)
     bad = (vendor == "vendor_c") & (scanner == "scanner_a")
     correct = rng.random(n) >= np.where(bad, 0.8, 0.05)
-    return pl.DataFrame({
-        "sample_id": [f"s{i}" for i in range(n)], "label": rng.choice(["cat", "dog"], n),
-        "vendor": vendor, "scanner": scanner, "width": rng.integers(0, 500, n),
-        "exposure": rng.normal(size=n), "notes": [f"note {i}" for i in range(n)],
-        "pred": rng.choice(["cat", "dog"], n), "correct": correct,
-    })
+    return pl.DataFrame(
+        {
+            "sample_id": [f"s{i}" for i in range(n)],
+            "label": rng.choice(["cat", "dog"], n),
+            "vendor": vendor,
+            "scanner": scanner,
+            "width": rng.integers(0, 500, n),
+            "exposure": rng.normal(size=n),
+            "notes": [f"note {i}" for i in range(n)],
+            "pred": rng.choice(["cat", "dog"], n),
+            "correct": correct,
+        }
+    )
 
 
 def test_discover_end_to_end():
@@ -129,8 +136,11 @@ def test_discover_array_correct_and_errors():
     with pytest.raises(SchemaError, match="not in the frame"):
         discover(f, columns=["vendor", "missing"])
     with pytest.raises(SchemaError, match="null in rows"):
-        discover(f.with_columns(correct=pl.when(pl.int_range(pl.len()) == 3).then(None)
-                                .otherwise(pl.col("correct"))))
+        discover(
+            f.with_columns(
+                correct=pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("correct"))
+            )
+        )
     with pytest.raises(SchemaError, match="no usable slice features"):
         discover(f.select("sample_id", "notes", "correct"))
 
@@ -140,8 +150,13 @@ def make_ds(n: int = 400, seed: int = 0):
     site = rng.choice(["s1", "s2", "s3"], n)
     labels = rng.choice(["a", "b"], n)
     split = np.where(np.arange(n) % 4 == 0, "test", "train")
-    ds = Dataset.from_arrays(np.zeros((n, 2, 2)), list(labels), ["a", "b"],
-                             metadata={"site": list(site)}, split=list(split))
+    ds = Dataset.from_arrays(
+        np.zeros((n, 2, 2)),
+        list(labels),
+        ["a", "b"],
+        metadata={"site": list(site)},
+        split=list(split),
+    )
     pred = labels.copy()
     wrong = (site == "s3") & (rng.random(n) < 0.7)
     pred[wrong] = np.where(labels[wrong] == "a", "b", "a")
@@ -160,8 +175,9 @@ def test_discover_dataset_from_frame_and_probabilities():
     assert discover_dataset(ds, as_int, min_support=20, alpha=0.6).slices.equals(res.slices)
     probs = np.where(pred[:, None] == np.array(["a", "b"]), 0.9, 0.1)
     emb = np.random.default_rng(0).normal(size=(400, 4)) + (site == "s3")[:, None] * 8
-    p = SimpleNamespace(sample_ids=ds.sample_ids[::-1], pred_probs=probs[::-1],
-                        embeddings=emb[::-1])
+    p = SimpleNamespace(
+        sample_ids=ds.sample_ids[::-1], pred_probs=probs[::-1], embeddings=emb[::-1]
+    )
     res_t = discover_dataset(ds, p, split="test", min_support=10, n_clusters=4, alpha=0.6)
     assert res_t.params["n_rows"] == 100
     assert res_t.slices["definition"][0] == "site=s3"

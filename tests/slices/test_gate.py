@@ -150,3 +150,57 @@ def test_round_trip(tmp_path: Path) -> None:
     path = BASE.save(tmp_path / "m.json")
     back = SliceMetrics.load(path)
     assert back.table.equals(BASE.table)
+
+
+def test_gate_edge_cases() -> None:
+    # exactly the allowed drop passes despite float rounding (0.90 -> 0.88 is -0.0200...018)
+    b = run({"overall": (0.90, 5000)})
+    c = run({"overall": (0.88, 5000)})
+    assert check(b, c, max_drop=0.02).passed
+    assert not check(b, c, max_drop=0.019).passed
+
+
+def test_gate_on_ece_lower_is_better() -> None:
+    def ece_run(v: float) -> SliceMetrics:
+        rows = [
+            {
+                "slice": "overall",
+                "n": 1000,
+                "metric": "ece",
+                "support": 1000,
+                "value": v,
+                "ci_low": None,
+                "ci_high": None,
+                "delta_vs_overall": 0.0,
+                "p_value": None,
+                "low_support": False,
+            }
+        ]
+        return SliceMetrics(pl.DataFrame(rows, schema=METRICS_SCHEMA))
+
+    assert check(ece_run(0.10), ece_run(0.02), metric="ece").passed  # calibration improved
+    worse = check(ece_run(0.02), ece_run(0.10), metric="ece", require_significant=True)
+    assert not worse.passed
+    assert "ece rose 0.0800" in worse.failures["reason"].item()
+
+
+def test_min_n_uses_the_metric_support() -> None:
+    def rec(support: int, value: float) -> SliceMetrics:
+        rows = [
+            {
+                "slice": "big",
+                "n": 5000,
+                "metric": "recall[2]",
+                "support": support,
+                "value": value,
+                "ci_low": None,
+                "ci_high": None,
+                "delta_vs_overall": 0.0,
+                "p_value": None,
+                "low_support": False,
+            }
+        ]
+        return SliceMetrics(pl.DataFrame(rows, schema=METRICS_SCHEMA))
+
+    g = check(rec(3, 1.0), rec(3, 0.33), metric="recall[2]", min_n=30)
+    assert g.passed and g.table["status"].item() == "skip"

@@ -125,3 +125,11 @@ def test_errors() -> None:
         evaluate_frame(f, [], classes=["a"])
     with pytest.raises(SchemaError, match="'truth' column"):
         evaluate_frame(f, [], label="truth")
+
+
+def test_partial_confidence_is_a_clear_error() -> None:
+    f = _frame().with_columns(
+        pl.when(pl.col("site") == "x").then(pl.col("confidence")).alias("confidence")
+    )
+    with pytest.raises(SchemaError, match="confidence column 'confidence' is missing or empty"):
+        evaluate_frame(f, [], confidence="confidence")

@@ -102,7 +102,8 @@ def test_ties_broken_by_definition():
     assert out["score"][0] == out["score"][1]
     # with k=1 the tie is cut by the definition too
     assert sliceline(x, err, k=1, alpha=0.9, min_support=10)["definition"].to_list() == [
-        "p=x & q=v"]
+        "p=x & q=v"
+    ]
 
 
 def brute_force(x: pl.DataFrame, err: np.ndarray, max_level: int, min_sup: int, alpha: float):
@@ -132,12 +133,19 @@ def brute_force(x: pl.DataFrame, err: np.ndarray, max_level: int, min_sup: int, 
 def test_matches_brute_force(seed, binary, alpha, min_sup):
     rng = np.random.default_rng(seed)
     n = 400
-    x = pl.DataFrame({
-        "a": rng.choice(["a0", "a1", "a2"], n), "b": rng.choice(["b0", "b1"], n),
-        "c": rng.choice(["c0", "c1", "c2", "c3"], n), "d": rng.choice(["d0", "d1"], n),
-    })
-    logit = -2.0 + 1.5 * (x["a"] == "a1").to_numpy() * (x["b"] == "b1").to_numpy() \
+    x = pl.DataFrame(
+        {
+            "a": rng.choice(["a0", "a1", "a2"], n),
+            "b": rng.choice(["b0", "b1"], n),
+            "c": rng.choice(["c0", "c1", "c2", "c3"], n),
+            "d": rng.choice(["d0", "d1"], n),
+        }
+    )
+    logit = (
+        -2.0
+        + 1.5 * (x["a"] == "a1").to_numpy() * (x["b"] == "b1").to_numpy()
         + 0.8 * (x["c"] == "c2").to_numpy()
+    )
     p = 1 / (1 + np.exp(-logit))
     err = (rng.random(n) < p).astype(float) if binary else np.round(rng.random(n) * p * 2, 2)
     err = np.clip(err, 0, 1)
@@ -148,8 +156,7 @@ def test_matches_brute_force(seed, binary, alpha, min_sup):
             got = sliceline(x, err, k=k, max_level=max_level, alpha=alpha, min_support=min_sup)
             assert got["definition"].to_list() == [r[0] for r in ref[:k]]
             assert got["n"].to_list() == [r[1] for r in ref[:k]]
-            np.testing.assert_allclose(got["score"].to_numpy(), [r[2] for r in ref[:k]],
-                                       rtol=1e-9)
+            np.testing.assert_allclose(got["score"].to_numpy(), [r[2] for r in ref[:k]], rtol=1e-9)
 
 
 def test_statistics_equal_the_papers_sparse_product():
@@ -200,8 +207,16 @@ def test_no_errors_gives_empty_frame_with_schema():
     x, _ = planted()
     out = sliceline(x, np.zeros(x.height))
     assert out.height == 0
-    assert out.columns == ["rank", "score", "n", "error_rate", "mean_error_ratio", "level",
-                           "definition", "where"]
+    assert out.columns == [
+        "rank",
+        "score",
+        "n",
+        "error_rate",
+        "mean_error_ratio",
+        "level",
+        "definition",
+        "where",
+    ]
 
 
 def test_bad_input_raises():
