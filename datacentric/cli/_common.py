@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,6 +16,8 @@ from datacentric.exceptions import DatacentricError
 __all__ = ["console", "err_console", "new_app", "user_errors"]
 
 console = Console()
+if not console.is_terminal and "COLUMNS" not in os.environ:
+    console.width = 120  # logs and CI: rich would otherwise wrap tables at 80 columns
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

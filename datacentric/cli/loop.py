@@ -41,31 +41,33 @@ def loop_cmd(
     records = ExperimentLog(directory).records()
     t = Table(title=f"Data iterations of {directory} (model held fixed)")
     for col in (
-        "iter",
-        "version",
-        "relabeled",
-        "removed",
-        "to review",
-        "test accuracy",
-        "95% CI",
+        "it",
+        "ver",
+        "relabel",
+        "remove",
+        "review",
+        "test accuracy [95% CI]",
         "worst slice",
-        "worst acc.",
     ):
-        t.add_column(col, justify="left" if col in ("worst slice",) else "right")
+        t.add_column(col, justify="left" if col == "worst slice" else "right")
     base = records[0]["accuracy"] if records else None
     for r in records:
         c = r.get("counts", {})
-        gain = f" ({r['accuracy'] - base:+.4f})" if base is not None and r["iteration"] else ""
+        gain = f" {r['accuracy'] - base:+.3f}" if base is not None and r["iteration"] else ""
+        lo, hi = r["accuracy_ci"]
+        worst = (
+            f"{r['worst_slice']} {r['worst_slice_accuracy']:.3f}"
+            if r["worst_slice_accuracy"] is not None
+            else ""
+        )
         t.add_row(
             str(r["iteration"]),
             str(r["version"]),
             str(c.get("relabeled", "")),
             str(c.get("removed", "")),
             str(c.get("queued_for_review", "")),
-            f"{r['accuracy']:.4f}{gain}",
-            f"[{r['accuracy_ci'][0]:.3f}, {r['accuracy_ci'][1]:.3f}]",
-            str(r["worst_slice"]),
-            f"{r['worst_slice_accuracy']:.4f}" if r["worst_slice_accuracy"] is not None else "",
+            f"{r['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]{gain}",
+            worst,
         )
     console.print(t)
     if records and records[-1].get("regressed_slices"):
