@@ -103,4 +103,4 @@ def test_cli_loop_prints_the_table(looped) -> None:
     assert res.exit_code == 0, res.output
     assert "Data iterations" in res.output
     acc = ExperimentLog(root).records()[-1]["accuracy"]
-    assert f"{acc:.4f}" in res.output
+    assert f"{acc:.3f}" in res.output
