@@ -40,8 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import signal
 import statistics
@@ -50,12 +48,11 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _harness import machine_info, now, peak_mib
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "loop.json"
@@ -71,43 +68,6 @@ METHODS = ["noisy", "loop", "oracle", "oracle_same_rows", "cleanlearning"]
 
 
 # --------------------------------------------------------------------------- helpers
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _peak_mib() -> dict[str, float]:
-    """Peak resident memory of this process, MiB."""
-    return {"peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def machine_info() -> dict[str, Any]:
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "python": platform.python_version(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "versions": {
-            p: _version(p)
-            for p in (
-                "datacentric",
-                "cleanlab",
-                "scikit-learn",
-                "torch",
-                "albumentations",
-                "numpy",
-                "polars",
-            )
-        },
-    }
 
 
 def _set_job_env() -> None:
@@ -512,7 +472,7 @@ def run_job(name: str, args: argparse.Namespace, tmp: Path, tag: str, **extra: A
     ]
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
-    print(f"[{_now()}] job {tag}", flush=True)
+    print(f"[{now()}] job {tag}", flush=True)
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -527,7 +487,7 @@ def run_job(name: str, args: argparse.Namespace, tmp: Path, tag: str, **extra: A
         return {"failed": True, "returncode": rc, "log_tail": log.read_text()[-3000:]}
     res = json.loads(out.read_text())
     res["job_wall_s"] = round(wall, 2)
-    print(f"[{_now()}]   done in {wall:.0f} s", flush=True)
+    print(f"[{now()}]   done in {wall:.0f} s", flush=True)
     if arrays.exists():
         res["_arrays"] = str(arrays)
     return res
@@ -542,15 +502,13 @@ def _mean_sd(xs: list[float]) -> dict[str, Any]:
     }
 
 
-def _wilson(k: int, n: int, z: float = 1.959964) -> list[float] | None:
-    """95 % Wilson score interval of a proportion k / n."""
+def _wilson(k: int, n: int) -> list[float] | None:
+    """95 % Wilson score interval of a proportion k / n (the library's, rounded)."""
+    from datacentric.slices.stats import wilson_interval
+
     if n == 0:
         return None
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return [round(float(mid - half), 4), round(float(mid + half), 4)]
+    return [round(x, 4) for x in wilson_interval(k, n)]
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -837,7 +795,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.job:
         _set_job_env()
         res = JOBS[args.job](args)
-        res.update(_peak_mib())
+        res.update(peak_mib())
         args.job_out.write_text(json.dumps(res, indent=2, default=str))
         return 0
 
@@ -847,10 +805,20 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     res: dict[str, Any] = {
         "benchmark": "loop",
-        "date": _now(),
+        "date": now(),
         "mode": "quick" if args.quick else "full",
         "seeds": seeds,
-        "machine": machine_info(),
+        "machine": machine_info(
+            (
+                "datacentric",
+                "cleanlab",
+                "scikit-learn",
+                "torch",
+                "albumentations",
+                "numpy",
+                "polars",
+            )
+        ),
         "config": {
             "demo_seed": DEMO_SEED,
             "iterations": ITERATIONS,

@@ -44,8 +44,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import signal
 import subprocess
@@ -53,12 +51,11 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _harness import machine_info, now, peak_mib
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scan.json"
 K_CLASSES = 10
@@ -79,25 +76,6 @@ _RANK = {"train": 0, "val": 1, "test": 2}
 
 
 # --------------------------------------------------------------------------- helpers
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _peak_mib() -> dict[str, float]:
-    """Peak resident memory of this process (and of its finished children), MiB."""
-    self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {
-        "peak_rss_mib": round(self_kb / 1024, 1),
-        "peak_rss_children_mib": round(child_kb / 1024, 1),
-    }
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def prf(pred: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
@@ -573,7 +551,7 @@ def job_b1_ours(args: argparse.Namespace) -> dict[str, Any]:
                 (result.issues["issue_type"] == "imbalance") & result.issues["is_issue"]
             ).height
         ),
-        **_peak_mib(),
+        **peak_mib(children=True),
     }
 
 
@@ -605,7 +583,9 @@ def job_b2_ours(args: argparse.Namespace) -> dict[str, Any]:
     cluster = np.full(n, -1, dtype=np.int64)
     cluster[nd["sample_id"].cast(int).to_numpy()] = nd["cluster_id"].fill_null(-1).to_numpy()
     np.savez(args.job_arrays, cluster=cluster, **masks)
-    peak = _peak_mib()  # before the breakdown below, which is not part of the measured scan
+    peak = peak_mib(
+        children=True
+    )  # before the breakdown below, which is not part of the measured scan
     return {
         "n": n,
         "dataset_from_arrays_s": round(build_s, 3),
@@ -683,7 +663,7 @@ def job_b2_datalab(args: argparse.Namespace) -> dict[str, Any]:
         "total_s": round(total_s, 3),
         "issue_types": summary["issue_type"].tolist(),
         "flag_counts": {k: int(v.sum()) for k, v in masks.items()},
-        **_peak_mib(),
+        **peak_mib(children=True),
     }
 
 
@@ -711,7 +691,7 @@ def run_job(name: str, args: argparse.Namespace, tmp: Path, timeout: float, **ex
         cmd += ["--peer-path", args.peer_path]
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
-    print(f"[{_now()}] running job {name} (timeout {timeout:.0f} s)", flush=True)
+    print(f"[{now()}] running job {name} (timeout {timeout:.0f} s)", flush=True)
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
@@ -733,17 +713,6 @@ def run_job(name: str, args: argparse.Namespace, tmp: Path, timeout: float, **ex
 
 
 # --------------------------------------------------------------------------- orchestration
-def machine_info() -> dict[str, Any]:
-    return {
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "versions": {
-            p: _version(p)
-            for p in ("datacentric", "cleanlab", "polars", "faiss-cpu", "numpy", "torch")
-        },
-    }
 
 
 def part_b(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -954,16 +923,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.job:
         _set_job_threads()
         res = JOBS[args.job](args)
-        res.update({k: v for k, v in _peak_mib().items() if k not in res})
+        res.update({k: v for k, v in peak_mib(children=True).items() if k not in res})
         args.job_out.write_text(json.dumps(res, indent=2, default=str))
         return 0
 
     started = time.perf_counter()
     res: dict[str, Any] = {
         "benchmark": "scan",
-        "date": _now(),
+        "date": now(),
         "mode": "quick" if args.quick else "full",
-        "machine": machine_info(),
+        "machine": machine_info(
+            ("datacentric", "cleanlab", "polars", "faiss-cpu", "numpy", "torch")
+        ),
     }
     tmp = Path(tempfile.mkdtemp(prefix="bench_scan_"))
     try:

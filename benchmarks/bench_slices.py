@@ -59,12 +59,11 @@ import sys
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _harness import now, version
 
 RESULTS = Path(__file__).resolve().parent / "results" / "slices.json"
 N_EVAL = 10_000_000
@@ -81,8 +80,6 @@ MEM_CAP_GIB = 12.0
 
 
 # --------------------------------------------------------------------------- helpers
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _status_kib(key: str, pid: int | str = "self") -> int | None:
@@ -123,18 +120,6 @@ class _CallMemory:
             "call_peak_rss_mib": _mib(self.peak),
             "call_extra_rss_mib": _mib(extra),
         }
-
-
-def _version(dist: str, path: str | None = None) -> str | None:
-    if path:
-        for d in metadata.distributions(path=[path]):
-            if (d.metadata["Name"] or "").lower() == dist.lower():
-                return d.version
-        return None
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def _median(xs: list[float]) -> float | None:
@@ -416,7 +401,7 @@ def run_job(
     for k, v in extra.items():
         cmd += [f"--{k.replace('_', '-')}", str(v)]
     label = " ".join(f"{k}={v}" for k, v in extra.items() if k != "data")
-    print(f"[{_now()}] job {name} {label} (timeout {timeout:.0f} s)", flush=True)
+    print(f"[{now()}] job {name} {label} (timeout {timeout:.0f} s)", flush=True)
     cap_kib = int(args.mem_cap_gib * 2**20)
     seen_kib = 0
     t0 = time.perf_counter()
@@ -576,10 +561,10 @@ def machine_info(peer_path: str | None) -> dict[str, Any]:
             k, v = line.split(":", 1)
             if k in ("MemTotal", "MemAvailable"):
                 meminfo[k] = round(int(v.split()[0]) / 2**20, 1)
-    versions = {p: _version(p) for p in ("datacentric", "polars", "numpy", "scipy")}
-    versions["scikit-learn"] = _version("scikit-learn")
-    versions["sliceline (peer)"] = _version("sliceline", peer_path) if peer_path else None
-    versions["numba (peer acceleration)"] = _version("numba", peer_path) or _version("numba")
+    versions = {p: version(p) for p in ("datacentric", "polars", "numpy", "scipy")}
+    versions["scikit-learn"] = version("scikit-learn")
+    versions["sliceline (peer)"] = version("sliceline", peer_path) if peer_path else None
+    versions["numba (peer acceleration)"] = version("numba", peer_path) or version("numba")
     return {
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(os.sched_getaffinity(0)),
@@ -776,7 +761,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     res: dict[str, Any] = {
         "benchmark": "slices",
-        "date": _now(),
+        "date": now(),
         "mode": "quick" if args.quick else "full",
         "params": {
             "eval_rows": args.eval_rows,
