@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "CalibrationDataError",
     "CommitConflictError",
     "DatacentricError",
     "DuplicateSampleIdError",
     "EmptyDatasetError",
+    "ExportVerificationError",
     "IntegrationError",
     "InvalidDatasetError",
     "InvalidParameterError",
@@ -122,3 +124,24 @@ class CommitConflictError(StoreError):
 
 class IntegrationError(DatacentricError):
     """An external service (Label Studio, FiftyOne, ...) failed or refused a request."""
+
+
+class ExportVerificationError(DatacentricError):
+    """An exported ONNX model does not reproduce the torch model's outputs.
+
+    Attributes
+    ----------
+    max_abs_diff : float
+        The largest absolute difference between the probabilities of the two runtimes.
+    tolerance : float
+        The bound it exceeded.
+    """
+
+    def __init__(self, message: str, max_abs_diff: float, tolerance: float) -> None:
+        super().__init__(message)
+        self.max_abs_diff = max_abs_diff
+        self.tolerance = tolerance
+
+
+class CalibrationDataError(InvalidDatasetError):
+    """The calibration data for static quantization is missing or empty."""

@@ -6,6 +6,7 @@ import os
 
 from datacentric.cli._common import new_app
 from datacentric.cli.data import register as _register_data
+from datacentric.cli.export import register as _register_export
 from datacentric.cli.loop import register as _register_loop
 from datacentric.cli.scan import register as _register_scan
 from datacentric.cli.slices import app as _slices_app
@@ -19,6 +20,7 @@ app = new_app(
 _register_data(app)
 _register_scan(app)
 _register_loop(app)
+_register_export(app)
 app.add_typer(_slices_app, name="slices")
 
 

@@ -65,8 +65,8 @@ def compare(
     For proportions (accuracy, per-class recall) the change gets Newcombe's score interval
     and a two-proportion z-test (the runs are treated as independent samples; on the same
     test set this is conservative). Other metrics get the change only. ``status`` is
-    ``improved``/``regressed`` (significant), ``unchanged``, ``new`` (only in current) or
-    ``missing`` (only in baseline).
+    ``improved``/``regressed`` (significant), ``unchanged``, ``new`` (only in current),
+    ``missing`` (only in baseline) or ``empty`` (no rows in one of the runs).
 
     Examples
     --------
@@ -115,10 +115,12 @@ def compare(
             "significant": False,
             "status": "unchanged",
         }
-        if b is None or r["n"] is None:
+        if r["n"] is None:
             row["status"] = "new"
-        elif c is None or r["n_cur"] is None:
+        elif r["n_cur"] is None:
             row["status"] = "missing"
+        elif b is None or c is None:
+            row["status"] = "empty"  # the slice exists but has no rows (or no support) in a run
         else:
             row["change"] = c - b
             if is_proportion(metric) and r["support"] and r["support_cur"]:

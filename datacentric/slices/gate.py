@@ -181,6 +181,9 @@ def check(
         if r["status"] == "missing":
             status.append("fail")
             reason.append("slice is in the baseline but missing from the current results")
+        elif r["status"] == "empty":
+            status.append("skip")
+            reason.append("low support: the slice has no rows in one of the runs")
         elif r["status"] == "new":
             status.append("pass")
             reason.append("new slice (no baseline)")

@@ -204,3 +204,27 @@ def test_min_n_uses_the_metric_support() -> None:
 
     g = check(rec(3, 1.0), rec(3, 0.33), metric="recall[2]", min_n=30)
     assert g.passed and g.table["status"].item() == "skip"
+
+
+def test_empty_slice_is_skipped_not_passed() -> None:
+    empty = {
+        "slice": "rare",
+        "n": 0,
+        "metric": "accuracy",
+        "support": 0,
+        "value": None,
+        "ci_low": None,
+        "ci_high": None,
+        "delta_vs_overall": None,
+        "p_value": None,
+        "low_support": True,
+    }
+    base = run({"overall": (0.9, 500), "rare": (0.9, 40)})
+    cur = SliceMetrics(
+        pl.concat(
+            [run({"overall": (0.9, 500)}).table, pl.DataFrame([empty], schema=METRICS_SCHEMA)]
+        )
+    )
+    g = check(base, cur)
+    row = g.table.filter(pl.col("slice") == "rare").row(0, named=True)
+    assert row["comparison"] == "empty" and row["status"] == "skip"

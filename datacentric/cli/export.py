@@ -1,0 +1,109 @@
+"""The ``export`` verb: compress a model, measure it by slice, gate it, write a manifest.
+
+Register it in ``datacentric/cli/__init__.py`` with
+``from datacentric.cli.export import register as _register_export`` and
+``_register_export(app)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from datacentric.cli._common import console, user_errors
+from datacentric.exceptions import InvalidParameterError
+
+__all__ = ["export_cmd", "register"]
+
+
+def export_cmd(
+    directory: Path = typer.Argument(..., help="Dataset directory (its test split is evaluated)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the artefacts and export.json."),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="A model saved by recipe.save (default: train the default recipe)."
+    ),
+    targets: str = typer.Option(
+        "onnx-fp32,onnx-int8-dynamic,onnx-int8-static,pruned-50",
+        "--targets",
+        help="Comma-separated: onnx-fp32, onnx-int8-dynamic, onnx-int8-static, pruned-<pct>.",
+    ),
+    slices: Path | None = typer.Option(None, "--slices", help="Slice YAML (default: by metadata)."),
+    max_drop: float = typer.Option(0.01, "--max-drop", help="Allowed accuracy drop per slice."),
+    min_n: int = typer.Option(30, "--min-n", help="Slices with fewer test rows are not gated."),
+    calib_size: int = typer.Option(256, "--calib-size", help="Calibration sample size."),
+    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+    seed: int = typer.Option(0, help="Seed for training, calibration sampling, bootstrap."),
+) -> None:
+    """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much."""
+    from datacentric.cli.data import _open_any
+    from datacentric.export import compress
+    from datacentric.train import SmallCNNRecipe
+
+    ds = _open_any(directory, version)
+    if weights is not None:
+        if not weights.is_file():
+            raise InvalidParameterError(
+                f"--weights must be a file written by recipe.save, received {weights} (not found)."
+            )
+        recipe = SmallCNNRecipe.load(weights)
+        console.print(f"Loaded {recipe!r} from [bold]{weights}[/]")
+    else:
+        recipe = SmallCNNRecipe()
+        console.print(
+            f"[yellow]No --weights given:[/] training the default recipe {recipe!r} on the "
+            "train split (pass --weights model.pt to export a trained model)."
+        )
+        recipe.fit(ds.split("train"), seed=seed, progress=True)
+    report = compress(
+        recipe,
+        ds,
+        targets=targets,
+        slices=slices,
+        out_dir=out,
+        max_drop=max_drop,
+        min_n=min_n,
+        calib_size=calib_size,
+        seed=seed,
+    )
+    t = Table(title=f"Export of {directory} → {out}")
+    for col, just in (
+        ("target", "left"),
+        ("size", "right"),
+        ("ratio", "right"),
+        ("p50@1 ms", "right"),
+        ("p50@64 ms", "right"),
+        ("accuracy", "right"),
+        ("worst slice Δ", "right"),
+        ("gate", "left"),
+    ):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for a in [report.baseline, *report.artefacts]:
+        worst, delta = a.worst_slice
+        gate = (
+            "" if a.gate is None else ("[green]pass[/]" if a.gate.passed else "[bold red]FAIL[/]")
+        )
+        t.add_row(
+            a.target,
+            f"{a.size_bytes / 1024:.1f} KiB",
+            f"{a.size_ratio:.2f}",
+            f"{a.latency_ms['p50@1']:.2f}",
+            f"{a.latency_ms['p50@64']:.2f}",
+            f"{a.accuracy:.4f}",
+            "" if delta is None else f"{delta:+.4f} ({worst})",
+            gate,
+        )
+    console.print(t)
+    console.print(f"Manifest: [bold]{out / 'export.json'}[/]; summary: {out / 'export.md'}")
+    if not report.passed:
+        console.print(
+            f"[bold red]Gate failed[/] for {', '.join(report.failed_targets)}: a slice dropped "
+            f"more than {max_drop:.3f}; see {out / 'export.md'}."
+        )
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``export`` to the top-level app."""
+    app.command("export")(user_errors(export_cmd))

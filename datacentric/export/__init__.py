@@ -1,0 +1,43 @@
+"""Compressed export with a per-slice regression check.
+
+:func:`compress` turns a fitted torch recipe into ONNX fp32, int8 (dynamic and static,
+calibrated on a sample stratified across slices and classes) and L1-pruned artefacts, and
+reports for each its size, CPU latency, accuracy overall and per slice, the samples whose
+prediction changed, and a gate against the uncompressed model. See ``docs/export.md``.
+"""
+
+from datacentric.exceptions import CalibrationDataError, ExportVerificationError
+from datacentric.export.compress import (
+    DEFAULT_TARGETS,
+    VALID_TARGETS,
+    compress,
+    parse_targets,
+    verify_manifest,
+)
+from datacentric.export.onnx import export_onnx, verify_onnx
+from datacentric.export.prune import prune_network, sparsity
+from datacentric.export.quantize import (
+    calibration_sample,
+    quantize_dynamic_model,
+    quantize_static_model,
+)
+from datacentric.export.report import ArtefactResult, CompressionReport
+
+__all__ = [
+    "DEFAULT_TARGETS",
+    "VALID_TARGETS",
+    "ArtefactResult",
+    "CalibrationDataError",
+    "CompressionReport",
+    "ExportVerificationError",
+    "calibration_sample",
+    "compress",
+    "export_onnx",
+    "parse_targets",
+    "prune_network",
+    "quantize_dynamic_model",
+    "quantize_static_model",
+    "sparsity",
+    "verify_manifest",
+    "verify_onnx",
+]

@@ -1,0 +1,364 @@
+"""`compress`: export a fitted recipe to ONNX fp32/int8 and pruned forms, measure each,
+gate every form's accuracy by slice against the uncompressed model, write a manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.dataset import Dataset
+from datacentric.exceptions import CalibrationDataError, InvalidDatasetError, InvalidParameterError
+from datacentric.export.latency import measure, onnx_runner, torch_runner
+from datacentric.export.onnx import (
+    FittedNet,
+    export_onnx,
+    fitted_net,
+    normalised_inputs,
+    onnx_logits,
+    open_session,
+    softmax,
+    torch_logits,
+    verify_onnx,
+)
+from datacentric.export.prune import prune_network, sparsity
+from datacentric.export.quantize import (
+    calibration_sample,
+    quantize_dynamic_model,
+    quantize_static_model,
+)
+from datacentric.export.report import ArtefactResult, CompressionReport, sha256_file
+
+__all__ = ["DEFAULT_TARGETS", "VALID_TARGETS", "compress", "parse_targets", "verify_manifest"]
+
+DEFAULT_TARGETS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "pruned-50")
+VALID_TARGETS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "pruned-<percent>")
+_PRUNED = re.compile(r"^pruned-(\d{1,2})$")
+_VERIFY_ROWS = 64
+
+
+def parse_targets(targets: str | Sequence[str]) -> list[str]:
+    """Validate target names (a list or a comma-separated string); keep their order.
+
+    Examples
+    --------
+    >>> parse_targets("onnx-fp32, pruned-30")
+    ['onnx-fp32', 'pruned-30']
+    """
+    items = [t.strip() for t in targets.split(",")] if isinstance(targets, str) else list(targets)
+    items = [t for t in items if t]
+    bad = [
+        t
+        for t in items
+        if t not in VALID_TARGETS[:3] and not ((m := _PRUNED.match(t)) and int(m.group(1)) > 0)
+    ]
+    if bad or not items:
+        raise InvalidParameterError(
+            f"unknown export target(s) {bad if bad else items!r}; valid targets: "
+            f"{', '.join(VALID_TARGETS)} (percent of weights pruned, 1-99, e.g. 'pruned-50')."
+        )
+    if len(set(items)) != len(items):
+        raise InvalidParameterError(f"export targets are repeated: {items!r}.")
+    return items
+
+
+def _eval_rows(eval_ds: Dataset, split: str) -> Dataset:
+    test = eval_ds.filter(pl.col("split") == split, pl.col("label").is_not_null())
+    if len(test) == 0:
+        splits = sorted(set(eval_ds.manifest["split"].to_list()))
+        raise InvalidDatasetError(
+            f"compress: the evaluation dataset has no labeled rows in split {split!r} "
+            f"(received {len(eval_ds)} rows in splits {splits}). Pass eval_ds with a labeled "
+            f"{split!r} split, or choose another split with eval_split=."
+        )
+    return test
+
+
+def _pred_frame(ids: list[str], probs: np.ndarray, classes: list[str]) -> pl.DataFrame:
+    arg = probs.argmax(axis=1)
+    return pl.DataFrame(
+        {
+            "sample_id": ids,
+            "pred": [classes[i] for i in arg],
+            "confidence": probs[np.arange(len(ids)), arg],
+        }
+    )
+
+
+def _changed(test: Dataset, before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    meta = [c for c in test.metadata_columns if c != "annotator"]
+    joined = (
+        test.manifest.select("sample_id", "label", *meta)
+        .join(before.select("sample_id", pl.col("pred").alias("before")), on="sample_id")
+        .join(after.select("sample_id", pl.col("pred").alias("after")), on="sample_id")
+    )
+    return joined.filter(pl.col("before") != pl.col("after")).select(
+        "sample_id", "label", "before", "after", *meta
+    )
+
+
+def _torch_size(net: Any) -> int:
+    return int(
+        sum(p.numel() * p.element_size() for p in net.parameters())
+        + sum(b.numel() * b.element_size() for b in net.buffers())
+    )
+
+
+def compress(
+    recipe: Any,
+    calib_ds: Dataset | None,
+    eval_ds: Dataset | None = None,
+    *,
+    targets: str | Sequence[str] = DEFAULT_TARGETS,
+    slices: Any = None,
+    out_dir: str | Path = "export",
+    max_drop: float = 0.01,
+    min_n: int = 30,
+    calib_size: int = 256,
+    seed: int = 0,
+    eval_split: str = "test",
+    latency_repeats: int = 20,
+    threads: int = 1,
+    atol: float = 1e-4,
+) -> CompressionReport:
+    """Export, compress, measure and gate a fitted torch recipe.
+
+    For every target: write the artefact under ``out_dir``, measure its size (and ratio to
+    the fp32 ONNX file), CPU latency (p50/p95 at batch 1 and 64, warm-up excluded) and
+    accuracy overall and per slice on ``eval_ds``'s test split, list the test samples whose
+    predicted class changed, and gate it against the uncompressed torch model with
+    :func:`datacentric.slices.check` (fail when any slice with at least ``min_n`` rows drops
+    more than ``max_drop``). Writes ``export.json`` (manifest), ``export.md`` and
+    ``changed_predictions.parquet`` next to the artefacts.
+
+    Parameters
+    ----------
+    recipe : TorchRecipe
+        A fitted ``SmallCNNRecipe``/``ResNetRecipe``.
+    calib_ds : Dataset or None
+        Rows to draw the static-quantization calibration sample from (see
+        :func:`~datacentric.export.quantize.calibration_sample`). When ``eval_ds`` is None,
+        ``calib_ds`` is also the evaluation dataset and its ``eval_split`` rows are left
+        out of calibration. Only needed for ``onnx-int8-static``.
+    eval_ds : Dataset, optional
+        Dataset whose ``eval_split`` split is evaluated (default: ``calib_ds``).
+    targets : list of str or comma-separated str
+        Any of ``onnx-fp32``, ``onnx-int8-dynamic``, ``onnx-int8-static``, ``pruned-<pct>``.
+    slices : YAML path/text, list of Slice/SliceSpec, or None
+        As for :func:`datacentric.slices.evaluate`.
+    max_drop, min_n : float, int
+        Gate bound (absolute accuracy, 0.01 = 1 point) and minimum slice support.
+    calib_size, seed : int
+        Calibration sample size and seed.
+    latency_repeats, threads : int
+        Timed calls per batch size; CPU threads for onnxruntime and torch.
+    atol : float
+        Maximum allowed absolute difference of fp32 ONNX vs torch probabilities.
+
+    Raises
+    ------
+    InvalidParameterError
+        Unknown target, unfitted recipe, bad numbers.
+    CalibrationDataError
+        ``onnx-int8-static`` requested without calibration rows.
+    InvalidDatasetError
+        No labeled rows in the evaluation split.
+    ExportVerificationError
+        The ONNX export does not reproduce torch within ``atol``.
+    """
+    from datacentric.slices import check, evaluate
+
+    names = parse_targets(targets)
+    fn = fitted_net(recipe)
+    if not (isinstance(max_drop, (int, float)) and 0 <= max_drop <= 1):
+        raise InvalidParameterError(f"max_drop must be a number in [0, 1], received {max_drop!r}.")
+    pool: Dataset | None
+    if eval_ds is None:
+        if calib_ds is None:
+            raise CalibrationDataError(
+                "compress: received neither calib_ds nor eval_ds; pass the dataset to "
+                "evaluate on (eval_ds) and, for onnx-int8-static, calibration rows (calib_ds)."
+            )
+        eval_ds = calib_ds
+        pool = calib_ds.filter(pl.col("split") != eval_split)
+    else:
+        pool = calib_ds
+    if list(eval_ds.classes) != fn.classes:
+        raise InvalidDatasetError(
+            f"compress: the evaluation dataset's classes {eval_ds.classes!r} differ from the "
+            f"model's {fn.classes!r}. Evaluate on a dataset with the same ordered classes."
+        )
+    calib_ids: list[str] = []
+    if "onnx-int8-static" in names:
+        calib_ids = calibration_sample(pool, slices, size=calib_size, seed=seed)
+    test = _eval_rows(eval_ds, eval_split)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    ids = test.sample_ids
+    x = normalised_inputs(fn, test)
+    bench_x = x[:64]
+
+    def metrics_for(probs: np.ndarray, model: str) -> tuple[Any, pl.DataFrame]:
+        frame = _pred_frame(ids, probs, fn.classes)
+        return evaluate(
+            eval_ds, frame, slices, split=eval_split, min_n=min_n, seed=seed, model=model
+        ), frame
+
+    base_probs = softmax(torch_logits(fn.net, x))
+    base_metrics, base_frame = metrics_for(base_probs, "torch")
+    fp32_path = export_onnx(fn.net, out / "model-fp32.onnx", x[:2])
+    verify_onnx(fp32_path, fn.net, x[:_VERIFY_ROWS], atol=atol, threads=threads)
+    fp32_size = fp32_path.stat().st_size
+    baseline = ArtefactResult(
+        target="torch",
+        path=None,
+        size_bytes=_torch_size(fn.net),
+        size_ratio=_torch_size(fn.net) / fp32_size,
+        latency_ms=measure(torch_runner(fn.net, threads), bench_x, repeats=latency_repeats),
+        metrics=base_metrics,
+    )
+
+    results: list[ArtefactResult] = []
+    for name in names:
+        path, extra = _build(name, fn, fp32_path, out, calib_ids, pool, x, atol, threads)
+        session = open_session(path, threads)
+        probs = softmax(onnx_logits(session, x))
+        metrics, frame = metrics_for(probs, name)
+        extra["max_abs_diff_vs_torch"] = float(np.abs(probs - base_probs).max())
+        gate = check(base_metrics, metrics, max_drop=float(max_drop), min_n=min_n)
+        results.append(
+            ArtefactResult(
+                target=name,
+                path=path,
+                size_bytes=path.stat().st_size,
+                size_ratio=path.stat().st_size / fp32_size,
+                latency_ms=measure(onnx_runner(session), bench_x, repeats=latency_repeats),
+                metrics=metrics,
+                gate=gate,
+                changed=_changed(test, base_frame, frame),
+                extra=extra,
+            )
+        )
+    if "onnx-fp32" not in names:
+        fp32_path.unlink()
+    report = CompressionReport(baseline, results, {}, out)
+    report.manifest = _manifest(report, recipe, fn, eval_ds, pool, calib_ids, names, locals())
+    report.write()
+    return report
+
+
+def _build(
+    name: str,
+    fn: FittedNet,
+    fp32_path: Path,
+    out: Path,
+    calib_ids: list[str],
+    pool: Dataset | None,
+    x: np.ndarray,
+    atol: float,
+    threads: int,
+) -> tuple[Path, dict[str, Any]]:
+    """Write the artefact of one target; return its path and target-specific facts."""
+    if name == "onnx-fp32":
+        return fp32_path, {}
+    if name == "onnx-int8-dynamic":
+        return quantize_dynamic_model(fp32_path, out / "model-int8-dynamic.onnx"), {}
+    if name == "onnx-int8-static":
+        assert pool is not None  # calibration_sample raised otherwise
+        calib_x = normalised_inputs(fn, pool, calib_ids)
+        path = quantize_static_model(fp32_path, out / "model-int8-static.onnx", calib_x)
+        return path, {"n_calibration": len(calib_ids)}
+    amount = int(name.split("-")[1]) / 100.0
+    pruned = prune_network(fn.net, amount)
+    path = export_onnx(pruned, out / f"model-{name}.onnx", x[:2])
+    verify_onnx(path, pruned, x[:_VERIFY_ROWS], atol=atol, threads=threads)
+    return path, {"sparsity": sparsity(pruned), "requested_sparsity": amount}
+
+
+def _manifest(
+    report: CompressionReport,
+    recipe: Any,
+    fn: FittedNet,
+    eval_ds: Dataset,
+    pool: Dataset | None,
+    calib_ids: list[str],
+    names: list[str],
+    args: dict[str, Any],
+) -> dict[str, Any]:
+    import onnx
+    import onnxruntime
+    import torch
+
+    import datacentric
+
+    metrics = report.baseline.metrics
+    return {
+        "format": "datacentric.export",
+        "format_version": 1,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "datacentric_version": datacentric.__version__,
+        "runtime": {
+            "torch": torch.__version__,
+            "onnx": onnx.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        },
+        "dataset": {
+            "root": str(eval_ds.root) if eval_ds.root else None,
+            "version": eval_ds.version,
+            "eval_split": args["eval_split"],
+            "n_eval": int(metrics.meta.get("n_rows", 0)),
+            "calibration_root": str(pool.root) if pool is not None and pool.root else None,
+            "calibration_version": pool.version if pool is not None else None,
+            "n_calibration": len(calib_ids),
+            "calibration_ids_sha256": hashlib.sha256("\n".join(calib_ids).encode()).hexdigest(),
+        },
+        "recipe": {
+            "name": getattr(recipe, "name", type(recipe).__name__),
+            "class": type(recipe).__name__,
+            "params": recipe.get_params() if hasattr(recipe, "get_params") else {},
+            "classes": fn.classes,
+            "input": {
+                "name": "input",
+                "layout": "NCHW float32, scaled to [0, 1] then (x - mean) / std",
+                "mean": fn.mean.tolist(),
+                "std": fn.std.tolist(),
+                "image_size": fn.image_size,
+                "mode": fn.mode,
+            },
+            "output": {"name": "logits", "meaning": "class scores before softmax"},
+        },
+        "settings": {
+            "targets": names,
+            "max_drop": float(args["max_drop"]),
+            "min_n": args["min_n"],
+            "calib_size": args["calib_size"],
+            "seed": args["seed"],
+            "threads": args["threads"],
+            "latency_repeats": args["latency_repeats"],
+            "slices": metrics.meta.get("slices", {}),
+        },
+        "baseline": report.baseline.summary(),
+        "artefacts": [a.summary() for a in report.artefacts],
+        "gate": {"passed": report.passed, "failed_targets": report.failed_targets},
+    }
+
+
+def verify_manifest(out_dir: str | Path) -> list[str]:
+    """Artefacts of ``out_dir/export.json`` whose file is missing or whose hash differs."""
+    import json
+
+    out = Path(out_dir)
+    manifest = json.loads((out / "export.json").read_text(encoding="utf-8"))
+    bad = []
+    for a in manifest["artefacts"]:
+        p = out / a["file"]
+        if not p.is_file() or sha256_file(p) != a["sha256"]:
+            bad.append(a["file"])
+    return bad

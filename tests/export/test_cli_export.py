@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from datacentric import Dataset
+from datacentric.cli.export import register
+from tests.export.test_compress import _plant_regression
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    register(app)
+
+    @app.command("noop")
+    def _noop() -> None:  # a second command keeps "export" a named sub-command
+        pass
+
+    return app
+
+
+def test_cli_export_passes_and_writes_manifest(
+    digits_ds: Dataset, weights: Path, tmp_path: Path
+) -> None:
+    root = digits_ds.root
+    assert root is not None
+    out = tmp_path / "out"
+    args = ["export", str(root), "--out", str(out), "--weights", str(weights)]
+    res = CliRunner().invoke(_app(), [*args, "--targets", "onnx-fp32", "--min-n", "5"])
+    assert res.exit_code == 0, res.output
+    assert "onnx-fp32" in res.output
+    assert json.loads((out / "export.json").read_text())["gate"]["passed"] is True
+
+
+def test_cli_export_exits_1_on_slice_regression(
+    digits_ds: Dataset, weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = digits_ds.root
+    assert root is not None
+    _plant_regression(monkeypatch, digits_ds, "b")
+    args = ["export", str(root), "--out", str(tmp_path), "--weights", str(weights)]
+    res = CliRunner().invoke(_app(), [*args, "--targets", "onnx-fp32", "--min-n", "5"])
+    assert res.exit_code == 1
+    assert "Gate failed" in res.output
+
+
+def test_cli_unknown_target_is_a_clear_error(
+    digits_ds: Dataset, weights: Path, tmp_path: Path
+) -> None:
+    root = digits_ds.root
+    assert root is not None
+    args = ["export", str(root), "--out", str(tmp_path), "--weights", str(weights)]
+    res = CliRunner().invoke(_app(), [*args, "--targets", "bogus"])
+    assert res.exit_code == 1
+    assert "valid targets" in res.output
