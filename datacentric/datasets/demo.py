@@ -25,8 +25,13 @@ from datacentric.dataset.store import STORE_DIR
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = [
-    "DEMO_CLASSES", "DEMO_INJECTIONS", "GROUND_TRUTH_FILE", "DemoInjections",
-    "dark_score", "load_demo", "load_ground_truth",
+    "DEMO_CLASSES",
+    "DEMO_INJECTIONS",
+    "GROUND_TRUTH_FILE",
+    "DemoInjections",
+    "dark_score",
+    "load_demo",
+    "load_ground_truth",
 ]
 
 _T = TypeVar("_T")
@@ -89,22 +94,28 @@ class DemoInjections:
 
     test_fraction: float = 0.25
     scanner_weights: Mapping[str, float] = _frozen(
-        {"scanner_a": 0.45, "scanner_b": 0.35, "scanner_c": 0.2})
+        {"scanner_a": 0.45, "scanner_b": 0.35, "scanner_c": 0.2}
+    )
     vendor_weights: Mapping[str, float] = _frozen(
-        {"vendor_a": 0.4, "vendor_b": 0.3, "vendor_c": 0.3})
+        {"vendor_a": 0.4, "vendor_b": 0.3, "vendor_c": 0.3}
+    )
     writer_group_weights: Mapping[str, float] = _frozen({"adult": 0.6, "school": 0.4})
     annotators_per_vendor: int = 3
     label_noise_rate: Mapping[str, float] = _frozen(
-        {"vendor_a": 0.02, "vendor_b": 0.02, "vendor_c": 0.28})
+        {"vendor_a": 0.02, "vendor_b": 0.02, "vendor_c": 0.28}
+    )
     confusion: Mapping[str, str] = _frozen(
-        {"0": "6", "1": "7", "3": "8", "4": "9", "5": "6", "6": "5", "7": "1", "8": "3", "9": "4"})
+        {"0": "6", "1": "7", "3": "8", "4": "9", "5": "6", "6": "5", "7": "1", "8": "3", "9": "4"}
+    )
     dark_scanner: str = "scanner_c"
     dark_threshold: float = 0.32
-    scanner_style: Mapping[str, tuple[RGB, RGB]] = _frozen({
-        "scanner_a": ((246, 244, 236), (28, 36, 96)),  # warm paper, blue ink
-        "scanner_b": ((238, 242, 247), (58, 30, 26)),  # cool paper, brown-black ink
-        "scanner_c": ((66, 62, 54), (30, 28, 34)),  # dark and low contrast
-    })
+    scanner_style: Mapping[str, tuple[RGB, RGB]] = _frozen(
+        {
+            "scanner_a": ((246, 244, 236), (28, 36, 96)),  # warm paper, blue ink
+            "scanner_b": ((238, 242, 247), (58, 30, 26)),  # cool paper, brown-black ink
+            "scanner_c": ((66, 62, 54), (30, 28, 34)),  # dark and low contrast
+        }
+    )
     exposure_range: tuple[float, float] = (0.94, 1.0)
     sensor_noise_std: float = 2.0
     blur_radius: float = 0.6

@@ -19,9 +19,20 @@ import polars as pl
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = [
-    "BADGE_KINDS", "Formatter", "badge", "bar_chart_svg", "esc", "format_value",
-    "grouped_bar_chart_svg", "heat_table_html", "metric_cards", "page", "section",
-    "severity_badge", "table_html", "thumbnail_img",
+    "BADGE_KINDS",
+    "Formatter",
+    "badge",
+    "bar_chart_svg",
+    "esc",
+    "format_value",
+    "grouped_bar_chart_svg",
+    "heat_table_html",
+    "metric_cards",
+    "page",
+    "section",
+    "severity_badge",
+    "table_html",
+    "thumbnail_img",
 ]
 
 #: Colour kinds a :func:`badge` accepts.
@@ -100,9 +111,15 @@ def format_value(value: Any, fmt: Formatter | None = None) -> str:
     return str(value)
 
 
-def page(title: str, sections: Sequence[str], *, subtitle: str | None = None,
-         chips: Sequence[str] = (), nav: Mapping[str, str] | None = None,
-         footer: str | None = None) -> str:
+def page(
+    title: str,
+    sections: Sequence[str],
+    *,
+    subtitle: str | None = None,
+    chips: Sequence[str] = (),
+    nav: Mapping[str, str] | None = None,
+    footer: str | None = None,
+) -> str:
     """A complete, self-contained HTML document.
 
     Parameters
@@ -128,7 +145,7 @@ def page(title: str, sections: Sequence[str], *, subtitle: str | None = None,
     sub = f'<div class="subtitle">{esc(subtitle)}</div>' if subtitle else ""
     foot = f"<footer>{esc(footer)}</footer>" if footer else ""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
         f'<header class="band"><h1>{esc(title)}</h1>{sub}'
@@ -137,8 +154,7 @@ def page(title: str, sections: Sequence[str], *, subtitle: str | None = None,
     )
 
 
-def section(title: str, body: str, *, intro: str | None = None,
-            anchor: str | None = None) -> str:
+def section(title: str, body: str, *, intro: str | None = None, anchor: str | None = None) -> str:
     """A card: a heading and an optional intro line (both escaped), then a trusted ``body``.
 
     Examples
@@ -174,8 +190,10 @@ def severity_badge(severity: float | None) -> str:
     """
     if severity is None or math.isnan(severity):
         return badge("severity n/a")
-    return badge(f"severity {severity:.2f}", "high" if severity >= 0.7 else
-                 "medium" if severity >= 0.4 else "low")
+    return badge(
+        f"severity {severity:.2f}",
+        "high" if severity >= 0.7 else "medium" if severity >= 0.4 else "low",
+    )
 
 
 def metric_cards(metrics: Mapping[str, Any], *, hints: Mapping[str, str] | None = None) -> str:
@@ -197,36 +215,52 @@ def metric_cards(metrics: Mapping[str, Any], *, hints: Mapping[str, str] | None 
     return f'<div class="metrics">{cards}</div>'
 
 
-def _hbars(names: list[str], groups: list[list[tuple[Any, str, str]]], *, title: str | None,
-           width: int, bar_height: int, legend: Sequence[tuple[str, str]] = ()) -> str:
+def _hbars(
+    names: list[str],
+    groups: list[list[tuple[Any, str, str]]],
+    *,
+    title: str | None,
+    width: int,
+    bar_height: int,
+    legend: Sequence[tuple[str, str]] = (),
+) -> str:
     """Horizontal bars; ``groups[i]`` holds (value, text, colour) bars for ``names[i]``."""
     label_w = min(max((len(n) * 7.0 for n in names), default=40.0) + 14, width * 0.4)
     value_w = max((len(t) * 7.0 for g in groups for _, t, _ in g), default=20.0) + 10
     plot_w = max(width - label_w - value_w, 40.0)
-    nums = [[0.0 if v is None or math.isnan(float(v)) else float(v) for v, _, _ in g]
-            for g in groups]
+    nums = [
+        [0.0 if v is None or math.isnan(float(v)) else float(v) for v, _, _ in g] for g in groups
+    ]
     vmax = max((v for g in nums for v in g), default=0.0)
     top = (28.0 if title else 6.0) + (20.0 if legend else 0.0)
     step = bar_height + (2 if legend else 6)
     group_h = step * max((len(g) for g in groups), default=1) + (8 if legend else 0)
     height = int(top + len(names) * group_h + 6)
-    parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} '
-             f'{height}" role="img" aria-label="{esc(title or "bar chart")}">']
+    parts = [
+        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} '
+        f'{height}" role="img" aria-label="{esc(title or "bar chart")}">'
+    ]
     if title:
-        parts.append(f'<text x="0" y="16" font-size="14" font-weight="600" fill="#1f2433">'
-                     f"{esc(title)}</text>")
+        parts.append(
+            f'<text x="0" y="16" font-size="14" font-weight="600" fill="#1f2433">'
+            f"{esc(title)}</text>"
+        )
     lx = label_w
     for key, color in legend:
-        parts.append(f'<rect x="{lx:.0f}" y="{top - 18:.0f}" width="10" height="10" rx="2" '
-                     f'fill="{color}"/><text x="{lx + 14:.0f}" y="{top - 9:.0f}" '
-                     f'font-size="12" fill="#374151">{esc(key)}</text>')
+        parts.append(
+            f'<rect x="{lx:.0f}" y="{top - 18:.0f}" width="10" height="10" rx="2" '
+            f'fill="{color}"/><text x="{lx + 14:.0f}" y="{top - 9:.0f}" '
+            f'font-size="12" fill="#374151">{esc(key)}</text>'
+        )
         lx += 24 + len(key) * 7.0
     for i, (name, group) in enumerate(zip(names, groups, strict=True)):
         y0 = top + i * group_h
         short = name if len(name) <= 40 else name[:38] + "…"
-        parts.append(f'<text x="{label_w - 8:.0f}" y="{y0 + len(group) * step / 2 + 2:.1f}" '
-                     f'font-size="12.5" text-anchor="end" fill="#374151"><title>{esc(name)}'
-                     f"</title>{esc(short)}</text>")
+        parts.append(
+            f'<text x="{label_w - 8:.0f}" y="{y0 + len(group) * step / 2 + 2:.1f}" '
+            f'font-size="12.5" text-anchor="end" fill="#374151"><title>{esc(name)}'
+            f"</title>{esc(short)}</text>"
+        )
         for j, ((_, text, color), v) in enumerate(zip(group, nums[i], strict=True)):
             y, w = y0 + j * step, (plot_w * v / vmax if vmax > 0 else 0.0)
             parts.append(
@@ -238,9 +272,16 @@ def _hbars(names: list[str], groups: list[list[tuple[Any, str, str]]], *, title:
     return "".join([*parts, "</svg>"])
 
 
-def bar_chart_svg(labels: Sequence[Any], values: Sequence[float], *, title: str | None = None,
-                  highlight: Collection[Any] | None = None, value_format: Formatter = "{:,}",
-                  width: int = 680, bar_height: int = 22) -> str:
+def bar_chart_svg(
+    labels: Sequence[Any],
+    values: Sequence[float],
+    *,
+    title: str | None = None,
+    highlight: Collection[Any] | None = None,
+    value_format: Formatter = "{:,}",
+    width: int = 680,
+    bar_height: int = 22,
+) -> str:
     """Horizontal bar chart as inline SVG, with each value written at the end of its bar.
 
     Parameters
@@ -265,17 +306,27 @@ def bar_chart_svg(labels: Sequence[Any], values: Sequence[float], *, title: str 
         )
     marked = set(highlight or ())
     groups = [
-        [(v, format_value(v, value_format),
-          _BAR_HIGHLIGHT if lab in marked or str(lab) in marked else _BAR)]
+        [
+            (
+                v,
+                format_value(v, value_format),
+                _BAR_HIGHLIGHT if lab in marked or str(lab) in marked else _BAR,
+            )
+        ]
         for lab, v in zip(labels, values, strict=True)
     ]
-    return _hbars([str(x) for x in labels], groups, title=title, width=width,
-                  bar_height=bar_height)
+    return _hbars([str(x) for x in labels], groups, title=title, width=width, bar_height=bar_height)
 
 
-def grouped_bar_chart_svg(labels: Sequence[Any], series: Mapping[str, Sequence[float]], *,
-                          title: str | None = None, value_format: Formatter = "{:,}",
-                          width: int = 680, bar_height: int = 12) -> str:
+def grouped_bar_chart_svg(
+    labels: Sequence[Any],
+    series: Mapping[str, Sequence[float]],
+    *,
+    title: str | None = None,
+    value_format: Formatter = "{:,}",
+    width: int = 680,
+    bar_height: int = 12,
+) -> str:
     """Horizontal grouped bars: for each label, one bar per series, with a legend.
 
     Examples
@@ -286,18 +337,32 @@ def grouped_bar_chart_svg(labels: Sequence[Any], series: Mapping[str, Sequence[f
     """
     bad = {k: len(v) for k, v in series.items() if len(v) != len(labels)}
     if bad:
-        raise InvalidParameterError(f"grouped_bar_chart_svg: {len(labels)} labels but series "
-                                    f"lengths {bad}; give one value per label in each series.")
+        raise InvalidParameterError(
+            f"grouped_bar_chart_svg: {len(labels)} labels but series "
+            f"lengths {bad}; give one value per label in each series."
+        )
     colors = {k: _PALETTE[j % len(_PALETTE)] for j, k in enumerate(series)}
-    groups = [[(v[i], format_value(v[i], value_format), colors[k]) for k, v in series.items()]
-              for i in range(len(labels))]
-    return _hbars([str(x) for x in labels], groups, title=title, width=width,
-                  bar_height=bar_height, legend=list(colors.items()))
+    groups = [
+        [(v[i], format_value(v[i], value_format), colors[k]) for k, v in series.items()]
+        for i in range(len(labels))
+    ]
+    return _hbars(
+        [str(x) for x in labels],
+        groups,
+        title=title,
+        width=width,
+        bar_height=bar_height,
+        legend=list(colors.items()),
+    )
 
 
-def table_html(frame: pl.DataFrame, *, max_rows: int | None = 50,
-               formats: Mapping[str, Formatter] | None = None,
-               cell_classes: Mapping[str, Sequence[str | None]] | None = None) -> str:
+def table_html(
+    frame: pl.DataFrame,
+    *,
+    max_rows: int | None = 50,
+    formats: Mapping[str, Formatter] | None = None,
+    cell_classes: Mapping[str, Sequence[str | None]] | None = None,
+) -> str:
     """A readable HTML table of a polars frame (zebra rows, numbers right-aligned).
 
     ``max_rows`` rows at most (``None``: all), then a "… N more rows" note; ``formats``
@@ -324,19 +389,31 @@ def table_html(frame: pl.DataFrame, *, max_rows: int | None = 50,
 
     head = "".join(f"<th{attr(c)}>{esc(c)}</th>" for c in frame.columns)
     body = "".join(
-        "<tr>" + "".join(f"<td{attr(c, i)}>{esc(format_value(v, formats.get(c)))}</td>"
-                         for c, v in zip(frame.columns, row, strict=True)) + "</tr>"
+        "<tr>"
+        + "".join(
+            f"<td{attr(c, i)}>{esc(format_value(v, formats.get(c)))}</td>"
+            for c, v in zip(frame.columns, row, strict=True)
+        )
+        + "</tr>"
         for i, row in enumerate(shown.iter_rows())
     )
     more = frame.height - shown.height
     note = f'<p class="more">… {more:,} more row{"s" if more != 1 else ""}</p>' if more > 0 else ""
-    return (f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>{note}")
+    return (
+        f'<div class="table-wrap"><table class="data"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>{note}"
+    )
 
 
-def heat_table_html(frame: pl.DataFrame, value_columns: Sequence[str], *,
-                    value_format: Formatter = "{:.1%}", factor: float = 1.5,
-                    min_gap: float = 0.05, reference: Mapping[str, float] | None = None) -> str:
+def heat_table_html(
+    frame: pl.DataFrame,
+    value_columns: Sequence[str],
+    *,
+    value_format: Formatter = "{:.1%}",
+    factor: float = 1.5,
+    min_gap: float = 0.05,
+    reference: Mapping[str, float] | None = None,
+) -> str:
     """A table whose ``value_columns`` cells are "hot" when at least ``factor`` × and
     ``min_gap`` above their column's ``reference`` (default: the column's mean).
 
@@ -360,8 +437,9 @@ def heat_table_html(frame: pl.DataFrame, value_columns: Sequence[str], *,
     return table_html(frame, max_rows=None, formats=formats, cell_classes=cell_classes)
 
 
-def thumbnail_img(arr: np.ndarray, size: int = 96, *, alt: str = "",
-                  title: str | None = None) -> str:
+def thumbnail_img(
+    arr: np.ndarray, size: int = 96, *, alt: str = "", title: str | None = None
+) -> str:
     """An ``<img>`` with the image inlined as a PNG data URI, longest side ``size`` px.
 
     Tiny images are upscaled nearest-neighbour (crisp pixels), large ones downscaled
@@ -394,5 +472,7 @@ def thumbnail_img(arr: np.ndarray, size: int = 96, *, alt: str = "",
     Image.fromarray(a).resize(new, resample).save(buf, format="PNG", optimize=True)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     tip = f' title="{esc(title)}"' if title else ""
-    return (f'<img src="data:image/png;base64,{data}" width="{new[0]}" height="{new[1]}" '
-            f'alt="{esc(alt)}"{tip}>')
+    return (
+        f'<img src="data:image/png;base64,{data}" width="{new[0]}" height="{new[1]}" '
+        f'alt="{esc(alt)}"{tip}>'
+    )

@@ -28,8 +28,12 @@ def md_text(value: Any) -> str:
     return " ".join(text.split())
 
 
-def markdown_table(frame: pl.DataFrame, *, max_rows: int | None = 50,
-                   formats: Mapping[str, Formatter] | None = None) -> str:
+def markdown_table(
+    frame: pl.DataFrame,
+    *,
+    max_rows: int | None = 50,
+    formats: Mapping[str, Formatter] | None = None,
+) -> str:
     """A GitHub-flavoured Markdown table of a polars frame (numbers right-aligned).
 
     Parameters

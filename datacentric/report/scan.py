@@ -132,8 +132,10 @@ def _slice_blocks(
             .sort("n", "value", descending=[True, False], nulls_last=True)
         )
         n_values = sizes.height
-        if n_values < 2 or part.height == 0 or (
-            n_values > _MAX_SLICE_VALUES and n_values > 0.5 * result.samples.height
+        if (
+            n_values < 2
+            or part.height == 0
+            or (n_values > _MAX_SLICE_VALUES and n_values > 0.5 * result.samples.height)
         ):
             continue  # a constant column, an identifier or a continuous value
         hidden = max(sizes.height - _MAX_SLICE_VALUES, 0)
@@ -166,8 +168,9 @@ def _thumb(dataset: Dataset | None, sample_id: str, cache: dict[str, str]) -> st
     return cache[sample_id]
 
 
-def _gallery(result: ScanResult, issue_type: str, dataset: Dataset | None, top: int,
-             cache: dict[str, str]) -> str:
+def _gallery(
+    result: ScanResult, issue_type: str, dataset: Dataset | None, top: int, cache: dict[str, str]
+) -> str:
     rows = result.flagged(issue_type)
     if rows.height == 0:
         return '<p class="intro">Nothing flagged.</p>'
@@ -175,7 +178,7 @@ def _gallery(result: ScanResult, issue_type: str, dataset: Dataset | None, top: 
     items = []
     for row in rows.head(top).iter_rows(named=True):
         label, sugg = row.get("label"), row.get("suggested_label")
-        labels = f'<span>{esc(label) if label is not None else "<em>unlabeled</em>"}</span>'
+        labels = f"<span>{esc(label) if label is not None else '<em>unlabeled</em>'}</span>"
         if sugg is not None and sugg != label:
             labels += f' <span class="arrow">→</span> <span class="suggested">{esc(sugg)}</span>'
         extra = _extra_fields(row, sample_cols)
@@ -221,8 +224,11 @@ def _run_details(result: ScanResult) -> str:
         ("Parameters", _two_columns(params, "finder", "parameters")),
         ("Scan metadata", _two_columns(meta, "key", "value")),
     ]
-    body = "".join(f"<h3>{t}</h3>" + table_html(f, formats={"seconds": "{:.2f}"}, max_rows=None)
-                   for t, f in parts if f.height)
+    body = "".join(
+        f"<h3>{t}</h3>" + table_html(f, formats={"seconds": "{:.2f}"}, max_rows=None)
+        for t, f in parts
+        if f.height
+    )
     return body or '<p class="intro">No timings or parameters were recorded.</p>'
 
 
@@ -230,9 +236,11 @@ def _chips(result: ScanResult) -> list[str]:
     meta = result.meta
     chips = [f"root: {meta['root']}"] if meta.get("root") else []
     chips += [f"version {meta['version']}"] if meta.get("version") is not None else []
-    chips += [f"{result.samples.height or meta.get('n_samples', 0):,} samples",
-              f"{len(result.classes)} classes",
-              f"predictions: {meta.get('predictions') or 'none'}"]
+    chips += [
+        f"{result.samples.height or meta.get('n_samples', 0):,} samples",
+        f"{len(result.classes)} classes",
+        f"predictions: {meta.get('predictions') or 'none'}",
+    ]
     return chips + ([f"created {meta['created_at']}"] if meta.get("created_at") else [])
 
 
@@ -260,8 +268,11 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
     found = counts.filter(pl.col("n_flagged") > 0)
     clean = counts.filter(pl.col("n_flagged") == 0)["issue_type"].to_list()
     if found.height:
-        overview = bar_chart_svg(found["issue_type"].to_list(), found["n_flagged"].to_list(),
-                                 title="Flagged samples per issue type")
+        overview = bar_chart_svg(
+            found["issue_type"].to_list(),
+            found["n_flagged"].to_list(),
+            title="Flagged samples per issue type",
+        )
     elif counts.height:
         overview = '<p class="intro">No finder flagged anything.</p>'
     else:
@@ -270,16 +281,30 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
         overview += f'<p class="more">Nothing flagged by: {esc(", ".join(clean))}.</p>'
     overview += table_html(
         counts.select("issue_type", "n_flagged", "n_examined", "rate", "mean_severity"),
-        formats={"rate": "{:.1%}", "mean_severity": "{:.2f}"}, max_rows=None,
+        formats={"rate": "{:.1%}", "mean_severity": "{:.2f}"},
+        max_rows=None,
     )
-    sections.append(section("Overview", overview, anchor="overview",
-                            intro="How many samples each finder flagged, worst types first."))
+    sections.append(
+        section(
+            "Overview",
+            overview,
+            anchor="overview",
+            intro="How many samples each finder flagged, worst types first.",
+        )
+    )
 
     class_counts, rare, where = _class_counts(result)
-    chart = bar_chart_svg(list(class_counts), list(class_counts.values()),
-                          title=f"Samples per class ({where})", highlight=set(rare))
-    rare_note = (f"Rare classes, highlighted: {', '.join(rare)}." if rare
-                 else "No class is much rarer than the others.")
+    chart = bar_chart_svg(
+        list(class_counts),
+        list(class_counts.values()),
+        title=f"Samples per class ({where})",
+        highlight=set(rare),
+    )
+    rare_note = (
+        f"Rare classes, highlighted: {', '.join(rare)}."
+        if rare
+        else "No class is much rarer than the others."
+    )
     ratio = (result.statistics.get("imbalance") or {}).get("imbalance_ratio")
     if ratio:
         rare_note += f" Largest / smallest class: {ratio:.1f}×."
@@ -293,11 +318,15 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
             body += f"<h3>{esc(col)}</h3>" + heat_table_html(frame, types, reference=overall)
             if hidden:
                 body += f'<p class="more">… {hidden:,} smaller values not shown.</p>'
-        sections.append(section(
-            "Issue rates by slice", body, anchor="slices",
-            intro="Share of examined samples flagged, per metadata value; cells well above "
-                  "the issue type's overall rate are highlighted.",
-        ))
+        sections.append(
+            section(
+                "Issue rates by slice",
+                body,
+                anchor="slices",
+                intro="Share of examined samples flagged, per metadata value; cells well above "
+                "the issue type's overall rate are highlighted.",
+            )
+        )
         nav["slices"] = "Slices"
     sections.extend(_stat_sections(result))
 
@@ -313,24 +342,36 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
             f'<li id="{esc(_anchor(t))}">{badge(t, "ok")} {esc(describe_issue_type(t))}</li>'
             for t in clean
         )
-        sections.append(section("Checks that found nothing", f'<ul class="clean">{items}</ul>',
-                                anchor="clean"))
+        sections.append(
+            section("Checks that found nothing", f'<ul class="clean">{items}</ul>', anchor="clean")
+        )
         nav["clean"] = "Found nothing"
 
     if result.skipped:
-        skipped = table_html(pl.DataFrame({"finder": list(result.skipped),
-                                           "reason": list(result.skipped.values())}),
-                             max_rows=None)
+        skipped = table_html(
+            pl.DataFrame({"finder": list(result.skipped), "reason": list(result.skipped.values())}),
+            max_rows=None,
+        )
     else:
         skipped = '<p class="intro">None: every selected finder ran.</p>'
     sections.append(section("Skipped finders", skipped, anchor="skipped"))
-    sections.append(section("Run details", f"<details><summary>Timings, parameters and "
-                            f"metadata</summary>{_run_details(result)}</details>",
-                            anchor="run"))
+    sections.append(
+        section(
+            "Run details",
+            f"<details><summary>Timings, parameters and "
+            f"metadata</summary>{_run_details(result)}</details>",
+            anchor="run",
+        )
+    )
     nav.update({"skipped": "Skipped", "run": "Run details"})
-    return page("Data scan report", sections, chips=_chips(result), nav=nav,
-                subtitle="Issues found in the dataset, worst first.",
-                footer="Generated by datacentric.")
+    return page(
+        "Data scan report",
+        sections,
+        chips=_chips(result),
+        nav=nav,
+        subtitle="Issues found in the dataset, worst first.",
+        footer="Generated by datacentric.",
+    )
 
 
 def render_scan_markdown(result: ScanResult, *, top: int = 12) -> str:
@@ -345,21 +386,35 @@ def render_scan_markdown(result: ScanResult, *, top: int = 12) -> str:
     by_type, cards, hints = _overview(result)
     lines = ["# Data scan report", ""]
     lines += [f"- {md_text(c)}" for c in _chips(result)] + [""]
-    lines += [f"- **{md_text(k)}**: {md_text(format_value(v)) or '—'}"
-              + (f" ({md_text(hints[k])})" if hints.get(k) else "") for k, v in cards.items()]
+    lines += [
+        f"- **{md_text(k)}**: {md_text(format_value(v)) or '—'}"
+        + (f" ({md_text(hints[k])})" if hints.get(k) else "")
+        for k, v in cards.items()
+    ]
     lines += ["", "## Summary", ""]
-    lines.append(markdown_table(
-        by_type.sort("n_flagged", "issue_type", descending=[True, False]).select(
-            "issue_type", "n_flagged", "n_examined", "rate", "mean_severity"
-        ),
-        formats={"rate": "{:.1%}", "mean_severity": "{:.2f}"}, max_rows=None,
-    ))
+    lines.append(
+        markdown_table(
+            by_type.sort("n_flagged", "issue_type", descending=[True, False]).select(
+                "issue_type", "n_flagged", "n_examined", "rate", "mean_severity"
+            ),
+            formats={"rate": "{:.1%}", "mean_severity": "{:.2f}"},
+            max_rows=None,
+        )
+    )
     class_counts, rare, where = _class_counts(result)
     lines += ["", f"## Class distribution ({md_text(where)})", ""]
-    lines.append(markdown_table(pl.DataFrame({
-        "class": list(class_counts), "n": list(class_counts.values()),
-        "rare": ["yes" if c in rare else "" for c in class_counts],
-    }), max_rows=None))
+    lines.append(
+        markdown_table(
+            pl.DataFrame(
+                {
+                    "class": list(class_counts),
+                    "n": list(class_counts.values()),
+                    "rare": ["yes" if c in rare else "" for c in class_counts],
+                }
+            ),
+            max_rows=None,
+        )
+    )
     counts = by_type.sort("n_flagged", "issue_type", descending=[True, False])
     clean = []
     for t, n_flagged, n_examined in counts.select("issue_type", "n_flagged", "n_examined").rows():
@@ -380,14 +435,25 @@ def render_scan_markdown(result: ScanResult, *, top: int = 12) -> str:
         lines += [f"- **{md_text(t)}**: {md_text(describe_issue_type(t))}" for t in clean]
     lines += ["", "## Skipped finders", ""]
     if result.skipped:
-        lines.append(markdown_table(pl.DataFrame({
-            "finder": list(result.skipped), "reason": list(result.skipped.values())
-        }), max_rows=None))
+        lines.append(
+            markdown_table(
+                pl.DataFrame(
+                    {"finder": list(result.skipped), "reason": list(result.skipped.values())}
+                ),
+                max_rows=None,
+            )
+        )
     else:
         lines.append("None: every selected finder ran.")
     if result.timings:
         lines += ["", "## Run details", ""]
-        lines.append(markdown_table(pl.DataFrame({
-            "step": list(result.timings), "seconds": list(result.timings.values())
-        }), formats={"seconds": "{:.2f}"}, max_rows=None))
+        lines.append(
+            markdown_table(
+                pl.DataFrame(
+                    {"step": list(result.timings), "seconds": list(result.timings.values())}
+                ),
+                formats={"seconds": "{:.2f}"},
+                max_rows=None,
+            )
+        )
     return "\n".join(lines) + "\n"

@@ -68,7 +68,9 @@ def test_every_verb_has_help(verb: str) -> None:
 def test_user_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "datacentric", "info", str(tmp_path / "nope")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
@@ -79,7 +81,9 @@ def test_user_error_is_one_line_without_traceback(tmp_path: Path) -> None:
 def test_history_without_store_says_how_to_start(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "datacentric", "history", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 1
     assert "no committed versions" in proc.stderr

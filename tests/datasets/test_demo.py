@@ -61,7 +61,14 @@ def test_files_columns_and_ids(demo: tuple[Path, Dataset, pl.DataFrame]) -> None
     assert (root / "classes.txt").read_text().split() == list(DEMO_CLASSES)
     assert ds.classes == list(DEMO_CLASSES)
     assert ds.manifest.columns == [
-        "sample_id", "image", "label", "split", "scanner", "vendor", "writer_group", "annotator"
+        "sample_id",
+        "image",
+        "label",
+        "split",
+        "scanner",
+        "vendor",
+        "writer_group",
+        "annotator",
     ]
     truth_only = set(load_ground_truth(root).columns) - {"sample_id"}
     assert truth_only.isdisjoint(ds.manifest.columns)
@@ -96,7 +103,9 @@ def test_injection_counts_match_knobs(demo: tuple[Path, Dataset, pl.DataFrame]) 
     is_copy = kinds == 1
     for vendor, rate in CFG.label_noise_rate.items():
         eligible = j.filter(
-            ~is_copy & (pl.col("split") == "train") & (pl.col("vendor") == vendor)
+            ~is_copy
+            & (pl.col("split") == "train")
+            & (pl.col("vendor") == vendor)
             & (pl.col("true_label") != CFG.rare_class)
         )
         assert eligible["is_label_noise"].sum() == round(rate * eligible.height), vendor

@@ -33,7 +33,10 @@ def _spread(n: int, dim: int = 16, seed: int = 0) -> np.ndarray:
 def test_registered_and_schema() -> None:
     assert REGISTRY.get("label_inconsistency") is LabelInconsistencyFinder
     assert LabelInconsistencyFinder().get_params() == {
-        "threshold": 0.13, "max_shift": 2, "max_hamming": 4, "method": "auto"
+        "threshold": 0.13,
+        "max_shift": 2,
+        "max_hamming": 4,
+        "method": "auto",
     }
     emb = _spread(4)
     t = LabelInconsistencyFinder().find(_ctx(["a", "b", "c", "a"], emb))

@@ -43,8 +43,11 @@ def _dataset(root: Path) -> None:
     rng = np.random.default_rng(0)
     ids = [EVIL, *[f"tr{i}" for i in range(1, 6)], *[f"te{i}" for i in range(40)]]
     ds = Dataset.from_arrays(
-        rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8), [i % 2 for i in range(n)], CLASSES,
-        metadata={"site": ["a" if i % 3 else "b" for i in range(n)]}, sample_ids=ids,
+        rng.integers(0, 255, (n, 8, 8, 3), dtype=np.uint8),
+        [i % 2 for i in range(n)],
+        CLASSES,
+        metadata={"site": ["a" if i % 3 else "b" for i in range(n)]},
+        sample_ids=ids,
         split=["train"] * 6 + ["test"] * 40,
     ).to_folder(root)
     assert ds.commit("import") == 1
@@ -56,9 +59,16 @@ def _predictions(n_wrong: int) -> pl.DataFrame:
     """Forty test rows; the first ``n_wrong`` are predicted as the other class."""
     labels = [CLASSES[i % 2] for i in range(40)]
     preds = [CLASSES[1 - i % 2] if i < n_wrong else lab for i, lab in enumerate(labels)]
-    return pl.DataFrame({"sample_id": [f"te{i}" for i in range(40)], "label": labels,
-                         "pred": preds, "confidence": [0.9] * 40, "split": ["test"] * 40,
-                         "site": ["a" if i % 3 else "b" for i in range(40)]})
+    return pl.DataFrame(
+        {
+            "sample_id": [f"te{i}" for i in range(40)],
+            "label": labels,
+            "pred": preds,
+            "confidence": [0.9] * 40,
+            "split": ["test"] * 40,
+            "site": ["a" if i % 3 else "b" for i in range(40)],
+        }
+    )
 
 
 def _metrics(preds: pl.DataFrame) -> SliceMetrics:
@@ -70,12 +80,24 @@ def _record(it: int, preds: pl.DataFrame, metrics: SliceMetrics, **extra: Any) -
     acc = metrics.table.filter(pl.col("metric") == "accuracy")
     overall = acc.row(0, named=True)
     worst = acc.filter(pl.col("slice") != "overall").sort("value").row(0, named=True)
-    return {"iteration": it, "version_before": max(it, 1), "version": it + 1, "recipe": "tiny",
-            "eval_split": "test", "n_train": 6, "n_eval": preds.height,
-            "accuracy": overall["value"], "accuracy_ci": [overall["ci_low"], overall["ci_high"]],
-            "worst_slice": worst["slice"], "worst_slice_accuracy": worst["value"],
-            "counts": {}, "issues_flagged": {}, "timings_s": {"train": 1.0},
-            "regressed_slices": [], **extra}
+    return {
+        "iteration": it,
+        "version_before": max(it, 1),
+        "version": it + 1,
+        "recipe": "tiny",
+        "eval_split": "test",
+        "n_train": 6,
+        "n_eval": preds.height,
+        "accuracy": overall["value"],
+        "accuracy_ci": [overall["ci_low"], overall["ci_high"]],
+        "worst_slice": worst["slice"],
+        "worst_slice_accuracy": worst["value"],
+        "counts": {},
+        "issues_flagged": {},
+        "timings_s": {"train": 1.0},
+        "regressed_slices": [],
+        **extra,
+    }
 
 
 @pytest.fixture
@@ -85,18 +107,36 @@ def root(tmp_path: Path) -> Path:
     p0, p1 = _predictions(10), _predictions(4)  # accuracy 75.0% → 90.0%
     m0, m1 = _metrics(p0), _metrics(p1)
     log.write(_record(0, p0, m0), {"predictions": p0}, m0)
-    edits = pl.DataFrame({"sample_id": [EVIL, "tr2"], "action": ["relabel", "remove"],
-                          "old": ["cat", "dog"], "new": ["dog", None],
-                          "reason": ["label error (self-confidence 0.010)", "exact duplicate"],
-                          "source": ["label", "exact_duplicate"], "score": [0.99, 1.0]})
-    review = pl.DataFrame({"sample_id": ["tr3", "tr4", "tr5"],
-                           "issue_type": ["dark", "dark", "label"],
-                           "severity": [0.9, 0.5, 0.7], "suggested_label": [None, None, "cat"],
-                           "detail": ["Mean brightness 0.02 <dark>", "Dark", "Model says cat"],
-                           "label": ["dog", "cat", "dog"], "split": ["train"] * 3})
+    edits = pl.DataFrame(
+        {
+            "sample_id": [EVIL, "tr2"],
+            "action": ["relabel", "remove"],
+            "old": ["cat", "dog"],
+            "new": ["dog", None],
+            "reason": ["label error (self-confidence 0.010)", "exact duplicate"],
+            "source": ["label", "exact_duplicate"],
+            "score": [0.99, 1.0],
+        }
+    )
+    review = pl.DataFrame(
+        {
+            "sample_id": ["tr3", "tr4", "tr5"],
+            "issue_type": ["dark", "dark", "label"],
+            "severity": [0.9, 0.5, 0.7],
+            "suggested_label": [None, None, "cat"],
+            "detail": ["Mean brightness 0.02 <dark>", "Dark", "Model says cat"],
+            "label": ["dog", "cat", "dog"],
+            "split": ["train"] * 3,
+        }
+    )
     scan = review.select("sample_id", "issue_type", "severity", "suggested_label", "detail")
-    record = _record(1, p1, m1, counts={"relabeled": 1, "removed": 1, "queued_for_review": 3},
-                     issues_flagged={"dark": 2, "label": 2, "blurry": 0})
+    record = _record(
+        1,
+        p1,
+        m1,
+        counts={"relabeled": 1, "removed": 1, "queued_for_review": 3},
+        issues_flagged={"dark": 2, "label": 2, "blurry": 0},
+    )
     log.write(record, {"predictions": p1, "scan": scan, "edits": edits, "review": review}, m1)
     return tmp_path
 
@@ -111,10 +151,24 @@ def test_html_shows_every_part_of_the_loop(root: Path) -> None:
     doc = render_loop_html(root)
     _assert_self_contained(doc)
     assert doc.startswith("<!DOCTYPE html>") and doc.count("<svg") >= 4
-    for text in ("75.0%", "90.0%", "+15.0 pp", "baseline", "iteration 1", "versions 1 → 2",
-                 "Learning curve of the data iterations", "Accuracy by slice, before and after",
-                 "Issues found by type", "What was fixed", "Confusion matrices", "Review queue",
-                 "site=a", "site=b", "label error (self-confidence 0.010)", "Model says cat"):
+    for text in (
+        "75.0%",
+        "90.0%",
+        "+15.0 pp",
+        "baseline",
+        "iteration 1",
+        "versions 1 → 2",
+        "Learning curve of the data iterations",
+        "Accuracy by slice, before and after",
+        "Issues found by type",
+        "What was fixed",
+        "Confusion matrices",
+        "Review queue",
+        "site=a",
+        "site=b",
+        "label error (self-confidence 0.010)",
+        "Model says cat",
+    ):
         assert text in doc, text
     assert "&lt;b&gt;s1&lt;/b&gt;" in doc and EVIL not in doc
     assert "&lt;dark&gt;" in doc and "<dark>" not in doc
@@ -123,7 +177,7 @@ def test_html_shows_every_part_of_the_loop(root: Path) -> None:
 
 def test_html_confusion_matrices_and_thumbnails(root: Path) -> None:
     doc = render_loop_html(root)
-    section = doc[doc.index('id="confusion"'):doc.index('id="review"')]
+    section = doc[doc.index('id="confusion"') : doc.index('id="review"')]
     assert "Baseline (version 1)" in section and "Iteration 1 (version 2)" in section
     assert section.count('class="num diag"') == 4  # two 2 × 2 matrices
     assert 'class="num hot"' in section  # 5 of 20 cats predicted dog at baseline
@@ -172,8 +226,12 @@ def test_baseline_only_and_empty_log(tmp_path: Path) -> None:
 
 
 def test_line_chart_svg_checks_lengths_and_escapes() -> None:
-    svg = line_chart_svg(["<a>", "b"], {"acc <x>": [0.5, None], "w": [0.4, 0.45]},
-                         intervals={"acc <x>": ([0.4, None], [0.6, None])}, value_format="{:.0%}")
+    svg = line_chart_svg(
+        ["<a>", "b"],
+        {"acc <x>": [0.5, None], "w": [0.4, 0.45]},
+        intervals={"acc <x>": ([0.4, None], [0.6, None])},
+        value_format="{:.0%}",
+    )
     assert svg.count("<circle") == 3 and "&lt;a&gt;" in svg and "<x>" not in svg
     assert "50%" in svg and "[40%, 60%]" in svg
     with pytest.raises(InvalidParameterError, match="one value per label"):

@@ -24,26 +24,32 @@ def _issues() -> pl.DataFrame:
         for i, sid in enumerate(IDS):
             flagged = (t == "label" and i in (1, 6)) or (t == "near_duplicate" and i in (2, 3))
             flagged = flagged or (t == "imbalance" and i == 7)
-            rows.append({
-                "sample_id": sid,
-                "issue_type": t,
-                "is_issue": flagged,
-                "severity": 0.9 - 0.1 * i if flagged else 0.0,
-                "suggested_label": "dog" if flagged and t == "label" else None,
-                "detail": (EVIL if sid == EVIL else f"{t} problem with {sid}") if flagged else None,
-                "duplicate_of": "s3" if flagged and t == "near_duplicate" and i == 2 else None,
-            })
+            rows.append(
+                {
+                    "sample_id": sid,
+                    "issue_type": t,
+                    "is_issue": flagged,
+                    "severity": 0.9 - 0.1 * i if flagged else 0.0,
+                    "suggested_label": "dog" if flagged and t == "label" else None,
+                    "detail": (EVIL if sid == EVIL else f"{t} problem with {sid}")
+                    if flagged
+                    else None,
+                    "duplicate_of": "s3" if flagged and t == "near_duplicate" and i == 2 else None,
+                }
+            )
     return pl.DataFrame(rows)
 
 
 @pytest.fixture
 def result() -> ScanResult:
-    samples = pl.DataFrame({
-        "sample_id": IDS,
-        "label": ["cat", "cat", "cat", "cat", "dog", "dog", "cat", "bird"],
-        "split": ["train"] * 6 + ["val"] * 2,
-        "scanner": ["a", "b", "a", "a", "b", "b", "b", "a"],
-    })
+    samples = pl.DataFrame(
+        {
+            "sample_id": IDS,
+            "label": ["cat", "cat", "cat", "cat", "dog", "dog", "cat", "bird"],
+            "split": ["train"] * 6 + ["val"] * 2,
+            "scanner": ["a", "b", "a", "a", "b", "b", "b", "a"],
+        }
+    )
     return ScanResult(
         issues=_issues(),
         samples=samples,
@@ -64,8 +70,13 @@ def result() -> ScanResult:
         },
         timings={"label": 0.12, "near_duplicate": 0.03},
         params={"label": {"threshold": 0.5}},
-        meta={"root": "/data/pets", "version": 3, "n_samples": 8, "predictions": "given",
-              "created_at": "2024-01-01T00:00:00+00:00"},
+        meta={
+            "root": "/data/pets",
+            "version": 3,
+            "n_samples": 8,
+            "predictions": "given",
+            "created_at": "2024-01-01T00:00:00+00:00",
+        },
     )
 
 
@@ -73,8 +84,7 @@ def result() -> ScanResult:
 def dataset() -> Dataset:
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (len(IDS), 6, 6, 3), dtype=np.uint8)
-    return Dataset.from_arrays(images, ["cat"] * len(IDS), ["cat", "dog", "bird"],
-                               sample_ids=IDS)
+    return Dataset.from_arrays(images, ["cat"] * len(IDS), ["cat", "dog", "bird"], sample_ids=IDS)
 
 
 def _assert_self_contained(doc: str) -> None:
@@ -119,7 +129,7 @@ def test_html_report_sections_content(result):
     assert "Rare classes, highlighted: bird" in doc
     assert "#f97316" in doc  # a highlighted class bar
     assert "Issue rates by slice" in doc and "scanner" in doc
-    assert "cat</span> <span class=\"arrow\">→</span> <span class=\"suggested\">dog" in doc
+    assert 'cat</span> <span class="arrow">→</span> <span class="suggested">dog' in doc
     assert "duplicate_of: s3" in doc
     assert 'class="badge high"' in doc
     assert "Samples with any issue" in doc and "Label errors" in doc
@@ -146,9 +156,16 @@ def test_html_report_without_imbalance_statistics_uses_samples(result):
 
 def test_html_report_of_empty_scan():
     empty = ScanResult(
-        issues=pl.DataFrame(schema={"sample_id": pl.Utf8, "issue_type": pl.Utf8,
-                                    "is_issue": pl.Boolean, "severity": pl.Float64,
-                                    "suggested_label": pl.Utf8, "detail": pl.Utf8}),
+        issues=pl.DataFrame(
+            schema={
+                "sample_id": pl.Utf8,
+                "issue_type": pl.Utf8,
+                "is_issue": pl.Boolean,
+                "severity": pl.Float64,
+                "suggested_label": pl.Utf8,
+                "detail": pl.Utf8,
+            }
+        ),
         samples=pl.DataFrame({"sample_id": ["a"], "label": ["x"], "split": ["train"]}),
         classes=["x"],
     )

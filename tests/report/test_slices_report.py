@@ -22,20 +22,41 @@ EVIL = "<b>x</b>"
 SLICES = ["overall", "site=a", "site=b", "scanner=old", EVIL]
 
 
-def _row(slice_: str, n: int, metric: str, value: float, lo: float | None, hi: float | None,
-         delta: float, p: float | None, low: bool, support: int | None = None) -> dict:
-    return {"slice": slice_, "n": n, "metric": metric, "support": support or n, "value": value,
-            "ci_low": lo, "ci_high": hi, "delta_vs_overall": delta, "p_value": p,
-            "low_support": low}
+def _row(
+    slice_: str,
+    n: int,
+    metric: str,
+    value: float,
+    lo: float | None,
+    hi: float | None,
+    delta: float,
+    p: float | None,
+    low: bool,
+    support: int | None = None,
+) -> dict:
+    return {
+        "slice": slice_,
+        "n": n,
+        "metric": metric,
+        "support": support or n,
+        "value": value,
+        "ci_low": lo,
+        "ci_high": hi,
+        "delta_vs_overall": delta,
+        "p_value": p,
+        "low_support": low,
+    }
 
 
 def _metrics(worse_acc: float = 0.62) -> SliceMetrics:
     # (slice, n, accuracy, ci_low, ci_high, p, low_support)
-    acc = [("overall", 1000, 0.85, 0.83, 0.87, None, False),
-           ("site=a", 600, 0.88, 0.85, 0.90, 0.02, False),
-           ("site=b", 380, 0.84, 0.80, 0.87, 0.60, False),
-           ("scanner=old", 200, worse_acc, worse_acc - 0.07, worse_acc + 0.06, 1e-6, False),
-           (EVIL, 12, 0.75, 0.47, 0.91, 0.35, True)]
+    acc = [
+        ("overall", 1000, 0.85, 0.83, 0.87, None, False),
+        ("site=a", 600, 0.88, 0.85, 0.90, 0.02, False),
+        ("site=b", 380, 0.84, 0.80, 0.87, 0.60, False),
+        ("scanner=old", 200, worse_acc, worse_acc - 0.07, worse_acc + 0.06, 1e-6, False),
+        (EVIL, 12, 0.75, 0.47, 0.91, 0.35, True),
+    ]
     rows = []
     for s, n, v, lo, hi, p, low in acc:
         rows.append(_row(s, n, "accuracy", v, lo, hi, v - 0.85, p, low))
@@ -43,10 +64,19 @@ def _metrics(worse_acc: float = 0.62) -> SliceMetrics:
         rows.append(_row(s, n, "ece", 0.04, 0.03, 0.06, 0.0, None, low))
         rows.append(_row(s, n, "recall[cat]", v + 0.02, None, None, v - 0.83, p, low, n // 2))
         rows.append(_row(s, n, "recall[dog]", v - 0.02, None, None, v - 0.87, p, low, n // 2))
-    meta = {"root": "/data/<pets>", "version": 3, "split": "test", "classes": ["cat", "dog"],
-            "min_n": 30, "model": "resnet18", "created_at": "2024-05-01T10:00:00+00:00",
-            "slices": {"site=a": {"name": "site=a", "where": {"site": "a"}},
-                       EVIL: {"where": {"tag": EVIL}}}}
+    meta = {
+        "root": "/data/<pets>",
+        "version": 3,
+        "split": "test",
+        "classes": ["cat", "dog"],
+        "min_n": 30,
+        "model": "resnet18",
+        "created_at": "2024-05-01T10:00:00+00:00",
+        "slices": {
+            "site=a": {"name": "site=a", "where": {"site": "a"}},
+            EVIL: {"where": {"tag": EVIL}},
+        },
+    }
     return SliceMetrics(pl.DataFrame(rows, schema=METRICS_SCHEMA), meta)
 
 
@@ -70,7 +100,7 @@ def test_html_has_forest_plot_every_slice_and_markers():
 
 def test_html_forest_plot_puts_worst_slice_on_top():
     doc = render_slices_html(_metrics())
-    svg = doc[doc.index("<svg"):doc.index("</svg>")]
+    svg = doc[doc.index("<svg") : doc.index("</svg>")]
     labels = re.findall(r"<g><title>[^<]*</title><text [^>]*>([^<]+)</text>", svg)
     assert labels[0] == "scanner=old" and labels[-1] == "site=a"
 
@@ -87,7 +117,7 @@ def test_html_with_baseline_marks_regressed_slice():
     _assert_self_contained(doc)
     assert "Compared with baseline" in doc
     assert doc.count("<svg") == 2
-    row = re.search(r"<tr><td>scanner=old</td>.*?</tr>", doc[doc.index('id="baseline"'):])
+    row = re.search(r"<tr><td>scanner=old</td>.*?</tr>", doc[doc.index('id="baseline"') :])
     assert row is not None and "regressed" in row.group(0) and "badge high" in row.group(0)
     assert "no change" in doc  # the reference line of the change plot
 
@@ -123,9 +153,18 @@ def test_report_writes_html_and_markdown(tmp_path):
 
 
 def test_forest_plot_svg_shapes_and_length_check():
-    svg = forest_plot_svg(["a", "b", "c"], [0.9, None, 0.5], [0.8, None, 0.4], [0.95, None, 0.6],
-                          reference=0.8, reference_band=(0.75, 0.85), highlight={"c"},
-                          muted={"b"}, title="T", value_format="{:.0%}")
+    svg = forest_plot_svg(
+        ["a", "b", "c"],
+        [0.9, None, 0.5],
+        [0.8, None, 0.4],
+        [0.95, None, 0.6],
+        reference=0.8,
+        reference_band=(0.75, 0.85),
+        highlight={"c"},
+        muted={"b"},
+        title="T",
+        value_format="{:.0%}",
+    )
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count("<circle") == 2 + 2  # two dots + two legend swatches
     assert "n/a" in svg and "90%" in svg and ">80%<" in svg
@@ -147,10 +186,12 @@ def test_real_evaluation_renders():
     label = rng.choice(["cat", "dog"], n)
     wrong = rng.random(n) < np.where(site == "c", 0.4, 0.1)
     pred = np.where(wrong, np.where(label == "cat", "dog", "cat"), label)
-    frame = pl.DataFrame({"site": site, "label": label, "pred": pred,
-                          "confidence": rng.uniform(0.5, 1.0, n)})
-    frame = frame.with_columns(pl.when(pl.int_range(n) < 10).then(pl.lit("tiny"))
-                               .otherwise(pl.col("site")).alias("site"))
+    frame = pl.DataFrame(
+        {"site": site, "label": label, "pred": pred, "confidence": rng.uniform(0.5, 1.0, n)}
+    )
+    frame = frame.with_columns(
+        pl.when(pl.int_range(n) < 10).then(pl.lit("tiny")).otherwise(pl.col("site")).alias("site")
+    )
     slices = [_Slice(f"site={v}", pl.col("site") == v, ("site",)) for v in ("a", "b", "c", "tiny")]
     table = evaluate_frame(frame, slices, confidence="confidence", min_n=30, n_boot=50)
     doc = render_slices_html(SliceMetrics(table, {"min_n": 30}))
