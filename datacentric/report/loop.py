@@ -19,7 +19,7 @@ from datacentric.exceptions import DatacentricError, InvalidParameterError
 from datacentric.loop.log import ExperimentLog
 from datacentric.report import html as h
 from datacentric.report.html import Formatter, esc, format_value
-from datacentric.report.markdown import markdown_table, md_text
+from datacentric.report.markdown import markdown_header, markdown_table, md_text
 from datacentric.report.slices import _STATUS, ALPHA, _num, _p, _View, forest_plot_svg
 
 __all__ = ["line_chart_svg", "render_loop_html", "render_loop_markdown", "render_loop_report"]
@@ -529,17 +529,7 @@ def render_loop_markdown(root: str | Path, *, top: int = 12) -> str:
     """A Markdown report of the data loop at ``root``: the tables of :func:`render_loop_html`
     (same parameters), e.g. for a pull request."""
     cards, hints = (loop := _Loop(root, top)).cards()
-    lines = [
-        "# Data loop report",
-        "",
-        *[f"- {md_text(c)}" for c in loop.chips()],
-        "",
-        *[
-            f"- **{md_text(k)}**: {md_text(format_value(v)) or '—'}"
-            + (f" ({md_text(hints[k])})" if hints.get(k) else "")
-            for k, v in cards.items()
-        ],
-    ]
+    lines = markdown_header("Data loop report", loop.chips(), cards, hints)
     for _, title, intro, tables in _sections(loop):
         lines += ["", f"## {md_text(title)}", "", md_text(intro)]
         for head, frame, formats, rows, _ in tables:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from datacentric.report.html import Formatter, format_value
 
-__all__ = ["markdown_table", "md_text"]
+__all__ = ["markdown_header", "markdown_table", "md_text"]
 
 
 def md_text(value: Any) -> str:
@@ -26,6 +26,30 @@ def md_text(value: Any) -> str:
     text = html.escape(format_value(value), quote=False)
     text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
     return " ".join(text.split())
+
+
+def markdown_header(
+    title: str, chips: Sequence[Any], cards: Mapping[str, Any], hints: Mapping[str, Any]
+) -> list[str]:
+    """The opening lines every Markdown report shares: the title, a bullet per header chip
+    and a bullet per metric card (with its hint in brackets).
+
+    Examples
+    --------
+    >>> markdown_header("R", ["v1"], {"acc": 0.5}, {"acc": "up"})
+    ['# R', '', '- v1', '', '- **acc**: 0.5 (up)']
+    """
+    return [
+        f"# {md_text(title)}",
+        "",
+        *[f"- {md_text(c)}" for c in chips],
+        "",
+        *[
+            f"- **{md_text(k)}**: {md_text(format_value(v)) or '—'}"
+            + (f" ({md_text(hints[k])})" if hints.get(k) else "")
+            for k, v in cards.items()
+        ],
+    ]
 
 
 def markdown_table(

@@ -22,7 +22,7 @@ from datacentric.report.html import (
     table_html,
     thumbnail_img,
 )
-from datacentric.report.markdown import markdown_table, md_text
+from datacentric.report.markdown import markdown_header, markdown_table, md_text
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
@@ -384,13 +384,7 @@ def render_scan_markdown(result: ScanResult, *, top: int = 12) -> str:
         How many of the worst items to list per issue type.
     """
     by_type, cards, hints = _overview(result)
-    lines = ["# Data scan report", ""]
-    lines += [f"- {md_text(c)}" for c in _chips(result)] + [""]
-    lines += [
-        f"- **{md_text(k)}**: {md_text(format_value(v)) or '—'}"
-        + (f" ({md_text(hints[k])})" if hints.get(k) else "")
-        for k, v in cards.items()
-    ]
+    lines = markdown_header("Data scan report", _chips(result), cards, hints)
     lines += ["", "## Summary", ""]
     lines.append(
         markdown_table(

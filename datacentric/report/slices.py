@@ -25,7 +25,7 @@ from datacentric.report.html import (
     section,
     table_html,
 )
-from datacentric.report.markdown import markdown_table, md_text
+from datacentric.report.markdown import markdown_header, markdown_table, md_text
 
 if TYPE_CHECKING:
     from datacentric.slices.result import SliceMetrics
@@ -561,15 +561,7 @@ def render_slices_markdown(
     frame, formats = view.overview()
     cards, hints = view.cards()
     lines = [
-        "# Slice metrics report",
-        "",
-        *[f"- {md_text(c)}" for c in view.chips()],
-        "",
-        *[
-            f"- **{md_text(k)}**: {md_text(format_value(v)) or '—'}"
-            + (f" ({md_text(hints[k])})" if hints.get(k) else "")
-            for k, v in cards.items()
-        ],
+        *markdown_header("Slice metrics report", view.chips(), cards, hints),
         "",
         f"## {md_text(metric.capitalize())} by slice (Δ, p: the slice vs the rest)",
         "",
