@@ -41,9 +41,7 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,7 +50,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import machine_info, now, peak_mib
+from _harness import job_args, machine_info, now, peak_mib
+from _harness import run_job as harness_run_job
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results" / "loop.json"
@@ -455,45 +454,14 @@ def job_cleanlearning(args: argparse.Namespace) -> dict[str, Any]:
 JOBS = {"loop": job_loop, "train": job_train, "cleanlearning": job_cleanlearning}
 
 
-def run_job(name: str, args: argparse.Namespace, tmp: Path, tag: str, **extra: Any):
-    """Run one job in a fresh interpreter; return its JSON (or a failure record)."""
-    out = tmp / f"{tag}.json"
-    arrays = tmp / f"{tag}_arrays.npz"
-    log = tmp / f"{tag}.log"
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--job",
-        name,
-        "--job-out",
-        str(out),
-        "--job-arrays",
-        str(arrays),
-    ]
-    for k, v in extra.items():
-        cmd += [f"--{k.replace('_', '-')}", str(v)]
-    print(f"[{now()}] job {tag}", flush=True)
-    t0 = time.perf_counter()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            rc = proc.wait(timeout=args.job_timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the job's own process group
-            proc.wait()
-            return {"timed_out": True, "timeout_s": args.job_timeout}
-    wall = time.perf_counter() - t0
-    if rc != 0 or not out.exists():
-        return {"failed": True, "returncode": rc, "log_tail": log.read_text()[-3000:]}
-    res = json.loads(out.read_text())
-    res["job_wall_s"] = round(wall, 2)
-    print(f"[{now()}]   done in {wall:.0f} s", flush=True)
-    if arrays.exists():
-        res["_arrays"] = str(arrays)
-    return res
-
-
 # --------------------------------------------------------------------------- analysis
+def run_job(name: str, args: argparse.Namespace, tmp: Path, tag: str, **extra: Any):
+    """Run one job of this script in a fresh interpreter (see ``_harness.run_job``)."""
+    return harness_run_job(
+        __file__, name, tmp, timeout=args.job_timeout, tag=tag, argv=job_args(**extra)
+    )
+
+
 def _mean_sd(xs: list[float]) -> dict[str, Any]:
     return {
         "mean": round(statistics.fmean(xs), 4) if xs else None,

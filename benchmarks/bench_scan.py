@@ -45,7 +45,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -55,7 +54,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import machine_info, now, peak_mib
+from _harness import job_args, machine_info, now, peak_mib
+from _harness import run_job as harness_run_job
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scan.json"
 K_CLASSES = 10
@@ -672,47 +672,13 @@ JOBS["b2_ours_embeddings"] = job_b2_ours
 JOBS["b2_datalab"] = job_b2_datalab
 
 
-def run_job(name: str, args: argparse.Namespace, tmp: Path, timeout: float, **extra: Any):
-    """Run one job in a fresh interpreter; return its JSON (or a failure record)."""
-    out = tmp / f"{name}.json"
-    arrays = tmp / f"{name}_arrays.npz"
-    log = tmp / f"{name}.log"
-    cmd = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--job",
-        name,
-        "--job-out",
-        str(out),
-        "--job-arrays",
-        str(arrays),
-    ]
-    if args.peer_path:
-        cmd += ["--peer-path", args.peer_path]
-    for k, v in extra.items():
-        cmd += [f"--{k.replace('_', '-')}", str(v)]
-    print(f"[{now()}] running job {name} (timeout {timeout:.0f} s)", flush=True)
-    t0 = time.perf_counter()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the job's own process group
-            proc.wait()
-            return {"timed_out": True, "timeout_s": timeout, "wall_s": round(timeout, 1)}
-    wall = time.perf_counter() - t0
-    if rc != 0 or not out.exists():
-        tail = log.read_text()[-3000:]
-        return {"failed": True, "returncode": rc, "log_tail": tail}
-    res = json.loads(out.read_text())
-    res["job_wall_s"] = round(wall, 2)
-    if arrays.exists():
-        res["_arrays"] = str(arrays)
-    return res
-
-
 # --------------------------------------------------------------------------- orchestration
+
+
+def run_job(name: str, args: argparse.Namespace, tmp: Path, timeout: float, **extra: Any):
+    """Run one job of this script in a fresh interpreter (see ``_harness.run_job``)."""
+    peer = ["--peer-path", args.peer_path] if args.peer_path else []
+    return harness_run_job(__file__, name, tmp, timeout=timeout, argv=[*peer, *job_args(**extra)])
 
 
 def part_b(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
