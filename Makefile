@@ -7,11 +7,13 @@ PIP := $(PY) -m pip
 export NO_ALBUMENTATIONS_UPDATE := 1
 export FIFTYONE_DO_NOT_TRACK := true
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export FIFTYONE_DATABASE_VALIDATION := false
+export LATEST_VERSION_CHECK := false
 
 DEMO_DIR ?= demo_data
 DEMO_OUT ?= demo_out
 
-.PHONY: help venv install install-dev demo test lint typecheck check bench bench-peers clean
+.PHONY: help venv install install-dev servers chromium demo test lint typecheck check bench bench-peers clean
 
 help:
 	@echo "make demo   - set up .venv and run the main job on the bundled demo data"
@@ -26,9 +28,30 @@ $(VENV)/.stamp-base: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
+# The dev venv also holds both integration extras: the tests talk to real servers.
 $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-base
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,labelstudio,fiftyone]'
 	touch $@
+
+# The Label Studio *server* pins ~100 packages exactly, so it lives in its own venv (git-ignored);
+# the integration tests start it from there on a free loopback port.
+LS_VENV := .ls-venv
+LS_VERSION ?= 1.23.2
+export DATACENTRIC_LABEL_STUDIO_BIN := $(CURDIR)/$(LS_VENV)/bin/label-studio
+$(LS_VENV)/.stamp:
+	test -x $(LS_VENV)/bin/python || $(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install -q 'label-studio==$(LS_VERSION)'
+	touch $@
+
+# Headless Chromium takes the screenshots the integration tests assert on (Debian package).
+CHROMIUM ?= chromium
+chromium:
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "chromium is required by the integration tests"; exit 1; }
+
+servers: $(LS_VENV)/.stamp chromium
 
 venv install: $(VENV)/.stamp-base
 install-dev: $(VENV)/.stamp-dev
@@ -51,7 +74,7 @@ typecheck: $(VENV)/.stamp-dev
 
 check: lint typecheck
 
-test: $(VENV)/.stamp-dev
+test: $(VENV)/.stamp-dev servers
 	$(VENV)/bin/ruff check datacentric tests benchmarks
 	$(VENV)/bin/mypy datacentric
 	$(PY) -m pytest -q --doctest-modules datacentric tests
@@ -65,7 +88,7 @@ $(PEERS)/.stamp:
 
 bench-peers: $(PEERS)/.stamp
 
-bench: $(VENV)/.stamp-dev $(PEERS)/.stamp
+bench: $(VENV)/.stamp-dev $(PEERS)/.stamp servers
 	for f in benchmarks/bench_*.py; do echo "== $$f"; \
 	  DATACENTRIC_BENCH_PEER_PATH=$(CURDIR)/$(PEERS) $(PY) $$f || exit 1; done
 

@@ -8,6 +8,8 @@ from datacentric.cli._common import new_app
 from datacentric.cli.data import register as _register_data
 from datacentric.cli.export import register as _register_export
 from datacentric.cli.loop import register as _register_loop
+from datacentric.cli.monitor import app as _monitor_app
+from datacentric.cli.review import app as _review_app
 from datacentric.cli.scan import register as _register_scan
 from datacentric.cli.slices import app as _slices_app
 
@@ -22,6 +24,8 @@ _register_scan(app)
 _register_loop(app)
 _register_export(app)
 app.add_typer(_slices_app, name="slices")
+app.add_typer(_review_app, name="review")
+app.add_typer(_monitor_app, name="monitor")
 
 
 def main() -> None:
