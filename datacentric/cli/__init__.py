@@ -7,6 +7,7 @@ import os
 from datacentric.cli._common import new_app
 from datacentric.cli.data import register as _register_data
 from datacentric.cli.export import register as _register_export
+from datacentric.cli.guide import register as _register_guide
 from datacentric.cli.loop import register as _register_loop
 from datacentric.cli.monitor import app as _monitor_app
 from datacentric.cli.review import app as _review_app
@@ -23,6 +24,7 @@ _register_data(app)
 _register_scan(app)
 _register_loop(app)
 _register_export(app)
+_register_guide(app)
 app.add_typer(_slices_app, name="slices")
 app.add_typer(_review_app, name="review")
 app.add_typer(_monitor_app, name="monitor")
