@@ -1,0 +1,59 @@
+"""Label Studio round trip: push flagged samples to annotators, pull their labels back.
+
+Needs the ``labelstudio`` extra (``pip install 'datacentric[labelstudio]'``, the
+label-studio-sdk 2.x client) only when a server is contacted; importing this package does not
+import the SDK.
+
+>>> from datacentric.integrations.labelstudio import label_config
+>>> label_config(["cat", "dog"]).count("<Choice ")
+2
+
+Typical use::
+
+    from datacentric.integrations.labelstudio import (
+        LabelStudioClient, pull_annotations, push_review)
+    client = LabelStudioClient("http://localhost:8080", token)   # or $LABEL_STUDIO_URL / _API_KEY
+    push_review("data/", scan, project="Digits review", client=client,
+                guide="annotation_guides/digits.md", predictions=preds)
+    # ... annotators label in Label Studio ...
+    result = pull_annotations("data/", project="Digits review", client=client)
+    result.version, result.agreement["pairwise"]
+"""
+
+from __future__ import annotations
+
+from datacentric.integrations.labelstudio.client import (
+    LabelStudioClient,
+    LabelStudioError,
+    ServerUnavailableError,
+)
+from datacentric.integrations.labelstudio.config import (
+    choice_result,
+    instructions_html,
+    label_config,
+    result_label,
+)
+from datacentric.integrations.labelstudio.pull import (
+    PullResult,
+    annotations_frame,
+    pull_annotations,
+)
+from datacentric.integrations.labelstudio.push import PushResult, push_review, review_items
+from datacentric.integrations.labelstudio.state import ProjectState
+
+__all__ = [
+    "LabelStudioClient",
+    "LabelStudioError",
+    "ProjectState",
+    "PullResult",
+    "PushResult",
+    "ServerUnavailableError",
+    "annotations_frame",
+    "choice_result",
+    "instructions_html",
+    "label_config",
+    "pull_annotations",
+    "push_review",
+    "result_label",
+    "review_items",
+]
