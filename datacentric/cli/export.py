@@ -22,7 +22,13 @@ def export_cmd(
     directory: Path = typer.Argument(..., help="Dataset directory (its test split is evaluated)."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the artefacts and export.json."),
     weights: Path | None = typer.Option(
-        None, "--weights", help="A model saved by recipe.save (default: train the default recipe)."
+        None,
+        "--weights",
+        help="A model saved by recipe.save (default: the data loop's latest model, else train "
+        "--recipe).",
+    ),
+    recipe_name: str = typer.Option(
+        "small_cnn", "--recipe", help="Recipe to train when there is no model: small_cnn, resnet18."
     ),
     targets: str = typer.Option(
         "onnx-fp32,onnx-int8-dynamic,onnx-int8-static,pruned-50",
@@ -39,20 +45,25 @@ def export_cmd(
     """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much."""
     from datacentric.cli.data import _open_any
     from datacentric.export import compress
-    from datacentric.train import SmallCNNRecipe
+    from datacentric.loop.log import ExperimentLog
+    from datacentric.train import load_recipe, make_recipe
 
     ds = _open_any(directory, version)
+    if weights is None and version is None:
+        weights = ExperimentLog(directory).model_path()
+        if weights is not None:
+            console.print(f"Exporting the data loop's latest model: [bold]{weights}[/]")
     if weights is not None:
         if not weights.is_file():
             raise InvalidParameterError(
                 f"--weights must be a file written by recipe.save, received {weights} (not found)."
             )
-        recipe = SmallCNNRecipe.load(weights)
+        recipe = load_recipe(weights)
         console.print(f"Loaded {recipe!r} from [bold]{weights}[/]")
     else:
-        recipe = SmallCNNRecipe()
+        recipe = make_recipe(recipe_name)
         console.print(
-            f"[yellow]No --weights given:[/] training the default recipe {recipe!r} on the "
+            f"[yellow]No model given and no data-loop model found:[/] training {recipe!r} on the "
             "train split (pass --weights model.pt to export a trained model)."
         )
         recipe.fit(ds.split("train"), seed=seed, progress=True)
@@ -95,7 +106,10 @@ def export_cmd(
             gate,
         )
     console.print(t)
-    console.print(f"Manifest: [bold]{out / 'export.json'}[/]; summary: {out / 'export.md'}")
+    console.print(
+        f"Manifest: [bold]{out / 'export.json'}[/]; report: [bold]{out / 'export.html'}[/] "
+        f"(Markdown: {out / 'export.md'})"
+    )
     if not report.passed:
         console.print(
             f"[bold red]Gate failed[/] for {', '.join(report.failed_targets)}: a slice dropped "

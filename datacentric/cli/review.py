@@ -1,4 +1,4 @@
-"""``datacentric review ...``: send what needs a human to annotators and reviewers, pull verdicts back.
+"""``datacentric review ...``: send what needs a human to annotators and reviewers.
 
 The verbs live next to their integration: Label Studio (``push``/``pull``) in
 :mod:`datacentric.cli.review_labelstudio`, FiftyOne (``fiftyone``) in

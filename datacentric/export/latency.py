@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["measure", "onnx_runner", "torch_runner"]
+__all__ = ["measure", "measure_many", "onnx_runner", "torch_runner"]
 
 
 def measure(
@@ -42,6 +42,54 @@ def measure(
             times.append((time.perf_counter() - t0) * 1000.0)
         out[f"p50@{b}"] = float(np.percentile(times, 50))
         out[f"p95@{b}"] = float(np.percentile(times, 95))
+    return out
+
+
+def measure_many(
+    runners: dict[str, Callable[[np.ndarray], Any]],
+    x: np.ndarray,
+    *,
+    batch_sizes: tuple[int, ...] = (1, 64),
+    repeats: int = 20,
+    warmup: int = 3,
+) -> dict[str, dict[str, float]]:
+    """:func:`measure` for several models at once, interleaved so they share the same load.
+
+    Each timed round calls every runner once, in an order rotated from round to round, so a
+    burst of load from another process slows all models alike instead of the one that
+    happened to be measured at that moment. Ratios between models (the export's speed-up vs
+    torch) are then much steadier on a shared machine.
+
+    Returns
+    -------
+    dict
+        ``{name: {"p50@B": ms, "p95@B": ms, ...}}``.
+
+    Examples
+    --------
+    >>> out = measure_many({"a": lambda b: b.sum(), "b": lambda b: b.max()}, np.ones((2, 3)),
+    ...                    batch_sizes=(1,), repeats=3)
+    >>> sorted(out), sorted(out["a"])
+    (['a', 'b'], ['p50@1', 'p95@1'])
+    """
+    names = list(runners)
+    out: dict[str, dict[str, float]] = {n: {} for n in names}
+    for b in batch_sizes:
+        reps = int(np.ceil(b / len(x)))
+        batch = np.ascontiguousarray(np.concatenate([x] * reps)[:b])
+        for name in names:
+            for _ in range(warmup):
+                runners[name](batch)
+        times: dict[str, list[float]] = {n: [] for n in names}
+        for r in range(repeats):
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
+                t0 = time.perf_counter()
+                runners[name](batch)
+                times[name].append((time.perf_counter() - t0) * 1000.0)
+        for name in names:
+            out[name][f"p50@{b}"] = float(np.percentile(times[name], 50))
+            out[name][f"p95@{b}"] = float(np.percentile(times[name], 95))
     return out
 
 

@@ -22,7 +22,13 @@ import polars as pl
 from datacentric.dataset import Dataset
 from datacentric.exceptions import CalibrationDataError, InvalidParameterError
 
-__all__ = ["calibration_sample", "quantize_dynamic_model", "quantize_static_model"]
+__all__ = [
+    "STATIC_OP_TYPES",
+    "calibration_sample",
+    "float_input_convs",
+    "quantize_dynamic_model",
+    "quantize_static_model",
+]
 
 
 def calibration_sample(
@@ -131,16 +137,60 @@ def quantize_dynamic_model(src: str | Path, dst: str | Path) -> Path:
     return dst
 
 
+#: Operators quantized by the static target. Pooling by averaging stays in float: onnxruntime's
+#: ``QLinearAveragePool`` took a third of the int8 model's time on the demo CNN.
+STATIC_OP_TYPES: tuple[str, ...] = ("Conv", "Gemm", "MatMul", "MaxPool", "Relu", "Add")
+
+
+def float_input_convs(model_path: str | Path, max_in_channels: int = 4) -> list[str]:
+    """Names of the Conv nodes that read the network input with at most ``max_in_channels``.
+
+    An int8 convolution over 1-4 input channels is slower than the float one (the int8 GEMM
+    has nothing to vectorise over: 0.97 ms vs 0.22 ms for the demo CNN's first layer at batch
+    64) and the first layer is the most sensitive to quantization, so the static target keeps
+    it in float.
+    """
+    import onnx
+
+    model = onnx.load(str(model_path), load_external_data=False)
+    graph = model.graph
+    inputs = {i.name for i in graph.input}
+    weights = {t.name: list(t.dims) for t in graph.initializer}
+    names = []
+    for node in graph.node:
+        if node.op_type != "Conv" or not node.input or node.input[0] not in inputs:
+            continue
+        dims = weights.get(node.input[1]) if len(node.input) > 1 else None
+        if node.name and dims is not None and len(dims) >= 2 and dims[1] <= max_in_channels:
+            names.append(node.name)
+    return names
+
+
 def quantize_static_model(
-    src: str | Path, dst: str | Path, calib_x: np.ndarray, *, per_channel: bool = True
+    src: str | Path,
+    dst: str | Path,
+    calib_x: np.ndarray,
+    *,
+    per_channel: bool = True,
+    float_first_conv: bool = True,
 ) -> Path:
     """int8 weights and activations in QDQ format, calibrated (min-max) on ``calib_x``.
+
+    The operators in :data:`STATIC_OP_TYPES` are quantized (weights per channel, activations
+    per tensor, both signed int8); average pooling and, with ``float_first_conv``, the
+    convolution that reads the 1-4 channel input image stay in float (see
+    :func:`float_input_convs`): on the demo CNN at batch 64 that takes the int8 model from
+    0.93x to 0.62x of the float ONNX model's latency.
 
     Parameters
     ----------
     calib_x : numpy.ndarray
         Float32 NCHW network inputs of the calibration sample (see
         :func:`calibration_sample` and :func:`datacentric.export.onnx.normalised_inputs`).
+    per_channel : bool
+        Per-output-channel weight scales (more accurate, same speed).
+    float_first_conv : bool
+        Keep the first convolution in float.
 
     Raises
     ------
@@ -165,12 +215,15 @@ def quantize_static_model(
         pass
 
     dst = Path(dst)
+    exclude = float_input_convs(src) if float_first_conv else []
     with _quiet_root_logger():
         quantize_static(
             str(src),
             str(dst),
             Reader(np.ascontiguousarray(calib_x, dtype=np.float32)),
             quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(STATIC_OP_TYPES),
+            nodes_to_exclude=exclude,
             per_channel=per_channel,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,

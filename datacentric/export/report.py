@@ -20,6 +20,7 @@ __all__ = ["ArtefactResult", "CompressionReport", "sha256_file"]
 MANIFEST = "export.json"
 SUMMARY = "export.md"
 CHANGED = "changed_predictions.parquet"
+HTML_REPORT = "export.html"
 
 
 def sha256_file(path: str | Path) -> str:
@@ -214,10 +215,18 @@ class CompressionReport:
                 lines.append(f"\n... and {changed.height - 50} more in `{CHANGED}`.")
         return "\n".join(lines) + "\n"
 
-    def write(self) -> None:
-        """Write ``export.json``, ``export.md`` and ``changed_predictions.parquet``."""
+    def write(self, ds: Any = None) -> None:
+        """Write ``export.json``, ``export.md``, ``export.html`` and
+        ``changed_predictions.parquet``.
+
+        ``ds`` (the evaluated dataset), when given, puts thumbnails of the changed samples
+        in the HTML report.
+        """
+        from datacentric.report.export import write_export_html
+
         atomic_write_text(self.out_dir / MANIFEST, json.dumps(self.manifest, indent=1))
         atomic_write_text(self.out_dir / SUMMARY, self.to_markdown())
+        write_export_html(self, self.out_dir / HTML_REPORT, ds)
         changed = self.changed
         if changed.height == 0:
             changed = pl.DataFrame(

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from datacentric._io import atomic_write
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues import ScanResult, scan
-from datacentric.loop.log import ExperimentLog
+from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
 from datacentric.slices import SliceMetrics, compare, evaluate
 
@@ -164,6 +165,10 @@ def run_iteration(
             else []
         ),
     }
+    saver = getattr(model, "save", None)
+    if callable(saver):  # the model of every iteration, for `datacentric export`
+        atomic_write(log.iteration_dir(it) / MODEL_FILE, saver)
+        record["model"] = f"{log.iteration_dir(it).name}/{MODEL_FILE}"
     frames: dict[str, pl.DataFrame] = {"predictions": _prediction_table(ds, preds, eval_split)}
     if scan_result is not None and fixed is not None:
         frames |= {"scan": scan_result.issues, "edits": fixed.edits, "review": fixed.review}

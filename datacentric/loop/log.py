@@ -13,7 +13,10 @@ from datacentric._io import atomic_write, atomic_write_text
 from datacentric.dataset.store import STORE_DIR
 from datacentric.exceptions import StoreError
 
-__all__ = ["ExperimentLog"]
+__all__ = ["MODEL_FILE", "ExperimentLog"]
+
+#: The model trained at an iteration (``recipe.save``), in the iteration's folder.
+MODEL_FILE = "model.pt"
 
 
 class ExperimentLog:
@@ -28,6 +31,7 @@ class ExperimentLog:
                    edits.parquet     automatic edits
                    review.parquet    the review queue
                    record.json       the full record (config, versions, timings, ...)
+                   model.pt          the model trained at that iteration (recipe.save)
 
     Examples
     --------
@@ -82,6 +86,16 @@ class ExperimentLog:
             f.flush()
             os.fsync(f.fileno())
         return folder
+
+    def model_path(self, iteration: int | None = None) -> Path | None:
+        """The saved model of an iteration (default: the latest one that saved a model)."""
+        recs = self.records()
+        if iteration is not None:
+            recs = [r for r in recs if int(r["iteration"]) == iteration]
+        for r in reversed(recs):
+            if r.get("model") and (self.path / r["model"]).is_file():
+                return self.path / r["model"]
+        return None
 
     def metrics(self, iteration: int) -> Any:
         """The SliceMetrics recorded for an iteration."""

@@ -69,7 +69,7 @@ def _fmt(x: float) -> str:
 def _bin_float(name: str, s: pl.Series, n_bins: int) -> tuple[np.ndarray, list[str], list[dict]]:
     v = s.cast(pl.Float64).fill_nan(None)
     vals = v.drop_nulls().to_numpy()
-    edges = np.zeros(0)
+    edges: np.ndarray = np.zeros(0)
     if vals.size:
         qs = np.quantile(vals, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
         edges = np.unique([float(f"{q:.3g}") for q in qs])

@@ -13,8 +13,17 @@ Examples
 from __future__ import annotations
 
 from datacentric.train.crossval import cross_val_predict
+from datacentric.train.load import load_recipe, make_recipe
 from datacentric.train.recipe import ModelRecipe, Predictions
 from datacentric.train.resnet import ResNet18Recipe
 from datacentric.train.small_cnn import SmallCNNRecipe
 
-__all__ = ["ModelRecipe", "Predictions", "ResNet18Recipe", "SmallCNNRecipe", "cross_val_predict"]
+__all__ = [
+    "ModelRecipe",
+    "Predictions",
+    "ResNet18Recipe",
+    "SmallCNNRecipe",
+    "cross_val_predict",
+    "load_recipe",
+    "make_recipe",
+]

@@ -69,6 +69,31 @@ def test_report_targets_sizes_latency(report: CompressionReport) -> None:
     assert "| onnx-int8-static |" in report.to_markdown()
 
 
+def test_static_int8_keeps_first_conv_and_avgpool_float(report: CompressionReport) -> None:
+    import onnx
+
+    from datacentric.export.quantize import float_input_convs
+
+    fp32 = report["onnx-fp32"].path
+    static = report["onnx-int8-static"].path
+    assert fp32 is not None and static is not None
+    first = float_input_convs(fp32)
+    assert first == ["/features/features.0/Conv"]  # the 3-channel input convolution
+    graph = onnx.load(str(static)).graph
+    weights = {t.name: t for t in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    assert len(convs) == 3
+    # QDQ: a quantized conv reads its weight through DequantizeLinear; the float one directly
+    float_convs = [n.name for n in convs if n.input[1] in weights]
+    assert float_convs == first
+    assert any(n.op_type == "AveragePool" for n in graph.node)
+    # the average pool runs in float: its output is not quantized (QDQ would follow it by
+    # QuantizeLinear), so onnxruntime does not fold it into a slow QLinearAveragePool
+    pool = next(n for n in graph.node if n.op_type == "AveragePool")
+    consumers = [n.op_type for n in graph.node if pool.output[0] in n.input]
+    assert consumers and "QuantizeLinear" not in consumers
+
+
 def test_manifest_hashes_match(report: CompressionReport) -> None:
     out = report.out_dir
     assert verify_manifest(out) == []
@@ -126,6 +151,15 @@ def test_gate_fires_on_planted_slice_regression(
     assert set(bad["onnx-fp32"].changed["site"].to_list()) == {"b"}
     assert "Compression gate failed" in bad.to_markdown()
     assert json.loads((tmp_path / "bad" / "export.json").read_text())["gate"]["passed"] is False
+    # the HTML report names the failing slice, marks its drop, and shows the changed samples
+    html = (tmp_path / "bad" / "export.html").read_text()
+    assert "Why the gate failed" in html and "site=b: accuracy dropped" in html
+    # one red cell per failing slice (site=b and, dragged down by it, overall); site=a stays
+    assert html.count('class="num hot"') == gate.failures.height
+    assert set(gate.failures["slice"].to_list()) == {"site=b", "overall"}
+    assert html.count("data:image/png;base64,") == bad["onnx-fp32"].changed.height
+    ok_html = (tmp_path / "ok" / "export.html").read_text()
+    assert "Why the gate failed" not in ok_html and "No test image changed" in ok_html
 
 
 def test_calibration_sample_covers_rare_groups() -> None:

@@ -104,3 +104,34 @@ def test_cli_loop_prints_the_table(looped) -> None:
     assert "Data iterations" in res.output
     acc = ExperimentLog(root).records()[-1]["accuracy"]
     assert f"{acc:.3f}" in res.output
+
+
+def test_each_iteration_saves_its_model(looped) -> None:
+    from datacentric.train import load_recipe
+
+    root, *_ = looped
+    log = ExperimentLog(root)
+    assert [r["model"] for r in log.records()] == ["iter_000/model.pt", "iter_001/model.pt"]
+    assert log.model_path() == log.iteration_dir(1) / "model.pt"
+    assert log.model_path(0) == log.iteration_dir(0) / "model.pt"
+    # the saved model reproduces the predictions logged for its iteration
+    model = load_recipe(log.model_path())
+    ds = Dataset.open(root)
+    preds = model.predict(ds.split("test"))
+    logged = dict(log.frame(1, "predictions").select("sample_id", "pred").rows())
+    got = {
+        s: model.classes_[int(i)]
+        for s, i in zip(preds.sample_ids, preds.pred_probs.argmax(1), strict=True)
+    }
+    assert got == logged
+
+
+def test_cli_export_uses_the_loops_latest_model(looped, tmp_path: Path) -> None:
+    root, *_ = looped
+    out = tmp_path / "export"
+    args = ["export", str(root), "--out", str(out), "--targets", "onnx-fp32", "--min-n", "5"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert "iter_001" in res.output and "model.pt" in res.output
+    html = (out / "export.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "onnx-fp32" in html and "http" not in html
