@@ -57,14 +57,17 @@ venv install: $(VENV)/.stamp-base
 install-dev: $(VENV)/.stamp-dev
 
 # The main job on the bundled demo data: write it, look at it, then run the data loop with the
-# model held fixed (scan -> fix -> retrain -> evaluate by slice, twice) and write one report.
+# model held fixed (scan -> fix -> retrain -> evaluate by slice, twice) and write one report;
+# then export the loop's model to ONNX fp32 and int8, gated so that no slice got worse.
 demo: $(VENV)/.stamp-base
 	$(VENV)/bin/datacentric demo-data $(DEMO_DIR) --overwrite
 	$(VENV)/bin/datacentric info $(DEMO_DIR)
 	$(VENV)/bin/datacentric loop $(DEMO_DIR) --iterations 2 --slices slices/demo.yaml \
 	  --report $(DEMO_OUT)/report.html
 	$(VENV)/bin/datacentric history $(DEMO_DIR)
-	@echo "Open $(DEMO_OUT)/report.html"
+	$(VENV)/bin/datacentric export $(DEMO_DIR) --out $(DEMO_OUT)/export \
+	  --targets onnx-fp32,onnx-int8-static --slices slices/demo.yaml
+	@echo "Open $(DEMO_OUT)/report.html and $(DEMO_OUT)/export/export.html"
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check datacentric tests benchmarks
