@@ -1,0 +1,201 @@
+"""Monitor configuration: time windows, drift and performance thresholds, alert severity.
+
+Read from YAML (see ``slices/monitor_alerts.yaml`` and ``docs/monitor.md``)::
+
+    window: 1d                 # polars duration: 1h, 6h, 1d, 1w ...
+    min_rows: 100              # (window, slice) cells with fewer rows get statistics, no alerts
+    drift:
+      alpha: 0.05              # family-wise: divided by the number of tests in the window
+      wasserstein: 0.1         # W1 / reference std, continuous metrics, n > 1000
+      jensen_shannon: 0.1      # JS distance, categorical metrics, n > 1000
+      psi: null                # set e.g. 0.25 to also alert on PSI
+      metrics:                 # per-metric overrides of the above
+        brightness_mean: {wasserstein: 0.15}
+    performance:
+      expected_accuracy_drop: 0.05   # CBPE estimate below the slice's reference accuracy
+      accuracy_drop: 0.05            # accuracy on recorded labels below the reference's
+      min_labels: 30
+    missing_rate: 0.05         # share of null/NaN values of a metric in a window
+    critical_factor: 2.0       # critical beyond factor x threshold (p-values: alpha / 100)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from datacentric.exceptions import InvalidParameterError, SchemaError
+
+__all__ = ["MonitorConfig", "load_config"]
+
+_TOP = ("window", "min_rows", "drift", "performance", "missing_rate", "critical_factor")
+_DRIFT = ("alpha", "wasserstein", "jensen_shannon", "psi", "metrics")
+_PERF = ("expected_accuracy_drop", "accuracy_drop", "min_labels")
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Thresholds that turn window statistics into alerts (defaults in the module docstring).
+
+    Examples
+    --------
+    >>> cfg = MonitorConfig.from_dict({"window": "1h", "drift": {"wasserstein": 0.2}})
+    >>> cfg.window, cfg.threshold("brightness", "wasserstein"), cfg.window_duration
+    ('1h', 0.2, datetime.timedelta(seconds=3600))
+    """
+
+    window: str = "1d"
+    min_rows: int = 100
+    alpha: float = 0.05
+    wasserstein: float = 0.1
+    jensen_shannon: float = 0.1
+    psi: float | None = None
+    metric_overrides: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    expected_accuracy_drop: float | None = 0.05
+    accuracy_drop: float | None = 0.05
+    min_labels: int = 30
+    missing_rate: float | None = 0.05
+    critical_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        try:
+            duration = pl.Series([0], dtype=pl.Datetime("us")).dt.offset_by(self.window)
+        except Exception as exc:
+            raise InvalidParameterError(
+                f"monitor config: window must be a polars duration such as '1h', '6h', '1d' or "
+                f"'1w', received {self.window!r} ({exc})."
+            ) from None
+        if duration.dt.epoch("us")[0] <= 0 or "mo" in self.window or "y" in self.window:
+            raise InvalidParameterError(
+                f"monitor config: window must be a positive fixed duration ('1h', '1d', '1w'), "
+                f"received {self.window!r}. Months and years vary in length; use '4w' or '30d'."
+            )
+        for name in ("min_rows", "min_labels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidParameterError(
+                    f"monitor config: {name} must be a positive integer, received {value!r}."
+                )
+        if not 0.0 < self.alpha < 1.0:
+            raise InvalidParameterError(
+                f"monitor config: drift.alpha must be in (0, 1), received {self.alpha!r}."
+            )
+        if self.critical_factor < 1.0:
+            raise InvalidParameterError(
+                f"monitor config: critical_factor must be >= 1, received {self.critical_factor!r}."
+            )
+
+    @property
+    def window_duration(self) -> dt.timedelta:
+        """The window length as a :class:`datetime.timedelta`."""
+        out = pl.Series([0], dtype=pl.Datetime("us")).dt.offset_by(self.window)
+        return dt.timedelta(microseconds=int(out.dt.epoch("us")[0]))
+
+    def threshold(self, metric: str, statistic: str) -> float | None:
+        """The alert threshold of ``statistic`` for ``metric`` (per-metric override first)."""
+        override = self.metric_overrides.get(metric, {})
+        if statistic in override:
+            return override[statistic]
+        value = getattr(self, statistic, None)
+        return None if value is None else float(value)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any] | None, *, source: str = "<dict>") -> MonitorConfig:
+        """Build from the YAML structure (unknown keys are errors naming the valid ones)."""
+        doc = dict(doc or {})
+        _check_keys(doc, _TOP, source, "top level")
+        drift = dict(doc.pop("drift", None) or {})
+        perf = dict(doc.pop("performance", None) or {})
+        _check_keys(drift, _DRIFT, source, "drift")
+        _check_keys(perf, _PERF, source, "performance")
+        overrides = drift.pop("metrics", None) or {}
+        if not isinstance(overrides, Mapping):
+            raise SchemaError(
+                f"{source}: drift.metrics maps a metric name to thresholds, e.g. "
+                f"{{brightness_mean: {{wasserstein: 0.15}}}}; received {overrides!r}."
+            )
+        for metric, values in overrides.items():
+            if not isinstance(values, Mapping):
+                raise SchemaError(
+                    f"{source}: drift.metrics.{metric} must map statistics to thresholds, "
+                    f"received {values!r}."
+                )
+            _check_keys(dict(values), (*_DRIFT[1:4], "missing_rate"), source, metric)
+        kwargs: dict[str, Any] = {**doc, **drift, **perf}
+        kwargs["metric_overrides"] = {str(k): dict(v) for k, v in overrides.items()}
+        try:
+            return cls(**kwargs)
+        except TypeError as exc:  # pragma: no cover - keys are checked above
+            raise SchemaError(f"{source}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The YAML structure that :meth:`from_dict` reads back to an equal config."""
+        flat = asdict(self)
+        return {
+            "window": flat["window"],
+            "min_rows": flat["min_rows"],
+            "drift": {
+                "alpha": flat["alpha"],
+                "wasserstein": flat["wasserstein"],
+                "jensen_shannon": flat["jensen_shannon"],
+                "psi": flat["psi"],
+                "metrics": flat["metric_overrides"],
+            },
+            "performance": {k: flat[k] for k in _PERF},
+            "missing_rate": flat["missing_rate"],
+            "critical_factor": flat["critical_factor"],
+        }
+
+    def with_window(self, window: str) -> MonitorConfig:
+        """A copy with another window length."""
+        return replace(self, window=window)
+
+
+def _check_keys(doc: Mapping[str, Any], valid: tuple[str, ...], source: str, where: str) -> None:
+    unknown = [k for k in doc if k not in valid]
+    if unknown:
+        raise SchemaError(
+            f"{source}: unknown key(s) {unknown} in {where} of the monitor config. Valid keys: "
+            f"{list(valid)}. Fix the spelling or remove them."
+        )
+
+
+def load_config(
+    path_or_dict: str | Path | Mapping[str, Any] | MonitorConfig | None,
+) -> MonitorConfig:
+    """Read a monitor config from a YAML file, a mapping, or ``None`` (the defaults).
+
+    Examples
+    --------
+    >>> load_config(None).window
+    '1d'
+    >>> load_config({"drift": {"wasserstain": 0.1}})
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.SchemaError: <dict>: unknown key(s) ['wasserstain'] in drift ...
+    """
+    if path_or_dict is None:
+        return MonitorConfig()
+    if isinstance(path_or_dict, MonitorConfig):
+        return path_or_dict
+    if isinstance(path_or_dict, Mapping):
+        return MonitorConfig.from_dict(path_or_dict)
+    path = Path(path_or_dict)
+    if not path.is_file():
+        raise InvalidParameterError(
+            f"monitor config file {str(path)!r} does not exist. Pass the path of a YAML file "
+            "such as slices/monitor_alerts.yaml, or a dict."
+        )
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SchemaError(f"{path}: the monitor config is not valid YAML ({exc}).") from None
+    if doc is not None and not isinstance(doc, Mapping):
+        raise SchemaError(f"{path}: the monitor config must be a mapping, received {doc!r}.")
+    return MonitorConfig.from_dict(doc, source=str(path))

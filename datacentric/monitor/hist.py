@@ -1,0 +1,264 @@
+"""Binning and histograms by (window, slice, metric) without a Python loop over rows.
+
+Rows are grouped into *cells*: one cell per distinct (window, slice membership) pair, where
+the membership of a row is the set of slices it belongs to (packed into 63-bit words). A
+batch has few cells (windows x combinations of slice values) however many rows it has. Each
+metric's values are binned on the reference's bins (``np.searchsorted``) and counted per
+(cell, bin) with one ``np.bincount``; a slice's histogram in a window is then the sum of the
+histograms of the cells that belong to it (a small matrix product). A row in several slices
+counts once in each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+__all__ = ["BatchHistograms", "MetricSpec", "bin_codes", "histograms"]
+
+_WORD = 63
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """How one metric is binned: reference-quantile edges, or reference categories.
+
+    Bins: continuous ``[below e0, k interior bins, above e_k, missing]``; categorical
+    ``[one per category, unseen, missing]``.
+
+    Examples
+    --------
+    >>> spec = MetricSpec("x", "continuous", edges=(0.0, 1.0, 2.0))
+    >>> spec.n_bins, bin_codes(pl.DataFrame({"x": [-1.0, 0.0, 1.5, 2.0, 9.0, None]}), spec)
+    (5, array([0, 1, 2, 2, 3, 4], dtype=int32))
+    >>> cat = MetricSpec("p", "categorical", categories=("a", "b"))
+    >>> bin_codes(pl.DataFrame({"p": ["b", "z", None]}), cat)
+    array([1, 2, 3], dtype=int32)
+    """
+
+    name: str
+    kind: str
+    edges: tuple[float, ...] = ()
+    categories: tuple[str, ...] = ()
+    ref_std: float = 1.0
+
+    @property
+    def n_bins(self) -> int:
+        """Bins including the missing bin (the last one)."""
+        if self.kind == "categorical":
+            return len(self.categories) + 2
+        return len(self.edges) + 2
+
+    @property
+    def missing_bin(self) -> int:
+        """Index of the bin of null and NaN values."""
+        return self.n_bins - 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "edges": list(self.edges),
+            "categories": list(self.categories),
+            "ref_std": self.ref_std,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MetricSpec:
+        """Inverse of :meth:`to_dict`."""
+        return cls(d["name"], d["kind"], tuple(d["edges"]), tuple(d["categories"]), d["ref_std"])
+
+
+def _values(frame: pl.DataFrame, name: str) -> np.ndarray:
+    return frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+
+def bin_codes(frame: pl.DataFrame, spec: MetricSpec) -> np.ndarray:
+    """The bin of every row of ``frame`` for ``spec`` (``int32``)."""
+    if spec.kind == "categorical":
+        cats = list(spec.categories)
+        col = pl.col(spec.name).cast(pl.String)
+        expr = (
+            pl.when(col.is_null())
+            .then(pl.lit(spec.missing_bin, pl.Int32))
+            .otherwise(
+                col.replace_strict(
+                    cats, list(range(len(cats))), default=len(cats), return_dtype=pl.Int32
+                )
+            )
+        )
+        return frame.select(expr).to_series().to_numpy().astype(np.int32, copy=False)
+    x = _values(frame, spec.name)
+    edges = np.asarray(spec.edges, dtype=np.float64)
+    codes = np.searchsorted(edges[:-1], x, side="right").astype(np.int32)
+    codes[x > edges[-1]] = len(edges)
+    codes[np.isnan(x)] = spec.missing_bin
+    return codes
+
+
+@dataclass
+class BatchHistograms:
+    """Histograms of one batch (or the reference) by window and slice.
+
+    Attributes
+    ----------
+    windows : list
+        Window starts (``datetime``), in increasing order.
+    slices : list of str
+        Slice names (the first is ``"overall"``).
+    counts : dict
+        Metric → int64 array (windows, slices, bins).
+    sums : dict
+        Continuous metric → float array (windows, slices, bins): the sum of the values.
+    n : numpy.ndarray
+        Rows per (window, slice).
+    scored : numpy.ndarray
+        Rows with a confidence per (window, slice).
+    expected_correct : numpy.ndarray
+        Sum of calibrated confidences per (window, slice) (CBPE); zeros without calibration.
+    """
+
+    windows: list[Any]
+    slices: list[str]
+    counts: dict[str, np.ndarray] = field(default_factory=dict)
+    sums: dict[str, np.ndarray] = field(default_factory=dict)
+    n: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    scored: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    expected_correct: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    def hist_frame(self) -> pl.DataFrame:
+        """Long form ``window_start, slice, metric, bin, count, sum`` of the non-zero bins."""
+        parts = []
+        for metric, counts in self.counts.items():
+            w, s, b = np.nonzero(counts)
+            sums = self.sums.get(metric)
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "window_start": pl.Series([self.windows[i] for i in w]).cast(
+                            pl.Datetime("us")
+                        ),
+                        "slice": pl.Series([self.slices[i] for i in s], dtype=pl.String),
+                        "metric": pl.Series([metric] * len(w), dtype=pl.String),
+                        "bin": pl.Series(b, dtype=pl.Int32),
+                        "count": pl.Series(counts[w, s, b], dtype=pl.Int64),
+                        "sum": pl.Series(
+                            sums[w, s, b] if sums is not None else np.zeros(len(w)),
+                            dtype=pl.Float64,
+                        ),
+                    }
+                )
+            )
+        return pl.concat(parts) if parts else pl.DataFrame()
+
+    def perf_frame(self) -> pl.DataFrame:
+        """Long form ``window_start, slice, n, n_scored, expected_correct`` (n > 0 only)."""
+        w, s = np.nonzero(self.n)
+        return pl.DataFrame(
+            {
+                "window_start": pl.Series([self.windows[i] for i in w]).cast(pl.Datetime("us")),
+                "slice": pl.Series([self.slices[i] for i in s], dtype=pl.String),
+                "n": pl.Series(self.n[w, s], dtype=pl.Int64),
+                "n_scored": pl.Series(self.scored[w, s], dtype=pl.Int64),
+                "expected_correct": pl.Series(self.expected_correct[w, s], dtype=pl.Float64),
+            }
+        )
+
+
+def _cells(
+    frame: pl.DataFrame, masks: Sequence[pl.Expr], window: pl.Expr
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """Cell index per row, and per cell its window index and slice membership (bool)."""
+    n_words = max(1, -(-len(masks) // _WORD))
+    words = []
+    for w in range(n_words):
+        part = masks[w * _WORD : (w + 1) * _WORD]
+        terms = [m.cast(pl.Int64) * (1 << j) for j, m in enumerate(part)]
+        words.append(pl.sum_horizontal(terms).alias(f"__w{w}") if terms else pl.lit(0))
+    keys = frame.select(window.alias("__window"), *words)
+    names = keys.columns
+    uniq = keys.unique().sort(names).with_row_index("__cell")
+    cell = keys.join(uniq, on=names, how="left", maintain_order="left")["__cell"].to_numpy()
+    windows = uniq["__window"].unique().sort()
+    win_idx = (
+        uniq.select(
+            pl.col("__window").replace_strict(
+                windows, list(range(windows.len())), return_dtype=pl.Int64
+            )
+        )
+        .to_series()
+        .to_numpy()
+    )
+    member = np.zeros((uniq.height, len(masks)), dtype=bool)
+    for w in range(n_words):
+        bits = uniq[f"__w{w}"].to_numpy().astype(np.int64)
+        for j in range(min(_WORD, len(masks) - w * _WORD)):
+            member[:, w * _WORD + j] = (bits >> j) & 1
+    return cell.astype(np.int64), win_idx, member, windows.to_list()
+
+
+def histograms(
+    frame: pl.DataFrame,
+    slices: Sequence[tuple[str, pl.Expr]],
+    metrics: Sequence[MetricSpec],
+    window: pl.Expr,
+    calibrated: np.ndarray | None = None,
+) -> BatchHistograms:
+    """Histograms of ``frame`` by (window, slice) for every metric.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        Rows with the metric and slice columns.
+    slices : sequence of (name, boolean expression)
+        The slices; include ``("overall", pl.lit(True))`` to get the whole batch.
+    metrics : sequence of MetricSpec
+    window : polars.Expr
+        The window start of each row (a constant for the reference).
+    calibrated : numpy.ndarray, optional
+        Calibrated confidence per row (NaN when unknown), summed for CBPE.
+
+    Examples
+    --------
+    >>> frame = pl.DataFrame({"v": ["a", "b", "a"], "x": [0.5, 1.5, 9.0]})
+    >>> spec = MetricSpec("x", "continuous", edges=(0.0, 1.0, 2.0))
+    >>> h = histograms(frame, [("overall", pl.lit(True)), ("v=a", pl.col("v") == "a")],
+    ...                [spec], pl.lit(0))
+    >>> h.slices, h.counts["x"][0].tolist(), h.n.tolist()
+    (['overall', 'v=a'], [[0, 1, 1, 1, 0], [0, 1, 0, 1, 0]], [[3, 2]])
+    """
+    names = [name for name, _ in slices]
+    cell, win_idx, member, windows = _cells(frame, [e for _, e in slices], window)
+    n_cells, n_win = member.shape[0], len(windows)
+    # per window: (slices x cells) membership, to sum cell histograms into slice histograms
+    agg = np.zeros((n_win, len(names), n_cells))
+    for c in range(n_cells):
+        agg[win_idx[c], :, c] = member[c]
+    out = BatchHistograms(windows, names)
+    for spec in metrics:
+        codes = bin_codes(frame, spec)
+        key = cell * spec.n_bins + codes
+        size = n_cells * spec.n_bins
+        counts = np.bincount(key, minlength=size).reshape(n_cells, spec.n_bins)
+        out.counts[spec.name] = np.rint(agg @ counts).astype(np.int64)
+        if spec.kind == "continuous":
+            x = np.nan_to_num(_values(frame, spec.name), nan=0.0, posinf=0.0, neginf=0.0)
+            sums = np.bincount(key, weights=x, minlength=size).reshape(n_cells, spec.n_bins)
+            out.sums[spec.name] = agg @ sums
+    rows = np.bincount(cell, minlength=n_cells).astype(np.float64)
+    out.n = np.rint(agg @ rows).astype(np.int64)
+    if calibrated is not None:
+        ok = ~np.isnan(calibrated)
+        scored = np.bincount(cell, weights=ok.astype(np.float64), minlength=n_cells)
+        exp = np.bincount(cell, weights=np.where(ok, calibrated, 0.0), minlength=n_cells)
+        out.scored = np.rint(agg @ scored).astype(np.int64)
+        out.expected_correct = agg @ exp
+    else:
+        out.scored = np.zeros_like(out.n)
+        out.expected_correct = np.zeros(out.n.shape)
+    return out

@@ -1,0 +1,581 @@
+"""The :class:`Monitor`: ingest production batches, record late labels, read statistics."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.exceptions import (
+    DuplicateSampleIdError,
+    InvalidParameterError,
+    SchemaError,
+    format_items,
+)
+from datacentric.monitor.alerts import ALERTS_SCHEMA, evaluate_alerts
+from datacentric.monitor.config import MonitorConfig, load_config
+from datacentric.monitor.hist import histograms
+from datacentric.monitor.profile import (
+    IMAGE_METRICS,
+    ReferenceProfile,
+    build_profile,
+    derive_columns,
+    slices_of,
+)
+from datacentric.monitor.schema import (
+    CONFIDENCE,
+    LABEL,
+    PREDICTION,
+    SAMPLE_ID,
+    TIMESTAMP,
+    read_frame,
+    validate_batch,
+)
+from datacentric.monitor.store import MonitorStore, MonitorStoreError
+from datacentric.monitor.windows import STATS_SCHEMA, window_stats
+from datacentric.slices.spec import SliceSpec, load_slices
+
+__all__ = ["CRASH_ENV", "BatchConflictError", "IngestResult", "Monitor"]
+
+logger = logging.getLogger(__name__)
+
+#: Test hook: ``after_rows`` or ``before_commit`` makes ingest exit the process (``os._exit``)
+#: at that point, inside the open transaction, to prove that a crash leaves no half batch.
+CRASH_ENV = "DATACENTRIC_MONITOR_CRASH_AT"
+
+
+class BatchConflictError(MonitorStoreError):
+    """A batch id is already in the store with different content."""
+
+
+@dataclass
+class IngestResult:
+    """What one :meth:`Monitor.ingest` did.
+
+    Attributes
+    ----------
+    batch_id : str
+    status : str
+        ``"ingested"``, or ``"skipped"`` when the same batch was already in the store.
+    n_rows : int
+    windows : list of datetime
+        The windows the batch touched (their statistics and alerts were recomputed).
+    alerts : polars.DataFrame
+        The alerts of those windows after the ingest.
+    seconds : float
+    """
+
+    batch_id: str
+    status: str
+    n_rows: int
+    windows: list[dt.datetime] = field(default_factory=list)
+    alerts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ALERTS_SCHEMA))
+    seconds: float = 0.0
+
+
+def _crash_hook(point: str) -> None:
+    if os.environ.get(CRASH_ENV) == point:
+        os._exit(86)
+
+
+def _sql_times(windows: Sequence[dt.datetime]) -> str:
+    return ", ".join(f"TIMESTAMP '{w:%Y-%m-%d %H:%M:%S.%f}'" for w in windows) or "NULL"
+
+
+class Monitor:
+    """Production monitoring by slice, kept in an embedded DuckDB store.
+
+    The first time a store is opened it needs the ``reference`` (labelled rows like the
+    production ones: the test split with the model's predictions), the ``slices`` and the
+    alert ``config``; the store keeps their profile, so later opens need only the path.
+
+    Parameters
+    ----------
+    store : str or pathlib.Path
+        The DuckDB file (``":memory:"`` for a throw-away store).
+    reference : polars.DataFrame or path, optional
+        ``prediction``, ``confidence``, metadata and input metric columns, ``label`` for the
+        performance estimate, ``embedding`` optionally. Needed for a new store; given for an
+        existing one it must be the same data.
+    slices : path, YAML text or sequence of SliceSpec, optional
+        The slices to monitor (format of ``docs/slices-yaml.md``); ``overall`` is added.
+    config : path, mapping or MonitorConfig, optional
+        Window length and alert thresholds (``docs/monitor.md``). Given for an existing store,
+        it replaces the stored one and every window's alerts are re-evaluated.
+    metrics : sequence of str, optional
+        Columns to watch (default: numeric columns, ``confidence`` and ``prediction``).
+    n_bins : int
+        Reference-quantile bins per continuous metric.
+    image_root : path, optional
+        Where relative ``image`` paths are resolved when image metrics are computed.
+    extra_columns : {"error", "drop"}
+        Batch columns the reference does not have: an error, or dropped (logged).
+
+    Examples
+    --------
+    >>> import datetime as dt, numpy as np, polars as pl
+    >>> rng = np.random.default_rng(0)
+    >>> def rows(n, shift=0.0):
+    ...     return pl.DataFrame({"camera": rng.choice(["a", "b"], n),
+    ...         "brightness": rng.normal(0.5, 0.1, n) - shift,
+    ...         "prediction": rng.choice(["cat", "dog"], n), "confidence": rng.uniform(.5, 1, n)})
+    >>> ref = rows(4000).with_columns(label=pl.col("prediction"))
+    >>> mon = Monitor(":memory:", reference=ref, slices="[{by: camera}]")
+    >>> batch = rows(3000).with_columns(
+    ...     sample_id=pl.int_range(3000).cast(pl.String), timestamp=dt.datetime(2024, 5, 1),
+    ...     brightness=pl.when(pl.col("camera") == "b").then(pl.col("brightness") - 0.1)
+    ...     .otherwise(pl.col("brightness")))
+    >>> result = mon.ingest(batch, batch_id="day-1")
+    >>> result.status, result.alerts[["slice", "metric", "statistic"]].rows()
+    ('ingested', [('camera=b', 'brightness', 'wasserstein'),
+                  ('overall', 'brightness', 'wasserstein')])
+    >>> mon.ingest(batch, batch_id="day-1").status  # the same batch again adds nothing
+    'skipped'
+    """
+
+    def __init__(
+        self,
+        store: str | Path = "monitor.duckdb",
+        reference: pl.DataFrame | str | Path | None = None,
+        slices: str | Path | Sequence[SliceSpec] | None = None,
+        config: str | Path | Mapping[str, Any] | MonitorConfig | None = None,
+        *,
+        metrics: Sequence[str] | None = None,
+        n_bins: int = 32,
+        image_root: str | Path | None = None,
+        extra_columns: str = "error",
+    ) -> None:
+        if extra_columns not in ("error", "drop"):
+            raise InvalidParameterError(
+                f"extra_columns must be 'error' or 'drop', received {extra_columns!r}."
+            )
+        self._store = MonitorStore(store)
+        self.image_root = image_root
+        self.extra_columns = extra_columns
+        stored = self._store.get_meta("profile")
+        specs = _specs(slices)
+        if stored is None:
+            if reference is None:
+                raise InvalidParameterError(
+                    f"the monitor store {str(store)!r} is new, so it needs a reference: pass "
+                    "reference=<labelled rows like the production ones> (and slices=, config=)."
+                )
+            self.profile = build_profile(
+                read_frame(reference, "reference"), specs or [], metrics=metrics,
+                n_bins=n_bins, image_root=image_root,
+            )  # fmt: skip
+            self.config = load_config(config)
+            with self._store.transaction():
+                self._store.set_meta("profile", self.profile.to_json())
+                self._store.set_meta("config", json.dumps(self.config.to_dict()))
+            return
+        self.profile = ReferenceProfile.from_json(stored)
+        self.config = MonitorConfig.from_dict(json.loads(self._store.get_meta("config") or "{}"))
+        if reference is not None:
+            other = build_profile(
+                read_frame(reference, "reference"), specs if specs is not None else
+                self.profile.specs, metrics=metrics or [m.name for m in self.profile.metrics],
+                n_bins=n_bins, image_root=image_root,
+            )  # fmt: skip
+            if other.fingerprint != self.profile.fingerprint:
+                raise MonitorStoreError(
+                    f"the monitor store {str(store)!r} was created with another reference. "
+                    "Open it without reference=, or start a new store for the new reference."
+                )
+        if specs is not None and [s.definition for s in specs] != [
+            s.definition for s in self.profile.specs
+        ]:
+            raise MonitorStoreError(
+                f"the monitor store {str(store)!r} monitors other slices "
+                f"({[s.name for s in self.profile.specs]}). Open it without slices=, or start "
+                "a new store."
+            )
+        if config is not None:
+            new = load_config(config)
+            if new.window != self.config.window:
+                raise MonitorStoreError(
+                    f"the store's windows are {self.config.window!r}; a config with window "
+                    f"{new.window!r} cannot be applied to it. Keep the window or use a new store."
+                )
+            if new != self.config:
+                with self._store.transaction():
+                    self.config = new
+                    self._store.set_meta("config", json.dumps(new.to_dict()))
+                    self._recompute(self._windows())
+
+    # ------------------------------------------------------------------ writing
+    def ingest(
+        self,
+        batch: pl.DataFrame | str | Path,
+        *,
+        batch_id: str | None = None,
+    ) -> IngestResult:
+        """Add one batch of production rows, in one transaction.
+
+        Parameters
+        ----------
+        batch : polars.DataFrame or path
+            Rows with ``sample_id``, ``timestamp``, the reference's columns, and optionally
+            ``label`` (recorded) and ``embedding``; ``image`` paths stand in for missing
+            image metrics. A ``.parquet`` or ``.csv`` path is read.
+        batch_id : str, optional
+            Default: ``"batch-"`` + a hash of the content. A batch id already in the store
+            with the same content is skipped (idempotent); with other content it is an error.
+
+        Returns
+        -------
+        IngestResult
+
+        Raises
+        ------
+        SchemaError
+            Missing, extra or wrongly typed columns; null ids or timestamps; bad confidences.
+        DuplicateSampleIdError
+            A sample id twice in the batch, or already ingested with another batch.
+        BatchConflictError
+            ``batch_id`` is in the store with different content.
+
+        Notes
+        -----
+        Rows land in the window of their own timestamp: late or out-of-order rows update
+        (and may raise alerts in) past windows, whose statistics are recomputed.
+        """
+        t0 = time.perf_counter()
+        source = str(batch) if isinstance(batch, (str, Path)) else "DataFrame"
+        frame = validate_batch(
+            read_frame(batch),
+            self.profile.expected,
+            computable=IMAGE_METRICS,
+            extra_columns=self.extra_columns,
+        )
+        frame = derive_columns(
+            frame, expected=list(self.profile.expected), centroid=self.profile.centroid,
+            image_root=self.image_root,
+        )  # fmt: skip
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(json.dumps(frame.columns).encode())
+        digest.update(frame.hash_rows(seed=7).to_numpy().tobytes())
+        content_hash = digest.hexdigest()
+        if batch_id is None:
+            batch_id = f"batch-{content_hash[:16]}"
+        if not isinstance(batch_id, str) or not batch_id:
+            raise InvalidParameterError(
+                f"batch_id must be a non-empty string, received {batch_id!r}."
+            )
+        frame = frame.with_columns(
+            pl.col(TIMESTAMP).dt.truncate(self.config.window).alias("window_start")
+        )
+        store = self._store
+        with store.transaction():
+            known = store.query("SELECT content_hash FROM batches WHERE batch_id = ?", [batch_id])
+            if known.height:
+                if known["content_hash"][0] != content_hash:
+                    raise BatchConflictError(
+                        f"batch_id {batch_id!r} is already in the store with different content."
+                        " Give the new batch its own batch_id (or leave it out to use a hash "
+                        "of the content)."
+                    )
+                logger.info("monitor: batch %s already ingested; nothing added", batch_id)
+                return IngestResult(
+                    batch_id, "skipped", frame.height, seconds=time.perf_counter() - t0
+                )
+            rows = frame.drop(LABEL, strict=False).with_columns(pl.lit(batch_id).alias("batch_id"))
+            src = store.register_frame("rows", rows)
+            if store.has_table("rows"):
+                dup = store.query(
+                    f"SELECT sample_id, batch_id FROM rows WHERE sample_id IN "
+                    f"(SELECT sample_id FROM {src}) LIMIT 11"
+                )
+                if dup.height:
+                    ids = dup["sample_id"].to_list()
+                    other = format_items(dup["batch_id"].unique().sort().to_list())
+                    raise DuplicateSampleIdError(
+                        f"batch {batch_id!r} has sample_id(s) already ingested with other "
+                        f"batches: {format_items(ids)} (in {other}). "
+                        "Nothing was added. Drop those rows, or give them new sample ids.",
+                        rows=ids,
+                    )
+            else:
+                store.con.execute(f"CREATE TABLE rows AS SELECT * FROM {src} LIMIT 0")
+            slices = slices_of(self.profile.specs, frame)
+            calibrated = None
+            if self.profile.calibrator is not None:
+                conf = frame[CONFIDENCE].fill_null(np.nan).to_numpy()
+                calibrated = self.profile.calibrator.apply(conf)
+            h = histograms(
+                frame, [(s.name, s.expr) for s in slices], self.profile.metrics,
+                pl.col("window_start"), calibrated,
+            )  # fmt: skip
+            ts = frame[TIMESTAMP]
+            store.con.execute(
+                "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [batch_id, content_hash, frame.height, _now(), ts.min(), ts.max(),
+                 len(h.windows), source],
+            )  # fmt: skip
+            store.con.execute(f"INSERT INTO rows BY NAME SELECT * FROM {src}")
+            if LABEL in frame.columns:
+                self._insert_labels(frame.select(SAMPLE_ID, LABEL).drop_nulls(LABEL))
+            tag = pl.lit(batch_id).alias("batch_id")
+            store.insert_frame("hist", h.hist_frame().with_columns(tag))
+            store.insert_frame("perf", h.perf_frame().with_columns(tag))
+            _crash_hook("after_rows")
+            alerts = self._recompute(h.windows)
+            _crash_hook("before_commit")
+        return IngestResult(
+            batch_id, "ingested", frame.height, list(h.windows), alerts, time.perf_counter() - t0
+        )
+
+    def record_labels(self, labels: pl.DataFrame | str | Path) -> int:
+        """Record ground-truth labels that arrived after their rows were ingested.
+
+        ``labels`` has ``sample_id`` and ``label``; a label recorded again replaces the old
+        one. The windows of those rows get their accuracy (and alerts) recomputed.
+
+        Returns
+        -------
+        int
+            The number of labels recorded.
+
+        Raises
+        ------
+        SchemaError
+            Missing columns, null labels, or sample ids that were never ingested (named).
+        """
+        frame = read_frame(labels, "labels")
+        missing = [c for c in (SAMPLE_ID, LABEL) if c not in frame.columns]
+        if missing:
+            raise SchemaError(
+                f"labels need columns 'sample_id' and 'label'; missing {format_items(missing)} "
+                f"(received {format_items(frame.columns)})."
+            )
+        frame = frame.select(pl.col(SAMPLE_ID).cast(pl.String), pl.col(LABEL).cast(pl.String))
+        nulls = frame.filter(pl.col(SAMPLE_ID).is_null() | pl.col(LABEL).is_null())
+        if nulls.height:
+            raise SchemaError(
+                f"labels have {nulls.height} row(s) with a null sample_id or label, e.g. "
+                f"{format_items(nulls.head(5).rows())}. Drop rows whose label is unknown."
+            )
+        dup = frame.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique().sort()
+        if dup.len():
+            raise DuplicateSampleIdError(
+                f"labels name {dup.len()} sample_id(s) more than once: "
+                f"{format_items(dup.to_list())}. Give one label per sample.",
+                rows=dup.to_list(),
+            )
+        store = self._store
+        if not store.has_table("rows"):
+            raise SchemaError("no batch was ingested yet, so there are no rows to label.")
+        with store.transaction():
+            src = store.register_frame("labels", frame)
+            unknown = store.query(
+                f"SELECT sample_id FROM {src} WHERE sample_id NOT IN "
+                "(SELECT sample_id FROM rows) LIMIT 11"
+            )
+            if unknown.height:
+                raise SchemaError(
+                    f"labels name sample_id(s) that were never ingested: "
+                    f"{format_items(unknown['sample_id'].to_list())}. Ingest their rows first, "
+                    "or drop those labels. Nothing was recorded."
+                )
+            self._insert_labels(frame)
+            windows = store.query(
+                f"SELECT DISTINCT window_start FROM rows WHERE sample_id IN "
+                f"(SELECT sample_id FROM {src}) ORDER BY 1"
+            )["window_start"].to_list()
+            self._recompute(windows)
+        return frame.height
+
+    def _insert_labels(self, frame: pl.DataFrame) -> None:
+        if frame.height == 0:
+            return
+        src = self._store.register_frame("lab", frame)
+        self._store.con.execute(
+            f"INSERT OR REPLACE INTO labels SELECT sample_id, label, ? FROM {src}", [_now()]
+        )
+
+    def _windows(self) -> list[dt.datetime]:
+        return self._store.query("SELECT DISTINCT window_start FROM perf ORDER BY 1")[
+            "window_start"
+        ].to_list()
+
+    def _recompute(self, windows: Sequence[dt.datetime]) -> pl.DataFrame:
+        """Recompute the statistics and alerts of ``windows`` (inside the caller's
+        transaction) and return the alerts."""
+        store, times = self._store, _sql_times(windows)
+        hist = store.query_frame(
+            "SELECT window_start, slice, metric, bin, sum(count)::BIGINT AS count, "
+            f"sum(sum) AS sum FROM hist WHERE window_start IN ({times}) GROUP BY ALL"
+        )
+        perf = store.query_frame(
+            "SELECT window_start, slice, sum(n)::BIGINT AS n, sum(n_scored)::BIGINT AS n_scored, "
+            f"sum(expected_correct) AS expected_correct FROM perf WHERE window_start IN "
+            f"({times}) GROUP BY ALL ORDER BY window_start, slice"
+        )
+        stats = window_stats(hist, perf, self._label_accuracy(times), self.profile)
+        alerts = evaluate_alerts(stats, self.config)
+        store.con.execute(f"DELETE FROM window_stats WHERE window_start IN ({times})")
+        store.con.execute(f"DELETE FROM alerts WHERE window_start IN ({times})")
+        store.insert_frame("window_stats", stats)
+        store.insert_frame("alerts", alerts)
+        return alerts
+
+    def _label_accuracy(self, times: str) -> pl.DataFrame | None:
+        if not self._store.query("SELECT 1 FROM labels LIMIT 1").height:
+            return None
+        frame = self._store.query_frame(
+            "SELECT r.*, l.label AS __label FROM rows r JOIN labels l USING (sample_id) "
+            f"WHERE r.window_start IN ({times})"
+        )
+        if frame.height == 0:
+            return None
+        correct = (pl.col(PREDICTION) == pl.col("__label")).fill_null(False)
+        parts = [
+            frame.filter(s.expr)
+            .group_by("window_start")
+            .agg(pl.len().alias("n_labelled"), correct.sum().alias("n_correct"))
+            .with_columns(pl.lit(s.name).alias("slice"))
+            for s in slices_of(self.profile.specs, frame)
+        ]
+        return pl.concat(parts).cast({"n_labelled": pl.Int64, "n_correct": pl.Int64})
+
+    # ------------------------------------------------------------------ reading
+    def window_stats(
+        self, *, slice: str | None = None, metric: str | None = None, headline_only: bool = False
+    ) -> pl.DataFrame:
+        """Statistics per window and slice (columns of ``STATS_SCHEMA`` and ``computed_at``).
+
+        ``headline_only`` keeps the deciding drift statistic of each metric and the
+        performance rows.
+        """
+        where, params = ["TRUE"], []
+        if slice is not None:
+            where.append("slice = ?")
+            params.append(slice)
+        if metric is not None:
+            where.append("metric = ?")
+            params.append(metric)
+        if headline_only:
+            where.append("(headline OR metric IN ('performance', 'rows'))")
+        out = self._store.query(
+            f"SELECT * FROM window_stats WHERE {' AND '.join(where)} "
+            "ORDER BY window_start, slice, metric, statistic",
+            params,
+        )
+        return out if out.height else pl.DataFrame(schema=STATS_SCHEMA)
+
+    def alerts(self, *, severity: str | None = None) -> pl.DataFrame:
+        """Current alerts, by window and slice (``severity``: ``warning`` or ``critical``)."""
+        sql = "SELECT * FROM alerts" + (" WHERE severity = ?" if severity else "")
+        out = self._store.query(
+            sql + " ORDER BY window_start, slice, metric", [severity] if severity else []
+        )
+        return (
+            out
+            if out.height
+            else pl.DataFrame(schema={**ALERTS_SCHEMA, "raised_at": pl.Datetime("us")})
+        )
+
+    def batches(self) -> pl.DataFrame:
+        """The ingested batches, oldest first."""
+        return self._store.query("SELECT * FROM batches ORDER BY ingested_at, batch_id")
+
+    def status(self) -> dict[str, Any]:
+        """A summary: batches, rows, labels, windows, slices, metrics and alerts.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> ref = pl.DataFrame({"x": [0.1, 0.2, 0.3], "prediction": ["a", "b", "a"],
+        ...                     "confidence": [0.9, 0.8, 0.7]})
+        >>> Monitor(":memory:", reference=ref).status()["n_batches"]
+        0
+        """
+        s = self._store
+        n_rows = int(s.query("SELECT coalesce(sum(n_rows), 0) AS n FROM batches")["n"][0])
+        win = s.query("SELECT min(window_start) AS a, max(window_start) AS b, "
+                      "count(DISTINCT window_start) AS k FROM perf")  # fmt: skip
+        sev = dict(s.query("SELECT severity, count(*) FROM alerts GROUP BY 1").rows())
+        return {
+            "store": s.path,
+            "schema_version": int(s.get_meta("schema_version") or 0),
+            "window": self.config.window,
+            "n_batches": int(s.query("SELECT count(*) AS n FROM batches")["n"][0]),
+            "n_rows": n_rows,
+            "n_labels": int(s.query("SELECT count(*) AS n FROM labels")["n"][0]),
+            "n_windows": int(win["k"][0] or 0),
+            "first_window": win["a"][0],
+            "last_window": win["b"][0],
+            "reference_rows": self.profile.n_rows,
+            "metrics": {m.name: m.kind for m in self.profile.metrics},
+            "slices": [spec.name for spec in self.profile.specs],
+            "n_alerts": int(sum(sev.values())),
+            "alerts_by_severity": {k: int(v) for k, v in sorted(sev.items())},
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything a report needs, JSON-able: status, config, alerts, headline stats."""
+
+        def records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+            return json.loads(frame.write_json()) if frame.height else []
+
+        status = self.status()
+        for k in ("first_window", "last_window"):
+            status[k] = None if status[k] is None else status[k].isoformat()
+        return {
+            "status": status,
+            "config": self.config.to_dict(),
+            "alerts": records(self.alerts().drop("raised_at")),
+            "window_stats": records(self.window_stats(headline_only=True).drop("computed_at")),
+        }
+
+    def report(self, path: str | Path) -> Path:
+        """Write the dashboard: ``.html`` (self-contained, plots per slice), ``.md`` or
+        ``.json``, by the suffix of ``path``; return the path."""
+        from datacentric.report.monitor import write_monitor_report
+
+        return write_monitor_report(self, path)
+
+    def close(self) -> None:
+        """Close the store."""
+        self._store.close()
+
+    def __enter__(self) -> Monitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"Monitor(store={self._store.path!r}, metrics={len(self.profile.metrics)}, "
+            f"slices={[s.name for s in self.profile.specs]}, window={self.config.window!r})"
+        )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _specs(slices: str | Path | Sequence[SliceSpec] | None) -> list[SliceSpec] | None:
+    if slices is None:
+        return None
+    if isinstance(slices, (str, Path)):
+        return load_slices(slices)
+    out = list(slices)
+    bad = [type(s).__name__ for s in out if not isinstance(s, SliceSpec)]
+    if bad:
+        raise InvalidParameterError(
+            f"slices must be a YAML path or text, or SliceSpec objects; received {bad[0]}. "
+            "Use datacentric.slices.load_slices(...)."
+        )
+    return out

@@ -1,0 +1,342 @@
+"""The reference profile: what production is compared with, fitted once and kept in the store.
+
+From a labelled reference frame (e.g. the test split with the model's predictions) the
+profile keeps the expected batch columns, each metric's bins (reference quantiles or
+categories), the reference histogram of every metric in every slice, the reference accuracy
+and the CBPE calibrator per slice, and the embedding centroid when there are embeddings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
+from datacentric.monitor.drift import quantile_edges
+from datacentric.monitor.hist import MetricSpec, histograms
+from datacentric.monitor.performance import Calibrator, fit_calibrator
+from datacentric.monitor.schema import (
+    CONFIDENCE,
+    EMBEDDING,
+    IMAGE,
+    LABEL,
+    PREDICTION,
+    RESERVED,
+    column_kind,
+    expected_columns,
+)
+from datacentric.slices.spec import Slice, SliceSpec, expand_slices, load_slices, slices_to_yaml
+
+__all__ = [
+    "EMBEDDING_DISTANCE",
+    "IMAGE_METRICS",
+    "OVERALL",
+    "ReferenceProfile",
+    "build_profile",
+    "derive_columns",
+    "slices_of",
+]
+
+logger = logging.getLogger(__name__)
+
+OVERALL = "overall"
+EMBEDDING_DISTANCE = "embedding_distance"
+#: Metrics that can be computed from an ``image`` column (see ``compute_image_stats``).
+IMAGE_METRICS = (
+    "width", "height", "channels", "brightness_p99", "brightness_p1", "brightness_mean",
+    "contrast", "blurriness", "entropy", "aspect_ratio",
+)  # fmt: skip
+_MAX_CATEGORIES = 100
+
+
+@dataclass
+class ReferenceProfile:
+    """Everything about the reference that window statistics need (JSON-serialisable)."""
+
+    expected: dict[str, str]
+    metrics: list[MetricSpec]
+    slices_yaml: str
+    n_rows: int
+    ref_n: dict[str, int]
+    ref_counts: dict[str, dict[str, list[int]]]
+    ref_accuracy: dict[str, float | None]
+    calibrator: Calibrator | None = None
+    centroid: list[float] | None = None
+    fingerprint: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def specs(self) -> list[SliceSpec]:
+        """The slice entries (unexpanded)."""
+        return load_slices(self.slices_yaml) if self.slices_yaml.strip() else []
+
+    def metric(self, name: str) -> MetricSpec:
+        """The spec of one metric."""
+        return next(m for m in self.metrics if m.name == name)
+
+    def to_json(self) -> str:
+        """The profile as JSON text."""
+        return json.dumps(
+            {
+                "expected": self.expected,
+                "metrics": [m.to_dict() for m in self.metrics],
+                "slices_yaml": self.slices_yaml,
+                "n_rows": self.n_rows,
+                "ref_n": self.ref_n,
+                "ref_counts": self.ref_counts,
+                "ref_accuracy": self.ref_accuracy,
+                "calibrator": None if self.calibrator is None else self.calibrator.to_dict(),
+                "centroid": self.centroid,
+                "fingerprint": self.fingerprint,
+                "extra": self.extra,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> ReferenceProfile:
+        """Inverse of :meth:`to_json`."""
+        d = json.loads(text)
+        cal = d.pop("calibrator")
+        metrics = [MetricSpec.from_dict(m) for m in d.pop("metrics")]
+        return cls(
+            metrics=metrics, calibrator=None if cal is None else Calibrator.from_dict(cal), **d
+        )
+
+
+def slices_of(specs: Sequence[SliceSpec], frame: pl.DataFrame) -> list[Slice]:
+    """Expand ``specs`` on ``frame`` and put the ``overall`` slice first.
+
+    Examples
+    --------
+    >>> [s.name for s in slices_of(load_slices("[{by: v}]"), pl.DataFrame({"v": ["a", "b"]}))]
+    ['overall', 'v=a', 'v=b']
+    """
+    expanded = expand_slices(specs, frame)
+    if any(s.name == OVERALL for s in expanded):
+        raise SchemaError(f"slice name {OVERALL!r} is reserved for all rows. Rename that slice.")
+    overall = Slice(OVERALL, pl.lit(True), (), {"name": OVERALL, "where": {}}, "<monitor>")
+    return [overall, *expanded]
+
+
+def derive_columns(
+    frame: pl.DataFrame,
+    *,
+    expected: Sequence[str] | None,
+    centroid: Sequence[float] | None,
+    image_root: str | Path | None,
+) -> pl.DataFrame:
+    """Add computed columns: image metrics from ``image`` paths when they are missing (and
+    ``expected``), and ``embedding_distance``, the embedding's Euclidean distance to the
+    reference ``centroid``. The ``embedding`` column itself is dropped (logged when there is
+    no centroid to measure it against)."""
+    need = [m for m in IMAGE_METRICS if m not in frame.columns]
+    if expected is not None:
+        need = [m for m in need if m in expected]
+    if IMAGE in frame.columns and need:
+        frame = frame.with_columns(_image_metrics(frame, need, image_root))
+    if EMBEDDING in frame.columns:
+        if centroid is None:
+            logger.warning("monitor: the reference has no embeddings; ignoring 'embedding'")
+            return frame.drop(EMBEDDING)
+        emb = _embedding_matrix(frame)
+        if emb.shape[1] != len(centroid):
+            raise SchemaError(
+                f"column 'embedding' has vectors of length {emb.shape[1]}, the reference's have "
+                f"length {len(centroid)}. Use the same embedding model as for the reference."
+            )
+        dist = np.linalg.norm(emb - np.asarray(centroid)[None, :], axis=1)
+        frame = frame.drop(EMBEDDING).with_columns(pl.Series(EMBEDDING_DISTANCE, dist))
+    elif centroid is not None:
+        raise SchemaError(
+            "batch has no 'embedding' column but the reference had one. Pass the embeddings "
+            "of the batch's images (a list or array column named 'embedding')."
+        )
+    return frame
+
+
+def _embedding_matrix(frame: pl.DataFrame) -> np.ndarray:
+    col = frame[EMBEDDING]
+    if col.null_count():
+        raise SchemaError(
+            f"column 'embedding' has {col.null_count()} null value(s). Every row needs its "
+            "embedding (a vector of the same length)."
+        )
+    try:
+        lens = col.list.len() if isinstance(col.dtype, pl.List) else None
+        if lens is not None and lens.n_unique() > 1:
+            raise SchemaError(
+                f"column 'embedding' has vectors of different lengths "
+                f"{format_items(lens.unique().sort().to_list())}. All must have one length."
+            )
+        return np.asarray(col.to_numpy(), dtype=np.float64).reshape(frame.height, -1)
+    except (TypeError, ValueError) as exc:
+        raise SchemaError(f"column 'embedding' is not a numeric vector column ({exc}).") from None
+
+
+def _image_metrics(
+    frame: pl.DataFrame, need: list[str], image_root: str | Path | None
+) -> list[pl.Series]:
+    from datacentric.dataset import Dataset
+    from datacentric.issues.image_stats import compute_image_stats
+
+    root = Path(image_root) if image_root is not None else Path.cwd()
+    manifest = pl.DataFrame(
+        {
+            "sample_id": [str(i) for i in range(frame.height)],
+            "image": frame[IMAGE].cast(pl.String),
+            "label": pl.Series([None] * frame.height, dtype=pl.String),
+        }
+    )
+    stats = compute_image_stats(Dataset(manifest, ["?"], root=root))
+    bad = stats.filter(~pl.col("readable"))
+    if bad.height:
+        raise SchemaError(
+            f"{bad.height} image(s) of the batch could not be read: "
+            f"{format_items(bad['error'].to_list())}. Fix the paths (relative to image_root="
+            f"{str(root)!r}) or pass the image metrics as columns."
+        )
+    return [stats[m].cast(pl.Float64).alias(m) for m in need]
+
+
+def build_profile(
+    reference: pl.DataFrame,
+    specs: Sequence[SliceSpec],
+    *,
+    metrics: Sequence[str] | None = None,
+    n_bins: int = 32,
+    image_root: str | Path | None = None,
+) -> ReferenceProfile:
+    """Fit the profile of a reference frame.
+
+    Parameters
+    ----------
+    reference : polars.DataFrame
+        Rows like the production ones (``prediction``, ``confidence``, metadata, input
+        metrics), with ``label`` for the performance estimate; ``sample_id`` and
+        ``timestamp`` are optional.
+    specs : sequence of SliceSpec
+        The slices to monitor.
+    metrics : sequence of str, optional
+        Columns to watch for drift. Default: every numeric column that is not a reserved
+        one, then ``confidence`` and ``prediction`` (categorical), and
+        ``embedding_distance`` when there is an ``embedding`` column.
+    n_bins : int
+        Reference-quantile bins per continuous metric.
+
+    Examples
+    --------
+    >>> ref = pl.DataFrame({"site": ["a", "b"] * 50, "x": [float(i) for i in range(100)],
+    ...                     "prediction": ["cat", "dog"] * 50, "confidence": [0.9] * 100})
+    >>> p = build_profile(ref, load_slices("[{by: site}]"), n_bins=4)
+    >>> [m.name for m in p.metrics], p.metric("x").edges, p.ref_n
+    (['x', 'confidence', 'prediction'], (0.0, 24.75, 49.5, 74.25, 99.0), {'overall': 100, ...})
+    """
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or not 2 <= n_bins <= 1000:
+        raise InvalidParameterError(f"n_bins must be an integer in [2, 1000], received {n_bins!r}.")
+    if reference.height == 0:
+        raise SchemaError(
+            "the reference has no rows. Pass the labelled rows the model was tested on."
+        )
+    for col in (PREDICTION, CONFIDENCE):
+        if col not in reference.columns:
+            raise SchemaError(
+                f"the reference has no {col!r} column (received {format_items(reference.columns)})."
+                f" The monitor needs the model's {col} on every reference row."
+            )
+    centroid = None
+    if EMBEDDING in reference.columns:
+        centroid = _embedding_matrix(reference).mean(axis=0).tolist()
+    reference = derive_columns(reference, expected=None, centroid=centroid, image_root=image_root)
+    expected = expected_columns(reference.drop(EMBEDDING_DISTANCE, strict=False).schema)
+    names = list(metrics) if metrics is not None else _default_metrics(reference)
+    unknown = [m for m in names if m not in reference.columns]
+    if unknown:
+        raise SchemaError(
+            f"metric column(s) {format_items(unknown)} are not in the reference (received "
+            f"{format_items(reference.columns)}). Pick metrics among its columns."
+        )
+    specs_list = list(specs)
+    slices = slices_of(specs_list, reference)
+    metric_specs = [_fit_metric(reference, m, n_bins) for m in names]
+    calibrator, correct = None, None
+    if LABEL in reference.columns and reference[LABEL].null_count() < reference.height:
+        lab = reference.filter(pl.col(LABEL).is_not_null())
+        correct_l = (lab[PREDICTION].cast(pl.String) == lab[LABEL].cast(pl.String)).fill_null(False)
+        calibrator = fit_calibrator(
+            lab[CONFIDENCE].cast(pl.Float64).fill_null(np.nan).to_numpy(), correct_l.to_numpy()
+        )
+        correct = (pl.col(PREDICTION).cast(pl.String) == pl.col(LABEL).cast(pl.String)).fill_null(
+            False
+        )
+    conf = reference[CONFIDENCE].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    h = histograms(
+        reference, [(s.name, s.expr) for s in slices], metric_specs, pl.lit(0),
+        None if calibrator is None else calibrator.apply(conf),
+    )  # fmt: skip
+    ref_accuracy: dict[str, float | None] = {s.name: None for s in slices}
+    if correct is not None:
+        has = pl.col(LABEL).is_not_null()
+        sums = reference.select(
+            *[(s.expr & has & correct).sum().alias(f"c{i}") for i, s in enumerate(slices)],
+            *[(s.expr & has).sum().alias(f"n{i}") for i, s in enumerate(slices)],
+        ).row(0)
+        k = len(slices)
+        for i, s in enumerate(slices):
+            ref_accuracy[s.name] = sums[i] / sums[k + i] if sums[k + i] else None
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(str(reference.hash_rows(seed=0).sum()).encode())
+    digest.update(json.dumps(expected).encode())
+    return ReferenceProfile(
+        expected=expected,
+        metrics=metric_specs,
+        slices_yaml=slices_to_yaml(specs_list) if specs_list else "",
+        n_rows=reference.height,
+        ref_n={s: int(h.n[0, j]) for j, s in enumerate(h.slices)},
+        ref_counts={
+            s: {m: h.counts[m][0, j].tolist() for m in h.counts} for j, s in enumerate(h.slices)
+        },
+        ref_accuracy=ref_accuracy,
+        calibrator=calibrator,
+        centroid=centroid,
+        fingerprint=digest.hexdigest(),
+    )
+
+
+def _default_metrics(reference: pl.DataFrame) -> list[str]:
+    out = [
+        c for c, t in reference.schema.items()
+        if c not in RESERVED and c != EMBEDDING_DISTANCE and column_kind(t) == "numeric"
+    ]  # fmt: skip
+    extra = [EMBEDDING_DISTANCE] if EMBEDDING_DISTANCE in reference.columns else []
+    return [*out, *extra, CONFIDENCE, PREDICTION]
+
+
+def _fit_metric(reference: pl.DataFrame, name: str, n_bins: int) -> MetricSpec:
+    kind = column_kind(reference.schema[name])
+    if kind == "numeric" and name != PREDICTION:
+        x = reference[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        finite = x[np.isfinite(x)]
+        std = float(np.std(finite)) if finite.size else 1.0
+        return MetricSpec(
+            name, "continuous", tuple(float(e) for e in quantile_edges(x, n_bins)), (), std
+        )
+    if kind in ("string", "bool") or name == PREDICTION:
+        counts = (
+            reference.select(pl.col(name).cast(pl.String))
+            .drop_nulls()[name]
+            .value_counts(sort=True)
+        )
+        cats = sorted(counts[name].head(_MAX_CATEGORIES).to_list())
+        return MetricSpec(name, "categorical", (), tuple(cats), 1.0)
+    raise SchemaError(
+        f"metric column {name!r} has dtype {reference.schema[name]}; drift is measured on "
+        "numeric (continuous) or text/boolean (categorical) columns."
+    )

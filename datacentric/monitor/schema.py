@@ -1,0 +1,283 @@
+"""Column roles of production batches and their validation against the reference.
+
+A batch has the columns of the reference (metadata, input metrics, ``prediction``,
+``confidence``) plus ``sample_id`` and ``timestamp``; ``label`` and ``embedding`` are optional;
+``image`` (paths) may stand in for the image metrics, which are then computed. Every check
+raises with what was wrong, what was received and the fix; nothing is dropped silently:
+
+- a missing column, an extra column, a column of the wrong type: :class:`SchemaError`
+  naming the columns (extra columns can be dropped on purpose with ``extra_columns="drop"``,
+  which logs them);
+- a null ``sample_id`` or ``timestamp``, a confidence outside [0, 1]: :class:`SchemaError`
+  naming the rows;
+- a ``sample_id`` twice in the batch: :class:`~datacentric.exceptions.DuplicateSampleIdError`;
+- null or NaN metric values and null predictions are kept: they are stored, counted in the
+  metric's missing bin and reported as ``missing_rate`` (which can alert).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from datacentric.exceptions import (
+    DuplicateSampleIdError,
+    InvalidParameterError,
+    SchemaError,
+    format_items,
+)
+
+__all__ = [
+    "CONFIDENCE",
+    "EMBEDDING",
+    "IMAGE",
+    "LABEL",
+    "PREDICTION",
+    "RESERVED",
+    "SAMPLE_ID",
+    "TIMESTAMP",
+    "column_kind",
+    "expected_columns",
+    "read_frame",
+    "validate_batch",
+]
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_ID, TIMESTAMP, PREDICTION, CONFIDENCE = "sample_id", "timestamp", "prediction", "confidence"
+LABEL, IMAGE, EMBEDDING = "label", "image", "embedding"
+#: Columns with a fixed role; every other reference column is metadata or an input metric.
+RESERVED = (SAMPLE_ID, TIMESTAMP, PREDICTION, CONFIDENCE, LABEL, IMAGE, EMBEDDING)
+_STORE_PREFIX = "__"
+
+
+def column_kind(dtype: pl.DataType) -> str | None:
+    """``"numeric"``, ``"string"``, ``"bool"``, ``"temporal"``, ``"vector"`` or None.
+
+    Examples
+    --------
+    >>> column_kind(pl.Int32()), column_kind(pl.Categorical()), column_kind(pl.Struct({}))
+    ('numeric', 'string', None)
+    """
+    if dtype.is_numeric():
+        return "numeric"
+    if dtype in (pl.String, pl.Categorical, pl.Enum) or isinstance(
+        dtype, (pl.Categorical, pl.Enum)
+    ):
+        return "string"
+    if dtype == pl.Boolean:
+        return "bool"
+    if dtype.is_temporal():
+        return "temporal"
+    if isinstance(dtype, (pl.List, pl.Array)) and dtype.inner is not None:
+        return "vector" if dtype.inner.is_numeric() else None
+    return None
+
+
+def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.DataFrame:
+    """A batch as a polars frame: the frame itself, or a ``.parquet`` / ``.csv`` file.
+
+    CSV timestamps are parsed (ISO 8601); ``sample_id`` is read as text.
+    """
+    if isinstance(batch, pl.DataFrame):
+        return batch
+    if not isinstance(batch, (str, Path)):
+        raise InvalidParameterError(
+            f"{what} must be a polars DataFrame or the path of a .parquet or .csv file, "
+            f"received {type(batch).__name__}."
+        )
+    path = Path(batch)
+    if not path.is_file():
+        raise InvalidParameterError(
+            f"{what} file {str(path)!r} does not exist (resolved to {path.resolve()})."
+        )
+    if path.suffix.lower() == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix.lower() == ".csv":
+        overrides = {SAMPLE_ID: pl.String, PREDICTION: pl.String, LABEL: pl.String}
+        frame = pl.read_csv(path, schema_overrides=overrides, try_parse_dates=True)
+        return frame
+    raise InvalidParameterError(
+        f"{what} file must end in .parquet or .csv, received {path.name!r}. Convert it, or "
+        "pass a polars DataFrame."
+    )
+
+
+def _rows_where(frame: pl.DataFrame, mask: pl.Expr) -> list[int]:
+    idx = frame.with_row_index("__row").filter(mask)["__row"]
+    return [int(i) for i in idx.head(11)]
+
+
+def validate_batch(
+    frame: pl.DataFrame,
+    expected: Mapping[str, str],
+    *,
+    optional: Sequence[str] = (LABEL, EMBEDDING, IMAGE),
+    computable: Sequence[str] = (),
+    extra_columns: str = "error",
+) -> pl.DataFrame:
+    """Check a batch against the expected column kinds and return it with canonical types.
+
+    Parameters
+    ----------
+    frame : polars.DataFrame
+        The production rows.
+    expected : mapping
+        Column → kind (see :func:`column_kind`) that every batch must have.
+    optional : sequence of str
+        Columns a batch may have (checked when present).
+    computable : sequence of str
+        Expected columns that may be missing because they are computed from ``image``.
+    extra_columns : {"error", "drop"}
+        What to do with columns the reference does not know.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``sample_id``/``prediction``/``label`` as text, ``timestamp`` as ``Datetime("us")``
+        (time zones converted to UTC), metrics as ``Float64``.
+
+    Raises
+    ------
+    SchemaError, DuplicateSampleIdError
+        See the module docstring.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> frame = pl.DataFrame({"sample_id": ["a"], "timestamp": [dt.datetime(2024, 1, 1)],
+    ...                       "prediction": ["cat"], "confidence": [0.9]})
+    >>> expected = {"sample_id": "string", "timestamp": "temporal", "prediction": "string",
+    ...             "confidence": "numeric", "brightness": "numeric"}
+    >>> validate_batch(frame, expected)
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.SchemaError: batch is missing column(s) 'brightness' ...
+    """
+    if extra_columns not in ("error", "drop"):
+        raise InvalidParameterError(
+            f"extra_columns must be 'error' or 'drop', received {extra_columns!r}."
+        )
+    if frame.height == 0:
+        raise SchemaError("batch has no rows. Pass a batch with at least one row.")
+    cols = frame.columns
+    bad_names = [c for c in cols if c.startswith(_STORE_PREFIX)]
+    if bad_names:
+        raise SchemaError(
+            f"batch column names may not start with '__' (reserved for the store), received "
+            f"{format_items(bad_names)}. Rename them."
+        )
+    missing = [c for c in expected if c not in cols and not (c in computable and IMAGE in cols)]
+    if missing:
+        hint = (
+            " Image metrics can instead be computed from an 'image' column of file paths."
+            if any(c in computable for c in missing)
+            else ""
+        )
+        raise SchemaError(
+            f"batch is missing column(s) {format_items(missing)} that the reference has. "
+            f"Received columns: {format_items(cols)}. Add them (with nulls where unknown).{hint}"
+        )
+    extra = [c for c in cols if c not in expected and c not in optional]
+    if extra and extra_columns == "error":
+        raise SchemaError(
+            f"batch has column(s) {format_items(extra)} that the reference does not have "
+            f"(expected: {format_items(list(expected))}). Drop them, add them to the reference, "
+            "or pass extra_columns='drop' to drop them on purpose (they are logged)."
+        )
+    if extra:
+        logger.warning("monitor: dropping %d extra batch column(s): %s", len(extra), extra)
+        frame = frame.drop(extra)
+    wrong = []
+    for col in frame.columns:
+        want = expected.get(col) or {LABEL: "string", IMAGE: "string", EMBEDDING: "vector"}[col]
+        got = column_kind(frame.schema[col])
+        ok = got == want or (want == "string" and got in ("numeric", "bool") and col == SAMPLE_ID)
+        if not ok:
+            wrong.append(f"{col!r} should be {want}, received {frame.schema[col]}")
+    if wrong:
+        raise SchemaError(
+            f"batch column(s) of the wrong type: {'; '.join(wrong)}. Cast them to the "
+            "reference's types (timestamps as datetimes, e.g. pl.col('timestamp')."
+            "str.to_datetime())."
+        )
+    out = _canonical(frame, expected)
+    _check_values(out)
+    return out
+
+
+def _canonical(frame: pl.DataFrame, expected: Mapping[str, str]) -> pl.DataFrame:
+    exprs: list[pl.Expr] = []
+    for col, dtype in frame.schema.items():
+        kind = column_kind(dtype)
+        if col in (SAMPLE_ID, PREDICTION, LABEL, IMAGE):
+            exprs.append(pl.col(col).cast(pl.String))
+        elif col == TIMESTAMP:
+            e = pl.col(col)
+            if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+                e = e.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            exprs.append(e.cast(pl.Datetime("us")))
+        elif kind == "numeric" and expected.get(col) == "numeric":
+            exprs.append(pl.col(col).cast(pl.Float64))
+        elif kind == "string":
+            exprs.append(pl.col(col).cast(pl.String))
+        else:
+            exprs.append(pl.col(col))
+    return frame.select(exprs)
+
+
+def _check_values(frame: pl.DataFrame) -> None:
+    for col in (SAMPLE_ID, TIMESTAMP):
+        if col in frame.columns and frame[col].null_count():
+            rows = _rows_where(frame, pl.col(col).is_null())
+            raise SchemaError(
+                f"batch column {col!r} has {frame[col].null_count()} null value(s), at rows "
+                f"{format_items(rows)}. Every production row needs a {col}; fill or drop them."
+            )
+    if CONFIDENCE in frame.columns:
+        c = pl.col(CONFIDENCE)
+        bad = c.is_not_null() & (c.is_nan() | (c < 0) | (c > 1))
+        rows = _rows_where(frame, bad)
+        if rows:
+            vals = frame[CONFIDENCE].gather(rows).to_list()
+            raise SchemaError(
+                f"batch column 'confidence' must be a probability in [0, 1] (null if unknown), "
+                f"received {format_items(vals)} at rows {format_items(rows)}."
+            )
+    if SAMPLE_ID in frame.columns:
+        dup = frame.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique(maintain_order=True)
+        if dup.len():
+            ids = dup.head(11).to_list()
+            raise DuplicateSampleIdError(
+                f"batch has {dup.len()} sample_id(s) on more than one row: {format_items(ids)}. "
+                "Each production row needs its own sample_id; drop the repeated rows or give "
+                "them new ids.",
+                rows=ids,
+            )
+
+
+def expected_columns(reference_schema: Mapping[str, Any]) -> dict[str, str]:
+    """The columns (and kinds) every batch needs, from the reference's schema.
+
+    Examples
+    --------
+    >>> expected_columns({"prediction": pl.String(), "label": pl.String(), "w": pl.Int64()})
+    {'sample_id': 'string', 'timestamp': 'temporal', 'prediction': 'string', 'w': 'numeric'}
+    """
+    out = {SAMPLE_ID: "string", TIMESTAMP: "temporal"}
+    for col, dtype in reference_schema.items():
+        if col in (SAMPLE_ID, TIMESTAMP, LABEL, IMAGE, EMBEDDING):
+            continue
+        kind = column_kind(dtype)
+        if kind is None or kind == "vector":
+            raise SchemaError(
+                f"reference column {col!r} has dtype {dtype}, which the monitor cannot store. "
+                "Use numbers, text, booleans or dates (embeddings go in a column named "
+                "'embedding')."
+            )
+        out[col] = kind
+    return out
