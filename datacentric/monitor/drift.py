@@ -2,9 +2,9 @@
 
 Every statistic here takes two count vectors on the same bins (the reference's and the
 window's), so that windows can be summed from per-batch histograms and recomputed when late
-rows arrive, without re-reading rows. Continuous metrics are binned on reference quantiles
-(:func:`quantile_edges`) with two open tail bins; categorical metrics have one bin per
-reference category plus one for unseen values.
+rows arrive, without re-reading rows. Continuous metrics are binned on the reference's
+quantiles and equal-width steps (:func:`quantile_edges`) with two open tail bins;
+categorical metrics have one bin per reference category plus one for unseen values.
 
 Which statistic decides (the *headline*) follows one documented rule, :func:`headline_method`
 (the same rule as Evidently's data-drift preset, so verdicts are comparable):
@@ -49,8 +49,13 @@ _EPS = 1e-4  # PSI: empty bins are given this share (the usual convention)
 
 
 def quantile_edges(values: np.ndarray, n_bins: int = 32) -> np.ndarray:
-    """Bin edges at reference quantiles: unique, from the minimum to the maximum (a
-    constant reference gets the edges ``[v, v]``).
+    """Bin edges from the reference: its ``n_bins``-quantiles and ``n_bins`` equal-width
+    steps from its minimum to its maximum, merged (unique, sorted).
+
+    Quantiles alone leave wide bins in long tails, where a binned Wasserstein distance is
+    then off by up to a bin width; the equal-width points bound every bin's width to
+    ``range / n_bins`` and the quantiles every bin's reference mass to ``1 / n_bins``. A
+    constant reference gets the edges ``[v, v]`` (one bin holding exactly ``v``).
 
     Bins are then ``(-inf, e0)``, ``[e0, e1)``, ..., ``[e_{k-1}, e_k]``, ``(e_k, inf)``: the
     first and last are tails the reference never reaches.
@@ -59,13 +64,17 @@ def quantile_edges(values: np.ndarray, n_bins: int = 32) -> np.ndarray:
     --------
     >>> quantile_edges(np.arange(101.0), n_bins=4).tolist()
     [0.0, 25.0, 50.0, 75.0, 100.0]
-    >>> quantile_edges(np.array([3.0, 3.0, 3.0])).tolist()  # one bin holding exactly 3.0
+    >>> quantile_edges(np.array([0.0, 1.0, 2.0, 100.0]), n_bins=2).tolist()
+    [0.0, 1.5, 50.0, 100.0]
+    >>> quantile_edges(np.array([3.0, 3.0, 3.0])).tolist()
     [3.0, 3.0]
     """
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         return np.array([0.0, 0.0])
-    edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1)))
+    qs = np.quantile(finite, np.linspace(0.0, 1.0, n_bins + 1))
+    steps = np.linspace(qs[0], qs[-1], n_bins + 1)
+    edges = np.unique(np.concatenate([qs, steps]))
     return np.repeat(edges, 2) if edges.size == 1 else edges
 
 
@@ -74,18 +83,28 @@ def _shares(counts: np.ndarray) -> np.ndarray:
     return counts / total if total > 0 else np.zeros_like(counts, dtype=np.float64)
 
 
-def psi(ref: np.ndarray, cur: np.ndarray) -> float:
+def psi(ref: np.ndarray, cur: np.ndarray, groups: int | None = None) -> float:
     """Population stability index ``sum((c - r) * ln(c / r))`` over bins (empty bins: 1e-4).
+
+    With ``groups``, adjacent bins are first merged into that many groups of about equal
+    reference mass (the usual deciles for ``groups=10``), so that PSI does not depend on
+    how finely the bins were cut.
 
     Examples
     --------
+    >>> round(psi(np.array([25, 25, 25, 25]), np.array([40, 10, 40, 10]), groups=2), 6)
+    0.0
     >>> round(psi(np.array([50, 50]), np.array([50, 50])), 6)
     0.0
     >>> round(psi(np.array([50, 50]), np.array([90, 10])), 3)
     0.879
     """
-    r = np.maximum(_shares(ref.astype(np.float64)), _EPS)
-    c = np.maximum(_shares(cur.astype(np.float64)), _EPS)
+    r, c = _shares(ref.astype(np.float64)), _shares(cur.astype(np.float64))
+    if groups is not None and r.size > groups:
+        cum = np.cumsum(r) - r / 2.0  # the reference mass at each bin's middle
+        group = np.minimum((cum * groups).astype(np.int64), groups - 1)
+        r, c = np.bincount(group, r, groups), np.bincount(group, c, groups)
+    r, c = np.maximum(r, _EPS), np.maximum(c, _EPS)
     return float(np.sum((c - r) * np.log(c / r)))
 
 

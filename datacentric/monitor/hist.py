@@ -25,7 +25,8 @@ _WORD = 63
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """How one metric is binned: reference-quantile edges, or reference categories.
+    """How one metric is binned: edges from the reference (quantiles and equal-width steps,
+    see :func:`~datacentric.monitor.drift.quantile_edges`), or reference categories.
 
     Bins: continuous ``[below e0, k interior bins, above e_k, missing]``; categorical
     ``[one per category, unseen, missing]``.

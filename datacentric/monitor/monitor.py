@@ -115,7 +115,7 @@ class Monitor:
     metrics : sequence of str, optional
         Columns to watch (default: numeric columns, ``confidence`` and ``prediction``).
     n_bins : int
-        Reference-quantile bins per continuous metric.
+        Bins per continuous metric: reference quantiles, plus as many equal-width steps.
     image_root : path, optional
         Where relative ``image`` paths are resolved when image metrics are computed.
     extra_columns : {"error", "drop"}

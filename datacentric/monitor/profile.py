@@ -229,7 +229,7 @@ def build_profile(
         one, then ``confidence`` and ``prediction`` (categorical), and
         ``embedding_distance`` when there is an ``embedding`` column.
     n_bins : int
-        Reference-quantile bins per continuous metric.
+        Bins per continuous metric: reference quantiles, plus as many equal-width steps.
 
     Examples
     --------

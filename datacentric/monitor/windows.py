@@ -69,7 +69,8 @@ def _metric_stats(
     if n_cur == 0 or n_ref == 0:
         return out
     head = _HEADLINE_STAT[drift.headline_method(spec.kind, n_cur, n_ref)]
-    stats: list[tuple[str, float]] = [("psi", drift.psi(ref_dist, cur))]
+    groups = None if spec.kind == "categorical" else 10
+    stats: list[tuple[str, float]] = [("psi", drift.psi(ref_dist, cur, groups))]
     if spec.kind == "categorical":
         stats += [
             ("jensen_shannon", drift.jensen_shannon(ref_dist, cur)),
