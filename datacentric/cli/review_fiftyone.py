@@ -1,11 +1,199 @@
-"""``datacentric review`` verbs for fiftyone (being built)."""
+"""``datacentric review fiftyone DIR``: push a scan to FiftyOne, launch the App, pull verdicts."""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Any
 
-__all__ = ["register"]
+import numpy as np
+import typer
+from rich.table import Table
+
+from datacentric.cli._common import console, user_errors
+from datacentric.exceptions import InvalidParameterError
+
+__all__ = ["find_scan", "register"]
+
+SCAN_FILE = "scan.parquet"
+PREDICTIONS_FILE = "predictions.npz"
+
+
+def find_scan(directory: Path, scan: Path | None = None) -> Path:
+    """The scan to push: ``scan`` if given, else ``DIR/scan.parquet``, else a
+    ``./scan.parquet`` that was made from ``DIR`` (what ``datacentric scan DIR`` writes).
+
+    Raises
+    ------
+    InvalidParameterError
+        When there is none; the message says to run ``datacentric scan DIR`` first.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> find_scan(Path(tempfile.mkdtemp()))
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.InvalidParameterError: no scan found for ...
+    """
+    if scan is not None:
+        if not scan.is_file():
+            raise InvalidParameterError(
+                f"--scan {scan} does not exist; pass the .parquet file written by "
+                f"`datacentric scan {directory} --out FILE`."
+            )
+        return scan
+    inside = directory / SCAN_FILE
+    if inside.is_file():
+        return inside
+    here = Path(SCAN_FILE)
+    if here.is_file() and _scanned_root(here) == directory.resolve():
+        return here
+    raise InvalidParameterError(
+        f"no scan found for {directory} (looked for {inside} and a ./{SCAN_FILE} made from "
+        f"it). Run `datacentric scan {directory} --out {inside}` first, or pass --scan FILE."
+    )
+
+
+def _scanned_root(path: Path) -> Path | None:
+    from datacentric.issues import ScanResult
+
+    try:
+        root = ScanResult.load(path).meta.get("root")
+    except Exception:  # an unreadable file is simply not this dataset's scan
+        return None
+    return Path(root).resolve() if root else None
+
+
+def _predictions(
+    directory: Path, ds: Any, path: Path | None, probs: Path | None, emb: Path | None
+) -> Any:
+    from datacentric.train import Predictions
+
+    if path is None and probs is None and (directory / PREDICTIONS_FILE).is_file():
+        path = directory / PREDICTIONS_FILE
+    if path is not None:
+        if path.suffix != ".npz" or not path.is_file():
+            raise InvalidParameterError(
+                f"--predictions must be an existing .npz written by Predictions.save(), "
+                f"received {path}."
+            )
+        return Predictions.load(path)
+    if probs is None:
+        if emb is not None:
+            raise InvalidParameterError("--embeddings needs --pred-probs as well.")
+        return None
+    arrays = []
+    for p, what in ((probs, "pred-probs"), (emb, "embeddings")):
+        if p is None:
+            arrays.append(np.zeros((len(ds), 0), dtype=np.float32))
+            continue
+        if p.suffix != ".npy" or not p.is_file():
+            raise InvalidParameterError(
+                f"--{what} must be an existing .npy file (rows in manifest order), received {p}."
+            )
+        arrays.append(np.load(p, allow_pickle=False))
+    return Predictions(ds.sample_ids, arrays[0], arrays[1], classes=ds.classes)
+
+
+def fiftyone_cmd(
+    directory: Path = typer.Argument(..., help="Dataset directory."),
+    scan: Path | None = typer.Option(
+        None, "--scan", help=f"Scan to push (default: DIR/{SCAN_FILE} or ./{SCAN_FILE})."
+    ),
+    predictions: Path | None = typer.Option(
+        None,
+        "--predictions",
+        "-p",
+        help=f"Predictions .npz (Predictions.save; default: DIR/{PREDICTIONS_FILE} if present).",
+    ),
+    pred_probs: Path | None = typer.Option(
+        None, "--pred-probs", help="Or pred_probs .npy (N x K, manifest order)."
+    ),
+    embeddings: Path | None = typer.Option(
+        None, "--embeddings", help="With --pred-probs: embeddings .npy (N x D)."
+    ),
+    name: str | None = typer.Option(
+        None, "--name", help="FiftyOne dataset name (default: datacentric-<folder name>)."
+    ),
+    slices: Path | None = typer.Option(
+        None, "--slices", "-s", help="YAML slices for the worst-slice views."
+    ),
+    brain: bool = typer.Option(
+        True, "--brain/--no-brain", help="FiftyOne Brain uniqueness and mistakenness."
+    ),
+    launch: bool = typer.Option(
+        False, "--launch", help="Serve the App on 127.0.0.1 on the worst-issues view."
+    ),
+    port: int | None = typer.Option(None, "--port", help="App port (default: a free one)."),
+    pull: bool = typer.Option(
+        False, "--pull", help="Pull reviewer tags and label edits back as a new version."
+    ),
+    reviewer: str | None = typer.Option(None, "--reviewer", help="Reviewer name for lineage."),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace a same-named dataset datacentric did not create."
+    ),
+    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+) -> None:
+    """Review issues, predictions and worst slices in the FiftyOne App; pull verdicts back.
+
+    Push (default) creates or incrementally updates a FiftyOne dataset; [bold]--launch[/]
+    serves the App; [bold]--pull[/] turns the tags [cyan]confirmed_issue[/],
+    [cyan]not_an_issue[/], [cyan]relabel:<class>[/] and label edits into a new version.
+    """
+    from datacentric.cli.data import _open_any
+
+    if pull:
+        from datacentric.integrations.fiftyone import from_fiftyone
+
+        result = from_fiftyone(directory, name, reviewer=reviewer)
+        if result.version is None:
+            console.print(
+                f"Nothing new to pull ({result.already_applied} decision(s) already applied)."
+            )
+        else:
+            console.print(
+                f"[green]Committed version {result.version}[/]: {result.relabels.height} "
+                f"relabel(s), {result.verdicts.height} verdict(s) (source {result.source}; "
+                f"{result.already_applied} already applied)."
+            )
+        if result.not_in_dataset:
+            console.print(
+                f"[yellow]{len(result.not_in_dataset)} reviewed sample(s) are no longer in "
+                "the dataset and were skipped.[/]"
+            )
+        return
+    scan_path = find_scan(directory, scan)
+    from datacentric.integrations.fiftyone import launch_app, to_fiftyone
+    from datacentric.issues import ScanResult
+
+    ds = _open_any(directory, version)
+    result_scan = ScanResult.load(scan_path)
+    preds = _predictions(directory, ds, predictions, pred_probs, embeddings)
+    pushed = to_fiftyone(
+        ds, result_scan, preds, name=name, slices=slices, brain=brain, overwrite=overwrite
+    )
+    t = Table(title=f"FiftyOne dataset {pushed.name!r} ({pushed.n_samples} samples)")
+    for col in ("added", "updated", "deleted", "unchanged"):
+        t.add_column(col, justify="right")
+    t.add_row(*(str(getattr(pushed, c)) for c in ("added", "updated", "deleted", "unchanged")))
+    console.print(t)
+    console.print(f"Saved views: {', '.join(pushed.views)}")
+    if preds is None:
+        console.print(
+            "[yellow]No predictions[/] (--predictions or DIR/predictions.npz): no predictions "
+            "field, worst-slice views or Brain fields."
+        )
+    if launch:
+        app = launch_app(pushed.name, port=port)
+        console.print(f"FiftyOne App: [bold]{app.url}[/] (Ctrl-C to stop)")
+        try:
+            app.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            app.close()
 
 
 def register(app: typer.Typer) -> None:
-    """Add the fiftyone verbs to the ``review`` group."""
+    """Add the ``fiftyone`` verb to the ``review`` group."""
+    app.command("fiftyone")(user_errors(fiftyone_cmd))

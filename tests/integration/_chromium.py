@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["chromium_binary", "screenshot"]
+__all__ = ["chromium_binary", "dump_dom", "screenshot"]
 
 
 def chromium_binary() -> str:
@@ -42,6 +42,39 @@ def screenshot(
     """
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
+    proc = _run(url, [f"--screenshot={out}"], width, height, virtual_time_ms, timeout)
+    if not out.is_file():
+        raise RuntimeError(f"Chromium wrote no screenshot of {url}: {proc.stderr[-2000:]}")
+    return out
+
+
+def dump_dom(
+    url: str,
+    *,
+    width: int = 1400,
+    height: int = 900,
+    virtual_time_ms: int = 15000,
+    timeout: float = 120.0,
+) -> str:
+    """Render ``url`` headless and return the DOM after the page's scripts ran (HTML text).
+
+    Use it to assert on what a single-page app rendered (elements, counts), which an HTTP
+    status or the served HTML cannot show.
+    """
+    proc = _run(url, ["--dump-dom"], width, height, virtual_time_ms, timeout)
+    if not proc.stdout.strip():
+        raise RuntimeError(f"Chromium dumped no DOM for {url}: {proc.stderr[-2000:]}")
+    return proc.stdout
+
+
+def _run(
+    url: str,
+    action: list[str],
+    width: int,
+    height: int,
+    virtual_time_ms: int,
+    timeout: float,
+) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="dc-chromium-") as profile:
         cmd = [
             chromium_binary(),
@@ -57,10 +90,7 @@ def screenshot(
             f"--user-data-dir={profile}",
             f"--window-size={width},{height}",
             f"--virtual-time-budget={virtual_time_ms}",
-            f"--screenshot={out}",
+            *action,
             url,
         ]
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    if not out.is_file():
-        raise RuntimeError(f"Chromium wrote no screenshot of {url}: {proc.stderr[-2000:]}")
-    return out
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)

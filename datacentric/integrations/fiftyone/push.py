@@ -1,0 +1,359 @@
+"""`to_fiftyone`: create or incrementally update a persistent FiftyOne dataset for review."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.integrations.fiftyone._env import FiftyOneError, import_fiftyone
+from datacentric.integrations.fiftyone.records import (
+    ISSUE_TAG_PREFIX,
+    Records,
+    WorstSlice,
+    build_records,
+)
+
+if TYPE_CHECKING:
+    from datacentric.dataset import Dataset
+    from datacentric.issues import ScanResult
+    from datacentric.train import Predictions
+
+__all__ = ["PushResult", "default_name", "to_fiftyone"]
+
+log = logging.getLogger(__name__)
+
+INFO_KEY = "datacentric"
+_BATCH = 2000
+
+
+def default_name(ds: Dataset) -> str:
+    """The FiftyOne dataset name used when none is given: ``datacentric-<folder name>``.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> class _D:
+    ...     root = Path("/data/digits")
+    >>> default_name(_D())  # doctest: +SKIP
+    'datacentric-digits'
+    """
+    return f"datacentric-{ds.root.name}" if ds.root is not None else "datacentric"
+
+
+@dataclass
+class PushResult:
+    """What :func:`to_fiftyone` did.
+
+    Attributes
+    ----------
+    name : str
+        The FiftyOne dataset.
+    n_samples : int
+        Samples in it after the push.
+    added, updated, deleted, unchanged : int
+        Samples inserted, rewritten (content changed), removed (no longer in the dataset
+        version) and left untouched.
+    views : list of str
+        Saved views written (worst issues, one per flagged issue type, one per worst slice).
+    worst_slices : list of WorstSlice
+    brain : list of str
+        FiftyOne Brain fields computed (``uniqueness``, ``mistakenness``).
+    timings : dict
+        Step → seconds.
+    """
+
+    name: str
+    n_samples: int
+    added: int
+    updated: int
+    deleted: int
+    unchanged: int
+    views: list[str] = field(default_factory=list)
+    worst_slices: list[WorstSlice] = field(default_factory=list)
+    brain: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"PushResult({self.name!r}: {self.n_samples} samples; added {self.added}, updated "
+            f"{self.updated}, deleted {self.deleted}, unchanged {self.unchanged}; "
+            f"{len(self.views)} saved views)"
+        )
+
+    def load(self) -> Any:
+        """The ``fiftyone.Dataset`` (imports fiftyone)."""
+        return import_fiftyone().load_dataset(self.name)
+
+
+def to_fiftyone(
+    ds: Dataset,
+    scan: ScanResult | None = None,
+    predictions: Predictions | None = None,
+    *,
+    name: str | None = None,
+    slices: Any = None,
+    worst_slices: int = 5,
+    min_slice_n: int = 30,
+    brain: bool = True,
+    overwrite: bool = False,
+) -> PushResult:
+    """Create or update a persistent FiftyOne dataset with samples, issues, predictions, slices.
+
+    Each sample gets its image ``filepath``, ``sample_id``, ``ground_truth`` and
+    ``predictions`` classifications (with confidence), the split and metadata columns,
+    one ``issue_<type>`` severity field per issue type, an ``issue:<type>`` tag per flagged
+    issue, ``n_issues``/``max_severity``/``suggested_label``/``issue_detail``, the model's
+    ``embedding`` and ``worst_slices`` (the worst slices it belongs to). Saved views: one
+    ``worst-issues`` view, one per flagged issue type and one per worst slice, each sorted
+    by severity. With ``brain``, FiftyOne Brain's ``uniqueness`` (from our embeddings) and
+    ``mistakenness`` (from our predictions) are computed offline.
+
+    Pushing again updates in place, keyed by ``sample_id``: only samples whose content
+    changed are rewritten, new ones are added, ones gone from ``ds`` are deleted. Reviewer
+    tags and label edits made in FiftyOne are kept (pull them with
+    :func:`~datacentric.integrations.fiftyone.from_fiftyone`).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset version to review; its images must be files under ``ds.root``.
+    scan : ScanResult, optional
+        Its issues (``datacentric scan``).
+    predictions : Predictions, optional
+        Out-of-sample predictions with embeddings, keyed by sample id.
+    name : str, optional
+        FiftyOne dataset name (default ``datacentric-<folder name>``).
+    slices : YAML path/text or Slice objects, optional
+        Candidate slices for the worst-slice views (default: every metadata value).
+    worst_slices : int
+        How many lowest-accuracy slices get a view (needs ``predictions``).
+    min_slice_n : int
+        Smallest slice considered.
+    brain : bool
+        Compute uniqueness and mistakenness (needs ``predictions``).
+    overwrite : bool
+        Replace a same-named FiftyOne dataset that datacentric did not create.
+
+    Returns
+    -------
+    PushResult
+
+    Raises
+    ------
+    FiftyOneError
+        When a dataset of that name exists and was not created by datacentric.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    records = build_records(
+        ds, scan, predictions, slices=slices, worst_slices=worst_slices, min_slice_n=min_slice_n
+    )
+    timings["records"] = time.perf_counter() - t0
+    fo = import_fiftyone()
+    name = name or default_name(ds)
+    t0 = time.perf_counter()
+    fds = _open_or_create(fo, name, overwrite)
+    _ensure_schema(fo, fds, records)
+    timings["open"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    frame = records.frame
+    existing = dict(zip(fds.values("sample_id"), fds.values("dc_hash"), strict=True))
+    ids = frame["sample_id"].to_list()
+    hashes = frame["dc_hash"].to_list()
+    wanted = set(ids)
+    new_rows = [i for i, s in enumerate(ids) if s not in existing]
+    changed_rows = [
+        i
+        for i, (s, h) in enumerate(zip(ids, hashes, strict=True))
+        if s in existing and existing[s] != h
+    ]
+    gone = [s for s in existing if s not in wanted]
+    if gone:
+        fds.delete_samples(fds.select_by("sample_id", gone))
+    if new_rows:
+        _add(fo, fds, records, new_rows)
+    if changed_rows:
+        _update(fo, fds, records, changed_rows)
+    timings["write"] = time.perf_counter() - t0
+
+    from datacentric.integrations.fiftyone.views import save_views
+
+    t0 = time.perf_counter()
+    computed: list[str] = []
+    if brain and predictions is not None and (new_rows or changed_rows or gone):
+        from datacentric.integrations.fiftyone.brain import compute_brain
+
+        touched = [ids[i] for i in (*new_rows, *changed_rows)]
+        computed = compute_brain(fds, records, touched)
+    timings["brain"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    views = save_views(fds, records)
+    fds.info[INFO_KEY] = {
+        "root": str(ds.root),
+        "version": ds.version,
+        "classes": list(ds.classes),
+        "issue_types": records.issue_types,
+        "flagged_types": records.flagged_types,
+        "fields": records.columns,
+        "worst_slices": [w.__dict__ for w in records.worst_slices],
+        "scan_created_at": scan.meta.get("created_at") if scan is not None else None,
+        "pushed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    fds.save()
+    timings["views"] = time.perf_counter() - t0
+    n_unchanged = len(ids) - len(new_rows) - len(changed_rows)
+    log.info(
+        "pushed %s: %d new, %d changed, %d deleted",
+        name,
+        len(new_rows),
+        len(changed_rows),
+        len(gone),
+    )
+    return PushResult(
+        name,
+        len(fds),
+        len(new_rows),
+        len(changed_rows),
+        len(gone),
+        n_unchanged,
+        views,
+        records.worst_slices,
+        computed,
+        timings,
+    )
+
+
+def _open_or_create(fo: Any, name: str, overwrite: bool) -> Any:
+    if fo.dataset_exists(name):
+        fds = fo.load_dataset(name)
+        if INFO_KEY in fds.info or "dc_hash" in fds.get_field_schema():
+            return fds
+        if not overwrite:
+            raise FiftyOneError(
+                f"a FiftyOne dataset named {name!r} exists and was not created by datacentric "
+                f"({len(fds)} samples); received name={name!r}. Pass another name, or "
+                "overwrite=True (CLI: --overwrite) to replace it."
+            )
+        fds.delete()
+    fds = fo.Dataset(name, persistent=True)
+    fds.add_sample_field("sample_id", fo.StringField)
+    fds.create_index("sample_id", unique=True)
+    return fds
+
+
+def _ensure_schema(fo: Any, fds: Any, records: Records) -> None:
+    schema = fds.get_field_schema()
+    frame = records.frame
+    wanted: dict[str, tuple[Any, dict[str, Any]]] = {
+        "ground_truth": (fo.EmbeddedDocumentField, {"embedded_doc_type": fo.Classification}),
+        "predictions": (fo.EmbeddedDocumentField, {"embedded_doc_type": fo.Classification}),
+        "embedding": (fo.VectorField, {}),
+        "worst_slices": (fo.ListField, {"subfield": fo.StringField}),
+        "dc_hash": (fo.StringField, {}),
+    }
+    for name in records.scalar_fields:
+        dtype = frame.schema[name]
+        if dtype.is_float():
+            wanted[name] = (fo.FloatField, {})
+        elif dtype.is_integer():
+            wanted[name] = (fo.IntField, {})
+        else:
+            wanted[name] = (fo.StringField, {})
+    for name, (ftype, kwargs) in wanted.items():
+        if name not in schema:
+            fds.add_sample_field(name, ftype, **kwargs)
+
+
+def _columns(records: Records, rows: list[int]) -> tuple[pl.DataFrame, np.ndarray | None]:
+    sub = records.frame[rows]
+    emb = records.embeddings[rows] if records.embeddings is not None else None
+    return sub, emb
+
+
+def _classification(fo: Any, label: str | None, conf: float | None = None) -> Any:
+    if label is None:
+        return None
+    return fo.Classification(label=label, confidence=conf)
+
+
+def _add(fo: Any, fds: Any, records: Records, rows: list[int]) -> None:
+    sub, emb = _columns(records, rows)
+    scalars = records.scalar_fields
+    scalar_cols = [sub[c].to_list() for c in scalars]
+    gt = sub["label"].to_list()
+    pred = sub["pred_label"].to_list()
+    conf = sub["confidence"].to_list()
+
+    def make(i: int) -> Any:
+        kwargs: dict[str, Any] = {c: col[i] for c, col in zip(scalars, scalar_cols, strict=True)}
+        kwargs["ground_truth"] = _classification(fo, gt[i])
+        kwargs["predictions"] = _classification(fo, pred[i], conf[i])
+        if emb is not None and pred[i] is not None:
+            kwargs["embedding"] = emb[i]
+        return fo.Sample(
+            filepath=fp[i],
+            sample_id=sid[i],
+            tags=tags[i],
+            worst_slices=worst[i],
+            dc_hash=hashes[i],
+            **kwargs,
+        )
+
+    fp = sub["filepath"].to_list()
+    sid = sub["sample_id"].to_list()
+    tags = sub["issue_tags"].to_list()
+    worst = sub["worst_slices"].to_list()
+    hashes = sub["dc_hash"].to_list()
+    samples = [make(i) for i in range(sub.height)]
+    batcher: Callable[..., Any] = functools.partial(fo.core.utils.StaticBatcher, batch_size=_BATCH)
+    fds.add_samples(samples, expand_schema=False, validate=False, batcher=batcher, progress=False)
+
+
+def _update(fo: Any, fds: Any, records: Records, rows: list[int]) -> None:
+    sub, emb = _columns(records, rows)
+    ids = sub["sample_id"].to_list()
+    view = fds.select_by("sample_id", ids, ordered=True)
+    if view.values("sample_id") != ids:  # pragma: no cover - the unique index prevents it
+        raise FiftyOneError(f"FiftyOne dataset {fds.name!r} lost samples during the update.")
+    # Keep what reviewers did: their tags, and label edits not pulled yet.
+    old_tags = view.values("tags")
+    old_gt = view.values("ground_truth.label")
+    old_pushed = view.values("dc_label")
+    tags = [
+        sorted({t for t in old if not t.startswith(ISSUE_TAG_PREFIX)}) + new
+        for old, new in zip(old_tags, sub["issue_tags"].to_list(), strict=True)
+    ]
+    gt = [
+        og if og != op else new
+        for og, op, new in zip(old_gt, old_pushed, sub["label"].to_list(), strict=True)
+    ]
+    edited = sum(og != op for og, op in zip(old_gt, old_pushed, strict=True))
+    if edited:
+        log.warning(
+            "%d sample(s) have label edits in FiftyOne that were not pulled yet; they are kept",
+            edited,
+        )
+    for c in records.scalar_fields:
+        view.set_values(c, sub[c].to_list(), progress=False)
+    view.set_values("tags", tags, progress=False)
+    view.set_values("worst_slices", sub["worst_slices"].to_list(), progress=False)
+    view.set_values("ground_truth", [_classification(fo, g) for g in gt], progress=False)
+    preds = [
+        _classification(fo, p, c)
+        for p, c in zip(sub["pred_label"].to_list(), sub["confidence"].to_list(), strict=True)
+    ]
+    view.set_values("predictions", preds, progress=False)
+    if emb is not None:
+        view.set_values(
+            "embedding", [e if np.isfinite(e).all() else None for e in emb], progress=False
+        )
+    view.set_values("dc_hash", sub["dc_hash"].to_list(), progress=False)

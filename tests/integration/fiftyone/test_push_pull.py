@@ -1,0 +1,196 @@
+"""Push the demo scan to a real FiftyOne database, check it, review it, pull it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+
+from datacentric import Dataset
+from datacentric.exceptions import InvalidParameterError
+from datacentric.integrations.fiftyone import PushResult, from_fiftyone, to_fiftyone
+from tests.integration.fiftyone.conftest import Demo
+
+pytestmark = pytest.mark.usefixtures("mongod_uri")
+
+
+@pytest.fixture(scope="module")
+def pushed(mongod_uri: str, demo: Demo) -> PushResult:
+    return to_fiftyone(demo.ds, demo.scan, demo.predictions, name="dc-test-push")
+
+
+def _fo() -> Any:
+    import fiftyone as fo
+
+    return fo
+
+
+def test_push_writes_samples_labels_and_issue_fields(pushed: PushResult, demo: Demo) -> None:
+    fds = pushed.load()
+    assert pushed.added == len(demo.ds) == len(fds)
+    assert pushed.updated == pushed.deleted == 0
+    schema = fds.get_field_schema()
+    for t in demo.scan.issue_types:
+        assert f"issue_{t}" in schema
+    for f in ("ground_truth", "predictions", "embedding", "scanner", "vendor", "split"):
+        assert f in schema
+    assert {"uniqueness", "mistakenness"} <= set(schema)
+    assert pushed.brain == ["uniqueness", "mistakenness"]
+    # One sample checked field by field against the inputs.
+    sid = demo.ds.sample_ids[7]
+    s = fds.match({"sample_id": sid}).first()
+    row = demo.ds.manifest.filter(pl.col("sample_id") == sid).row(0, named=True)
+    assert s.filepath == str((demo.root / row["image"]).resolve())
+    assert Path(s.filepath).is_file()
+    assert s.ground_truth.label == row["label"] and s.scanner == row["scanner"]
+    probs = demo.predictions.pred_probs[demo.predictions.sample_ids.index(sid)]
+    assert s.predictions.label == demo.ds.classes[int(probs.argmax())]
+    assert s.predictions.confidence == pytest.approx(float(probs.max()))
+    np.testing.assert_allclose(
+        s.embedding, demo.predictions.embeddings[demo.predictions.sample_ids.index(sid)]
+    )
+    for t in demo.scan.issue_types:
+        want = demo.scan.issues.filter((pl.col("sample_id") == sid) & (pl.col("issue_type") == t))[
+            "severity"
+        ].item()
+        assert s[f"issue_{t}"] == pytest.approx(want)
+
+
+def test_tags_match_the_scan_counts(pushed: PushResult, demo: Demo) -> None:
+    counts = pushed.load().count_sample_tags()
+    flagged = demo.scan.summary()["by_type"].filter(pl.col("n_flagged") > 0)
+    assert counts == {f"issue:{t}": n for t, n in flagged.select("issue_type", "n_flagged").rows()}
+    # The demo's planted problems are among them.
+    assert counts["issue:label"] > 0 and counts["issue:dark"] > 0
+
+
+def test_saved_views_sorted_by_severity(pushed: PushResult, demo: Demo) -> None:
+    fds = pushed.load()
+    views = fds.list_saved_views()
+    assert views[0] == "worst-issues" and "most-mistaken" in views
+    flagged_ids = set(demo.scan.flagged()["sample_id"].to_list())
+    worst = fds.load_saved_view("worst-issues")
+    assert len(worst) == len(flagged_ids)
+    sev = worst.values("max_severity")
+    assert sev == sorted(sev, reverse=True) and sev[0] == pytest.approx(
+        demo.scan.flagged()["severity"].max()
+    )
+    label_view = fds.load_saved_view("issue-label")
+    expected = demo.scan.flagged("label")
+    assert len(label_view) == expected.height
+    got = label_view.values("issue_label")
+    assert got == sorted(got, reverse=True)
+    assert (
+        label_view.first().sample_id
+        in expected.filter(pl.col("severity") == expected["severity"].max())["sample_id"].to_list()
+    )
+    # Label-issue samples carry the suggested label.
+    assert all(s is not None for s in label_view.values("suggested_label"))
+
+
+def test_worst_slice_views_hold_their_slice(pushed: PushResult, demo: Demo) -> None:
+    names = [w.name for w in pushed.worst_slices]
+    # The demo concentrates label noise in vendor_c: the cheap model is worst there.
+    assert "vendor=vendor_c" in names
+    accs = [w.accuracy for w in pushed.worst_slices]
+    assert accs == sorted(accs)
+    view = pushed.load().load_saved_view("slice-vendor-vendor-c")
+    n = demo.ds.manifest.filter(pl.col("vendor") == "vendor_c").height
+    assert len(view) == n and set(view.distinct("vendor")) == {"vendor_c"}
+
+
+def test_update_is_incremental_and_keeps_reviewer_work(mongod_uri: str, demo: Demo) -> None:
+    name = "dc-test-update"
+    # No worst slices here: relabelling moves slice accuracies, which would (rightly) rewrite
+    # the slice membership of many samples.
+    kw: dict[str, Any] = {"name": name, "brain": False, "worst_slices": 0}
+    to_fiftyone(demo.ds, demo.scan, demo.predictions, **kw)
+    fds = _fo().load_dataset(name)
+    before = dict(zip(fds.values("sample_id"), fds.values("id"), strict=True))
+    reviewed = demo.ds.sample_ids[0]  # relabelled below, so its row is rewritten
+    fds.match({"sample_id": reviewed}).tag_samples("not_an_issue")
+
+    again = to_fiftyone(demo.ds, demo.scan, demo.predictions, **kw)
+    assert (again.added, again.updated, again.deleted) == (0, 0, 0)
+    assert again.unchanged == len(demo.ds)
+
+    ds = Dataset.open(demo.root)  # a working copy: relabel 5, remove 2
+    ids = ds.sample_ids
+    changed = ids[0:5]
+    old = ds.manifest.filter(pl.col("sample_id").is_in(changed))["label"].to_list()
+    new = [demo.ds.classes[(demo.ds.classes.index(lab) + 1) % 10] for lab in old]
+    ds.relabel(changed, new, reason="test")
+    ds.remove(ids[10:12], reason="test")
+    third = to_fiftyone(ds, demo.scan, demo.predictions, **kw)
+    assert (third.added, third.updated, third.deleted) == (0, 5, 2)
+    assert len(fds) == len(demo.ds) - 2
+    after = dict(zip(fds.values("sample_id"), fds.values("id"), strict=True))
+    assert all(after[s] == before[s] for s in after)  # same FiftyOne samples: no rebuild
+    got = dict(zip(fds.values("sample_id"), fds.values("ground_truth.label"), strict=True))
+    assert [got[s] for s in changed] == new
+    flagged = demo.scan.flagged().filter(pl.col("sample_id") == reviewed)["issue_type"]
+    want = ["not_an_issue", *sorted(f"issue:{t}" for t in flagged.to_list())]
+    assert fds.match({"sample_id": reviewed}).first().tags == want
+
+
+def test_pull_commits_review_as_new_version_once(
+    mongod_uri: str, demo: Demo, tmp_path: Path
+) -> None:
+    root = demo.copy(tmp_path / "digits")
+    ds = Dataset.open(root)
+    name = "dc-test-pull"
+    to_fiftyone(ds, demo.scan, demo.predictions, name=name, brain=False)
+    fds = _fo().load_dataset(name)
+    label_issues = demo.scan.flagged("label")
+    a, b, c = label_issues["sample_id"].to_list()[:3]
+    suggested = label_issues["suggested_label"].to_list()[0]
+    d = demo.ds.sample_ids[3]
+    d_old = fds.match({"sample_id": d}).first().ground_truth.label
+    d_new = demo.ds.classes[(demo.ds.classes.index(d_old) + 1) % 10]
+    fds.match({"sample_id": a}).tag_samples(["relabel:" + suggested, "confirmed_issue"])
+    fds.match({"sample_id": b}).tag_samples("not_an_issue")
+    fds.match({"sample_id": c}).tag_samples("confirmed_issue")
+    sample = fds.match({"sample_id": d}).first()
+    sample.ground_truth.label = d_new
+    sample.save()
+
+    result = from_fiftyone(root, name, reviewer="alice")
+    assert result.version == 2
+    assert sorted(result.relabels.select("sample_id", "new", "how").rows()) == sorted(
+        [(a, suggested, "tag"), (d, d_new, "edit")]
+    )
+    assert sorted(result.verdicts.select("sample_id", "verdict").rows()) == sorted(
+        [(a, "confirmed_issue"), (b, "not_an_issue"), (c, "confirmed_issue")]
+    )
+    head = Dataset.open(root)
+    assert head.version == 2
+    labels = dict(head.manifest.select("sample_id", "label").iter_rows())
+    assert labels[a] == suggested and labels[d] == d_new
+    changes = head.changes()
+    assert set(changes["source"].to_list()) == {"fiftyone:alice"}
+    assert sorted(changes.filter(pl.col("field") == "label")["sample_id"].to_list()) == sorted(
+        [a, d]
+    )
+    review = changes.filter(pl.col("field") == "review")
+    assert dict(review.select("sample_id", "new").iter_rows()) == {
+        a: "confirmed_issue",
+        b: "not_an_issue",
+        c: "confirmed_issue",
+    }
+    assert "label" in review.filter(pl.col("sample_id") == b)["old"].item()
+    lineage = head.lineage(a)
+    assert lineage.filter(pl.col("field") == "label")["new"].to_list() == [suggested]
+
+    # Pulling again applies nothing twice.
+    again = from_fiftyone(root, name, reviewer="alice")
+    assert again.version is None and again.already_applied == 5
+    assert Dataset.open(root).version == 2
+
+    # Contradictory tags are refused and nothing is committed.
+    fds.match({"sample_id": c}).tag_samples("not_an_issue")
+    with pytest.raises(InvalidParameterError, match="both 'confirmed_issue' and 'not_an_issue'"):
+        from_fiftyone(root, name)
+    assert Dataset.open(root).version == 2
