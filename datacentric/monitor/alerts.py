@@ -12,7 +12,8 @@ statistics but never an alert):
 - ``expected_accuracy`` (CBPE): at least ``expected_accuracy_drop`` below the reference
   accuracy of the slice (of all rows for a slice the reference did not have).
 - ``accuracy`` (recorded labels, at least ``min_labels`` of them): at least ``accuracy_drop``
-  below the reference accuracy.
+  below the reference accuracy, and significantly so: the upper end of the 95 % Wilson
+  interval of the labelled accuracy is below the reference accuracy.
 
 Severity is ``critical`` past ``critical_factor`` times the threshold (p-values: below a
 hundredth of it), else ``warning``.
@@ -21,6 +22,7 @@ hundredth of it), else ``warning``.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import polars as pl
@@ -48,6 +50,13 @@ _NAMES = {
     "jensen_shannon": "Jensen-Shannon distance",
     "psi": "PSI",
 }
+
+
+def _wilson_high(p: float, n: int, z: float = 1.96) -> float:
+    """Upper end of the 95 % Wilson interval of a proportion ``p`` of ``n``."""
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre + half) / (1 + z * z / n)
 
 
 def _fmt(v: float) -> str:
@@ -125,7 +134,7 @@ def evaluate_alerts(stats: pl.DataFrame, config: MonitorConfig) -> pl.DataFrame:
             ref = lookup.get((w, s, "performance", "reference_accuracy"))
             if drop is None or ref is None:
                 continue
-            if stat == "accuracy" and n < cfg.min_labels:
+            if stat == "accuracy" and (n < cfg.min_labels or _wilson_high(value, n) >= ref):
                 continue
             if ref - value >= drop:
                 sev = "critical" if ref - value >= cfg.critical_factor * drop else "warning"

@@ -14,7 +14,7 @@ metric type           ``min(n_window, n_reference)``  headline (drift when ...)
 ====================  ==============================  =====================================
 continuous            <= 1000                          ``ks``: KS p-value < alpha (family-wise)
 continuous            > 1000                           ``wasserstein``: W1 / reference std >= t
-categorical           <= 1000                          ``chi2``: chi-square p-value < alpha
+categorical           <= 1000                          ``chi2``: chi-square p < alpha (2 x k)
 categorical           > 1000                           ``jensen_shannon``: JS distance >= t
 ====================  ==============================  =====================================
 
@@ -193,8 +193,9 @@ def wasserstein_binned(
 
 
 def chi2_test(ref: np.ndarray, cur: np.ndarray) -> float:
-    """p-value of Pearson's chi-square test of the window's counts against the reference
-    shares (bins the reference never saw are given a share of 1e-4).
+    """p-value of Pearson's chi-square test of homogeneity of the two count vectors (a
+    2 x k contingency table; categories neither sample has are left out). Both samples
+    are treated as samples, so a small reference does not make noise look like drift.
 
     Examples
     --------
@@ -203,13 +204,16 @@ def chi2_test(ref: np.ndarray, cur: np.ndarray) -> float:
     >>> chi2_test(np.array([500, 500]), np.array([90, 10])) < 1e-10
     True
     """
-    m = float(cur.sum())
-    if m == 0 or ref.sum() == 0:
+    n, m = float(ref.sum()), float(cur.sum())
+    if m == 0 or n == 0:
         return float("nan")
-    expected = np.maximum(_shares(ref.astype(np.float64)), _EPS) * m
-    stat = float(np.sum((cur - expected) ** 2 / expected))
-    dof = max(1, int(np.count_nonzero((ref > 0) | (cur > 0))) - 1)
-    return float(special.chdtrc(dof, stat))
+    keep = (ref + cur) > 0
+    table = np.vstack([ref[keep], cur[keep]]).astype(np.float64)
+    if table.shape[1] < 2:
+        return 1.0
+    expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / (n + m)
+    stat = float(np.sum((table - expected) ** 2 / expected))
+    return float(special.chdtrc(table.shape[1] - 1, stat))
 
 
 def headline_method(kind: str, n_window: int, n_reference: int) -> str:

@@ -180,9 +180,10 @@ def _cells(
     for w in range(n_words):
         part = masks[w * _WORD : (w + 1) * _WORD]
         terms = [m.cast(pl.Int64) * (1 << j) for j, m in enumerate(part)]
-        words.append(pl.sum_horizontal(terms).alias(f"__w{w}") if terms else pl.lit(0))
-    keys = frame.select(window.alias("__window"), *words)
-    names = keys.columns
+        words.append((pl.sum_horizontal(terms) if terms else pl.lit(0)).alias(f"__w{w}"))
+    # with_columns broadcasts literals (the reference's window, an all-rows slice) to the height
+    names = ["__window", *[f"__w{w}" for w in range(n_words)]]
+    keys = frame.with_columns(window.alias("__window"), *words).select(names)
     uniq = keys.unique().sort(names).with_row_index("__cell")
     cell = keys.join(uniq, on=names, how="left", maintain_order="left")["__cell"].to_numpy()
     windows = uniq["__window"].unique().sort()
