@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import typer
-from rich.table import Table
 
 from datacentric.cli._common import console, user_errors
 from datacentric.exceptions import InvalidParameterError
@@ -172,12 +171,13 @@ def fiftyone_cmd(
     pushed = to_fiftyone(
         ds, result_scan, preds, name=name, slices=slices, brain=brain, overwrite=overwrite
     )
-    t = Table(title=f"FiftyOne dataset {pushed.name!r} ({pushed.n_samples} samples)")
-    for col in ("added", "updated", "deleted", "unchanged"):
-        t.add_column(col, justify="right")
-    t.add_row(*(str(getattr(pushed, c)) for c in ("added", "updated", "deleted", "unchanged")))
-    console.print(t)
-    console.print(f"Saved views: {', '.join(pushed.views)}")
+    console.print(
+        f"FiftyOne dataset [bold]{pushed.name}[/]: {pushed.n_samples} samples (added "
+        f"{pushed.added}, updated {pushed.updated}, deleted {pushed.deleted}, unchanged "
+        f"{pushed.unchanged})",
+        soft_wrap=True,
+    )
+    console.print(f"Saved views: {', '.join(pushed.views)}", soft_wrap=True)
     if preds is None:
         console.print(
             "[yellow]No predictions[/] (--predictions or DIR/predictions.npz): no predictions "

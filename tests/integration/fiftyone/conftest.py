@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -143,3 +144,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     result.save(root / "scan.parquet")
     preds.save(root / "predictions.npz")
     return Demo(root, ds, preds, result)
+
+
+@pytest.fixture(scope="session")
+def pushed(mongod_uri: str, demo: Demo) -> Any:
+    """The demo scan pushed once (with Brain) as FiftyOne dataset ``dc-test-push``."""
+    from datacentric.integrations.fiftyone import to_fiftyone
+
+    return to_fiftyone(demo.ds, demo.scan, demo.predictions, name="dc-test-push")

@@ -17,11 +17,6 @@ from tests.integration.fiftyone.conftest import Demo
 pytestmark = pytest.mark.usefixtures("mongod_uri")
 
 
-@pytest.fixture(scope="module")
-def pushed(mongod_uri: str, demo: Demo) -> PushResult:
-    return to_fiftyone(demo.ds, demo.scan, demo.predictions, name="dc-test-push")
-
-
 def _fo() -> Any:
     import fiftyone as fo
 
