@@ -44,7 +44,7 @@ def test_push_resumes_after_outage(fresh_server: LabelStudioServer, demo_dir: Pa
         "document_root": fresh_server.document_root,
     }
     with pytest.raises(ServerUnavailableError) as info:
-        push_review(ds, items, on_chunk=crash_after_two, **kw)  # type: ignore[arg-type]
+        push_review(ds, items, on_chunk=crash_after_two, **kw)
     msg = str(info.value)
     assert chunks == [CHUNK, 2 * CHUNK]
     assert f"import {CHUNK} tasks into project" in msg and "after 3 attempts" in msg
@@ -54,7 +54,7 @@ def test_push_resumes_after_outage(fresh_server: LabelStudioServer, demo_dir: Pa
     assert len(state.tasks) == 2 * CHUNK  # the journal kept what was pushed
 
     fresh_server.start()  # same data dir, same port
-    resumed = push_review(ds, items, **kw)  # type: ignore[arg-type]
+    resumed = push_review(ds, items, **kw)
     assert (resumed.created, resumed.existing) == (N - 2 * CHUNK, 2 * CHUNK)
     tasks = list(client.iter_tasks(resumed.project_id))
     ids = [t["data"]["sample_id"] for t in tasks]
