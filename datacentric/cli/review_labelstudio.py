@@ -77,31 +77,17 @@ def push_cmd(
     token: str | None = _TOKEN,
 ) -> None:
     """Push flagged samples to Label Studio as tasks (resumable; never duplicates a task)."""
-    import polars as pl
-
     from datacentric.integrations.labelstudio import push_review
     from datacentric.issues import ScanResult
 
     _check_target(to, "--to")
     mode: Any = images
-    items = None
-    if scan is not None:
-        items = ScanResult.load(scan).flagged(issue_type or None)
-    elif issue_type:
-        from datacentric.dataset import Dataset
-        from datacentric.integrations.labelstudio import review_items
-
-        ds = Dataset.open(directory)
-        items = review_items(None, ds.root, ds).filter(
-            pl.col("issue_type")
-            .str.split(", ")
-            .list.eval(pl.element().is_in(issue_type))
-            .list.any()
-        )
+    items = ScanResult.load(scan) if scan is not None else None
     res = push_review(
         directory,
         items,
         project=project,
+        issue_types=issue_type or None,
         client=_client(url, token),
         guide=guide,
         images=mode,

@@ -13,11 +13,12 @@ import base64
 import mimetypes
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
+from xml.sax.saxutils import quoteattr
 
 import polars as pl
 
@@ -72,14 +73,18 @@ class PushResult:
 
 
 def review_items(
-    items: pl.DataFrame | ScanResult | None, root: Path | None, ds: Dataset
+    items: pl.DataFrame | ScanResult | None,
+    root: Path | None,
+    ds: Dataset,
+    issue_types: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """One row per sample to review: ``sample_id, issue_type, severity, detail,
     suggested_label`` (issue types and details of a sample joined), worst first.
 
     ``items`` is an IssueTable (only ``is_issue`` rows are kept when that column is present),
     a :class:`~datacentric.issues.ScanResult` (its flagged rows), or ``None`` for the review
-    queue of the last loop iteration recorded under ``root``.
+    queue of the last loop iteration recorded under ``root``. ``issue_types`` keeps only
+    rows of those issue types.
 
     Examples
     --------
@@ -109,6 +114,15 @@ def review_items(
         "suggested_label": pl.lit(None, dtype=pl.Utf8),
     }
     t = t.with_columns([e.alias(c) for c, e in defaults.items() if c not in t.columns])
+    if issue_types:
+        present = sorted(set(t["issue_type"].cast(pl.Utf8).drop_nulls().to_list()))
+        absent = sorted(set(issue_types) - set(present))
+        if absent:
+            raise InvalidParameterError(
+                f"issue type(s) {absent} are not among the items to push, which have "
+                f"{present}. Choose among those."
+            )
+        t = t.filter(pl.col("issue_type").is_in(list(issue_types)))
     t = t.with_columns(pl.col("severity").cast(pl.Float64).fill_null(0.0)).sort(
         ["severity", "sample_id"], descending=[True, False]
     )
@@ -123,9 +137,9 @@ def review_items(
             else []
         ),
     )
-    unknown = out.filter(~pl.col("sample_id").is_in(ds.manifest["sample_id"].implode()))
-    if unknown.height:
-        ids = unknown["sample_id"].to_list()
+    outside = out.filter(~pl.col("sample_id").is_in(ds.manifest["sample_id"].implode()))
+    if outside.height:
+        ids = outside["sample_id"].to_list()
         raise InvalidDatasetError(
             f"{len(ids)} sample(s) to push are not in the dataset: {format_items(ids)}. Push "
             "items of the dataset version that was scanned.",
@@ -152,13 +166,34 @@ def _last_review_queue(root: Path | None) -> pl.DataFrame:
 def ensure_project(
     client: LabelStudioClient, title: str, classes: list[str], guide: AnnotationGuide | None
 ) -> int:
-    """Id of the project titled ``title``; created (labeling config, instructions) if missing."""
+    """Id of the project titled ``title``; created (labeling config, instructions) if missing.
+
+    An existing project must offer a choice for every class; its instructions are replaced by
+    the guide when one is given.
+    """
     if len(title) < 3:
         raise InvalidParameterError(
             f"Label Studio project titles need at least 3 characters; received {title!r}."
         )
     pid = client.find_project(title)
     if pid is not None:
+        found = client.call(f"get project {pid}", client.sdk.projects.get, pid, read=True)
+        config = str(found.label_config or "")
+        missing = [c for c in classes if f"<Choice value={quoteattr(c)}" not in config]
+        if missing:
+            raise InvalidParameterError(
+                f"the Label Studio project {title!r} (id {pid}) was not made for these classes: "
+                f"its labeling config has no choice for {missing}. Push to a new project title, "
+                "or fix the project's labeling config in Label Studio."
+            )
+        if guide is not None:
+            client.call(
+                f"update the instructions of project {pid}",
+                client.sdk.projects.update,
+                pid,
+                expert_instruction=instructions_html(guide, classes),
+                show_instruction=True,
+            )
         return pid
     project = client.call(
         f"create project {title!r}",
@@ -237,6 +272,7 @@ def push_review(
     items: pl.DataFrame | ScanResult | None = None,
     *,
     project: str,
+    issue_types: Sequence[str] | None = None,
     client: LabelStudioClient | None = None,
     url: str | None = None,
     token: str | None = None,
@@ -260,6 +296,8 @@ def push_review(
     project : str
         Project title; found by title, or created with the labeling config for the dataset's
         classes and the guide as instructions.
+    issue_types : sequence of str, optional
+        Push only items of these issue types.
     client : LabelStudioClient, optional
         Or ``url`` / ``token`` (defaults ``$LABEL_STUDIO_URL`` / ``$LABEL_STUDIO_API_KEY``).
     guide : AnnotationGuide or path, optional
@@ -306,7 +344,7 @@ def push_review(
     client = client or LabelStudioClient(url, token)
     if isinstance(guide, (str, Path)):
         guide = AnnotationGuide.load(guide)
-    table = review_items(items, ds.root, ds)
+    table = review_items(items, ds.root, ds, issue_types)
     if limit is not None:
         table = table.head(limit)
     doc = document_root or os.environ.get(ENV_DOCUMENT_ROOT)

@@ -109,6 +109,12 @@ def test_review_items_one_row_per_sample_worst_first() -> None:
         ("1", "dark, label", 0.9, "a"),
         ("0", "dark", 0.3, None),
     ]
+    only_dark = review_items(t, None, ds, issue_types=["dark"])
+    assert only_dark.select("sample_id", "issue_type").rows() == [("1", "dark"), ("0", "dark")]
+    with pytest.raises(
+        InvalidParameterError, match=r"\['blurry'\] are not among .* \['dark', 'label'\]"
+    ):
+        review_items(t, None, ds, issue_types=["blurry"])
     with pytest.raises(InvalidDatasetError, match=r"not in the dataset: 'zz'"):
         review_items(pl.DataFrame({"sample_id": ["zz"]}), None, ds)
     with pytest.raises(InvalidParameterError, match="'sample_id' column"):
