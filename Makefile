@@ -89,11 +89,19 @@ $(PEERS)/.stamp:
 	$(PIP) install -q --target $(PEERS) 'datasets==3.6.0' 'pyarrow>=15,<20' sliceline
 	touch $@
 
-bench-peers: $(PEERS)/.stamp
+# Evidently (bench_monitor.py) needs pandas<3, so it gets a folder of its own, first on the
+# sys.path of its benchmark job only.
+PEERS_EVIDENTLY := benchmarks/.peers-evidently
+$(PEERS_EVIDENTLY)/.stamp:
+	$(PIP) install -q --target $(PEERS_EVIDENTLY) 'evidently==0.7.23' 'pandas>=2.2,<3'
+	touch $@
 
-bench: $(VENV)/.stamp-dev $(PEERS)/.stamp servers
+bench-peers: $(PEERS)/.stamp $(PEERS_EVIDENTLY)/.stamp
+
+bench: $(VENV)/.stamp-dev $(PEERS)/.stamp $(PEERS_EVIDENTLY)/.stamp servers
 	for f in benchmarks/bench_*.py; do echo "== $$f"; \
-	  DATACENTRIC_BENCH_PEER_PATH=$(CURDIR)/$(PEERS) $(PY) $$f || exit 1; done
+	  DATACENTRIC_BENCH_PEER_PATH=$(CURDIR)/$(PEERS) \
+	  DATACENTRIC_BENCH_EVIDENTLY_PATH=$(CURDIR)/$(PEERS_EVIDENTLY) $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf $(DEMO_DIR) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

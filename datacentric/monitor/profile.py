@@ -169,16 +169,26 @@ def _embedding_matrix(frame: pl.DataFrame) -> np.ndarray:
             f"column 'embedding' has {col.null_count()} null value(s). Every row needs its "
             "embedding (a vector of the same length)."
         )
-    try:
-        lens = col.list.len() if isinstance(col.dtype, pl.List) else None
-        if lens is not None and lens.n_unique() > 1:
+    if isinstance(col.dtype, pl.List):
+        lens = col.list.len()
+        if lens.n_unique() > 1:
             raise SchemaError(
                 f"column 'embedding' has vectors of different lengths "
                 f"{format_items(lens.unique().sort().to_list())}. All must have one length."
             )
-        return np.asarray(col.to_numpy(), dtype=np.float64).reshape(frame.height, -1)
-    except (TypeError, ValueError) as exc:
+        width = int(lens[0])
+    elif isinstance(col.dtype, pl.Array):
+        width = int(col.dtype.size)
+    else:
+        raise SchemaError(
+            f"column 'embedding' must hold numeric vectors (a list or array column), received "
+            f"dtype {col.dtype}."
+        )
+    try:
+        arr = col.cast(pl.Array(pl.Float64, width)).to_numpy()
+    except pl.exceptions.PolarsError as exc:
         raise SchemaError(f"column 'embedding' is not a numeric vector column ({exc}).") from None
+    return np.asarray(arr, dtype=np.float64).reshape(frame.height, width)
 
 
 def _image_metrics(

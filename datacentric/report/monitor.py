@@ -48,7 +48,7 @@ def line_chart_svg(
     reference_label: str = "",
     title: str = "",
     y_format: str = "{:.2f}",
-    width: int = 560,
+    width: int = 520,
     height: int = 190,
 ) -> str:
     """A small multi-series line chart as inline SVG (``None`` values leave gaps).
@@ -90,8 +90,9 @@ def line_chart_svg(
         )
     step = max(1, n // 6)
     for i in range(0, n, step):
+        anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
         parts.append(
-            f'<text x="{x(i):.1f}" y="{bottom + 14}" text-anchor="middle" fill="#6b7280">'
+            f'<text x="{x(i):.1f}" y="{bottom + 16}" text-anchor="{anchor}" fill="#6b7280">'
             f"{esc(x_labels[i])}</text>"
         )
     if reference is not None:
