@@ -19,6 +19,7 @@ from datacentric.integrations.labelstudio import (
     LabelStudioError,
     ProjectState,
     choice_result,
+    label_config,
     pull_annotations,
     push_review,
 )
@@ -213,4 +214,19 @@ def test_errors_name_the_failure_and_never_the_token(
             demo_dir,
             project="Missing project",
             client=LabelStudioClient(ls_server.url, ls_server.token),
+        )
+
+
+def test_existing_project_must_offer_every_class(
+    ls_server: LabelStudioServer, demo_dir: Path
+) -> None:
+    client = LabelStudioClient(ls_server.url, ls_server.token)
+    client.sdk.projects.create(title="Cats and dogs", label_config=label_config(["cat", "dog"]))
+    with pytest.raises(InvalidParameterError, match=r"no choice for \['0', '1'"):
+        push_review(
+            demo_dir,
+            pl.DataFrame({"sample_id": ["d0000"]}),
+            project="Cats and dogs",
+            client=client,
+            images="data-uri",
         )
