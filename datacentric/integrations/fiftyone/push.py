@@ -285,37 +285,93 @@ def _classification(fo: Any, label: str | None, conf: float | None = None) -> An
     return fo.Classification(label=label, confidence=conf)
 
 
-def _add(fo: Any, fds: Any, records: Records, rows: list[int]) -> None:
+def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, fast: bool = True) -> None:
+    """Insert new samples: raw documents in FiftyOne's own format when possible (as
+    FiftyOne's dataset importer does; ~5x faster), else through ``add_samples``."""
     sub, emb = _columns(records, rows)
-    scalars = records.scalar_fields
-    scalar_cols = [sub[c].to_list() for c in scalars]
+    cols: dict[str, list[Any]] = {
+        c: sub[c].to_list() for c in ("filepath", "sample_id", *records.scalar_fields, "dc_hash")
+    }
+    cols["tags"] = sub["issue_tags"].to_list()
+    cols["worst_slices"] = sub["worst_slices"].to_list()
     gt = sub["label"].to_list()
     pred = sub["pred_label"].to_list()
     conf = sub["confidence"].to_list()
+    if emb is not None:
+        cols["embedding"] = [e if p is not None else None for e, p in zip(emb, pred, strict=True)]
+    if fast and _insert_raw(fds, cols, gt, pred, conf):
+        return
+    n = len(gt)
 
     def make(i: int) -> Any:
-        kwargs: dict[str, Any] = {c: col[i] for c, col in zip(scalars, scalar_cols, strict=True)}
-        kwargs["ground_truth"] = _classification(fo, gt[i])
-        kwargs["predictions"] = _classification(fo, pred[i], conf[i])
-        if emb is not None and pred[i] is not None:
-            kwargs["embedding"] = emb[i]
+        values = {c: v[i] for c, v in cols.items()}
         return fo.Sample(
-            filepath=fp[i],
-            sample_id=sid[i],
-            tags=tags[i],
-            worst_slices=worst[i],
-            dc_hash=hashes[i],
-            **kwargs,
+            ground_truth=_classification(fo, gt[i]),
+            predictions=_classification(fo, pred[i], conf[i]),
+            **values,
         )
 
-    fp = sub["filepath"].to_list()
-    sid = sub["sample_id"].to_list()
-    tags = sub["issue_tags"].to_list()
-    worst = sub["worst_slices"].to_list()
-    hashes = sub["dc_hash"].to_list()
-    samples = [make(i) for i in range(sub.height)]
     batcher: Callable[..., Any] = functools.partial(fo.core.utils.StaticBatcher, batch_size=_BATCH)
-    fds.add_samples(samples, expand_schema=False, validate=False, batcher=batcher, progress=False)
+    fds.add_samples(
+        [make(i) for i in range(n)],
+        expand_schema=False,
+        validate=False,
+        batcher=batcher,
+        progress=False,
+    )
+
+
+def _insert_raw(
+    fds: Any,
+    cols: dict[str, list[Any]],
+    gt: list[str | None],
+    pred: list[str | None],
+    conf: list[float | None],
+) -> bool:
+    """Write sample documents straight into the dataset's collection; ``False`` when this
+    FiftyOne version lacks the internals used (then nothing was written)."""
+    try:
+        import fiftyone.core.odm.database as foo
+        import fiftyone.core.utils as fou
+        from bson import ObjectId
+
+        coll = fds._sample_collection
+        dataset_id = fds._doc.id
+        insert = foo.insert_documents
+        serialize = fou.serialize_numpy_array
+    except (ImportError, AttributeError):  # pragma: no cover - other FiftyOne versions
+        log.info("FiftyOne internals changed; adding samples through add_samples()")
+        return False
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    rand = np.random.default_rng().random(len(gt)) * 0.001 + 0.999  # as FiftyOne's _rand
+    emb = cols.pop("embedding", None)
+    names = list(cols)
+
+    def label(value: str | None, confidence: float | None = None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        doc = {"_id": ObjectId(), "_cls": "Classification", "tags": [], "label": value}
+        if confidence is not None:
+            doc["confidence"] = confidence
+        return doc
+
+    docs = []
+    for i, values in enumerate(zip(*cols.values(), strict=True)):
+        doc = dict(zip(names, values, strict=True))
+        doc.update(
+            _media_type="image",
+            _rand=float(rand[i]),
+            _dataset_id=dataset_id,
+            created_at=now,
+            last_modified_at=now,
+            ground_truth=label(gt[i]),
+            predictions=label(pred[i], conf[i]),
+        )
+        if emb is not None:
+            doc["embedding"] = serialize(emb[i]) if emb[i] is not None else None
+        docs.append(doc)
+    insert(docs, coll, ordered=False, batcher=False, progress=False)
+    return True
 
 
 def _update(fo: Any, fds: Any, records: Records, rows: list[int]) -> None:

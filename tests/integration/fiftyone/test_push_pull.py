@@ -189,3 +189,39 @@ def test_pull_commits_review_as_new_version_once(
     with pytest.raises(InvalidParameterError, match="both 'confirmed_issue' and 'not_an_issue'"):
         from_fiftyone(root, name)
     assert Dataset.open(root).version == 2
+
+
+def test_fast_insert_matches_fiftyones_add_samples(mongod_uri: str, demo: Demo) -> None:
+    """New samples are written as raw documents (FiftyOne's importer does the same); they
+    must read back exactly like samples added through the public ``add_samples``."""
+    from datacentric.integrations.fiftyone import push
+    from datacentric.integrations.fiftyone.records import build_records
+
+    fo = _fo()
+    records = build_records(demo.ds, demo.scan, demo.predictions)
+    rows = list(range(0, len(demo.ds), 40))
+    dumps = []
+    for fast in (True, False):
+        name = f"dc-test-insert-{int(fast)}"
+        if fo.dataset_exists(name):
+            fo.delete_dataset(name)
+        fds = push._open_or_create(fo, name, overwrite=False)
+        push._ensure_schema(fo, fds, records)
+        push._add(fo, fds, records, rows, fast=fast)
+        skip = {"id", "created_at", "last_modified_at"}
+        dumps.append(
+            [
+                {
+                    k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                    for k, v in s.to_dict().items()
+                    if k not in skip
+                }
+                for s in fds.sort_by("sample_id")
+            ]
+        )
+        for f in ("ground_truth", "predictions"):
+            for d in dumps[-1]:
+                if d.get(f):
+                    d[f].pop("_id")
+    assert len(dumps[0]) == len(rows)
+    assert dumps[0] == dumps[1]

