@@ -20,8 +20,6 @@ import polars as pl
 
 __all__ = ["BatchHistograms", "MetricSpec", "bin_codes", "histograms"]
 
-_WORD = 63
-
 
 @dataclass(frozen=True)
 class MetricSpec:
@@ -175,33 +173,38 @@ def _cells(
     frame: pl.DataFrame, masks: Sequence[pl.Expr], window: pl.Expr
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
     """Cell index per row, and per cell its window index and slice membership (bool)."""
-    n_words = max(1, -(-len(masks) // _WORD))
-    words = []
-    for w in range(n_words):
-        part = masks[w * _WORD : (w + 1) * _WORD]
-        terms = [m.cast(pl.Int64) * (1 << j) for j, m in enumerate(part)]
-        words.append((pl.sum_horizontal(terms) if terms else pl.lit(0)).alias(f"__w{w}"))
+    n_slices = len(masks)
     # with_columns broadcasts literals (the reference's window, an all-rows slice) to the height
+    cols = frame.with_columns(
+        window.alias("__window"), *[m.alias(f"__m{j}") for j, m in enumerate(masks)]
+    )
+    bools = cols.select([f"__m{j}" for j in range(n_slices)]).to_numpy().astype(bool, copy=False)
+    packed = np.packbits(bools, axis=1, bitorder="little")  # (rows, ceil(S / 8)) bytes
+    n_words = max(1, -(-packed.shape[1] // 8))
+    packed = np.pad(packed, ((0, 0), (0, n_words * 8 - packed.shape[1])))
+    words = np.ascontiguousarray(packed).view("<u8").astype(np.int64)  # (rows, words)
+    win = cols["__window"]
+    windows = win.unique().sort()
+    w_idx = np.searchsorted(windows.to_physical().to_numpy(), win.to_physical().to_numpy())
+    if n_slices + int(windows.len()).bit_length() <= 62:
+        # one int64 key per row: (window index << n_slices) | membership bits
+        key = (w_idx.astype(np.int64) << n_slices) | words[:, 0]
+        uniq_keys = np.sort(pl.Series(key).unique().to_numpy())
+        cell = np.searchsorted(uniq_keys, key)
+        bits = uniq_keys & ((1 << n_slices) - 1)
+        member = ((bits[:, None] >> np.arange(n_slices)[None, :]) & 1).astype(bool)
+        return cell.astype(np.int64), uniq_keys >> n_slices, member, windows.to_list()
     names = ["__window", *[f"__w{w}" for w in range(n_words)]]
-    keys = frame.with_columns(window.alias("__window"), *words).select(names)
+    keys = pl.DataFrame({"__window": w_idx, **{f"__w{w}": words[:, w] for w in range(n_words)}})
     uniq = keys.unique().sort(names).with_row_index("__cell")
     cell = keys.join(uniq, on=names, how="left", maintain_order="left")["__cell"].to_numpy()
-    windows = uniq["__window"].unique().sort()
-    win_idx = (
-        uniq.select(
-            pl.col("__window").replace_strict(
-                windows, list(range(windows.len())), return_dtype=pl.Int64
-            )
-        )
-        .to_series()
-        .to_numpy()
+    unpacked = np.unpackbits(
+        uniq.select(names[1:]).to_numpy().astype("<u8").view(np.uint8).reshape(uniq.height, -1),
+        axis=1,
+        bitorder="little",
     )
-    member = np.zeros((uniq.height, len(masks)), dtype=bool)
-    for w in range(n_words):
-        bits = uniq[f"__w{w}"].to_numpy().astype(np.int64)
-        for j in range(min(_WORD, len(masks) - w * _WORD)):
-            member[:, w * _WORD + j] = (bits >> j) & 1
-    return cell.astype(np.int64), win_idx, member, windows.to_list()
+    member = unpacked[:, :n_slices].astype(bool)
+    return cell.astype(np.int64), uniq["__window"].to_numpy(), member, windows.to_list()
 
 
 def histograms(
