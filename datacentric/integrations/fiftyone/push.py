@@ -321,6 +321,56 @@ def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, fast: bool = T
     )
 
 
+def _internals() -> dict[str, Any] | None:
+    """FiftyOne internals for raw writes (its dataset importer uses the same), or ``None``."""
+    try:
+        import fiftyone.core.odm.database as foo
+        import fiftyone.core.utils as fou
+        from bson import ObjectId
+        from pymongo import UpdateOne
+    except ImportError:  # pragma: no cover - other FiftyOne versions
+        return None
+    if not hasattr(foo, "insert_documents") or not hasattr(fou, "serialize_numpy_array"):
+        return None  # pragma: no cover
+    return {
+        "insert": foo.insert_documents,
+        "serialize": fou.serialize_numpy_array,
+        "ObjectId": ObjectId,
+        "UpdateOne": UpdateOne,
+    }
+
+
+def _raw_fields(
+    api: dict[str, Any],
+    cols: dict[str, list[Any]],
+    gt: list[str | None],
+    pred: list[str | None],
+    conf: list[float | None],
+) -> list[dict[str, Any]]:
+    """One dict of field values per sample, serialised as FiftyOne stores them."""
+    object_id, serialize = api["ObjectId"], api["serialize"]
+    emb = cols.get("embedding")
+    names = [c for c in cols if c != "embedding"]
+
+    def label(value: str | None, confidence: float | None = None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        doc = {"_id": object_id(), "_cls": "Classification", "tags": [], "label": value}
+        if confidence is not None:
+            doc["confidence"] = confidence
+        return doc
+
+    out = []
+    for i, values in enumerate(zip(*(cols[c] for c in names), strict=True)):
+        doc = dict(zip(names, values, strict=True))
+        doc["ground_truth"] = label(gt[i])
+        doc["predictions"] = label(pred[i], conf[i])
+        if emb is not None:
+            doc["embedding"] = serialize(emb[i]) if emb[i] is not None else None
+        out.append(doc)
+    return out
+
+
 def _insert_raw(
     fds: Any,
     cols: dict[str, list[Any]],
@@ -330,86 +380,72 @@ def _insert_raw(
 ) -> bool:
     """Write sample documents straight into the dataset's collection; ``False`` when this
     FiftyOne version lacks the internals used (then nothing was written)."""
-    try:
-        import fiftyone.core.odm.database as foo
-        import fiftyone.core.utils as fou
-        from bson import ObjectId
-
-        coll = fds._sample_collection
-        dataset_id = fds._doc.id
-        insert = foo.insert_documents
-        serialize = fou.serialize_numpy_array
-    except (ImportError, AttributeError):  # pragma: no cover - other FiftyOne versions
+    api = _internals()
+    coll = getattr(fds, "_sample_collection", None)
+    dataset_id = getattr(getattr(fds, "_doc", None), "id", None)
+    if api is None or coll is None or dataset_id is None:  # pragma: no cover
         log.info("FiftyOne internals changed; adding samples through add_samples()")
         return False
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     rand = np.random.default_rng().random(len(gt)) * 0.001 + 0.999  # as FiftyOne's _rand
-    emb = cols.pop("embedding", None)
-    names = list(cols)
-
-    def label(value: str | None, confidence: float | None = None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        doc = {"_id": ObjectId(), "_cls": "Classification", "tags": [], "label": value}
-        if confidence is not None:
-            doc["confidence"] = confidence
-        return doc
-
-    docs = []
-    for i, values in enumerate(zip(*cols.values(), strict=True)):
-        doc = dict(zip(names, values, strict=True))
+    docs = _raw_fields(api, cols, gt, pred, conf)
+    for doc, r in zip(docs, rand, strict=True):
         doc.update(
             _media_type="image",
-            _rand=float(rand[i]),
+            _rand=float(r),
             _dataset_id=dataset_id,
             created_at=now,
             last_modified_at=now,
-            ground_truth=label(gt[i]),
-            predictions=label(pred[i], conf[i]),
         )
-        if emb is not None:
-            doc["embedding"] = serialize(emb[i]) if emb[i] is not None else None
-        docs.append(doc)
-    insert(docs, coll, ordered=False, batcher=False, progress=False)
+    api["insert"](docs, coll, ordered=False, batcher=False, progress=False)
     return True
 
 
 def _update(fo: Any, fds: Any, records: Records, rows: list[int]) -> None:
+    """Rewrite changed samples in place (same FiftyOne ids), keeping reviewers' work: their
+    tags, and label edits not pulled yet."""
     sub, emb = _columns(records, rows)
     ids = sub["sample_id"].to_list()
     view = fds.select_by("sample_id", ids, ordered=True)
-    if view.values("sample_id") != ids:  # pragma: no cover - the unique index prevents it
+    got_ids, oids, old_tags, old_gt, old_pushed = view.values(
+        ["sample_id", "_id", "tags", "ground_truth.label", "dc_label"]
+    )
+    if got_ids != ids:  # pragma: no cover - the unique index prevents it
         raise FiftyOneError(f"FiftyOne dataset {fds.name!r} lost samples during the update.")
-    # Keep what reviewers did: their tags, and label edits not pulled yet.
-    old_tags = view.values("tags")
-    old_gt = view.values("ground_truth.label")
-    old_pushed = view.values("dc_label")
-    tags = [
+    edited = [og != op for og, op in zip(old_gt, old_pushed, strict=True)]
+    if any(edited):
+        log.warning(
+            "%d sample(s) have label edits in FiftyOne that were not pulled yet; they are kept",
+            sum(edited),
+        )
+    cols: dict[str, list[Any]] = {c: sub[c].to_list() for c in records.scalar_fields}
+    cols["tags"] = [
         sorted({t for t in old if not t.startswith(ISSUE_TAG_PREFIX)}) + new
         for old, new in zip(old_tags, sub["issue_tags"].to_list(), strict=True)
     ]
+    cols["worst_slices"] = sub["worst_slices"].to_list()
+    cols["dc_hash"] = sub["dc_hash"].to_list()
     gt = [
-        og if og != op else new
-        for og, op, new in zip(old_gt, old_pushed, sub["label"].to_list(), strict=True)
+        og if e else new for og, e, new in zip(old_gt, edited, sub["label"].to_list(), strict=True)
     ]
-    edited = sum(og != op for og, op in zip(old_gt, old_pushed, strict=True))
-    if edited:
-        log.warning(
-            "%d sample(s) have label edits in FiftyOne that were not pulled yet; they are kept",
-            edited,
-        )
-    for c in records.scalar_fields:
-        view.set_values(c, sub[c].to_list(), progress=False)
-    view.set_values("tags", tags, progress=False)
-    view.set_values("worst_slices", sub["worst_slices"].to_list(), progress=False)
-    view.set_values("ground_truth", [_classification(fo, g) for g in gt], progress=False)
-    preds = [
-        _classification(fo, p, c)
-        for p, c in zip(sub["pred_label"].to_list(), sub["confidence"].to_list(), strict=True)
-    ]
-    view.set_values("predictions", preds, progress=False)
+    pred = sub["pred_label"].to_list()
+    conf = sub["confidence"].to_list()
     if emb is not None:
-        view.set_values(
-            "embedding", [e if np.isfinite(e).all() else None for e in emb], progress=False
-        )
-    view.set_values("dc_hash", sub["dc_hash"].to_list(), progress=False)
+        cols["embedding"] = [e if np.isfinite(e).all() else None for e in emb]
+    api = _internals()
+    coll = getattr(fds, "_sample_collection", None)
+    if api is not None and coll is not None:
+        now = datetime.now(timezone.utc).replace(tzinfo=None)
+        ops = []
+        for oid, e, doc in zip(oids, edited, _raw_fields(api, cols, gt, pred, conf), strict=True):
+            if e:
+                del doc["ground_truth"]  # keep the reviewer's label document as it is
+            doc["last_modified_at"] = now
+            ops.append(api["UpdateOne"]({"_id": oid}, {"$set": doc}))
+        coll.bulk_write(ops, ordered=False)
+        return
+    for c, values in cols.items():  # pragma: no cover - public-API fallback
+        view.set_values(c, values, progress=False)
+    view.set_values("ground_truth", [_classification(fo, g) for g in gt], progress=False)
+    preds = [_classification(fo, p, c) for p, c in zip(pred, conf, strict=True)]
+    view.set_values("predictions", preds, progress=False)

@@ -112,6 +112,12 @@ def test_update_is_incremental_and_keeps_reviewer_work(mongod_uri: str, demo: De
     assert (again.added, again.updated, again.deleted) == (0, 0, 0)
     assert again.unchanged == len(demo.ds)
 
+    edited = demo.ds.sample_ids[1]  # a reviewer's label edit, not pulled yet
+    sample = fds.match({"sample_id": edited}).first()
+    sample.ground_truth.label = "9" if sample.ground_truth.label != "9" else "8"
+    sample.save()
+    reviewer_label = sample.ground_truth.label
+
     ds = Dataset.open(demo.root)  # a working copy: relabel 5, remove 2
     ids = ds.sample_ids
     changed = ids[0:5]
@@ -125,7 +131,12 @@ def test_update_is_incremental_and_keeps_reviewer_work(mongod_uri: str, demo: De
     after = dict(zip(fds.values("sample_id"), fds.values("id"), strict=True))
     assert all(after[s] == before[s] for s in after)  # same FiftyOne samples: no rebuild
     got = dict(zip(fds.values("sample_id"), fds.values("ground_truth.label"), strict=True))
-    assert [got[s] for s in changed] == new
+    assert [got[s] for s in changed if s != edited] == [
+        n for s, n in zip(changed, new, strict=True) if s != edited
+    ]
+    pushed = dict(zip(fds.values("sample_id"), fds.values("dc_label"), strict=True))
+    assert [pushed[s] for s in changed] == new
+    assert got[edited] == reviewer_label  # kept until pulled
     flagged = demo.scan.flagged().filter(pl.col("sample_id") == reviewed)["issue_type"]
     want = ["not_an_issue", *sorted(f"issue:{t}" for t in flagged.to_list())]
     assert fds.match({"sample_id": reviewed}).first().tags == want
