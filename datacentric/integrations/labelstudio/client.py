@@ -240,11 +240,13 @@ class LabelStudioClient:
         *,
         query: dict[str, Any] | None = None,
         fields: str = "task_only",
+        include: str | None = None,
         page_size: int = 500,
     ) -> Iterator[dict[str, Any]]:
         """Every task of ``project`` (optionally filtered with a Data Manager query), page by page.
 
-        Each page is fetched with retries; the tasks are yielded as plain dicts.
+        Each page is fetched with retries; the tasks are yielded as plain dicts. ``include``
+        (e.g. ``"id,data"``) asks the server for those fields only, which is ~3x faster.
         """
         page = 1
         q = json.dumps(query) if query else None
@@ -257,6 +259,7 @@ class LabelStudioClient:
                     project=project,
                     query=q,
                     fields=fields,
+                    include=include,
                     page=page,
                     page_size=page_size,
                 )

@@ -186,6 +186,7 @@ def pull_annotations(
             ],
         }
     }
+    # no include=: with it, the 1.23 server returns annotations as bare ids for imported ones
     tasks = list(client.iter_tasks(pid, query=query, fields="all", page_size=page_size))
     users = client.users()
     ann = annotations_frame(tasks, users)

@@ -366,7 +366,7 @@ def push_review(
     )
     existing = {
         str(t["data"]["sample_id"]): int(t["id"])
-        for t in client.iter_tasks(pid, fields="task_only", page_size=1000)
+        for t in client.iter_tasks(pid, include="id,data", page_size=1000)
         if isinstance(t.get("data"), dict) and t["data"].get("sample_id") is not None
     }
     state.tasks = {s: existing[s] for s in existing}
