@@ -190,14 +190,22 @@ def to_fiftyone(
     t0 = time.perf_counter()
     computed: list[str] = []
     if brain and predictions is not None and (new_rows or changed_rows or gone):
-        from datacentric.integrations.fiftyone.brain import compute_brain
+        from datacentric.integrations.fiftyone.brain import compute_brain, embeddings_digest
 
         touched = [ids[i] for i in (*new_rows, *changed_rows)]
-        computed = compute_brain(fds, records, touched)
+        digest = embeddings_digest(records)
+        same = (
+            digest == fds.info.get(INFO_KEY, {}).get("embeddings_digest")
+            and "uniqueness" in fds.get_field_schema()
+        )
+        computed = compute_brain(fds, records, touched, uniqueness=not same)
+        if "uniqueness" in computed:
+            fds.info.setdefault(INFO_KEY, {})["embeddings_digest"] = digest
     timings["brain"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     views = save_views(fds, records)
     fds.info[INFO_KEY] = {
+        "embeddings_digest": fds.info.get(INFO_KEY, {}).get("embeddings_digest"),
         "root": str(ds.root),
         "version": ds.version,
         "classes": list(ds.classes),
