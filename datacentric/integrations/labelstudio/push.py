@@ -152,11 +152,9 @@ def _last_review_queue(root: Path | None) -> pl.DataFrame:
     from datacentric.loop.log import ExperimentLog
 
     if root is not None:
-        log = ExperimentLog(root)
-        for rec in reversed(log.records()):
-            path = log.iteration_dir(int(rec["iteration"])) / "review.parquet"
-            if path.is_file():
-                return pl.read_parquet(path)
+        found = sorted(ExperimentLog(root).path.glob("iter_*/review.parquet"))
+        if found:
+            return pl.read_parquet(found[-1])
     raise InvalidParameterError(
         f"nothing to push: no items were given and {root} has no review queue (run `datacentric "
         "loop DIR` first, or pass a scan: `--scan scan.parquet`)."

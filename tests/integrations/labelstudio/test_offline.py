@@ -174,3 +174,16 @@ def test_annotations_frame_and_journal(tmp_path: Path) -> None:
     again.path.write_text("{broken")
     with pytest.raises(Exception, match="Delete it: the next push rebuilds it"):
         ProjectState.load(tmp_path, "http://h:8080", "My project")
+
+
+def test_default_items_are_the_last_review_queue(tmp_path: Path) -> None:
+    ds = Dataset.from_arrays(np.zeros((3, 4, 4)), ["a", "b", "a"], classes=["a", "b"])
+    ds = ds.to_folder(tmp_path / "ds")
+    assert ds.root is not None
+    exp = ds.root / ".datacentric" / "experiments"
+    for it, ids in ((1, ["0", "1"]), (2, ["2"])):
+        (exp / f"iter_{it:03d}").mkdir(parents=True)
+        pl.DataFrame(
+            {"sample_id": ids, "issue_type": ["dark"] * len(ids), "severity": [0.5] * len(ids)}
+        ).write_parquet(exp / f"iter_{it:03d}" / "review.parquet")
+    assert review_items(None, ds.root, ds)["sample_id"].to_list() == ["2"]
