@@ -19,6 +19,9 @@ x daily windows, drift statistics, CBPE and alerts, one transaction per batch. T
 ingest calls only (the batches are generated before each call). Reported: rows/s and the
 job's peak resident memory.
 
+Part 1b — the same with ``Monitor(store_rows=False)`` (statistics-only store: batches,
+histograms, statistics and alerts are kept, the rows are not).
+
 Part 2 — the same 1,000,000 production rows against the same reference, both tools on the 8
 metric columns: ours (``Monitor.ingest`` into a fresh store with one window, so the
 ``overall`` slice compares the same rows as Evidently; it also computes the 20 slices) and
@@ -28,7 +31,7 @@ rows/s, peak memory, and the per-column drift verdict (ours: an alert on the ``o
 slice) — agreement is the share of the 8 columns with the same verdict.
 
 Target: ours (part 1 rows/s) at least 20x Evidently's rows/s (part 2), with the same
-verdicts.
+verdicts; the ratio of part 1b is reported too.
 
 Every measurement runs in its own interpreter (``_harness.run_job``), so each peak memory is
 its own. Evidently is not a datacentric dependency: ``make bench-peers`` installs it (and a
@@ -104,13 +107,15 @@ def job_ours_scale(args: argparse.Namespace) -> dict[str, Any]:
     from datacentric.monitor import Monitor
 
     ref = pl.read_parquet(args.reference)
-    store = Path(args.tmp) / "scale.duckdb"
+    store_rows = args.store_rows == "yes"
+    store = Path(args.tmp) / f"scale-{args.store_rows}.duckdb"
     t0 = time.perf_counter()
-    mon = Monitor(store, reference=ref, slices=SLICES, config={"window": "1d"}, metrics=METRICS)
+    mon = Monitor(store, reference=ref, slices=SLICES, config={"window": "1d"}, metrics=METRICS,
+                  store_rows=store_rows)  # fmt: skip
     profile_s = time.perf_counter() - t0
     del ref
     n_batches = args.rows // args.batch
-    ingest_s, per_batch, alerts = 0.0, [], 0
+    ingest_s, per_batch, alerts, phases = 0.0, [], 0, {}
     for k in range(n_batches):
         span = DAYS / n_batches
         batch = make(args.batch, 1000 + k, drift=True, offset=k * args.batch,
@@ -120,11 +125,14 @@ def job_ours_scale(args: argparse.Namespace) -> dict[str, Any]:
         dt_s = time.perf_counter() - t
         ingest_s += dt_s
         per_batch.append(round(dt_s, 2))
+        for name, sec in res.timings.items():
+            phases[name] = round(phases.get(name, 0.0) + sec, 2)
         alerts = mon.alerts().height
         print(f"batch {k}: {dt_s:.2f} s, {len(res.windows)} window(s)", flush=True)
     status = mon.status()
     mon.close()
     return {
+        "store_rows": store_rows,
         "rows": n_batches * args.batch,
         "batches": n_batches,
         "slices": 21,
@@ -133,6 +141,7 @@ def job_ours_scale(args: argparse.Namespace) -> dict[str, Any]:
         "reference_profile_s": round(profile_s, 2),
         "ingest_s": round(ingest_s, 2),
         "per_batch_s": per_batch,
+        "phases_s": phases,
         "rows_per_s": round(n_batches * args.batch / ingest_s),
         "alerts": alerts,
         "store_mib": round(store.stat().st_size / 2**20, 1),
@@ -220,6 +229,7 @@ def main() -> None:
     ap.add_argument("--tmp")
     ap.add_argument("--rows", type=int, default=N_SCALE)
     ap.add_argument("--batch", type=int, default=N_BATCH)
+    ap.add_argument("--store-rows", choices=["yes", "no"], default="yes")
     args = ap.parse_args()
     if args.job:
         out = JOBS[args.job](args)
@@ -242,6 +252,9 @@ def main() -> None:
         script = Path(__file__)
         scale = run_job(script, "ours_scale", tmp, timeout=3600,
                         argv=[*common, *job_args(rows=n_scale, batch=n_batch)])  # fmt: skip
+        scale_stats = run_job(script, "ours_scale", tmp, timeout=3600, tag="ours_scale_stats",
+                              argv=[*common, *job_args(rows=n_scale, batch=n_batch,
+                                                       store_rows="no")])  # fmt: skip
         ours = run_job(script, "ours_peer", tmp, timeout=1800, argv=common)
         peer = run_job(script, "evidently", tmp, timeout=3600,
                        argv=[*common, *job_args(evidently_path=args.evidently_path)])  # fmt: skip
@@ -253,9 +266,11 @@ def main() -> None:
                      "planted": PLANTED,
                      "ours_matches_planted": ours["verdicts"] == PLANTED,
                      "evidently_matches_planted": peer["verdicts"] == PLANTED}  # fmt: skip
-    ratio = ratio_same = None
+    ratio = ratio_same = ratio_stats = None
     if peer.get("rows_per_s") and scale.get("rows_per_s"):
         ratio = round(scale["rows_per_s"] / peer["rows_per_s"], 1)
+    if peer.get("rows_per_s") and scale_stats.get("rows_per_s"):
+        ratio_stats = round(scale_stats["rows_per_s"] / peer["rows_per_s"], 1)
     if peer.get("rows_per_s") and ours.get("rows_per_s"):
         ratio_same = round(ours["rows_per_s"] / peer["rows_per_s"], 1)
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -275,11 +290,13 @@ def main() -> None:
         },
         "machine": machine,
         "scale": scale,
+        "scale_statistics_only": scale_stats,
         "same_rows": {"ours": ours, "evidently": peer},
         "verdict_agreement": agreement,
         "targets": {
             "throughput_ratio_vs_evidently": ratio,
             "throughput_ratio_same_1m_rows": ratio_same,
+            "throughput_ratio_statistics_only_vs_evidently": ratio_stats,
             "target_ratio": RATIO_TARGET,
             "met_ratio": None if ratio is None else ratio >= RATIO_TARGET,
             "met_same_verdicts": None if agreement is None else agreement["share"] == 1.0,
@@ -288,6 +305,8 @@ def main() -> None:
             "ours_scale: 10 Monitor.ingest calls of 1M rows each (rows stored in DuckDB, 8 "
             "metrics x 21 slices x daily windows, drift + CBPE + alerts, one transaction each); "
             "generation of the batches is not timed.",
+            "scale_statistics_only: the same with Monitor(store_rows=False): batches, "
+            "histograms, statistics and alerts are stored, the rows are not.",
             "same_rows: both tools on the same 1M current vs 1M reference rows and the same 8 "
             "columns; ours also computes the 20 slices and stores the rows.",
             "Evidently runs with its own pandas from benchmarks/.peers-evidently first on "

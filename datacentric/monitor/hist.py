@@ -207,6 +207,13 @@ def _cells(
     return cell.astype(np.int64), uniq["__window"].to_numpy(), member, windows.to_list()
 
 
+def _fold(agg: np.ndarray, per_cell: np.ndarray) -> np.ndarray:
+    """Sum per-cell values into (window, slice): ``agg @ per_cell`` without BLAS, whose
+    worker threads stall when the CPU is shared (einsum without optimisation stays in C)."""
+    spec = "wsc,cb->wsb" if per_cell.ndim == 2 else "wsc,c->ws"
+    return np.einsum(spec, agg, per_cell.astype(np.float64, copy=False), optimize=False)
+
+
 def histograms(
     frame: pl.DataFrame,
     slices: Sequence[tuple[str, pl.Expr]],
@@ -250,19 +257,19 @@ def histograms(
         key = cell * spec.n_bins + codes
         size = n_cells * spec.n_bins
         counts = np.bincount(key, minlength=size).reshape(n_cells, spec.n_bins)
-        out.counts[spec.name] = np.rint(agg @ counts).astype(np.int64)
+        out.counts[spec.name] = np.rint(_fold(agg, counts)).astype(np.int64)
         if spec.kind == "continuous":
             x = np.nan_to_num(_values(frame, spec.name), nan=0.0, posinf=0.0, neginf=0.0)
             sums = np.bincount(key, weights=x, minlength=size).reshape(n_cells, spec.n_bins)
-            out.sums[spec.name] = agg @ sums
+            out.sums[spec.name] = _fold(agg, sums)
     rows = np.bincount(cell, minlength=n_cells).astype(np.float64)
-    out.n = np.rint(agg @ rows).astype(np.int64)
+    out.n = np.rint(_fold(agg, rows)).astype(np.int64)
     if calibrated is not None:
         ok = ~np.isnan(calibrated)
         scored = np.bincount(cell, weights=ok.astype(np.float64), minlength=n_cells)
         exp = np.bincount(cell, weights=np.where(ok, calibrated, 0.0), minlength=n_cells)
-        out.scored = np.rint(agg @ scored).astype(np.int64)
-        out.expected_correct = agg @ exp
+        out.scored = np.rint(_fold(agg, scored)).astype(np.int64)
+        out.expected_correct = _fold(agg, exp)
     else:
         out.scored = np.zeros_like(out.n)
         out.expected_correct = np.zeros(out.n.shape)

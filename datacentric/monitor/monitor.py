@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,10 @@ class IngestResult:
     alerts : polars.DataFrame
         The alerts of those windows after the ingest.
     seconds : float
+    timings : dict
+        Seconds per phase (validate, hash, stage, duplicate_check, histograms,
+        rows_insert_wait, statistics, commit); the rows are inserted while the histograms
+        are computed.
     """
 
     batch_id: str
@@ -81,6 +86,44 @@ class IngestResult:
     windows: list[dt.datetime] = field(default_factory=list)
     alerts: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=ALERTS_SCHEMA))
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class _Clock:
+    """Seconds per phase of an ingest (``IngestResult.timings``)."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.last, 4)
+        self.last = now
+
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+class _Background:
+    """Run ``fn(*args)`` on a thread; :meth:`join` waits and re-raises its exception."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:  # re-raised in the caller's thread by join()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="datacentric-monitor-insert")
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _crash_hook(point: str) -> None:
@@ -120,6 +163,12 @@ class Monitor:
         Where relative ``image`` paths are resolved when image metrics are computed.
     extra_columns : {"error", "drop"}
         Batch columns the reference does not have: an error, or dropped (logged).
+    store_rows : bool
+        Keep every production row in the store (default). ``False`` keeps only batches,
+        histograms, statistics and alerts (about twice as fast, a fraction of the disk); then
+        sample ids are checked for duplicates within a batch only, and labels cannot be
+        recorded (``record_labels``, or a batch's ``label`` column, is refused). Fixed when
+        the store is created.
 
     Examples
     --------
@@ -154,6 +203,7 @@ class Monitor:
         n_bins: int = 32,
         image_root: str | Path | None = None,
         extra_columns: str = "error",
+        store_rows: bool = True,
     ) -> None:
         if extra_columns not in ("error", "drop"):
             raise InvalidParameterError(
@@ -175,10 +225,13 @@ class Monitor:
                 n_bins=n_bins, image_root=image_root,
             )  # fmt: skip
             self.config = load_config(config)
+            self.store_rows = bool(store_rows)
             with self._store.transaction():
                 self._store.set_meta("profile", self.profile.to_json())
                 self._store.set_meta("config", json.dumps(self.config.to_dict()))
+                self._store.set_meta("store_rows", json.dumps(self.store_rows))
             return
+        self.store_rows = json.loads(self._store.get_meta("store_rows") or "true")
         self.profile = ReferenceProfile.from_json(stored)
         self.config = MonitorConfig.from_dict(json.loads(self._store.get_meta("config") or "{}"))
         if reference is not None:
@@ -250,7 +303,7 @@ class Monitor:
         Rows land in the window of their own timestamp: late or out-of-order rows update
         (and may raise alerts in) past windows, whose statistics are recomputed.
         """
-        t0 = time.perf_counter()
+        clock = _Clock()
         source = str(batch) if isinstance(batch, (str, Path)) else "DataFrame"
         frame = validate_batch(
             read_frame(batch),
@@ -262,6 +315,16 @@ class Monitor:
             frame, expected=list(self.profile.expected), centroid=self.profile.centroid,
             image_root=self.image_root,
         )  # fmt: skip
+        if (
+            not self.store_rows
+            and LABEL in frame.columns
+            and frame[LABEL].null_count() < frame.height
+        ):
+            raise SchemaError(
+                "batch has labels, but this monitor store keeps no rows (store_rows=False), so "
+                "they cannot be kept. Drop the 'label' column, or use a store that keeps rows."
+            )
+        clock.lap("validate")
         digest = hashlib.blake2b(digest_size=16)
         digest.update(json.dumps(frame.columns).encode())
         digest.update(frame.hash_rows(seed=7).to_numpy().tobytes())
@@ -275,6 +338,7 @@ class Monitor:
         frame = frame.with_columns(
             pl.col(TIMESTAMP).dt.truncate(self.config.window).alias("window_start")
         )
+        clock.lap("hash")
         store = self._store
         with store.transaction():
             known = store.query("SELECT content_hash FROM batches WHERE batch_id = ?", [batch_id])
@@ -286,43 +350,44 @@ class Monitor:
                         "of the content)."
                     )
                 logger.info("monitor: batch %s already ingested; nothing added", batch_id)
-                return IngestResult(
-                    batch_id, "skipped", frame.height, seconds=time.perf_counter() - t0
+                return IngestResult(batch_id, "skipped", frame.height, seconds=clock.total())
+            writer = None
+            if self.store_rows:
+                rows = frame.drop(LABEL, strict=False).with_columns(
+                    pl.lit(batch_id).alias("batch_id")
                 )
-            rows = frame.drop(LABEL, strict=False).with_columns(pl.lit(batch_id).alias("batch_id"))
-            src = store.register_frame("rows", rows)
-            if store.has_table("rows"):
-                dup = store.query(
-                    f"SELECT sample_id, batch_id FROM rows WHERE sample_id IN "
-                    f"(SELECT sample_id FROM {src}) LIMIT 11"
-                )
-                if dup.height:
-                    ids = dup["sample_id"].to_list()
-                    other = format_items(dup["batch_id"].unique().sort().to_list())
-                    raise DuplicateSampleIdError(
-                        f"batch {batch_id!r} has sample_id(s) already ingested with other "
-                        f"batches: {format_items(ids)} (in {other}). "
-                        "Nothing was added. Drop those rows, or give them new sample ids.",
-                        rows=ids,
-                    )
-            else:
-                store.con.execute(f"CREATE TABLE rows AS SELECT * FROM {src} LIMIT 0")
-            slices = slices_of(self.profile.specs, frame)
-            calibrated = None
-            if self.profile.calibrator is not None:
-                conf = frame[CONFIDENCE].fill_null(np.nan).to_numpy()
-                calibrated = self.profile.calibrator.apply(conf)
-            h = histograms(
-                frame, [(s.name, s.expr) for s in slices], self.profile.metrics,
-                pl.col("window_start"), calibrated,
-            )  # fmt: skip
+                src = store.register_frame("rows", rows)
+                clock.lap("stage")
+                if store.has_table("rows"):
+                    self._check_new_ids(src, batch_id)
+                else:
+                    store.con.execute(f"CREATE TABLE rows AS SELECT * FROM {src} LIMIT 0")
+                clock.lap("duplicate_check")
+                # the rows go in on a second thread (DuckDB releases the GIL) while this one
+                # bins: the connection is used by that thread alone until it is joined
+                sql = f"INSERT INTO rows BY NAME SELECT * FROM {src}"
+                writer = _Background(store.con.execute, sql)
+            try:
+                slices = slices_of(self.profile.specs, frame)
+                calibrated = None
+                if self.profile.calibrator is not None:
+                    conf = frame[CONFIDENCE].fill_null(np.nan).to_numpy()
+                    calibrated = self.profile.calibrator.apply(conf)
+                h = histograms(
+                    frame, [(s.name, s.expr) for s in slices], self.profile.metrics,
+                    pl.col("window_start"), calibrated,
+                )  # fmt: skip
+                clock.lap("histograms")
+            finally:
+                if writer is not None:
+                    writer.join()
+            clock.lap("rows_insert_wait")
             ts = frame[TIMESTAMP]
             store.con.execute(
                 "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [batch_id, content_hash, frame.height, _now(), ts.min(), ts.max(),
                  len(h.windows), source],
             )  # fmt: skip
-            store.con.execute(f"INSERT INTO rows BY NAME SELECT * FROM {src}")
             if LABEL in frame.columns:
                 self._insert_labels(frame.select(SAMPLE_ID, LABEL).drop_nulls(LABEL))
             tag = pl.lit(batch_id).alias("batch_id")
@@ -330,10 +395,28 @@ class Monitor:
             store.insert_frame("perf", h.perf_frame().with_columns(tag))
             _crash_hook("after_rows")
             alerts = self._recompute(h.windows)
+            clock.lap("statistics")
             _crash_hook("before_commit")
+        clock.lap("commit")
         return IngestResult(
-            batch_id, "ingested", frame.height, list(h.windows), alerts, time.perf_counter() - t0
+            batch_id, "ingested", frame.height, list(h.windows), alerts, clock.total(),
+            clock.laps,
+        )  # fmt: skip
+
+    def _check_new_ids(self, src: str, batch_id: str) -> None:
+        dup = self._store.query(
+            f"SELECT sample_id, batch_id FROM rows WHERE sample_id IN "
+            f"(SELECT sample_id FROM {src}) LIMIT 11"
         )
+        if dup.height:
+            ids = dup["sample_id"].to_list()
+            other = format_items(dup["batch_id"].unique().sort().to_list())
+            raise DuplicateSampleIdError(
+                f"batch {batch_id!r} has sample_id(s) already ingested with other "
+                f"batches: {format_items(ids)} (in {other}). "
+                "Nothing was added. Drop those rows, or give them new sample ids.",
+                rows=ids,
+            )
 
     def record_labels(self, labels: pl.DataFrame | str | Path) -> int:
         """Record ground-truth labels that arrived after their rows were ingested.
@@ -373,6 +456,12 @@ class Monitor:
                 rows=dup.to_list(),
             )
         store = self._store
+        if not self.store_rows:
+            raise MonitorStoreError(
+                f"the monitor store {store.path!r} keeps no rows (created with "
+                "store_rows=False), so later labels cannot be matched to predictions. Put the "
+                "labels in the batch's 'label' column, or use a store that keeps rows."
+            )
         if not store.has_table("rows"):
             raise SchemaError("no batch was ingested yet, so there are no rows to label.")
         with store.transaction():
@@ -430,7 +519,7 @@ class Monitor:
         return alerts
 
     def _label_accuracy(self, times: str) -> pl.DataFrame | None:
-        if not self._store.query("SELECT 1 FROM labels LIMIT 1").height:
+        if not self.store_rows or not self._store.query("SELECT 1 FROM labels LIMIT 1").height:
             return None
         frame = self._store.query_frame(
             "SELECT r.*, l.label AS __label FROM rows r JOIN labels l USING (sample_id) "

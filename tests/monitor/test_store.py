@@ -155,3 +155,22 @@ def test_duplicate_rows_in_a_batch_are_an_error(mon: Monitor) -> None:
     batch = rows(100, seed=5)
     with pytest.raises(DuplicateSampleIdError):
         mon.ingest(pl.concat([batch, batch]))
+
+
+def test_statistics_only_store(tmp_path: Path, ref: pl.DataFrame) -> None:
+    path = tmp_path / "stats.duckdb"
+    mon = Monitor(path, reference=ref, slices=SLICES, store_rows=False)
+    mon.ingest(rows(2000, seed=30))
+    assert mon.status()["n_rows"] == 2000
+    assert mon.window_stats(slice="overall", metric="rows")["value"].to_list() == [2000.0]
+    mon.close()
+    again = Monitor(path)
+    assert not again.store_rows
+    with pytest.raises(MonitorStoreError, match="keeps no rows"):
+        again.record_labels(pl.DataFrame({"sample_id": ["s0"], "label": ["cat"]}))
+    with pytest.raises(SchemaError, match="keeps no rows"):
+        again.ingest(rows(10, seed=31, id_prefix="l", labels=True))
+    again.close()
+    con = duckdb.connect(str(path), read_only=True)
+    assert "rows" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
+    con.close()
