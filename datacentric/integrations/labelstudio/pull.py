@@ -20,7 +20,7 @@ import polars as pl
 
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
-from datacentric.integrations.labelstudio.client import LabelStudioClient
+from datacentric.integrations.labelstudio.client import LabelStudioClient, LabelStudioError
 from datacentric.integrations.labelstudio.config import result_label
 from datacentric.integrations.labelstudio.state import ProjectState
 from datacentric.issues.agreement import agreement_report, majority_vote
@@ -52,8 +52,9 @@ class PullResult:
         Every usable annotation of the project (:data:`ANNOTATION_SCHEMA`).
     decisions : polars.DataFrame
         One row per sample with new annotations: ``sample_id, task_id, old, decided, votes,
-        n_annotations, annotators, status`` where status is ``relabeled``, ``confirmed``
-        (the annotators kept the label), ``tie`` (label kept) or ``unknown_label``.
+        n_annotations, annotators, annotator_ids, annotation_ids, status`` where status is
+        ``relabeled``, ``confirmed`` (the annotators kept the label), ``tie`` (label kept) or
+        ``unknown_label``.
     agreement : dict
         :func:`~datacentric.issues.agreement.agreement_report` over all annotations.
     n_already_applied : int
@@ -168,11 +169,6 @@ def pull_annotations(
             "pull_annotations needs the folder-backed dataset the tasks were pushed from."
         )
     client = client or LabelStudioClient(url, token)
-    pid, title = _resolve_project(client, project)
-    state = ProjectState.load(ds.root, client.url, title)
-    if state.project_id not in (None, pid):
-        state.applied = {}
-    state.project_id = pid
     query = {
         "filters": {
             "conjunction": "and",
@@ -186,9 +182,21 @@ def pull_annotations(
             ],
         }
     }
-    # no include=: with it, the 1.23 server returns annotations as bare ids for imported ones
-    tasks = list(client.iter_tasks(pid, query=query, fields="all", page_size=page_size))
-    users = client.users()
+    try:  # read everything first: a failure here leaves the dataset untouched
+        pid, title = _resolve_project(client, project)
+        # no include=: with it, the 1.23 server returns annotations as bare ids for imported ones
+        tasks = list(client.iter_tasks(pid, query=query, fields="all", page_size=page_size))
+        users = client.users()
+    except LabelStudioError as exc:
+        raise type(exc)(
+            f"{exc} Nothing was applied: the dataset stays at version {ds.version} and every "
+            "annotation is still pending. Pull again when the server answers.",
+            exc.status_code,
+        ) from None
+    state = ProjectState.load(ds.root, client.url, title)
+    if state.project_id not in (None, pid):
+        state.applied = {}
+    state.project_id = pid
     ann = annotations_frame(tasks, users)
     known = set(ds.sample_ids)
     ann = ann.filter(pl.col("sample_id").is_in(list(known)))
@@ -227,6 +235,10 @@ def pull_annotations(
                 "votes": sum(lab == decided for lab in labels),
                 "n_annotations": len(rows),
                 "annotators": ",".join(voters),
+                "annotator_ids": ",".join(
+                    str(i)
+                    for i in sorted({r["annotator_id"] for r in rows if r["label"] == decided})
+                ),
                 "annotation_ids": ",".join(str(r["annotation_id"]) for r in rows),
                 "status": status,
             }
@@ -242,6 +254,7 @@ def pull_annotations(
             "votes": pl.Int64,
             "n_annotations": pl.Int64,
             "annotators": pl.Utf8,
+            "annotator_ids": pl.Utf8,
             "annotation_ids": pl.Utf8,
             "status": pl.Utf8,
         },
@@ -253,8 +266,8 @@ def pull_annotations(
             relabel["decided"].to_list(),
             reason=[
                 f"Label Studio project {pid} task {r['task_id']}: {r['votes']} of "
-                f"{r['n_annotations']} annotation(s) chose {r['decided']!r} (annotation ids "
-                f"{r['annotation_ids']})"
+                f"{r['n_annotations']} annotation(s) chose {r['decided']!r} (user ids "
+                f"{r['annotator_ids']}; annotation ids {r['annotation_ids']})"
                 for r in relabel.iter_rows(named=True)
             ],
             source=[f"labelstudio:{a}" for a in relabel["annotators"].to_list()],

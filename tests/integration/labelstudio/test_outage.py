@@ -12,6 +12,8 @@ from datacentric.integrations.labelstudio import (
     LabelStudioClient,
     ProjectState,
     ServerUnavailableError,
+    choice_result,
+    pull_annotations,
     push_review,
 )
 from tests.integration.labelstudio._server import LabelStudioServer
@@ -62,3 +64,22 @@ def test_push_resumes_after_outage(fresh_server: LabelStudioServer, demo_dir: Pa
     # still worst first across the interruption
     order = [t["data"]["sample_id"] for t in sorted(tasks, key=lambda t: t["id"])]
     assert order == items["sample_id"].to_list()
+
+
+def test_pull_during_outage_applies_nothing(
+    fresh_server: LabelStudioServer, demo_dir: Path
+) -> None:
+    ds = Dataset.open(demo_dir)
+    client = LabelStudioClient(fresh_server.url, fresh_server.token, retries=1, backoff=0.05)
+    items = pl.DataFrame({"sample_id": ds.sample_ids[:3]})
+    pushed = push_review(ds, items, project="Digits pull outage", client=client, images="data-uri")
+    tid = pushed.task_ids[ds.sample_ids[0]]
+    client.sdk.annotations.create(id=tid, result=choice_result("9"), completed_by=1)
+    fresh_server.kill()
+    with pytest.raises(ServerUnavailableError) as info:
+        pull_annotations(demo_dir, project=pushed.project_id, client=client)
+    msg = str(info.value)
+    assert f"get project {pushed.project_id} failed after 2 attempts" in msg
+    assert f"Nothing was applied: the dataset stays at version {ds.version}" in msg
+    assert fresh_server.token not in msg
+    assert Dataset.open(demo_dir).version == ds.version

@@ -127,6 +127,7 @@ def test_round_trip_two_annotators(
         assert r["field"] == "label" and r["old"] == old[r["sample_id"]]
         assert r["source"].startswith("labelstudio:admin@datacentric.invalid")
         assert f"task {state.tasks[r['sample_id']]}" in r["reason"]
+        assert f"user ids {admin}" in r["reason"]
     both_agree = [s for s, _ in items[5:10] if s in want_relabel]
     for s in both_agree:
         row = changes.filter(pl.col("sample_id") == s).row(0, named=True)

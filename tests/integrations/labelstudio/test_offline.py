@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -187,3 +189,12 @@ def test_default_items_are_the_last_review_queue(tmp_path: Path) -> None:
             {"sample_id": ids, "issue_type": ["dark"] * len(ids), "severity": [0.5] * len(ids)}
         ).write_parquet(exp / f"iter_{it:03d}" / "review.parquet")
     assert review_items(None, ds.root, ds)["sample_id"].to_list() == ["2"]
+
+
+def test_importing_the_integration_does_not_import_the_sdk() -> None:
+    code = (
+        "import sys, datacentric.integrations.labelstudio, datacentric.integrations.guide\n"
+        "print('label_studio_sdk' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
