@@ -19,8 +19,8 @@ Timed, ``--repeats`` times each (median reported, every run kept):
   and ``compute_mistakenness`` (our predictions) over every sample.
 - ``update``: a second scan in which ``--changed`` samples have new severities and flags,
   pushed onto the existing dataset (``brain=False``): only those samples are rewritten.
-- ``update_with_brain``: the same with Brain (uniqueness over all, mistakenness on the
-  changed samples).
+- ``update_with_brain``: the same with Brain: mistakenness of the changed samples; uniqueness
+  is not recomputed because no id or embedding changed.
 - ``noop``: pushing the same inputs again (nothing to write).
 
 The push step timings returned by ``to_fiftyone`` (records, write, brain, views) are kept

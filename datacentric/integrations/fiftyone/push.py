@@ -42,7 +42,7 @@ def default_name(ds: Dataset) -> str:
     >>> from pathlib import Path
     >>> class _D:
     ...     root = Path("/data/digits")
-    >>> default_name(_D())  # doctest: +SKIP
+    >>> default_name(_D())
     'datacentric-digits'
     """
     return f"datacentric-{ds.root.name}" if ds.root is not None else "datacentric"
