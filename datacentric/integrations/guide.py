@@ -275,21 +275,42 @@ def _confused_pairs(
 
 
 def _inconsistent_duplicates(scan: ScanResult | None, top: int) -> list[tuple[str, str, str, str]]:
-    """(sample, its label, neighbour, neighbour's label) of near-duplicates labelled apart."""
-    if scan is None or "label_inconsistency" not in scan.issue_types:
-        return []
-    t = scan.flagged("label_inconsistency")
-    if "conflict_with" not in t.columns:
+    """(sample, its label, neighbour, neighbour's label) of near-duplicates labelled apart.
+
+    From ``label_inconsistency`` issues (a sample and its differently labelled neighbour) and
+    from ``near_duplicate`` / ``exact_duplicate`` clusters holding more than one label.
+    """
+    if scan is None:
         return []
     out: list[tuple[str, str, str, str]] = []
     seen: set[frozenset[str]] = set()
-    for sid, label, other, other_label in t.select(
-        "sample_id", "label", "conflict_with", "conflict_label"
-    ).rows():
-        if other is None or frozenset((sid, other)) in seen:
+
+    def add(a: Any, la: Any, b: Any, lb: Any) -> None:
+        if a is None or b is None or frozenset((a, b)) in seen:
+            return
+        seen.add(frozenset((a, b)))
+        out.append((str(a), str(la), str(b), str(lb)))
+
+    types = scan.issue_types
+    if "label_inconsistency" in types:
+        t = scan.flagged("label_inconsistency")
+        if {"conflict_with", "conflict_label"} <= set(t.columns):
+            for row in t.select("sample_id", "label", "conflict_with", "conflict_label").rows():
+                add(*row)
+    for kind in ("near_duplicate", "exact_duplicate"):
+        if kind not in types:
             continue
-        seen.add(frozenset((sid, other)))
-        out.append((str(sid), str(label), str(other), str(other_label)))
+        t = scan.flagged(kind)
+        if "cluster_id" not in t.columns or "label" not in t.columns:
+            continue
+        for (_cluster,), group in t.drop_nulls(["cluster_id", "label"]).group_by(
+            "cluster_id", maintain_order=True
+        ):
+            rows = group.select("sample_id", "label").rows()
+            first = rows[0]
+            for other in rows[1:]:
+                if other[1] != first[1]:
+                    add(first[0], first[1], other[0], other[1])
     return out[:top]
 
 
@@ -310,7 +331,8 @@ def draft_guide(
         The dataset; its classes become the class list (definitions left as TODO).
     scan : ScanResult, optional
         A scan of ``ds``: its ``label`` issues give the confused pairs (given vs predicted
-        label) and its ``label_inconsistency`` issues the near-duplicates labelled apart.
+        label); its ``label_inconsistency`` issues and its near/exact-duplicate clusters that
+        hold more than one label give the near-duplicates labelled apart.
     predictions : Predictions, optional
         Out-of-sample predictions; when given, confused pairs come from every sample whose
         prediction differs from its label (instead of the scan's flagged label errors).

@@ -107,3 +107,24 @@ def test_draft_from_scan_label_and_inconsistency_issues() -> None:
     assert dups[0].title == "near-duplicates 3 (4) and 4 (9)"
     with pytest.raises(InvalidParameterError, match="top must be an integer"):
         draft_guide(ds, result, top=-1)
+
+
+def test_draft_from_duplicate_clusters_with_two_labels() -> None:
+    ds = _ds()
+    issues = pl.DataFrame(
+        {
+            "sample_id": ["0", "1", "2", "3"],
+            "issue_type": ["near_duplicate"] * 4,
+            "is_issue": [True] * 4,
+            "severity": [1.0, 1.0, 0.9, 0.9],
+            "suggested_label": [None] * 4,
+            "detail": [""] * 4,
+            "cluster_id": [1, 1, 2, 2],  # cluster 1 holds '1' and '7'; cluster 2 holds '1', '4'
+        }
+    )
+    result = ScanResult(issues, ds.manifest.select("sample_id", "label", "split"), ds.classes)
+    cases = draft_guide(ds, result).ambiguous
+    assert [(c.title, c.sample_ids) for c in cases] == [
+        ("near-duplicates 0 (1) and 1 (7)", ["0", "1"]),
+        ("near-duplicates 2 (1) and 3 (4)", ["2", "3"]),
+    ]
