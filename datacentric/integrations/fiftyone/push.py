@@ -110,7 +110,7 @@ def to_fiftyone(
     Each sample gets its image ``filepath``, ``sample_id``, ``ground_truth`` and
     ``predictions`` classifications (with confidence), the split and metadata columns,
     one ``issue_<type>`` severity field per issue type, an ``issue:<type>`` tag per flagged
-    issue, ``n_issues``/``max_severity``/``suggested_label``/``issue_detail``, the model's
+    issue, ``n_issues``/``max_severity``/``suggested_label``/``details``, the model's
     ``embedding`` and ``worst_slices`` (the worst slices it belongs to). Saved views: one
     ``worst-issues`` view, one per flagged issue type and one per worst slice, each sorted
     by severity. With ``brain``, FiftyOne Brain's ``uniqueness`` (from our embeddings) and
@@ -279,6 +279,10 @@ def _ensure_schema(fo: Any, fds: Any, records: Records) -> None:
     for name, (ftype, kwargs) in wanted.items():
         if name not in schema:
             fds.add_sample_field(name, ftype, **kwargs)
+    # Issue types the new scan does not have: their old scores would be stale.
+    stale = [f for f in schema if f.startswith("issue_") and f not in wanted]
+    if stale:
+        fds.delete_sample_fields(stale)
 
 
 def _columns(records: Records, rows: list[int]) -> tuple[pl.DataFrame, np.ndarray | None]:

@@ -67,7 +67,7 @@ OWN_FIELDS = (
     "n_issues",
     "max_severity",
     "suggested_label",
-    "issue_detail",
+    "details",
     "embedding",
     "worst_slices",
     "uniqueness",
@@ -128,7 +128,7 @@ class Records:
         One row per sample: ``sample_id, filepath, label, pred_label, confidence``, one
         field per metadata column (see ``columns``), ``issue_<type>`` severities,
         ``issue_tags``, ``n_issues``, ``max_severity``, ``suggested_label``,
-        ``issue_detail``, ``worst_slices`` and ``dc_hash`` (content hash of the row).
+        ``details``, ``worst_slices`` and ``dc_hash`` (content hash of the row).
     embeddings : numpy.ndarray or None
         Rows aligned with ``frame``.
     issue_types : list of str
@@ -158,7 +158,7 @@ class Records:
             "n_issues",
             "max_severity",
             "suggested_label",
-            "issue_detail",
+            "details",
         ]
 
 
@@ -246,7 +246,7 @@ def build_records(
             pl.lit(0, pl.Int64).alias("n_issues"),
             pl.lit(0.0).alias("max_severity"),
             pl.lit(None, pl.Utf8).alias("suggested_label"),
-            pl.lit(None, pl.Utf8).alias("issue_detail"),
+            pl.lit(None, pl.Utf8).alias("details"),
         )
     embeddings = None
     if predictions is not None:
@@ -288,7 +288,7 @@ def _join_issues(
         pl.col("suggested_label").drop_nulls().first().alias("suggested_label"),
         (pl.col("issue_type") + pl.lit(": ") + pl.col("detail").fill_null(""))
         .str.join("; ")
-        .alias("issue_detail"),
+        .alias("details"),
     )
     out = (
         frame.join(scores, on="sample_id", how="left", maintain_order="left")

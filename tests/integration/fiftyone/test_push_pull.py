@@ -236,3 +236,24 @@ def test_fast_insert_matches_fiftyones_add_samples(mongod_uri: str, demo: Demo) 
                     d[f].pop("_id")
     assert len(dumps[0]) == len(rows)
     assert dumps[0] == dumps[1]
+
+
+def test_push_without_predictions_then_a_narrower_scan(mongod_uri: str, demo: Demo) -> None:
+    name = "dc-test-plain"
+    bare = to_fiftyone(demo.ds, name=name)  # samples and labels only
+    fds = bare.load()
+    assert bare.views == ["worst-issues"] and bare.brain == [] and bare.worst_slices == []
+    assert len(fds) == len(demo.ds) and fds.count("predictions") == 0
+    assert fds.count_sample_tags() == {}
+
+    dark_only = demo.scan.issues.filter(pl.col("issue_type") == "dark")
+    narrow = type(demo.scan)(dark_only, demo.scan.samples, demo.scan.classes, meta=demo.scan.meta)
+    res = to_fiftyone(demo.ds, narrow, name=name)
+    n_dark = dark_only.filter(pl.col("is_issue")).height
+    # Every sample gains a dark score, so every row changes.
+    assert res.updated == len(demo.ds) and res.views == ["worst-issues", "issue-dark"]
+    assert fds.count_sample_tags() == {"issue:dark": n_dark}
+    assert [f for f in fds.get_field_schema() if f.startswith("issue_")] == ["issue_dark"]
+
+    wide = to_fiftyone(demo.ds, demo.scan, name=name)  # back to every type: no stale fields
+    assert len(wide.views) == 1 + len(wide.load().count_sample_tags())

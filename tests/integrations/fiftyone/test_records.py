@@ -55,7 +55,7 @@ def test_rows_join_manifest_scan_and_predictions(ds: Dataset) -> None:
     flagged = f.filter(pl.col("n_issues") > 0)
     assert flagged["sample_id"].to_list() == ["2", "5"]
     assert flagged["issue_tags"].to_list() == [["issue:exact_duplicate"]] * 2
-    assert flagged["issue_detail"].str.starts_with("exact_duplicate: ").all()
+    assert flagged["details"].str.starts_with("exact_duplicate: ").all()
     # Worst slices: site=y is all wrong; the "metadata" and split slices are not worse
     # than overall (0.5), so only site=y qualifies.
     assert [(w.name, w.n, w.accuracy) for w in rec.worst_slices] == [("site=y", 4, 0.0)]
