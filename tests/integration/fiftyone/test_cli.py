@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -9,6 +15,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 from datacentric.dataset import Dataset
+from datacentric.integrations.fiftyone.app import free_port
 from tests.integration.fiftyone.conftest import Demo
 
 runner = CliRunner()
@@ -39,3 +46,37 @@ def test_review_fiftyone_pushes_and_pulls(demo: Demo, tmp_path: Path) -> None:
     # A second push of the same data rewrites nothing.
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
+
+
+def test_review_fiftyone_launch_serves_the_app_until_interrupted(
+    demo: Demo, tmp_path: Path
+) -> None:
+    root = demo.copy(tmp_path / "digits")
+    port = free_port()
+    cmd = [sys.executable, "-m", "datacentric", "review", "fiftyone", str(root)]
+    cmd += ["--name", "dc-test-launch", "--no-brain", "--launch", "--port", str(port)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        url = None
+        deadline = time.monotonic() + 120
+        assert proc.stdout is not None
+        while url is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            if line.startswith("FiftyOne App: "):
+                url = line.split()[2]
+        assert url == f"http://127.0.0.1:{port}/datasets/dc-test-launch?view=worst-issues"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.status == 200 and b"FiftyOne" in resp.read()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    with pytest.raises(OSError):  # the App is gone
+        urllib.request.urlopen(url, timeout=5)
