@@ -354,19 +354,25 @@ def push_review(
         )
 
     state = ProjectState.load(ds.root, client.url, project)
-    pid = ensure_project(client, project, ds.classes, guide)
+    try:
+        pid = ensure_project(client, project, ds.classes, guide)
+        image_url = (
+            _local_files_url(client, pid, Path(ds.root), Path(str(doc)))
+            if mode == "local-files"
+            else _data_uri(Path(ds.root))
+        )
+        existing = {
+            str(t["data"]["sample_id"]): int(t["id"])
+            for t in client.iter_tasks(pid, include="id,data", page_size=1000)
+            if isinstance(t.get("data"), dict) and t["data"].get("sample_id") is not None
+        }
+    except LabelStudioError as exc:
+        raise type(exc)(
+            f"{exc} This push created no task yet; run it again when the server answers.",
+            exc.status_code,
+        ) from None
     if state.project_id != pid:
         state.project_id, state.tasks = pid, {}
-    image_url = (
-        _local_files_url(client, pid, Path(ds.root), Path(str(doc)))
-        if mode == "local-files"
-        else _data_uri(Path(ds.root))
-    )
-    existing = {
-        str(t["data"]["sample_id"]): int(t["id"])
-        for t in client.iter_tasks(pid, include="id,data", page_size=1000)
-        if isinstance(t.get("data"), dict) and t["data"].get("sample_id") is not None
-    }
     state.tasks = {s: existing[s] for s in existing}
     state.save()
     todo = table.filter(~pl.col("sample_id").is_in(list(existing)))

@@ -209,6 +209,7 @@ def test_errors_name_the_failure_and_never_the_token(
         )
     msg = str(info.value)
     assert info.value.status_code == 401 and "HTTP 401" in msg and ls_server.url in msg
+    assert "This push created no task yet" in msg
     assert secret not in msg and secret not in repr(bad) and secret not in caplog.text
     with pytest.raises(InvalidParameterError, match=r"no project titled 'Missing project'"):
         pull_annotations(
