@@ -189,10 +189,11 @@ def to_fiftyone(
 
     t0 = time.perf_counter()
     computed: list[str] = []
-    if brain and predictions is not None and (new_rows or changed_rows or gone):
+    missing = "mistakenness" not in fds.get_field_schema()  # e.g. pushed with brain=False
+    if brain and predictions is not None and (new_rows or changed_rows or gone or missing):
         from datacentric.integrations.fiftyone.brain import compute_brain, embeddings_digest
 
-        touched = [ids[i] for i in (*new_rows, *changed_rows)]
+        touched = None if missing else [ids[i] for i in (*new_rows, *changed_rows)]
         digest = embeddings_digest(records)
         same = (
             digest == fds.info.get(INFO_KEY, {}).get("embeddings_digest")

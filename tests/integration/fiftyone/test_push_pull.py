@@ -137,6 +137,11 @@ def test_update_is_incremental_and_keeps_reviewer_work(mongod_uri: str, demo: De
     pushed = dict(zip(fds.values("sample_id"), fds.values("dc_label"), strict=True))
     assert [pushed[s] for s in changed] == new
     assert got[edited] == reviewer_label  # kept until pulled
+
+    # Brain was off so far: turning it on computes it even with nothing else to write.
+    fourth = to_fiftyone(ds, demo.scan, demo.predictions, name=name, worst_slices=0)
+    assert fourth.updated == 0 and fourth.brain == ["uniqueness", "mistakenness"]
+    assert fds.count("mistakenness") == fds.exists("predictions").count("ground_truth")
     flagged = demo.scan.flagged().filter(pl.col("sample_id") == reviewed)["issue_type"]
     want = ["not_an_issue", *sorted(f"issue:{t}" for t in flagged.to_list())]
     assert fds.match({"sample_id": reviewed}).first().tags == want
