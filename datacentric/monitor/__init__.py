@@ -17,8 +17,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datacentric.monitor.batch import BatchConflictError, IngestResult
     from datacentric.monitor.config import MonitorConfig, load_config
-    from datacentric.monitor.monitor import BatchConflictError, IngestResult, Monitor
+    from datacentric.monitor.monitor import Monitor
     from datacentric.monitor.store import MonitorStoreError
 
 __all__ = [
@@ -31,8 +32,8 @@ __all__ = [
 ]
 
 _WHERE = {
-    "BatchConflictError": "datacentric.monitor.monitor",
-    "IngestResult": "datacentric.monitor.monitor",
+    "BatchConflictError": "datacentric.monitor.batch",
+    "IngestResult": "datacentric.monitor.batch",
     "Monitor": "datacentric.monitor.monitor",
     "MonitorConfig": "datacentric.monitor.config",
     "load_config": "datacentric.monitor.config",

@@ -14,7 +14,7 @@ import pytest
 
 from datacentric.exceptions import DuplicateSampleIdError, SchemaError
 from datacentric.monitor import Monitor, MonitorStoreError
-from datacentric.monitor.monitor import CRASH_ENV
+from datacentric.monitor.batch import CRASH_ENV
 from tests.monitor._data import SLICES, reference, rows
 
 ROOT = Path(__file__).resolve().parents[2]
