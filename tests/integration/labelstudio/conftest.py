@@ -21,14 +21,29 @@ def ls_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+_SERVERS: list[LabelStudioServer] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the end of every running server's log to a failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _SERVERS:
+        for server in _SERVERS:
+            report.sections.append((f"Label Studio log ({server.url})", server.logs()))
+
+
 @pytest.fixture(scope="session")
 def ls_server(ls_root: Path) -> Iterator[LabelStudioServer]:
-    """One server for the session (stopped at the end; its log printed on failure)."""
+    """One server for the session (stopped at the end; its log shown when a test fails)."""
     server = LabelStudioServer(ls_root / "template", ls_root / "server-main", ls_root / "docroot")
     server.start()
+    _SERVERS.append(server)
     try:
         yield server
     finally:
+        _SERVERS.remove(server)
         server.stop()
 
 
@@ -39,9 +54,11 @@ def fresh_server(ls_root: Path, request: pytest.FixtureRequest) -> Iterator[Labe
         ls_root / "template", ls_root / f"server-{request.node.name[:40]}", ls_root / "docroot"
     )
     server.start()
+    _SERVERS.append(server)
     try:
         yield server
     finally:
+        _SERVERS.remove(server)
         server.stop()
 
 
