@@ -8,8 +8,9 @@ Reviewers work in the FiftyOne App with three kinds of sample tags and one kind 
 * an edited ``ground_truth`` label (e.g. ``sample.ground_truth.label = "7"`` in Python or
   an annotation run) — a relabel with lineage. A ``relabel:`` tag wins over an edit.
 
-Pulling is idempotent: a verdict or relabel that an earlier pull from FiftyOne already
-recorded (for the same sample and value) is not applied again.
+Pulling is idempotent: a relabel that an earlier pull from FiftyOne already recorded (same
+sample and label), or a verdict equal to the sample's latest recorded one, is not applied
+again.
 """
 
 from __future__ import annotations
@@ -149,13 +150,18 @@ def review_decisions(
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _applied(ds: Dataset) -> set[tuple[str, str, str | None]]:
-    """``(sample_id, field, new)`` of every lineage row an earlier FiftyOne pull recorded."""
-    done: set[tuple[str, str, str | None]] = set()
-    for version in ds.history()["version"].to_list():
+def _applied(ds: Dataset) -> tuple[set[tuple[str, str | None]], dict[str, str | None]]:
+    """What earlier FiftyOne pulls recorded: ``(sample_id, label)`` of every relabel, and
+    each sample's latest review verdict."""
+    labels: set[tuple[str, str | None]] = set()
+    verdicts: dict[str, str | None] = {}
+    for version in sorted(ds.history()["version"].to_list()):
         ch = ds.changes(version).filter(pl.col("source").str.starts_with(SOURCE_PREFIX))
-        done.update(ch.select("sample_id", "field", "new").iter_rows())
-    return done
+        labels.update(ch.filter(pl.col("field") == "label").select("sample_id", "new").iter_rows())
+        verdicts.update(
+            ch.filter(pl.col("field") == REVIEW_FIELD).select("sample_id", "new").iter_rows()
+        )
+    return labels, verdicts
 
 
 def from_fiftyone(
@@ -207,7 +213,7 @@ def from_fiftyone(
             "field); pass the name of a dataset made with to_fiftyone."
         )
     info = fds.info.get(INFO_KEY, {})
-    if info.get("root") not in (None, str(ds.root)):
+    if info.get("root") and Path(info["root"]).resolve() != Path(ds.root).resolve():
         log.warning(
             "FiftyOne dataset %s was pushed from %s, pulling into %s", name, info["root"], ds.root
         )
@@ -222,19 +228,19 @@ def from_fiftyone(
     known = set(ds.sample_ids)
     missing = decisions.filter(~pl.col("sample_id").is_in(list(known)))["sample_id"].to_list()
     decisions = decisions.filter(pl.col("sample_id").is_in(list(known)))
-    done = _applied(ds)
+    done_labels, last_verdict = _applied(ds)
     current = dict(ds.manifest.select("sample_id", "label").iter_rows())
     skipped = 0
     relabel_rows: list[tuple[str, str | None, str, str, str]] = []
     verdict_rows: list[tuple[str, str, str]] = []
     for sid, verdict, new, how, issues in decisions.iter_rows():
         if new is not None:
-            if (sid, "label", new) in done or current[sid] == new:
+            if (sid, new) in done_labels or current[sid] == new:
                 skipped += 1
             else:
                 relabel_rows.append((sid, current[sid], new, how, issues))
         if verdict is not None:
-            if (sid, REVIEW_FIELD, verdict) in done:
+            if last_verdict.get(sid) == verdict:
                 skipped += 1
             else:
                 verdict_rows.append((sid, verdict, issues))

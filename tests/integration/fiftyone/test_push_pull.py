@@ -206,6 +206,18 @@ def test_pull_commits_review_as_new_version_once(
         from_fiftyone(root, name)
     assert Dataset.open(root).version == 2
 
+    # A changed verdict is recorded; changing it back is recorded again.
+    fds.match({"sample_id": c}).untag_samples("confirmed_issue")
+    flipped = from_fiftyone(root, name, reviewer="alice")
+    assert flipped.version == 3
+    assert flipped.verdicts.select("sample_id", "verdict").rows() == [(c, "not_an_issue")]
+    fds.match({"sample_id": c}).untag_samples("not_an_issue")
+    fds.match({"sample_id": c}).tag_samples("confirmed_issue")
+    back = from_fiftyone(root, name, reviewer="alice")
+    assert back.version == 4
+    assert back.verdicts.select("sample_id", "verdict").rows() == [(c, "confirmed_issue")]
+    assert from_fiftyone(root, name, reviewer="alice").version is None
+
 
 def test_fast_insert_matches_fiftyones_add_samples(mongod_uri: str, demo: Demo) -> None:
     """New samples are written as raw documents (FiftyOne's importer does the same); they
