@@ -467,19 +467,15 @@ class Monitor:
         ``headline_only`` keeps the deciding drift statistic of each metric and the
         performance rows.
         """
-        where, params = ["TRUE"], []
-        if slice is not None:
-            where.append("slice = ?")
-            params.append(slice)
-        if metric is not None:
-            where.append("metric = ?")
-            params.append(metric)
+        where = ["TRUE"]
+        for column, value in (("slice", slice), ("metric", metric)):
+            if value is not None:
+                where.append(f"{column} = '{str(value).replace(chr(39), chr(39) * 2)}'")
         if headline_only:
             where.append("(headline OR metric IN ('performance', 'rows'))")
-        out = self._store.query(
+        out = self._store.query_frame(  # through Parquet: fast for long histories
             f"SELECT * FROM window_stats WHERE {' AND '.join(where)} "
-            "ORDER BY window_start, slice, metric, statistic",
-            params,
+            "ORDER BY window_start, slice, metric, statistic"
         )
         return out if out.height else pl.DataFrame(schema=STATS_SCHEMA)
 

@@ -248,7 +248,7 @@ def _check_values(frame: pl.DataFrame) -> None:
                 f"batch column 'confidence' must be a probability in [0, 1] (null if unknown), "
                 f"received {format_items(vals)} at rows {format_items(rows)}."
             )
-    if SAMPLE_ID in frame.columns:
+    if SAMPLE_ID in frame.columns and frame[SAMPLE_ID].n_unique() < frame.height:
         dup = frame.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique(maintain_order=True)
         if dup.len():
             ids = dup.head(11).to_list()
