@@ -214,6 +214,69 @@ class EditsMixin:
         )
         return self
 
+    def annotate(
+        self: T,
+        sample_ids: Sequence[str],
+        field: str,
+        values: Sequence[str | None] | str,
+        *,
+        old: Sequence[str | None] | str | None = None,
+        reason: str | Sequence[str],
+        source: str | Sequence[str] = "manual",
+        iteration: int | None = None,
+    ) -> T:
+        """Record a decision about samples that changes no manifest column (lineage only).
+
+        For review verdicts and similar facts: a reviewer confirmed an issue, or said a flag
+        was wrong. The rows are committed with the next :meth:`commit`, like any edit, and
+        show up in :meth:`lineage` and :meth:`changes`.
+
+        Parameters
+        ----------
+        field : str
+            The lineage ``field`` (e.g. ``"review"``); not a manifest column, so that a
+            lineage reader never mistakes it for a change of the data.
+        values, old : str or sequence
+            The ``new`` and ``old`` values, one for all or one per sample.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from datacentric import Dataset
+        >>> ds = Dataset.from_arrays(np.zeros((2, 2, 2)), [0, 1], ["a", "b"])
+        >>> ds = ds.annotate(["0"], "review", "confirmed_issue", reason="looked at it")
+        >>> ds.pending_changes.select("sample_id", "field", "new").row(0)
+        ('0', 'review', 'confirmed_issue')
+        """
+        ids = self._lookup(sample_ids, "annotate")
+        if field in self._manifest.columns:
+            raise InvalidParameterError(
+                f"annotate: field {field!r} is a manifest column; annotate records decisions "
+                "that change no column. Use relabel() to change labels, or another field name."
+            )
+        n = ids.height
+        new = [values] * n if isinstance(values, str) else list(values)
+        before = [old] * n if old is None or isinstance(old, str) else list(old)
+        if len(new) != n or len(before) != n:
+            raise InvalidParameterError(
+                f"annotate: got {n} sample ids, {len(new)} values and {len(before)} old values; "
+                "pass one for all or one per id. Nothing was recorded."
+            )
+        reasons = _per_row("_reason", reason, n)[0].to_list()
+        sources = _per_row("_source", source, n)[0].to_list()
+        self._pending.append(
+            changes_frame(
+                ids[SAMPLE_ID],
+                field,
+                before,
+                new,
+                reason=reasons,
+                source=sources,
+                iteration=iteration,
+            )
+        )
+        return self
+
     @property
     def pending_changes(self) -> pl.DataFrame:
         """Lineage rows of the edits not yet committed."""

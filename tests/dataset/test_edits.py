@@ -368,3 +368,29 @@ def test_errors_are_datacentric_errors(small_dir: Path) -> None:
         with pytest.raises(DatacentricError) as info:
             call()
         assert isinstance(info.value, ValueError)
+
+
+def test_annotate_records_lineage_only(tmp_path) -> None:
+    import numpy as np
+    import pytest
+
+    from datacentric import Dataset
+    from datacentric.exceptions import InvalidDatasetError, InvalidParameterError
+
+    ds = Dataset.from_arrays(np.zeros((3, 2, 2), np.uint8), [0, 1, 0], ["a", "b"])
+    ds = ds.to_folder(tmp_path / "d")
+    ds.commit("v1")
+    before = ds.manifest
+    ds.annotate(
+        ["0", "2"], "review", ["confirmed_issue", "not_an_issue"], reason="looked", source="eve"
+    )
+    assert ds.manifest.equals(before)  # no column changed
+    ds.commit("verdicts")
+    rows = ds.lineage("2")
+    assert rows.select("field", "new", "source").rows() == [("review", "not_an_issue", "eve")]
+    with pytest.raises(InvalidParameterError, match="is a manifest column"):
+        ds.annotate(["0"], "label", "b", reason="x")
+    with pytest.raises(InvalidDatasetError, match="not in the dataset"):
+        ds.annotate(["9"], "review", "confirmed_issue", reason="x")
+    with pytest.raises(InvalidParameterError, match="Nothing was recorded"):
+        ds.annotate(["0", "1"], "review", ["a"], reason="x")

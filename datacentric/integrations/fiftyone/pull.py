@@ -22,7 +22,6 @@ from pathlib import Path
 import polars as pl
 
 from datacentric.dataset import Dataset
-from datacentric.dataset.lineage import changes_frame
 from datacentric.exceptions import InvalidParameterError, format_items
 from datacentric.integrations.fiftyone._env import FiftyOneError, import_fiftyone
 from datacentric.integrations.fiftyone.push import INFO_KEY, default_name
@@ -253,15 +252,13 @@ def from_fiftyone(
         )
     if verdict_rows:
         # A verdict changes no manifest column; it is a lineage row of its own field.
-        ds._pending.append(
-            changes_frame(
-                [r[0] for r in verdict_rows],
-                REVIEW_FIELD,
-                [r[2] or None for r in verdict_rows],
-                [r[1] for r in verdict_rows],
-                reason=[_verdict_reason(r[1], r[2]) for r in verdict_rows],
-                source=source,
-            )
+        ds.annotate(
+            [r[0] for r in verdict_rows],
+            REVIEW_FIELD,
+            [r[1] for r in verdict_rows],
+            old=[r[2] or None for r in verdict_rows],
+            reason=[_verdict_reason(r[1], r[2]) for r in verdict_rows],
+            source=source,
         )
     version = None
     if commit and (relabel_rows or verdict_rows):
