@@ -60,7 +60,7 @@ def _wilson_high(p: float, n: int, z: float = 1.96) -> float:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.2e}" if abs(v) < 1e-3 and v != 0 else f"{v:.3f}"
+    return f"{v:.2e}" if abs(v) < 1e-3 and v != 0 else f"{v:.3g}"
 
 
 def evaluate_alerts(stats: pl.DataFrame, config: MonitorConfig) -> pl.DataFrame:

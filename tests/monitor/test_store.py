@@ -174,3 +174,24 @@ def test_statistics_only_store(tmp_path: Path, ref: pl.DataFrame) -> None:
     con = duckdb.connect(str(path), read_only=True)
     assert "rows" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
     con.close()
+
+
+def test_a_second_writer_process_gets_a_clear_error(tmp_path: Path, ref: pl.DataFrame) -> None:
+    store = tmp_path / "m.duckdb"
+    mon = Monitor(store, reference=ref, slices=SLICES)  # holds the file
+    code = (
+        "import sys\n"
+        "from datacentric.monitor import Monitor, MonitorStoreError\n"
+        "try:\n"
+        f"    Monitor({str(store)!r})\n"
+        "except MonitorStoreError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(3)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    assert "cannot open the monitor store" in proc.stdout and "another process" in proc.stdout
+    mon.close()
