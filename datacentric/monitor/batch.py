@@ -44,9 +44,9 @@ class IngestResult:
         The alerts of those windows after the ingest.
     seconds : float
     timings : dict
-        Seconds per phase (validate, hash, stage, duplicate_check, histograms,
-        rows_insert_wait, statistics, commit); the rows are inserted while the histograms
-        are computed.
+        Seconds per phase: validate, hash, histograms, rows_insert_wait, statistics, commit
+        on the calling thread, and rows_stage, rows_duplicate_check, rows_insert on the
+        thread that stores the rows while the histograms are computed.
     """
 
     batch_id: str

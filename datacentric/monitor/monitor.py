@@ -272,22 +272,12 @@ class Monitor:
                     )
                 logger.info("monitor: batch %s already ingested; nothing added", batch_id)
                 return IngestResult(batch_id, "skipped", frame.height, seconds=clock.total())
-            writer = None
+            writer, row_laps = None, _Clock()
             if self.store_rows:
-                rows = frame.drop(LABEL, strict=False).with_columns(
-                    pl.lit(batch_id).alias("batch_id")
-                )
-                src = store.register_frame("rows", rows)
-                clock.lap("stage")
-                if store.has_table("rows"):
-                    self._check_new_ids(src, batch_id)
-                else:
-                    store.con.execute(f"CREATE TABLE rows AS SELECT * FROM {src} LIMIT 0")
-                clock.lap("duplicate_check")
-                # the rows go in on a second thread (DuckDB releases the GIL) while this one
-                # bins: the connection is used by that thread alone until it is joined
-                sql = f"INSERT INTO rows BY NAME SELECT * FROM {src}"
-                writer = _Background(store.con.execute, sql)
+                # the rows are staged, checked for known ids and inserted on a second thread
+                # (Parquet writing and DuckDB release the GIL) while this one bins; the
+                # connection is used by that thread alone until it is joined
+                writer = _Background(self._store_rows, frame, batch_id, row_laps)
             try:
                 slices = slices_of(self.profile.specs, frame)
                 calibrated = None
@@ -319,10 +309,24 @@ class Monitor:
             clock.lap("statistics")
             _crash_hook("before_commit")
         clock.lap("commit")
+        timings = {**clock.laps, **{f"rows_{k}": v for k, v in row_laps.laps.items()}}
         return IngestResult(
-            batch_id, "ingested", frame.height, list(h.windows), alerts, clock.total(),
-            clock.laps,
-        )  # fmt: skip
+            batch_id, "ingested", frame.height, list(h.windows), alerts, clock.total(), timings
+        )
+
+    def _store_rows(self, frame: pl.DataFrame, batch_id: str, clock: _Clock) -> None:
+        """Stage the batch's rows, refuse ids already in the store, insert (in a thread)."""
+        store = self._store
+        rows = frame.drop(LABEL, strict=False).with_columns(pl.lit(batch_id).alias("batch_id"))
+        src = store.register_frame("rows", rows)
+        clock.lap("stage")
+        if store.has_table("rows"):
+            self._check_new_ids(src, batch_id)
+        else:
+            store.con.execute(f"CREATE TABLE rows AS SELECT * FROM {src} LIMIT 0")
+        clock.lap("duplicate_check")
+        store.con.execute(f"INSERT INTO rows BY NAME SELECT * FROM {src}")
+        clock.lap("insert")
 
     def _check_new_ids(self, src: str, batch_id: str) -> None:
         dup = self._store.query(
