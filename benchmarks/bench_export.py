@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             if t in rows
         ]
         fast = {t: rows[t]["speedup_vs_torch_batch64"] for t in rows if t.startswith("onnx")}
+        sequential = _sequential_check(recipe, ds, report, args)
         result = {
             "benchmark": "export",
             "date": now(),
@@ -114,16 +115,43 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 "gate": {"passed": report.passed, "failed_targets": report.failed_targets},
             },
+            "sequential_check": sequential,
             **peak_mib(),
         }
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
         print(report.to_markdown())
         print(f"\ntorch eager batch64 p50 {torch64:.3f} ms; speedups {fast}; int8 size {int8}")
+        print(f"sequential (one model after the other): {sequential}")
         print(f"wrote {args.out}")
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sequential_check(recipe: Any, ds: Any, report: Any, args: Any) -> dict[str, Any]:
+    """torch eager vs static int8 timed one after the other (not interleaved), batch 64.
+
+    ``compress`` times all models interleaved; torch eager comes out slower that way (it
+    shares caches with onnxruntime between calls), so this reports the other method too.
+    """
+    from datacentric.export.latency import measure, onnx_runner, torch_runner
+    from datacentric.export.onnx import fitted_net, normalised_inputs, open_session
+
+    fn = fitted_net(recipe)
+    x = normalised_inputs(fn, ds.split("test"))[:64]
+    out: dict[str, Any] = {"batch": 64, "repeats": args.repeats}
+    t = measure(torch_runner(fn.net, args.threads), x, batch_sizes=(64,), repeats=args.repeats)
+    out["torch_p50_ms"] = round(t["p50@64"], 4)
+    for target in ("onnx-fp32", "onnx-int8-static"):
+        path = report[target].path if target in [a.target for a in report.artefacts] else None
+        if path is None:
+            continue
+        session = open_session(path, args.threads)
+        m = measure(onnx_runner(session), x, batch_sizes=(64,), repeats=args.repeats)
+        out[f"{target}_p50_ms"] = round(m["p50@64"], 4)
+        out[f"{target}_speedup"] = round(t["p50@64"] / m["p50@64"], 2)
+    return out
 
 
 if __name__ == "__main__":
