@@ -14,6 +14,8 @@ Examples
 >>> ds = dc.load_demo(tempfile.mkdtemp())
 >>> ds.version
 1
+>>> dc.Monitor.__name__, dc.compress.__name__
+('Monitor', 'compress')
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from datacentric.issues import IssueFinder, ScanResult, register_finder, scan
 
 __version__ = "0.1.0"
 
-_LAZY = {"load_demo": "datacentric.datasets"}
+# Imported on first use: each of these pulls in more (duckdb, onnx, the recipes).
+_LAZY = {
+    "load_demo": "datacentric.datasets",
+    "evaluate": "datacentric.slices",
+    "run_loop": "datacentric.loop",
+    "compress": "datacentric.export",
+    "Monitor": "datacentric.monitor",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -49,12 +58,16 @@ __all__ = [
     "DatacentricError",
     "Dataset",
     "IssueFinder",
+    "Monitor",
     "ScanResult",
     "VersionStore",
     "__version__",
+    "compress",
     "diff_manifests",
+    "evaluate",
     "exceptions",
     "load_demo",
     "register_finder",
+    "run_loop",
     "scan",
 ]

@@ -11,9 +11,11 @@ import datacentric
 def test_import_does_not_pull_heavy_dependencies() -> None:
     code = (
         "import sys, datacentric, datacentric.issues, datacentric.train, datacentric.cli,"
-        " datacentric.slices, datacentric.report\n"
+        " datacentric.slices, datacentric.report, datacentric.loop, datacentric.export,"
+        " datacentric.monitor, datacentric.integrations.labelstudio,"
+        " datacentric.integrations.fiftyone, datacentric.integrations.guide\n"
         "heavy = [m for m in ('torch', 'torchvision', 'fiftyone', 'label_studio_sdk',"
-        " 'onnxruntime', 'albumentations') if m in sys.modules]\n"
+        " 'onnxruntime', 'onnx', 'albumentations', 'duckdb') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
