@@ -12,7 +12,22 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["chromium_binary", "dump_dom", "screenshot"]
+__all__ = ["HEADLESS_FLAGS", "chromium_binary", "dump_dom", "screenshot"]
+
+
+#: Headless, no GPU, and no background connections (this machine's closed network refuses
+#: them, many at a time); a throw-away profile is added per run.
+HEADLESS_FLAGS: tuple[str, ...] = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 
 
 def chromium_binary() -> str:
@@ -78,15 +93,7 @@ def _run(
     with tempfile.TemporaryDirectory(prefix="dc-chromium-") as profile:
         cmd = [
             chromium_binary(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
+            *HEADLESS_FLAGS,
             f"--user-data-dir={profile}",
             f"--window-size={width},{height}",
             f"--virtual-time-budget={virtual_time_ms}",

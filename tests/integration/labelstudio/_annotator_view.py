@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.integration._chromium import chromium_binary
+from tests.integration._chromium import HEADLESS_FLAGS, chromium_binary
 
 __all__ = ["Browser", "capture_task"]
 
@@ -42,15 +42,7 @@ class Browser:
         self.proc = subprocess.Popen(
             [
                 chromium_binary(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
+                *HEADLESS_FLAGS,
                 "--remote-debugging-pipe",
                 f"--user-data-dir={self._profile.name}",
                 f"--window-size={width},{height}",
