@@ -9,8 +9,10 @@ statistics but never an alert):
   most ``alpha``); effect sizes alert when ``value >= threshold`` (Wasserstein, JS distance);
   PSI alerts too when the config gives it a threshold.
 - ``missing_rate``: the share of null/NaN values rose by at least the threshold.
-- ``expected_accuracy`` (CBPE): at least ``expected_accuracy_drop`` below the reference
-  accuracy of the slice (of all rows for a slice the reference did not have).
+- ``expected_accuracy`` (CBPE): at least ``expected_accuracy_drop`` below the same estimate
+  on the reference rows of the slice (of all rows for a slice the reference did not have), so
+  that a calibration that is off for one slice does not read as a drop there; stores made
+  before that estimate was kept compare with the slice's reference accuracy.
 - ``accuracy`` (recorded labels, at least ``min_labels`` of them): at least ``accuracy_drop``
   below the reference accuracy, and significantly so: the upper end of the 95 % Wilson
   interval of the labelled accuracy is below the reference accuracy.
@@ -132,6 +134,8 @@ def evaluate_alerts(stats: pl.DataFrame, config: MonitorConfig) -> pl.DataFrame:
         if metric == "performance" and stat in ("expected_accuracy", "accuracy"):
             drop = cfg.expected_accuracy_drop if stat == "expected_accuracy" else cfg.accuracy_drop
             ref = lookup.get((w, s, "performance", "reference_accuracy"))
+            if stat == "expected_accuracy":  # like with like: CBPE on the reference rows
+                ref = lookup.get((w, s, "performance", "reference_expected_accuracy"), ref)
             if drop is None or ref is None:
                 continue
             if stat == "accuracy" and (n < cfg.min_labels or _wilson_high(value, n) >= ref):

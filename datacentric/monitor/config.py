@@ -12,7 +12,7 @@ Read from YAML (see ``slices/monitor_alerts.yaml`` and ``docs/monitor.md``)::
       metrics:                 # per-metric overrides of the above
         brightness_mean: {wasserstein: 0.15}
     performance:
-      expected_accuracy_drop: 0.05   # CBPE estimate below the slice's reference accuracy
+      expected_accuracy_drop: 0.05   # CBPE below the same estimate on the slice's reference rows
       accuracy_drop: 0.05            # accuracy on recorded labels below the reference's
       min_labels: 30
     missing_rate: 0.05         # share of null/NaN values of a metric in a window

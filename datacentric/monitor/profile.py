@@ -72,6 +72,10 @@ class ReferenceProfile:
     centroid: list[float] | None = None
     fingerprint: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: CBPE's estimate on the reference rows of each slice: a window's estimate is compared
+    #: with this (same estimator both sides), so a calibrator that is off for one slice does
+    #: not read as a drop in that slice.
+    ref_expected_accuracy: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def specs(self) -> list[SliceSpec]:
@@ -93,6 +97,7 @@ class ReferenceProfile:
                 "ref_n": self.ref_n,
                 "ref_counts": self.ref_counts,
                 "ref_accuracy": self.ref_accuracy,
+                "ref_expected_accuracy": self.ref_expected_accuracy,
                 "calibrator": None if self.calibrator is None else self.calibrator.to_dict(),
                 "centroid": self.centroid,
                 "fingerprint": self.fingerprint,
@@ -292,6 +297,19 @@ def build_profile(
         None if calibrator is None else calibrator.apply(conf),
     )  # fmt: skip
     ref_accuracy: dict[str, float | None] = {s.name: None for s in slices}
+    ref_expected: dict[str, float | None] = {s.name: None for s in slices}
+    if calibrator is not None:
+        cal = pl.Series("_cal", calibrator.apply(conf)).fill_nan(None)
+        row = (
+            reference.with_columns(cal)
+            .select(
+                *[pl.col("_cal").filter(s.expr).mean().alias(f"e{i}") for i, s in enumerate(slices)]
+            )
+            .row(0)
+        )
+        ref_expected = {
+            s.name: None if v is None else float(v) for s, v in zip(slices, row, strict=True)
+        }
     if correct is not None:
         has = pl.col(LABEL).is_not_null()
         sums = reference.select(
@@ -314,6 +332,7 @@ def build_profile(
             s: {m: h.counts[m][0, j].tolist() for m in h.counts} for j, s in enumerate(h.slices)
         },
         ref_accuracy=ref_accuracy,
+        ref_expected_accuracy=ref_expected,
         calibrator=calibrator,
         centroid=centroid,
         fingerprint=digest.hexdigest(),

@@ -11,7 +11,8 @@ chi2_p_value``; both ``missing_rate, missing_rate_reference``. The ``headline`` 
 the statistic that decides drift (``ks_p_value``, ``wasserstein``, ``chi2_p_value`` or
 ``jensen_shannon``, see :func:`~datacentric.monitor.drift.headline_method`). Performance
 rows (metric ``"performance"``): ``expected_accuracy`` (CBPE), ``reference_accuracy``,
-``accuracy`` and ``n_labelled`` (on recorded labels). Metric ``"rows"``: ``n``.
+``reference_expected_accuracy`` (CBPE on the reference rows), ``accuracy`` and
+``n_labelled`` (on recorded labels). Metric ``"rows"``: ``n``.
 """
 
 from __future__ import annotations
@@ -148,6 +149,9 @@ def window_stats(
             perf_rows.append(("expected_accuracy", exp / n_scored, int(n_scored)))
         if ref_acc is not None:
             perf_rows.append(("reference_accuracy", ref_acc, n))
+        ref_exp = profile.ref_expected_accuracy.get(scope)
+        if ref_exp is not None:
+            perf_rows.append(("reference_expected_accuracy", ref_exp, n))
         if (w, s) in label_map:
             nl, nc = label_map[(w, s)]
             perf_rows += [("n_labelled", float(nl), nl), ("accuracy", nc / nl if nl else None, nl)]

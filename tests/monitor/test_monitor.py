@@ -146,6 +146,28 @@ def test_cbpe_flags_a_slice_that_lost_confidence(tmp_path: Path, ref: pl.DataFra
     assert 0.08 < values["reference_accuracy"] - values["expected_accuracy"] < 0.2
 
 
+def test_cbpe_compares_like_with_like_in_a_miscalibrated_slice(tmp_path: Path) -> None:
+    # cam_c's labels are wrong half the time whatever the confidence: the calibration, fitted
+    # on all reference rows, overstates cam_c's accuracy. An unchanged batch must not alert.
+    ref = reference().with_columns(
+        label=pl.when((pl.col("camera") == "cam_c") & (pl.int_range(pl.len()) % 2 == 0))
+        .then(pl.lit("wrong"))
+        .otherwise(pl.col("label"))
+    )
+    mon = Monitor(tmp_path / "m.duckdb", reference=ref, slices=SLICES)
+    assert (
+        mon.ingest(rows(6000, seed=14)).alerts.filter(pl.col("metric") == "performance").height == 0
+    )
+    values = dict(
+        mon.window_stats(slice="camera=cam_c", metric="performance")
+        .select("statistic", "value")
+        .rows()
+    )
+    # the estimate is far above the real reference accuracy, and close to its own reference
+    assert values["expected_accuracy"] - values["reference_accuracy"] > 0.2
+    assert abs(values["expected_accuracy"] - values["reference_expected_accuracy"]) < 0.03
+
+
 def test_recorded_labels_give_accuracy_and_alert(tmp_path: Path, ref: pl.DataFrame) -> None:
     mon = _monitor(tmp_path, ref)
     batch = rows(2000, seed=13, labels=True)
