@@ -58,7 +58,8 @@ install-dev: $(VENV)/.stamp-dev
 
 # The main job on the bundled demo data: write it, look at it, then run the data loop with the
 # model held fixed (scan -> fix -> retrain -> evaluate by slice, twice) and write one report;
-# then export the loop's model to ONNX fp32 and int8, gated so that no slice got worse.
+# then export the loop's model to ONNX fp32 and int8, gated so that no slice got worse; then
+# monitor three days of simulated production traffic by slice (a new, darker scanner on day 3).
 demo: $(VENV)/.stamp-base
 	$(VENV)/bin/datacentric demo-data $(DEMO_DIR) --overwrite
 	$(VENV)/bin/datacentric info $(DEMO_DIR)
@@ -67,7 +68,14 @@ demo: $(VENV)/.stamp-base
 	$(VENV)/bin/datacentric history $(DEMO_DIR)
 	$(VENV)/bin/datacentric export $(DEMO_DIR) --out $(DEMO_OUT)/export \
 	  --targets onnx-fp32,onnx-int8-static --slices slices/demo.yaml
-	@echo "Open $(DEMO_OUT)/report.html and $(DEMO_OUT)/export/export.html"
+	$(VENV)/bin/datacentric demo-production $(DEMO_DIR) --out $(DEMO_OUT)/production
+	rm -f $(DEMO_OUT)/monitor.duckdb
+	$(VENV)/bin/datacentric monitor ingest $(DEMO_OUT)/production/day*.parquet \
+	  --store $(DEMO_OUT)/monitor.duckdb --reference $(DEMO_OUT)/production/reference.parquet \
+	  --slices $(DEMO_OUT)/production/slices.yaml --config slices/monitor_alerts.yaml
+	$(VENV)/bin/datacentric monitor report --store $(DEMO_OUT)/monitor.duckdb \
+	  -o $(DEMO_OUT)/monitor.html -o $(DEMO_OUT)/monitor.md
+	@echo "Open $(DEMO_OUT)/report.html, $(DEMO_OUT)/export/export.html and $(DEMO_OUT)/monitor.html"
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check datacentric tests benchmarks

@@ -37,6 +37,29 @@ def demo_data(
     )
 
 
+def demo_production(
+    directory: Path = typer.Argument(..., help="The demo dataset (after `datacentric loop`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for reference and batches."),
+    weights: Path | None = typer.Option(
+        None, "--weights", help="Model file (default: the data loop's latest model)."
+    ),
+    days: int = typer.Option(3, help="Daily production batches."),
+    rows_per_day: int = typer.Option(600, "--rows-per-day", help="Rows in each batch."),
+    seed: int = typer.Option(0, help="Seed of the draws."),
+) -> None:
+    """Simulate production traffic for the monitor: a darker new scanner on the last day."""
+    from datacentric.datasets.production import NEW_SCANNER, make_demo_production
+
+    made = make_demo_production(
+        directory, out, model=weights, days=days, rows_per_day=rows_per_day, seed=seed
+    )
+    console.print(
+        f"[green]Wrote[/] reference {made.reference} and {len(made.batches)} batches "
+        f"({', '.join(p.name for p in made.batches)}); on the last day {made.n_new_scanner} "
+        f"rows come from {NEW_SCANNER} (darker images). Slices: {made.slices}"
+    )
+
+
 def info(
     directory: Path = typer.Argument(..., help="Dataset directory."),
     version: str | None = typer.Option(None, "--version", "-v", help="Version (default HEAD)."),
@@ -119,6 +142,7 @@ def diff(
 def register(app: typer.Typer) -> None:
     """Add the data verbs to the top-level app."""
     app.command("demo-data")(user_errors(demo_data))
+    app.command("demo-production")(user_errors(demo_production))
     app.command("info")(user_errors(info))
     app.command("history")(user_errors(history))
     app.command("diff")(user_errors(diff))

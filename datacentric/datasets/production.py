@@ -1,0 +1,223 @@
+"""Simulated production traffic for the demo, to monitor: a new, darker scanner on the last day.
+
+:func:`make_demo_production` takes the demo dataset and a trained model (by default the data
+loop's latest) and writes what :mod:`datacentric.monitor` ingests:
+
+- ``reference.parquet``: the model's predictions on the demo's test split, with labels,
+  the slice metadata and the image paths (the monitor computes brightness, contrast, blur
+  ... from the images);
+- ``day1.parquet`` ... ``dayN.parquet``: production batches, each ``rows_per_day`` test images
+  drawn at random (with replacement) and time-stamped through the day; on the last day one
+  vendor (``vendor_b``) has replaced its scanners: its rows come from ``scanner_new``, whose
+  images are darker (pixel values × ``darken``, written as new PNGs under ``images/``) — the
+  model's predictions are made on the images as they are;
+- ``slices.yaml``: one slice per scanner and per vendor.
+
+Monitoring by slice then raises the image drift in ``scanner=scanner_new``, in
+``vendor=vendor_b`` and (diluted) overall, and nothing in the other vendors and scanners.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from datacentric.exceptions import InvalidParameterError
+
+__all__ = ["NEW_SCANNER", "ProductionDemo", "make_demo_production"]
+
+NEW_SCANNER = "scanner_new"
+_SLICES_YAML = """\
+# Slices of the simulated production traffic (datacentric demo-production).
+slices:
+  - by: scanner
+  - by: vendor
+"""
+_START = datetime(2026, 1, 5, tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class ProductionDemo:
+    """Paths written by :func:`make_demo_production`."""
+
+    reference: Path
+    batches: list[Path]
+    slices: Path
+    n_new_scanner: int
+
+
+def _frame(ds: Any, preds: Any, ids: list[str], root: Path) -> pl.DataFrame:
+    """``sample_id, image (absolute), metadata, prediction, confidence`` for ``ids``."""
+    probs = preds.take(ids).pred_probs
+    classes = list(preds.classes)
+    rows = pl.DataFrame({"sample_id": ids}, schema={"sample_id": pl.Utf8}).join(
+        ds.manifest, on="sample_id", how="left", maintain_order="left"
+    )
+    return rows.select(
+        "sample_id",
+        (pl.lit(str(root.resolve()) + "/") + pl.col("image")).alias("image"),
+        "scanner",
+        "vendor",
+        "label",
+    ).with_columns(
+        pl.Series("prediction", [classes[int(k)] for k in probs.argmax(axis=1)], pl.Utf8),
+        pl.Series("confidence", probs.max(axis=1).astype(np.float64)),
+    )
+
+
+def make_demo_production(
+    dataset_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    model: Any = None,
+    days: int = 3,
+    rows_per_day: int = 600,
+    new_scanner_vendor: str = "vendor_b",
+    new_scanner_share: float = 1.0,
+    darken: float = 0.45,
+    seed: int = 0,
+) -> ProductionDemo:
+    """Write a reference and ``days`` production batches for the demo (see the module doc).
+
+    Parameters
+    ----------
+    dataset_dir : path
+        A demo dataset (``datacentric demo-data``), with a ``test`` split.
+    out_dir : path
+        Where to write the Parquet files, ``slices.yaml`` and the new scanner's images.
+    model : recipe or path, optional
+        A fitted recipe or a file written by ``recipe.save``; default: the data loop's latest
+        model of ``dataset_dir``.
+    days, rows_per_day : int
+        Number of daily batches and rows in each.
+    new_scanner_vendor : str
+        The vendor whose rows come from the new, darker scanner on the last day.
+    new_scanner_share : float
+        Share of that vendor's last-day rows that do.
+    darken : float
+        Pixel factor of the new scanner's images (in (0, 1]).
+    seed : int
+        Seeds the draws.
+
+    Raises
+    ------
+    InvalidParameterError
+        When no model is given and the data loop has saved none, or a parameter is out of
+        range.
+    """
+    from datacentric.dataset import Dataset
+    from datacentric.loop.log import ExperimentLog
+    from datacentric.train import load_recipe
+
+    if days < 1 or rows_per_day < 1:
+        raise InvalidParameterError(
+            f"demo production needs days >= 1 and rows_per_day >= 1, received {days} and "
+            f"{rows_per_day}."
+        )
+    if not 0.0 <= new_scanner_share <= 1.0 or not 0.0 < darken <= 1.0:
+        raise InvalidParameterError(
+            f"new_scanner_share must be in [0, 1] and darken in (0, 1], received "
+            f"{new_scanner_share} and {darken}."
+        )
+    root = Path(dataset_dir)
+    if model is None:
+        model = ExperimentLog(root).model_path()
+        if model is None:
+            raise InvalidParameterError(
+                f"demo production: {root} has no saved model; run `datacentric loop {root}` "
+                "first, or pass model= (a fitted recipe or a file written by recipe.save)."
+            )
+    if isinstance(model, (str, Path)):
+        model = load_recipe(model)
+    ds = Dataset.open(root)
+    test = ds.split("test")
+    if len(test) == 0:
+        raise InvalidParameterError(f"demo production: {root} has no 'test' split to draw from.")
+    out = Path(out_dir)
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    preds = model.predict(test)
+    reference = _frame(test, preds, test.sample_ids, root)
+    reference.write_parquet(out / "reference.parquet")
+
+    rng = np.random.default_rng(seed)
+    test_ids = np.asarray(test.sample_ids)
+    batches: list[Path] = []
+    n_new = 0
+    for day in range(1, days + 1):
+        drawn = [str(s) for s in rng.choice(test_ids, rows_per_day, replace=True)]
+        frame = _frame(test, preds, drawn, root)
+        coin = rng.random(rows_per_day)
+        new = np.zeros(rows_per_day, dtype=bool)
+        if day == days:
+            vendor = (frame["vendor"] == new_scanner_vendor).to_numpy()
+            new = vendor & (coin < new_scanner_share)
+        ids = [f"prod-{day}-{i:05d}" for i in range(rows_per_day)]
+        frame = frame.with_columns(pl.Series("sample_id", ids, pl.Utf8))
+        if new.any():
+            frame = _new_scanner_rows(frame, new, test, model, out, darken)
+            n_new += int(new.sum())
+        stamps = [
+            _START + timedelta(days=day - 1, seconds=int(s))
+            for s in np.sort(rng.integers(0, 86_400, rows_per_day))
+        ]
+        frame = frame.with_columns(pl.Series("timestamp", stamps)).drop("label")
+        path = out / f"day{day}.parquet"
+        frame.write_parquet(path)
+        batches.append(path)
+    (out / "slices.yaml").write_text(_SLICES_YAML, encoding="utf-8")
+    return ProductionDemo(out / "reference.parquet", batches, out / "slices.yaml", n_new)
+
+
+def _new_scanner_rows(
+    frame: pl.DataFrame, new: np.ndarray, test: Any, model: Any, out: Path, darken: float
+) -> pl.DataFrame:
+    """Darken the images of the ``new`` rows, write them, and predict on what was written."""
+    from PIL import Image
+
+    from datacentric.dataset import Dataset
+
+    rows = frame.filter(pl.Series(new))
+    written: list[str] = []
+    for sid, src in rows.select("sample_id", "image").iter_rows():
+        with Image.open(src) as img:
+            arr = np.asarray(img.convert("RGB"), dtype=np.float32) * darken
+        rel = f"images/{sid}.png"
+        Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(out / rel)
+        written.append(rel)
+    shot = Dataset(
+        pl.DataFrame(
+            {"sample_id": rows["sample_id"], "image": written, "label": [None] * rows.height},
+            schema={"sample_id": pl.Utf8, "image": pl.Utf8, "label": pl.Utf8},
+        ),
+        list(test.classes),
+        root=out,
+    )
+    preds = model.predict(shot)
+    classes = list(preds.classes)
+    update = pl.DataFrame(
+        {
+            "sample_id": preds.sample_ids,
+            "_image": [str((out / p).resolve()) for p in written],
+            "_prediction": [classes[int(k)] for k in preds.pred_probs.argmax(axis=1)],
+            "_confidence": preds.pred_probs.max(axis=1).astype(np.float64),
+        }
+    )
+    merged = frame.join(update, on="sample_id", how="left", maintain_order="left")
+    hit = pl.col("_image").is_not_null()
+    return merged.with_columns(
+        pl.when(hit).then(pl.col("_image")).otherwise(pl.col("image")).alias("image"),
+        pl.when(hit).then(pl.lit(NEW_SCANNER)).otherwise(pl.col("scanner")).alias("scanner"),
+        pl.when(hit)
+        .then(pl.col("_prediction"))
+        .otherwise(pl.col("prediction"))
+        .alias("prediction"),
+        pl.when(hit)
+        .then(pl.col("_confidence"))
+        .otherwise(pl.col("confidence"))
+        .alias("confidence"),
+    ).drop("_image", "_prediction", "_confidence")
