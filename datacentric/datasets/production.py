@@ -152,7 +152,7 @@ def make_demo_production(
         drawn = [str(s) for s in rng.choice(test_ids, rows_per_day, replace=True)]
         frame = _frame(test, preds, drawn, root)
         coin = rng.random(rows_per_day)
-        new = np.zeros(rows_per_day, dtype=bool)
+        new: np.ndarray = np.zeros(rows_per_day, dtype=bool)
         if day == days:
             vendor = (frame["vendor"] == new_scanner_vendor).to_numpy()
             new = vendor & (coin < new_scanner_share)
