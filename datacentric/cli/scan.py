@@ -44,6 +44,12 @@ def scan_cmd(
     ),
     folds: int = typer.Option(5, help="Cross-validation folds."),
     seed: int = typer.Option(0, help="Seed for cross-validation."),
+    predictions_out: Path | None = typer.Option(
+        None,
+        "--predictions-out",
+        help="Where to save the predictions the scan used (default: predictions.npz next to "
+        "--out, where `datacentric review fiftyone` picks them up).",
+    ),
 ) -> None:
     """Find label errors, duplicates, leakage, outliers, image problems, imbalance."""
     from datacentric.issues import scan
@@ -73,6 +79,10 @@ def scan_cmd(
     for name, reason in result.skipped.items():
         console.print(f"[yellow]skipped[/] {name}: {reason}")
     console.print(f"Saved the scan to [bold]{out}[/]")
+    if result.predictions is not None:
+        dest = predictions_out or out.parent / "predictions.npz"
+        result.predictions.save(dest)
+        console.print(f"Saved the predictions it used to [bold]{dest}[/]")
     if report is not None:
         result.report(report, dataset=ds)
         console.print(f"Report: [bold]{report}[/]")

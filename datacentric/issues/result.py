@@ -38,6 +38,10 @@ class ScanResult:
         Step name → seconds.
     params : dict
         Finder name → parameters used.
+    predictions : datacentric.train.Predictions or None
+        The out-of-sample predictions the scan used (given or cross-validated), in manifest
+        order; kept in memory only (``save`` does not write them: see
+        ``Predictions.save``).
     meta : dict
         Dataset root and version, where predictions came from, when.
     """
@@ -50,6 +54,7 @@ class ScanResult:
     timings: dict[str, float] = field(default_factory=dict)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    predictions: Any = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ views
     def to_polars(self) -> pl.DataFrame:

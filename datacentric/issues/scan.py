@@ -195,7 +195,15 @@ def scan(
         "embeddings": "given or cross-validation" if embeddings is not None else None,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    return ScanResult(issues, samples, list(ds.classes), skipped, statistics, timings, params, meta)
+    used = None
+    if pred_probs is not None:
+        from datacentric.train.recipe import Predictions
+
+        emb = embeddings if embeddings is not None else np.zeros((len(ds), 0), np.float32)
+        used = Predictions(ds.sample_ids, pred_probs, emb, classes=list(ds.classes))
+    return ScanResult(
+        issues, samples, list(ds.classes), skipped, statistics, timings, params, meta, used
+    )
 
 
 def _progress(finders: list[IssueFinder], show: bool) -> Any:

@@ -124,6 +124,13 @@ def test_cli_scan_with_given_arrays(ctx_parts, tmp_path: Path) -> None:
     assert "exact_duplicate" in result.output
     assert ScanResult.load(out).samples.height == len(folder)
     assert (tmp_path / "r.md").read_text().count("exact_duplicate") >= 1
+    # the predictions the scan used are saved next to it, for `datacentric review fiftyone`
+    from datacentric.train import Predictions
+
+    used = Predictions.load(tmp_path / "predictions.npz")
+    assert used.sample_ids == folder.sample_ids and used.classes == folder.classes
+    np.testing.assert_allclose(used.pred_probs, probs, rtol=1e-6)
+    np.testing.assert_allclose(used.embeddings, emb, rtol=1e-6)
     bad = CliRunner().invoke(app, ["scan", str(tmp_path / "data"), "--pred-probs", "x.csv"])
     assert bad.exit_code == 1
     assert "must be an existing .npy file" in bad.output
@@ -138,6 +145,8 @@ def test_scan_cross_validates_the_demo_end_to_end(tmp_path: Path) -> None:
     truth = load_ground_truth(tmp_path / "demo")
     result = scan(ds, recipe=SmallCNNRecipe(epochs=3), folds=2, seed=0)
     assert result.meta["predictions"].startswith("cross-validation (2 folds")
+    assert result.predictions is not None and result.predictions.sample_ids == ds.sample_ids
+    assert result.predictions.embeddings.shape[0] == len(ds)
     assert "cross_validation" in result.timings
     assert result.skipped == {
         "annotator_disagreement": "no sample has labels from two or more annotators "
