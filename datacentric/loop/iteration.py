@@ -171,7 +171,9 @@ def run_iteration(
         record["model"] = f"{log.iteration_dir(it).name}/{MODEL_FILE}"
     frames: dict[str, pl.DataFrame] = {"predictions": _prediction_table(ds, preds, eval_split)}
     if scan_result is not None and fixed is not None:
-        frames |= {"scan": scan_result.issues, "edits": fixed.edits, "review": fixed.review}
+        # the full scan (ScanResult.load reads it back: `datacentric guide`, `review push`)
+        scan_result.save(log.iteration_dir(it) / "scan.parquet")
+        frames |= {"edits": fixed.edits, "review": fixed.review}
     log.write(record, frames, metrics)
     note(
         f"iteration {it}: test accuracy {overall['value']:.4f} "

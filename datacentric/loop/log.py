@@ -28,6 +28,7 @@ class ExperimentLog:
           log.jsonl                  one JSON line per iteration (summary)
           iter_000/metrics.json      SliceMetrics of the model trained at that iteration
                    scan.parquet      (iterations >= 1) the scan that drove the fixes
+                                     (ScanResult.save; + scan.samples.parquet)
                    edits.parquet     automatic edits
                    review.parquet    the review queue
                    record.json       the full record (config, versions, timings, ...)

@@ -77,6 +77,11 @@ def test_log_records_everything(looped) -> None:
         == recs[1]["counts"]["relabeled"] + recs[1]["counts"]["removed"]
     )
     assert set(log.frame(0, "predictions").columns) >= {"sample_id", "label", "pred", "site"}
+    # the iteration's scan is a full ScanResult (guide and review push read it back)
+    from datacentric.issues import ScanResult
+
+    scan = ScanResult.load(log.iteration_dir(1) / "scan.parquet")
+    assert scan.issues.equals(log.frame(1, "scan")) and scan.samples.height > 0
     assert log.next_iteration() == 2
 
 
