@@ -2,9 +2,12 @@
 
 The building blocks in :mod:`datacentric.report.html` and
 :mod:`datacentric.report.markdown` are shared by every report; :mod:`.scan` renders a
-:class:`~datacentric.issues.result.ScanResult`.
+:class:`~datacentric.issues.result.ScanResult`, :mod:`.export` a compressed export and
+:mod:`.monitor` a production monitor store (the loop and slice reports live in
+:mod:`.loop` and :mod:`.slices`).
 """
 
+from datacentric.report.export import render_export_html
 from datacentric.report.html import (
     badge,
     bar_chart_svg,
@@ -20,6 +23,11 @@ from datacentric.report.html import (
     thumbnail_img,
 )
 from datacentric.report.markdown import markdown_table, md_text
+from datacentric.report.monitor import (
+    render_monitor_html,
+    render_monitor_markdown,
+    write_monitor_report,
+)
 from datacentric.report.scan import describe_issue_type, render_scan_html, render_scan_markdown
 
 __all__ = [
@@ -34,10 +42,14 @@ __all__ = [
     "md_text",
     "metric_cards",
     "page",
+    "render_export_html",
+    "render_monitor_html",
+    "render_monitor_markdown",
     "render_scan_html",
     "render_scan_markdown",
     "section",
     "severity_badge",
     "table_html",
     "thumbnail_img",
+    "write_monitor_report",
 ]
