@@ -297,19 +297,15 @@ def build_profile(
         None if calibrator is None else calibrator.apply(conf),
     )  # fmt: skip
     ref_accuracy: dict[str, float | None] = {s.name: None for s in slices}
-    ref_expected: dict[str, float | None] = {s.name: None for s in slices}
-    if calibrator is not None:
-        cal = pl.Series("_cal", calibrator.apply(conf)).fill_nan(None)
-        row = (
-            reference.with_columns(cal)
-            .select(
-                *[pl.col("_cal").filter(s.expr).mean().alias(f"e{i}") for i, s in enumerate(slices)]
-            )
-            .row(0)
+    # CBPE on the reference rows: the histograms already summed the calibrated confidences
+    ref_expected: dict[str, float | None] = {
+        s: (
+            float(h.expected_correct[0, j] / h.scored[0, j])
+            if calibrator is not None and h.scored[0, j]
+            else None
         )
-        ref_expected = {
-            s.name: None if v is None else float(v) for s, v in zip(slices, row, strict=True)
-        }
+        for j, s in enumerate(h.slices)
+    }
     if correct is not None:
         has = pl.col(LABEL).is_not_null()
         sums = reference.select(
