@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from datacentric._io import atomic_write_text
+from datacentric.report.html import format_bytes
 from datacentric.slices.gate import GateResult
 from datacentric.slices.result import SliceMetrics
 
@@ -184,7 +185,7 @@ class CompressionReport:
             gate = "" if a.gate is None else ("pass" if a.gate.passed else "**FAIL**")
             lat = a.latency_ms
             lines.append(
-                f"| {a.target} | {_size(a.size_bytes)} | {a.size_ratio:.2f} | "
+                f"| {a.target} | {format_bytes(a.size_bytes)} | {a.size_ratio:.2f} | "
                 f"{lat.get('p50@1', math.nan):.2f} | {lat.get('p95@1', math.nan):.2f} | "
                 f"{lat.get('p50@64', math.nan):.2f} | {lat.get('p95@64', math.nan):.2f} | "
                 f"{a.accuracy:.4f} | {worst or ''} | "
@@ -239,7 +240,3 @@ class CompressionReport:
                 }
             )
         changed.write_parquet(self.out_dir / CHANGED)
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"

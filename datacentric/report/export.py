@@ -16,7 +16,7 @@ import polars as pl
 
 from datacentric.exceptions import DatacentricError
 from datacentric.report import html as h
-from datacentric.report.html import esc
+from datacentric.report.html import esc, format_bytes
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
@@ -77,7 +77,7 @@ def _forms_table(report: CompressionReport) -> str:
         worst_txt = "" if delta is None else f"{worst} ({delta * 100:+.1f} pt)"
         body.append(
             f"<tr style='white-space:nowrap'><td><code>{esc(a.target)}</code></td>"
-            f"<td class='num'>{esc(_size(a.size_bytes))}</td>"
+            f"<td class='num'>{esc(format_bytes(a.size_bytes))}</td>"
             f"<td class='num'>{a.size_ratio:.2f}</td>"
             f"<td class='num'>{lat.get('p50@1', math.nan):.3f}</td>"
             f"<td class='num'>{lat.get('p50@64', math.nan):.2f}</td>"
@@ -236,10 +236,6 @@ def _reasons(a: ArtefactResult) -> list[str]:
     if a.gate is None:
         return []
     return [f"{r['slice']}: {r['reason']}" for r in a.gate.failures.iter_rows(named=True)]
-
-
-def _size(n: int) -> str:
-    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
 
 
 def write_export_html(

@@ -24,6 +24,7 @@ __all__ = [
     "badge",
     "bar_chart_svg",
     "esc",
+    "format_bytes",
     "format_value",
     "grouped_bar_chart_svg",
     "heat_table_html",
@@ -109,6 +110,17 @@ def format_value(value: Any, fmt: Formatter | None = None) -> str:
     if isinstance(value, (int, np.integer, float, np.floating)):
         return f"{value:,}" if isinstance(value, (int, np.integer)) else f"{float(value):.3g}"
     return str(value)
+
+
+def format_bytes(n: int) -> str:
+    """A file size in KiB below 1 MiB, else in MiB.
+
+    Examples
+    --------
+    >>> format_bytes(103_424), format_bytes(45 * 1024 * 1024)
+    ('101.0 KiB', '45.00 MiB')
+    """
+    return f"{n / 1024:.1f} KiB" if n < 1 << 20 else f"{n / (1 << 20):.2f} MiB"
 
 
 def page(
