@@ -29,20 +29,8 @@ def measure(
     >>> sorted(measure(lambda b: b.sum(), np.ones((2, 3)), batch_sizes=(1,), repeats=3))
     ['p50@1', 'p95@1']
     """
-    out: dict[str, float] = {}
-    for b in batch_sizes:
-        reps = int(np.ceil(b / len(x)))
-        batch = np.ascontiguousarray(np.concatenate([x] * reps)[:b])
-        for _ in range(warmup):
-            run(batch)
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            run(batch)
-            times.append((time.perf_counter() - t0) * 1000.0)
-        out[f"p50@{b}"] = float(np.percentile(times, 50))
-        out[f"p95@{b}"] = float(np.percentile(times, 95))
-    return out
+    one = measure_many({"model": run}, x, batch_sizes=batch_sizes, repeats=repeats, warmup=warmup)
+    return one["model"]
 
 
 def measure_many(
