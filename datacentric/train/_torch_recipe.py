@@ -352,11 +352,13 @@ class TorchRecipe:
         torch.save(state, Path(path))
 
     @classmethod
-    def _load(cls: type[_R], path: str | Path, into: _R | None = None) -> _R:
+    def _load(cls: type[_R], path: str | Path, into: _R | None = None, state: Any = None) -> _R:
         """Read a recipe written by :meth:`save` (``torch.load(..., weights_only=True)``).
 
         Called on the class, returns a new fitted recipe with the saved hyper-parameters;
         called on an instance, replaces its hyper-parameters and weights and returns it.
+        ``state``: the file's content when the caller has read it already (``path`` then only
+        names it in messages).
 
         Raises
         ------
@@ -367,7 +369,8 @@ class TorchRecipe:
 
         title = cls._title
         fmt = f"datacentric.{title}"
-        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if state is None:
+            state = torch.load(Path(path), map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("format") != fmt:
             raise SchemaError(
                 f"{title}.load: {str(path)!r} is not a saved {title} (expected a file written "

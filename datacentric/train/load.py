@@ -72,7 +72,7 @@ def load_recipe(path: str | Path) -> Any:
     for name in RECIPES:
         cls = _cls(name)
         if fmt == f"datacentric.{cls._title}":
-            return cls.load(path)
+            return cls._load(path, state=state)  # read once
     known = ", ".join(f"datacentric.{_cls(n)._title}" for n in RECIPES)
     raise SchemaError(
         f"load_recipe: {str(path)!r} has format {fmt!r}, not one of {known}. Pass a file "
