@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from datacentric import exceptions
+from datacentric.config import config_context, get_config, set_config
 from datacentric.dataset import Dataset, VersionStore, diff_manifests
 from datacentric.exceptions import DatacentricError
 from datacentric.issues import IssueFinder, ScanResult, register_finder, scan
@@ -63,11 +64,14 @@ __all__ = [
     "VersionStore",
     "__version__",
     "compress",
+    "config_context",
     "diff_manifests",
     "evaluate",
     "exceptions",
+    "get_config",
     "load_demo",
     "register_finder",
     "run_loop",
     "scan",
+    "set_config",
 ]

@@ -17,9 +17,12 @@ __all__ = [
     "DuplicateSampleIdError",
     "EmptyDatasetError",
     "ExportVerificationError",
+    "FileAccessError",
+    "ImageTooLargeError",
     "IntegrationError",
     "InvalidDatasetError",
     "InvalidParameterError",
+    "LimitExceededError",
     "MissingDependencyError",
     "MissingImageError",
     "NoStoreError",
@@ -97,6 +100,24 @@ class UnreadableImageError(InvalidDatasetError):
 
 class PathEscapeError(InvalidDatasetError):
     """An image path points outside the dataset root (absolute, or with ``..``)."""
+
+
+class LimitExceededError(DatacentricError, ValueError):
+    """An input exceeds a safety limit (see :mod:`datacentric.config`: pixels, YAML size, ...).
+
+    The message names the file, the size received, the limit and the setting that raises it.
+    """
+
+
+class ImageTooLargeError(UnreadableImageError, LimitExceededError):
+    """An image has more pixels than ``max_image_pixels``; it is refused before decoding."""
+
+
+class FileAccessError(DatacentricError, OSError):
+    """A file or directory cannot be read or written (permission denied, disk full, ...).
+
+    The message names the path and the operating system's reason.
+    """
 
 
 class EmptyDatasetError(InvalidDatasetError):
