@@ -102,7 +102,7 @@ def nonfinite_rows(values: np.ndarray, *, nan: bool = True) -> np.ndarray:
     [1]
     """
     arr = np.asarray(values, dtype=np.float64)
-    bad = ~np.isfinite(arr) if nan else np.isinf(arr)
+    bad: np.ndarray = np.asarray(~np.isfinite(arr) if nan else np.isinf(arr))
     if bad.ndim > 1:
-        bad = bad.reshape(bad.shape[0], -1).any(axis=1)
+        bad = np.asarray(bad.reshape(bad.shape[0], -1).any(axis=1))
     return np.flatnonzero(bad)
