@@ -102,18 +102,25 @@ def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.Data
         )
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".csv"):
+        kind = "Parquet" if suffix == ".parquet" else "CSV"
         try:
             if suffix == ".parquet":
-                return pl.read_parquet(path)
-            overrides = {SAMPLE_ID: pl.String, PREDICTION: pl.String, LABEL: pl.String}
-            return pl.read_csv(path, schema_overrides=overrides, try_parse_dates=True)
+                frame = pl.read_parquet(path)
+            else:
+                overrides = {SAMPLE_ID: pl.String, PREDICTION: pl.String, LABEL: pl.String}
+                frame = pl.read_csv(path, schema_overrides=overrides, try_parse_dates=True)
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            kind = "Parquet" if suffix == ".parquet" else "CSV"
             raise SchemaError(
                 f"{what} file {str(path)!r} is not a readable {kind} file ({reason}). Write "
                 f"the {what} again as a table with a header row."
             ) from None
+        if frame.height == 0 and what != "labels":  # no late labels today is fine
+            raise SchemaError(
+                f"{what} file {str(path)!r} has no rows (columns {format_items(frame.columns)}"
+                f"). Pass a {kind} file with a header row and at least one row."
+            )
+        return frame
     raise InvalidParameterError(
         f"{what} file must end in .parquet or .csv, received {path.name!r}. Convert it, or "
         "pass a polars DataFrame."

@@ -42,6 +42,7 @@ from datacentric.train.prediction_files import (
     read_npz,
     read_table,
     reason,
+    texts,
 )
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def _probs_from_npz(path: Path, source: str) -> _Probs:
             raise fail(
                 source, f"classes must be a 1-D array of names, received {c.dtype} {c.shape}."
             )
-        classes = [str(x) for x in c.tolist()]
+        classes = texts(c)
     return _Probs(ids, data["pred_probs"], data.get("embeddings"), classes, source)
 
 
@@ -508,7 +509,7 @@ def coerce_embeddings(obj: Any, ds: Dataset, *, what: str = "embeddings") -> np.
         if suffix == ".npy":
             arr: Any = read_npy(path, source)
         else:
-            data = read_npz(path, keys=("sample_ids", "embeddings"))
+            data = read_npz(path, keys=("sample_ids", "embeddings"), what="embeddings")
             if "embeddings" not in data:
                 raise fail(source, "has no 'embeddings' array.")
             arr = data["embeddings"]

@@ -19,9 +19,18 @@ from typing import IO
 import numpy as np
 import polars as pl
 
-from datacentric.exceptions import SchemaError, format_items
+from datacentric.exceptions import FileAccessError, SchemaError, format_items
 
-__all__ = ["NPZ_KEYS", "fail", "id_list", "read_npy", "read_npz", "read_table", "reason"]
+__all__ = [
+    "NPZ_KEYS",
+    "fail",
+    "id_list",
+    "read_npy",
+    "read_npz",
+    "read_table",
+    "reason",
+    "texts",
+]
 
 #: ``.npz`` members may decompress to at most this many bytes, or this ratio of their size.
 _NPZ_FLOOR_BYTES = 64 * 2**20
@@ -75,11 +84,14 @@ def _read_npy_stream(fh: IO[bytes], source: str, key: str, limit: int) -> np.nda
 
 
 def reason(exc: BaseException) -> str:
+    """An exception as a short one-line reason for a message."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text[:200]
 
 
-def read_npz(path: str | Path, keys: Sequence[str] = NPZ_KEYS) -> dict[str, np.ndarray]:
+def read_npz(
+    path: str | Path, keys: Sequence[str] = NPZ_KEYS, *, what: str = "predictions"
+) -> dict[str, np.ndarray]:
     """The arrays ``keys`` (those present) of a ``.npz`` file, read without pickle.
 
     Each member's header is checked before its data is read: Python-object arrays are refused
@@ -91,10 +103,14 @@ def read_npz(path: str | Path, keys: Sequence[str] = NPZ_KEYS) -> dict[str, np.n
     SchemaError
         The file is not a zip archive, is truncated, or a member is not a plain array;
         the message names the file.
+    FileAccessError
+        The file cannot be opened (permission denied, ...).
     """
-    source = f"predictions file {str(path)!r}"
+    source = f"{what} file {str(path)!r}"
     try:
         zf = zipfile.ZipFile(path)
+    except OSError as exc:
+        raise FileAccessError(f"{source} cannot be read: {reason(exc)}.") from None
     except Exception as exc:
         raise fail(
             source,
@@ -129,26 +145,38 @@ def read_npz(path: str | Path, keys: Sequence[str] = NPZ_KEYS) -> dict[str, np.n
 
 
 def read_npy(path: Path, source: str) -> np.ndarray:
+    """A ``.npy`` array, its header checked against the file size before reading."""
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
             return _read_npy_stream(fh, source, "the array", size)
     except OSError as exc:
-        raise fail(source, f"cannot be read ({reason(exc)}).") from None
+        raise FileAccessError(f"{source} cannot be read: {reason(exc)}.") from None
+
+
+def texts(arr: np.ndarray) -> list[str]:
+    """The items of a text (or integer) array as ``str`` (bytes decoded as UTF-8)."""
+    return [x.decode("utf-8", "replace") if isinstance(x, bytes) else str(x) for x in arr.tolist()]
 
 
 def id_list(arr: np.ndarray, source: str, key: str) -> list[str]:
+    """Sample ids from a 1-D text or integer array (else a :class:`SchemaError`)."""
     if arr.ndim != 1 or arr.dtype.kind not in "USiu":
         raise fail(
             source,
             f"{key} must be a 1-D array of ids (text or integers), received dtype {arr.dtype} "
             f"and shape {arr.shape}.",
         )
-    return [str(x) for x in arr.tolist()]
+    return texts(arr)
 
 
 def read_table(path: Path, source: str, max_rows: int) -> pl.DataFrame:
     """A predictions table (``.parquet`` / ``.csv``), at most ``max_rows`` rows read."""
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as exc:
+        raise FileAccessError(f"{source} cannot be read: {reason(exc)}.") from None
     try:
         if path.suffix.lower() == ".parquet":
             lf = pl.scan_parquet(path)

@@ -196,7 +196,7 @@ class Predictions:
             The file is not such a ``.npz`` (not a zip, truncated, object arrays, no
             ``sample_ids`` or ``pred_probs``); the message names it.
         """
-        from datacentric.train.prediction_files import read_npz
+        from datacentric.train.prediction_files import id_list, read_npz, texts
 
         data = read_npz(path)
         if "sample_ids" not in data:
@@ -205,15 +205,19 @@ class Predictions:
                 "reads files written by Predictions.save (use Predictions.coerce(path, ds) for "
                 "pred_probs in manifest order)."
             )
-        classes = data["classes"].tolist() if "classes" in data else None
+        source = f"predictions file {str(path)!r}"
+        classes = texts(data["classes"]) if "classes" in data else None
         emb = data.get("embeddings")
-        n = len(data["sample_ids"])
-        return cls(
-            data["sample_ids"].tolist(),
-            data["pred_probs"],
-            emb if emb is not None else np.zeros((n, 0), np.float32),
-            classes=classes,
-        )
+        ids = id_list(data["sample_ids"], source, "sample_ids")
+        try:
+            return cls(
+                ids,
+                data["pred_probs"],
+                emb if emb is not None else np.zeros((len(ids), 0), np.float32),
+                classes=classes,
+            )
+        except (SchemaError, ValueError, TypeError) as exc:  # shapes, dtypes, values
+            raise SchemaError(f"{source}: {exc}") from None
 
     @classmethod
     def coerce(
