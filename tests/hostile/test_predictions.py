@@ -374,6 +374,25 @@ def test_review_records_use_class_names(tmp_path: Path) -> None:
                                                 classes=["x", "y", "z"]))  # fmt: skip
 
 
+def test_label_studio_pre_annotations_are_checked_before_any_request(tmp_path: Path) -> None:
+    from datacentric.integrations.labelstudio import push_review
+
+    folder = Dataset.open(versioned_dataset(tmp_path / "data", n=6))
+    probs = np.tile([0.7, 0.2, 0.1], (6, 1))
+    other = Predictions(folder.sample_ids, probs, np.zeros((6, 0)), classes=["x", "y", "z"])
+    # no server at this URL: the predictions are refused before it is contacted
+    with pytest.raises(SchemaError, match=r"\['x', 'y', 'z'\].*\['a', 'b', 'c'\]"):
+        push_review(
+            folder, None, project="p", predictions=other, url="http://127.0.0.1:9", token="t"
+        )
+    np.save(tmp_path / "nan.npy", np.full((6, 3), np.nan))
+    with pytest.raises(SchemaError, match=r"nan\.npy.*NaN or infinite values in 6 row"):
+        push_review(
+            folder, None, project="p", predictions=str(tmp_path / "nan.npy"),
+            url="http://127.0.0.1:9", token="t",
+        )  # fmt: skip
+
+
 # ----------------------------------------------------------------- the CLI round trip
 def test_scan_npz_round_trips_into_scan_pred_probs(tmp_path: Path) -> None:
     root = versioned_dataset(tmp_path / "data")
