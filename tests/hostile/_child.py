@@ -45,9 +45,7 @@ class ChildResult:
         return lines[-1] if lines else ""
 
 
-def run_child(
-    code: str, *, timeout: float = 120.0, env: dict[str, str] | None = None
-) -> ChildResult:
+def run_child(code: str, *, timeout: float = 120.0, env: dict[str, str] | None = None) -> ChildResult:
     """Run ``code`` with this interpreter; return its status, output and peak RSS.
 
     ``code`` may raise: the peak is still reported (printed at exit). Environment
