@@ -92,9 +92,9 @@ def check_cmd(
 ) -> None:
     """Fail (exit 1) when any slice regresses by more than --max-drop."""
     from datacentric._numbers import check_number
+    from datacentric.slices import SliceMetrics, check
 
     check_number(max_drop, "--max-drop", low=0.0)
-    from datacentric.slices import SliceMetrics, check
 
     result = check(
         SliceMetrics.load(baseline),

@@ -129,8 +129,7 @@ class IssueFinder:
         ``low <= value <= high`` (NaN, infinities and booleans are refused)."""
         from datacentric._numbers import check_number
 
-        out = check_number(value, f"{finder}: parameter {name}", low=low, high=high)
-        return float(out if out is not None else value)
+        return float(check_number(value, f"{finder}: parameter {name}", low=low, high=high) or 0)
 
     def check_output(self, table: pl.DataFrame) -> pl.DataFrame:
         """Check a finder's output against the IssueTable schema."""
