@@ -43,6 +43,9 @@ def export_cmd(
     seed: int = typer.Option(0, help="Seed for training, calibration sampling, bootstrap."),
 ) -> None:
     """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much."""
+    from datacentric._numbers import check_number
+
+    check_number(max_drop, "--max-drop", low=0.0, high=1.0)  # before any training
     from datacentric.cli.data import _open_any
     from datacentric.export import compress
     from datacentric.loop.log import ExperimentLog

@@ -26,6 +26,9 @@ def loop_cmd(
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
 ) -> None:
     """Improve the data with the model fixed; print and record what each iteration gained."""
+    from datacentric._numbers import check_number
+
+    check_number(min_confidence, "--min-confidence", low=0.0, high=1.0)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
     run_loop(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 
 from datacentric.cli._common import console, user_errors
@@ -66,7 +65,10 @@ def _scanned_root(path: Path) -> Path | None:
 def _predictions(
     directory: Path, ds: Any, path: Path | None, probs: Path | None, emb: Path | None
 ) -> Any:
+    """The predictions to push, read and checked by ``Predictions.coerce`` (matched by
+    sample id and class name; samples without one get none)."""
     from datacentric.train import Predictions
+    from datacentric.train.coerce import coerce_embeddings
 
     if path is None and probs is None and (directory / PREDICTIONS_FILE).is_file():
         path = directory / PREDICTIONS_FILE
@@ -76,22 +78,22 @@ def _predictions(
                 f"--predictions must be an existing .npz written by Predictions.save(), "
                 f"received {path}."
             )
-        return Predictions.load(path)
+        return Predictions.coerce(path, ds, allow_missing=True, allow_extra=True)
     if probs is None:
         if emb is not None:
             raise InvalidParameterError("--embeddings needs --pred-probs as well.")
         return None
-    arrays = []
-    for p, what in ((probs, "pred-probs"), (emb, "embeddings")):
-        if p is None:
-            arrays.append(np.zeros((len(ds), 0), dtype=np.float32))
-            continue
-        if p.suffix != ".npy" or not p.is_file():
-            raise InvalidParameterError(
-                f"--{what} must be an existing .npy file (rows in manifest order), received {p}."
-            )
-        arrays.append(np.load(p, allow_pickle=False))
-    return Predictions(ds.sample_ids, arrays[0], arrays[1], classes=ds.classes)
+    if probs.suffix != ".npy":
+        raise InvalidParameterError(
+            f"--pred-probs must be an existing .npy file (N x K, manifest order), received "
+            f"{probs}; pass a predictions .npz with --predictions."
+        )
+    given = Predictions.coerce(probs, ds)
+    if emb is None:
+        return given
+    return Predictions(
+        given.sample_ids, given.pred_probs, coerce_embeddings(emb, ds), classes=given.classes
+    )
 
 
 def fiftyone_cmd(

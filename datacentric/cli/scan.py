@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -15,14 +14,14 @@ from datacentric.exceptions import InvalidParameterError
 __all__ = ["register"]
 
 
-def _load_array(path: Path | None, what: str) -> np.ndarray | None:
-    if path is None:
-        return None
-    if path.suffix != ".npy" or not path.is_file():
+def _array_file(path: Path | None, option: str, shape: str) -> Path | None:
+    """``path`` when it is an existing .npy/.npz file (read later by ``Predictions.coerce``)."""
+    if path is not None and (path.suffix.lower() not in (".npy", ".npz") or not path.is_file()):
         raise InvalidParameterError(
-            f"--{what} must be an existing .npy file (rows in manifest order), received {path}."
+            f"{option} must be an existing .npy file ({shape}, manifest order) or a predictions "
+            f".npz (Predictions.save, or the predictions.npz a scan wrote), received {path}."
         )
-    return np.load(path, allow_pickle=False)
+    return path
 
 
 def scan_cmd(
@@ -34,10 +33,14 @@ def scan_cmd(
     ),
     version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
     predictions: Path | None = typer.Option(
-        None, "--pred-probs", help="Out-of-sample pred_probs (.npy, N x K, manifest order)."
+        None,
+        "--pred-probs",
+        help="Out-of-sample pred_probs: a predictions .npz (Predictions.save, or the "
+        "predictions.npz a previous scan wrote; matched by sample id and class name) or a .npy "
+        "(N x K, manifest order, columns in the dataset's class order).",
     ),
     embeddings: Path | None = typer.Option(
-        None, "--embeddings", help="Embeddings (.npy, N x D, manifest order)."
+        None, "--embeddings", help="Embeddings (.npy, N x D, manifest order; or a .npz)."
     ),
     cross_validate: bool = typer.Option(
         True, "--cv/--no-cv", help="Cross-validate the fixed recipe when predictions are missing."
@@ -58,8 +61,8 @@ def scan_cmd(
     names = [f.strip() for f in finders.split(",") if f.strip()] if finders else None
     result = scan(
         ds,
-        _load_array(predictions, "pred-probs"),
-        _load_array(embeddings, "embeddings"),
+        _array_file(predictions, "--pred-probs", "N x K"),
+        _array_file(embeddings, "--embeddings", "N x D"),
         finders=names,
         cross_validate="auto" if cross_validate else False,
         folds=folds,

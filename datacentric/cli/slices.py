@@ -5,35 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 import typer
 from rich.table import Table
 
 from datacentric.cli._common import console, new_app, user_errors
-from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["app"]
 
 app = new_app("Metrics by slice, slice discovery, and the CI gate that fails on a regression.")
 
 
-def _read_predictions(path: Path) -> Any:
-    """Predictions from ``.npz`` (Predictions.save) or ``.parquet``/``.csv``
-    (``sample_id, pred[, confidence]``)."""
-    if not path.is_file():
-        raise InvalidParameterError(f"predictions file {path} does not exist.")
-    if path.suffix == ".npz":
-        from datacentric.train import Predictions
-
-        return Predictions.load(path)
-    if path.suffix == ".parquet":
-        return pl.read_parquet(path)
-    if path.suffix == ".csv":
-        return pl.read_csv(path, schema_overrides={"sample_id": pl.Utf8, "pred": pl.Utf8})
-    raise InvalidParameterError(
-        f"predictions must be .npz (Predictions.save), .parquet or .csv with columns "
-        f"sample_id, pred[, confidence]; received {path.name}."
-    )
+_PRED_HELP = (
+    "Predictions: .npz (Predictions.save, or scan's predictions.npz), .npy (N x K, manifest "
+    "order), or .parquet/.csv with sample_id, pred[, confidence]."
+)
 
 
 def _open(directory: Path, version: str | None) -> Any:
@@ -46,7 +31,7 @@ def _open(directory: Path, version: str | None) -> Any:
 @user_errors
 def evaluate_cmd(
     directory: Path = typer.Argument(..., help="Dataset directory."),
-    predictions: Path = typer.Option(..., "--predictions", "-p", help=".npz, .parquet or .csv"),
+    predictions: Path = typer.Option(..., "--predictions", "-p", help=_PRED_HELP),
     slices: Path | None = typer.Option(
         None, "--slices", "-s", help="YAML slice definitions (default: every metadata value)."
     ),
@@ -62,7 +47,7 @@ def evaluate_cmd(
     ds = _open(directory, version)
     metrics = evaluate(
         ds,
-        _read_predictions(predictions),
+        predictions,
         slices,
         split=None if split == "all" else split,
         min_n=min_n,
@@ -106,7 +91,10 @@ def check_cmd(
     json_out: Path | None = typer.Option(None, "--json", help="Write JSON."),
 ) -> None:
     """Fail (exit 1) when any slice regresses by more than --max-drop."""
+    from datacentric._numbers import check_number
     from datacentric.slices import SliceMetrics, check
+
+    check_number(max_drop, "--max-drop", low=0.0)
 
     result = check(
         SliceMetrics.load(baseline),
@@ -137,7 +125,7 @@ def check_cmd(
 @user_errors
 def discover_cmd(
     directory: Path = typer.Argument(..., help="Dataset directory."),
-    predictions: Path = typer.Option(..., "--predictions", "-p", help=".npz, .parquet or .csv"),
+    predictions: Path = typer.Option(..., "--predictions", "-p", help=_PRED_HELP),
     out: Path = typer.Option(Path("discovered_slices.yaml"), "--out", "-o"),
     split: str = typer.Option("test", help="Split to search ('all' for every labelled row)."),
     top: int = typer.Option(10, help="Slices to keep."),
@@ -150,7 +138,7 @@ def discover_cmd(
     ds = _open(directory, version)
     result = discover_dataset(
         ds,
-        _read_predictions(predictions),
+        predictions,
         split=None if split == "all" else split,
         k=top,
         max_level=max_level,

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datacentric._numbers import check_number
 from datacentric.dataset import Dataset
 from datacentric.exceptions import CalibrationDataError, InvalidDatasetError, InvalidParameterError
 from datacentric.export.latency import measure_many, onnx_runner, torch_runner
@@ -176,8 +177,7 @@ def compress(
 
     names = parse_targets(targets)
     fn = fitted_net(recipe)
-    if not (isinstance(max_drop, (int, float)) and 0 <= max_drop <= 1):
-        raise InvalidParameterError(f"max_drop must be a number in [0, 1], received {max_drop!r}.")
+    check_number(max_drop, "max_drop", low=0.0, high=1.0)
     pool: Dataset | None
     if eval_ds is None:
         if calib_ds is None:

@@ -358,6 +358,10 @@ def draft_guide(
     """
     if not (isinstance(top, int) and top >= 0):
         raise InvalidParameterError(f"draft_guide: top must be an integer >= 0, received {top!r}.")
+    if predictions is not None:  # matched by sample id and class name, values checked
+        from datacentric.train.recipe import Predictions as _Predictions
+
+        predictions = _Predictions.coerce(predictions, ds, allow_missing=True, allow_extra=True)
     images = dict(ds.manifest.select("sample_id", "image").rows()) if ds.root is not None else {}
 
     def pics(ids: list[str]) -> list[str]:

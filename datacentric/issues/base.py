@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import polars as pl
 
-from datacentric.exceptions import InvalidParameterError, SchemaError
+from datacentric.exceptions import SchemaError
 
 if TYPE_CHECKING:
     from datacentric.issues.context import ScanContext
@@ -125,13 +125,11 @@ class IssueFinder:
     # helpers for subclasses --------------------------------------------------
     @staticmethod
     def check_range(name: str, value: float, low: float, high: float, *, finder: str) -> float:
-        """Raise :class:`InvalidParameterError` unless ``low <= value <= high``."""
-        if not (isinstance(value, (int, float)) and low <= float(value) <= high):
-            raise InvalidParameterError(
-                f"{finder}: parameter {name} must be a number in [{low}, {high}], received "
-                f"{value!r}."
-            )
-        return float(value)
+        """Raise :class:`InvalidParameterError` unless ``value`` is a finite number with
+        ``low <= value <= high`` (NaN, infinities and booleans are refused)."""
+        from datacentric._numbers import check_number
+
+        return float(check_number(value, f"{finder}: parameter {name}", low=low, high=high) or 0)
 
     def check_output(self, table: pl.DataFrame) -> pl.DataFrame:
         """Check a finder's output against the IssueTable schema."""

@@ -79,10 +79,16 @@ def scan(
     Parameters
     ----------
     ds : Dataset
-    predictions : array (N, K) or datacentric.train.Predictions, optional
-        Out-of-sample predicted probabilities (rows in manifest order, or a
-        ``Predictions`` keyed by sample id, which also carries embeddings).
-    embeddings : array (N, D), optional
+    predictions : Predictions, array (N, K) or path, optional
+        Out-of-sample predicted probabilities: a ``Predictions`` keyed by sample id (which
+        also carries embeddings), an array in manifest order, or a ``.npz`` / ``.npy``
+        file — the ``predictions.npz`` a previous scan wrote included. Read and checked by
+        :meth:`datacentric.train.Predictions.coerce`: rows matched by sample id, classes
+        matched by name (reordered when they are the dataset's in another order),
+        probabilities checked.
+    embeddings : array (N, D) or path, optional
+        In manifest order (a ``.npy``, or a ``.npz`` with ``embeddings`` and
+        ``sample_ids``); finite, one row per sample.
     finders : list of names or IssueFinder instances, optional
         Default: every registered finder with default parameters.
     annotations : polars.DataFrame, optional
@@ -120,13 +126,19 @@ def scan(
     if dup:
         raise InvalidParameterError(f"finders given twice: {dup}; pass each finder once.")
     timings: dict[str, float] = {}
-    pred_probs = predictions
+    pred_probs = None
     source = "given" if predictions is not None else None
-    if predictions is not None and hasattr(predictions, "pred_probs"):
-        order = _align(list(predictions.sample_ids), ds, "predictions")
-        pred_probs = np.asarray(predictions.pred_probs)[order]
-        if embeddings is None and getattr(predictions, "embeddings", None) is not None:
-            embeddings = np.asarray(predictions.embeddings)[order]
+    if embeddings is not None:
+        from datacentric.train.coerce import coerce_embeddings
+
+        embeddings = coerce_embeddings(embeddings, ds)
+    if predictions is not None:
+        from datacentric.train.recipe import Predictions
+
+        given = Predictions.coerce(predictions, ds)
+        pred_probs = given.pred_probs
+        if embeddings is None and given.embeddings.shape[1] > 0:
+            embeddings = given.embeddings
     needs_model = any(f.requires & {"pred_probs", "embeddings"} for f in chosen)
     has_labels = ds.manifest["label"].null_count() < len(ds)
     if cross_validate not in ("auto", True, False):

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from datacentric._numbers import check_number
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues.result import ScanResult
@@ -56,9 +57,7 @@ class FixPolicy:
 
     def __post_init__(self) -> None:
         for name in ("relabel_min_confidence", "max_relabel_fraction"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and 0.0 <= v <= 1.0):
-                raise InvalidParameterError(f"FixPolicy.{name} must be in [0, 1], received {v!r}.")
+            check_number(getattr(self, name), f"FixPolicy.{name}", low=0.0, high=1.0)
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as plain values (for the experiment log)."""

@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from datacentric._numbers import check_number
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 __all__ = ["MonitorConfig", "load_config"]
@@ -37,6 +38,15 @@ __all__ = ["MonitorConfig", "load_config"]
 _TOP = ("window", "min_rows", "drift", "performance", "missing_rate", "critical_factor")
 _DRIFT = ("alpha", "wasserstein", "jensen_shannon", "psi", "metrics")
 _PERF = ("expected_accuracy_drop", "accuracy_drop", "min_labels")
+#: Alert thresholds: finite numbers >= 0, or ``None`` (null in YAML) to turn one off.
+_THRESHOLDS = {
+    "wasserstein": "drift.wasserstein",
+    "jensen_shannon": "drift.jensen_shannon",
+    "psi": "drift.psi",
+    "expected_accuracy_drop": "performance.expected_accuracy_drop",
+    "accuracy_drop": "performance.accuracy_drop",
+    "missing_rate": "missing_rate",
+}
 
 
 @dataclass(frozen=True)
@@ -82,14 +92,20 @@ class MonitorConfig:
                 raise InvalidParameterError(
                     f"monitor config: {name} must be a positive integer, received {value!r}."
                 )
-        if not 0.0 < self.alpha < 1.0:
-            raise InvalidParameterError(
-                f"monitor config: drift.alpha must be in (0, 1), received {self.alpha!r}."
-            )
-        if self.critical_factor < 1.0:
-            raise InvalidParameterError(
-                f"monitor config: critical_factor must be >= 1, received {self.critical_factor!r}."
-            )
+        # NaN compares false with any bound, so each is checked as a finite number
+        check_number(
+            self.alpha, "monitor config: drift.alpha", low=0.0, high=1.0, low_open=True,
+            high_open=True,
+        )  # fmt: skip
+        check_number(self.critical_factor, "monitor config: critical_factor", low=1.0)
+        for name, key in _THRESHOLDS.items():
+            check_number(getattr(self, name), f"monitor config: {key}", low=0.0, optional=True)
+        for metric, values in self.metric_overrides.items():
+            for statistic, value in values.items():
+                check_number(
+                    value, f"monitor config: drift.metrics.{metric}.{statistic}", low=0.0,
+                    optional=True,
+                )  # fmt: skip
 
     @property
     def window_duration(self) -> dt.timedelta:

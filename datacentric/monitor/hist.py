@@ -259,7 +259,10 @@ def histograms(
         counts = np.bincount(key, minlength=size).reshape(n_cells, spec.n_bins)
         out.counts[spec.name] = np.rint(_fold(agg, counts)).astype(np.int64)
         if spec.kind == "continuous":
-            x = np.nan_to_num(_values(frame, spec.name), nan=0.0, posinf=0.0, neginf=0.0)
+            # NaN/null rows sit in the missing bin, whose sum is never used; infinities never
+            # get here (validate_batch and build_profile refuse them), and are not zeroed
+            x = _values(frame, spec.name)
+            x = np.where(np.isnan(x), 0.0, x)
             sums = np.bincount(key, weights=x, minlength=size).reshape(n_cells, spec.n_bins)
             out.sums[spec.name] = _fold(agg, sums)
     rows = np.bincount(cell, minlength=n_cells).astype(np.float64)

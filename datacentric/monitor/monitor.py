@@ -46,6 +46,7 @@ from datacentric.monitor.schema import (
     TIMESTAMP,
     read_frame,
     validate_batch,
+    validate_labels,
 )
 from datacentric.monitor.store import MonitorStore, MonitorStoreError
 from datacentric.monitor.windows import STATS_SCHEMA, window_stats
@@ -357,29 +358,10 @@ class Monitor:
         Raises
         ------
         SchemaError
-            Missing columns, null labels, or sample ids that were never ingested (named).
+            Missing columns, labels that are not text (a float column), null labels, or
+            sample ids that were never ingested (named).
         """
-        frame = read_frame(labels, "labels")
-        missing = [c for c in (SAMPLE_ID, LABEL) if c not in frame.columns]
-        if missing:
-            raise SchemaError(
-                f"labels need columns 'sample_id' and 'label'; missing {format_items(missing)} "
-                f"(received {format_items(frame.columns)})."
-            )
-        frame = frame.select(pl.col(SAMPLE_ID).cast(pl.String), pl.col(LABEL).cast(pl.String))
-        nulls = frame.filter(pl.col(SAMPLE_ID).is_null() | pl.col(LABEL).is_null())
-        if nulls.height:
-            raise SchemaError(
-                f"labels have {nulls.height} row(s) with a null sample_id or label, e.g. "
-                f"{format_items(nulls.head(5).rows())}. Drop rows whose label is unknown."
-            )
-        dup = frame.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique().sort()
-        if dup.len():
-            raise DuplicateSampleIdError(
-                f"labels name {dup.len()} sample_id(s) more than once: "
-                f"{format_items(dup.to_list())}. Give one label per sample.",
-                rows=dup.to_list(),
-            )
+        frame = validate_labels(read_frame(labels, "labels"))
         store = self._store
         if not self.store_rows:
             raise MonitorStoreError(

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datacentric._numbers import nonfinite_rows
 from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
 from datacentric.monitor.drift import quantile_edges
 from datacentric.monitor.hist import MetricSpec, histograms
@@ -30,6 +31,7 @@ from datacentric.monitor.schema import (
     LABEL,
     PREDICTION,
     RESERVED,
+    check_numbers,
     column_kind,
     expected_columns,
 )
@@ -157,7 +159,12 @@ def derive_columns(
                 f"column 'embedding' has vectors of length {emb.shape[1]}, the reference's have "
                 f"length {len(centroid)}. Use the same embedding model as for the reference."
             )
-        dist = np.linalg.norm(emb - np.asarray(centroid)[None, :], axis=1)
+        with np.errstate(over="ignore"):
+            dist = np.linalg.norm(emb - np.asarray(centroid)[None, :], axis=1)
+        _check_finite_rows(
+            dist, "the distance of column 'embedding' to the reference centroid",
+            "Its values are too large to measure; rescale the embeddings",
+        )  # fmt: skip
         frame = frame.drop(EMBEDDING).with_columns(pl.Series(EMBEDDING_DISTANCE, dist))
     elif centroid is not None:
         raise SchemaError(
@@ -193,7 +200,19 @@ def _embedding_matrix(frame: pl.DataFrame) -> np.ndarray:
         arr = col.cast(pl.Array(pl.Float64, width)).to_numpy()
     except pl.exceptions.PolarsError as exc:
         raise SchemaError(f"column 'embedding' is not a numeric vector column ({exc}).") from None
-    return np.asarray(arr, dtype=np.float64).reshape(frame.height, width)
+    out = np.asarray(arr, dtype=np.float64).reshape(frame.height, width)
+    _check_finite_rows(out, "column 'embedding'", "Recompute the embeddings of those rows")
+    return out
+
+
+def _check_finite_rows(values: np.ndarray, what: str, fix: str) -> None:
+    """A :class:`SchemaError` naming the count and first rows holding NaN or infinities."""
+    bad = nonfinite_rows(values)
+    if bad.size:
+        raise SchemaError(
+            f"{what} has NaN or infinite values in {bad.size} row(s) (rows "
+            f"{format_items(bad[:10].tolist())}). {fix}; every vector must be finite."
+        )
 
 
 def _image_metrics(
@@ -266,9 +285,24 @@ def build_profile(
                 f"the reference has no {col!r} column (received {format_items(reference.columns)})."
                 f" The monitor needs the model's {col} on every reference row."
             )
+    check_numbers(reference, "reference")
+    if LABEL in reference.columns:
+        dtype = reference.schema[LABEL]
+        if not (column_kind(dtype) == "string" or dtype.is_integer() or dtype == pl.Null):
+            raise SchemaError(
+                f"reference column 'label' must be text (class names), received {dtype}. A "
+                "float column would turn NaN into the label 'NaN'; write class names, null "
+                "where unknown."
+            )
     centroid = None
     if EMBEDDING in reference.columns:
-        centroid = _embedding_matrix(reference).mean(axis=0).tolist()
+        with np.errstate(over="ignore"):
+            centroid = _embedding_matrix(reference).mean(axis=0)
+        _check_finite_rows(
+            centroid[None, :], "the mean of the reference's column 'embedding'",
+            "Its values are too large to average; rescale the embeddings",
+        )  # fmt: skip
+        centroid = centroid.tolist()
     reference = derive_columns(reference, expected=None, centroid=centroid, image_root=image_root)
     expected = expected_columns(reference.drop(EMBEDDING_DISTANCE, strict=False).schema)
     names = list(metrics) if metrics is not None else _default_metrics(reference)

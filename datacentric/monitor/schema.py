@@ -8,11 +8,14 @@ raises with what was wrong, what was received and the fix; nothing is dropped si
 - a missing column, an extra column, a column of the wrong type: :class:`SchemaError`
   naming the columns (extra columns can be dropped on purpose with ``extra_columns="drop"``,
   which logs them);
-- a null ``sample_id`` or ``timestamp``, a confidence outside [0, 1]: :class:`SchemaError`
-  naming the rows;
+- a null ``sample_id`` or ``timestamp``, a confidence outside [0, 1] or NaN, an infinite
+  value (``inf``/``-inf``) in a numeric column: :class:`SchemaError` naming the column, the
+  count and the first rows (an infinity is never binned or summed as a number);
+- a file that is not readable Parquet/CSV: :class:`SchemaError` naming it;
 - a ``sample_id`` twice in the batch: :class:`~datacentric.exceptions.DuplicateSampleIdError`;
-- null or NaN metric values and null predictions are kept: they are stored, counted in the
-  metric's missing bin and reported as ``missing_rate`` (which can alert).
+- null or NaN metric values, null confidences and null predictions are kept: they mean
+  "unknown", are stored, counted in the metric's missing bin and reported as
+  ``missing_rate`` (which can alert). The reference follows the same rules.
 """
 
 from __future__ import annotations
@@ -40,10 +43,12 @@ __all__ = [
     "RESERVED",
     "SAMPLE_ID",
     "TIMESTAMP",
+    "check_numbers",
     "column_kind",
     "expected_columns",
     "read_frame",
     "validate_batch",
+    "validate_labels",
 ]
 
 logger = logging.getLogger(__name__)
@@ -95,11 +100,26 @@ def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.Data
         raise InvalidParameterError(
             f"{what} file {str(path)!r} does not exist (resolved to {path.resolve()})."
         )
-    if path.suffix.lower() == ".parquet":
-        return pl.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        overrides = {SAMPLE_ID: pl.String, PREDICTION: pl.String, LABEL: pl.String}
-        frame = pl.read_csv(path, schema_overrides=overrides, try_parse_dates=True)
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".csv"):
+        kind = "Parquet" if suffix == ".parquet" else "CSV"
+        try:
+            if suffix == ".parquet":
+                frame = pl.read_parquet(path)
+            else:
+                overrides = {SAMPLE_ID: pl.String, PREDICTION: pl.String, LABEL: pl.String}
+                frame = pl.read_csv(path, schema_overrides=overrides, try_parse_dates=True)
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise SchemaError(
+                f"{what} file {str(path)!r} is not a readable {kind} file ({reason}). Write "
+                f"the {what} again as a table with a header row."
+            ) from None
+        if frame.height == 0 and what != "labels":  # no late labels today is fine
+            raise SchemaError(
+                f"{what} file {str(path)!r} has no rows (columns {format_items(frame.columns)}"
+                f"). Pass a {kind} file with a header row and at least one row."
+            )
         return frame
     raise InvalidParameterError(
         f"{what} file must end in .parquet or .csv, received {path.name!r}. Convert it, or "
@@ -110,6 +130,12 @@ def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.Data
 def _rows_where(frame: pl.DataFrame, mask: pl.Expr) -> list[int]:
     idx = frame.with_row_index("__row").filter(mask)["__row"]
     return [int(i) for i in idx.head(11)]
+
+
+def _first(rows: list[int], total: int) -> str:
+    """``"rows 3, 7"``, or ``"rows 0, 1, ... (the first 10 of 37)"``."""
+    shown = ", ".join(str(r) for r in rows)
+    return f"rows {shown}" + (f" (the first {len(rows)} of {total})" if total > len(rows) else "")
 
 
 def validate_batch(
@@ -238,16 +264,7 @@ def _check_values(frame: pl.DataFrame) -> None:
                 f"batch column {col!r} has {frame[col].null_count()} null value(s), at rows "
                 f"{format_items(rows)}. Every production row needs a {col}; fill or drop them."
             )
-    if CONFIDENCE in frame.columns:
-        c = pl.col(CONFIDENCE)
-        bad = c.is_not_null() & (c.is_nan() | (c < 0) | (c > 1))
-        rows = _rows_where(frame, bad)
-        if rows:
-            vals = frame[CONFIDENCE].gather(rows).to_list()
-            raise SchemaError(
-                f"batch column 'confidence' must be a probability in [0, 1] (null if unknown), "
-                f"received {format_items(vals)} at rows {format_items(rows)}."
-            )
+    check_numbers(frame, "batch")
     if SAMPLE_ID in frame.columns and frame[SAMPLE_ID].n_unique() < frame.height:
         dup = frame.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique(maintain_order=True)
         if dup.len():
@@ -258,6 +275,93 @@ def _check_values(frame: pl.DataFrame) -> None:
                 "them new ids.",
                 rows=ids,
             )
+
+
+def check_numbers(frame: pl.DataFrame, what: str = "batch") -> None:
+    """Refuse NaN or out-of-range confidences and infinite numbers, naming column and rows.
+
+    ``confidence`` must be a probability in [0, 1] or null (unknown); every other numeric
+    column may hold null or NaN (a missing value, counted in the metric's missing bin) but
+    not ``inf``/``-inf``, which no bin or mean can hold honestly.
+
+    Examples
+    --------
+    >>> check_numbers(pl.DataFrame({"x": [1.0, float("nan")], "confidence": [0.5, None]}))
+    >>> check_numbers(pl.DataFrame({"x": [1.0, float("inf")]}))
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.SchemaError: batch column 'x' has 1 infinite value(s) ...
+    """
+    if CONFIDENCE in frame.columns and column_kind(frame.schema[CONFIDENCE]) == "numeric":
+        c = pl.col(CONFIDENCE).cast(pl.Float64)
+        bad = c.is_not_null() & (c.is_nan() | (c < 0) | (c > 1))
+        n_bad = int(frame.select(bad.sum()).item())
+        if n_bad:
+            rows = _rows_where(frame, bad)[:10]
+            vals = frame[CONFIDENCE].gather(rows).to_list()
+            raise SchemaError(
+                f"{what} column 'confidence' must be a probability in [0, 1] (null if "
+                f"unknown); {n_bad} value(s) are not: {format_items(vals)} at "
+                f"{_first(rows, n_bad)}. Use the predicted class's softmax probability."
+            )
+    for col, dtype in frame.schema.items():
+        if col == CONFIDENCE or not dtype.is_float():
+            continue
+        inf = pl.col(col).is_infinite()
+        n_inf = int(frame.select(inf.sum()).item())
+        if n_inf:
+            rows = _rows_where(frame, inf)[:10]
+            vals = frame[col].gather(rows).to_list()
+            raise SchemaError(
+                f"{what} column {col!r} has {n_inf} infinite value(s) ({format_items(vals)}) "
+                f"at {_first(rows, n_inf)}. Numbers must be finite: fix the computation, "
+                "or write null (or NaN) where the value is unknown; it is then counted as "
+                "missing."
+            )
+
+
+def validate_labels(frame: pl.DataFrame) -> pl.DataFrame:
+    """Late labels: ``sample_id`` and ``label`` as text, nothing null, each id once.
+
+    ``label`` must be text (or integer class ids); a float column (where NaN would become
+    the text ``"NaN"``) is refused, like a ``sample_id`` that is not text or integers.
+
+    Raises
+    ------
+    SchemaError, DuplicateSampleIdError
+        Naming the columns or rows.
+    """
+    missing = [c for c in (SAMPLE_ID, LABEL) if c not in frame.columns]
+    if missing:
+        raise SchemaError(
+            f"labels need columns 'sample_id' and 'label'; missing {format_items(missing)} "
+            f"(received {format_items(frame.columns)})."
+        )
+    for col in (SAMPLE_ID, LABEL):
+        dtype = frame.schema[col]
+        if not (column_kind(dtype) == "string" or dtype.is_integer() or dtype == pl.Null):
+            raise SchemaError(
+                f"labels column {col!r} must be text (or integers), received {dtype}. A "
+                "float column turns NaN into the label 'NaN' and 1 into '1.0'; write class "
+                "names."
+            )
+    frame = frame.select(pl.col(SAMPLE_ID).cast(pl.String), pl.col(LABEL).cast(pl.String))
+    nulls = frame.filter(pl.col(SAMPLE_ID).is_null() | pl.col(LABEL).is_null())
+    if nulls.height:
+        rows = _rows_where(frame, pl.col(SAMPLE_ID).is_null() | pl.col(LABEL).is_null())[:10]
+        raise SchemaError(
+            f"labels have {nulls.height} row(s) with a null sample_id or label (at "
+            f"{_first(rows, nulls.height)}), e.g. {format_items(nulls.head(5).rows())}. Drop "
+            "rows whose label is unknown."
+        )
+    dup = frame.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique().sort()
+    if dup.len():
+        raise DuplicateSampleIdError(
+            f"labels name {dup.len()} sample_id(s) more than once: "
+            f"{format_items(dup.to_list())}. Give one label per sample.",
+            rows=dup.to_list(),
+        )
+    return frame
 
 
 def expected_columns(reference_schema: Mapping[str, Any]) -> dict[str, str]:

@@ -308,10 +308,11 @@ def discover_dataset(
     ----------
     ds : datacentric.Dataset
         The dataset; its metadata columns are the features.
-    predictions : polars.DataFrame or Predictions
+    predictions : polars.DataFrame, Predictions, array or path
         A frame with ``sample_id, pred`` (class names or indices into ``ds.classes``), or
         an object with ``sample_ids`` and ``pred_probs`` (argmax over ``ds.classes``) and
-        optionally ``embeddings`` (used for clusters when ``use_embeddings``).
+        optionally ``embeddings`` (used for clusters when ``use_embeddings``), or a file of
+        one; read and checked by :func:`datacentric.train.coerce.coerce_predictions`.
     split : str, optional
         Only the samples of this split (e.g. ``"test"``); default all labelled samples.
     include_label : bool
@@ -336,37 +337,23 @@ def discover_dataset(
             f"discover_dataset: no labelled samples{f' in split {split!r}' if split else ''}; "
             "pass split=None or label samples first."
         )
+    from datacentric.train.coerce import coerce_predictions
+
+    got = coerce_predictions(predictions, ds, allow_missing=True, what="discover_dataset")
     emb = None
-    if isinstance(predictions, pl.DataFrame):
-        if not {SAMPLE_ID, "pred"} <= set(predictions.columns):
-            raise SchemaError(
-                "discover_dataset: predictions frame needs columns sample_id, "
-                f"pred; received {format_items(predictions.columns)}."
-            )
-        preds = predictions.select(SAMPLE_ID, "pred")
-        if preds["pred"].dtype.is_integer():
-            preds = preds.with_columns(
-                pl.col("pred").replace_strict(
-                    list(range(len(ds.classes))), ds.classes, default=None, return_dtype=pl.Utf8
-                )
-            )
-        preds = preds.with_columns(pl.col("pred").cast(pl.Utf8), _prow=pl.int_range(pl.len()))
+    if isinstance(got, pl.DataFrame):
+        preds = got.select(SAMPLE_ID, "pred")
     else:
-        probs = np.asarray(predictions.pred_probs)
+        probs = got.pred_probs
         preds = pl.DataFrame(
             {
-                SAMPLE_ID: [str(s) for s in predictions.sample_ids],
-                "pred": [ds.classes[i] for i in probs.argmax(axis=1)],
-                "_prow": np.arange(probs.shape[0]),
+                SAMPLE_ID: pl.Series(got.sample_ids, dtype=pl.Utf8),
+                "pred": pl.Series([ds.classes[i] for i in probs.argmax(axis=1)], dtype=pl.Utf8),
             }
         )
-        emb = getattr(predictions, "embeddings", None) if use_embeddings else None
-    dup = preds.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique().to_list()
-    if dup:
-        raise SchemaError(
-            f"discover_dataset: predictions name some samples twice: "
-            f"{format_items(dup)}. Pass one prediction per sample."
-        )
+        if use_embeddings and got.embeddings.shape[1] > 0:
+            emb = got.embeddings
+    preds = preds.with_columns(_prow=pl.int_range(pl.len()))
     joined = m.join(preds, on=SAMPLE_ID, how="left", maintain_order="left")
     missing = joined.filter(pl.col("_prow").is_null())[SAMPLE_ID].to_list()
     if missing:

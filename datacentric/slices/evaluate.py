@@ -24,52 +24,32 @@ SlicesArg = str | Path | Sequence[Any] | None
 
 
 def prediction_frame(ds: Dataset, predictions: Any) -> pl.DataFrame:
-    """``sample_id, pred, confidence`` for every sample of ``ds`` from any prediction form.
+    """``sample_id, pred, confidence`` of the samples of ``ds`` that have a prediction.
 
-    Accepts a ``datacentric.train.Predictions`` (or anything with ``sample_ids`` and
-    ``pred_probs``), a polars frame with ``sample_id`` and ``pred`` (and optionally
-    ``confidence``), or an (N, K) array of probabilities in manifest order.
+    Accepts everything :func:`datacentric.train.coerce.coerce_predictions` does: a
+    ``datacentric.train.Predictions`` (or anything with ``sample_ids`` and ``pred_probs``),
+    an (N, K) array of probabilities in manifest order, a polars frame with ``sample_id``
+    and ``pred`` (class names, or integer indices into ``ds.classes``) and optionally
+    ``confidence``, or a ``.npz`` / ``.npy`` / ``.parquet`` / ``.csv`` file of one. Rows are
+    matched by sample id (repeated or unknown ids are errors; samples may lack one), class
+    columns by name, and probabilities and confidences are checked (finite, in [0, 1]).
+    ``confidence`` is the probability of the predicted class (null when unknown).
     """
+    from datacentric.train.coerce import coerce_predictions
+
+    got = coerce_predictions(predictions, ds, allow_missing=True)
+    if isinstance(got, pl.DataFrame):
+        return got
     classes = ds.classes
-    if isinstance(predictions, pl.DataFrame):
-        missing = [c for c in ("sample_id", "pred") if c not in predictions.columns]
-        if missing:
-            raise SchemaError(
-                f"a predictions frame needs columns sample_id and pred (optionally confidence); "
-                f"missing {missing}, received {predictions.columns}."
-            )
-        cols = ["sample_id", "pred"] + (
-            ["confidence"] if "confidence" in predictions.columns else []
-        )
-        frame = predictions.select(cols).with_columns(
-            pl.col("sample_id").cast(pl.Utf8), pl.col("pred").cast(pl.Utf8)
-        )
-        if "confidence" not in frame.columns:
-            frame = frame.with_columns(pl.lit(None, pl.Float64).alias("confidence"))
-    else:
-        if hasattr(predictions, "pred_probs") and hasattr(predictions, "sample_ids"):
-            ids = [str(s) for s in predictions.sample_ids]
-            probs = np.asarray(predictions.pred_probs, dtype=np.float64)
-        else:
-            probs = np.asarray(predictions, dtype=np.float64)
-            ids = ds.sample_ids
-        if probs.ndim != 2 or probs.shape != (len(ids), len(classes)):
-            raise SchemaError(
-                f"pred_probs must have shape (n_samples, n_classes) = ({len(ids)}, "
-                f"{len(classes)}), received {probs.shape}."
-            )
-        arg = probs.argmax(axis=1)
-        frame = pl.DataFrame(
-            {
-                "sample_id": ids,
-                "pred": [classes[i] for i in arg],
-                "confidence": probs[np.arange(len(ids)), arg],
-            }
-        )
-    dup = frame.filter(pl.col("sample_id").is_duplicated())["sample_id"].unique().to_list()
-    if dup:
-        raise SchemaError(f"predictions name some samples twice: {format_items(dup)}.")
-    return frame
+    probs = got.pred_probs
+    arg = probs.argmax(axis=1)
+    return pl.DataFrame(
+        {
+            "sample_id": pl.Series(got.sample_ids, dtype=pl.Utf8),
+            "pred": pl.Series([classes[i] for i in arg], dtype=pl.Utf8),
+            "confidence": pl.Series(probs[np.arange(len(arg)), arg], dtype=pl.Float64),
+        }
+    )
 
 
 def resolve_slices(slices: SlicesArg, frame: pl.DataFrame, metadata: Sequence[str]) -> list[Any]:
@@ -118,8 +98,8 @@ def evaluate(
     Parameters
     ----------
     ds : Dataset
-    predictions : Predictions, polars.DataFrame or array
-        See :func:`prediction_frame`.
+    predictions : Predictions, polars.DataFrame, array or path
+        See :func:`prediction_frame` (samples outside the evaluated split need none).
     slices : path, YAML text, list of Slice/SliceSpec, or None
         ``None``: one slice per value of each metadata column.
     split : str or None

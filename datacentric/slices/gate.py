@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape, quoteattr
 import polars as pl
 
 from datacentric._io import atomic_write_text
+from datacentric._numbers import check_number
 from datacentric.exceptions import InvalidParameterError
 from datacentric.slices.compare import compare, higher_is_better, is_proportion
 from datacentric.slices.result import SliceMetrics
@@ -170,8 +171,8 @@ def check(
     >>> check(run(0.88), run(0.87), max_drop=0.02).passed
     True
     """
-    if not (isinstance(max_drop, (int, float)) and max_drop >= 0):
-        raise InvalidParameterError(f"max_drop must be a number >= 0, received {max_drop!r}.")
+    check_number(max_drop, "max_drop", low=0.0)
+    check_number(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
     if not (isinstance(min_n, int) and min_n >= 0):
         raise InvalidParameterError(f"min_n must be an integer >= 0, received {min_n!r}.")
     cmp = compare(baseline, current, metric=metric, alpha=alpha)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 import polars as pl
@@ -188,15 +188,94 @@ class Predictions:
 
     @classmethod
     def load(cls, path: str | Path) -> Predictions:
-        """Read predictions written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            classes = data["classes"].tolist() if "classes" in data.files else None
+        """Read predictions written by :meth:`save` (no pickle; see :meth:`coerce`).
+
+        Raises
+        ------
+        SchemaError
+            The file is not such a ``.npz`` (not a zip, truncated, object arrays, no
+            ``sample_ids`` or ``pred_probs``); the message names it.
+        """
+        from datacentric.train.prediction_files import id_list, read_npz, texts
+
+        data = read_npz(path)
+        if "sample_ids" not in data:
+            raise SchemaError(
+                f"predictions file {str(path)!r} has no 'sample_ids' array; Predictions.load "
+                "reads files written by Predictions.save (use Predictions.coerce(path, ds) for "
+                "pred_probs in manifest order)."
+            )
+        source = f"predictions file {str(path)!r}"
+        classes = texts(data["classes"]) if "classes" in data else None
+        emb = data.get("embeddings")
+        ids = id_list(data["sample_ids"], source, "sample_ids")
+        try:
             return cls(
-                data["sample_ids"].tolist(),
+                ids,
                 data["pred_probs"],
-                data["embeddings"],
+                emb if emb is not None else np.zeros((len(ids), 0), np.float32),
                 classes=classes,
             )
+        except (SchemaError, ValueError, TypeError) as exc:  # shapes, dtypes, values
+            raise SchemaError(f"{source}: {exc}") from None
+
+    @classmethod
+    def coerce(
+        cls,
+        obj: Any,
+        ds: Dataset,
+        *,
+        allow_missing: bool = False,
+        allow_extra: bool = False,
+    ) -> Predictions:
+        """Predictions of ``ds`` from any accepted form, checked and put in its order.
+
+        The one entry for predictions from users (``scan``, ``slices evaluate``, the review
+        tools and their CLI verbs); see :mod:`datacentric.train.coerce` for every check.
+
+        Parameters
+        ----------
+        obj : Predictions, array (N, K), str or Path
+            A ``Predictions`` (or anything with ``sample_ids`` and ``pred_probs``), class
+            probabilities in manifest order, or a ``.npz`` (:meth:`save`, the
+            ``predictions.npz`` that ``datacentric scan`` writes) or ``.npy`` file.
+        ds : Dataset
+        allow_missing : bool
+            Accept samples without a prediction (the result has only those with one).
+        allow_extra : bool
+            Ignore (log) predictions of samples that ``ds`` does not have.
+
+        Returns
+        -------
+        Predictions
+            Rows in manifest order, columns in ``ds.classes`` order (reordered by name when
+            the classes came in another order), ``classes=list(ds.classes)``.
+
+        Raises
+        ------
+        SchemaError
+            Missing, extra or repeated sample ids; other classes; values that are not
+            probabilities; an unreadable file. The message names them.
+
+        Examples
+        --------
+        >>> from datacentric import Dataset
+        >>> ds = Dataset.from_arrays(np.zeros((2, 2, 2)), [0, 1], ["cat", "dog"])
+        >>> p = Predictions(["1", "0"], np.array([[0.8, 0.2], [0.3, 0.7]]),
+        ...                 np.zeros((2, 0)), classes=["dog", "cat"])
+        >>> Predictions.coerce(p, ds).pred_probs.tolist()
+        [[0.7, 0.3], [0.2, 0.8]]
+        >>> Predictions.coerce(np.array([[0.5, 0.6], [1.0, 0.0]]), ds)
+        Traceback (most recent call last):
+        ...
+        datacentric.exceptions.SchemaError: predictions: pred_probs rows must sum to 1 ...
+        """
+        from datacentric.train.coerce import coerce_predictions
+
+        out = coerce_predictions(
+            obj, ds, allow_missing=allow_missing, allow_extra=allow_extra, labels_ok=False
+        )
+        return cast(Predictions, out)  # labels_ok=False: never a frame
 
 
 @runtime_checkable

@@ -180,7 +180,9 @@ def build_records(
     scan : ScanResult, optional
         Issues of (a version of) this dataset; samples it did not examine get null scores.
     predictions : Predictions, optional
-        Predictions keyed by sample id (with embeddings); samples without one get none.
+        Predictions keyed by sample id (with embeddings); samples without one get none,
+        predictions of samples not in ``ds`` are ignored. Checked by
+        :meth:`Predictions.coerce` (classes matched by name, probabilities checked).
     slices : YAML path/text or Slice objects, optional
         Candidate slices for the worst-slice views (default: every metadata value).
     worst_slices : int
@@ -250,6 +252,9 @@ def build_records(
         )
     embeddings = None
     if predictions is not None:
+        from datacentric.train.recipe import Predictions as _Predictions
+
+        predictions = _Predictions.coerce(predictions, ds, allow_missing=True, allow_extra=True)
         frame, embeddings = _join_predictions(frame, predictions, ds.classes)
     else:
         frame = frame.with_columns(
@@ -306,22 +311,16 @@ def _join_issues(
 def _join_predictions(
     frame: pl.DataFrame, predictions: Predictions, classes: Sequence[str]
 ) -> tuple[pl.DataFrame, np.ndarray | None]:
-    names = list(predictions.classes) if predictions.classes is not None else list(classes)
-    if len(names) != predictions.pred_probs.shape[1]:
-        raise SchemaError(
-            f"to_fiftyone: the predictions have {predictions.pred_probs.shape[1]} class columns "
-            f"but the dataset has {len(names)} classes {list(classes)!r}; pass predictions of a "
-            "model trained on these classes."
-        )
+    """Predictions already coerced to ``classes`` (``Predictions.coerce``) joined by id."""
+    names = list(classes)
     index = {s: i for i, s in enumerate(predictions.sample_ids)}
     ids = frame["sample_id"].to_list()
     rows = np.array([index.get(s, -1) for s in ids], dtype=np.int64)
     have = rows >= 0
     if not have.any():
         raise SchemaError(
-            "to_fiftyone: none of the dataset's sample ids has a prediction (e.g. dataset "
-            f"{ids[:3]}, predictions {predictions.sample_ids[:3]}); pass the predictions of "
-            "this dataset."
+            f"to_fiftyone: none of the dataset's sample ids (e.g. {ids[:3]}) has a prediction; "
+            "pass the predictions of this dataset."
         )
     probs = predictions.pred_probs[np.where(have, rows, 0)]
     arg = probs.argmax(axis=1)

@@ -275,7 +275,7 @@ def push_review(
     url: str | None = None,
     token: str | None = None,
     guide: AnnotationGuide | str | Path | None = None,
-    predictions: Predictions | None = None,
+    predictions: Predictions | str | Path | None = None,
     model_version: str = "datacentric",
     images: ImageMode = "auto",
     document_root: str | Path | None = None,
@@ -300,8 +300,10 @@ def push_review(
         Or ``url`` / ``token`` (defaults ``$LABEL_STUDIO_URL`` / ``$LABEL_STUDIO_API_KEY``).
     guide : AnnotationGuide or path, optional
         Shown to annotators as the project instructions (when the project is created).
-    predictions : Predictions, optional
-        Pre-annotations with their confidence as ``score``; default: the scan's suggested
+    predictions : Predictions or path, optional
+        Pre-annotations with their confidence as ``score``, checked by
+        :meth:`~datacentric.train.Predictions.coerce` (matched by sample id and class name;
+        every pushed sample needs one); default: the scan's suggested
         label (score = ``predicted_prob`` when the items carry it), else the current label.
     model_version : str
         Recorded on every prediction.
@@ -339,6 +341,10 @@ def push_review(
         raise InvalidParameterError(
             f"images must be 'auto', 'local-files' or 'data-uri'; received {images!r}."
         )
+    if predictions is not None:  # checked before anything is sent (classes by name, ranges)
+        from datacentric.train.recipe import Predictions as _Predictions
+
+        predictions = _Predictions.coerce(predictions, ds, allow_missing=True, allow_extra=True)
     client = client or LabelStudioClient(url, token)
     if isinstance(guide, (str, Path)):
         guide = AnnotationGuide.load(guide)
