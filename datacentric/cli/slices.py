@@ -9,7 +9,8 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from datacentric.cli._common import console, new_app, user_errors
+from datacentric._io import ensure_writable, os_errors_as
+from datacentric.cli._common import console, esc, new_app, user_errors
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["app"]
@@ -27,9 +28,13 @@ def _read_predictions(path: Path) -> Any:
 
         return Predictions.load(path)
     if path.suffix == ".parquet":
-        return pl.read_parquet(path)
+        with os_errors_as(path, "read"):
+            return pl.read_parquet(path, glob=False)
     if path.suffix == ".csv":
-        return pl.read_csv(path, schema_overrides={"sample_id": pl.Utf8, "pred": pl.Utf8})
+        with os_errors_as(path, "read"):
+            return pl.read_csv(
+                path, schema_overrides={"sample_id": pl.Utf8, "pred": pl.Utf8}, glob=False
+            )
     raise InvalidParameterError(
         f"predictions must be .npz (Predictions.save), .parquet or .csv with columns "
         f"sample_id, pred[, confidence]; received {path.name}."
@@ -59,6 +64,9 @@ def evaluate_cmd(
     """Evaluate predictions overall and per slice (with intervals and tests)."""
     from datacentric.slices import evaluate
 
+    ensure_writable(out, "--out")
+    if report is not None:
+        ensure_writable(report, "--report")
     ds = _open(directory, version)
     metrics = evaluate(
         ds,
@@ -76,7 +84,7 @@ def evaluate_cmd(
         bad = r["p_value"] is not None and r["p_value"] < 0.05 and r["delta_vs_overall"] < 0
         style = "red" if bad else ("dim" if r["low_support"] else "")
         t.add_row(
-            f"[{style}]{r['slice']}[/]" if style else r["slice"],
+            f"[{style}]{esc(r['slice'])}[/]" if style else esc(r["slice"]),
             str(r["n"]),
             f"{r['value']:.4f}",
             f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
@@ -84,10 +92,10 @@ def evaluate_cmd(
             "" if r["p_value"] is None else f"{r['p_value']:.3g}",
         )
     console.print(t)
-    console.print(f"Saved to [bold]{out}[/]")
+    console.print(f"Saved to [bold]{esc(out)}[/]")
     if report is not None:
         metrics.report(report)
-        console.print(f"Report: [bold]{report}[/]")
+        console.print(f"Report: [bold]{esc(report)}[/]")
 
 
 @app.command("check")
@@ -108,6 +116,9 @@ def check_cmd(
     """Fail (exit 1) when any slice regresses by more than --max-drop."""
     from datacentric.slices import SliceMetrics, check
 
+    for path, option in ((markdown, "--markdown"), (junit, "--junit"), (json_out, "--json")):
+        if path is not None:
+            ensure_writable(path, option)
     result = check(
         SliceMetrics.load(baseline),
         SliceMetrics.load(current),
@@ -119,7 +130,7 @@ def check_cmd(
     result.write(markdown=markdown, junit=junit, json_path=json_out)
     n_fail = result.failures.height
     for r in result.failures.iter_rows(named=True):
-        console.print(f"[red]FAIL[/] {r['slice']}: {r['reason']}")
+        console.print(f"[red]FAIL[/] {esc(r['slice'])}: {esc(r['reason'])}")
     skipped = int((result.table["status"] == "skip").sum())
     if result.passed:
         console.print(
@@ -147,6 +158,7 @@ def discover_cmd(
     """Find the worst slices automatically (SliceLine) and save them as YAML."""
     from datacentric.slices.discover import discover_dataset
 
+    ensure_writable(out, "--out")
     ds = _open(directory, version)
     result = discover_dataset(
         ds,
@@ -156,8 +168,8 @@ def discover_cmd(
         max_level=max_level,
     )
     result.save_yaml(out, top=top)
-    console.print(result.summary())
-    console.print(f"Saved {len(result.definitions(top))} slice definitions to [bold]{out}[/]")
+    console.print(esc(result.summary()))
+    console.print(f"Saved {len(result.definitions(top))} slice definitions to [bold]{esc(out)}[/]")
 
 
 @app.command("report")
@@ -170,7 +182,8 @@ def report_cmd(
     """Render slice metrics (and a comparison) as HTML or Markdown."""
     from datacentric.slices import SliceMetrics
 
+    ensure_writable(out, "--out")
     current = SliceMetrics.load(metrics)
     base = SliceMetrics.load(baseline) if baseline is not None else None
     current.report(out, baseline=base)
-    console.print(f"Report: [bold]{out}[/]")
+    console.print(f"Report: [bold]{esc(out)}[/]")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datacentric._io import ensure_writable, os_errors_as
 from datacentric.dataset import Dataset
 from datacentric.exceptions import CalibrationDataError, InvalidDatasetError, InvalidParameterError
 from datacentric.export.latency import measure_many, onnx_runner, torch_runner
@@ -176,6 +177,7 @@ def compress(
 
     names = parse_targets(targets)
     fn = fitted_net(recipe)
+    ensure_writable(out_dir, "the export folder", folder=True)  # before minutes of work
     if not (isinstance(max_drop, (int, float)) and 0 <= max_drop <= 1):
         raise InvalidParameterError(f"max_drop must be a number in [0, 1], received {max_drop!r}.")
     pool: Dataset | None
@@ -199,7 +201,8 @@ def compress(
         calib_ids = calibration_sample(pool, slices, size=calib_size, seed=seed)
     test = _eval_rows(eval_ds, eval_split)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with os_errors_as(out, "create the export folder"):
+        out.mkdir(parents=True, exist_ok=True)
 
     ids = test.sample_ids
     x = normalised_inputs(fn, test)

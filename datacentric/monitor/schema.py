@@ -96,10 +96,10 @@ def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.Data
             f"{what} file {str(path)!r} does not exist (resolved to {path.resolve()})."
         )
     if path.suffix.lower() == ".parquet":
-        return pl.read_parquet(path)
+        return pl.read_parquet(path, glob=False)
     if path.suffix.lower() == ".csv":
         overrides = {SAMPLE_ID: pl.String, PREDICTION: pl.String, LABEL: pl.String}
-        frame = pl.read_csv(path, schema_overrides=overrides, try_parse_dates=True)
+        frame = pl.read_csv(path, schema_overrides=overrides, try_parse_dates=True, glob=False)
         return frame
     raise InvalidParameterError(
         f"{what} file must end in .parquet or .csv, received {path.name!r}. Convert it, or "
@@ -107,9 +107,10 @@ def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.Data
     )
 
 
-def _rows_where(frame: pl.DataFrame, mask: pl.Expr) -> list[int]:
+def _rows_where(frame: pl.DataFrame, mask: pl.Expr) -> tuple[list[int], int]:
+    """The first few row numbers where ``mask`` holds, and how many rows it holds in."""
     idx = frame.with_row_index("__row").filter(mask)["__row"]
-    return [int(i) for i in idx.head(11)]
+    return [int(i) for i in idx.head(10)], idx.len()
 
 
 def validate_batch(
@@ -233,27 +234,29 @@ def _canonical(frame: pl.DataFrame, expected: Mapping[str, str]) -> pl.DataFrame
 def _check_values(frame: pl.DataFrame) -> None:
     for col in (SAMPLE_ID, TIMESTAMP):
         if col in frame.columns and frame[col].null_count():
-            rows = _rows_where(frame, pl.col(col).is_null())
+            rows, n = _rows_where(frame, pl.col(col).is_null())
             raise SchemaError(
-                f"batch column {col!r} has {frame[col].null_count()} null value(s), at rows "
-                f"{format_items(rows)}. Every production row needs a {col}; fill or drop them."
+                f"batch column {col!r} has {n} null value(s), at rows "
+                f"{format_items(rows, total=n)}. Every production row needs a {col}; fill or "
+                "drop them."
             )
     if CONFIDENCE in frame.columns:
         c = pl.col(CONFIDENCE)
         bad = c.is_not_null() & (c.is_nan() | (c < 0) | (c > 1))
-        rows = _rows_where(frame, bad)
+        rows, n = _rows_where(frame, bad)
         if rows:
             vals = frame[CONFIDENCE].gather(rows).to_list()
             raise SchemaError(
                 f"batch column 'confidence' must be a probability in [0, 1] (null if unknown), "
-                f"received {format_items(vals)} at rows {format_items(rows)}."
+                f"received {format_items(vals, total=n)} at rows {format_items(rows, total=n)}."
             )
     if SAMPLE_ID in frame.columns and frame[SAMPLE_ID].n_unique() < frame.height:
         dup = frame.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique(maintain_order=True)
         if dup.len():
-            ids = dup.head(11).to_list()
+            ids = dup.head(10).to_list()
             raise DuplicateSampleIdError(
-                f"batch has {dup.len()} sample_id(s) on more than one row: {format_items(ids)}. "
+                f"batch has {dup.len()} sample_id(s) on more than one row: "
+                f"{format_items(ids, total=dup.len())}. "
                 "Each production row needs its own sample_id; drop the repeated rows or give "
                 "them new ids.",
                 rows=ids,
