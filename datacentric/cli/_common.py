@@ -83,7 +83,8 @@ def user_errors(fn: F) -> F:
 
     - :class:`DatacentricError` (bad input, with its fix): ``Error: <message>``, exit 1;
     - any other :class:`OSError` that escapes the library (disk full, permission denied, a
-      parent that is a file ...): ``Error: cannot access <path>: <reason>; <fix>``, exit 1;
+      parent that is a file ...): ``Error: cannot access <path>: <reason>; <fix>`` (the path
+      when the error names one), exit 1;
     - ``Ctrl-C`` (:class:`KeyboardInterrupt`): ``Error: interrupted``, exit 130.
 
     Messages are folded onto one line.
@@ -96,8 +97,14 @@ def user_errors(fn: F) -> F:
         except DatacentricError as exc:
             raise _fail(str(exc) or type(exc).__name__) from None
         except OSError as exc:
-            where = os.fsdecode(exc.filename) if exc.filename is not None else "a file"
-            raise _fail(str(file_access_error(exc, where, "access"))) from None
+            if exc.filename is not None:
+                message = str(file_access_error(exc, os.fsdecode(exc.filename), "access"))
+            else:
+                message = (
+                    f"operating-system error: {exc.strerror or exc or type(exc).__name__}. "
+                    "Check the paths given, their permissions and the free disk space."
+                )
+            raise _fail(message) from None
         except KeyboardInterrupt:
             raise _fail(
                 "interrupted (Ctrl-C). A dataset version is committed whole or not at all; "

@@ -45,7 +45,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from datacentric.exceptions import StoreError
+from datacentric._io import os_errors_as
+from datacentric.exceptions import FileAccessError, StoreError
 
 __all__ = ["SCHEMA_VERSION", "MonitorStore", "MonitorStoreError", "quote_identifier"]
 
@@ -114,7 +115,8 @@ class MonitorStore:
                 "database, pass another path."
             ) from None
         self.con.execute("SET enable_progress_bar = false")
-        self._tmp = tempfile.TemporaryDirectory(prefix="datacentric-monitor-")
+        with os_errors_as(tempfile.gettempdir(), "create a temporary folder in"):
+            self._tmp = tempfile.TemporaryDirectory(prefix="datacentric-monitor-")
         self._n_tmp = 0
         tables = {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}
         if "meta" in tables:
@@ -144,14 +146,35 @@ class MonitorStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """``BEGIN`` ... ``COMMIT``; ``ROLLBACK`` on any exception."""
+        """``BEGIN`` ... ``COMMIT``; ``ROLLBACK`` on any exception.
+
+        A DuckDB I/O error (disk full, permission denied) or a failed write of a staging file
+        raises :class:`~datacentric.exceptions.FileAccessError` naming the store; nothing of
+        the transaction is kept.
+        """
         self.con.execute("BEGIN TRANSACTION")
         try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
+            with os_errors_as(self._tmp.name, "write the monitor's staging files in"):
+                yield
+        except BaseException as exc:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            if isinstance(exc, duckdb.IOException):
+                raise self._io_error(exc) from None
             raise
-        self.con.execute("COMMIT")
+        try:
+            self.con.execute("COMMIT")
+        except duckdb.IOException as exc:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise self._io_error(exc) from None
+
+    def _io_error(self, exc: duckdb.Error) -> FileAccessError:
+        reason = " ".join(str(exc).split())[:300]
+        return FileAccessError(
+            f"cannot write the monitor store {self.path}: {reason}. Nothing of this change was "
+            "kept; free some disk space or fix the permissions, then run it again."
+        )
 
     def get_meta(self, key: str) -> str | None:
         """A value of the ``meta`` table, or None."""

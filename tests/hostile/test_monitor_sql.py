@@ -143,3 +143,45 @@ def test_more_count_of_labels_never_ingested(tmp_path: Path, ref: pl.DataFrame) 
             mon.record_labels(labels)
     assert "25 sample_id(s) that were never ingested" in str(info.value)
     assert _more(str(info.value)) == 15
+
+
+def test_store_io_error_is_one_line_and_rolls_back(
+    tmp_path: Path, ref: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datacentric.exceptions import FileAccessError
+    from datacentric.monitor.store import MonitorStore
+
+    store = tmp_path / "m.duckdb"
+    with Monitor(store, reference=ref) as mon:
+        mon.ingest(rows(200, seed=12), batch_id="first")
+
+        def full(self, table, frame, *, create=False):  # type: ignore[no-untyped-def]
+            raise duckdb.IOException("IO Error: Could not write file: No space left on device")
+
+        monkeypatch.setattr(MonitorStore, "insert_frame", full)
+        with pytest.raises(FileAccessError) as info:
+            mon.ingest(rows(200, seed=13, id_prefix="second"), batch_id="second")
+        monkeypatch.undo()
+        assert str(store) in str(info.value) and "No space left on device" in str(info.value)
+        assert mon.batches()["batch_id"].to_list() == ["first"]
+        assert mon.status()["n_rows"] == 200
+
+
+def test_staging_file_disk_full_is_one_line(
+    tmp_path: Path, ref: pl.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datacentric.exceptions import FileAccessError
+
+    with Monitor(tmp_path / "m.duckdb", reference=ref) as mon:
+        real = pl.DataFrame.write_parquet
+
+        def full(self, file, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if "datacentric-monitor-" in str(file):
+                raise pl.exceptions.ComputeError("IO error: No space left on device (os error 28)")
+            return real(self, file, *args, **kwargs)
+
+        monkeypatch.setattr(pl.DataFrame, "write_parquet", full)
+        with pytest.raises(FileAccessError, match="No space left on device"):
+            mon.ingest(rows(200, seed=14), batch_id="b")
+        monkeypatch.undo()
+        assert mon.batches().height == 0

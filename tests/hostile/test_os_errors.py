@@ -400,3 +400,14 @@ def test_file_access_error_is_both_kinds() -> None:
     err = dio.file_access_error(OSError(errno.EACCES, "Permission denied"), "/x/y")
     assert isinstance(err, DatacentricError) and isinstance(err, OSError)
     assert str(err).startswith("cannot write /x/y: Permission denied;")
+
+
+def test_cli_os_error_without_a_path_is_one_line(
+    dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Dataset, "open", full)
+    line = _one_error_line(runner.invoke(app, ["history", str(dataset)]))
+    assert "No space left on device" in line
