@@ -37,8 +37,13 @@ __all__ = [
 _MAX_LISTED = 10
 
 
-def format_items(items: Sequence[object], limit: int = _MAX_LISTED) -> str:
+def format_items(
+    items: Sequence[object], limit: int = _MAX_LISTED, *, total: int | None = None
+) -> str:
     """Render a list of offending items for an error message, truncated with a count.
+
+    ``total`` is the number of offending items when ``items`` holds only the first few
+    (so the "... and N more" count stays right); by default ``len(items)``.
 
     Examples
     --------
@@ -46,9 +51,11 @@ def format_items(items: Sequence[object], limit: int = _MAX_LISTED) -> str:
     "'a', 'b'"
     >>> format_items(list(range(12)), limit=3)
     '0, 1, 2 ... and 9 more'
+    >>> format_items([0, 1, 2], total=500)
+    '0, 1, 2 ... and 497 more'
     """
     shown = ", ".join(repr(x) for x in items[:limit])
-    rest = len(items) - limit
+    rest = (len(items) if total is None else max(total, len(items))) - min(len(items), limit)
     return f"{shown} ... and {rest} more" if rest > 0 else shown
 
 

@@ -8,7 +8,8 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from datacentric.cli._common import console, user_errors
+from datacentric._io import atomic_write, ensure_writable
+from datacentric.cli._common import console, esc, user_errors
 from datacentric.dataset import Dataset, VersionStore
 
 __all__ = ["register"]
@@ -31,9 +32,9 @@ def demo_data(
 
     ds = load_demo(directory, seed=seed, overwrite=overwrite, progress=True)
     console.print(
-        f"[green]Wrote[/] {len(ds)} samples, {len(ds.classes)} classes to [bold]{directory}[/] "
-        f"(version {ds.version}). Ground truth of the planted problems: "
-        f"{directory / 'ground_truth.parquet'}"
+        f"[green]Wrote[/] {len(ds)} samples, {len(ds.classes)} classes to "
+        f"[bold]{esc(directory)}[/] (version {ds.version}). Ground truth of the planted "
+        f"problems: {esc(directory / 'ground_truth.parquet')}"
     )
 
 
@@ -50,13 +51,15 @@ def demo_production(
     """Simulate production traffic for the monitor: a darker new scanner on the last day."""
     from datacentric.datasets.production import NEW_SCANNER, make_demo_production
 
+    ensure_writable(out, "--out", folder=True)
     made = make_demo_production(
         directory, out, model=weights, days=days, rows_per_day=rows_per_day, seed=seed
     )
     console.print(
-        f"[green]Wrote[/] reference {made.reference} and {len(made.batches)} batches "
-        f"({', '.join(p.name for p in made.batches)}); on the last day {made.n_new_scanner} "
-        f"rows come from {NEW_SCANNER} (darker images). Slices: {made.slices}"
+        f"[green]Wrote[/] reference {esc(made.reference)} and {len(made.batches)} batches "
+        f"({esc(', '.join(p.name for p in made.batches))}); on the last day "
+        f"{made.n_new_scanner} rows come from {esc(NEW_SCANNER)} (darker images). "
+        f"Slices: {esc(made.slices)}"
     )
 
 
@@ -69,20 +72,20 @@ def info(
     s = ds.summary()
     head = f"version {s['version']}" if s["version"] is not None else "not versioned yet"
     console.print(
-        f"[bold]{directory}[/] — {s['n_samples']} samples, {s['n_classes']} classes, {head}"
+        f"[bold]{esc(directory)}[/] — {s['n_samples']} samples, {s['n_classes']} classes, {head}"
     )
     splits = Table(title="Samples per split")
     splits.add_column("split")
     splits.add_column("n", justify="right")
     for k, v in s["per_split"].items():
-        splits.add_row(k, str(v))
+        splits.add_row(esc(k), str(v))
     console.print(splits)
     classes = Table(title="Samples per class")
     classes.add_column("class")
     classes.add_column("n", justify="right")
     classes.add_column("share", justify="right")
     for k, v in s["per_class"].items():
-        classes.add_row(str(k), str(v), f"{v / max(s['n_samples'], 1):.1%}")
+        classes.add_row(esc(k), str(v), f"{v / max(s['n_samples'], 1):.1%}")
     console.print(classes)
     meta = ds.metadata_columns
     if meta:
@@ -93,19 +96,19 @@ def info(
         for col in meta:
             vc = ds.manifest[col].cast(pl.Utf8).value_counts(sort=True).head(4)
             top = ", ".join(f"{r[0]} ({r[1]})" for r in vc.rows())
-            t.add_row(col, str(ds.manifest[col].n_unique()), top)
+            t.add_row(esc(col), str(ds.manifest[col].n_unique()), esc(top))
         console.print(t)
 
 
 def history(directory: Path = typer.Argument(..., help="Dataset directory.")) -> None:
     """List the committed versions, newest first."""
     frame = Dataset.open(directory, check_images="none").history()
-    t = Table(title=f"History of {directory}")
+    t = Table(title=f"History of {esc(directory)}")
     for col in ("version", "created_at", "n_samples", "n_changes", "message"):
         t.add_column(col, justify="right" if col.startswith("n_") or col == "version" else "left")
     for row in frame.iter_rows(named=True):
         t.add_row(
-            *(str(row[c]) for c in ("version", "created_at", "n_samples", "n_changes", "message"))
+            *(esc(row[c]) for c in ("version", "created_at", "n_samples", "n_changes", "message"))
         )
     console.print(t)
 
@@ -118,25 +121,27 @@ def diff(
     limit: int = typer.Option(20, help="Rows to show."),
 ) -> None:
     """Show what changed between two versions, sample by sample."""
+    if out is not None:
+        ensure_writable(out, "--out")
     frame = Dataset.open(directory, check_images="none").diff(v1, v2)
     counts = dict(frame.group_by("change").len().rows())
     console.print(
-        f"{v1} → {v2}: [green]{counts.get('added', 0)} added[/], "
+        f"{esc(v1)} → {esc(v2)}: [green]{counts.get('added', 0)} added[/], "
         f"[red]{counts.get('removed', 0)} removed[/], "
         f"[yellow]{counts.get('modified', 0)} field changes[/]"
     )
     t = Table()
     for col in frame.columns:
-        t.add_column(col)
+        t.add_column(esc(col))
     for row in frame.head(limit).iter_rows():
-        t.add_row(*("" if v is None else str(v) for v in row))
+        t.add_row(*(esc(v) for v in row))
     console.print(t)
     if out is not None:
         if out.suffix == ".parquet":
-            frame.write_parquet(out)
+            atomic_write(out, frame.write_parquet)
         else:
-            frame.write_csv(out)
-        console.print(f"Full diff ({frame.height} rows) written to {out}")
+            atomic_write(out, frame.write_csv)
+        console.print(f"Full diff ({frame.height} rows) written to {esc(out)}")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from datacentric.cli._common import console, user_errors
+from datacentric._io import ensure_writable
+from datacentric.cli._common import console, esc, user_errors
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["export_cmd", "register"]
@@ -51,23 +52,25 @@ def export_cmd(
     from datacentric.loop.log import ExperimentLog
     from datacentric.train import load_recipe, make_recipe
 
+    ensure_writable(out, "--out", folder=True)  # before training/exporting, not after
     ds = _open_any(directory, version)
     if weights is None and version is None:
         weights = ExperimentLog(directory).model_path()
         if weights is not None:
-            console.print(f"Exporting the data loop's latest model: [bold]{weights}[/]")
+            console.print(f"Exporting the data loop's latest model: [bold]{esc(weights)}[/]")
     if weights is not None:
         if not weights.is_file():
             raise InvalidParameterError(
                 f"--weights must be a file written by recipe.save, received {weights} (not found)."
             )
         recipe = load_recipe(weights)
-        console.print(f"Loaded {recipe!r} from [bold]{weights}[/]")
+        console.print(f"Loaded {esc(repr(recipe))} from [bold]{esc(weights)}[/]")
     else:
         recipe = make_recipe(recipe_name)
         console.print(
-            f"[yellow]No model given and no data-loop model found:[/] training {recipe!r} on the "
-            "train split (pass --weights model.pt to export a trained model)."
+            "[yellow]No model given and no data-loop model found:[/] training "
+            f"{esc(repr(recipe))} on the train split (pass --weights model.pt to export a "
+            "trained model)."
         )
         recipe.fit(ds.split("train"), seed=seed, progress=True)
     report = compress(
@@ -81,7 +84,7 @@ def export_cmd(
         calib_size=calib_size,
         seed=seed,
     )
-    t = Table(title=f"Export of {directory} → {out}")
+    t = Table(title=f"Export of {esc(directory)} → {esc(out)}")
     for col, just in (
         ("target", "left"),
         ("size", "right"),
@@ -99,24 +102,24 @@ def export_cmd(
             "" if a.gate is None else ("[green]pass[/]" if a.gate.passed else "[bold red]FAIL[/]")
         )
         t.add_row(
-            a.target,
+            esc(a.target),
             f"{a.size_bytes / 1024:.1f} KiB",
             f"{a.size_ratio:.2f}",
             f"{a.latency_ms['p50@1']:.2f}",
             f"{a.latency_ms['p50@64']:.2f}",
             f"{a.accuracy:.4f}",
-            "" if delta is None else f"{delta:+.4f} ({worst})",
+            "" if delta is None else f"{delta:+.4f} ({esc(worst)})",
             gate,
         )
     console.print(t)
     console.print(
-        f"Manifest: [bold]{out / 'export.json'}[/]; report: [bold]{out / 'export.html'}[/] "
-        f"(Markdown: {out / 'export.md'})"
+        f"Manifest: [bold]{esc(out / 'export.json')}[/]; report: "
+        f"[bold]{esc(out / 'export.html')}[/] (Markdown: {esc(out / 'export.md')})"
     )
     if not report.passed:
         console.print(
-            f"[bold red]Gate failed[/] for {', '.join(report.failed_targets)}: a slice dropped "
-            f"more than {max_drop:.3f}; see {out / 'export.md'}."
+            f"[bold red]Gate failed[/] for {esc(', '.join(report.failed_targets))}: a slice "
+            f"dropped more than {max_drop:.3f}; see {esc(out / 'export.md')}."
         )
         raise typer.Exit(1)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import typer
 
-from datacentric.cli._common import console, err_console, user_errors
+from datacentric._io import ensure_writable, os_errors_as
+from datacentric.cli._common import console, err_console, esc, user_errors
 
 __all__ = ["register"]
 
@@ -51,6 +52,8 @@ def guide_cmd(
         raise InvalidParameterError(
             f"{out} exists; pass --overwrite to replace it or choose another --out."
         )
+    if out is not None:
+        ensure_writable(out, "--out")
     ds = Dataset.open(directory)
     scan_path = scan or _last_scan(directory)
     result = ScanResult.load(scan_path) if scan_path is not None else None
@@ -67,18 +70,19 @@ def guide_cmd(
         return
     if copy_images:
         folder = out.with_name(f"{out.stem}_images")
-        folder.mkdir(parents=True, exist_ok=True)
-        for case in guide.ambiguous:
-            copied = []
-            for rel in case.images:
-                src = (out.parent / rel).resolve()
-                shutil.copy2(src, folder / src.name)
-                copied.append(f"{folder.name}/{src.name}")
-            case.images = copied
+        with os_errors_as(folder, "copy the example images to"):
+            folder.mkdir(parents=True, exist_ok=True)
+            for case in guide.ambiguous:
+                copied = []
+                for rel in case.images:
+                    src = (out.parent / rel).resolve()
+                    shutil.copy2(src, folder / src.name)
+                    copied.append(f"{folder.name}/{src.name}")
+                case.images = copied
     guide.save(out)
     console.print(
-        f"Guide: [bold]{out}[/] ({len(guide.classes)} classes, {len(guide.ambiguous)} ambiguous "
-        f"cases{'' if result is not None else ', no scan'}). Fill in the TODOs."
+        f"Guide: [bold]{esc(out)}[/] ({len(guide.classes)} classes, {len(guide.ambiguous)} "
+        f"ambiguous cases{'' if result is not None else ', no scan'}). Fill in the TODOs."
     )
 
 

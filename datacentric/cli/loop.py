@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from datacentric.cli._common import console, user_errors
+from datacentric._io import ensure_writable
+from datacentric.cli._common import console, esc, user_errors
 
 __all__ = ["register"]
 
@@ -31,6 +32,8 @@ def loop_cmd(
     check_number(min_confidence, "--min-confidence", low=0.0, high=1.0)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
+    if report is not None:  # before the iterations (minutes of training), not after
+        ensure_writable(report, "--report")
     run_loop(
         directory,
         iterations,
@@ -39,10 +42,10 @@ def loop_cmd(
         seed=seed,
         policy=FixPolicy(relabel_min_confidence=min_confidence),
         progress=False,
-        say=lambda msg: console.print(f"[dim]·[/] {msg}"),
+        say=lambda msg: console.print(f"[dim]·[/] {esc(msg)}"),
     )
     records = ExperimentLog(directory).records()
-    t = Table(title=f"Data iterations of {directory} (model held fixed)")
+    t = Table(title=f"Data iterations of {esc(directory)} (model held fixed)")
     for col in (
         "it",
         "ver",
@@ -59,7 +62,7 @@ def loop_cmd(
         gain = f" {r['accuracy'] - base:+.3f}" if base is not None and r["iteration"] else ""
         lo, hi = r["accuracy_ci"]
         worst = (
-            f"{r['worst_slice']} {r['worst_slice_accuracy']:.3f}"
+            f"{esc(r['worst_slice'])} {r['worst_slice_accuracy']:.3f}"
             if r["worst_slice_accuracy"] is not None
             else ""
         )
@@ -74,12 +77,13 @@ def loop_cmd(
         )
     console.print(t)
     if records and records[-1].get("regressed_slices"):
-        console.print(f"[red]Regressed vs previous iteration:[/] {records[-1]['regressed_slices']}")
+        regressed = records[-1]["regressed_slices"]
+        console.print(f"[red]Regressed vs previous iteration:[/] {esc(regressed)}")
     if report is not None:
         from datacentric.report.loop import render_loop_report
 
         render_loop_report(directory, report)
-        console.print(f"Report: [bold]{report}[/]")
+        console.print(f"Report: [bold]{esc(report)}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from datacentric.cli._common import console, new_app, user_errors
+from datacentric._io import ensure_writable
+from datacentric.cli._common import console, esc, new_app, user_errors
 
 __all__ = ["app"]
 
@@ -34,21 +35,29 @@ def _open(
             f"the monitor store {str(store)!r} does not exist yet. Create it by passing "
             "--reference (labelled rows like the production ones), --slices and --config."
         )
+    if reference is not None and not store.exists():
+        ensure_writable(store, "--store")
     return Monitor(
         store, reference=reference, slices=slices, config=config,
         image_root=image_root, extra_columns=extra_columns,
     )  # fmt: skip
 
 
+_MAX_ALERT_ROWS = 30
+
+
 def _alert_table(alerts: Any, title: str) -> Table:
-    t = Table(title=title)
+    """The first alerts as a table; a caption says how many more were left out."""
+    more = alerts.height - _MAX_ALERT_ROWS
+    caption = f"… and {more} more alert(s): see `datacentric monitor report`" if more > 0 else None
+    t = Table(title=title, caption=caption)
     for col in ("window", "slice", "metric", "statistic", "value", "severity"):
         t.add_column(col, justify="right" if col == "value" else "left")
-    for r in alerts.head(30).iter_rows(named=True):
+    for r in alerts.head(_MAX_ALERT_ROWS).iter_rows(named=True):
         style = "red" if r["severity"] == "critical" else "yellow"
         t.add_row(
-            f"{r['window_start']:%Y-%m-%d %H:%M}", r["slice"], r["metric"], r["statistic"],
-            f"{r['value']:.3g}", f"[{style}]{r['severity']}[/]",
+            f"{r['window_start']:%Y-%m-%d %H:%M}", esc(r["slice"]), esc(r["metric"]),
+            esc(r["statistic"]), f"{r['value']:.3g}", f"[{style}]{esc(r['severity'])}[/]",
         )  # fmt: skip
     return t
 
@@ -92,9 +101,10 @@ def ingest_cmd(
                 f"{res.n_rows:,} rows, {len(res.windows)} window(s), {res.seconds:.1f} s, "
                 f"{res.alerts.height} alert(s) in its windows"
             )  # fmt: skip
-            console.print(f"[bold]{res.batch_id}[/] ({path.name}): {note}")
+            console.print(f"[bold]{esc(res.batch_id)}[/] ({esc(path.name)}): {note}")
             if res.alerts.height:
-                console.print(_alert_table(res.alerts, f"Alerts in the windows of {res.batch_id}"))
+                title = f"Alerts in the windows of {esc(res.batch_id)}"
+                console.print(_alert_table(res.alerts, title))
     if fail_on_alert and n_alerts:
         raise typer.Exit(2)
 
@@ -124,9 +134,9 @@ def status_cmd(
             console.print_json(json.dumps(status, default=str))
             return
         console.print(
-            f"[bold]{status['store']}[/]: {status['n_batches']} batch(es), "
+            f"[bold]{esc(status['store'])}[/]: {status['n_batches']} batch(es), "
             f"{status['n_rows']:,} rows, {status['n_labels']:,} labels, "
-            f"{status['n_windows']} window(s) of {status['window']}"
+            f"{status['n_windows']} window(s) of {esc(status['window'])}"
             + (
                 f" ({status['first_window']:%Y-%m-%d} .. {status['last_window']:%Y-%m-%d})"
                 if status["first_window"] is not None
@@ -149,7 +159,9 @@ def report_cmd(
     ),
 ) -> None:
     """Write the dashboard (self-contained HTML), a Markdown summary or JSON."""
+    for path in out:
+        ensure_writable(path, "--out")
     with _open(store) as mon:
         for path in out:
             mon.report(path)
-            console.print(f"Wrote {path}")
+            console.print(f"Wrote {esc(path)}")

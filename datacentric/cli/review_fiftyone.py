@@ -7,7 +7,7 @@ from typing import Any
 
 import typer
 
-from datacentric.cli._common import console, user_errors
+from datacentric.cli._common import console, esc, user_errors
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["find_scan", "register"]
@@ -154,7 +154,7 @@ def fiftyone_cmd(
         else:
             console.print(
                 f"[green]Committed version {result.version}[/]: {result.relabels.height} "
-                f"relabel(s), {result.verdicts.height} verdict(s) (source {result.source}; "
+                f"relabel(s), {result.verdicts.height} verdict(s) (source {esc(result.source)}; "
                 f"{result.already_applied} already applied)."
             )
         if result.not_in_dataset:
@@ -174,12 +174,12 @@ def fiftyone_cmd(
         ds, result_scan, preds, name=name, slices=slices, brain=brain, overwrite=overwrite
     )
     console.print(
-        f"FiftyOne dataset [bold]{pushed.name}[/]: {pushed.n_samples} samples (added "
+        f"FiftyOne dataset [bold]{esc(pushed.name)}[/]: {pushed.n_samples} samples (added "
         f"{pushed.added}, updated {pushed.updated}, deleted {pushed.deleted}, unchanged "
         f"{pushed.unchanged})",
         soft_wrap=True,
     )
-    console.print(f"Saved views: {', '.join(pushed.views)}", soft_wrap=True)
+    console.print(f"Saved views: {esc(', '.join(pushed.views))}", soft_wrap=True)
     if preds is None:
         console.print(
             "[yellow]No predictions[/] (--predictions or DIR/predictions.npz): no predictions "
@@ -187,7 +187,7 @@ def fiftyone_cmd(
         )
     if launch:
         app = launch_app(pushed.name, port=port)
-        console.print(f"FiftyOne App: [bold]{app.url}[/] (Ctrl-C to stop)")
+        console.print(f"FiftyOne App: [bold]{esc(app.url)}[/] (Ctrl-C to stop)")
         try:
             app.wait()
         except KeyboardInterrupt:

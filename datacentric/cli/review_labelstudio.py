@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.table import Table
 
-from datacentric.cli._common import console, user_errors
+from datacentric.cli._common import console, esc, user_errors
 
 __all__ = ["register"]
 
@@ -97,7 +97,7 @@ def push_cmd(
     )
     console.print(
         f"Pushed {res.created} new task(s) to project {res.project_id} ({res.existing} already "
-        f"there, {res.n_items} asked) in {res.seconds:.1f}s: [bold]{res.project_url}[/]"
+        f"there, {res.n_items} asked) in {res.seconds:.1f}s: [bold]{esc(res.project_url)}[/]"
     )
 
 
@@ -127,7 +127,9 @@ def pull_cmd(
         f"{res.n_already_applied} sample(s) already applied earlier."
     )
     console.print(
-        f"New version: [bold]{res.version}[/]" if res.version is not None else "Nothing to commit."
+        f"New version: [bold]{esc(res.version)}[/]"
+        if res.version is not None
+        else "Nothing to commit."
     )
     pairs = res.agreement.get("pairwise") or []
     if pairs:
@@ -137,8 +139,8 @@ def pull_cmd(
         for p in pairs:
             k = p["cohens_kappa"]
             t.add_row(
-                p["annotator_a"],
-                p["annotator_b"],
+                esc(p["annotator_a"]),
+                esc(p["annotator_b"]),
                 str(p["n_shared"]),
                 "n/a" if k is None else f"{k:.3f}",
             )
@@ -146,7 +148,7 @@ def pull_cmd(
     for a in res.agreement.get("annotators") or []:
         if a["agreement_with_consensus"] is not None:
             console.print(
-                f"  {a['annotator']}: {a['n_labeled']} labeled, agrees with the majority on "
+                f"  {esc(a['annotator'])}: {a['n_labeled']} labeled, agrees with the majority on "
                 f"{a['agreement_with_consensus']:.0%} of {a['n_with_consensus']} shared item(s)"
             )
 

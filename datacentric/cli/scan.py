@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from datacentric.cli._common import console, user_errors
+from datacentric._io import ensure_writable
+from datacentric.cli._common import console, esc, user_errors
 from datacentric.cli.data import _open_any
 from datacentric.exceptions import InvalidParameterError
 
@@ -57,6 +58,12 @@ def scan_cmd(
     """Find label errors, duplicates, leakage, outliers, image problems, imbalance."""
     from datacentric.issues import scan
 
+    # Check every output before the scan (minutes of cross-validation) starts.
+    ensure_writable(out, "--out")
+    if report is not None:
+        ensure_writable(report, "--report")
+    if predictions_out is not None:
+        ensure_writable(predictions_out, "--predictions-out")
     ds = _open_any(directory, version)
     names = [f.strip() for f in finders.split(",") if f.strip()] if finders else None
     result = scan(
@@ -71,24 +78,24 @@ def scan_cmd(
     )
     result.save(out)
     summary = result.summary()["by_type"]
-    t = Table(title=f"Scan of {directory} ({len(ds)} samples)")
+    t = Table(title=f"Scan of {esc(directory)} ({len(ds)} samples)")
     t.add_column("issue type")
     t.add_column("flagged", justify="right")
     t.add_column("rate", justify="right")
     for row in summary.iter_rows(named=True):
         style = "bold red" if row["n_flagged"] else "green"
-        t.add_row(row["issue_type"], f"[{style}]{row['n_flagged']}[/]", f"{row['rate']:.1%}")
+        t.add_row(esc(row["issue_type"]), f"[{style}]{row['n_flagged']}[/]", f"{row['rate']:.1%}")
     console.print(t)
     for name, reason in result.skipped.items():
-        console.print(f"[yellow]skipped[/] {name}: {reason}")
-    console.print(f"Saved the scan to [bold]{out}[/]")
+        console.print(f"[yellow]skipped[/] {esc(name)}: {esc(reason)}")
+    console.print(f"Saved the scan to [bold]{esc(out)}[/]")
     if result.predictions is not None:
         dest = predictions_out or out.parent / "predictions.npz"
         result.predictions.save(dest)
-        console.print(f"Saved the predictions it used to [bold]{dest}[/]")
+        console.print(f"Saved the predictions it used to [bold]{esc(dest)}[/]")
     if report is not None:
         result.report(report, dataset=ds)
-        console.print(f"Report: [bold]{report}[/]")
+        console.print(f"Report: [bold]{esc(report)}[/]")
 
 
 def register(app: typer.Typer) -> None:

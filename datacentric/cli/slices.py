@@ -8,7 +8,8 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from datacentric.cli._common import console, new_app, user_errors
+from datacentric._io import ensure_writable
+from datacentric.cli._common import console, esc, new_app, user_errors
 
 __all__ = ["app"]
 
@@ -44,6 +45,9 @@ def evaluate_cmd(
     """Evaluate predictions overall and per slice (with intervals and tests)."""
     from datacentric.slices import evaluate
 
+    ensure_writable(out, "--out")
+    if report is not None:
+        ensure_writable(report, "--report")
     ds = _open(directory, version)
     metrics = evaluate(
         ds,
@@ -61,7 +65,7 @@ def evaluate_cmd(
         bad = r["p_value"] is not None and r["p_value"] < 0.05 and r["delta_vs_overall"] < 0
         style = "red" if bad else ("dim" if r["low_support"] else "")
         t.add_row(
-            f"[{style}]{r['slice']}[/]" if style else r["slice"],
+            f"[{style}]{esc(r['slice'])}[/]" if style else esc(r["slice"]),
             str(r["n"]),
             f"{r['value']:.4f}",
             f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
@@ -69,10 +73,10 @@ def evaluate_cmd(
             "" if r["p_value"] is None else f"{r['p_value']:.3g}",
         )
     console.print(t)
-    console.print(f"Saved to [bold]{out}[/]")
+    console.print(f"Saved to [bold]{esc(out)}[/]")
     if report is not None:
         metrics.report(report)
-        console.print(f"Report: [bold]{report}[/]")
+        console.print(f"Report: [bold]{esc(report)}[/]")
 
 
 @app.command("check")
@@ -96,6 +100,9 @@ def check_cmd(
 
     check_number(max_drop, "--max-drop", low=0.0)
 
+    for path, option in ((markdown, "--markdown"), (junit, "--junit"), (json_out, "--json")):
+        if path is not None:
+            ensure_writable(path, option)
     result = check(
         SliceMetrics.load(baseline),
         SliceMetrics.load(current),
@@ -107,7 +114,7 @@ def check_cmd(
     result.write(markdown=markdown, junit=junit, json_path=json_out)
     n_fail = result.failures.height
     for r in result.failures.iter_rows(named=True):
-        console.print(f"[red]FAIL[/] {r['slice']}: {r['reason']}")
+        console.print(f"[red]FAIL[/] {esc(r['slice'])}: {esc(r['reason'])}")
     skipped = int((result.table["status"] == "skip").sum())
     if result.passed:
         console.print(
@@ -135,6 +142,7 @@ def discover_cmd(
     """Find the worst slices automatically (SliceLine) and save them as YAML."""
     from datacentric.slices.discover import discover_dataset
 
+    ensure_writable(out, "--out")
     ds = _open(directory, version)
     result = discover_dataset(
         ds,
@@ -144,8 +152,8 @@ def discover_cmd(
         max_level=max_level,
     )
     result.save_yaml(out, top=top)
-    console.print(result.summary())
-    console.print(f"Saved {len(result.definitions(top))} slice definitions to [bold]{out}[/]")
+    console.print(esc(result.summary()))
+    console.print(f"Saved {len(result.definitions(top))} slice definitions to [bold]{esc(out)}[/]")
 
 
 @app.command("report")
@@ -158,7 +166,8 @@ def report_cmd(
     """Render slice metrics (and a comparison) as HTML or Markdown."""
     from datacentric.slices import SliceMetrics
 
+    ensure_writable(out, "--out")
     current = SliceMetrics.load(metrics)
     base = SliceMetrics.load(baseline) if baseline is not None else None
     current.report(out, baseline=base)
-    console.print(f"Report: [bold]{out}[/]")
+    console.print(f"Report: [bold]{esc(out)}[/]")

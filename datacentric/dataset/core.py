@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datacentric._io import atomic_write, atomic_write_text
 from datacentric.dataset._edits import EditsMixin
 from datacentric.dataset._schema import (
     IMAGE,
@@ -459,10 +460,8 @@ class Dataset(EditsMixin):
             )
             rel.append(name)
         manifest = self._manifest.with_columns(pl.Series(IMAGE, rel, dtype=pl.Utf8))
-        tmp = root / "manifest.parquet.tmp"
-        manifest.write_parquet(tmp)
-        tmp.replace(root / "manifest.parquet")
-        (root / "classes.txt").write_text("\n".join(self.classes) + "\n")
+        atomic_write(root / "manifest.parquet", manifest.write_parquet)
+        atomic_write_text(root / "classes.txt", "\n".join(self.classes) + "\n")
         out = Dataset(manifest, self.classes, root, source=str(root / "manifest.parquet"))
         out._pending = list(self._pending)  # uncommitted edits travel with the data
         return out

@@ -26,9 +26,10 @@ def read_manifest_file(path: Path) -> pl.DataFrame:
     """Read ``manifest.parquet`` or ``manifest.csv`` (core columns read as text)."""
     try:
         if path.suffix == ".parquet":
-            return pl.read_parquet(path)
+            return pl.read_parquet(path, glob=False)
         return pl.read_csv(
             path,
+            glob=False,
             schema_overrides={SAMPLE_ID: pl.Utf8, IMAGE: pl.Utf8, LABEL: pl.Utf8, SPLIT: pl.Utf8},
             infer_schema_length=10_000,
         )

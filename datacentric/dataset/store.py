@@ -14,6 +14,12 @@ into place and only then replaces ``HEAD`` atomically (write + ``os.replace``), 
 an exclusive file lock. A process killed at any point leaves ``HEAD`` on the previous,
 complete version; a version directory that a crash left behind without ``HEAD`` pointing
 at it is moved aside (never deleted) by the next commit.
+
+An operating-system error while committing (disk full, permission denied) raises a one-line
+:class:`~datacentric.exceptions.FileAccessError` naming the file, removes what the commit
+had written so far and leaves ``HEAD`` on the previous version. A version file that cannot
+be read back (corrupt Parquet or JSON) raises :class:`~datacentric.exceptions.StoreError`
+naming the file.
 """
 
 from __future__ import annotations
@@ -34,9 +40,11 @@ from typing import Any
 import polars as pl
 from filelock import FileLock, Timeout
 
+from datacentric._io import file_access_error, os_errors_as
 from datacentric.dataset.lineage import CHANGES_SCHEMA
 from datacentric.exceptions import (
     CommitConflictError,
+    DatacentricError,
     NoStoreError,
     StoreError,
     VersionNotFoundError,
@@ -46,6 +54,10 @@ __all__ = ["STORE_DIR", "VersionInfo", "VersionStore"]
 
 STORE_DIR = ".datacentric"
 _FORMAT = 1
+_META_KEYS = (
+    "version", "parent", "message", "created_at", "classes", "n_samples", "n_changes",
+    "manifest_sha256",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,14 +131,16 @@ class VersionStore:
         head_file = self.path / "HEAD"
         if not head_file.is_file():
             return None
-        text = head_file.read_text().strip()
+        with os_errors_as(head_file, "read"):
+            raw = head_file.read_bytes()[:64]
+        text = raw.decode("utf-8", errors="replace").strip()
         try:
             return int(text)
-        except ValueError as exc:
+        except ValueError:
             raise StoreError(
                 f"{head_file} is corrupt: expected a version number, found {text[:40]!r}. "
                 "Write the number of the last good version (see .datacentric/versions/) into it."
-            ) from exc
+            ) from None
 
     def version_dir(self, version: int) -> Path:
         """Directory of one version (it may not exist)."""
@@ -178,18 +192,39 @@ class VersionStore:
         meta_file = self.version_dir(version) / "meta.json"
         if not meta_file.is_file():
             raise VersionNotFoundError(f"version {version} has no meta.json in {self.path}.")
-        meta = json.loads(meta_file.read_text())
-        return VersionInfo(
-            version=meta["version"],
-            parent=meta["parent"],
-            message=meta["message"],
-            created_at=meta["created_at"],
-            classes=list(meta["classes"]),
-            n_samples=meta["n_samples"],
-            n_changes=meta["n_changes"],
-            manifest_sha256=meta["manifest_sha256"],
-            extra=meta.get("extra", {}),
-        )
+        with os_errors_as(meta_file, "read"):
+            raw = meta_file.read_bytes()
+        try:
+            meta = json.loads(raw.decode("utf-8"))
+            missing = [k for k in _META_KEYS if k not in meta]
+            if missing:
+                raise ValueError(f"it lacks the key(s) {', '.join(missing)}")
+            parent = meta["parent"]
+            info = VersionInfo(
+                version=int(meta["version"]),
+                parent=None if parent is None else int(parent),
+                message=str(meta["message"]),
+                created_at=str(meta["created_at"]),
+                classes=[str(c) for c in meta["classes"]],
+                n_samples=int(meta["n_samples"]),
+                n_changes=int(meta["n_changes"]),
+                manifest_sha256=str(meta["manifest_sha256"]),
+                extra=dict(meta.get("extra") or {}),
+            )
+        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise StoreError(
+                f"{meta_file} is corrupt ({reason}): version {version} cannot be read. "
+                "Versions are immutable; restore the file from a backup, or open another "
+                "version (see `datacentric history DIR`)."
+            ) from None
+        if info.version != version or (info.parent is not None and info.parent >= version):
+            raise StoreError(
+                f"{meta_file} is corrupt: it says version {info.version} with parent "
+                f"{info.parent}, but it is the meta.json of version {version}. Restore the file "
+                "from a backup, or open another version."
+            )
+        return info
 
     def read(
         self, version: int | str | None = None, verify: bool = True
@@ -202,14 +237,23 @@ class VersionStore:
         info = self.info(number)
         vdir = self.version_dir(number)
         manifest_file = vdir / "manifest.parquet"
-        if verify and _sha256(manifest_file) != info.manifest_sha256:
+        if verify:
+            with os_errors_as(manifest_file, "read"):
+                digest = _sha256(manifest_file)
+            if digest != info.manifest_sha256:
+                raise StoreError(
+                    f"{manifest_file} does not match the hash recorded in its meta.json: the "
+                    "version was modified after it was written. Versions are immutable; restore "
+                    "the file or open another version."
+                )
+        manifest = _read_version_file(manifest_file, number)
+        changes = _read_version_file(vdir / "changes.parquet", number)
+        lacking = [c for c in CHANGES_SCHEMA if c not in changes.columns]
+        if lacking:
             raise StoreError(
-                f"{manifest_file} does not match the hash recorded in its meta.json: the version "
-                "was modified after it was written. Versions are immutable; restore the file or "
-                "open another version."
+                f"{vdir / 'changes.parquet'} is corrupt: it lacks the lineage column(s) "
+                f"{', '.join(lacking)}. Restore the file from a backup, or open another version."
             )
-        manifest = pl.read_parquet(manifest_file)
-        changes = pl.read_parquet(vdir / "changes.parquet")
         return manifest, changes, info
 
     def history(self) -> list[VersionInfo]:
@@ -225,17 +269,29 @@ class VersionStore:
     # ------------------------------------------------------------------ writing
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the store's exclusive commit lock."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path / "lock"), timeout=self.lock_timeout)
+        """Hold the store's exclusive commit lock.
+
+        Raises :class:`StoreError` when another process holds it past ``lock_timeout`` and
+        :class:`~datacentric.exceptions.FileAccessError` when the lock file cannot be
+        created (permissions, a read-only disk, ``.datacentric`` not a folder ...).
+        """
+        lock_file = self.path / "lock"
+        with os_errors_as(self.path, "create the dataset store folder"):
+            self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(lock_file), timeout=self.lock_timeout)
         try:
-            with lock:
-                yield
+            lock.acquire()
         except Timeout as exc:
             raise StoreError(
-                f"could not take the commit lock {self.path / 'lock'} within "
+                f"could not take the commit lock {lock_file} within "
                 f"{self.lock_timeout:.0f} s: another process is committing. Retry when it is done."
             ) from exc
+        except OSError as exc:
+            raise file_access_error(exc, lock_file, "take the commit lock") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def commit(
         self,
@@ -262,51 +318,105 @@ class VersionStore:
                     "your edits, then commit."
                 )
             number = (head or 0) + 1
-            versions = self.path / "versions"
-            versions.mkdir(parents=True, exist_ok=True)
-            for stale in versions.glob(
-                ".tmp-*"
-            ):  # only a dead writer leaves these: we hold the lock
-                shutil.rmtree(stale, ignore_errors=True)
+            note = (
+                f"Version {number} was not committed; HEAD is still version {head}."
+                if head is not None
+                else "Nothing was committed."
+            )
             final = self.version_dir(number)
-            if final.exists():  # left by a crash after rename, before HEAD moved
-                final.rename(versions / f".orphan-{number:04d}-{uuid.uuid4().hex[:8]}")
-            tmp = versions / f".tmp-{uuid.uuid4().hex}"
-            tmp.mkdir()
+            with os_errors_as(final, "write the dataset version", note=note):
+                self._write_version(final, number, head, manifest, changes, classes, message, extra)
             try:
-                manifest_file = tmp / "manifest.parquet"
-                manifest.write_parquet(manifest_file)
-                changes.cast(CHANGES_SCHEMA).write_parquet(tmp / "changes.parquet")  # type: ignore[arg-type]
-                meta = {
-                    "format": _FORMAT,
-                    "version": number,
-                    "parent": head,
-                    "message": message,
-                    "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "classes": classes,
-                    "n_samples": manifest.height,
-                    "n_changes": changes.height,
-                    "manifest_sha256": _sha256(manifest_file),
-                    "extra": extra or {},
-                }
-                (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
-                for f in tmp.iterdir():
-                    with f.open("rb") as fh:
-                        os.fsync(fh.fileno())
-                _fsync_dir(tmp)
-                os.rename(tmp, final)
-                _fsync_dir(versions)
+                with os_errors_as(self.path / "HEAD", "write", note=note):
+                    self._write_head(number)
             except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
+                shutil.rmtree(final, ignore_errors=True)  # HEAD never pointed at it
                 raise
-            self._write_head(number)
             return number
 
+    def _write_version(
+        self,
+        final: Path,
+        number: int,
+        head: int | None,
+        manifest: pl.DataFrame,
+        changes: pl.DataFrame,
+        classes: list[str],
+        message: str,
+        extra: dict[str, Any] | None,
+    ) -> None:
+        """Write version ``number`` to a temporary directory and rename it to ``final``."""
+        versions = final.parent
+        versions.mkdir(parents=True, exist_ok=True)
+        # Only a dead writer leaves these (we hold the lock): half-written versions and HEAD
+        # temp files.
+        for stale in versions.glob(".tmp-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        for stale in self.path.glob(".HEAD.*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        if final.exists():  # left by a crash after rename, before HEAD moved
+            final.rename(versions / f".orphan-{number:04d}-{uuid.uuid4().hex[:8]}")
+        tmp = versions / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        try:
+            manifest_file = tmp / "manifest.parquet"
+            manifest.write_parquet(manifest_file)
+            changes.cast(CHANGES_SCHEMA).write_parquet(tmp / "changes.parquet")  # type: ignore[arg-type]
+            meta = {
+                "format": _FORMAT,
+                "version": number,
+                "parent": head,
+                "message": message,
+                "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "classes": classes,
+                "n_samples": manifest.height,
+                "n_changes": changes.height,
+                "manifest_sha256": _sha256(manifest_file),
+                "extra": extra or {},
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
+            for f in tmp.iterdir():
+                with f.open("rb") as fh:
+                    os.fsync(fh.fileno())
+            _fsync_dir(tmp)
+            os.rename(tmp, final)
+            _fsync_dir(versions)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
     def _write_head(self, number: int) -> None:
+        """Replace HEAD atomically; the temporary file is removed on any failure."""
         tmp = self.path / f".HEAD.{os.getpid()}.{time.monotonic_ns()}"
-        with tmp.open("w") as f:
-            f.write(f"{number}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path / "HEAD")
+        try:
+            with tmp.open("w") as f:
+                f.write(f"{number}\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path / "HEAD")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise
         _fsync_dir(self.path)
+
+
+def _read_version_file(path: Path, version: int) -> pl.DataFrame:
+    """Read a version's Parquet file; a missing or corrupt file is a one-line StoreError."""
+    if not path.is_file():
+        raise StoreError(
+            f"{path} is missing: version {version} cannot be read. Versions are immutable; "
+            "restore the file from a backup, or open another version."
+        )
+    try:
+        with os_errors_as(path, "read"):
+            return pl.read_parquet(path, glob=False)
+    except DatacentricError:
+        raise
+    except Exception as exc:  # polars raises several kinds on a corrupt file
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise StoreError(
+            f"{path} is corrupt ({reason}): version {version} cannot be read. Versions are "
+            "immutable; restore the file from a backup, or open another version."
+        ) from None

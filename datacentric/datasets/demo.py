@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 
+from datacentric._io import atomic_write, atomic_write_text, ensure_writable, os_errors_as
 from datacentric.dataset import Dataset, VersionStore
 from datacentric.dataset.store import STORE_DIR
 from datacentric.exceptions import InvalidParameterError
@@ -362,9 +363,7 @@ def _track(items: Iterable[_T], total: int, enabled: bool, what: str) -> Iterato
 
 
 def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    frame.write_parquet(tmp)
-    tmp.replace(path)
+    atomic_write(path, frame.write_parquet)
 
 
 def load_demo(
@@ -428,16 +427,18 @@ def load_demo(
     """
     root = Path(root)
     _check_args(root, seed, size, overwrite)
+    ensure_writable(root, "the demo dataset", folder=True)
     from PIL import Image
 
     manifest, truth, images = _simulate(int(seed), int(size), DEMO_INJECTIONS)
     if (root / GROUND_TRUTH_FILE).is_file():
         _clear_previous_demo(root)
-    (root / _IMAGES).mkdir(parents=True, exist_ok=True)
-    pairs = zip(manifest["image"].to_list(), images, strict=True)
-    for rel, arr in _track(pairs, len(images), progress, "Writing demo images"):
-        Image.fromarray(arr, "RGB").save(root / rel, format="PNG")
-    (root / _CLASSES_FILE).write_text("\n".join(DEMO_CLASSES) + "\n")
+    with os_errors_as(root / _IMAGES, "write the demo images to"):
+        (root / _IMAGES).mkdir(parents=True, exist_ok=True)
+        pairs = zip(manifest["image"].to_list(), images, strict=True)
+        for rel, arr in _track(pairs, len(images), progress, "Writing demo images"):
+            Image.fromarray(arr, "RGB").save(root / rel, format="PNG")
+    atomic_write_text(root / _CLASSES_FILE, "\n".join(DEMO_CLASSES) + "\n")
     _write_atomic(truth, root / GROUND_TRUTH_FILE)
     _write_atomic(manifest, root / _MANIFEST)
     ds = Dataset.from_folder(root)
@@ -472,4 +473,4 @@ def load_ground_truth(root: str | Path) -> pl.DataFrame:
             "written by load_demo. Write one with load_demo(DIR) (CLI: `datacentric demo-data "
             "DIR`) and pass that DIR."
         )
-    return pl.read_parquet(path)
+    return pl.read_parquet(path, glob=False)

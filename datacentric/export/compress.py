@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datacentric._io import ensure_writable, os_errors_as
 from datacentric._numbers import check_number
 from datacentric.dataset import Dataset
 from datacentric.exceptions import CalibrationDataError, InvalidDatasetError, InvalidParameterError
@@ -178,6 +179,7 @@ def compress(
     names = parse_targets(targets)
     fn = fitted_net(recipe)
     check_number(max_drop, "max_drop", low=0.0, high=1.0)
+    ensure_writable(out_dir, "the export folder", folder=True)  # before minutes of work
     pool: Dataset | None
     if eval_ds is None:
         if calib_ds is None:
@@ -199,7 +201,8 @@ def compress(
         calib_ids = calibration_sample(pool, slices, size=calib_size, seed=seed)
     test = _eval_rows(eval_ds, eval_split)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with os_errors_as(out, "create the export folder"):
+        out.mkdir(parents=True, exist_ok=True)
 
     ids = test.sample_ids
     x = normalised_inputs(fn, test)

@@ -11,7 +11,8 @@ from typing import Any
 
 import polars as pl
 
-from datacentric._io import atomic_write_text
+from datacentric._io import atomic_write, atomic_write_text
+from datacentric._markdown import md_escape
 from datacentric.report.html import format_bytes
 from datacentric.slices.gate import GateResult
 from datacentric.slices.result import SliceMetrics
@@ -166,14 +167,14 @@ class CompressionReport:
         head = (
             "✅ **Compression gate passed**"
             if self.passed
-            else (f"❌ **Compression gate failed** for {', '.join(self.failed_targets)}")
+            else (f"❌ **Compression gate failed** for {md_escape(', '.join(self.failed_targets))}")
         )
         ds = self.manifest.get("dataset", {})
         lines = [
             "# Compressed export",
             "",
             f"{head} — max slice drop {self.manifest['settings']['max_drop']:.3f} vs the "
-            f"uncompressed model; dataset {ds.get('root')} version {ds.get('version')}, "
+            f"uncompressed model; dataset {md_escape(ds.get('root'))} version {ds.get('version')}, "
             f"{ds.get('n_eval')} test rows.",
             "",
             "| target | size | ratio | p50@1 ms | p95@1 ms | p50@64 ms | p95@64 ms | accuracy "
@@ -185,19 +186,19 @@ class CompressionReport:
             gate = "" if a.gate is None else ("pass" if a.gate.passed else "**FAIL**")
             lat = a.latency_ms
             lines.append(
-                f"| {a.target} | {format_bytes(a.size_bytes)} | {a.size_ratio:.2f} | "
+                f"| {md_escape(a.target)} | {format_bytes(a.size_bytes)} | {a.size_ratio:.2f} | "
                 f"{lat.get('p50@1', math.nan):.2f} | {lat.get('p95@1', math.nan):.2f} | "
                 f"{lat.get('p50@64', math.nan):.2f} | {lat.get('p95@64', math.nan):.2f} | "
-                f"{a.accuracy:.4f} | {worst or ''} | "
+                f"{a.accuracy:.4f} | {md_escape(worst)} | "
                 f"{'' if delta is None else f'{delta:+.4f}'} | {a.changed.height} | {gate} |"
             )
         low = self.baseline.low_support()
         if low:
-            listed = ", ".join(f"{k} (n={v})" for k, v in sorted(low.items()))
+            listed = md_escape(", ".join(f"{k} (n={v})" for k, v in sorted(low.items())))
             lines += ["", f"⚪ Low support, not gated (fewer than min_n test rows): {listed}."]
         for a in self.artefacts:
             if a.gate is not None and not a.gate.passed:
-                lines += ["", f"## Gate: {a.target}", "", a.gate.to_markdown()]
+                lines += ["", f"## Gate: {md_escape(a.target)}", "", a.gate.to_markdown()]
         changed = self.changed
         if changed.height:
             lines += [
@@ -208,10 +209,8 @@ class CompressionReport:
                 "| --- | --- | --- | --- | --- |",
             ]
             for r in changed.head(50).iter_rows(named=True):
-                lines.append(
-                    f"| {r['target']} | {r['sample_id']} | {r['label']} | {r['before']} | "
-                    f"{r['after']} |"
-                )
+                cells = (r[c] for c in ("target", "sample_id", "label", "before", "after"))
+                lines.append("| " + " | ".join(md_escape(c) for c in cells) + " |")
             if changed.height > 50:
                 lines.append(f"\n... and {changed.height - 50} more in `{CHANGED}`.")
         return "\n".join(lines) + "\n"
@@ -239,4 +238,4 @@ class CompressionReport:
                     "target": pl.Utf8,
                 }
             )
-        changed.write_parquet(self.out_dir / CHANGED)
+        atomic_write(self.out_dir / CHANGED, changed.write_parquet)

@@ -186,8 +186,8 @@ class ScanResult:
         if not samples_path.is_file():
             raise SchemaError(f"{path} has no companion {samples_path.name}; save the scan again.")
         return cls(
-            issues=pl.read_parquet(path),
-            samples=pl.read_parquet(samples_path),
+            issues=pl.read_parquet(path, glob=False),
+            samples=pl.read_parquet(samples_path, glob=False),
             classes=list(meta["classes"]),
             skipped=meta.get("skipped", {}),
             statistics=meta.get("statistics", {}),

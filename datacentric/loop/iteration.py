@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from datacentric._io import atomic_write
+from datacentric._io import atomic_write, ensure_writable
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues import ScanResult, scan
@@ -204,6 +204,9 @@ def run_loop(
     """
     if not (isinstance(iterations, int) and iterations >= 0):
         raise InvalidParameterError(f"iterations must be an integer >= 0, received {iterations!r}.")
+    # The loop writes versions and its log under root/.datacentric: check before training.
+    if Path(root).is_dir():  # (a missing dataset is reported by run_iteration)
+        ensure_writable(ExperimentLog(root).path, "the experiment log", folder=True)
     results: list[IterationResult] = []
     if ExperimentLog(root).next_iteration() == 0:
         results.append(run_iteration(root, **kwargs))

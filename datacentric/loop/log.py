@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -9,9 +10,9 @@ from typing import Any
 
 import polars as pl
 
-from datacentric._io import atomic_write, atomic_write_text
+from datacentric._io import atomic_write, atomic_write_text, os_errors_as
 from datacentric.dataset.store import STORE_DIR
-from datacentric.exceptions import StoreError
+from datacentric.exceptions import DatacentricError, StoreError
 
 __all__ = ["MODEL_FILE", "ExperimentLog"]
 
@@ -56,12 +57,21 @@ class ExperimentLog:
         if not log.is_file():
             return []
         out = []
-        for n, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
+        with os_errors_as(log, "read"):
+            text = log.read_bytes().decode("utf-8", errors="replace")
+        for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
                 try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise StoreError(f"{log} line {n} is not valid JSON: {exc.msg}.") from exc
+                    rec = json.loads(line)
+                except (json.JSONDecodeError, RecursionError) as exc:
+                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
+                    raise StoreError(f"{log} line {n} is not valid JSON: {why}.") from None
+                if not isinstance(rec, dict) or "iteration" not in rec:
+                    raise StoreError(
+                        f"{log} line {n} is not an iteration record (a JSON object with an "
+                        "'iteration'). Remove that line, or restore the file from a backup."
+                    )
+                out.append(rec)
         return out
 
     def last(self) -> dict[str, Any] | None:
@@ -77,15 +87,23 @@ class ExperimentLog:
     def write(self, record: dict[str, Any], frames: dict[str, pl.DataFrame], metrics: Any) -> Path:
         """Write an iteration's files, then append its summary line (the commit point)."""
         folder = self.iteration_dir(int(record["iteration"]))
-        folder.mkdir(parents=True, exist_ok=True)
+        with os_errors_as(folder, "write the experiment log folder"):
+            folder.mkdir(parents=True, exist_ok=True)
         metrics.save(folder / "metrics.json")
         for name, frame in frames.items():
             atomic_write(folder / f"{name}.parquet", frame.write_parquet)
         atomic_write_text(folder / "record.json", json.dumps(record, indent=1, default=str))
-        with (self.path / "log.jsonl").open("a", encoding="utf-8") as f:
-            f.write(json.dumps(record, default=str) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        log = self.path / "log.jsonl"
+        with os_errors_as(log, "append to the experiment log"), log.open("ab") as f:
+            start = f.tell()
+            try:
+                f.write((json.dumps(record, default=str) + "\n").encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+            except BaseException:  # no half line: the log stays readable
+                with contextlib.suppress(OSError):
+                    f.truncate(start)
+                raise
         return folder
 
     def model_path(self, iteration: int | None = None) -> Path | None:
@@ -109,4 +127,13 @@ class ExperimentLog:
         path = self.iteration_dir(iteration) / f"{name}.parquet"
         if not path.is_file():
             raise StoreError(f"iteration {iteration} has no {name} table ({path}).")
-        return pl.read_parquet(path)
+        try:
+            with os_errors_as(path, "read"):
+                return pl.read_parquet(path, glob=False)
+        except DatacentricError:
+            raise
+        except Exception as exc:  # polars raises several kinds on a corrupt file
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise StoreError(
+                f"{path} is corrupt ({reason}). Restore it, or rerun the loop."
+            ) from None

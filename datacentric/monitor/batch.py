@@ -100,5 +100,10 @@ def _crash_hook(point: str) -> None:
         os._exit(86)
 
 
-def _sql_times(windows: Sequence[dt.datetime]) -> str:
-    return ", ".join(f"TIMESTAMP '{w:%Y-%m-%d %H:%M:%S.%f}'" for w in windows) or "NULL"
+#: SQL condition on ``window_start`` with one parameter: :func:`_window_param` of the windows.
+IN_WINDOWS = "window_start IN (SELECT unnest(?::TIMESTAMP[]))"
+
+
+def _window_param(windows: Sequence[dt.datetime]) -> list[dt.datetime]:
+    """The parameter of :data:`IN_WINDOWS` (naive timestamps, as the store keeps them)."""
+    return [w.replace(tzinfo=None) for w in windows]

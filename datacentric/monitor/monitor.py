@@ -22,12 +22,13 @@ from datacentric.exceptions import (
 from datacentric.monitor.alerts import ALERTS_SCHEMA, evaluate_alerts
 from datacentric.monitor.batch import (
     CRASH_ENV,
+    IN_WINDOWS,
     BatchConflictError,
     IngestResult,
     _Background,
     _Clock,
     _crash_hook,
-    _sql_times,
+    _window_param,
 )
 from datacentric.monitor.config import MonitorConfig, load_config
 from datacentric.monitor.hist import histograms
@@ -330,16 +331,15 @@ class Monitor:
         clock.lap("insert")
 
     def _check_new_ids(self, src: str, batch_id: str) -> None:
-        dup = self._store.query(
-            f"SELECT sample_id, batch_id FROM rows WHERE sample_id IN "
-            f"(SELECT sample_id FROM {src}) LIMIT 11"
-        )
+        known = f"FROM rows WHERE sample_id IN (SELECT sample_id FROM {src})"
+        dup = self._store.query(f"SELECT sample_id, batch_id {known} LIMIT 10")
         if dup.height:
+            n = int(self._store.query(f"SELECT count(*) AS n {known}")["n"][0])
             ids = dup["sample_id"].to_list()
             other = format_items(dup["batch_id"].unique().sort().to_list())
             raise DuplicateSampleIdError(
-                f"batch {batch_id!r} has sample_id(s) already ingested with other "
-                f"batches: {format_items(ids)} (in {other}). "
+                f"batch {batch_id!r} has {n} sample_id(s) already ingested with other "
+                f"batches: {format_items(ids, total=n)} (in {other}). "
                 "Nothing was added. Drop those rows, or give them new sample ids.",
                 rows=ids,
             )
@@ -373,15 +373,14 @@ class Monitor:
             raise SchemaError("no batch was ingested yet, so there are no rows to label.")
         with store.transaction():
             src = store.register_frame("labels", frame)
-            unknown = store.query(
-                f"SELECT sample_id FROM {src} WHERE sample_id NOT IN "
-                "(SELECT sample_id FROM rows) LIMIT 11"
-            )
+            never = f"FROM {src} WHERE sample_id NOT IN (SELECT sample_id FROM rows)"
+            unknown = store.query(f"SELECT sample_id {never} LIMIT 10")
             if unknown.height:
+                n = int(store.query(f"SELECT count(*) AS n {never}")["n"][0])
                 raise SchemaError(
-                    f"labels name sample_id(s) that were never ingested: "
-                    f"{format_items(unknown['sample_id'].to_list())}. Ingest their rows first, "
-                    "or drop those labels. Nothing was recorded."
+                    f"labels name {n} sample_id(s) that were never ingested: "
+                    f"{format_items(unknown['sample_id'].to_list(), total=n)}. Ingest their rows "
+                    "first, or drop those labels. Nothing was recorded."
                 )
             self._insert_labels(frame)
             windows = store.query(
@@ -407,30 +406,33 @@ class Monitor:
     def _recompute(self, windows: Sequence[dt.datetime]) -> pl.DataFrame:
         """Recompute the statistics and alerts of ``windows`` (inside the caller's
         transaction) and return the alerts."""
-        store, times = self._store, _sql_times(windows)
+        store, times = self._store, [_window_param(windows)]
         hist = store.query_frame(
             "SELECT window_start, slice, metric, bin, sum(count)::BIGINT AS count, "
-            f"sum(sum) AS sum FROM hist WHERE window_start IN ({times}) GROUP BY ALL"
+            f"sum(sum) AS sum FROM hist WHERE {IN_WINDOWS} GROUP BY ALL",
+            times,
         )
         perf = store.query_frame(
             "SELECT window_start, slice, sum(n)::BIGINT AS n, sum(n_scored)::BIGINT AS n_scored, "
-            f"sum(expected_correct) AS expected_correct FROM perf WHERE window_start IN "
-            f"({times}) GROUP BY ALL ORDER BY window_start, slice"
+            f"sum(expected_correct) AS expected_correct FROM perf WHERE {IN_WINDOWS} "
+            "GROUP BY ALL ORDER BY window_start, slice",
+            times,
         )
         stats = window_stats(hist, perf, self._label_accuracy(times), self.profile)
         alerts = evaluate_alerts(stats, self.config)
-        store.con.execute(f"DELETE FROM window_stats WHERE window_start IN ({times})")
-        store.con.execute(f"DELETE FROM alerts WHERE window_start IN ({times})")
+        store.con.execute(f"DELETE FROM window_stats WHERE {IN_WINDOWS}", times)
+        store.con.execute(f"DELETE FROM alerts WHERE {IN_WINDOWS}", times)
         store.insert_frame("window_stats", stats)
         store.insert_frame("alerts", alerts)
         return alerts
 
-    def _label_accuracy(self, times: str) -> pl.DataFrame | None:
+    def _label_accuracy(self, times: list[Any]) -> pl.DataFrame | None:
         if not self.store_rows or not self._store.query("SELECT 1 FROM labels LIMIT 1").height:
             return None
         frame = self._store.query_frame(
             "SELECT r.*, l.label AS __label FROM rows r JOIN labels l USING (sample_id) "
-            f"WHERE r.window_start IN ({times})"
+            f"WHERE r.{IN_WINDOWS}",
+            times,
         )
         if frame.height == 0:
             return None
@@ -453,15 +455,17 @@ class Monitor:
         ``headline_only`` keeps the deciding drift statistic of each metric and the
         performance rows.
         """
-        where = ["TRUE"]
+        where, params = ["TRUE"], []
         for column, value in (("slice", slice), ("metric", metric)):
             if value is not None:
-                where.append(f"{column} = '{str(value).replace(chr(39), chr(39) * 2)}'")
+                where.append(f"{column} = ?")
+                params.append(str(value))
         if headline_only:
             where.append("(headline OR metric IN ('performance', 'rows'))")
         out = self._store.query_frame(  # through Parquet: fast for long histories
             f"SELECT * FROM window_stats WHERE {' AND '.join(where)} "
-            "ORDER BY window_start, slice, metric, statistic"
+            "ORDER BY window_start, slice, metric, statistic",
+            params,
         )
         return out if out.height else pl.DataFrame(schema=STATS_SCHEMA)
 

@@ -105,10 +105,12 @@ def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.Data
         kind = "Parquet" if suffix == ".parquet" else "CSV"
         try:
             if suffix == ".parquet":
-                frame = pl.read_parquet(path)
+                frame = pl.read_parquet(path, glob=False)
             else:
                 overrides = {SAMPLE_ID: pl.String, PREDICTION: pl.String, LABEL: pl.String}
-                frame = pl.read_csv(path, schema_overrides=overrides, try_parse_dates=True)
+                frame = pl.read_csv(
+                    path, schema_overrides=overrides, try_parse_dates=True, glob=False
+                )
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise SchemaError(
@@ -127,9 +129,10 @@ def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.Data
     )
 
 
-def _rows_where(frame: pl.DataFrame, mask: pl.Expr) -> list[int]:
+def _rows_where(frame: pl.DataFrame, mask: pl.Expr) -> tuple[list[int], int]:
+    """The first few row numbers where ``mask`` holds, and how many rows it holds in."""
     idx = frame.with_row_index("__row").filter(mask)["__row"]
-    return [int(i) for i in idx.head(11)]
+    return [int(i) for i in idx.head(10)], idx.len()
 
 
 def _first(rows: list[int], total: int) -> str:
@@ -259,18 +262,20 @@ def _canonical(frame: pl.DataFrame, expected: Mapping[str, str]) -> pl.DataFrame
 def _check_values(frame: pl.DataFrame) -> None:
     for col in (SAMPLE_ID, TIMESTAMP):
         if col in frame.columns and frame[col].null_count():
-            rows = _rows_where(frame, pl.col(col).is_null())
+            rows, n = _rows_where(frame, pl.col(col).is_null())
             raise SchemaError(
-                f"batch column {col!r} has {frame[col].null_count()} null value(s), at rows "
-                f"{format_items(rows)}. Every production row needs a {col}; fill or drop them."
+                f"batch column {col!r} has {n} null value(s), at rows "
+                f"{format_items(rows, total=n)}. Every production row needs a {col}; fill or "
+                "drop them."
             )
     check_numbers(frame, "batch")
     if SAMPLE_ID in frame.columns and frame[SAMPLE_ID].n_unique() < frame.height:
         dup = frame.filter(pl.col(SAMPLE_ID).is_duplicated())[SAMPLE_ID].unique(maintain_order=True)
         if dup.len():
-            ids = dup.head(11).to_list()
+            ids = dup.head(10).to_list()
             raise DuplicateSampleIdError(
-                f"batch has {dup.len()} sample_id(s) on more than one row: {format_items(ids)}. "
+                f"batch has {dup.len()} sample_id(s) on more than one row: "
+                f"{format_items(ids, total=dup.len())}. "
                 "Each production row needs its own sample_id; drop the repeated rows or give "
                 "them new ids.",
                 rows=ids,
@@ -297,7 +302,7 @@ def check_numbers(frame: pl.DataFrame, what: str = "batch") -> None:
         bad = c.is_not_null() & (c.is_nan() | (c < 0) | (c > 1))
         n_bad = int(frame.select(bad.sum()).item())
         if n_bad:
-            rows = _rows_where(frame, bad)[:10]
+            rows, _ = _rows_where(frame, bad)
             vals = frame[CONFIDENCE].gather(rows).to_list()
             raise SchemaError(
                 f"{what} column 'confidence' must be a probability in [0, 1] (null if "
@@ -310,7 +315,7 @@ def check_numbers(frame: pl.DataFrame, what: str = "batch") -> None:
         inf = pl.col(col).is_infinite()
         n_inf = int(frame.select(inf.sum()).item())
         if n_inf:
-            rows = _rows_where(frame, inf)[:10]
+            rows, _ = _rows_where(frame, inf)
             vals = frame[col].gather(rows).to_list()
             raise SchemaError(
                 f"{what} column {col!r} has {n_inf} infinite value(s) ({format_items(vals)}) "
@@ -348,7 +353,7 @@ def validate_labels(frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.select(pl.col(SAMPLE_ID).cast(pl.String), pl.col(LABEL).cast(pl.String))
     nulls = frame.filter(pl.col(SAMPLE_ID).is_null() | pl.col(LABEL).is_null())
     if nulls.height:
-        rows = _rows_where(frame, pl.col(SAMPLE_ID).is_null() | pl.col(LABEL).is_null())[:10]
+        rows, _ = _rows_where(frame, pl.col(SAMPLE_ID).is_null() | pl.col(LABEL).is_null())
         raise SchemaError(
             f"labels have {nulls.height} row(s) with a null sample_id or label (at "
             f"{_first(rows, nulls.height)}), e.g. {format_items(nulls.head(5).rows())}. Drop "

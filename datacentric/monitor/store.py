@@ -27,6 +27,10 @@ raised_at)``
 
 An ingest is one transaction: the batch row, its rows, histograms, recomputed statistics and
 alerts are committed together or not at all.
+
+No value is ever put into SQL text: values travel as parameters (``?``), the paths of the
+temporary Parquet files that stage frames included (a ``'`` or ``[`` in ``TMPDIR`` is just a
+character), and identifiers are quoted with :func:`quote_identifier`.
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from datacentric.exceptions import StoreError
+from datacentric._io import os_errors_as
+from datacentric.exceptions import FileAccessError, StoreError
 
-__all__ = ["SCHEMA_VERSION", "MonitorStore", "MonitorStoreError"]
+__all__ = ["SCHEMA_VERSION", "MonitorStore", "MonitorStoreError", "quote_identifier"]
 
 SCHEMA_VERSION = 1
 
@@ -69,6 +74,17 @@ _DDL = (
 
 class MonitorStoreError(StoreError):
     """The monitor store cannot be opened or does not hold what was asked."""
+
+
+def quote_identifier(name: str) -> str:
+    """``name`` as a quoted SQL identifier (table, column or variable name).
+
+    Examples
+    --------
+    >>> quote_identifier('a"b; DROP TABLE x')
+    '"a""b; DROP TABLE x"'
+    """
+    return '"' + str(name).replace('"', '""') + '"'
 
 
 class MonitorStore:
@@ -99,7 +115,8 @@ class MonitorStore:
                 "database, pass another path."
             ) from None
         self.con.execute("SET enable_progress_bar = false")
-        self._tmp = tempfile.TemporaryDirectory(prefix="datacentric-monitor-")
+        with os_errors_as(tempfile.gettempdir(), "create a temporary folder in"):
+            self._tmp = tempfile.TemporaryDirectory(prefix="datacentric-monitor-")
         self._n_tmp = 0
         tables = {r[0] for r in self.con.execute("SHOW TABLES").fetchall()}
         if "meta" in tables:
@@ -129,14 +146,35 @@ class MonitorStore:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """``BEGIN`` ... ``COMMIT``; ``ROLLBACK`` on any exception."""
+        """``BEGIN`` ... ``COMMIT``; ``ROLLBACK`` on any exception.
+
+        A DuckDB I/O error (disk full, permission denied) or a failed write of a staging file
+        raises :class:`~datacentric.exceptions.FileAccessError` naming the store; nothing of
+        the transaction is kept.
+        """
         self.con.execute("BEGIN TRANSACTION")
         try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
+            with os_errors_as(self._tmp.name, "write the monitor's staging files in"):
+                yield
+        except BaseException as exc:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            if isinstance(exc, duckdb.IOException):
+                raise self._io_error(exc) from None
             raise
-        self.con.execute("COMMIT")
+        try:
+            self.con.execute("COMMIT")
+        except duckdb.IOException as exc:
+            with contextlib.suppress(duckdb.Error):
+                self.con.execute("ROLLBACK")
+            raise self._io_error(exc) from None
+
+    def _io_error(self, exc: duckdb.Error) -> FileAccessError:
+        reason = " ".join(str(exc).split())[:300]
+        return FileAccessError(
+            f"cannot write the monitor store {self.path}: {reason}. Nothing of this change was "
+            "kept; free some disk space or fix the permissions, then run it again."
+        )
 
     def get_meta(self, key: str) -> str | None:
         """A value of the ``meta`` table, or None."""
@@ -160,19 +198,36 @@ class MonitorStore:
         tmp = Path(self._tmp.name) / f"part{self._n_tmp}.parquet"
         frame.write_parquet(tmp, compression="lz4", statistics=False)
         try:
-            src = f"read_parquet('{tmp.as_posix()}')"
+            name = quote_identifier(table)
             if create:
-                self.con.execute(f"CREATE TABLE {table} AS SELECT * FROM {src} LIMIT 0")
-            self.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {src}")
+                self.con.execute(
+                    f"CREATE TABLE {name} AS SELECT * FROM read_parquet(?) LIMIT 0", [str(tmp)]
+                )
+            self.con.execute(
+                f"INSERT INTO {name} BY NAME SELECT * FROM read_parquet(?)", [str(tmp)]
+            )
         finally:
             tmp.unlink(missing_ok=True)
 
     def register_frame(self, name: str, frame: pl.DataFrame) -> str:
-        """Write ``frame`` to a temporary Parquet file and return SQL that reads it."""
+        """Write ``frame`` to a temporary Parquet file and return SQL that reads it.
+
+        The SQL names a DuckDB variable that holds the file's path (set as a parameter), never
+        the path itself.
+
+        Examples
+        --------
+        >>> store = MonitorStore(":memory:")
+        >>> src = store.register_frame("x", pl.DataFrame({"a": [1, 2]}))
+        >>> store.query(f"SELECT sum(a) AS s FROM {src}").rows()
+        [(3,)]
+        """
         self._n_tmp += 1
-        tmp = Path(self._tmp.name) / f"{name}{self._n_tmp}.parquet"
+        tmp = Path(self._tmp.name) / f"frame{self._n_tmp}.parquet"
         frame.write_parquet(tmp, compression="lz4", statistics=False)
-        return f"read_parquet('{tmp.as_posix()}')"
+        variable = f"datacentric_frame_{self._n_tmp}"
+        self.con.execute(f"SET VARIABLE {quote_identifier(variable)} = ?", [str(tmp)])
+        return f"read_parquet(getvariable('{variable}'))"
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
         """Run a small query and return its result as a polars frame.
@@ -189,13 +244,19 @@ class MonitorStore:
             return pl.DataFrame({n: [] for n in names})
         return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
 
-    def query_frame(self, sql: str) -> pl.DataFrame:
-        """Run a query of any size (no parameters) and read its result through Parquet, with
-        DuckDB's column types."""
+    def query_frame(self, sql: str, params: Sequence[Any] | None = None) -> pl.DataFrame:
+        """Run a query of any size and read its result through Parquet, with DuckDB's column
+        types. ``params`` fill the query's ``?`` placeholders.
+
+        Examples
+        --------
+        >>> MonitorStore(":memory:").query_frame("SELECT ? AS a", ["it's"]).rows()
+        [("it's",)]
+        """
         self._n_tmp += 1
         tmp = Path(self._tmp.name) / f"out{self._n_tmp}.parquet"
-        self.con.execute(f"COPY ({sql}) TO '{tmp.as_posix()}' (FORMAT parquet)")
+        self.con.execute(f"COPY ({sql}) TO ? (FORMAT parquet)", [*(params or []), str(tmp)])
         try:
-            return pl.read_parquet(tmp)
+            return pl.read_parquet(tmp, glob=False)
         finally:
             tmp.unlink(missing_ok=True)

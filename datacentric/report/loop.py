@@ -5,7 +5,6 @@ by slice before and after, issues found, what was fixed, confusion matrices, rev
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from functools import cache, partial
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import polars as pl
 import polars.selectors as cs
 
+from datacentric._io import atomic_write_text
 from datacentric.dataset import Dataset
 from datacentric.exceptions import DatacentricError, InvalidParameterError
 from datacentric.loop.log import ExperimentLog
@@ -564,8 +564,4 @@ def render_loop_report(root: str | Path, out: str | Path, *, top: int = 12) -> P
             f"the loop report path must end in .html or .md, received "
             f"{str(out)!r}; pick one of those suffixes."
         )
-    text = render(root, top=top)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    (tmp := out.with_name(out.name + ".tmp")).write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return atomic_write_text(out, render(root, top=top))

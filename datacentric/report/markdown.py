@@ -1,31 +1,36 @@
-"""Markdown building blocks: tables and safe inline text."""
+"""Markdown building blocks: tables and safe inline text.
+
+Every value goes through the one Markdown escaper, :func:`datacentric._markdown.md_escape`
+(also used by the CI gate and the export summary, which cannot import ``report``).
+"""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
+from datacentric._markdown import md_escape
 from datacentric.report.html import Formatter, format_value
 
-__all__ = ["markdown_header", "markdown_table", "md_text"]
+__all__ = ["markdown_header", "markdown_table", "md_escape", "md_text"]
 
 
 def md_text(value: Any) -> str:
-    """One table cell or inline phrase: HTML-escaped (renderers pass raw HTML through),
-    pipes escaped and line breaks folded, so user data cannot break the table or inject
+    """One table cell or inline phrase: ``value`` formatted like the HTML reports
+    (:func:`~datacentric.report.html.format_value`), then escaped by
+    :func:`~datacentric._markdown.md_escape`, so user data cannot break the table or inject
     markup.
 
     Examples
     --------
     >>> md_text("a|b\\n<script>")
     'a\\\\|b &lt;script&gt;'
+    >>> md_text(1234)
+    '1,234'
     """
-    text = html.escape(format_value(value), quote=False)
-    text = text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "\\`")
-    return " ".join(text.split())
+    return md_escape(format_value(value))
 
 
 def markdown_header(

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape, quoteattr
 import polars as pl
 
 from datacentric._io import atomic_write_text
+from datacentric._markdown import md_escape
 from datacentric._numbers import check_number
 from datacentric.exceptions import InvalidParameterError
 from datacentric.slices.compare import compare, higher_is_better, is_proportion
@@ -46,7 +47,8 @@ class GateResult:
         counts = {s: int((self.table["status"] == s).sum()) for s in ("pass", "fail", "skip")}
         head = "✅ **Slice gate passed**" if self.passed else "❌ **Slice gate failed**"
         lines = [
-            f"{head} — {self.metric}, max drop {self.max_drop:.3f}, min n {self.min_n}: "
+            f"{head} — {md_escape(self.metric)}, max drop {self.max_drop:.3f}, "
+            f"min n {self.min_n}: "
             f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.",
             "",
             "| status | slice | n | baseline | current | change | 95% CI | p |",
@@ -60,7 +62,8 @@ class GateResult:
             icon = {"pass": "✅", "fail": "❌", "skip": "⚪"}[r["status"]]
             ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if r["ci_low"] is not None else ""
             lines.append(
-                f"| {icon} | {_md(r['slice'])} | {r['n_current'] or ''} | {_fmt(r['baseline'])} | "
+                f"| {icon} | {md_escape(r['slice'])} | {r['n_current'] or ''} | "
+                f"{_fmt(r['baseline'])} | "
                 f"{_fmt(r['current'])} | {_fmt(r['change'], signed=True)} | {ci} | "
                 f"{_fmt(r['p_value'])} |"
             )
@@ -68,7 +71,8 @@ class GateResult:
         if fails.height:
             lines += ["", "**Why it failed:**"]
             lines += [
-                f"- {_md(r['slice'])}: {_md(r['reason'])}" for r in fails.iter_rows(named=True)
+                f"- {md_escape(r['slice'])}: {md_escape(r['reason'])}"
+                for r in fails.iter_rows(named=True)
             ]
         return "\n".join(lines) + "\n"
 
@@ -133,10 +137,6 @@ def _fmt(v: Any, signed: bool = False) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
     return f"{v:+.4f}" if signed else f"{v:.4f}"
-
-
-def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def check(

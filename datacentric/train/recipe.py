@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 import numpy as np
 import polars as pl
 
+from datacentric._io import atomic_write
 from datacentric.exceptions import SchemaError, format_items
 
 if TYPE_CHECKING:
@@ -173,18 +174,22 @@ class Predictions:
         return pl.DataFrame(list(cols.values()))
 
     def save(self, path: str | Path) -> None:
-        """Write to a ``.npz`` file (no pickle); read back with :meth:`load`."""
+        """Write to a ``.npz`` file (no pickle), atomically; read back with :meth:`load`."""
         extra: dict[str, Any] = {}
         if self.classes is not None:
             extra["classes"] = np.array(self.classes, dtype=np.str_)
-        with Path(path).open("wb") as fh:
-            np.savez(
-                fh,
-                sample_ids=np.array(self.sample_ids, dtype=np.str_),
-                pred_probs=self.pred_probs,
-                embeddings=self.embeddings,
-                **extra,
-            )
+
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as fh:
+                np.savez(
+                    fh,
+                    sample_ids=np.array(self.sample_ids, dtype=np.str_),
+                    pred_probs=self.pred_probs,
+                    embeddings=self.embeddings,
+                    **extra,
+                )
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | Path) -> Predictions:

@@ -154,7 +154,7 @@ def _last_review_queue(root: Path | None) -> pl.DataFrame:
     if root is not None:
         found = sorted(ExperimentLog(root).path.glob("iter_*/review.parquet"))
         if found:
-            return pl.read_parquet(found[-1])
+            return pl.read_parquet(found[-1], glob=False)
     raise InvalidParameterError(
         f"nothing to push: no items were given and {root} has no review queue (run `datacentric "
         "loop DIR` first, or pass a scan: `--scan scan.parquet`)."
