@@ -57,7 +57,23 @@ class DatacentricError(Exception):
 
 
 class InvalidParameterError(DatacentricError, ValueError):
-    """A function or CLI argument has a value outside what it accepts."""
+    """A function or CLI argument has a value outside what it accepts.
+
+    Attributes
+    ----------
+    parameter : str or None
+        The parameter's name, when the error comes from a declared constraint
+        (:mod:`datacentric._validation`).
+    owner : str or None
+        The class or function the parameter belongs to.
+    """
+
+    def __init__(
+        self, message: str, *, parameter: str | None = None, owner: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.owner = owner
 
 
 class MissingDependencyError(DatacentricError, ImportError):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import Any, ClassVar
+
 import polars as pl
 import pytest
 
+from datacentric._validation import Interval
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues import REGISTRY, IssueFinder, issue_table
 from datacentric.testing import check_issue_finder
@@ -14,6 +18,7 @@ class _Dummy(IssueFinder):
     name = "dummy_for_tests"
     requires = frozenset({"labels"})
     description = "Flags sample 0."
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"level": [Interval(Real, 0, 1)]}
 
     def __init__(self, level: float = 0.5) -> None:
         self.level = level
