@@ -22,14 +22,17 @@ Read from YAML (see ``slices/monitor_alerts.yaml`` and ``docs/monitor.md``)::
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 import yaml
 
+from datacentric._validation import Constraint, Interval, check_params, validate_params
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 __all__ = ["MonitorConfig", "load_config"]
@@ -37,6 +40,44 @@ __all__ = ["MonitorConfig", "load_config"]
 _TOP = ("window", "min_rows", "drift", "performance", "missing_rate", "critical_factor")
 _DRIFT = ("alpha", "wasserstein", "jensen_shannon", "psi", "metrics")
 _PERF = ("expected_accuracy_drop", "accuracy_drop", "min_labels")
+
+
+class _FixedDuration(Constraint):
+    """A positive polars duration of fixed length (no months, quarters or years)."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        if not isinstance(value, str) or re.search(r"mo|q|y|i", value):
+            return False
+        try:
+            out = pl.Series([0], dtype=pl.Datetime("us")).dt.offset_by(value)
+        except Exception:
+            return False
+        return bool(out.dt.epoch("us")[0] > 0)
+
+    def __str__(self) -> str:
+        return (
+            "a positive fixed-length polars duration such as '1h', '6h', '1d' or '1w' (not "
+            "months, quarters or years, which vary in length: use '4w' or '30d')"
+        )
+
+    def invalid_values(self) -> list[object]:
+        return ["1mo", "soon", "0d"]
+
+
+class _OverrideShape(Constraint):
+    """Per-metric overrides: a mapping from overridable statistics to thresholds."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return isinstance(value, Mapping) and set(value) <= set(_OVERRIDABLE)
+
+    def __str__(self) -> str:
+        return f"a mapping from some of {list(_OVERRIDABLE)} to thresholds"
+
+
+#: Statistics whose threshold a metric may override (``drift.metrics``).
+_OVERRIDABLE = ("wasserstein", "jensen_shannon", "psi", "missing_rate")
+_THRESHOLD = [Interval(Real, 0, None, closed="neither"), None]
+_SHARE = [Interval(Real, 0, 1, closed="right"), None]
 
 
 @dataclass(frozen=True)
@@ -63,32 +104,36 @@ class MonitorConfig:
     missing_rate: float | None = 0.05
     critical_factor: float = 2.0
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "window": [_FixedDuration()],
+        "min_rows": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "wasserstein": _THRESHOLD,
+        "jensen_shannon": _SHARE,
+        "psi": _THRESHOLD,
+        "metric_overrides": [dict],
+        "expected_accuracy_drop": [Interval(Real, 0, 1, closed="both"), None],
+        "accuracy_drop": [Interval(Real, 0, 1, closed="both"), None],
+        "min_labels": [Interval(Integral, 1, None, closed="left")],
+        "missing_rate": _SHARE,
+        "critical_factor": [Interval(Real, 1, None, closed="left")],
+    }
+
     def __post_init__(self) -> None:
-        try:
-            duration = pl.Series([0], dtype=pl.Datetime("us")).dt.offset_by(self.window)
-        except Exception as exc:
-            raise InvalidParameterError(
-                f"monitor config: window must be a polars duration such as '1h', '6h', '1d' or "
-                f"'1w', received {self.window!r} ({exc})."
-            ) from None
-        if duration.dt.epoch("us")[0] <= 0 or "mo" in self.window or "y" in self.window:
-            raise InvalidParameterError(
-                f"monitor config: window must be a positive fixed duration ('1h', '1d', '1w'), "
-                f"received {self.window!r}. Months and years vary in length; use '4w' or '30d'."
+        validate_params(self)
+        per_metric = {k: self._parameter_constraints[k] for k in _OVERRIDABLE}
+        for metric, values in self.metric_overrides.items():
+            where = f"metric_overrides[{metric!r}]"
+            fix = (
+                f"Fix drift.metrics.{metric} in the config file (e.g. {{wasserstein: 0.15}}), "
+                f"or {where} in Python."
             )
-        for name in ("min_rows", "min_labels"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(
-                    f"monitor config: {name} must be a positive integer, received {value!r}."
-                )
-        if not 0.0 < self.alpha < 1.0:
-            raise InvalidParameterError(
-                f"monitor config: drift.alpha must be in (0, 1), received {self.alpha!r}."
-            )
-        if self.critical_factor < 1.0:
-            raise InvalidParameterError(
-                f"monitor config: critical_factor must be >= 1, received {self.critical_factor!r}."
+            check_params("MonitorConfig", {where: values}, {where: [_OverrideShape()]}, fix=fix)
+            check_params(
+                "MonitorConfig",
+                {f"{where}[{stat!r}]": v for stat, v in values.items()},
+                {f"{where}[{stat!r}]": per_metric[stat] for stat in values},
+                fix=fix,
             )
 
     @property
