@@ -11,23 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "BatchConflictError",
     "CalibrationDataError",
     "CommitConflictError",
     "DatacentricError",
     "DuplicateSampleIdError",
     "EmptyDatasetError",
     "ExportVerificationError",
+    "FiftyOneError",
     "FileAccessError",
     "ImageTooLargeError",
     "IntegrationError",
     "InvalidDatasetError",
     "InvalidParameterError",
+    "LabelStudioError",
     "LimitExceededError",
     "MissingDependencyError",
     "MissingImageError",
+    "MonitorStoreError",
     "NoStoreError",
     "PathEscapeError",
     "SchemaError",
+    "ServerUnavailableError",
     "StoreError",
     "UnknownLabelError",
     "UnreadableImageError",
@@ -159,8 +164,38 @@ class CommitConflictError(StoreError):
     """HEAD moved since this dataset was opened; committing would lose the other change."""
 
 
+class MonitorStoreError(StoreError):
+    """The monitor store cannot be opened or does not hold what was asked."""
+
+
+class BatchConflictError(MonitorStoreError):
+    """A batch id is already in the store with different content."""
+
+
 class IntegrationError(DatacentricError):
     """An external service (Label Studio, FiftyOne, ...) failed or refused a request."""
+
+
+class LabelStudioError(IntegrationError):
+    """Label Studio refused or failed a request (the message never contains the token).
+
+    Attributes
+    ----------
+    status_code : int or None
+        The HTTP status, when the server answered.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ServerUnavailableError(LabelStudioError):
+    """The server could not be reached (down, wrong URL or port) after the retries."""
+
+
+class FiftyOneError(IntegrationError):
+    """FiftyOne refused a request, or its dataset does not hold what datacentric pushed."""
 
 
 class ExportVerificationError(DatacentricError):

@@ -41,7 +41,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from datacentric.exceptions import StoreError
+from datacentric.exceptions import MonitorStoreError
 
 __all__ = ["SCHEMA_VERSION", "MonitorStore", "MonitorStoreError"]
 
@@ -65,10 +65,6 @@ _DDL = (
     statistic VARCHAR, value DOUBLE, threshold DOUBLE, severity VARCHAR, n BIGINT,
     message VARCHAR, raised_at TIMESTAMP)""",
 )
-
-
-class MonitorStoreError(StoreError):
-    """The monitor store cannot be opened or does not hold what was asked."""
 
 
 class MonitorStore:
