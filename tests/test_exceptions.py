@@ -39,15 +39,13 @@ def test_old_import_paths_still_work() -> None:
         LabelStudioError,
         ServerUnavailableError,
     )
-    from datacentric.monitor import BatchConflictError, MonitorStoreError
-    from datacentric.monitor.batch import BatchConflictError as B2
-    from datacentric.monitor.store import MonitorStoreError as M2
+    from datacentric.monitor import BatchConflictError, MonitorStoreError, batch, store
 
     assert FiftyOneError is exceptions.FiftyOneError
     assert LabelStudioError is exceptions.LabelStudioError
     assert ServerUnavailableError is exceptions.ServerUnavailableError
-    assert BatchConflictError is B2 is exceptions.BatchConflictError
-    assert MonitorStoreError is M2 is exceptions.MonitorStoreError
+    assert BatchConflictError is batch.BatchConflictError is exceptions.BatchConflictError
+    assert MonitorStoreError is store.MonitorStoreError is exceptions.MonitorStoreError
     assert issubclass(exceptions.BatchConflictError, exceptions.StoreError)
     assert issubclass(exceptions.ServerUnavailableError, exceptions.IntegrationError)
     assert exceptions.LabelStudioError("refused", 403).status_code == 403
