@@ -11,23 +11,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "BatchConflictError",
     "CalibrationDataError",
     "CommitConflictError",
     "DatacentricError",
     "DuplicateSampleIdError",
     "EmptyDatasetError",
     "ExportVerificationError",
+    "FiftyOneError",
     "FileAccessError",
     "ImageTooLargeError",
     "IntegrationError",
     "InvalidDatasetError",
     "InvalidParameterError",
+    "LabelStudioError",
     "LimitExceededError",
     "MissingDependencyError",
     "MissingImageError",
+    "MonitorStoreError",
     "NoStoreError",
     "PathEscapeError",
     "SchemaError",
+    "ServerUnavailableError",
     "StoreError",
     "UnknownLabelError",
     "UnreadableImageError",
@@ -64,7 +69,23 @@ class DatacentricError(Exception):
 
 
 class InvalidParameterError(DatacentricError, ValueError):
-    """A function or CLI argument has a value outside what it accepts."""
+    """A function or CLI argument has a value outside what it accepts.
+
+    Attributes
+    ----------
+    parameter : str or None
+        The parameter's name, when the error comes from a declared constraint
+        (:mod:`datacentric._validation`).
+    owner : str or None
+        The class or function the parameter belongs to.
+    """
+
+    def __init__(
+        self, message: str, *, parameter: str | None = None, owner: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.owner = owner
 
 
 class MissingDependencyError(DatacentricError, ImportError):
@@ -150,8 +171,38 @@ class CommitConflictError(StoreError):
     """HEAD moved since this dataset was opened; committing would lose the other change."""
 
 
+class MonitorStoreError(StoreError):
+    """The monitor store cannot be opened or does not hold what was asked."""
+
+
+class BatchConflictError(MonitorStoreError):
+    """A batch id is already in the store with different content."""
+
+
 class IntegrationError(DatacentricError):
     """An external service (Label Studio, FiftyOne, ...) failed or refused a request."""
+
+
+class LabelStudioError(IntegrationError):
+    """Label Studio refused or failed a request (the message never contains the token).
+
+    Attributes
+    ----------
+    status_code : int or None
+        The HTTP status, when the server answered.
+    """
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ServerUnavailableError(LabelStudioError):
+    """The server could not be reached (down, wrong URL or port) after the retries."""
+
+
+class FiftyOneError(IntegrationError):
+    """FiftyOne refused a request, or its dataset does not hold what datacentric pushed."""
 
 
 class ExportVerificationError(DatacentricError):

@@ -1,17 +1,22 @@
-"""Test helpers for people who write issue finders: ``check_issue_finder``."""
+"""Test helpers for people who write issue finders: ``check_issue_finder``, and
+``check_parameter_constraints`` for any class or function with declared parameters."""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import invalid_values, param_names
 from datacentric.dataset import Dataset
+from datacentric.exceptions import InvalidParameterError
 from datacentric.issues.base import ISSUE_SCHEMA, REQUIREMENTS, IssueFinder
 from datacentric.issues.context import ScanContext
 
-__all__ = ["check_issue_finder", "make_check_context"]
+__all__ = ["check_issue_finder", "check_parameter_constraints", "make_check_context"]
 
 
 def make_check_context(n: int = 60, n_classes: int = 3, seed: int = 0) -> ScanContext:
@@ -63,8 +68,10 @@ def check_issue_finder(
 ) -> pl.DataFrame:
     """Check that a finder honours the IssueFinder contract; return its output.
 
-    Checks: ``name``/``requires``/``description`` are declared; ``get_params`` round-trips
-    through ``__init__``; the output has the IssueTable columns and types; sample ids are
+    Checks: ``name``/``requires``/``description`` are declared; every ``__init__``
+    parameter has a declared constraint and every declared constraint is enforced
+    (:func:`check_parameter_constraints`); ``get_params`` round-trips through
+    ``__init__``; the output has the IssueTable columns and types; sample ids are
     the dataset's; issue types are ``name`` or declared in ``reports``; severity is in
     [0, 1] and not NaN; flagged rows have a ``detail``; at most one row per (sample,
     issue type); running twice gives the same table; the context is not mutated.
@@ -84,6 +91,7 @@ def check_issue_finder(
         f"{cls.name}: unknown requirements {cls.requires - REQUIREMENTS}"
     )
     assert cls.description, f"{cls.name}: declare a one-line description"
+    check_parameter_constraints(cls, inst.get_params(), complete=True)
     params = inst.get_params()
     clone = cls(**params)
     assert clone.get_params() == params, f"{cls.name}: get_params() does not round-trip __init__"
@@ -124,3 +132,71 @@ def check_issue_finder(
         before, now = snapshot[key], getattr(ctx, key)
         assert before is None or np.array_equal(before, now), f"{cls.name} mutated {key}"
     return out
+
+
+def check_parameter_constraints(
+    target: type | Callable[..., Any],
+    params: Mapping[str, Any] | None = None,
+    *,
+    complete: bool = True,
+) -> int:
+    """Check that every declared parameter constraint is enforced; return how many
+    invalid values were tried.
+
+    ``target`` is a class with ``_parameter_constraints`` (an ``IssueFinder``, a
+    dataclass such as ``FixPolicy``) or a function decorated with
+    :func:`~datacentric._validation.validate_call`. For each declared parameter, each
+    value that breaks its constraints (an unrelated type, out-of-range numbers, an
+    unknown option; :func:`~datacentric._validation.invalid_values`) is passed with the
+    other parameters valid (``params``, default: the defaults; a function's other
+    arguments are ``None``, as validation runs before its body). Each call must raise
+    :class:`~datacentric.exceptions.InvalidParameterError` naming the parameter and the
+    owner. With ``complete``, a class must also declare a constraint for every parameter
+    and nothing else. Raises ``AssertionError`` naming the first broken rule.
+
+    Examples
+    --------
+    >>> from datacentric.issues import OutlierFinder
+    >>> check_parameter_constraints(OutlierFinder)  # k: 3 bad values, z_threshold: 4
+    7
+    """
+    constraints: dict[str, list[Any]] = dict(getattr(target, "_parameter_constraints", {}))
+    title = getattr(target, "__name__", repr(target))
+    if isinstance(target, type):
+        names = param_names(target)
+        if complete:
+            missing = [n for n in names if n not in constraints]
+            assert not missing, (
+                f"{title}: parameters {missing} have no entry in _parameter_constraints"
+            )
+            extra = sorted(set(constraints) - set(names))
+            assert not extra, f"{title}: _parameter_constraints names unknown parameters {extra}"
+        base: dict[str, Any] = dict(params or {})
+    else:
+        assert constraints, f"{title} declares no constraints (use @validate_call)"
+        sig = inspect.signature(target)
+        base = {
+            n: (p.default if p.default is not p.empty else None)
+            for n, p in sig.parameters.items()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        }
+        base.update(params or {})
+    tried = 0
+    for name, declared in constraints.items():
+        bad_values = invalid_values(declared)
+        assert bad_values, f"{title}: no invalid value could be made for {name}"
+        for bad in bad_values:
+            try:
+                target(**{**base, name: bad})
+            except InvalidParameterError as err:
+                assert err.parameter == name and err.owner == title, (
+                    f"{title}: {name}={bad!r} raised an error for {err.owner}.{err.parameter}"
+                    f" instead: {err}"
+                )
+                assert f"{title}: parameter {name} " in str(err), (
+                    f"{title}: the message for {name}={bad!r} does not name it: {err}"
+                )
+            else:
+                raise AssertionError(f"{title}: {name}={bad!r} was accepted")
+            tried += 1
+    return tried

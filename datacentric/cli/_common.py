@@ -21,7 +21,15 @@ from rich.markup import escape
 from datacentric._io import file_access_error
 from datacentric.exceptions import DatacentricError
 
-__all__ = ["console", "err_console", "esc", "new_app", "one_line", "user_errors"]
+__all__ = [
+    "check_option",
+    "console",
+    "err_console",
+    "esc",
+    "new_app",
+    "one_line",
+    "user_errors",
+]
 
 # No emoji codes: a label ":cat:" stays ":cat:" (our own strings use none).
 console = Console(emoji=False)
@@ -113,6 +121,24 @@ def user_errors(fn: F) -> F:
             ) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_option(
+    verb: str, option: str, value: object, *constraints: object, default: object
+) -> None:
+    """Check one CLI option against ``datacentric._validation`` constraints, before any work.
+
+    Typer's own ranges let NaN through (every comparison with NaN is false); this refuses it,
+    infinities and out-of-range values with the one parameter-error form.
+    """
+    from datacentric._validation import check_params
+
+    check_params(
+        f"datacentric {verb}",
+        {option: value},
+        {option: list(constraints)},
+        fix=f"Pass e.g. {option} {default}.",
+    )
 
 
 def new_app(help_text: str) -> typer.Typer:

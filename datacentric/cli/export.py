@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from datacentric._io import ensure_writable
-from datacentric.cli._common import console, esc, user_errors
+from datacentric.cli._common import check_option, console, esc, user_errors
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["export_cmd", "register"]
@@ -44,9 +44,11 @@ def export_cmd(
     seed: int = typer.Option(0, help="Seed for training, calibration sampling, bootstrap."),
 ) -> None:
     """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much."""
-    from datacentric._numbers import check_number
+    from numbers import Real
 
-    check_number(max_drop, "--max-drop", low=0.0, high=1.0)  # before any training
+    from datacentric._validation import Interval
+
+    check_option("export", "--max-drop", max_drop, Interval(Real, 0, 1), default=0.01)
     from datacentric.cli.data import _open_any
     from datacentric.export import compress
     from datacentric.loop.log import ExperimentLog

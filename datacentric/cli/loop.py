@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from datacentric._io import ensure_writable
-from datacentric.cli._common import console, esc, user_errors
+from datacentric.cli._common import check_option, console, esc, user_errors
 
 __all__ = ["register"]
 
@@ -27,9 +27,11 @@ def loop_cmd(
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
 ) -> None:
     """Improve the data with the model fixed; print and record what each iteration gained."""
-    from datacentric._numbers import check_number
+    from numbers import Real
 
-    check_number(min_confidence, "--min-confidence", low=0.0, high=1.0)
+    from datacentric._validation import Interval
+
+    check_option("loop", "--min-confidence", min_confidence, Interval(Real, 0, 1), default=0.9)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
     if report is not None:  # before the iterations (minutes of training), not after

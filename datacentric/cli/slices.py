@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from datacentric._io import ensure_writable
-from datacentric.cli._common import console, esc, new_app, user_errors
+from datacentric.cli._common import check_option, console, esc, new_app, user_errors
 
 __all__ = ["app"]
 
@@ -95,10 +95,15 @@ def check_cmd(
     json_out: Path | None = typer.Option(None, "--json", help="Write JSON."),
 ) -> None:
     """Fail (exit 1) when any slice regresses by more than --max-drop."""
-    from datacentric._numbers import check_number
+    from numbers import Real
+
+    from datacentric._validation import Interval
     from datacentric.slices import SliceMetrics, check
 
-    check_number(max_drop, "--max-drop", low=0.0)
+    check_option(
+        "slices check", "--max-drop", max_drop, Interval(Real, 0, None, closed="left"),
+        default=0.02,
+    )  # fmt: skip
 
     for path, option in ((markdown, "--markdown"), (junit, "--junit"), (json_out, "--json")):
         if path is not None:

@@ -13,6 +13,7 @@ import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
+from numbers import Integral
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from datacentric._io import atomic_write, atomic_write_text, ensure_writable, os_errors_as
+from datacentric._validation import Interval, validate_call
 from datacentric.dataset import Dataset, VersionStore
 from datacentric.dataset.store import STORE_DIR
 from datacentric.exceptions import InvalidParameterError
@@ -310,16 +312,6 @@ def _simulate(
 
 # ---------------------------------------------------------------------- files
 def _check_args(root: Path, seed: int, size: int, overwrite: bool) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidParameterError(
-            f"load_demo: seed must be a non-negative integer, received {seed!r}. Pass e.g. seed=0."
-        )
-    lo, hi = _SIZE_RANGE
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not lo <= size <= hi:
-        raise InvalidParameterError(
-            f"load_demo: size must be an integer from {lo} to {hi} (pixels per side), received "
-            f"{size!r}. The default 32 suits the demo model."
-        )
     if root.exists() and not root.is_dir():
         raise InvalidParameterError(
             f"load_demo: {root} exists and is not a directory. Pass a new or existing directory."
@@ -366,6 +358,16 @@ def _write_atomic(frame: pl.DataFrame, path: Path) -> None:
     atomic_write(path, frame.write_parquet)
 
 
+@validate_call(
+    {
+        "root": [str, Path],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "size": [Interval(Integral, *_SIZE_RANGE, closed="both")],
+        "commit": ["boolean"],
+        "overwrite": ["boolean"],
+        "progress": ["boolean"],
+    }
+)
 def load_demo(
     root: str | Path,
     *,

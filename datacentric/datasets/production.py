@@ -21,12 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, validate_call
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["NEW_SCANNER", "ProductionDemo", "make_demo_production"]
@@ -70,6 +72,18 @@ def _frame(ds: Any, preds: Any, ids: list[str], root: Path) -> pl.DataFrame:
     )
 
 
+@validate_call(
+    {
+        "dataset_dir": [str, Path],
+        "out_dir": [str, Path],
+        "days": [Interval(Integral, 1, None, closed="left")],
+        "rows_per_day": [Interval(Integral, 1, None, closed="left")],
+        "new_scanner_vendor": [str],
+        "new_scanner_share": [Interval(Real, 0, 1, closed="both")],
+        "darken": [Interval(Real, 0, 1, closed="right")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
+)
 def make_demo_production(
     dataset_dir: str | Path,
     out_dir: str | Path,
@@ -114,16 +128,6 @@ def make_demo_production(
     from datacentric.loop.log import ExperimentLog
     from datacentric.train import load_recipe
 
-    if days < 1 or rows_per_day < 1:
-        raise InvalidParameterError(
-            f"demo production needs days >= 1 and rows_per_day >= 1, received {days} and "
-            f"{rows_per_day}."
-        )
-    if not 0.0 <= new_scanner_share <= 1.0 or not 0.0 < darken <= 1.0:
-        raise InvalidParameterError(
-            f"new_scanner_share must be in [0, 1] and darken in (0, 1], received "
-            f"{new_scanner_share} and {darken}."
-        )
     root = Path(dataset_dir)
     if model is None:
         model = ExperimentLog(root).model_path()

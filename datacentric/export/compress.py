@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import numpy as np
 import polars as pl
 
 from datacentric._io import ensure_writable, os_errors_as
-from datacentric._numbers import check_number
+from datacentric._validation import Interval, SequenceOf, validate_call
 from datacentric.dataset import Dataset
 from datacentric.exceptions import CalibrationDataError, InvalidDatasetError, InvalidParameterError
 from datacentric.export.latency import measure_many, onnx_runner, torch_runner
@@ -112,6 +113,22 @@ def _torch_size(net: Any) -> int:
     )
 
 
+@validate_call(
+    {
+        "calib_ds": [Dataset, None],
+        "eval_ds": [Dataset, None],
+        "targets": [str, SequenceOf(str)],
+        "out_dir": [str, Path],
+        "max_drop": [Interval(Real, 0, 1, closed="both")],
+        "min_n": [Interval(Integral, 0, None, closed="left")],
+        "calib_size": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "eval_split": [str],
+        "latency_repeats": [Interval(Integral, 1, None, closed="left")],
+        "threads": [Interval(Integral, 1, None, closed="left")],
+        "atol": [Interval(Real, 0, None, closed="left")],
+    }
+)
 def compress(
     recipe: Any,
     calib_ds: Dataset | None,
@@ -178,7 +195,6 @@ def compress(
 
     names = parse_targets(targets)
     fn = fitted_net(recipe)
-    check_number(max_drop, "max_drop", low=0.0, high=1.0)
     ensure_writable(out_dir, "the export folder", folder=True)  # before minutes of work
     pool: Dataset | None
     if eval_ds is None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+from numbers import Real
 from typing import Any
 
+from datacentric._validation import Interval, validate_call
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["prune_network", "sparsity"]
@@ -16,6 +18,7 @@ def _prunable(net: Any) -> list[Any]:
     return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
+@validate_call({"amount": [Interval(Real, 0, 1, closed="neither")]})
 def prune_network(net: Any, amount: float) -> Any:
     """A copy of ``net`` with the ``amount`` fraction of smallest-magnitude weights set to 0.
 
@@ -33,10 +36,6 @@ def prune_network(net: Any, amount: float) -> Any:
     import torch
     from torch.nn.utils import prune
 
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 < amount < 1:
-        raise InvalidParameterError(
-            f"prune_network: amount must be a fraction in (0, 1), received {amount!r}."
-        )
     # pruning views weights as flat vectors: channels-last weights must be made contiguous
     out = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
     modules = _prunable(out)

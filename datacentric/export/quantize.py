@@ -13,14 +13,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, validate_call
 from datacentric.dataset import Dataset
-from datacentric.exceptions import CalibrationDataError, InvalidParameterError
+from datacentric.exceptions import CalibrationDataError
 
 __all__ = [
     "STATIC_OP_TYPES",
@@ -31,6 +33,12 @@ __all__ = [
 ]
 
 
+@validate_call(
+    {
+        "size": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
+)
 def calibration_sample(
     ds: Dataset | None, slices: Any = None, *, size: int = 256, seed: int = 0
 ) -> list[str]:
@@ -69,8 +77,6 @@ def calibration_sample(
             "Pass a dataset with representative rows (e.g. ds.split('train')), or drop the "
             "'onnx-int8-static' target."
         )
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise InvalidParameterError(f"calib_size must be an integer >= 1, received {size!r}.")
     frame = ds.manifest
     metadata = [c for c in ds.metadata_columns if c != "annotator"]
     resolved = resolve_slices(slices, frame, metadata)

@@ -1,7 +1,9 @@
 """Inter-annotator agreement: Cohen's kappa, Fleiss' kappa, Krippendorff's alpha (nominal).
 
-Pure numpy. :func:`agreement_report` turns a long annotation table
-(``sample_id, annotator, label``) into the dataset-level statistics a scan stores.
+Cohen's kappa is scikit-learn's :func:`~sklearn.metrics.cohen_kappa_score`; Fleiss' kappa
+and Krippendorff's alpha (which scikit-learn lacks) are numpy. :func:`agreement_report`
+turns a long annotation table (``sample_id, annotator, label``) into the dataset-level
+statistics a scan stores.
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ def cohens_kappa(a: Sequence[Any] | np.ndarray, b: Sequence[Any] | np.ndarray) -
 
     ``kappa = (p_o - p_e) / (1 - p_e)`` where ``p_o`` is the fraction of items the raters
     agree on and ``p_e = sum_c p_a(c) p_b(c)`` the agreement expected from each rater's
-    own category frequencies (Cohen 1960). NaN when ``p_e == 1`` (both raters always use
-    the same single category), as in :func:`sklearn.metrics.cohen_kappa_score`.
+    own category frequencies (Cohen 1960), computed by
+    :func:`sklearn.metrics.cohen_kappa_score` on the labels encoded as integers (so any
+    hashable labels work). NaN, without a warning, when ``p_e == 1`` (both raters always
+    use the same single category) or there are no items.
 
     Parameters
     ----------
@@ -51,7 +55,11 @@ def cohens_kappa(a: Sequence[Any] | np.ndarray, b: Sequence[Any] | np.ndarray) -
     1.0
     >>> round(cohens_kappa([0, 0, 1, 1], [0, 1, 0, 1]), 3)
     0.0
+    >>> cohens_kappa(["a", "a"], ["a", "a"])
+    nan
     """
+    from sklearn.metrics import cohen_kappa_score
+
     a_arr, b_arr = np.asarray(a), np.asarray(b)
     if a_arr.shape != b_arr.shape or a_arr.ndim != 1:
         raise SchemaError(
@@ -61,11 +69,10 @@ def cohens_kappa(a: Sequence[Any] | np.ndarray, b: Sequence[Any] | np.ndarray) -
     if a_arr.size == 0:
         return float("nan")
     _, codes = np.unique(np.concatenate([a_arr, b_arr]), return_inverse=True)
-    ca, cb = codes[: a_arr.size], codes[a_arr.size :]
-    k = int(codes.max()) + 1
-    p_o = float(np.mean(ca == cb))
-    p_e = float(np.bincount(ca, minlength=k) @ np.bincount(cb, minlength=k)) / a_arr.size**2
-    return _chance_corrected(p_o, p_e)
+    codes = codes.ravel()
+    if codes.max() == 0:  # one category for both raters: p_e = 1, kappa undefined
+        return float("nan")
+    return float(cohen_kappa_score(codes[: a_arr.size], codes[a_arr.size :]))
 
 
 def fleiss_kappa(counts: Sequence[Sequence[float]] | np.ndarray) -> float:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from numbers import Real
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval
 from datacentric.exceptions import SchemaError
 from datacentric.issues.agreement import agreement_report, rating_matrix
 from datacentric.issues.base import IssueFinder, issue_table
@@ -90,6 +92,9 @@ class AnnotatorDisagreementFinder(IssueFinder):
     name = "annotator_disagreement"
     requires = frozenset({"annotators"})
     description = "Samples whose annotators chose different labels."
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "min_agreement": [Interval(Real, 0, 1, closed="both")]
+    }
 
     def __init__(self, min_agreement: float = 1.0) -> None:
         self.min_agreement = min_agreement
@@ -119,9 +124,7 @@ class AnnotatorDisagreementFinder(IssueFinder):
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Return one row per annotated sample of ``ctx.dataset``."""
-        min_agree = self.check_range(
-            "min_agreement", self.min_agreement, 0.0, 1.0, finder=self.name
-        )
+        min_agree = float(self.min_agreement)
         classes = ctx.dataset.classes
         matrix, raters, items = rating_matrix(self._annotations(ctx), classes)
         # items in manifest order

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import param_names, validate_params
 from datacentric.exceptions import SchemaError
 
 if TYPE_CHECKING:
@@ -76,23 +77,36 @@ class IssueFinder:
     """Base of every issue finder: one class per issue type, one file per class.
 
     A subclass declares on itself ``name`` (the ``issue_type`` it reports), ``requires``
-    (a subset of :data:`REQUIREMENTS`), a one-line ``description``, and its parameters
-    as keyword arguments of ``__init__`` stored under the same names (scikit-learn
-    style, so :meth:`get_params` works). ``find(ctx)`` returns an IssueTable with one row
-    per sample it examined; it must not mutate the context or keep state between calls.
+    (a subset of :data:`REQUIREMENTS`), a one-line ``description``, its parameters as
+    keyword arguments of ``__init__`` stored unchanged under the same names (scikit-learn
+    style, so :meth:`get_params` works), and what each parameter accepts in
+    ``_parameter_constraints`` (see :mod:`datacentric._validation`: ``Interval``,
+    ``Options``, types, ``None``, ``"boolean"`` ...). The parameters are checked against
+    the declaration when ``__init__`` returns — in one place, with one message form — so
+    ``__init__`` only stores them. ``find(ctx)`` returns an IssueTable with one row per
+    sample it examined; it must not mutate the context or keep state between calls.
 
     Examples
     --------
+    >>> from numbers import Real
+    >>> from datacentric._validation import Interval
     >>> class AlwaysFine(IssueFinder):
     ...     name = "always_fine"
     ...     requires = frozenset({"labels"})
     ...     description = "Flags nothing."
+    ...     _parameter_constraints = {"level": [Interval(Real, 0, 1)]}
+    ...     def __init__(self, level=0.5):
+    ...         self.level = level
     ...     def find(self, ctx):
     ...         ids = ctx.dataset.sample_ids
     ...         return issue_table(self.name, ids, [False] * len(ids), [0.0] * len(ids),
     ...                            [None] * len(ids))
     >>> AlwaysFine().get_params()
-    {}
+    {'level': 0.5}
+    >>> AlwaysFine(level=2)
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.InvalidParameterError: AlwaysFine: parameter level must be a ...
     """
 
     name: ClassVar[str] = ""
@@ -100,6 +114,16 @@ class IssueFinder:
     description: ClassVar[str] = ""
     #: Extra issue types a finder reports besides ``name`` (e.g. image_quality's sub-types).
     reports: ClassVar[tuple[str, ...]] = ()
+    #: What each ``__init__`` parameter accepts: ``{name: [constraint, ...]}``, valid when
+    #: one constraint is met. Every parameter needs an entry (``check_issue_finder``).
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Make the subclass's own ``__init__`` check the parameters when it returns."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "_validates_params", False):
+            setattr(cls, "__init__", _validating(init))  # noqa: B010 (mypy: no method assign)
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Return the IssueTable for the samples of ``ctx.dataset``."""
@@ -107,29 +131,24 @@ class IssueFinder:
 
     @classmethod
     def _param_names(cls) -> list[str]:
-        sig = inspect.signature(cls.__init__)
-        return [
-            p.name
-            for p in sig.parameters.values()
-            if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        return param_names(cls)
 
     def get_params(self) -> dict[str, Any]:
         """The finder's parameters, as passed to ``__init__``."""
         return {k: getattr(self, k) for k in self._param_names()}
 
+    def validate_params(self) -> None:
+        """Check the parameters against ``_parameter_constraints``.
+
+        Runs when ``__init__`` returns; ``scan`` runs it again, in case an attribute was
+        changed after construction. Raises
+        :class:`~datacentric.exceptions.InvalidParameterError` naming the parameter.
+        """
+        validate_params(self)
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
-
-    # helpers for subclasses --------------------------------------------------
-    @staticmethod
-    def check_range(name: str, value: float, low: float, high: float, *, finder: str) -> float:
-        """Raise :class:`InvalidParameterError` unless ``value`` is a finite number with
-        ``low <= value <= high`` (NaN, infinities and booleans are refused)."""
-        from datacentric._numbers import check_number
-
-        return float(check_number(value, f"{finder}: parameter {name}", low=low, high=high) or 0)
 
     def check_output(self, table: pl.DataFrame) -> pl.DataFrame:
         """Check a finder's output against the IssueTable schema."""
@@ -144,3 +163,20 @@ class IssueFinder:
         if wrong:
             raise SchemaError(f"finder {self.name!r} returned wrong column types: {wrong}.")
         return table
+
+
+def _validating(init: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a finder's ``__init__``: validate once the outermost ``__init__`` returns.
+
+    A subclass ``__init__`` that calls ``super().__init__()`` is wrapped too; only the
+    wrapper of the instance's own class validates, after every attribute is set.
+    """
+
+    @functools.wraps(init)
+    def __init__(self: IssueFinder, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        init(self, *args, **kwargs)
+        if type(self).__init__ is __init__:
+            self.validate_params()
+
+    __init__._validates_params = True  # type: ignore[attr-defined]
+    return __init__

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from numbers import Real
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval
 from datacentric.issues.base import ISSUE_SCHEMA, IssueFinder, issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
@@ -137,6 +140,16 @@ class ImageQualityFinder(IssueFinder):
         "odd_aspect_ratio",
         "grayscale",
     )
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "dark_threshold": [Interval(Real, 0, 1, closed="both")],
+        "bright_threshold": [Interval(Real, 0, 1, closed="both")],
+        "blurry_threshold": [Interval(Real, 0, 1, closed="both")],
+        "low_information_threshold": [Interval(Real, 0, 1, closed="both")],
+        "odd_size_threshold": [Interval(Real, 1, None, closed="left")],
+        "odd_size_iqr": [Interval(Real, 0, None, closed="left")],
+        "odd_aspect_ratio_threshold": [Interval(Real, 1, None, closed="left")],
+        "grayscale_max_fraction": [Interval(Real, 0, 1, closed="both")],
+    }
 
     def __init__(
         self,
@@ -149,27 +162,14 @@ class ImageQualityFinder(IssueFinder):
         odd_aspect_ratio_threshold: float = 3.0,
         grayscale_max_fraction: float = 0.5,
     ) -> None:
-        f, inf = self.name, math.inf
-        self.dark_threshold = self.check_range("dark_threshold", dark_threshold, 0, 1, finder=f)
-        self.bright_threshold = self.check_range(
-            "bright_threshold", bright_threshold, 0, 1, finder=f
-        )
-        self.blurry_threshold = self.check_range(
-            "blurry_threshold", blurry_threshold, 0, 1, finder=f
-        )
-        self.low_information_threshold = self.check_range(
-            "low_information_threshold", low_information_threshold, 0, 1, finder=f
-        )
-        self.odd_size_threshold = self.check_range(
-            "odd_size_threshold", odd_size_threshold, 1, inf, finder=f
-        )
-        self.odd_size_iqr = self.check_range("odd_size_iqr", odd_size_iqr, 0, inf, finder=f)
-        self.odd_aspect_ratio_threshold = self.check_range(
-            "odd_aspect_ratio_threshold", odd_aspect_ratio_threshold, 1, inf, finder=f
-        )
-        self.grayscale_max_fraction = self.check_range(
-            "grayscale_max_fraction", grayscale_max_fraction, 0, 1, finder=f
-        )
+        self.dark_threshold = dark_threshold
+        self.bright_threshold = bright_threshold
+        self.blurry_threshold = blurry_threshold
+        self.low_information_threshold = low_information_threshold
+        self.odd_size_threshold = odd_size_threshold
+        self.odd_size_iqr = odd_size_iqr
+        self.odd_aspect_ratio_threshold = odd_aspect_ratio_threshold
+        self.grayscale_max_fraction = grayscale_max_fraction
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """One row per readable sample and sub-type (see the class docstring)."""

@@ -14,6 +14,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,7 +22,8 @@ import polars as pl
 from PIL import Image
 from scipy.fft import dctn
 
-from datacentric.exceptions import InvalidParameterError, MissingImageError, UnreadableImageError
+from datacentric._validation import Interval, validate_call
+from datacentric.exceptions import MissingImageError, UnreadableImageError
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
@@ -216,6 +218,9 @@ def _chunks(paths: list[str], size: int) -> Iterator[list[str]]:
         yield paths[start : start + size]
 
 
+@validate_call(
+    {"progress": ["boolean"], "workers": [Interval(Integral, 1, None, closed="left"), None]}
+)
 def compute_image_stats(
     ds: Dataset, *, progress: bool = False, workers: int | None = None
 ) -> pl.DataFrame:
@@ -278,13 +283,6 @@ def compute_image_stats(
     >>> stats["pixel_hash"][0] == stats["pixel_hash"][1]
     False
     """
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise InvalidParameterError(
-            f"compute_image_stats: workers must be a positive integer or None, received "
-            f"{workers!r}."
-        )
     ids = ds.manifest["sample_id"].to_list()
     paths = ds.manifest["image"].to_list()
     n = len(paths)

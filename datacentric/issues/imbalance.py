@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Real
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval
 from datacentric.issues.base import IssueFinder, issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
@@ -28,7 +30,7 @@ class ImbalanceFinder(IssueFinder):
 
     Parameters
     ----------
-    rare_fraction : float
+    rare_fraction : float in [0, 1]
         Fraction of the median class count under which a class is rare (default 0.5).
     split : str or None
         Count only this split (default ``"train"``, where imbalance shapes the model);
@@ -50,11 +52,13 @@ class ImbalanceFinder(IssueFinder):
     name = "imbalance"
     requires = frozenset({"labels"})
     description = "Belongs to a class much rarer than the others."
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "rare_fraction": [Interval(Real, 0, 1, closed="both")],
+        "split": [str, None],
+    }
 
     def __init__(self, rare_fraction: float = 0.5, split: str | None = "train") -> None:
-        self.rare_fraction = self.check_range(
-            "rare_fraction", rare_fraction, 0.0, 1.0, finder=self.name
-        )
+        self.rare_fraction = rare_fraction
         self.split = split
 
     def _counts(self, ctx: ScanContext) -> np.ndarray:

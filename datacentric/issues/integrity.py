@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import numpy as np
 import polars as pl
 
@@ -42,6 +44,7 @@ class IntegrityFinder(IssueFinder):
     requires = frozenset()
     description = "Missing label, unreadable image or empty metadata."
     reports = ("missing_label", "unreadable_image", "null_metadata")
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"check_images": ["boolean"]}
 
     def __init__(self, check_images: bool = True) -> None:
         self.check_images = check_images

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
-from datacentric.exceptions import InvalidParameterError
+from datacentric._validation import Interval, Options, validate_call
 
 __all__ = ["EXACT_MAX", "KnnGraph", "knn", "normalize_rows"]
 
@@ -69,6 +70,13 @@ def _index(base: np.ndarray, method: str) -> Any:
     return index
 
 
+@validate_call(
+    {
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "method": [Options(str, _METHODS)],
+        "normalized": ["boolean"],
+    }
+)
 def knn(
     base: np.ndarray,
     k: int,
@@ -98,10 +106,6 @@ def knn(
     >>> knn(x, 1).indices.ravel().tolist()
     [1, 0, 1]
     """
-    if method not in _METHODS:
-        raise InvalidParameterError(
-            f"knn method must be one of {list(_METHODS)}, received {method!r}."
-        )
     b = np.ascontiguousarray(base, np.float32) if normalized else normalize_rows(base)
     self_query = query is None
     if query is None:

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+from typing import Any, ClassVar
+
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, Options
 from datacentric.issues.base import IssueFinder, issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
 
 __all__ = ["LabelFinder"]
+
+#: cleanlab's ``find_label_issues(filter_by=...)`` rules.
+FILTER_BY = (
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "predicted_neq_given",
+    "low_normalized_margin",
+    "low_self_confidence",
+)
+#: cleanlab's ``get_label_quality_scores(method=...)`` scores.
+SCORING = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 
 
 @register_finder
@@ -25,12 +42,12 @@ class LabelFinder(IssueFinder):
 
     Parameters
     ----------
-    filter_by : str
-        cleanlab's rule (``"prune_by_noise_rate"``, ``"prune_by_class"``, ``"both"``,
-        ``"confident_learning"``, ``"predicted_neq_given"``).
+    filter_by : {"prune_by_noise_rate", "prune_by_class", "both", "confident_learning", \
+"predicted_neq_given", "low_normalized_margin", "low_self_confidence"}
+        cleanlab's rule (``cleanlab.filter.find_label_issues``).
     scoring : {"self_confidence", "normalized_margin", "confidence_weighted_entropy"}
         How label quality is scored.
-    batch_threshold : int
+    batch_threshold : int >= 1
         From this many labelled samples on, use the batched path (bounded memory).
 
     Examples
@@ -48,6 +65,11 @@ class LabelFinder(IssueFinder):
     name = "label"
     requires = frozenset({"labels", "pred_probs"})
     description = "Given label disagrees confidently with out-of-sample model predictions."
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "filter_by": [Options(str, FILTER_BY)],
+        "scoring": [Options(str, SCORING)],
+        "batch_threshold": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(
         self,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
 import numpy as np
 import polars as pl
 
-from datacentric.exceptions import InvalidParameterError
+from datacentric._validation import Interval, Options, validate_call
 from datacentric.issues._pairs import (
     PAIR_SCHEMA,
     clusters,
@@ -18,20 +21,20 @@ from datacentric.issues.context import ScanContext
 from datacentric.issues.pixels import pixel_pairs
 from datacentric.issues.registry import register_finder
 
-__all__ = ["NearDuplicateFinder", "NearIdenticalFinder", "check_method", "near_pairs"]
+__all__ = ["NEAR_CONSTRAINTS", "NearDuplicateFinder", "NearIdenticalFinder", "near_pairs"]
 
 _METHODS = ("auto", "embeddings", "pixels", "phash")
 
+#: What the near-identical parameters accept (shared by the finders and :func:`near_pairs`).
+NEAR_CONSTRAINTS: dict[str, list[Any]] = {
+    "threshold": [Interval(Real, 0, 10, closed="both")],
+    "max_shift": [Interval(Integral, 0, 8, closed="both")],
+    "max_hamming": [Interval(Integral, 0, 32, closed="both")],
+    "method": [Options(str, _METHODS)],
+}
 
-def check_method(method: str, finder: str) -> str:
-    """Validate a near-duplicate ``method`` name."""
-    if method not in _METHODS:
-        raise InvalidParameterError(
-            f"{finder}: method must be one of {list(_METHODS)}, received {method!r}."
-        )
-    return method
 
-
+@validate_call(NEAR_CONSTRAINTS)
 def near_pairs(
     ctx: ScanContext,
     method: str = "auto",
@@ -46,7 +49,6 @@ def near_pairs(
     Embedding and pixel pairs use the relative rule ``distance < threshold × median
     nearest-neighbour distance``; perceptual hashes a Hamming bound.
     """
-    check_method(method, "near_pairs")
     key = ("near_pairs", method, float(threshold), int(max_hamming), int(max_shift))
     pairs: pl.DataFrame = ctx.memo(
         key, lambda: _near_pairs(ctx, method, threshold, max_hamming, max_shift)
@@ -73,9 +75,11 @@ def _near_pairs(
 class NearIdenticalFinder(IssueFinder):
     """Base of the finders built on near-identical pairs (:func:`near_pairs`).
 
-    They share one parameter set, validated here, so a pair means the same thing to
+    They share one parameter set, declared here, so a pair means the same thing to
     ``near_duplicate``, ``leakage`` and ``label_inconsistency``.
     """
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = NEAR_CONSTRAINTS
 
     def __init__(
         self,
@@ -84,12 +88,10 @@ class NearIdenticalFinder(IssueFinder):
         max_hamming: int = 4,
         method: str = "auto",
     ) -> None:
-        self.threshold = self.check_range("threshold", threshold, 0.0, 10.0, finder=self.name)
-        self.max_shift = int(self.check_range("max_shift", max_shift, 0, 8, finder=self.name))
-        self.max_hamming = int(
-            self.check_range("max_hamming", max_hamming, 0, 32, finder=self.name)
-        )
-        self.method = check_method(method, self.name)
+        self.threshold = threshold
+        self.max_shift = max_shift
+        self.max_hamming = max_hamming
+        self.method = method
 
     def pairs(self, ctx: ScanContext) -> pl.DataFrame:
         """The near-identical pairs for this finder's parameters (shared within a scan)."""
@@ -111,11 +113,11 @@ class NearDuplicateFinder(NearIdenticalFinder):
 
     Parameters
     ----------
-    threshold : float
+    threshold : float in [0, 10]
         Relative radius (default 0.13).
-    max_shift : int
+    max_shift : int in [0, 8]
         Thumbnail pixels (of 32) by which a copy may be shifted (default 2).
-    max_hamming : int
+    max_hamming : int in [0, 32]
         Perceptual-hash bits that may differ, for ``method="phash"`` (default 4).
     method : {"auto", "embeddings", "pixels", "phash"}
         ``"auto"``: pixels, plus embeddings when given.

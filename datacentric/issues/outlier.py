@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+from typing import Any, ClassVar
+
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval
 from datacentric.issues.base import IssueFinder, issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.knn import knn
@@ -28,9 +32,9 @@ class OutlierFinder(IssueFinder):
 
     Parameters
     ----------
-    k : int
+    k : int >= 1
         Neighbours averaged (default 10).
-    z_threshold : float
+    z_threshold : float > 0
         Robust z-score above which a sample is flagged (default 4.5).
 
     Examples
@@ -49,10 +53,14 @@ class OutlierFinder(IssueFinder):
     name = "outlier"
     requires = frozenset({"embeddings"})
     description = "Far from every other sample in embedding space."
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "z_threshold": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def __init__(self, k: int = 10, z_threshold: float = 4.5) -> None:
         self.k = k
-        self.z_threshold = self.check_range("z_threshold", z_threshold, 0.0, 1e6, finder=self.name)
+        self.z_threshold = z_threshold
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Score every sample by its mean distance to its nearest neighbours."""

@@ -6,11 +6,13 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from numbers import Integral
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, Options, validate_call
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.issues.base import IssueFinder
@@ -37,6 +39,7 @@ def resolve_finders(
     out: list[IssueFinder] = []
     for f in finders:
         if isinstance(f, IssueFinder):
+            f.validate_params()  # an attribute may have changed since __init__
             out.append(f)
         elif isinstance(f, str):
             out.append(registry.get(f)())
@@ -60,6 +63,14 @@ def _align(pred_ids: Sequence[str], ds: Dataset, what: str) -> np.ndarray:
     return np.array([pos[s] for s in ds.sample_ids], dtype=np.int64)
 
 
+@validate_call(
+    {
+        "cross_validate": [Options(str, ("auto",)), "boolean"],
+        "folds": [Interval(Integral, 2, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "progress": ["boolean"],
+    }
+)
 def scan(
     ds: Dataset,
     predictions: Any = None,
@@ -141,10 +152,6 @@ def scan(
             embeddings = given.embeddings
     needs_model = any(f.requires & {"pred_probs", "embeddings"} for f in chosen)
     has_labels = ds.manifest["label"].null_count() < len(ds)
-    if cross_validate not in ("auto", True, False):
-        raise InvalidParameterError(
-            f"cross_validate must be 'auto', True or False, received {cross_validate!r}."
-        )
     do_cv = cross_validate is True or (
         cross_validate == "auto" and needs_model and (pred_probs is None or embeddings is None)
     )

@@ -11,14 +11,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from datacentric._io import atomic_write, ensure_writable
+from datacentric._validation import Interval, invalid_parameter, validate_call
 from datacentric.dataset import Dataset
-from datacentric.exceptions import InvalidParameterError
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
@@ -57,6 +58,17 @@ def _default_recipe(recipe: ModelRecipe | None) -> ModelRecipe:
     return SmallCNNRecipe()
 
 
+@validate_call(
+    {
+        "policy": [FixPolicy, None],
+        "folds": [Interval(Integral, 2, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "train_split": [str],
+        "eval_split": [str],
+        "progress": ["boolean"],
+        "say": ["callable", None],
+    }
+)
 def run_iteration(
     root: str | Path,
     *,
@@ -94,10 +106,15 @@ def run_iteration(
     log = ExperimentLog(root)
     it = log.next_iteration()
     ds = Dataset.open(root)
-    if eval_split not in set(ds.manifest["split"].to_list()):
-        raise InvalidParameterError(
-            f"the dataset has no {eval_split!r} split to evaluate on; splits are "
-            f"{sorted(set(ds.manifest['split'].to_list()))}."
+    splits = sorted(set(ds.manifest["split"].drop_nulls().to_list()))
+    if eval_split not in splits:
+        raise invalid_parameter(
+            "run_iteration",
+            "eval_split",
+            eval_split,
+            f"a split of the dataset ({', '.join(map(repr, splits))})",
+            fix=f"The dataset has no {eval_split!r} split to evaluate on: pass one of its "
+            "splits, or assign held-out rows to it.",
         )
     note = say or (lambda _msg: None)
     recipe = _default_recipe(recipe)
@@ -190,6 +207,12 @@ def _prediction_table(ds: Dataset, preds: Any, split: str) -> pl.DataFrame:
     return rows.join(prediction_frame(ds, preds), on="sample_id", how="inner").drop("image")
 
 
+@validate_call(
+    {
+        "iterations": [Interval(Integral, 0, None, closed="left")],
+        "stop_when_unchanged": ["boolean"],
+    }
+)
 def run_loop(
     root: str | Path,
     iterations: int = 2,
@@ -202,8 +225,6 @@ def run_loop(
     Stops early when an iteration changes nothing (no automatic edit) and
     ``stop_when_unchanged``. Keyword arguments go to :func:`run_iteration`.
     """
-    if not (isinstance(iterations, int) and iterations >= 0):
-        raise InvalidParameterError(f"iterations must be an integer >= 0, received {iterations!r}.")
     # The loop writes versions and its log under root/.datacentric: check before training.
     if Path(root).is_dir():  # (a missing dataset is reported by run_iteration)
         ensure_writable(ExperimentLog(root).path, "the experiment log", folder=True)

@@ -10,11 +10,12 @@ review queue is what Label Studio and the FiftyOne App consume.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from numbers import Real
+from typing import Any, ClassVar
 
 import polars as pl
 
-from datacentric._numbers import check_number
+from datacentric._validation import Interval, SequenceOf, validate_params
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues.result import ScanResult
@@ -30,13 +31,13 @@ class FixPolicy:
 
     Parameters
     ----------
-    relabel_min_confidence : float
+    relabel_min_confidence : float in [0, 1]
         Relabel a ``label`` issue automatically when the out-of-sample model gives its
         suggested class at least this probability (default 0.9); below, it is queued.
     relabel_splits : tuple of str
         Splits whose labels may be changed automatically (default train only: the
         evaluation set is never edited by a model).
-    max_relabel_fraction : float
+    max_relabel_fraction : float in [0, 1]
         Refuse to relabel more than this share of a split's rows in one iteration
         (default 0.25): beyond that the model, not the data, is the likelier culprit;
         the excess goes to review, most confident first kept.
@@ -55,9 +56,17 @@ class FixPolicy:
     remove_leaked: bool = True
     review_types: tuple[str, ...] | None = None
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "relabel_min_confidence": [Interval(Real, 0, 1, closed="both")],
+        "relabel_splits": [SequenceOf(str)],
+        "max_relabel_fraction": [Interval(Real, 0, 1, closed="both")],
+        "remove_exact_duplicates": ["boolean"],
+        "remove_leaked": ["boolean"],
+        "review_types": [SequenceOf(str), None],
+    }
+
     def __post_init__(self) -> None:
-        for name in ("relabel_min_confidence", "max_relabel_fraction"):
-            check_number(getattr(self, name), f"FixPolicy.{name}", low=0.0, high=1.0)
+        validate_params(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The policy as plain values (for the experiment log)."""

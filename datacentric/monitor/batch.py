@@ -13,8 +13,8 @@ from typing import Any
 
 import polars as pl
 
+from datacentric.exceptions import BatchConflictError
 from datacentric.monitor.alerts import ALERTS_SCHEMA
-from datacentric.monitor.store import MonitorStoreError
 
 __all__ = ["CRASH_ENV", "BatchConflictError", "IngestResult"]
 
@@ -22,10 +22,6 @@ __all__ = ["CRASH_ENV", "BatchConflictError", "IngestResult"]
 #: Test hook: ``after_rows`` or ``before_commit`` makes ingest exit the process (``os._exit``)
 #: at that point, inside the open transaction, to prove that a crash leaves no half batch.
 CRASH_ENV = "DATACENTRIC_MONITOR_CRASH_AT"
-
-
-class BatchConflictError(MonitorStoreError):
-    """A batch id is already in the store with different content."""
 
 
 @dataclass

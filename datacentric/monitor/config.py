@@ -22,15 +22,17 @@ Read from YAML (see ``slices/monitor_alerts.yaml`` and ``docs/monitor.md``)::
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from numbers import Integral, Real
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 import yaml
 
-from datacentric._numbers import check_number
+from datacentric._validation import Constraint, Interval, check_params, validate_params
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 __all__ = ["MonitorConfig", "load_config"]
@@ -47,6 +49,44 @@ _THRESHOLDS = {
     "accuracy_drop": "performance.accuracy_drop",
     "missing_rate": "missing_rate",
 }
+
+
+class _FixedDuration(Constraint):
+    """A positive polars duration of fixed length (no months, quarters or years)."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        if not isinstance(value, str) or re.search(r"mo|q|y|i", value):
+            return False
+        try:
+            out = pl.Series([0], dtype=pl.Datetime("us")).dt.offset_by(value)
+        except Exception:
+            return False
+        return bool(out.dt.epoch("us")[0] > 0)
+
+    def __str__(self) -> str:
+        return (
+            "a positive fixed-length polars duration such as '1h', '6h', '1d' or '1w' (not "
+            "months, quarters or years, which vary in length: use '4w' or '30d')"
+        )
+
+    def invalid_values(self) -> list[object]:
+        return ["1mo", "soon", "0d"]
+
+
+class _OverrideShape(Constraint):
+    """Per-metric overrides: a mapping from overridable statistics to thresholds."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return isinstance(value, Mapping) and set(value) <= set(_OVERRIDABLE)
+
+    def __str__(self) -> str:
+        return f"a mapping from some of {list(_OVERRIDABLE)} to thresholds"
+
+
+#: Statistics whose threshold a metric may override (``drift.metrics``).
+_OVERRIDABLE = ("wasserstein", "jensen_shannon", "psi", "missing_rate")
+_THRESHOLD = [Interval(Real, 0, None, closed="neither"), None]
+_SHARE = [Interval(Real, 0, 1, closed="right"), None]
 
 
 @dataclass(frozen=True)
@@ -73,39 +113,37 @@ class MonitorConfig:
     missing_rate: float | None = 0.05
     critical_factor: float = 2.0
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "window": [_FixedDuration()],
+        "min_rows": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+        "wasserstein": _THRESHOLD,
+        "jensen_shannon": _SHARE,
+        "psi": _THRESHOLD,
+        "metric_overrides": [dict],
+        "expected_accuracy_drop": [Interval(Real, 0, 1, closed="both"), None],
+        "accuracy_drop": [Interval(Real, 0, 1, closed="both"), None],
+        "min_labels": [Interval(Integral, 1, None, closed="left")],
+        "missing_rate": _SHARE,
+        "critical_factor": [Interval(Real, 1, None, closed="left")],
+    }
+
     def __post_init__(self) -> None:
-        try:
-            duration = pl.Series([0], dtype=pl.Datetime("us")).dt.offset_by(self.window)
-        except Exception as exc:
-            raise InvalidParameterError(
-                f"monitor config: window must be a polars duration such as '1h', '6h', '1d' or "
-                f"'1w', received {self.window!r} ({exc})."
-            ) from None
-        if duration.dt.epoch("us")[0] <= 0 or "mo" in self.window or "y" in self.window:
-            raise InvalidParameterError(
-                f"monitor config: window must be a positive fixed duration ('1h', '1d', '1w'), "
-                f"received {self.window!r}. Months and years vary in length; use '4w' or '30d'."
-            )
-        for name in ("min_rows", "min_labels"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(
-                    f"monitor config: {name} must be a positive integer, received {value!r}."
-                )
-        # NaN compares false with any bound, so each is checked as a finite number
-        check_number(
-            self.alpha, "monitor config: drift.alpha", low=0.0, high=1.0, low_open=True,
-            high_open=True,
-        )  # fmt: skip
-        check_number(self.critical_factor, "monitor config: critical_factor", low=1.0)
-        for name, key in _THRESHOLDS.items():
-            check_number(getattr(self, name), f"monitor config: {key}", low=0.0, optional=True)
+        validate_params(self)
+        per_metric = {k: self._parameter_constraints[k] for k in _OVERRIDABLE}
         for metric, values in self.metric_overrides.items():
-            for statistic, value in values.items():
-                check_number(
-                    value, f"monitor config: drift.metrics.{metric}.{statistic}", low=0.0,
-                    optional=True,
-                )  # fmt: skip
+            where = f"metric_overrides[{metric!r}]"
+            fix = (
+                f"Fix drift.metrics.{metric} in the config file (e.g. {{wasserstein: 0.15}}), "
+                f"or {where} in Python."
+            )
+            check_params("MonitorConfig", {where: values}, {where: [_OverrideShape()]}, fix=fix)
+            check_params(
+                "MonitorConfig",
+                {f"{where}[{stat!r}]": v for stat, v in values.items()},
+                {f"{where}[{stat!r}]": per_metric[stat] for stat in values},
+                fix=fix,
+            )
 
     @property
     def window_duration(self) -> dt.timedelta:

@@ -46,7 +46,7 @@ import duckdb
 import polars as pl
 
 from datacentric._io import os_errors_as
-from datacentric.exceptions import FileAccessError, StoreError
+from datacentric.exceptions import FileAccessError, MonitorStoreError
 
 __all__ = ["SCHEMA_VERSION", "MonitorStore", "MonitorStoreError", "quote_identifier"]
 
@@ -70,10 +70,6 @@ _DDL = (
     statistic VARCHAR, value DOUBLE, threshold DOUBLE, severity VARCHAR, n BIGINT,
     message VARCHAR, raised_at TIMESTAMP)""",
 )
-
-
-class MonitorStoreError(StoreError):
-    """The monitor store cannot be opened or does not hold what was asked."""
 
 
 def quote_identifier(name: str) -> str:

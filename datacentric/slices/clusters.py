@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, invalid_parameter, validate_call
 from datacentric.exceptions import InvalidParameterError
 from datacentric.slices.sliceline import EncodedFeatures, _conjunction, encode_features
 from datacentric.slices.stats import two_proportion_p
@@ -129,6 +131,19 @@ def _describe(
     return dominant, where, precision, recall
 
 
+@validate_call(
+    {
+        "embeddings": ["array-like"],
+        "errors": ["array-like"],
+        "metadata": [pl.DataFrame, None],
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "min_size": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "n_bins": [Interval(Integral, 1, None, closed="left")],
+        "min_share": [Interval(Real, 0, 1, closed="both")],
+        "max_predicates": [Interval(Integral, 1, None, closed="left")],
+    }
+)
 def error_clusters(
     embeddings: np.ndarray,
     errors: np.ndarray,
@@ -203,9 +218,15 @@ def error_clusters(
             "metadata row per embedding."
         )
     n = x.shape[0]
-    k = default_n_clusters(n) if n_clusters is None else int(n_clusters)
-    if not 1 <= k <= n:
-        raise InvalidParameterError(f"n_clusters must be in [1, {n}], received {n_clusters!r}.")
+    k = default_n_clusters(n) if n_clusters is None else n_clusters
+    if k > n:
+        raise invalid_parameter(
+            "error_clusters",
+            "n_clusters",
+            n_clusters,
+            f"an integer in [1, {n}] (at most one cluster per sample) or None",
+            fix="Pass fewer clusters, or n_clusters=None for the default.",
+        )
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     x = np.ascontiguousarray(x / np.where(norms > 0, norms, 1.0), dtype=np.float32)
     assign = _kmeans(x, k, seed)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from numbers import Real
 from typing import Any
 
 import polars as pl
 
-from datacentric.exceptions import InvalidParameterError
+from datacentric._validation import Interval, invalid_parameter, validate_call
 from datacentric.slices.result import SliceMetrics
 from datacentric.slices.stats import two_proportion_p, wilson_interval
 
@@ -52,6 +53,14 @@ def _newcombe(k1: float, n1: float, k2: float, n2: float) -> tuple[float, float]
     return (d - math.hypot(p2 - l2, u1 - p1), d + math.hypot(u2 - p2, p1 - l1))
 
 
+@validate_call(
+    {
+        "baseline": [SliceMetrics],
+        "current": [SliceMetrics],
+        "metric": [str],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+    }
+)
 def compare(
     baseline: SliceMetrics,
     current: SliceMetrics,
@@ -80,13 +89,17 @@ def compare(
     >>> compare(run(0.80), run(0.90))[["slice", "change", "status"]].rows()
     [('overall', 0.09999999999999998, 'improved')]
     """
-    if not 0 < alpha < 1:
-        raise InvalidParameterError(f"alpha must be in (0, 1), received {alpha!r}.")
     base = baseline.table.filter(pl.col("metric") == metric)
     cur = current.table.filter(pl.col("metric") == metric)
     if base.height == 0 and cur.height == 0:
         have = sorted(set(baseline.table["metric"]) | set(current.table["metric"]))
-        raise InvalidParameterError(f"neither run has metric {metric!r}; available: {have}.")
+        raise invalid_parameter(
+            "compare",
+            "metric",
+            metric,
+            f"a metric of the runs ({', '.join(map(repr, have))})",
+            fix=f"Pass one of those (neither run has metric {metric!r}).",
+        )
     cols = ["slice", "n", "support", "value"]
     joined = base.select(cols).join(
         cur.select(cols),

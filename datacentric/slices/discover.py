@@ -13,16 +13,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, SequenceOf, validate_call
 from datacentric.dataset._schema import LABEL, RESERVED_COLUMNS, SAMPLE_ID, SPLIT
 from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
 from datacentric.slices.clusters import default_n_clusters, error_clusters
-from datacentric.slices.sliceline import default_min_support, sliceline
+from datacentric.slices.sliceline import SLICELINE_CONSTRAINTS, default_min_support, sliceline
 
 __all__ = ["DiscoveryResult", "discover", "discover_dataset"]
 
@@ -193,6 +195,17 @@ def _errors_from(frame: pl.DataFrame, correct: str | np.ndarray) -> np.ndarray:
     return 1.0 - values
 
 
+@validate_call(
+    {
+        "frame": [pl.DataFrame],
+        "correct": [str, "array-like"],
+        "columns": [SequenceOf(str), None],
+        "embeddings": ["array-like", None],
+        **SLICELINE_CONSTRAINTS,
+        "n_clusters": [Interval(Integral, 1, None, closed="left"), None],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
+)
 def discover(
     frame: pl.DataFrame,
     correct: str | np.ndarray = "correct",
@@ -267,7 +280,7 @@ def discover(
             if frame.schema[c].is_integer() and frame[c].n_unique() > MAX_CARDINALITY
         ]
     )
-    min_sup = default_min_support(frame.height) if min_support is None else int(min_support)
+    min_sup = default_min_support(frame.height) if min_support is None else min_support
     slices = sliceline(
         feats, errors, k=k, max_level=max_level, alpha=alpha, min_support=min_sup, n_bins=n_bins
     )
@@ -293,6 +306,7 @@ def discover(
     return DiscoveryResult(slices, clusters, float(errors.mean()), params)
 
 
+@validate_call({"split": [str, None], "include_label": ["boolean"], "use_embeddings": ["boolean"]})
 def discover_dataset(
     ds: Any,
     predictions: Any,

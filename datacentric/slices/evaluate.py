@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, invalid_parameter, validate_call
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
 from datacentric.slices.metrics import evaluate_frame
@@ -81,6 +83,16 @@ def resolve_slices(slices: SlicesArg, frame: pl.DataFrame, metadata: Sequence[st
     return out + expand_slices(pending, frame)
 
 
+@validate_call(
+    {
+        "ds": [Dataset],
+        "split": [str, None],
+        "min_n": [Interval(Integral, 0, None, closed="left")],
+        "n_boot": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "model": [str, None],
+    }
+)
 def evaluate(
     ds: Dataset,
     predictions: Any,
@@ -122,10 +134,15 @@ def evaluate(
     """
     m = ds.manifest
     if split is not None:
-        if split not in set(m["split"].to_list()):
-            raise InvalidParameterError(
-                f"split {split!r} has no rows; the dataset has splits "
-                f"{sorted(set(m['split'].to_list()))}. Pass split=None to use every labelled row."
+        splits = sorted(set(m["split"].drop_nulls().to_list()))
+        if split not in splits:
+            raise invalid_parameter(
+                "evaluate",
+                "split",
+                split,
+                f"a split of the dataset ({', '.join(map(repr, splits))}) or None",
+                fix=f"The dataset's split {split!r} has no rows: pass one that has, or "
+                "split=None to use every labelled row.",
             )
         m = m.filter(pl.col("split") == split)
     preds = prediction_frame(ds, predictions)

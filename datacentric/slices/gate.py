@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -13,8 +14,7 @@ import polars as pl
 
 from datacentric._io import atomic_write_text
 from datacentric._markdown import md_escape
-from datacentric._numbers import check_number
-from datacentric.exceptions import InvalidParameterError
+from datacentric._validation import Interval, validate_call
 from datacentric.slices.compare import compare, higher_is_better, is_proportion
 from datacentric.slices.result import SliceMetrics
 
@@ -139,6 +139,17 @@ def _fmt(v: Any, signed: bool = False) -> str:
     return f"{v:+.4f}" if signed else f"{v:.4f}"
 
 
+@validate_call(
+    {
+        "baseline": [SliceMetrics],
+        "current": [SliceMetrics],
+        "metric": [str],
+        "max_drop": [Interval(Real, 0, None, closed="left")],
+        "min_n": [Interval(Integral, 0, None, closed="left")],
+        "require_significant": ["boolean"],
+        "alpha": [Interval(Real, 0, 1, closed="neither")],
+    }
+)
 def check(
     baseline: SliceMetrics,
     current: SliceMetrics,
@@ -171,10 +182,6 @@ def check(
     >>> check(run(0.88), run(0.87), max_drop=0.02).passed
     True
     """
-    check_number(max_drop, "max_drop", low=0.0)
-    check_number(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
-    if not (isinstance(min_n, int) and min_n >= 0):
-        raise InvalidParameterError(f"min_n must be an integer >= 0, received {min_n!r}.")
     cmp = compare(baseline, current, metric=metric, alpha=alpha)
     status: list[str] = []
     reason: list[str] = []

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, SequenceOf, validate_call
 from datacentric.exceptions import SchemaError, format_items
 from datacentric.slices.stats import (
     bootstrap_draws,
@@ -218,6 +220,19 @@ def _codes(frame: pl.DataFrame, label: str, pred: str, classes: Sequence[str] | 
     return [str(c) for c in classes]
 
 
+@validate_call(
+    {
+        "frame": [pl.DataFrame],
+        "label": [str],
+        "pred": [str],
+        "confidence": [str, None],
+        "classes": [SequenceOf(str), None],
+        "min_n": [Interval(Integral, 0, None, closed="left")],
+        "n_bins": [Interval(Integral, 1, None, closed="left")],
+        "n_boot": [Interval(Integral, 1, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+    }
+)
 def evaluate_frame(
     frame: pl.DataFrame,
     slices: Sequence[SliceLike],

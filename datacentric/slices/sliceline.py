@@ -20,15 +20,33 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import polars as pl
 from scipy import sparse
 
+from datacentric._validation import Interval, validate_call
 from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
 
-__all__ = ["EncodedFeatures", "default_min_support", "encode_features", "sliceline"]
+__all__ = [
+    "SLICELINE_CONSTRAINTS",
+    "EncodedFeatures",
+    "default_min_support",
+    "encode_features",
+    "sliceline",
+]
+
+_N_BINS = [Interval(Integral, 1, None, closed="left")]
+#: What SliceLine's parameters accept (shared with :func:`~datacentric.slices.discover`).
+SLICELINE_CONSTRAINTS: dict[str, list[Any]] = {
+    "k": [Interval(Integral, 1, None, closed="left")],
+    "max_level": [Interval(Integral, 1, None, closed="left")],
+    "alpha": [Interval(Real, 0, 1, closed="right")],
+    "min_support": [Interval(Integral, 1, None, closed="left"), None],
+    "n_bins": _N_BINS,
+}
 
 _DENSE_LIMIT = 1 << 22  # largest per-feature-set domain counted with a dense bincount
 SLICE_SCHEMA: dict[str, Any] = {
@@ -100,6 +118,7 @@ def _bin_float(name: str, s: pl.Series, n_bins: int) -> tuple[np.ndarray, list[s
     return codes, labels, wheres
 
 
+@validate_call({"X": [pl.DataFrame], "n_bins": _N_BINS})
 def encode_features(X: pl.DataFrame, *, n_bins: int = 5) -> EncodedFeatures:  # noqa: N803
     """Encode every column of ``X`` as integer codes for slicing.
 
@@ -116,8 +135,6 @@ def encode_features(X: pl.DataFrame, *, n_bins: int = 5) -> EncodedFeatures:  # 
     >>> [c.tolist() for c in enc.codes]
     [[1, 0, 2], [0, 1, 1]]
     """
-    if n_bins < 1:
-        raise InvalidParameterError(f"n_bins must be >= 1, received {n_bins!r}.")
     enc = EncodedFeatures([], [], [], [])
     bad = [
         c
@@ -309,6 +326,7 @@ class _TopK:
         return float(np.sort(self.stats[:, 0])[::-1][self.k - 1])
 
 
+@validate_call({"X": [pl.DataFrame], "errors": ["array-like"], **SLICELINE_CONSTRAINTS})
 def sliceline(
     X: pl.DataFrame,  # noqa: N803 (the paper's and scikit-learn's name)
     errors: np.ndarray,
@@ -378,13 +396,7 @@ def sliceline(
             "errors must be finite values in [0, 1] (e.g. 1 - correct); received values "
             f"in [{np.nanmin(errors)}, {np.nanmax(errors)}] or non-finite ones."
         )
-    if not 0 < alpha <= 1:
-        raise InvalidParameterError(f"alpha must be in (0, 1], received {alpha!r}.")
-    if k < 1 or max_level < 1:
-        raise InvalidParameterError(
-            f"k and max_level must be >= 1, received k={k!r}, max_level={max_level!r}."
-        )
-    min_sup = default_min_support(n) if min_support is None else int(min_support)
+    min_sup = default_min_support(n) if min_support is None else min_support
     enc = encode_features(X, n_bins=n_bins)
     e_avg = float(errors.mean())
     if e_avg <= 0:

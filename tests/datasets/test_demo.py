@@ -293,9 +293,15 @@ def test_no_commit_returns_uncommitted_dataset(tmp_path: Path) -> None:
     assert not (tmp_path / "new" / ".datacentric").exists()
 
 
-@pytest.mark.parametrize("kwargs", [{"size": 4}, {"size": 1000}, {"seed": -1}, {"size": 32.0}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"size": 4}, {"size": 1000}, {"seed": -1}, {"size": 32.0}, {"overwrite": "yes"}],
+)
 def test_bad_parameters_raise(tmp_path: Path, kwargs: dict[str, object]) -> None:
-    with pytest.raises(InvalidParameterError):
+    [(name, value)] = kwargs.items()
+    with pytest.raises(
+        InvalidParameterError, match=rf"^load_demo: parameter {name} must be .*received {value!r}"
+    ):
         load_demo(tmp_path, **kwargs)  # type: ignore[arg-type]
     assert not (tmp_path / "manifest.parquet").exists()
 

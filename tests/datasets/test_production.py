@@ -72,3 +72,11 @@ def test_needs_a_model(tmp_path: Path) -> None:
     load_demo(root, seed=0)
     with pytest.raises(InvalidParameterError, match="run `datacentric loop"):
         make_demo_production(root, tmp_path / "out")
+
+
+def test_bad_parameters_are_refused_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterError, match=r"^make_demo_production: parameter days "):
+        make_demo_production(tmp_path / "none", tmp_path / "out", days=0)
+    with pytest.raises(InvalidParameterError, match=r"parameter darken must be a number in \(0, 1"):
+        make_demo_production(tmp_path / "none", tmp_path / "out", darken=0)
+    assert not (tmp_path / "out").exists()

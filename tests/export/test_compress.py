@@ -22,6 +22,7 @@ from datacentric.export import (
     verify_onnx,
 )
 from datacentric.export.onnx import export_onnx, fitted_net, normalised_inputs
+from datacentric.testing import check_parameter_constraints
 from datacentric.train import SmallCNNRecipe
 
 # the package re-exports the function `compress`, which shadows the module attribute
@@ -118,7 +119,7 @@ def test_pruning_reaches_sparsity(recipe: SmallCNNRecipe) -> None:
     pruned = prune_network(net, 0.7)
     assert abs(sparsity(pruned) - 0.7) < 0.01
     assert sparsity(net) < 0.01  # the original is untouched
-    with pytest.raises(InvalidParameterError, match="fraction"):
+    with pytest.raises(InvalidParameterError, match=r"amount must be a number in \(0, 1\)"):
         prune_network(net, 1.5)
 
 
@@ -177,6 +178,11 @@ def test_bad_inputs(recipe: SmallCNNRecipe, digits_ds: Dataset, tmp_path: Path) 
         compress(recipe, digits_ds, targets=["onnx-int4"], out_dir=tmp_path)
     with pytest.raises(InvalidParameterError, match="not fitted"):
         compress(SmallCNNRecipe(), digits_ds, out_dir=tmp_path)
+    with pytest.raises(InvalidParameterError, match=r"^compress: parameter threads must be an"):
+        compress(recipe, digits_ds, out_dir=tmp_path, threads=0)  # refused before any export
+    assert check_parameter_constraints(compress) == 28
+    assert check_parameter_constraints(calibration_sample) == 6
+    assert check_parameter_constraints(prune_network) == 6
     with pytest.raises(CalibrationDataError, match="calibration data"):
         compress(recipe, None, digits_ds, targets=["onnx-int8-static"], out_dir=tmp_path)
     empty = digits_ds.filter(pl.col("split") == "nope")

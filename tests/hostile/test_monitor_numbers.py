@@ -198,12 +198,15 @@ def test_unreadable_batch_files(tmp_path: Path, name: str, content: bytes) -> No
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"critical_factor": float("nan")}, "critical_factor must be >= 1"),
-        ({"drift": {"wasserstein": float("nan")}}, r"drift\.wasserstein must be >= 0"),
-        ({"drift": {"psi": float("inf")}}, r"drift\.psi must be >= 0"),
-        ({"missing_rate": -0.1}, "missing_rate must be >= 0"),
-        ({"drift": {"metrics": {"x": {"wasserstein": float("nan")}}}}, r"drift\.metrics\.x\."),
-        ({"drift": {"alpha": float("nan")}}, r"alpha must be in \(0, 1\)"),
+        ({"critical_factor": float("nan")}, r"critical_factor must be a number >= 1; received nan"),
+        ({"drift": {"wasserstein": float("nan")}}, r"wasserstein must be.*received nan"),
+        ({"drift": {"psi": float("inf")}}, r"psi must be a number > 0.*received inf"),
+        ({"missing_rate": -0.1}, r"missing_rate must be a number in \(0, 1\].*received -0.1"),
+        (
+            {"drift": {"metrics": {"x": {"wasserstein": float("nan")}}}},
+            r"metric_overrides\['x'\]\['wasserstein'\].*received nan.*Fix drift\.metrics\.x",
+        ),
+        ({"drift": {"alpha": float("nan")}}, r"alpha must be a number in \(0, 1\); received nan"),
     ],
 )
 def test_config_numbers(doc: dict[str, object], message: str) -> None:

@@ -33,6 +33,8 @@ def test_counts_ratio_and_rare_class_on_train_only() -> None:
 def test_bad_fraction() -> None:
     with pytest.raises(InvalidParameterError, match="rare_fraction"):
         ImbalanceFinder(rare_fraction=3)
+    with pytest.raises(InvalidParameterError, match=r"split must be a string or None; received 0"):
+        ImbalanceFinder(split=0)  # type: ignore[arg-type]
 
 
 def test_contract() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 
 from datacentric import Dataset
+from datacentric.exceptions import InvalidParameterError
 from datacentric.issues.context import ScanContext
 from datacentric.issues.label import LabelFinder
 from datacentric.testing import check_issue_finder
@@ -67,3 +69,17 @@ def test_unlabelled_rows_are_not_scored() -> None:
 
 def test_contract() -> None:
     check_issue_finder(LabelFinder)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"filter_by": "prune_by_nosie_rate"}, r"filter_by must be one of 'prune_by_noise_rate'"),
+        ({"scoring": "entropy"}, r"scoring must be one of 'self_confidence'"),
+        ({"batch_threshold": 0}, r"batch_threshold must be an integer >= 1; received 0"),
+        ({"batch_threshold": 1e5}, r"batch_threshold must be an integer >= 1; received 100000\.0"),
+    ],
+)
+def test_bad_parameters_are_refused_at_construction(params: dict, message: str) -> None:
+    with pytest.raises(InvalidParameterError, match=r"^LabelFinder: parameter " + message):
+        LabelFinder(**params)

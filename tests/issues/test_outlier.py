@@ -28,6 +28,16 @@ def test_planted_outliers_only() -> None:
 def test_bad_threshold() -> None:
     with pytest.raises(InvalidParameterError, match="z_threshold"):
         OutlierFinder(z_threshold=-1)
+    with pytest.raises(InvalidParameterError, match=r"z_threshold must be a number > 0"):
+        OutlierFinder(z_threshold=0)  # severity divides by it
+
+
+@pytest.mark.parametrize("k", [0, -3, 2.5, "10", None, True])
+def test_bad_k(k: object) -> None:
+    with pytest.raises(
+        InvalidParameterError, match=r"^OutlierFinder: parameter k must be an integer >= 1; "
+    ):
+        OutlierFinder(k=k)  # type: ignore[arg-type]
 
 
 def test_contract() -> None:

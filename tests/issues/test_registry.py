@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from numbers import Real
+from typing import Any, ClassVar
+
 import polars as pl
 import pytest
 
+from datacentric._validation import Interval
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues import REGISTRY, IssueFinder, issue_table
 from datacentric.testing import check_issue_finder
@@ -14,6 +18,7 @@ class _Dummy(IssueFinder):
     name = "dummy_for_tests"
     requires = frozenset({"labels"})
     description = "Flags sample 0."
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"level": [Interval(Real, 0, 1)]}
 
     def __init__(self, level: float = 0.5) -> None:
         self.level = level
@@ -71,3 +76,20 @@ def test_check_issue_finder_catches_a_broken_finder() -> None:
 
     with pytest.raises(AssertionError, match=r"severity outside \[0, 1\]"):
         check_issue_finder(Broken)
+
+
+def test_docs_list_every_finder_parameter_as_declared() -> None:
+    """docs/scan.md's parameter table says what each declaration accepts, default included."""
+    from pathlib import Path
+
+    from datacentric._validation import describe, param_defaults
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scan.md").read_text(encoding="utf-8")
+    table = doc[doc.index("## Finder parameters") : doc.index("## Scale")]
+    for name in REGISTRY.names():
+        cls = REGISTRY.get(name)
+        assert f"`{cls.__name__}`" in table, f"{cls.__name__} is not in the parameter table"
+        defaults = param_defaults(cls)
+        for param, declared in cls._parameter_constraints.items():
+            row = f"| `{param}` | `{defaults[param]!r}` | {describe(declared)} |"
+            assert row in table, f"docs/scan.md lacks the row {row}"

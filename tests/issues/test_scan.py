@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 from datacentric.exceptions import InvalidParameterError, SchemaError
-from datacentric.issues import ScanResult, scan
+from datacentric.issues import OutlierFinder, ScanResult, scan
 from datacentric.testing import make_check_context
 
 
@@ -62,6 +62,14 @@ def test_errors_for_bad_arguments(ctx_parts) -> None:
         scan(ds, finders=["label", "label"], cross_validate=False)
     with pytest.raises(SchemaError, match="sum to 1"):
         scan(ds, probs * 0.5, finders=["label"], cross_validate=False)
+    with pytest.raises(InvalidParameterError, match=r"^scan: parameter cross_validate must be"):
+        scan(ds, finders=["label"], cross_validate="yes")
+    with pytest.raises(InvalidParameterError, match=r"^scan: parameter folds must be"):
+        scan(ds, finders=["label"], folds=1)
+    finder = OutlierFinder()
+    finder.k = 0  # changed after construction: checked again before the scan runs it
+    with pytest.raises(InvalidParameterError, match=r"^OutlierFinder: parameter k must be"):
+        scan(ds, finders=[finder], cross_validate=False)
 
 
 def test_predictions_object_is_aligned_by_sample_id(ctx_parts) -> None:

@@ -96,6 +96,10 @@ def test_same_seed_same_metrics(looped, tmp_path: Path) -> None:
 def test_errors(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterError, match="iterations"):
         run_loop(tmp_path, -1)
+    with pytest.raises(InvalidParameterError, match=r"^run_loop: parameter iterations .* 2\.0"):
+        run_loop(tmp_path, 2.0)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match=r"^run_iteration: parameter folds must be"):
+        run_iteration(tmp_path, folds=1)  # refused before the dataset is opened
     ds = Dataset.from_arrays(np.zeros((4, 4, 4), np.uint8), [0, 1, 0, 1], ["a", "b"])
     ds.to_folder(tmp_path / "x").commit("only train")
     with pytest.raises(InvalidParameterError, match="no 'test' split"):

@@ -12,6 +12,7 @@ from datacentric import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues import ScanResult, issue_table
 from datacentric.loop import FixPolicy, fix
+from datacentric.testing import check_parameter_constraints
 
 
 def _setup(tmp_path: Path) -> tuple[Dataset, ScanResult]:
@@ -107,3 +108,16 @@ def test_relabel_cap_and_bad_policy(tmp_path: Path) -> None:
     assert "relabel" not in out.edits["action"].to_list()
     with pytest.raises(InvalidParameterError, match="relabel_min_confidence"):
         FixPolicy(relabel_min_confidence=2)
+
+
+def test_every_policy_parameter_is_checked() -> None:
+    assert check_parameter_constraints(FixPolicy) >= 2 * len(FixPolicy.__dataclass_fields__)
+    # a bare string is a sequence of letters: refused, not read as ("t", "r", "a", ...)
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^FixPolicy: parameter relabel_splits must be a list or tuple of strings; "
+        r"received 'train' \(str\)\. Pass e.g\. relabel_splits=\('train',\) \(the default\)\.$",
+    ):
+        FixPolicy(relabel_splits="train")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="remove_leaked must be a bool"):
+        FixPolicy(remove_leaked="no")  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import pytest
 
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.monitor import MonitorConfig, load_config
+from datacentric.testing import check_parameter_constraints
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,15 +40,30 @@ def test_schema_errors(doc: dict[str, object], message: str) -> None:
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ({"window": "1mo"}, "fixed duration"),
-        ({"window": "soon"}, "polars duration"),
-        ({"min_rows": 0}, "min_rows must be a positive integer"),
-        ({"drift": {"alpha": 1.5}}, r"alpha must be in \(0, 1\)"),
+        ({"window": "1mo"}, r"window must be a positive fixed-length .*months.*received '1mo'"),
+        ({"window": "1q"}, r"window must be a positive fixed-length .*received '1q'"),
+        ({"window": "soon"}, r"window must be .*polars duration .*received 'soon'"),
+        ({"min_rows": 0}, r"min_rows must be an integer >= 1; received 0"),
+        ({"drift": {"alpha": 1.5}}, r"alpha must be a number in \(0, 1\); received 1\.5"),
+        ({"drift": {"psi": -0.1}}, r"psi must be a number > 0 or None; received -0\.1"),
+        (
+            {"drift": {"metrics": {"blurriness": {"wasserstein": 0}}}},
+            r"metric_overrides\['blurriness'\]\['wasserstein'\] must be a number > 0.*"
+            r"drift\.metrics\.blurriness",
+        ),
+        ({"performance": {"accuracy_drop": 2}}, r"accuracy_drop must be a number in \[0, 1\]"),
+        ({"missing_rate": "5%"}, r"missing_rate must be a number in \(0, 1\] or None"),
     ],
 )
 def test_parameter_errors(doc: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidParameterError, match=message):
         load_config(doc)
+
+
+def test_every_config_parameter_is_checked() -> None:
+    assert check_parameter_constraints(MonitorConfig) >= 2 * len(MonitorConfig.__dataclass_fields__)
+    with pytest.raises(InvalidParameterError, match=r"metric_overrides\['x'\] must be a mapping"):
+        MonitorConfig(metric_overrides={"x": {"ks": 0.1}})
 
 
 def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:

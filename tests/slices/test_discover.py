@@ -14,6 +14,7 @@ from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices.clusters import default_n_clusters, error_clusters
 from datacentric.slices.discover import DiscoveryResult, discover, discover_dataset
 from datacentric.slices.spec import parse_where
+from datacentric.testing import check_parameter_constraints
 
 
 def blobs(seed: int = 0):
@@ -65,6 +66,16 @@ def test_clusters_without_metadata_min_size_and_default_k():
         error_clusters(emb[:10], err)
     with pytest.raises(InvalidParameterError, match="n_clusters"):
         error_clusters(emb, err, n_clusters=0)
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^error_clusters: parameter n_clusters must be an integer in \[1, 10\] .*"
+        r"received 11 \(int\)",
+    ):
+        error_clusters(emb[:10], err[:10], n_clusters=11)  # more clusters than samples
+    with pytest.raises(InvalidParameterError, match="min_share must be a number in"):
+        error_clusters(emb, err, min_share=1.5)
+    assert check_parameter_constraints(error_clusters, {"embeddings": emb, "errors": err}) == 22
+    assert check_parameter_constraints(discover, {"frame": pl.DataFrame()}) == 29
 
 
 def failing_frame(seed: int = 0) -> pl.DataFrame:

@@ -13,6 +13,7 @@ from datacentric.cli import app
 from datacentric.datasets import load_demo
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices import SliceMetrics, evaluate
+from datacentric.testing import check_parameter_constraints
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,9 @@ def test_errors(demo) -> None:
     _, ds, preds = demo
     with pytest.raises(InvalidParameterError, match="split 'val' has no rows"):
         evaluate(ds, preds, split="val")
+    with pytest.raises(InvalidParameterError, match=r"^evaluate: parameter n_boot must be an"):
+        evaluate(ds, preds, n_boot=0)
+    assert check_parameter_constraints(evaluate, {"ds": ds}) == 12
     with pytest.raises(SchemaError, match="have no prediction"):
         evaluate(ds, preds.head(10), split="test")
     with pytest.raises(SchemaError, match="sample_id and pred"):

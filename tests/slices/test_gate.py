@@ -16,6 +16,7 @@ from datacentric.slices.compare import compare
 from datacentric.slices.gate import check
 from datacentric.slices.metrics import METRICS_SCHEMA
 from datacentric.slices.result import SliceMetrics
+from datacentric.testing import check_parameter_constraints
 
 
 def run(values: dict[str, tuple[float, int]]) -> SliceMetrics:
@@ -89,11 +90,21 @@ def test_bad_arguments(tmp_path: Path) -> None:
         check(BASE, CUR, max_drop=-1)
     with pytest.raises(InvalidParameterError, match="neither run has metric"):
         compare(BASE, CUR, metric="macro_f2")
+    with pytest.raises(InvalidParameterError, match=r"^check: parameter min_n must be an integer"):
+        check(BASE, CUR, min_n=2.5)
+    with pytest.raises(InvalidParameterError, match=r"^compare: parameter baseline must be an "):
+        compare(BASE.table, CUR)  # type: ignore[arg-type]
+
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(SchemaError, match="not valid JSON"):
         SliceMetrics.load(tmp_path / "x.json")
     with pytest.raises(InvalidParameterError, match="no slice metrics"):
         SliceMetrics.load(tmp_path / "missing.json")
+
+
+def test_every_declared_parameter_is_checked() -> None:
+    assert check_parameter_constraints(check, {"baseline": BASE, "current": CUR}) == 18
+    assert check_parameter_constraints(compare, {"baseline": BASE, "current": CUR}) == 9
 
 
 def test_cli_gate_exit_codes(tmp_path: Path) -> None:

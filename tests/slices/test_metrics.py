@@ -9,9 +9,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from datacentric.exceptions import SchemaError
+from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices.metrics import confusion_metrics, evaluate_frame
 from datacentric.slices.stats import two_proportion_p, wilson_interval
+from datacentric.testing import check_parameter_constraints
 
 
 @dataclass(frozen=True)
@@ -133,3 +134,9 @@ def test_partial_confidence_is_a_clear_error() -> None:
     )
     with pytest.raises(SchemaError, match="confidence column 'confidence' is missing or empty"):
         evaluate_frame(f, [], confidence="confidence")
+
+
+def test_evaluate_frame_parameters_are_checked() -> None:
+    with pytest.raises(InvalidParameterError, match=r"^evaluate_frame: parameter n_bins must be"):
+        evaluate_frame(_frame(), [], n_bins=0)
+    assert check_parameter_constraints(evaluate_frame, {"frame": _frame()}) == 19

@@ -17,6 +17,7 @@ from datacentric.slices.sliceline import (
     sliceline,
 )
 from datacentric.slices.spec import parse_where
+from datacentric.testing import check_parameter_constraints
 
 
 def planted(seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]:
@@ -227,6 +228,14 @@ def test_bad_input_raises():
         sliceline(x, err * 2)
     with pytest.raises(InvalidParameterError, match="alpha"):
         sliceline(x, err, alpha=0.0)
+    with pytest.raises(InvalidParameterError, match=r"^sliceline: parameter k must be an integer"):
+        sliceline(x, err, k=0)
+    with pytest.raises(InvalidParameterError, match=r"parameter min_support must be an integer"):
+        sliceline(x, err, min_support=0)
+    with pytest.raises(InvalidParameterError, match=r"^encode_features: parameter n_bins must"):
+        encode_features(x, n_bins=0)
+    x_, e_ = x.head(4), err[:4]
+    assert check_parameter_constraints(sliceline, {"X": x_, "errors": e_}) == 19
     with pytest.raises(SchemaError, match="'when'"):
         sliceline(x.with_columns(when=pl.lit([1, 2]).cast(pl.List(pl.Int64))), err)
 

@@ -11,7 +11,7 @@ import os
 from types import ModuleType
 
 from datacentric._deps import import_optional
-from datacentric.exceptions import IntegrationError
+from datacentric.exceptions import FiftyOneError
 
 __all__ = ["ENV_DEFAULTS", "FiftyOneError", "configure_env", "import_brain", "import_fiftyone"]
 
@@ -20,10 +20,6 @@ ENV_DEFAULTS: dict[str, str] = {
     "FIFTYONE_DATABASE_VALIDATION": "false",
     "FIFTYONE_SHOW_PROGRESS_BARS": "false",
 }
-
-
-class FiftyOneError(IntegrationError):
-    """FiftyOne refused a request, or its dataset does not hold what datacentric pushed."""
 
 
 def configure_env(environ: dict[str, str] | None = None) -> dict[str, str]:

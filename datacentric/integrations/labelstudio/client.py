@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from datacentric._deps import import_optional
-from datacentric.exceptions import IntegrationError, InvalidParameterError
+from datacentric.exceptions import InvalidParameterError, LabelStudioError, ServerUnavailableError
 
 __all__ = [
     "ENV_TOKEN",
@@ -39,24 +39,6 @@ ENV_URL = "LABEL_STUDIO_URL"
 ENV_TOKEN = "LABEL_STUDIO_API_KEY"
 """Environment variable read for the API token when none is passed."""
 _RETRY_STATUS = {502, 503, 504}
-
-
-class LabelStudioError(IntegrationError):
-    """Label Studio refused or failed a request (the message never contains the token).
-
-    Attributes
-    ----------
-    status_code : int or None
-        The HTTP status, when the server answered.
-    """
-
-    def __init__(self, message: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class ServerUnavailableError(LabelStudioError):
-    """The server could not be reached (down, wrong URL or port) after the retries."""
 
 
 def redact(text: str, secret: str | None) -> str:

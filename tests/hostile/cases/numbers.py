@@ -2,7 +2,7 @@
 
 Prediction files go through ``Predictions.coerce`` (``scan --pred-probs``, ``slices
 evaluate/discover -p``); monitor batches, references and labels through the monitor's
-checks; float options (``--min-confidence``, ``--max-drop``) through ``check_number``,
+checks; float options (``--min-confidence``, ``--max-drop``) through ``datacentric._validation``,
 before any training starts.
 """
 
