@@ -100,6 +100,10 @@ class IssueFinder:
     description: ClassVar[str] = ""
     #: Extra issue types a finder reports besides ``name`` (e.g. image_quality's sub-types).
     reports: ClassVar[tuple[str, ...]] = ()
+    #: When a scan leaves images that cannot be read out of the model, every finder sees
+    #: the readable rows only, except those with ``all_rows = True`` (integrity), which see
+    #: every row and report the others.
+    all_rows: ClassVar[bool] = False
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Return the IssueTable for the samples of ``ctx.dataset``."""

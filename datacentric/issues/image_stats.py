@@ -21,7 +21,8 @@ import polars as pl
 from PIL import Image
 from scipy.fft import dctn
 
-from datacentric.exceptions import InvalidParameterError, MissingImageError, UnreadableImageError
+from datacentric.dataset.images import image_error_reason
+from datacentric.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
@@ -177,19 +178,18 @@ def _measure(stack: np.ndarray) -> list[tuple[Any, ...]]:
 
 
 def _decode(ds: Dataset, path: str) -> np.ndarray | str:
-    """The canonical pixels of one manifest image, or why they cannot be had; never raises."""
+    """The canonical pixels of one manifest image, or why they cannot be had; never raises.
+
+    The reasons are :func:`~datacentric.dataset.images.image_error_reason`'s (missing,
+    outside the dataset, too large, truncated, corrupt), plus ``not an image`` for arrays
+    of another shape.
+    """
     try:
         return _canonical(ds._image(path, None))
-    except MissingImageError:
-        return f"missing file: {path} does not exist"
-    except UnreadableImageError as exc:
-        cause = str(exc.__cause__ or exc)
-        kind = "truncated" if "truncat" in cause.lower() else "corrupt"
-        return f"{kind}: {path} could not be decoded ({cause})"
     except _BadShapeError as exc:
         return f"not an image: {path} has an {exc}"
     except Exception as exc:  # one bad image must not stop a scan of 100k others
-        return f"unreadable: {path} ({type(exc).__name__}: {exc})"
+        return image_error_reason(exc, path)
 
 
 def _run_chunk(ds: Dataset, paths: list[str]) -> list[tuple[Any, ...]]:
@@ -237,8 +237,11 @@ def compute_image_stats(
         Columns (see :data:`IMAGE_STATS_SCHEMA`), all measured on the decoded pixels:
 
         - ``sample_id``; ``readable`` (bool); ``error``: null when readable, else
-          ``"missing file: ..."``, ``"corrupt: ..."``, ``"truncated: ..."`` or
-          ``"not an image: ..."``. Unreadable rows have nulls in every column below.
+          ``"missing file: ..."``, ``"corrupt: ..."``, ``"truncated: ..."``,
+          ``"too large: ..."`` (over ``max_image_pixels``, refused before decoding),
+          ``"outside the dataset: ..."`` (a link leading out of the root), ``"unreadable:
+          ..."`` or ``"not an image: ..."``. Unreadable rows have nulls in every column
+          below.
         - ``width``, ``height``, ``channels`` (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA;
           alpha is ignored by every statistic).
         - ``is_grayscale``: 1-2 channels, or RGB where at most 1% of pixels have a channel
