@@ -77,11 +77,15 @@ def read_manifest_file(path: Path) -> pl.DataFrame:
     try:
         if path.suffix == ".parquet":
             return pl.read_parquet(path)
-        return pl.read_csv(
+        frame = pl.read_csv(
             path,
             schema_overrides={SAMPLE_ID: pl.Utf8, IMAGE: pl.Utf8, LABEL: pl.Utf8, SPLIT: pl.Utf8},
             infer_schema_length=10_000,
         )
+        # polars decodes a header that is not UTF-8 lossily (U+FFFD, NULs from UTF-16)
+        if any("\ufffd" in c or "\x00" in c for c in frame.columns):
+            raise ValueError("the header row is not UTF-8")
+        return frame
     except (pl.exceptions.PolarsError, OSError, ValueError, TypeError) as exc:
         where = _utf8_problem(path) if path.suffix != ".parquet" else None
         if where is not None:

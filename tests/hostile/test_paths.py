@@ -174,7 +174,7 @@ def test_swapped_after_commit_is_refused_by_open(tmp_path: Path) -> None:
 
 
 def test_images_folder_swapped_after_load(tmp_path: Path) -> None:
-    root, secret = _layout(tmp_path)
+    root, _ = _layout(tmp_path)
     ds = Dataset.from_folder(root)
     moved = tmp_path / "elsewhere"
     (root / "images").rename(moved)
