@@ -45,14 +45,17 @@ def export_cmd(
 ) -> None:
     """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much."""
     from datacentric.cli.data import _open_any
-    from datacentric.dataset.readable import exclude_unreadable, excluded_line
+    from datacentric.dataset.readable import exclude_unreadable
     from datacentric.export import compress
     from datacentric.loop.log import ExperimentLog
     from datacentric.train import load_recipe, make_recipe
 
-    ds, excluded = exclude_unreadable(_open_any(directory, version), progress=True)
-    if excluded.height:  # left out of training, calibration and evaluation
-        console.print(f"[yellow]{escape(excluded_line(excluded))}[/]")
+    # images that cannot be read are left out of training, calibration and evaluation
+    ds, _ = exclude_unreadable(
+        _open_any(directory, version),
+        progress=True,
+        say=lambda line: console.print(f"[yellow]{escape(line)}[/]"),
+    )
     if weights is None and version is None:
         weights = ExperimentLog(directory).model_path()
         if weights is not None:

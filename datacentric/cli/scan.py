@@ -76,10 +76,11 @@ def scan_cmd(
         style = "bold red" if row["n_flagged"] else "green"
         t.add_row(row["issue_type"], f"[{style}]{row['n_flagged']}[/]", f"{row['rate']:.1%}")
     console.print(t)
-    if result.meta.get("n_excluded"):
+    n_excluded = result.meta.get("n_excluded")
+    if n_excluded:
         console.print(
-            f"[yellow]{result.meta['n_excluded']} images excluded (unreadable/too large)[/] from "
-            "training and prediction; the unreadable_image rows say why."
+            f"[yellow]{n_excluded} image{'s' if n_excluded != 1 else ''} excluded (unreadable/too "
+            "large)[/] from training and prediction; the unreadable_image rows say why."
         )
     for name, reason in result.skipped.items():
         console.print(f"[yellow]skipped[/] {name}: {reason}")

@@ -12,6 +12,7 @@ finder reports each one as an ``unreadable_image`` issue. Lower-level calls
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import polars as pl
 
@@ -48,6 +49,7 @@ def exclude_unreadable(
     unreadable: pl.DataFrame | None = None,
     *,
     progress: bool = False,
+    say: Callable[[str], None] | None = None,
 ) -> tuple[Dataset, pl.DataFrame]:
     """``(ds without the samples whose image cannot be used, those samples)``.
 
@@ -60,13 +62,15 @@ def exclude_unreadable(
         Ids not in ``ds`` are ignored.
     progress : bool
         Progress bar for the pass.
+    say : callable, optional
+        Called with :func:`excluded_line` when some are excluded; by default that line is
+        logged as a warning instead.
 
     Returns
     -------
     (Dataset, polars.DataFrame)
         ``ds`` itself when nothing is excluded, else a view (``ds.filter``) of the usable
-        rows; and the excluded rows (``sample_id, image, reason``). A warning is logged
-        with :func:`excluded_line` when some are excluded.
+        rows; and the excluded rows (``sample_id, image, reason``).
 
     Examples
     --------
@@ -80,5 +84,10 @@ def exclude_unreadable(
     bad = bad.filter(pl.col(SAMPLE_ID).is_in(ds.manifest[SAMPLE_ID].implode()))
     if bad.height == 0:
         return ds, bad
-    log.warning("%s", excluded_line(bad))
+    line = excluded_line(bad)
+    if say is None:
+        log.warning("%s", line)
+    else:
+        log.info("%s", line)
+        say(line)
     return ds.filter(~pl.col(SAMPLE_ID).is_in(bad[SAMPLE_ID].implode())), bad

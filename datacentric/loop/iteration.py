@@ -18,7 +18,7 @@ import polars as pl
 
 from datacentric._io import atomic_write
 from datacentric.dataset import Dataset
-from datacentric.dataset.readable import exclude_unreadable, excluded_line
+from datacentric.dataset.readable import exclude_unreadable
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
@@ -124,10 +124,13 @@ def run_iteration(
     # them already when there was one; the baseline makes one streaming pass)
     t0 = time.perf_counter()
     used = ds.filter(pl.col("split").is_in([train_split, eval_split]))
-    ok, excluded = exclude_unreadable(used, _scan_excluded(scan_result, ds), progress=progress)
+    ok, excluded = exclude_unreadable(
+        used,
+        _scan_excluded(scan_result, ds),
+        progress=progress,
+        say=lambda line: note(f"iteration {it}: {line} The scan's integrity issues say why."),
+    )
     timings["readable_check"] = time.perf_counter() - t0
-    if excluded.height:
-        note(f"iteration {it}: {excluded_line(excluded)} See the integrity issues of the scan.")
     note(f"iteration {it}: training {recipe.name} on the {train_split} split")
     t0 = time.perf_counter()
     model = recipe.clone().fit(ok.split(train_split), seed=seed, progress=progress)
