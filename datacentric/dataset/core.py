@@ -25,6 +25,7 @@ from datacentric.dataset.diff import diff_manifests
 from datacentric.dataset.images import (
     ARRAY_PREFIX,
     CheckImages,
+    PathResolver,
     check_image_paths,
     find_unreadable,
     read_image,
@@ -352,7 +353,13 @@ class Dataset(EditsMixin):
             self.root, self._manifest[SAMPLE_ID].to_list(), self._manifest[IMAGE].to_list(), check
         )
 
-    def _image(self, path: str, mode: str | None, sample_id: str | None = None) -> np.ndarray:
+    def _image(
+        self,
+        path: str,
+        mode: str | None,
+        sample_id: str | None = None,
+        resolver: PathResolver | None = None,
+    ) -> np.ndarray:
         if path.startswith(ARRAY_PREFIX):
             if self._arrays is None:
                 raise InvalidDatasetError(
@@ -368,7 +375,7 @@ class Dataset(EditsMixin):
             return _convert_mode(arr, mode)
         if self.root is None:  # pragma: no cover - constructor forbids
             raise InvalidDatasetError(f"image {path!r} is a file path but the dataset has no root.")
-        return read_image(self.root, path, mode, sample_id=sample_id)
+        return read_image(self.root, path, mode, sample_id=sample_id, resolver=resolver)
 
     def load_images(
         self,
@@ -399,9 +406,10 @@ class Dataset(EditsMixin):
 
         ids = self.sample_ids if sample_ids is None else [str(s) for s in sample_ids]
         paths = self._paths_for(sample_ids)
+        resolver = PathResolver(self.root) if self.root is not None else None
         out: list[np.ndarray] = []
         for sid, p in zip(ids, paths, strict=True):
-            arr = self._image(p, mode, sid)
+            arr = self._image(p, mode, sid, resolver)
             if size is not None and arr.shape[:2] != tuple(size):
                 im = Image.fromarray(arr).resize((size[1], size[0]), Image.Resampling.BILINEAR)
                 arr = np.asarray(im)

@@ -33,6 +33,7 @@ from datacentric.config import get_config
 from datacentric.exceptions import (
     DatacentricError,
     ImageTooLargeError,
+    InvalidDatasetError,
     InvalidParameterError,
     MissingImageError,
     PathEscapeError,
@@ -44,6 +45,7 @@ __all__ = [
     "ARRAY_PREFIX",
     "IMAGE_EXTENSIONS",
     "CheckImages",
+    "PathResolver",
     "check_image_paths",
     "check_paths_inside",
     "decode_image",
@@ -100,12 +102,36 @@ def _escape_message(paths: Sequence[object], what: str) -> str:
     )
 
 
+def _check_nul(sample_ids: Sequence[str], paths: Sequence[str]) -> None:
+    """A path with a NUL character names no file (and makes the OS calls raise)."""
+    bad = [i for i, p in enumerate(paths) if "\x00" in p]
+    if bad:
+        raise InvalidDatasetError(
+            f"{len(bad)} image path(s) contain a NUL character, which no file name can: "
+            f"{format_items([f'{sample_ids[i]} -> {paths[i]!r}' for i in bad])}. Fix the "
+            "manifest.",
+            rows=[sample_ids[i] for i in bad],
+        )
+
+
 def _inside(real: str, real_root: str) -> bool:
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
-class _Resolver:
-    """Real paths of many manifest paths under one root (directories resolved once each)."""
+class PathResolver:
+    """Real paths of manifest paths under one root, each directory resolved once.
+
+    A batch of reads shares one (``load_images`` makes one per call): a path then costs one
+    ``lstat`` (is the file itself a link?) instead of one per path component. Make a new
+    one for each batch, so that links swapped in since are seen.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> r = PathResolver(Path("/"))
+    >>> r.real("tmp/../tmp") == r.real("tmp")
+    True
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = os.fspath(root)
@@ -113,6 +139,7 @@ class _Resolver:
         self._dirs: dict[str, str] = {}
 
     def real(self, rel: str) -> str:
+        """The real path of ``root / rel`` (links resolved)."""
         head, name = os.path.split(os.path.join(self.root, rel))
         real_head = self._dirs.get(head)
         if real_head is None:
@@ -145,13 +172,14 @@ def check_paths_inside(
     list of str or None
         The real path of each row (``None`` for in-memory rows).
     """
+    _check_nul(sample_ids, paths)
     esc = _escaping(paths)
     if esc:
         named = [f"{sample_ids[i]} -> {paths[i]}" for i in esc]
         raise PathEscapeError(
             _escape_message(named, "image path"), rows=[sample_ids[i] for i in esc]
         )
-    resolver = _Resolver(root)
+    resolver = PathResolver(root)
     reals: list[str | None] = [
         None if p.startswith(ARRAY_PREFIX) else resolver.real(p) for p in paths
     ]
@@ -166,16 +194,19 @@ def check_paths_inside(
     return reals
 
 
-def _real_path(root: Path, rel: str, sample_id: str | None) -> str:
+def _real_path(
+    root: Path, rel: str, sample_id: str | None, resolver: PathResolver | None = None
+) -> str:
     """The real path of one manifest path, after both containment checks."""
     who = f"{sample_id} -> {rel}" if sample_id is not None else rel
+    _check_nul([sample_id or "image"], [rel])
     if _escaping([rel]):
         raise PathEscapeError(_escape_message([who], "image path"), rows=[sample_id or rel])
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(os.path.join(root, rel))
-    if not _inside(real, real_root) and not get_config()["allow_symlinks_outside"]:
+    resolver = resolver or PathResolver(root)
+    real = resolver.real(rel)
+    if not _inside(real, resolver.real_root) and not get_config()["allow_symlinks_outside"]:
         raise PathEscapeError(
-            _link_message([f"{who} (-> {real})"], real_root), rows=[sample_id or rel]
+            _link_message([f"{who} (-> {real})"], resolver.real_root), rows=[sample_id or rel]
         )
     return real
 
@@ -390,15 +421,21 @@ def decode_image(path: Path, mode: str | None = None) -> np.ndarray:
 
 
 def read_image(
-    root: Path, rel: str, mode: str | None = None, *, sample_id: str | None = None
+    root: Path,
+    rel: str,
+    mode: str | None = None,
+    *,
+    sample_id: str | None = None,
+    resolver: PathResolver | None = None,
 ) -> np.ndarray:
     """Decode the manifest image ``rel`` under ``root``, checking containment first.
 
     The path is resolved again at this read (:class:`PathEscapeError` if it now leads
     outside the root) and the resolved file is opened without following links; then it is
-    decoded as :func:`decode_image` does, with the pixel cap.
+    decoded as :func:`decode_image` does, with the pixel cap. ``resolver``: a
+    :class:`PathResolver` of ``root`` shared by a batch of reads.
     """
-    real = _real_path(root, rel, sample_id)
+    real = _real_path(root, rel, sample_id, resolver)
     return _decode_file(real, root / rel, mode)
 
 
@@ -443,9 +480,9 @@ def image_error_reason(exc: BaseException, path: str) -> str:
     return f"unreadable: {path} ({type(exc).__name__}: {exc})"
 
 
-def _probe(root: Path, sid: str, rel: str) -> str | None:
+def _probe(root: Path, sid: str, rel: str, resolver: PathResolver) -> str | None:
     try:
-        read_image(root, rel, sample_id=sid)
+        read_image(root, rel, sample_id=sid, resolver=resolver)
     except Exception as exc:  # one bad image must not stop a pass over 100k others
         return image_error_reason(exc, rel)
     return None
@@ -484,8 +521,9 @@ def find_unreadable(
 
     def chunk(part: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
         found = []
+        resolver = PathResolver(root)
         for sid, rel in part:
-            reason = _probe(root, sid, rel)
+            reason = _probe(root, sid, rel, resolver)
             if reason is not None:
                 found.append((sid, rel, reason))
         return found

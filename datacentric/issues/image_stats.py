@@ -22,7 +22,7 @@ import polars as pl
 from PIL import Image
 from scipy.fft import dctn
 
-from datacentric.dataset.images import decode_image, image_error_reason
+from datacentric.dataset.images import PathResolver, decode_image, image_error_reason
 from datacentric.exceptions import InvalidParameterError, MissingImageError
 
 if TYPE_CHECKING:
@@ -291,10 +291,11 @@ def compute_image_stats(
     >>> stats["pixel_hash"][0] == stats["pixel_hash"][1]
     False
     """
+    resolver = PathResolver(ds.root) if ds.root is not None else None
     return _stats(
         ds.manifest["sample_id"].to_list(),
         ds.manifest["image"].to_list(),
-        lambda path: ds._image(path, None),
+        lambda path: ds._image(path, None, resolver=resolver),
         progress=progress,
         workers=workers,
     )

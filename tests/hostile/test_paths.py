@@ -249,3 +249,24 @@ def test_guide_pictures_point_nowhere_outside(
     _link(root / "images" / "2.png", secret)
     with pytest.raises(PathEscapeError, match=r"s2 -> images/2\.png"):
         guide_mod.draft_guide(ds, result)
+
+
+@pytest.mark.parametrize("check", CHECKS)
+def test_nul_in_a_path_is_a_dataset_error_not_a_valueerror_from_the_os(
+    tmp_path: Path, check: str
+) -> None:
+    from datacentric.exceptions import InvalidDatasetError
+
+    root, _ = _layout(tmp_path)
+    pl_frame = {
+        "sample_id": ["s1", "s2"],
+        "image": ["images/1.png", "images/2\x00.png"],
+        "label": ["a", "b"],
+    }
+    make_dataset_dir(root, pl_frame, fmt="parquet", images=False)
+    (root / "manifest.csv").unlink()
+    with pytest.raises(InvalidDatasetError, match="NUL") as info:
+        Dataset.from_folder(root, check_images=check)  # type: ignore[arg-type]
+    assert info.value.rows == ["s2"]
+    with pytest.raises(InvalidDatasetError, match="NUL"):
+        read_image(root, "images/2\x00.png")
