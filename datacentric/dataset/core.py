@@ -112,7 +112,10 @@ class Dataset(EditsMixin):
             The ordered classes; labels outside them raise :class:`UnknownLabelError`.
         check_images : {"exists", "none", "decode"}
             How hard to check the image files now. ``"decode"`` reads every image and
-            catches truncated files; ``"exists"`` (default) only stats them.
+            catches truncated files and images over ``max_image_pixels``; ``"exists"``
+            (default) only stats them. Every mode refuses paths that lead outside ``root``,
+            symbolic links resolved (:class:`~datacentric.exceptions.PathEscapeError`;
+            see ``allow_symlinks_outside`` in :mod:`datacentric.config`).
 
         Examples
         --------

@@ -146,14 +146,20 @@ def test_cap_is_configurable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_env_var_raises_the_cap_in_a_fresh_process(tmp_path: Path) -> None:
     root = _dataset_with(tmp_path, "big.png")
+    write_big_png(root / "img" / "big.png", 7_000, 7_000)  # 49 M pixels: over the default
     code = f"""
         from datacentric import Dataset
+        from datacentric.exceptions import ImageTooLargeError
         ds = Dataset.from_folder({str(root)!r})
-        print("SHAPE", ds.load_images(["s2"]).shape)
+        try:
+            print("SHAPE", ds.load_images(["s2"]).shape)
+        except ImageTooLargeError:
+            print("REFUSED")
     """
-    child = run_child(code, env={"DATACENTRIC_MAX_IMAGE_PIXELS": "150_000_000"})
+    assert "REFUSED" in run_child(code).stdout
+    child = run_child(code, env={"DATACENTRIC_MAX_IMAGE_PIXELS": "50_000_000"})
     assert child.returncode == 0, child.stderr
-    assert "SHAPE (1, 12000, 12000, 1)" in child.stdout
+    assert "SHAPE (1, 7000, 7000, 1)" in child.stdout
     bad = run_child(code, env={"DATACENTRIC_MAX_IMAGE_PIXELS": "lots"})
     assert bad.returncode == 1
     assert "InvalidParameterError" in bad.last_error_line
