@@ -50,12 +50,18 @@ def export_cmd(
 
     check_option("export", "--max-drop", max_drop, Interval(Real, 0, 1), default=0.01)
     from datacentric.cli.data import _open_any
+    from datacentric.dataset.readable import exclude_unreadable
     from datacentric.export import compress
     from datacentric.loop.log import ExperimentLog
     from datacentric.train import load_recipe, make_recipe
 
     ensure_writable(out, "--out", folder=True)  # before training/exporting, not after
-    ds = _open_any(directory, version)
+    # images that cannot be read are left out of training, calibration and evaluation
+    ds, _ = exclude_unreadable(
+        _open_any(directory, version),
+        progress=True,
+        say=lambda line: console.print(f"[yellow]{esc(line)}[/]"),
+    )
     if weights is None and version is None:
         weights = ExperimentLog(directory).model_path()
         if weights is not None:

@@ -86,6 +86,12 @@ def scan_cmd(
         style = "bold red" if row["n_flagged"] else "green"
         t.add_row(esc(row["issue_type"]), f"[{style}]{row['n_flagged']}[/]", f"{row['rate']:.1%}")
     console.print(t)
+    n_excluded = result.meta.get("n_excluded")
+    if n_excluded:
+        console.print(
+            f"[yellow]{n_excluded} image{'s' if n_excluded != 1 else ''} excluded (unreadable/too "
+            "large)[/] from training and prediction; the unreadable_image rows say why."
+        )
     for name, reason in result.skipped.items():
         console.print(f"[yellow]skipped[/] {esc(name)}: {esc(reason)}")
     console.print(f"Saved the scan to [bold]{esc(out)}[/]")

@@ -24,6 +24,7 @@ __all__ = [
     "SPLIT",
     "VALID_SPLITS",
     "check_classes",
+    "check_required_columns",
     "normalize_manifest",
 ]
 
@@ -67,6 +68,28 @@ def check_classes(classes: Sequence[str]) -> list[str]:
     return out
 
 
+def check_required_columns(manifest: pl.DataFrame, source: str = "manifest") -> None:
+    """Raise :class:`SchemaError` naming ``source`` if ``sample_id``, ``image`` or ``label`` is
+    missing.
+
+    Examples
+    --------
+    >>> check_required_columns(pl.DataFrame({"id": [1]}), "m.csv")
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.SchemaError: m.csv is missing required column(s) ...
+    """
+    missing = [c for c in (SAMPLE_ID, IMAGE, LABEL) if c not in manifest.columns]
+    if missing:
+        shown = [c if len(c) <= 40 else c[:37] + "..." for c in manifest.columns[:20]]
+        more = f" and {len(manifest.columns) - 20} more" if len(manifest.columns) > 20 else ""
+        raise SchemaError(
+            f"{source} is missing required column(s) {missing}; received columns "
+            f"{shown}{more}. A manifest needs sample_id, image and label "
+            "(label may be empty for unlabeled rows); split and metadata columns are optional."
+        )
+
+
 def _row_indices(mask: pl.Series) -> list[int]:
     return [int(i) for i in mask.arg_true().to_list()]
 
@@ -101,13 +124,7 @@ def normalize_manifest(
     >>> normalize_manifest(m, ["x", "y"]).columns
     ['sample_id', 'image', 'label', 'split']
     """
-    missing = [c for c in (SAMPLE_ID, IMAGE, LABEL) if c not in manifest.columns]
-    if missing:
-        raise SchemaError(
-            f"{source} is missing required column(s) {missing}; received columns "
-            f"{manifest.columns}. A manifest needs sample_id, image and label "
-            "(label may be empty for unlabeled rows); split and metadata columns are optional."
-        )
+    check_required_columns(manifest, source)
     if manifest.height == 0:
         raise EmptyDatasetError(
             f"{source} has no rows. A dataset needs at least one sample; check the path "
@@ -120,8 +137,13 @@ def normalize_manifest(
         cast.append(pl.col(ANNOTATOR).cast(pl.Utf8))
     try:
         manifest = manifest.with_columns(cast)
-    except pl.exceptions.PolarsError as exc:  # pragma: no cover - exotic dtypes only
-        raise SchemaError(f"{source}: core columns could not be read as text: {exc}") from exc
+    except pl.exceptions.PolarsError as exc:  # nested (list/struct) or binary columns
+        types = {c: str(manifest.schema[c]) for c in CORE_COLUMNS if c in manifest.columns}
+        raise SchemaError(
+            f"{source}: the core columns must hold text or numbers, received types {types} "
+            f"({' '.join(str(exc).split()[:12])}). Write sample_id, image, label and split as "
+            "plain text columns."
+        ) from exc
     rest = [c for c in manifest.columns if c not in CORE_COLUMNS]
     manifest = manifest.select([*CORE_COLUMNS, *rest])
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +19,17 @@ from datacentric.dataset._schema import (
     SAMPLE_ID,
     SPLIT,
     check_classes,
+    check_required_columns,
     normalize_manifest,
 )
 from datacentric.dataset.diff import diff_manifests
 from datacentric.dataset.images import (
     ARRAY_PREFIX,
     CheckImages,
+    PathResolver,
     check_image_paths,
-    decode_image,
+    find_unreadable,
+    read_image,
 )
 from datacentric.dataset.lineage import empty_changes
 from datacentric.dataset.loaders import read_folder
@@ -109,7 +113,10 @@ class Dataset(EditsMixin):
             The ordered classes; labels outside them raise :class:`UnknownLabelError`.
         check_images : {"exists", "none", "decode"}
             How hard to check the image files now. ``"decode"`` reads every image and
-            catches truncated files; ``"exists"`` (default) only stats them.
+            catches truncated files and images over ``max_image_pixels``; ``"exists"``
+            (default) only stats them. Every mode refuses paths that lead outside ``root``,
+            symbolic links resolved (:class:`~datacentric.exceptions.PathEscapeError`;
+            see ``allow_symlinks_outside`` in :mod:`datacentric.config`).
 
         Examples
         --------
@@ -125,6 +132,7 @@ class Dataset(EditsMixin):
         """
         root = Path(root)
         manifest, found_classes, source = read_folder(root)
+        check_required_columns(manifest, source)
         if classes is None:
             classes = found_classes
         if classes is None:
@@ -349,7 +357,13 @@ class Dataset(EditsMixin):
             self.root, self._manifest[SAMPLE_ID].to_list(), self._manifest[IMAGE].to_list(), check
         )
 
-    def _image(self, path: str, mode: str | None) -> np.ndarray:
+    def _image(
+        self,
+        path: str,
+        mode: str | None,
+        sample_id: str | None = None,
+        resolver: PathResolver | None = None,
+    ) -> np.ndarray:
         if path.startswith(ARRAY_PREFIX):
             if self._arrays is None:
                 raise InvalidDatasetError(
@@ -365,7 +379,7 @@ class Dataset(EditsMixin):
             return _convert_mode(arr, mode)
         if self.root is None:  # pragma: no cover - constructor forbids
             raise InvalidDatasetError(f"image {path!r} is a file path but the dataset has no root.")
-        return decode_image(self.root / path, mode)
+        return read_image(self.root, path, mode, sample_id=sample_id, resolver=resolver)
 
     def load_images(
         self,
@@ -394,10 +408,12 @@ class Dataset(EditsMixin):
         """
         from PIL import Image
 
+        ids = self.sample_ids if sample_ids is None else [str(s) for s in sample_ids]
         paths = self._paths_for(sample_ids)
+        resolver = PathResolver(self.root) if self.root is not None else None
         out: list[np.ndarray] = []
-        for p in paths:
-            arr = self._image(p, mode)
+        for sid, p in zip(ids, paths, strict=True):
+            arr = self._image(p, mode, sid, resolver)
             if size is not None and arr.shape[:2] != tuple(size):
                 im = Image.fromarray(arr).resize((size[1], size[0]), Image.Resampling.BILINEAR)
                 arr = np.asarray(im)
@@ -420,6 +436,44 @@ class Dataset(EditsMixin):
         for start in range(0, len(ids), batch_size):
             chunk = ids[start : start + batch_size]
             yield chunk, self.load_images(chunk, **kwargs)
+
+    def unreadable_images(
+        self, *, workers: int | None = None, progress: bool = False
+    ) -> pl.DataFrame:
+        """The samples whose image cannot be used, and why: one streaming pass over the files.
+
+        Every file image is read as training would read it (inside the dataset root, at most
+        ``max_image_pixels`` pixels, fully decoded) and dropped at once, so memory stays at
+        one image per worker thread. In-memory arrays are always readable.
+
+        Parameters
+        ----------
+        workers : int, optional
+            Decoding threads (default ``min(8, cpus)``; 1 below 512 images).
+        progress : bool
+            Show a progress bar.
+
+        Returns
+        -------
+        polars.DataFrame
+            ``sample_id, image, reason`` in manifest order; ``reason`` starts with the kind:
+            ``missing file``, ``outside the dataset``, ``too large``, ``truncated``,
+            ``corrupt`` or ``unreadable``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Dataset.from_arrays(np.zeros((2, 4, 4), np.uint8), [0, 0], ["a"]).unreadable_images()
+        shape: (0, 3)
+        ...
+        """
+        schema = {SAMPLE_ID: pl.Utf8, IMAGE: pl.Utf8, "reason": pl.Utf8}
+        if self.root is None:
+            return pl.DataFrame(schema=schema)
+        ids, paths = self.sample_ids, self._manifest[IMAGE].to_list()
+        with _count_bar(progress, len(ids), "checking images") as advance:
+            bad = find_unreadable(self.root, ids, paths, workers=workers, progress=advance)
+        return pl.DataFrame(bad, schema=schema, orient="row")
 
     def _paths_for(self, sample_ids: Sequence[str] | None) -> list[str]:
         if sample_ids is None:
@@ -449,7 +503,7 @@ class Dataset(EditsMixin):
         for row, (sid, p) in enumerate(
             zip(self.sample_ids, self._manifest[IMAGE].to_list(), strict=True)
         ):
-            arr = self._image(p, None)
+            arr = self._image(p, None, sid)
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in sid)
             if safe.lower() in used:  # two ids that clean to one name keep distinct files
                 safe = f"{safe}__{row}"
@@ -552,6 +606,19 @@ class Dataset(EditsMixin):
         """
         store = self._store()
         return diff_manifests(store.read(v1)[0], store.read(v2)[0])
+
+
+@contextmanager
+def _count_bar(show: bool, total: int, title: str) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(k)``: a transient ``rich`` progress bar when ``show``, else a no-op."""
+    if not show:
+        yield lambda k: None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(title, total=total)
+        yield lambda k: bar.advance(task, k)
 
 
 def _convert_mode(arr: np.ndarray, mode: str | None) -> np.ndarray:

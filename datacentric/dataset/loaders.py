@@ -7,11 +7,13 @@ from pathlib import Path
 
 import polars as pl
 
+from datacentric.config import get_config
 from datacentric.dataset._schema import IMAGE, LABEL, SAMPLE_ID, SPLIT, VALID_SPLITS
-from datacentric.dataset.images import IMAGE_EXTENSIONS
+from datacentric.dataset.images import IMAGE_EXTENSIONS, _inside
 from datacentric.exceptions import (
     EmptyDatasetError,
     InvalidDatasetError,
+    PathEscapeError,
     SchemaError,
     format_items,
 )
@@ -22,34 +24,107 @@ MANIFEST_NAMES = ("manifest.parquet", "manifest.csv")
 CLASSES_FILE = "classes.txt"
 
 
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, shortened (polars errors span several lines)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _utf8_problem(path: Path) -> str | None:
+    """Where ``path`` first stops being UTF-8 (``"byte 0xe9 at line 2"``), streaming."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    line = 1
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 16):
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    bad = chunk[exc.start : exc.start + 1].hex()
+                    return f"byte 0x{bad} at line {line + chunk[: exc.start].count(10)}"
+                line += chunk.count(10)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return f"an incomplete character at the end (line {line})"
+    except OSError:
+        return None
+    return None
+
+
+def _check_inside(root: Path, path: Path, what: str) -> None:
+    """Refuse a dataset file (manifest, classes.txt) that links outside the dataset root."""
+    if get_config()["allow_symlinks_outside"]:
+        return
+    real_root, real = os.path.realpath(root), os.path.realpath(path)
+    if not _inside(real, real_root):
+        raise PathEscapeError(
+            f"the {what} {path} is a symbolic link to {real}, outside the dataset root "
+            f"{real_root}. datacentric reads only files inside the dataset directory; copy the "
+            "file into it, or, if you trust this dataset, allow links out with "
+            "DATACENTRIC_ALLOW_SYMLINKS_OUTSIDE=1.",
+            rows=[str(path)],
+        )
+
+
 def read_manifest_file(path: Path) -> pl.DataFrame:
-    """Read ``manifest.parquet`` or ``manifest.csv`` (core columns read as text)."""
+    """Read ``manifest.parquet`` or ``manifest.csv`` (core columns read as text).
+
+    A CSV must be UTF-8 (a byte-order mark is fine); anything unreadable raises
+    :class:`SchemaError` naming the file, on one line.
+    """
     try:
         if path.suffix == ".parquet":
             return pl.read_parquet(path, glob=False)
-        return pl.read_csv(
+        frame = pl.read_csv(
             path,
             glob=False,
             schema_overrides={SAMPLE_ID: pl.Utf8, IMAGE: pl.Utf8, LABEL: pl.Utf8, SPLIT: pl.Utf8},
             infer_schema_length=10_000,
         )
-    except (pl.exceptions.PolarsError, OSError) as exc:
+        # polars decodes a header that is not UTF-8 lossily (U+FFFD, NULs from UTF-16)
+        if any("\ufffd" in c or "\x00" in c for c in frame.columns):
+            raise ValueError("the header row is not UTF-8")
+        return frame
+    except (pl.exceptions.PolarsError, OSError, ValueError, TypeError) as exc:
+        where = _utf8_problem(path) if path.suffix != ".parquet" else None
+        if where is not None:
+            raise SchemaError(
+                f"could not read the manifest {path}: it is not UTF-8 text ({where}; Latin-1 "
+                "or UTF-16, say). Save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)."
+            ) from exc
         raise SchemaError(
-            f"could not read the manifest {path}: {exc}. It must be a CSV with a header row "
-            "or a Parquet file with columns sample_id, image, label[, split, ...]."
+            f"could not read the manifest {path}: {_one_line(exc)}. It must be a CSV with a "
+            "header row or a Parquet file with columns sample_id, image, label[, split, ...]."
         ) from exc
 
 
 def read_classes_file(root: Path) -> list[str] | None:
-    """Classes from ``root/classes.txt`` (one per line, in order), if the file exists."""
+    """Classes from ``root/classes.txt`` (one per line, in order, UTF-8), if the file exists."""
     path = root / CLASSES_FILE
     if not path.is_file():
         return None
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    _check_inside(root, path, "classes file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SchemaError(
+            f"could not read the classes file {path}: it is not UTF-8 text (byte "
+            f"0x{exc.object[exc.start : exc.start + 1].hex()} at offset {exc.start}). Save it "
+            "as UTF-8, one class name per line."
+        ) from None
+    except OSError as exc:
+        raise SchemaError(
+            f"could not read the classes file {path}: {exc.strerror or exc}."
+        ) from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def _list_image_folder(root: Path) -> pl.DataFrame:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for sub in subdirs:  # a class folder linked elsewhere would list (and read) outside files
+        _check_inside(root, sub, "folder")
     if not subdirs:
         raise EmptyDatasetError(
             f"{root} has neither a manifest ({' or '.join(MANIFEST_NAMES)}) nor class "
@@ -67,6 +142,8 @@ def _list_image_folder(root: Path) -> pl.DataFrame:
         if split_layout
         else [("train", c) for c in subdirs]
     )
+    for _, class_dir in groups:
+        _check_inside(root, class_dir, "folder")
     if split_layout:
         loose = sorted(
             f.relative_to(root).as_posix()
@@ -130,6 +207,7 @@ def read_folder(root: Path) -> tuple[pl.DataFrame, list[str] | None, str]:
     for name in MANIFEST_NAMES:
         path = root / name
         if path.is_file():
+            _check_inside(root, path, "manifest")
             return read_manifest_file(path), read_classes_file(root), str(path)
     manifest = _list_image_folder(root)
     classes = read_classes_file(root) or sorted(manifest[LABEL].unique().to_list())

@@ -184,12 +184,15 @@ def _new_scanner_rows(
     from PIL import Image
 
     from datacentric.dataset import Dataset
+    from datacentric.dataset.images import read_image
 
+    root = Path(test.root).resolve()
     rows = frame.filter(pl.Series(new))
     written: list[str] = []
     for sid, src in rows.select("sample_id", "image").iter_rows():
-        with Image.open(src) as img:
-            arr = np.asarray(img.convert("RGB"), dtype=np.float32) * darken
+        # the same checked, capped read as every dataset image (src = root / manifest path)
+        rel = Path(src).relative_to(root).as_posix()
+        arr = read_image(root, rel, "RGB").astype(np.float32) * darken
         rel = f"images/{sid}.png"
         Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(out / rel)
         written.append(rel)

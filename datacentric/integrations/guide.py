@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datacentric._io import atomic_write_text
+from datacentric.dataset.images import resolve_image_path
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 if TYPE_CHECKING:
@@ -367,7 +368,11 @@ def draft_guide(
     def pics(ids: list[str]) -> list[str]:
         if ds.root is None:
             return []
-        found = [(Path(ds.root) / images[s]).resolve() for s in ids if s in images]
+        found = [
+            resolve_image_path(Path(ds.root), images[s], sample_id=s).resolve()
+            for s in ids
+            if s in images
+        ]
         if relative_to is None:
             return [str(f) for f in found]
         return [os.path.relpath(f, Path(relative_to).resolve()) for f in found]

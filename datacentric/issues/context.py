@@ -94,6 +94,9 @@ class ScanContext:
         Neighbours computed once and shared by the embedding-based finders.
     progress : bool
         Show progress bars for long steps.
+    image_stats : polars.DataFrame, optional
+        Per-image statistics of ``dataset`` already computed (same rows, same order), so
+        that :attr:`image_stats` does not decode every image again.
     """
 
     def __init__(
@@ -105,9 +108,17 @@ class ScanContext:
         annotations: pl.DataFrame | None = None,
         knn_k: int = 10,
         progress: bool = False,
+        image_stats: pl.DataFrame | None = None,
     ) -> None:
         self.dataset = dataset
         n = len(dataset)
+        if image_stats is not None:
+            if image_stats["sample_id"].to_list() != dataset.sample_ids:
+                raise SchemaError(
+                    "image_stats must have one row per sample of the dataset, in manifest "
+                    f"order; received {image_stats.height} rows for {n} samples."
+                )
+            self.__dict__["image_stats"] = image_stats  # the cached_property's slot
         self.pred_probs = (
             None if pred_probs is None else check_pred_probs(pred_probs, n, dataset.classes)
         )

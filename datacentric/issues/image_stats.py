@@ -12,9 +12,10 @@ import contextlib
 import functools
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,12 +24,19 @@ from PIL import Image
 from scipy.fft import dctn
 
 from datacentric._validation import Interval, validate_call
-from datacentric.exceptions import MissingImageError, UnreadableImageError
+from datacentric.dataset.images import PathResolver, decode_image, image_error_reason
+from datacentric.exceptions import MissingImageError
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
 
-__all__ = ["BLUR_MAX_SIDE", "GRAY_TOLERANCE", "IMAGE_STATS_SCHEMA", "compute_image_stats"]
+__all__ = [
+    "BLUR_MAX_SIDE",
+    "GRAY_TOLERANCE",
+    "IMAGE_STATS_SCHEMA",
+    "compute_file_image_stats",
+    "compute_image_stats",
+]
 
 #: Images are shrunk (never enlarged) to this longer side before measuring blur.
 BLUR_MAX_SIDE = 64
@@ -178,28 +186,30 @@ def _measure(stack: np.ndarray) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _decode(ds: Dataset, path: str) -> np.ndarray | str:
-    """The canonical pixels of one manifest image, or why they cannot be had; never raises."""
+Reader = Callable[[str], np.ndarray]
+
+
+def _decode(read: Reader, path: str) -> np.ndarray | str:
+    """The canonical pixels of one manifest image, or why they cannot be had; never raises.
+
+    The reasons are :func:`~datacentric.dataset.images.image_error_reason`'s (missing,
+    outside the dataset, too large, truncated, corrupt), plus ``not an image`` for arrays
+    of another shape.
+    """
     try:
-        return _canonical(ds._image(path, None))
-    except MissingImageError:
-        return f"missing file: {path} does not exist"
-    except UnreadableImageError as exc:
-        cause = str(exc.__cause__ or exc)
-        kind = "truncated" if "truncat" in cause.lower() else "corrupt"
-        return f"{kind}: {path} could not be decoded ({cause})"
+        return _canonical(read(path))
     except _BadShapeError as exc:
         return f"not an image: {path} has an {exc}"
     except Exception as exc:  # one bad image must not stop a scan of 100k others
-        return f"unreadable: {path} ({type(exc).__name__}: {exc})"
+        return image_error_reason(exc, path)
 
 
-def _run_chunk(ds: Dataset, paths: list[str]) -> list[tuple[Any, ...]]:
+def _run_chunk(read: Reader, paths: list[str]) -> list[tuple[Any, ...]]:
     """Rows ``(readable, error, *measured)`` for some paths; small images batched by shape."""
     out: list[tuple[Any, ...]] = [()] * len(paths)
     groups: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
     for i, path in enumerate(paths):
-        arr = _decode(ds, path)
+        arr = _decode(read, path)
         if isinstance(arr, str):
             out[i] = (False, arr, *([None] * len(_MEASURED)))
         elif arr.shape[0] * arr.shape[1] > _BATCH_MAX_PIXELS:
@@ -242,8 +252,11 @@ def compute_image_stats(
         Columns (see :data:`IMAGE_STATS_SCHEMA`), all measured on the decoded pixels:
 
         - ``sample_id``; ``readable`` (bool); ``error``: null when readable, else
-          ``"missing file: ..."``, ``"corrupt: ..."``, ``"truncated: ..."`` or
-          ``"not an image: ..."``. Unreadable rows have nulls in every column below.
+          ``"missing file: ..."``, ``"corrupt: ..."``, ``"truncated: ..."``,
+          ``"too large: ..."`` (over ``max_image_pixels``, refused before decoding),
+          ``"outside the dataset: ..."`` (a link leading out of the root), ``"unreadable:
+          ..."`` or ``"not an image: ..."``. Unreadable rows have nulls in every column
+          below.
         - ``width``, ``height``, ``channels`` (1 gray, 2 gray + alpha, 3 RGB, 4 RGBA;
           alpha is ignored by every statistic).
         - ``is_grayscale``: 1-2 channels, or RGB where at most 1% of pixels have a channel
@@ -283,13 +296,57 @@ def compute_image_stats(
     >>> stats["pixel_hash"][0] == stats["pixel_hash"][1]
     False
     """
-    ids = ds.manifest["sample_id"].to_list()
-    paths = ds.manifest["image"].to_list()
+    resolver = PathResolver(ds.root) if ds.root is not None else None
+    return _stats(
+        ds.manifest["sample_id"].to_list(),
+        ds.manifest["image"].to_list(),
+        lambda path: ds._image(path, None, resolver=resolver),
+        progress=progress,
+        workers=workers,
+    )
+
+
+@validate_call(
+    {"progress": ["boolean"], "workers": [Interval(Integral, 1, None, closed="left"), None]}
+)
+def compute_file_image_stats(
+    paths: Sequence[str | None],
+    root: str | Path | None = None,
+    *,
+    progress: bool = False,
+    workers: int | None = None,
+) -> pl.DataFrame:
+    """:func:`compute_image_stats` of image files named directly, not by a dataset.
+
+    For production batches, whose ``image`` column holds absolute paths or paths relative
+    to ``root`` (default: the current directory): each file is read with the same pixel cap
+    (:func:`~datacentric.dataset.images.decode_image`), but is not confined to a dataset
+    root. ``sample_id`` is the row number as text.
+    """
+    base = Path(root) if root is not None else Path.cwd()
+
+    def read(path: str) -> np.ndarray:
+        if not path:
+            raise MissingImageError("the image path is empty.")
+        return decode_image(base / path)
+
+    return _stats(
+        [str(i) for i in range(len(paths))],
+        ["" if p is None else str(p) for p in paths],
+        read,
+        progress=progress,
+        workers=workers,
+    )
+
+
+def _stats(
+    ids: list[str], paths: list[str], read: Reader, *, progress: bool, workers: int | None
+) -> pl.DataFrame:
     n = len(paths)
     if workers is None:
         workers = 1 if n < 2 * _CHUNK else min(8, os.cpu_count() or 1)
 
-    run_chunk = functools.partial(_run_chunk, ds)
+    run_chunk = functools.partial(_run_chunk, read)
     rows: list[tuple[Any, ...]] = []
     with _progress_bar(progress, n) as advance:
         if workers == 1:

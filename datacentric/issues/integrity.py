@@ -19,10 +19,13 @@ class IntegrityFinder(IssueFinder):
     """Basic integrity of every row; one row per sample and check.
 
     Reports ``missing_label`` (label is null), ``unreadable_image`` (the image cannot be
-    decoded: missing, corrupt or truncated — the reason is in ``detail``) and
+    used: missing, corrupt, truncated, larger than ``max_image_pixels`` or linked from
+    outside the dataset — the reason, and for a large image its size and the limit, is in
+    ``detail``) and
     ``null_metadata`` (a metadata column is empty, so slices cannot place the sample).
     Labels outside the classes, duplicate ids and paths leaving the dataset directory are
-    rejected when the dataset is loaded, so they never reach a scan.
+    rejected when the dataset is loaded, so they never reach a scan. It sees every row even
+    when the scan leaves unreadable images out of the model (``all_rows``).
 
     Parameters
     ----------
@@ -45,6 +48,7 @@ class IntegrityFinder(IssueFinder):
     description = "Missing label, unreadable image or empty metadata."
     reports = ("missing_label", "unreadable_image", "null_metadata")
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"check_images": ["boolean"]}
+    all_rows = True
 
     def __init__(self, check_images: bool = True) -> None:
         self.check_images = check_images

@@ -14,9 +14,10 @@ import polars as pl
 
 from datacentric._validation import Interval, Options, validate_call
 from datacentric.dataset import Dataset
+from datacentric.dataset.readable import exclude_unreadable
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.issues.base import IssueFinder
-from datacentric.issues.context import ScanContext
+from datacentric.issues.context import ScanContext, check_embeddings, check_pred_probs
 from datacentric.issues.registry import REGISTRY, FinderRegistry
 from datacentric.issues.result import ScanResult
 
@@ -119,6 +120,17 @@ def scan(
     Returns
     -------
     ScanResult
+        One row per sample and issue type examined; ``samples`` holds every sample.
+
+    Notes
+    -----
+    Before cross-validation, one streaming pass finds the images that cannot be used
+    (missing, truncated, corrupt, over ``max_image_pixels``, or leading outside the dataset
+    root): they are left out of training and prediction, logged with their count, listed in
+    ``meta["excluded"]`` (``meta["n_excluded"]``: their number; ``None`` when no model was
+    trained) and reported by the integrity finder as ``unreadable_image``. That finder sees
+    every row; every other finder sees the readable rows only. The pass is the image
+    statistics when a selected finder needs them anyway, so no image is decoded twice for it.
 
     Examples
     --------
@@ -155,26 +167,69 @@ def scan(
     do_cv = cross_validate is True or (
         cross_validate == "auto" and needs_model and (pred_probs is None or embeddings is None)
     )
-    if do_cv and has_labels:
+    stats: pl.DataFrame | None = None
+    model_ds = ds
+    excluded = pl.DataFrame(schema={"sample_id": pl.Utf8, "image": pl.Utf8, "reason": pl.Utf8})
+    checked = do_cv and has_labels
+    if checked:
         from datacentric.train import cross_val_predict
 
+        # One streaming pass finds the images the model cannot read (the image statistics
+        # when a finder needs them anyway): they are left out of training and prediction,
+        # and the integrity finder reports them.
         t0 = time.perf_counter()
-        preds = cross_val_predict(ds, recipe, folds=folds, seed=seed, progress=progress)
+        if _reads_image_stats(chosen):
+            from datacentric.issues.image_stats import compute_image_stats
+
+            stats = compute_image_stats(ds, progress=progress)
+            timings["image_stats"] = time.perf_counter() - t0
+        model_ds, excluded = exclude_unreadable(
+            ds, None if stats is None else _unreadable_from_stats(ds, stats), progress=progress
+        )
+        timings["readable_check"] = time.perf_counter() - t0
+        if excluded.height:
+            out = ds.manifest["sample_id"].is_in(excluded["sample_id"].implode())
+            keep = np.flatnonzero(~out.to_numpy())
+            if pred_probs is not None:
+                pred_probs = check_pred_probs(pred_probs, len(ds), list(ds.classes))[keep]
+            if embeddings is not None:
+                embeddings = check_embeddings(embeddings, len(ds))[keep]
+        t0 = time.perf_counter()
+        preds = cross_val_predict(model_ds, recipe, folds=folds, seed=seed, progress=progress)
         timings["cross_validation"] = time.perf_counter() - t0
-        order = _align(list(preds.sample_ids), ds, "cross-validated predictions")
+        order = _align(list(preds.sample_ids), model_ds, "cross-validated predictions")
         if pred_probs is None:
             pred_probs = preds.pred_probs[order]
             source = f"cross-validation ({folds} folds, {getattr(recipe, 'name', 'small_cnn')})"
         if embeddings is None:
             embeddings = preds.embeddings[order]
-    ctx = ScanContext(ds, pred_probs, embeddings, annotations=annotations, progress=progress)
-    available = ctx.available()
+    if excluded.height:  # integrity sees every row, the other finders the readable ones
+        ctx_all = ScanContext(ds, annotations=annotations, progress=progress, image_stats=stats)
+        ctx = ScanContext(
+            model_ds,
+            pred_probs,
+            embeddings,
+            annotations=_rows_of(ctx_all.annotations, model_ds),
+            progress=progress,
+            image_stats=_rows_of(stats, model_ds),
+        )
+    else:
+        ctx = ctx_all = ScanContext(
+            ds,
+            pred_probs,
+            embeddings,
+            annotations=annotations,
+            progress=progress,
+            image_stats=stats,
+        )
 
     tables: list[pl.DataFrame] = []
     skipped: dict[str, str] = {}
     statistics: dict[str, Any] = {}
     params: dict[str, dict[str, Any]] = {}
     for finder in _progress(chosen, progress):
+        fctx = ctx_all if finder.all_rows else ctx
+        available = fctx.available()
         missing = [available[r] for r in sorted(finder.requires) if available.get(r)]
         params[finder.name] = finder.get_params()
         if missing:
@@ -182,10 +237,10 @@ def scan(
             log.info("skipping %s: %s", finder.name, skipped[finder.name])
             continue
         t0 = time.perf_counter()
-        table = finder.check_output(finder.find(ctx))
+        table = finder.check_output(finder.find(fctx))
         stats_fn = getattr(finder, "statistics", None)
         if callable(stats_fn):
-            statistics[finder.name] = stats_fn(ctx)
+            statistics[finder.name] = stats_fn(fctx)
         timings[finder.name] = time.perf_counter() - t0
         tables.append(table)
     issues = (
@@ -202,27 +257,50 @@ def scan(
             }
         )
     )
-    keep = ["sample_id", "label", "split", *ds.metadata_columns]
+    keep_cols = ["sample_id", "label", "split", *ds.metadata_columns]
     if "annotator" in ds.manifest.columns:
-        keep.append("annotator")
-    samples = ds.manifest.select(list(dict.fromkeys(keep)))
+        keep_cols.append("annotator")
+    samples = ds.manifest.select(list(dict.fromkeys(keep_cols)))
     meta = {
         "root": str(ds.root) if ds.root else None,
         "version": ds.version,
         "n_samples": len(ds),
         "predictions": source,
         "embeddings": "given or cross-validation" if embeddings is not None else None,
+        # images left out of the model (None: not checked, no model was trained)
+        "n_excluded": excluded.height if checked else None,
+        "excluded": excluded.select("sample_id", "reason").to_dicts() if checked else None,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     used = None
     if pred_probs is not None:
         from datacentric.train.recipe import Predictions
 
-        emb = embeddings if embeddings is not None else np.zeros((len(ds), 0), np.float32)
-        used = Predictions(ds.sample_ids, pred_probs, emb, classes=list(ds.classes))
+        emb = embeddings if embeddings is not None else np.zeros((len(model_ds), 0), np.float32)
+        used = Predictions(model_ds.sample_ids, pred_probs, emb, classes=list(ds.classes))
     return ScanResult(
         issues, samples, list(ds.classes), skipped, statistics, timings, params, meta, used
     )
+
+
+def _reads_image_stats(finders: Sequence[IssueFinder]) -> bool:
+    """Whether a finder will decode every image anyway (its statistics serve as the pre-pass)."""
+    return any("images" in f.requires or getattr(f, "check_images", False) for f in finders)
+
+
+def _unreadable_from_stats(ds: Dataset, stats: pl.DataFrame) -> pl.DataFrame:
+    """``sample_id, image, reason`` of the unreadable rows of image statistics."""
+    bad = stats.filter(~pl.col("readable")).select("sample_id", pl.col("error").alias("reason"))
+    return bad.join(ds.manifest.select("sample_id", "image"), on="sample_id", how="left").select(
+        "sample_id", "image", "reason"
+    )
+
+
+def _rows_of(frame: pl.DataFrame | None, ds: Dataset) -> pl.DataFrame | None:
+    """The rows of ``frame`` (keyed by ``sample_id``) that belong to ``ds``, order kept."""
+    if frame is None:
+        return None
+    return frame.filter(pl.col("sample_id").is_in(ds.manifest["sample_id"].implode()))
 
 
 def _progress(finders: list[IssueFinder], show: bool) -> Any:

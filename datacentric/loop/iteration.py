@@ -20,6 +20,7 @@ import polars as pl
 from datacentric._io import atomic_write, ensure_writable
 from datacentric._validation import Interval, invalid_parameter, validate_call
 from datacentric.dataset import Dataset
+from datacentric.dataset.readable import exclude_unreadable
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
@@ -136,13 +137,24 @@ def run_iteration(
             f"{fixed.counts['removed']}, queued {fixed.counts['queued_for_review']} for review "
             f"(version {version_before} → {ds.version})"
         )
+    # images that cannot be read are left out of training and evaluation (the scan found
+    # them already when there was one; the baseline makes one streaming pass)
+    t0 = time.perf_counter()
+    used = ds.filter(pl.col("split").is_in([train_split, eval_split]))
+    ok, excluded = exclude_unreadable(
+        used,
+        _scan_excluded(scan_result, ds),
+        progress=progress,
+        say=lambda line: note(f"iteration {it}: {line} The scan's integrity issues say why."),
+    )
+    timings["readable_check"] = time.perf_counter() - t0
     note(f"iteration {it}: training {recipe.name} on the {train_split} split")
     t0 = time.perf_counter()
-    model = recipe.clone().fit(ds.split(train_split), seed=seed, progress=progress)
+    model = recipe.clone().fit(ok.split(train_split), seed=seed, progress=progress)
     timings["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    preds = model.predict(ds.split(eval_split))
-    metrics = evaluate(ds, preds, slices, split=eval_split, model=recipe.name)
+    preds = model.predict(ok.split(eval_split))
+    metrics = evaluate(ok, preds, slices, split=eval_split, model=recipe.name)
     timings["evaluate"] = time.perf_counter() - t0
     previous = log.last()
     comparison = (
@@ -163,7 +175,9 @@ def run_iteration(
         "folds": folds if it > 0 else None,
         "train_split": train_split,
         "eval_split": eval_split,
-        "n_train": len(ds.split(train_split)),
+        "n_train": len(ok.split(train_split)),
+        "n_excluded": excluded.height,
+        "excluded": excluded.select("sample_id", "reason").to_dicts(),
         "n_eval": overall["n"],
         "accuracy": overall["value"],
         "accuracy_ci": [overall["ci_low"], overall["ci_high"]],
@@ -186,7 +200,7 @@ def run_iteration(
     if callable(saver):  # the model of every iteration, for `datacentric export`
         atomic_write(log.iteration_dir(it) / MODEL_FILE, saver)
         record["model"] = f"{log.iteration_dir(it).name}/{MODEL_FILE}"
-    frames: dict[str, pl.DataFrame] = {"predictions": _prediction_table(ds, preds, eval_split)}
+    frames: dict[str, pl.DataFrame] = {"predictions": _prediction_table(ok, preds, eval_split)}
     if scan_result is not None and fixed is not None:
         # the full scan (ScanResult.load reads it back: `datacentric guide`, `review push`)
         scan_result.save(log.iteration_dir(it) / "scan.parquet")
@@ -197,6 +211,17 @@ def run_iteration(
         f"[{overall['ci_low']:.4f}, {overall['ci_high']:.4f}]"
     )
     return IterationResult(it, ds.version, metrics, comparison, scan_result, fixed, record)
+
+
+def _scan_excluded(scan_result: ScanResult | None, ds: Dataset) -> pl.DataFrame | None:
+    """The images a scan of this iteration left out (``None``: it did not check)."""
+    if scan_result is None or scan_result.meta.get("excluded") is None:
+        return None
+    rows = scan_result.meta["excluded"]
+    frame = pl.DataFrame(rows, schema={"sample_id": pl.Utf8, "reason": pl.Utf8})
+    return frame.join(ds.manifest.select("sample_id", "image"), on="sample_id", how="inner").select(
+        "sample_id", "image", "reason"
+    )
 
 
 def _prediction_table(ds: Dataset, preds: Any, split: str) -> pl.DataFrame:

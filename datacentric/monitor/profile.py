@@ -218,18 +218,12 @@ def _check_finite_rows(values: np.ndarray, what: str, fix: str) -> None:
 def _image_metrics(
     frame: pl.DataFrame, need: list[str], image_root: str | Path | None
 ) -> list[pl.Series]:
-    from datacentric.dataset import Dataset
-    from datacentric.issues.image_stats import compute_image_stats
+    from datacentric.issues.image_stats import compute_file_image_stats
 
     root = Path(image_root) if image_root is not None else Path.cwd()
-    manifest = pl.DataFrame(
-        {
-            "sample_id": [str(i) for i in range(frame.height)],
-            "image": frame[IMAGE].cast(pl.String),
-            "label": pl.Series([None] * frame.height, dtype=pl.String),
-        }
-    )
-    stats = compute_image_stats(Dataset(manifest, ["?"], root=root))
+    # batch files are named by the user's own rows (absolute or under image_root): read with
+    # the pixel cap, not confined to a dataset root
+    stats = compute_file_image_stats(frame[IMAGE].cast(pl.String).to_list(), root)
     bad = stats.filter(~pl.col("readable"))
     if bad.height:
         raise SchemaError(

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from datacentric.dataset.images import check_paths_inside
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 if TYPE_CHECKING:
@@ -221,6 +222,8 @@ def build_records(
             f"{min_slice_n}."
         )
     m = ds.manifest
+    # FiftyOne reads the files it is pointed at: none outside the dataset root
+    check_paths_inside(Path(ds.root), m["sample_id"].to_list(), m["image"].to_list())
     root = Path(ds.root).resolve()
     meta_cols = [c for c in ["split", *ds.metadata_columns] if c in m.columns]
     columns = {c: field_for_column(c) for c in dict.fromkeys(meta_cols)}

@@ -23,6 +23,7 @@ from xml.sax.saxutils import quoteattr
 import polars as pl
 
 from datacentric.dataset import Dataset
+from datacentric.dataset.images import check_paths_inside, read_image_bytes
 from datacentric.exceptions import InvalidDatasetError, InvalidParameterError, format_items
 from datacentric.integrations.labelstudio.client import LabelStudioClient, LabelStudioError
 from datacentric.integrations.labelstudio.config import (
@@ -233,14 +234,15 @@ def _local_files_url(
             title=f"datacentric {root.name}",
             use_blob_urls=False,
         )
+    # the paths were checked to stay inside the dataset root (links resolved) before
     return lambda rel: "/data/local-files/?d=" + quote(str((root / rel).relative_to(doc)))
 
 
 def _data_uri(root: Path) -> Callable[[str], str]:
     def encode(rel: str) -> str:
-        path = root / rel
-        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+        data = read_image_bytes(root, rel)  # inside the root, links resolved, a regular file
+        mime = mimetypes.guess_type(Path(rel).name)[0] or "application/octet-stream"
+        return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
     return encode
 
@@ -384,6 +386,8 @@ def push_review(
     todo = table.filter(~pl.col("sample_id").is_in(list(existing)))
     manifest = ds.manifest.select("sample_id", "image", "label", "split")
     todo = todo.join(manifest, on="sample_id", how="left", maintain_order="left")
+    # nothing read or pointed at outside the dataset root (symbolic links resolved)
+    check_paths_inside(Path(ds.root), todo["sample_id"].to_list(), todo["image"].to_list())
     labels = dict(manifest.select("sample_id", "label").rows())
     preds = _predictions(todo, predictions, labels)
     tasks: list[dict[str, Any]] = []
