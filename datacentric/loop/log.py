@@ -110,3 +110,14 @@ class ExperimentLog:
         if not path.is_file():
             raise StoreError(f"iteration {iteration} has no {name} table ({path}).")
         return pl.read_parquet(path)
+
+    def report(self, path: str | Path, *, top: int = 12) -> Path:
+        """Render every recorded iteration: ``.html`` (self-contained: learning curve, slices,
+        fixes, confusion matrices, review queue) or ``.md`` by the suffix of ``path``, with
+        ``top`` rows of the edits and the queue; see :func:`datacentric.report.write`."""
+        from datacentric.report import write
+
+        return write(self, path, top=top)
+
+    def __repr__(self) -> str:
+        return f"ExperimentLog({str(self.root)!r})"

@@ -1,4 +1,7 @@
-"""Reports: self-contained HTML (inline SVG charts, PNG thumbnails) and Markdown.
+"""Reports: self-contained HTML (inline SVG charts, PNG thumbnails), Markdown, JSON.
+
+This package is the only renderer. :func:`write` renders any result to a file, chosen by the
+result's type and the path's suffix; the results' ``.report()`` methods delegate to it.
 
 The building blocks in :mod:`datacentric.report.html` and
 :mod:`datacentric.report.markdown` are shared by every report; :mod:`.scan` renders a
@@ -7,6 +10,7 @@ The building blocks in :mod:`datacentric.report.html` and
 :mod:`.loop` and :mod:`.slices`).
 """
 
+from datacentric.report._dispatch import renderers, write
 from datacentric.report.export import render_export_html
 from datacentric.report.html import (
     badge,
@@ -47,9 +51,11 @@ __all__ = [
     "render_monitor_markdown",
     "render_scan_html",
     "render_scan_markdown",
+    "renderers",
     "section",
     "severity_badge",
     "table_html",
     "thumbnail_img",
+    "write",
     "write_monitor_report",
 ]

@@ -20,7 +20,7 @@ from datacentric.report.html import esc, format_bytes
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
-    from datacentric.export.report import ArtefactResult, CompressionReport
+    from datacentric.export.result import ArtefactResult, CompressionReport
 
 __all__ = ["render_export_html", "slice_delta_frame", "write_export_html"]
 
@@ -132,7 +132,7 @@ def _changed_gallery(report: CompressionReport, ds: Dataset | None, limit: int) 
 
 
 def render_export_html(
-    report: CompressionReport, ds: Dataset | None = None, *, gallery: int = 48
+    report: CompressionReport, dataset: Dataset | None = None, *, gallery: int = 48
 ) -> str:
     """The whole export report as one HTML document (no external assets).
 
@@ -140,7 +140,7 @@ def render_export_html(
     ----------
     report : CompressionReport
         What :func:`datacentric.export.compress` returned.
-    ds : Dataset, optional
+    dataset : Dataset, optional
         The evaluated dataset; when given, the changed-prediction samples are shown as
         thumbnails.
     gallery : int
@@ -149,7 +149,7 @@ def render_export_html(
     settings = report.manifest.get("settings", {})
     max_drop = float(settings.get("max_drop", 0.01))
     min_n = int(settings.get("min_n", 30))
-    dataset = report.manifest.get("dataset", {})
+    facts = report.manifest.get("dataset", {})
     arts = report.artefacts
     torch64 = report.baseline.latency_ms.get("p50@64", math.nan)
     best = max(arts, key=lambda a: torch64 / a.latency_ms.get("p50@64", math.inf), default=None)
@@ -213,7 +213,7 @@ def render_export_html(
     sections.append(
         h.section(
             "Predictions that changed",
-            _changed_gallery(report, ds, gallery),
+            _changed_gallery(report, dataset, gallery),
             intro="Compression-identified exemplars: review these before shipping.",
             anchor="changed",
         )
@@ -222,8 +222,8 @@ def render_export_html(
     return h.page(
         "Compressed export",
         sections,
-        subtitle=f"Slice gate {status} — dataset {dataset.get('root')} version "
-        f"{dataset.get('version')}, {dataset.get('n_eval')} test rows",
+        subtitle=f"Slice gate {status} — dataset {facts.get('root')} version "
+        f"{facts.get('version')}, {facts.get('n_eval')} test rows",
         chips=[f"{len(arts)} forms", f"max drop {max_drop * 100:.1f} pt"],
         nav={"forms": "Forms", "slices": "By slice", "changed": "Changed"}
         | ({"gate": "Gate"} if failing else {}),
@@ -241,7 +241,7 @@ def _reasons(a: ArtefactResult) -> list[str]:
 def write_export_html(
     report: CompressionReport, path: str | Path, ds: Dataset | None = None
 ) -> Path:
-    """Render :func:`render_export_html` to ``path`` atomically; return the path."""
-    from datacentric._io import atomic_write_text
+    """Write :func:`render_export_html` to ``path``: :func:`datacentric.report.write`."""
+    from datacentric.report._dispatch import write
 
-    return atomic_write_text(path, render_export_html(report, ds))
+    return write(report, path, dataset=ds)

@@ -5,7 +5,6 @@ by slice before and after, issues found, what was fixed, confusion matrices, rev
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from functools import cache, partial
 from pathlib import Path
@@ -165,8 +164,9 @@ class _Loop:
 
     cmp: pl.DataFrame | None
 
-    def __init__(self, root: str | Path, top: int) -> None:
-        self.root, self.log, self.top = Path(root), ExperimentLog(root), top
+    def __init__(self, source: ExperimentLog | str | Path, top: int) -> None:
+        self.log = source if isinstance(source, ExperimentLog) else ExperimentLog(source)
+        self.root, self.top = self.log.root, top
         self.records = self.log.records()
         if not self.records:
             raise InvalidParameterError(
@@ -484,13 +484,13 @@ _CM_CSS = (
 )
 
 
-def render_loop_html(root: str | Path, *, top: int = 12) -> str:
+def render_loop_html(root: ExperimentLog | str | Path, *, top: int = 12) -> str:
     """A self-contained HTML report of every iteration of the data loop at ``root``.
 
     Parameters
     ----------
-    root : str or Path
-        A dataset directory whose experiment log holds at least the baseline iteration.
+    root : ExperimentLog, str or Path
+        An experiment log, or a dataset directory whose log holds at least the baseline.
     top : int
         Rows shown of the edits and of the review queue (and at most 8 thumbnails).
 
@@ -525,7 +525,7 @@ def render_loop_html(root: str | Path, *, top: int = 12) -> str:
     )
 
 
-def render_loop_markdown(root: str | Path, *, top: int = 12) -> str:
+def render_loop_markdown(root: ExperimentLog | str | Path, *, top: int = 12) -> str:
     """A Markdown report of the data loop at ``root``: the tables of :func:`render_loop_html`
     (same parameters), e.g. for a pull request."""
     cards, hints = (loop := _Loop(root, top)).cards()
@@ -542,30 +542,8 @@ def render_loop_markdown(root: str | Path, *, top: int = 12) -> str:
 
 
 def render_loop_report(root: str | Path, out: str | Path, *, top: int = 12) -> Path:
-    """Write the loop report to ``out`` atomically: ``.html`` (self-contained) or ``.md``.
+    """Write the loop report of the dataset at ``root`` to ``out`` (``.html`` or ``.md``):
+    :func:`datacentric.report.write` of its :class:`~datacentric.loop.log.ExperimentLog`."""
+    from datacentric.report._dispatch import write
 
-    Parameters
-    ----------
-    root, out : str or Path
-        The dataset directory with the experiment log; the report file (suffix: format).
-    top : int
-        Rows shown of the edits and of the review queue.
-
-    Returns
-    -------
-    Path
-        ``out``.
-    """
-    render = {".html": render_loop_html, ".md": render_loop_markdown}.get(
-        (out := Path(out)).suffix.lower()
-    )
-    if render is None:
-        raise InvalidParameterError(
-            f"the loop report path must end in .html or .md, received "
-            f"{str(out)!r}; pick one of those suffixes."
-        )
-    text = render(root, top=top)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    (tmp := out.with_name(out.name + ".tmp")).write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write(ExperimentLog(root), out, top=top)

@@ -19,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from datacentric._io import atomic_write_text
-from datacentric.exceptions import InvalidParameterError
 from datacentric.report.html import badge, esc, metric_cards, page, section, table_html
 from datacentric.report.markdown import markdown_header, markdown_table
 
@@ -309,17 +307,7 @@ def render_monitor_markdown(mon: Monitor) -> str:
 
 
 def write_monitor_report(mon: Monitor, path: str | Path) -> Path:
-    """Write ``.html``, ``.md`` or ``.json`` by suffix (atomically); return the path."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
-        text = render_monitor_html(mon)
-    elif suffix == ".md":
-        text = render_monitor_markdown(mon)
-    elif suffix == ".json":
-        text = json.dumps(mon.to_dict(), indent=2, default=str) + "\n"
-    else:
-        raise InvalidParameterError(
-            f"monitor report path must end in .html, .md or .json, received {path.name!r}."
-        )
-    return atomic_write_text(path, text)
+    """Write ``.html``, ``.md`` or ``.json`` by suffix: :func:`datacentric.report.write`."""
+    from datacentric.report._dispatch import write
+
+    return write(mon, path)
