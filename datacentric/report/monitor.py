@@ -185,7 +185,7 @@ def render_monitor_html(mon: Monitor) -> str:
         },
         alerts=_alerts_table(alerts),
         messages=alerts.head(200)["message"].to_list() if alerts.height else [],
-        legend=Markup(legend_svg(metrics, dashed=False)) if len(metrics) > 1 else None,
+        legend=Markup(legend_svg(metrics, dashed=False)) if metrics else None,
         panels=panels,
         hidden=len(slices) - len(order),
         config=json.dumps(cfg.to_dict(), indent=2),
