@@ -40,7 +40,6 @@ def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the package and its pyproject.toml, to plant violations in."""
-    pytest.importorskip("importlinter", reason="import-linter is in the dev extra")
     root = tmp_path_factory.mktemp("layers")
     shutil.copytree(
         ROOT / "datacentric", root / "datacentric", ignore=shutil.ignore_patterns("__pycache__")
