@@ -79,6 +79,7 @@ demo: $(VENV)/.stamp-base
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check datacentric tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 typecheck: $(VENV)/.stamp-dev
 	$(VENV)/bin/mypy datacentric
@@ -87,6 +88,7 @@ check: lint typecheck
 
 test: $(VENV)/.stamp-dev servers
 	$(VENV)/bin/ruff check datacentric tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/mypy datacentric
 	$(PY) -m pytest -q --doctest-modules datacentric tests
 

@@ -1,7 +1,7 @@
 """The one Markdown escaper: every piece of user data in datacentric's Markdown goes through it.
 
 Reports (:mod:`datacentric.report`), the CI gate summary (:mod:`datacentric.slices.gate`) and
-the export summary (:mod:`datacentric.export.report`) all write Markdown that CI systems and
+the export summary (:mod:`datacentric.export.result`) all write Markdown that CI systems and
 code hosts render, so a label, slice name or path must not be able to inject HTML, break a
 table, open a code span, or start a heading or list. It lives at the bottom layer so that the
 domain packages can use it without importing :mod:`datacentric.report`.

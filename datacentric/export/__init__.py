@@ -21,7 +21,7 @@ from datacentric.export.quantize import (
     quantize_dynamic_model,
     quantize_static_model,
 )
-from datacentric.export.report import ArtefactResult, CompressionReport
+from datacentric.export.result import ArtefactResult, CompressionReport
 
 __all__ = [
     "DEFAULT_TARGETS",

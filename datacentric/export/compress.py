@@ -36,7 +36,7 @@ from datacentric.export.quantize import (
     quantize_dynamic_model,
     quantize_static_model,
 )
-from datacentric.export.report import ArtefactResult, CompressionReport, sha256_file
+from datacentric.export.result import ArtefactResult, CompressionReport, sha256_file
 
 __all__ = ["DEFAULT_TARGETS", "VALID_TARGETS", "compress", "parse_targets", "verify_manifest"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from datacentric._io import atomic_write, atomic_write_text
+from datacentric._io import atomic_write
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 __all__ = ["ScanResult"]
@@ -197,20 +197,12 @@ class ScanResult:
         )
 
     def report(self, path: str | Path, *, dataset: Any = None, top: int = 12) -> Path:
-        """Render a report: ``.html`` (self-contained, with plots and thumbnails of the
-        worst items when ``dataset`` is given) or ``.md`` (Markdown)."""
-        from datacentric.report.scan import render_scan_html, render_scan_markdown
+        """Render a report by the suffix of ``path``: ``.html`` (self-contained, with plots
+        and thumbnails of the ``top`` worst items per type when ``dataset`` is given) or
+        ``.md``; see :func:`datacentric.report.write`."""
+        from datacentric.report import write
 
-        path = Path(path)
-        if path.suffix == ".html":
-            text = render_scan_html(self, dataset=dataset, top=top)
-        elif path.suffix == ".md":
-            text = render_scan_markdown(self, top=top)
-        else:
-            raise InvalidParameterError(
-                f"report path must end in .html or .md, received {str(path)!r}."
-            )
-        return atomic_write_text(path, text)
+        return write(self, path, dataset=dataset, top=top)
 
 
 def _samples_path(path: Path) -> Path:

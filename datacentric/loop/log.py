@@ -137,3 +137,14 @@ class ExperimentLog:
             raise StoreError(
                 f"{path} is corrupt ({reason}). Restore it, or rerun the loop."
             ) from None
+
+    def report(self, path: str | Path, *, top: int = 12) -> Path:
+        """Render every recorded iteration: ``.html`` (self-contained: learning curve, slices,
+        fixes, confusion matrices, review queue) or ``.md`` by the suffix of ``path``, with
+        ``top`` rows of the edits and the queue; see :func:`datacentric.report.write`."""
+        from datacentric.report import write
+
+        return write(self, path, top=top)
+
+    def __repr__(self) -> str:
+        return f"ExperimentLog({str(self.root)!r})"

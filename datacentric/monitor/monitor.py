@@ -536,10 +536,11 @@ class Monitor:
 
     def report(self, path: str | Path) -> Path:
         """Write the dashboard: ``.html`` (self-contained, plots per slice), ``.md`` or
-        ``.json``, by the suffix of ``path``; return the path."""
-        from datacentric.report.monitor import write_monitor_report
+        ``.json``, by the suffix of ``path``; return the path. See
+        :func:`datacentric.report.write`."""
+        from datacentric.report import write
 
-        return write_monitor_report(self, path)
+        return write(self, path)
 
     def close(self) -> None:
         """Close the store."""

@@ -8,6 +8,7 @@ and the test images whose prediction changed, to look at.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,11 +17,12 @@ import polars as pl
 
 from datacentric.exceptions import DatacentricError
 from datacentric.report import html as h
-from datacentric.report.html import esc, format_bytes
+from datacentric.report.charts import bar_chart_svg
+from datacentric.report.html import format_bytes
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
-    from datacentric.export.report import ArtefactResult, CompressionReport
+    from datacentric.export.result import ArtefactResult, CompressionReport
 
 __all__ = ["render_export_html", "slice_delta_frame", "write_export_html"]
 
@@ -55,44 +57,51 @@ def slice_delta_frame(report: CompressionReport) -> pl.DataFrame:
     )
 
 
-def _gate_badge(a: ArtefactResult) -> str:
-    if a.gate is None:
-        return h.badge("reference", "neutral")
-    return h.badge("pass", "ok") if a.gate.passed else h.badge("FAIL", "high")
+_GATE_BADGES = {"pass": "ok", "FAIL": "high", "reference": "neutral"}
 
 
-def _forms_table(report: CompressionReport) -> str:
+def _forms(report: CompressionReport) -> h.Table:
+    """One row per form: size, latency, speed-up at batch 64 vs torch, accuracy, gate."""
     torch64 = report.baseline.latency_ms.get("p50@64", math.nan)
-    head = (
-        "<tr><th>form</th><th class='num'>size</th><th class='num'>vs fp32</th>"
-        "<th class='num'>p50@1 ms</th><th class='num'>p50@64 ms</th><th class='num'>p95@64 ms"
-        "</th><th class='num'>speed-up@64</th><th class='num'>accuracy</th><th>worst slice</th>"
-        "<th class='num'>changed</th><th>gate</th></tr>"
-    )
-    body = []
+    rows = []
     for a in [report.baseline, *report.artefacts]:
-        lat = a.latency_ms
-        worst, delta = a.worst_slice
-        speed = torch64 / lat["p50@64"] if lat.get("p50@64") else math.nan
-        worst_txt = "" if delta is None else f"{worst} ({delta * 100:+.1f} pt)"
-        body.append(
-            f"<tr style='white-space:nowrap'><td><code>{esc(a.target)}</code></td>"
-            f"<td class='num'>{esc(format_bytes(a.size_bytes))}</td>"
-            f"<td class='num'>{a.size_ratio:.2f}</td>"
-            f"<td class='num'>{lat.get('p50@1', math.nan):.3f}</td>"
-            f"<td class='num'>{lat.get('p50@64', math.nan):.2f}</td>"
-            f"<td class='num'>{lat.get('p95@64', math.nan):.2f}</td>"
-            f"<td class='num'>{speed:.2f}×</td><td class='num'>{a.accuracy:.2%}</td>"
-            f"<td>{esc(worst_txt)}</td><td class='num'>{a.changed.height}</td>"
-            f"<td>{_gate_badge(a)}</td></tr>"
+        lat, (worst, delta) = a.latency_ms, a.worst_slice
+        rows.append(
+            {
+                "form": a.target,
+                "size": a.size_bytes,
+                "vs fp32": a.size_ratio,
+                "p50@1 ms": lat.get("p50@1", math.nan),
+                "p50@64 ms": lat.get("p50@64", math.nan),
+                "p95@64 ms": lat.get("p95@64", math.nan),
+                "speed-up@64": torch64 / lat["p50@64"] if lat.get("p50@64") else math.nan,
+                "accuracy": a.accuracy,
+                "worst slice": None if delta is None else f"{worst} ({delta * 100:+.1f} pt)",
+                "changed": a.changed.height,
+                "gate": "reference" if a.gate is None else "pass" if a.gate.passed else "FAIL",
+            }
         )
-    return (
-        f'<div class="table-wrap"><table class="data"><thead>{head}</thead>'
-        f"<tbody>{''.join(body)}</tbody></table></div>"
+    formats: dict[str, h.Formatter] = {
+        "size": format_bytes,
+        "vs fp32": "{:.2f}",
+        "p50@1 ms": "{:.3f}",
+        "p50@64 ms": "{:.2f}",
+        "p95@64 ms": "{:.2f}",
+        "speed-up@64": "{:.2f}×",
+        "accuracy": "{:.2%}",
+    }
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    view = h.table(
+        frame,
+        max_rows=None,
+        formats=formats,
+        cell_classes={"form": ["nowrap"] * frame.height},
+        badges={"gate": _GATE_BADGES},
     )
+    return dataclasses.replace(view, compact=True)
 
 
-def _delta_table(report: CompressionReport, max_drop: float, min_n: int) -> str:
+def _deltas(report: CompressionReport, max_drop: float, min_n: int) -> h.Table:
     frame = slice_delta_frame(report)
     targets = [a.target for a in report.artefacts]
     hot = {
@@ -104,43 +113,45 @@ def _delta_table(report: CompressionReport, max_drop: float, min_n: int) -> str:
     }
     formats: dict[str, h.Formatter] = {t: (lambda v: f"{v * 100:+.1f} pt") for t in targets}
     formats["baseline"] = "{:.1%}"
-    return h.table_html(frame, max_rows=None, formats=formats, cell_classes=hot)
+    return h.table(frame, max_rows=None, formats=formats, cell_classes=hot)
 
 
-def _changed_gallery(report: CompressionReport, ds: Dataset | None, limit: int) -> str:
-    changed = report.changed
-    if changed.height == 0:
-        return "<p>No test image changed its predicted class in any form.</p>"
-    items = []
+def _changed(report: CompressionReport, ds: Dataset | None, limit: int) -> dict[str, Any]:
+    changed, items = report.changed, []
     for r in changed.head(limit).iter_rows(named=True):
-        sid = str(r["sample_id"])
-        img = ""
+        sid, img = str(r["sample_id"]), ""
         if ds is not None:
             try:
                 img = h.thumbnail_img(ds.load_images([sid], mode="RGB")[0], 80, alt=sid)
             except (DatacentricError, OSError, ValueError, KeyError):
                 img = ""
         items.append(
-            f'<div class="item">{img}<div class="body"><code>{esc(sid)}</code><div>'
-            f"label {esc(r['label'])}: {esc(r['before'])} <span class='arrow'>→</span> "
-            f"<span class='suggested'>{esc(r['after'])}</span></div>"
-            f'<div class="extra">{esc(r["target"])}</div></div></div>'
+            h.GalleryItem(
+                sample_id=sid,
+                prefix=f"label {r['label']}:",
+                old=r["before"],
+                new=r["after"],
+                thumb=h.Markup(img),
+                extra=r["target"],
+            )
         )
     more = changed.height - min(limit, changed.height)
-    note = f'<p class="more">… {more:,} more in changed_predictions.parquet</p>' if more else ""
-    return f'<div class="gallery">{"".join(items)}</div>{note}'
+    return {
+        "samples": items,
+        "more": f"… {more:,} more in changed_predictions.parquet" if more else None,
+    }
 
 
 def render_export_html(
-    report: CompressionReport, ds: Dataset | None = None, *, gallery: int = 48
+    report: CompressionReport, dataset: Dataset | None = None, *, gallery: int = 48
 ) -> str:
-    """The whole export report as one HTML document (no external assets).
+    """The whole export report as one HTML document (the ``export.html`` template).
 
     Parameters
     ----------
     report : CompressionReport
         What :func:`datacentric.export.compress` returned.
-    ds : Dataset, optional
+    dataset : Dataset, optional
         The evaluated dataset; when given, the changed-prediction samples are shown as
         thumbnails.
     gallery : int
@@ -149,85 +160,65 @@ def render_export_html(
     settings = report.manifest.get("settings", {})
     max_drop = float(settings.get("max_drop", 0.01))
     min_n = int(settings.get("min_n", 30))
-    dataset = report.manifest.get("dataset", {})
-    arts = report.artefacts
+    facts = report.manifest.get("dataset", {})
+    arts, forms = report.artefacts, [report.baseline, *report.artefacts]
     torch64 = report.baseline.latency_ms.get("p50@64", math.nan)
     best = max(arts, key=lambda a: torch64 / a.latency_ms.get("p50@64", math.inf), default=None)
     smallest = min(arts, key=lambda a: a.size_ratio, default=None)
-    cards = h.metric_cards(
-        {
-            "Gate": "passed" if report.passed else f"failed ({len(report.failed_targets)})",
-            "Forms": len(arts),
-            "Best speed-up @64": (
-                f"{torch64 / best.latency_ms['p50@64']:.2f}×" if best is not None else None
-            ),
-            "Smallest size": f"{smallest.size_ratio:.2f} of fp32" if smallest else None,
-            "Changed predictions": report.changed.height,
-        },
-        hints={
-            "Gate": f"max slice drop {max_drop * 100:.1f} pt, slices with n ≥ {min_n}",
-            "Best speed-up @64": best.target if best is not None else "",
-            "Smallest size": smallest.target if smallest else "",
-            "Changed predictions": "test images, all forms",
-        },
-    )
-    names = [a.target for a in [report.baseline, *arts]]
-    charts = h.bar_chart_svg(
-        names,
-        [a.latency_ms.get("p50@64", 0.0) for a in [report.baseline, *arts]],
-        title="p50 latency at batch 64 (ms, lower is better)",
-        value_format="{:.2f}",
-        highlight={best.target} if best is not None else None,
-    ) + h.bar_chart_svg(
-        names,
-        [a.size_bytes / 1024 for a in [report.baseline, *arts]],
-        title="Size (KiB)",
-        value_format="{:,.0f}",
-    )
     failing = [a for a in arts if a.gate is not None and not a.gate.passed]
-    why = "".join(
-        f"<h3>{esc(a.target)}</h3><ul>"
-        + "".join(f"<li>{esc(r)}</li>" for r in _reasons(a))
-        + "</ul>"
-        for a in failing
-    )
-    sections = [
-        cards,
-        h.section(
-            "Forms",
-            _forms_table(report) + charts,
-            intro="Each compressed form against the uncompressed torch model, on the same "
-            "inputs, timed interleaved in the same run (1 call per model per round).",
-            anchor="forms",
+    charts = [
+        bar_chart_svg(
+            [a.target for a in forms],
+            [a.latency_ms.get("p50@64", 0.0) for a in forms],
+            title="p50 latency at batch 64 (ms, lower is better)",
+            value_format="{:.2f}",
+            highlight={best.target} if best is not None else None,
+            width=520,
         ),
-        h.section(
-            "Accuracy change by slice",
-            _delta_table(report, max_drop, min_n),
-            intro=f"Change vs the uncompressed model, in points; red cells drop more than "
-            f"{max_drop * 100:.1f} pt in a slice with at least {min_n} test rows.",
-            anchor="slices",
+        bar_chart_svg(
+            [a.target for a in forms],
+            [a.size_bytes / 1024 for a in forms],
+            title="Size (KiB)",
+            value_format="{:,.0f}",
+            width=520,
         ),
     ]
-    if failing:
-        sections.append(h.section("Why the gate failed", why, anchor="gate"))
-    sections.append(
-        h.section(
-            "Predictions that changed",
-            _changed_gallery(report, ds, gallery),
-            intro="Compression-identified exemplars: review these before shipping.",
-            anchor="changed",
-        )
-    )
-    status = "passed" if report.passed else "FAILED"
-    return h.page(
-        "Compressed export",
-        sections,
-        subtitle=f"Slice gate {status} — dataset {dataset.get('root')} version "
-        f"{dataset.get('version')}, {dataset.get('n_eval')} test rows",
+    return h.render(
+        "export.html",
+        title="Compressed export",
+        subtitle=f"Slice gate {'passed' if report.passed else 'FAILED'} — dataset "
+        f"{facts.get('root')} version {facts.get('version')}, {facts.get('n_eval')} test rows",
         chips=[f"{len(arts)} forms", f"max drop {max_drop * 100:.1f} pt"],
-        nav={"forms": "Forms", "slices": "By slice", "changed": "Changed"}
-        | ({"gate": "Gate"} if failing else {}),
+        nav={"forms": "Forms", "slices": "By slice"}
+        | ({"gate": "Gate"} if failing else {})
+        | {"changed": "Changed"},
         footer="datacentric export — artefacts and hashes in export.json",
+        summary={
+            "cards": {
+                "Gate": "passed" if report.passed else f"failed ({len(report.failed_targets)})",
+                "Forms": len(arts),
+                "Best speed-up @64": (
+                    f"{torch64 / best.latency_ms['p50@64']:.2f}×" if best is not None else None
+                ),
+                "Smallest size": f"{smallest.size_ratio:.2f} of fp32" if smallest else None,
+                "Changed predictions": report.changed.height,
+            },
+            "hints": {
+                "Gate": f"max slice drop {max_drop * 100:.1f} pt, slices with n ≥ {min_n}",
+                "Best speed-up @64": best.target if best is not None else "",
+                "Smallest size": smallest.target if smallest else "",
+                "Changed predictions": "test images, all forms",
+            },
+        },
+        forms=_forms(report),
+        charts=[h.Markup(c) for c in charts],
+        deltas={
+            "intro": f"Change vs the uncompressed model, in points; red cells drop more than "
+            f"{max_drop * 100:.1f} pt in a slice with at least {min_n} test rows.",
+            "table": _deltas(report, max_drop, min_n),
+        },
+        failing=[(a.target, _reasons(a)) for a in failing],
+        changed=_changed(report, dataset, gallery),
     )
 
 
@@ -241,7 +232,7 @@ def _reasons(a: ArtefactResult) -> list[str]:
 def write_export_html(
     report: CompressionReport, path: str | Path, ds: Dataset | None = None
 ) -> Path:
-    """Render :func:`render_export_html` to ``path`` atomically; return the path."""
-    from datacentric._io import atomic_write_text
+    """Write :func:`render_export_html` to ``path``: :func:`datacentric.report.write`."""
+    from datacentric.report._dispatch import write
 
-    return atomic_write_text(path, render_export_html(report, ds))
+    return write(report, path, dataset=ds)

@@ -9,17 +9,16 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from datacentric.exceptions import DatacentricError
+from datacentric.report.charts import bar_chart_svg
 from datacentric.report.html import (
-    badge,
-    bar_chart_svg,
-    esc,
+    GalleryItem,
+    Markup,
+    Table,
     format_value,
-    heat_table_html,
-    metric_cards,
-    page,
-    section,
+    heat_table,
+    render,
     severity_badge,
-    table_html,
+    table,
     thumbnail_img,
 )
 from datacentric.report.markdown import markdown_header, markdown_table, md_text
@@ -156,59 +155,70 @@ def _extra_fields(row: dict[str, Any], sample_cols: set[str]) -> str:
     return " · ".join(bits[:4])
 
 
-def _thumb(dataset: Dataset | None, sample_id: str, cache: dict[str, str]) -> str:
+def _thumb(dataset: Dataset | None, sample_id: str, cache: dict[str, Markup]) -> Markup:
     if dataset is None:
-        return ""
+        return Markup()
     if sample_id not in cache:
         try:
             arr = dataset.load_images([sample_id], mode="RGB")
-            cache[sample_id] = thumbnail_img(arr[0], 96, alt=sample_id, title=sample_id)
+            cache[sample_id] = Markup(thumbnail_img(arr[0], 96, alt=sample_id, title=sample_id))
         except (DatacentricError, OSError, ValueError):
-            cache[sample_id] = ""
+            cache[sample_id] = Markup()
     return cache[sample_id]
 
 
 def _gallery(
-    result: ScanResult, issue_type: str, dataset: Dataset | None, top: int, cache: dict[str, str]
-) -> str:
+    result: ScanResult,
+    issue_type: str,
+    dataset: Dataset | None,
+    top: int,
+    cache: dict[str, Markup],
+) -> dict[str, Any]:
+    """The worst ``top`` samples of an issue type, for the gallery macro."""
     rows = result.flagged(issue_type)
-    if rows.height == 0:
-        return '<p class="intro">Nothing flagged.</p>'
     sample_cols = set(result.samples.columns)
-    items = []
-    for row in rows.head(top).iter_rows(named=True):
-        label, sugg = row.get("label"), row.get("suggested_label")
-        labels = f"<span>{esc(label) if label is not None else '<em>unlabeled</em>'}</span>"
-        if sugg is not None and sugg != label:
-            labels += f' <span class="arrow">→</span> <span class="suggested">{esc(sugg)}</span>'
-        extra = _extra_fields(row, sample_cols)
-        items.append(
-            f'<div class="item">{_thumb(dataset, str(row["sample_id"]), cache)}'
-            f'<div class="body"><code>{esc(row["sample_id"])}</code>'
-            f'<div class="labels">{labels}</div>{severity_badge(row["severity"])}'
-            f'<div class="detail">{esc(row.get("detail") or "")}</div>'
-            + (f'<div class="extra">{esc(extra)}</div>' if extra else "")
-            + "</div></div>"
+    items = [
+        GalleryItem(
+            sample_id=str(row["sample_id"]),
+            old=row.get("label"),
+            new=row.get("suggested_label")
+            if row.get("suggested_label") not in (None, row.get("label"))
+            else None,
+            thumb=_thumb(dataset, str(row["sample_id"]), cache),
+            badge=Markup(severity_badge(row["severity"])),
+            detail=row.get("detail") or "",
+            extra=_extra_fields(row, sample_cols),
         )
+        for row in rows.head(top).iter_rows(named=True)
+    ]
     more = rows.height - min(top, rows.height)
-    note = f'<p class="more">… and {more:,} more flagged (worst shown first).</p>' if more else ""
-    return f'<div class="gallery">{"".join(items)}</div>{note}'
+    return {
+        "samples": items,
+        "more": f"… and {more:,} more flagged (worst shown first)." if more else None,
+    }
 
 
-def _stat_sections(result: ScanResult) -> list[str]:
+def _statistics(result: ScanResult) -> list[dict[str, Any]]:
+    """A block per finder's statistics (but imbalance): scalar cards and record tables."""
     out = []
     for name, stats in result.statistics.items():
         if name == "imbalance" or not isinstance(stats, dict):
             continue
         scalars = {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool))}
-        body = metric_cards({k.replace("_", " "): v for k, v in scalars.items()}) if scalars else ""
-        for key, value in stats.items():
-            if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
-                body += f"<h3>{esc(key.replace('_', ' '))}</h3>" + table_html(
-                    pl.DataFrame(value, strict=False), max_rows=30
-                )
-        if body:
-            out.append(section(f"Statistics: {_title(name)}", body, anchor=f"stats-{name}"))
+        tables = [
+            (key.replace("_", " "), table(pl.DataFrame(value, strict=False), max_rows=30))
+            for key, value in stats.items()
+            if isinstance(value, list) and value and all(isinstance(x, dict) for x in value)
+        ]
+        if scalars or tables:
+            out.append(
+                {
+                    "name": name,
+                    "title": _title(name),
+                    "cards": {k.replace("_", " "): v for k, v in scalars.items()},
+                    "tables": tables,
+                }
+            )
     return out
 
 
@@ -216,7 +226,7 @@ def _two_columns(data: dict[str, Any], key: str, value: str) -> pl.DataFrame:
     return pl.DataFrame({key: list(data), value: list(data.values())}, strict=False)
 
 
-def _run_details(result: ScanResult) -> str:
+def _run_details(result: ScanResult) -> list[tuple[str, Table]]:
     params = {k: json.dumps(p, default=str) for k, p in result.params.items()}
     meta = {k: str(v) for k, v in result.meta.items()}
     parts = [
@@ -224,12 +234,9 @@ def _run_details(result: ScanResult) -> str:
         ("Parameters", _two_columns(params, "finder", "parameters")),
         ("Scan metadata", _two_columns(meta, "key", "value")),
     ]
-    body = "".join(
-        f"<h3>{t}</h3>" + table_html(f, formats={"seconds": "{:.2f}"}, max_rows=None)
-        for t, f in parts
-        if f.height
-    )
-    return body or '<p class="intro">No timings or parameters were recorded.</p>'
+    return [
+        (t, table(f, formats={"seconds": "{:.2f}"}, max_rows=None)) for t, f in parts if f.height
+    ]
 
 
 def _chips(result: ScanResult) -> list[str]:
@@ -245,7 +252,7 @@ def _chips(result: ScanResult) -> list[str]:
 
 
 def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top: int = 12) -> str:
-    """A self-contained HTML report of a scan.
+    """A self-contained HTML report of a scan (the ``scan.html`` template).
 
     Parameters
     ----------
@@ -261,45 +268,10 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
         A complete HTML document: no external files, scripts or fonts.
     """
     by_type, cards, hints = _overview(result)
-    sections = [metric_cards(cards, hints=hints)]
-    nav = {"overview": "Overview", "classes": "Classes"}
-
     counts = by_type.sort("n_flagged", "issue_type", descending=[True, False])
     found = counts.filter(pl.col("n_flagged") > 0)
     clean = counts.filter(pl.col("n_flagged") == 0)["issue_type"].to_list()
-    if found.height:
-        overview = bar_chart_svg(
-            found["issue_type"].to_list(),
-            found["n_flagged"].to_list(),
-            title="Flagged samples per issue type",
-        )
-    elif counts.height:
-        overview = '<p class="intro">No finder flagged anything.</p>'
-    else:
-        overview = '<p class="intro">No finder produced results.</p>'
-    if clean:
-        overview += f'<p class="more">Nothing flagged by: {esc(", ".join(clean))}.</p>'
-    overview += table_html(
-        counts.select("issue_type", "n_flagged", "n_examined", "rate", "mean_severity"),
-        formats={"rate": "{:.1%}", "mean_severity": "{:.2f}"},
-        max_rows=None,
-    )
-    sections.append(
-        section(
-            "Overview",
-            overview,
-            anchor="overview",
-            intro="How many samples each finder flagged, worst types first.",
-        )
-    )
-
     class_counts, rare, where = _class_counts(result)
-    chart = bar_chart_svg(
-        list(class_counts),
-        list(class_counts.values()),
-        title=f"Samples per class ({where})",
-        highlight=set(rare),
-    )
     rare_note = (
         f"Rare classes, highlighted: {', '.join(rare)}."
         if rare
@@ -308,69 +280,86 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
     ratio = (result.statistics.get("imbalance") or {}).get("imbalance_ratio")
     if ratio:
         rare_note += f" Largest / smallest class: {ratio:.1f}×."
-    sections.append(section("Class distribution", chart, intro=rare_note, anchor="classes"))
-
-    blocks = _slice_blocks(result, by_type)
-    if blocks:
-        body = ""
-        overall = dict(by_type.select("issue_type", "rate").rows())
-        for col, frame, types, hidden in blocks:
-            body += f"<h3>{esc(col)}</h3>" + heat_table_html(frame, types, reference=overall)
-            if hidden:
-                body += f'<p class="more">… {hidden:,} smaller values not shown.</p>'
-        sections.append(
-            section(
-                "Issue rates by slice",
-                body,
-                anchor="slices",
-                intro="Share of examined samples flagged, per metadata value; cells well above "
-                "the issue type's overall rate are highlighted.",
-            )
-        )
-        nav["slices"] = "Slices"
-    sections.extend(_stat_sections(result))
-
-    cache: dict[str, str] = {}
-    for row in found.iter_rows(named=True):
-        t = row["issue_type"]
-        count = badge(f"{row['n_flagged']:,} flagged of {row['n_examined']:,}", "high")
-        body = f"<p>{count}</p>" + _gallery(result, t, dataset, top, cache)
-        sections.append(section(_title(t), body, intro=describe_issue_type(t), anchor=_anchor(t)))
-        nav[_anchor(t)] = _title(t)
-    if clean:
-        items = "".join(
-            f'<li id="{esc(_anchor(t))}">{badge(t, "ok")} {esc(describe_issue_type(t))}</li>'
-            for t in clean
-        )
-        sections.append(
-            section("Checks that found nothing", f'<ul class="clean">{items}</ul>', anchor="clean")
-        )
-        nav["clean"] = "Found nothing"
-
-    if result.skipped:
-        skipped = table_html(
+    overall = dict(by_type.select("issue_type", "rate").rows())
+    slices = [
+        {"column": col, "table": heat_table(frame, types, reference=overall), "hidden": hidden}
+        for col, frame, types, hidden in _slice_blocks(result, by_type)
+    ]
+    cache: dict[str, Markup] = {}
+    galleries = [
+        {
+            "title": _title(t),
+            "anchor": _anchor(t),
+            "intro": describe_issue_type(t),
+            "n_flagged": n_flagged,
+            "n_examined": n_examined,
+            **_gallery(result, t, dataset, top, cache),
+        }
+        for t, n_flagged, n_examined in found.select("issue_type", "n_flagged", "n_examined").rows()
+    ]
+    statistics = _statistics(result)
+    skipped = (
+        table(
             pl.DataFrame({"finder": list(result.skipped), "reason": list(result.skipped.values())}),
             max_rows=None,
         )
-    else:
-        skipped = '<p class="intro">None: every selected finder ran.</p>'
-    sections.append(section("Skipped finders", skipped, anchor="skipped"))
-    sections.append(
-        section(
-            "Run details",
-            f"<details><summary>Timings, parameters and "
-            f"metadata</summary>{_run_details(result)}</details>",
-            anchor="run",
-        )
+        if result.skipped
+        else None
     )
-    nav.update({"skipped": "Skipped", "run": "Run details"})
-    return page(
-        "Data scan report",
-        sections,
+    nav = {
+        "overview": "Overview",
+        "classes": "Classes",
+        **({"slices": "Slices"} if slices else {}),
+        **{g["anchor"]: g["title"] for g in galleries},
+        **({"clean": "Found nothing"} if clean else {}),
+        "skipped": "Skipped",
+        "run": "Run details",
+    }
+    return render(
+        "scan.html",
+        title="Data scan report",
+        subtitle="Issues found in the dataset, worst first.",
         chips=_chips(result),
         nav=nav,
-        subtitle="Issues found in the dataset, worst first.",
         footer="Generated by datacentric.",
+        overview={
+            "cards": cards,
+            "hints": hints,
+            "chart": Markup(
+                bar_chart_svg(
+                    found["issue_type"].to_list(),
+                    found["n_flagged"].to_list(),
+                    title="Flagged samples per issue type",
+                )
+            )
+            if found.height
+            else None,
+            "clean": clean,
+            "table": table(
+                counts.select("issue_type", "n_flagged", "n_examined", "rate", "mean_severity"),
+                formats={"rate": "{:.1%}", "mean_severity": "{:.2f}"},
+                max_rows=None,
+            ),
+        },
+        classes={
+            "note": rare_note,
+            "chart": Markup(
+                bar_chart_svg(
+                    list(class_counts),
+                    list(class_counts.values()),
+                    title=f"Samples per class ({where})",
+                    highlight=set(rare),
+                )
+            ),
+        },
+        slices=slices,
+        statistics=statistics,
+        galleries=galleries,
+        clean=[
+            {"name": t, "anchor": _anchor(t), "description": describe_issue_type(t)} for t in clean
+        ],
+        skipped=skipped,
+        run_details=_run_details(result),
     )
 
 

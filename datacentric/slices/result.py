@@ -104,16 +104,9 @@ class SliceMetrics:
         return cls(table=table, meta=data.get("meta", {}))
 
     def report(self, path: str | Path, *, baseline: SliceMetrics | None = None) -> Path:
-        """Render ``.html`` (self-contained, plots with intervals) or ``.md``."""
-        from datacentric.report.slices import render_slices_html, render_slices_markdown
+        """Render ``.html`` (self-contained, plots with intervals), ``.md`` or ``.json`` by
+        the suffix of ``path``, compared with ``baseline`` when given; see
+        :func:`datacentric.report.write`."""
+        from datacentric.report import write
 
-        path = Path(path)
-        if path.suffix == ".html":
-            text = render_slices_html(self, baseline=baseline)
-        elif path.suffix == ".md":
-            text = render_slices_markdown(self, baseline=baseline)
-        else:
-            raise InvalidParameterError(
-                f"report path must end in .html or .md, received {str(path)!r}."
-            )
-        return atomic_write_text(path, text)
+        return write(self, path, baseline=baseline)

@@ -54,13 +54,13 @@ def test_md_escape(text: object, expected: str) -> None:
 
 
 def test_one_escaper_everywhere() -> None:
-    import datacentric.export.report as export_report
+    import datacentric.export.result as export_result
     import datacentric.report.markdown as report_markdown
     import datacentric.slices.gate as gate
 
     assert report_markdown.md_escape is md_escape
     assert gate.md_escape is md_escape
-    assert export_report.md_escape is md_escape
+    assert export_result.md_escape is md_escape
     assert report_markdown.md_text(HOSTILE) == md_escape(HOSTILE)
 
 

@@ -1,4 +1,7 @@
-"""`CompressionReport`: per-artefact size, latency, accuracy by slice, gate, manifest."""
+"""`CompressionReport`: per-artefact size, latency, accuracy by slice, gate, manifest.
+
+Plain data: :func:`datacentric.report.write` renders it (``.html``, ``.md``, ``.json``).
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,9 @@ from typing import Any
 
 import polars as pl
 
+from datacentric._format import format_bytes
 from datacentric._io import atomic_write, atomic_write_text
 from datacentric._markdown import md_escape
-from datacentric.report.html import format_bytes
 from datacentric.slices.gate import GateResult
 from datacentric.slices.result import SliceMetrics
 
@@ -162,6 +165,10 @@ class CompressionReport:
         ]
         return pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
 
+    def to_json(self) -> str:
+        """The manifest (``export.json``) as JSON text."""
+        return json.dumps(self.manifest, indent=1)
+
     def to_markdown(self) -> str:
         """A summary table, each failing gate's details, and the changed samples."""
         head = (
@@ -215,6 +222,14 @@ class CompressionReport:
                 lines.append(f"\n... and {changed.height - 50} more in `{CHANGED}`.")
         return "\n".join(lines) + "\n"
 
+    def report(self, path: str | Path, *, dataset: Any = None) -> Path:
+        """Render to ``path`` by its suffix: ``.html`` (with thumbnails of the changed
+        samples when ``dataset`` is given), ``.md`` or ``.json``; see
+        :func:`datacentric.report.write`."""
+        from datacentric.report import write
+
+        return write(self, path, dataset=dataset)
+
     def write(self, ds: Any = None) -> None:
         """Write ``export.json``, ``export.md``, ``export.html`` and
         ``changed_predictions.parquet``.
@@ -222,11 +237,9 @@ class CompressionReport:
         ``ds`` (the evaluated dataset), when given, puts thumbnails of the changed samples
         in the HTML report.
         """
-        from datacentric.report.export import write_export_html
-
-        atomic_write_text(self.out_dir / MANIFEST, json.dumps(self.manifest, indent=1))
+        atomic_write_text(self.out_dir / MANIFEST, self.to_json())
         atomic_write_text(self.out_dir / SUMMARY, self.to_markdown())
-        write_export_html(self, self.out_dir / HTML_REPORT, ds)
+        self.report(self.out_dir / HTML_REPORT, dataset=ds)
         changed = self.changed
         if changed.height == 0:
             changed = pl.DataFrame(
