@@ -265,7 +265,7 @@ def test_raw_insert_matches_fiftyones_add_samples(mongod_uri: str, demo: Demo) -
     fo = _fo()
     records = build_records(demo.ds, demo.scan, demo.predictions)
     rows = list(range(0, len(demo.ds), 40))
-    dumps = []
+    dumps, docs = [], []
     for raw in (True, False):
         name = f"dc-test-insert-{int(raw)}"
         if fo.dataset_exists(name):
@@ -274,11 +274,15 @@ def test_raw_insert_matches_fiftyones_add_samples(mongod_uri: str, demo: Demo) -
         push._ensure_schema(fo, fds, records)
         push._add(fo, fds, records, rows, raw=raw)
         dumps.append(_dump(fds))
-        # FiftyOne's own bookkeeping fields are filled as add_samples fills them
-        media, rand = fds.values("_media_type"), fds.values("_rand")
-        assert set(media) == {"image"} and all(0.999 <= r <= 1.0 for r in rand)
+        # the stored documents themselves: FiftyOne's bookkeeping fields filled alike
+        stored = list(fds._sample_collection.find({}).sort("sample_id"))
+        assert {d["_media_type"] for d in stored} == {"image"}
+        assert {d["_dataset_id"] for d in stored} == {fds._doc.id}
+        assert all(0.999 <= d["_rand"] <= 1.0 for d in stored)
+        docs.append([sorted(d) for d in stored])
     assert len(dumps[0]) == len(rows)
     assert dumps[0] == dumps[1]
+    assert docs[0] == docs[1]  # the same fields, none missing or extra
 
 
 def test_raw_update_matches_the_public_update(
