@@ -195,6 +195,13 @@ def to_fiftyone(
     ]
     gone = [s for s in existing if s not in wanted]
     raw = _raw.raw_writes(fo.__version__)
+    if not raw and (new_rows or changed_rows):
+        log.info(
+            "FiftyOne %s is not a version the raw writes were tested with (%s): writing "
+            "through add_samples/set_values (slower)",
+            fo.__version__,
+            ", ".join(sorted(_raw.RAW_WRITE_VERSIONS)),
+        )
     if gone:
         fds.delete_samples(fds.select_by("sample_id", gone))
     if new_rows:
