@@ -1,99 +1,55 @@
-"""``datacentric review fiftyone DIR``: push a scan to FiftyOne, launch the App, pull verdicts."""
+"""``datacentric review fiftyone DIR``: push a scan to FiftyOne, launch the App, pull verdicts.
+
+The verb goes through the FiftyOne review backend (the same as ``review push --to fiftyone``
+and ``review pull --from fiftyone``) and adds what only FiftyOne has: ``--launch`` serves the
+App. This module also says how the FiftyOne results are printed for every review verb.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from datacentric.cli._common import console, esc, user_errors
-from datacentric.exceptions import InvalidParameterError
+from datacentric.cli.review_inputs import PREDICTIONS_FILE, SCAN_FILE, find_scan, load_predictions
+from datacentric.cli.review_verbs import show_pull, show_push
+from datacentric.integrations.fiftyone.pull import PullResult
+from datacentric.integrations.fiftyone.push import PushResult
 
-__all__ = ["find_scan", "register"]
-
-SCAN_FILE = "scan.parquet"
-PREDICTIONS_FILE = "predictions.npz"
+__all__ = ["find_scan", "register", "show_fiftyone_pull", "show_fiftyone_push"]
 
 
-def find_scan(directory: Path, scan: Path | None = None) -> Path:
-    """The scan to push: ``scan`` if given, else ``DIR/scan.parquet``, else a
-    ``./scan.parquet`` that was made from ``DIR`` (what ``datacentric scan DIR`` writes).
-
-    Raises
-    ------
-    InvalidParameterError
-        When there is none; the message says to run ``datacentric scan DIR`` first.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> find_scan(Path(tempfile.mkdtemp()))
-    Traceback (most recent call last):
-    ...
-    datacentric.exceptions.InvalidParameterError: no scan found for ...
-    """
-    if scan is not None:
-        if not scan.is_file():
-            raise InvalidParameterError(
-                f"--scan {scan} does not exist; pass the .parquet file written by "
-                f"`datacentric scan {directory} --out FILE`."
-            )
-        return scan
-    inside = directory / SCAN_FILE
-    if inside.is_file():
-        return inside
-    here = Path(SCAN_FILE)
-    if here.is_file() and _scanned_root(here) == directory.resolve():
-        return here
-    raise InvalidParameterError(
-        f"no scan found for {directory} (looked for {inside} and a ./{SCAN_FILE} made from "
-        f"it). Run `datacentric scan {directory} --out {inside}` first, or pass --scan FILE."
+@show_push.register
+def show_fiftyone_push(pushed: PushResult) -> None:
+    """Sample counts and the saved views."""
+    console.print(
+        f"FiftyOne dataset [bold]{esc(pushed.name)}[/]: {pushed.n_samples} samples (added "
+        f"{pushed.added}, updated {pushed.updated}, deleted {pushed.deleted}, unchanged "
+        f"{pushed.unchanged})",
+        soft_wrap=True,
     )
+    console.print(f"Saved views: {esc(', '.join(pushed.views))}", soft_wrap=True)
 
 
-def _scanned_root(path: Path) -> Path | None:
-    from datacentric.issues import ScanResult
-
-    try:
-        root = ScanResult.load(path).meta.get("root")
-    except Exception:  # an unreadable file is simply not this dataset's scan
-        return None
-    return Path(root).resolve() if root else None
-
-
-def _predictions(
-    directory: Path, ds: Any, path: Path | None, probs: Path | None, emb: Path | None
-) -> Any:
-    """The predictions to push, read and checked by ``Predictions.coerce`` (matched by
-    sample id and class name; samples without one get none)."""
-    from datacentric.train import Predictions
-    from datacentric.train.coerce import coerce_embeddings
-
-    if path is None and probs is None and (directory / PREDICTIONS_FILE).is_file():
-        path = directory / PREDICTIONS_FILE
-    if path is not None:
-        if path.suffix != ".npz" or not path.is_file():
-            raise InvalidParameterError(
-                f"--predictions must be an existing .npz written by Predictions.save(), "
-                f"received {path}."
-            )
-        return Predictions.coerce(path, ds, allow_missing=True, allow_extra=True)
-    if probs is None:
-        if emb is not None:
-            raise InvalidParameterError("--embeddings needs --pred-probs as well.")
-        return None
-    if probs.suffix != ".npy":
-        raise InvalidParameterError(
-            f"--pred-probs must be an existing .npy file (N x K, manifest order), received "
-            f"{probs}; pass a predictions .npz with --predictions."
+@show_pull.register
+def show_fiftyone_pull(result: PullResult) -> None:
+    """The committed version with its relabels and verdicts, or that nothing was new."""
+    if result.version is None:
+        console.print(
+            f"Nothing new to pull ({result.already_applied} decision(s) already applied)."
         )
-    given = Predictions.coerce(probs, ds)
-    if emb is None:
-        return given
-    return Predictions(
-        given.sample_ids, given.pred_probs, coerce_embeddings(emb, ds), classes=given.classes
-    )
+    else:
+        console.print(
+            f"[green]Committed version {result.version}[/]: {result.relabels.height} "
+            f"relabel(s), {result.verdicts.height} verdict(s) (source {esc(result.source)}; "
+            f"{result.already_applied} already applied)."
+        )
+    if result.not_in_dataset:
+        console.print(
+            f"[yellow]{len(result.not_in_dataset)} reviewed sample(s) are no longer in "
+            "the dataset and were skipped.[/]"
+        )
 
 
 def fiftyone_cmd(
@@ -142,51 +98,37 @@ def fiftyone_cmd(
     [cyan]not_an_issue[/], [cyan]relabel:<class>[/] and label edits into a new version.
     """
     from datacentric.cli.data import _open_any
+    from datacentric.integrations import review
 
     if pull:
-        from datacentric.integrations.fiftyone import from_fiftyone
-
-        result = from_fiftyone(directory, name, reviewer=reviewer)
-        if result.version is None:
-            console.print(
-                f"Nothing new to pull ({result.already_applied} decision(s) already applied)."
-            )
-        else:
-            console.print(
-                f"[green]Committed version {result.version}[/]: {result.relabels.height} "
-                f"relabel(s), {result.verdicts.height} verdict(s) (source {esc(result.source)}; "
-                f"{result.already_applied} already applied)."
-            )
-        if result.not_in_dataset:
-            console.print(
-                f"[yellow]{len(result.not_in_dataset)} reviewed sample(s) are no longer in "
-                "the dataset and were skipped.[/]"
-            )
+        show_pull(review.pull(directory, backend="fiftyone", target=name, reviewer=reviewer))
         return
     scan_path = find_scan(directory, scan)
-    from datacentric.integrations.fiftyone import launch_app, to_fiftyone
     from datacentric.issues import ScanResult
 
     ds = _open_any(directory, version)
     result_scan = ScanResult.load(scan_path)
-    preds = _predictions(directory, ds, predictions, pred_probs, embeddings)
-    pushed = to_fiftyone(
-        ds, result_scan, preds, name=name, slices=slices, brain=brain, overwrite=overwrite
+    preds = load_predictions(directory, ds, predictions, pred_probs, embeddings)
+    pushed = review.push(
+        ds,
+        result_scan,
+        backend="fiftyone",
+        target=name,
+        predictions=preds,
+        slices=slices,
+        brain=brain,
+        overwrite=overwrite,
     )
-    console.print(
-        f"FiftyOne dataset [bold]{esc(pushed.name)}[/]: {pushed.n_samples} samples (added "
-        f"{pushed.added}, updated {pushed.updated}, deleted {pushed.deleted}, unchanged "
-        f"{pushed.unchanged})",
-        soft_wrap=True,
-    )
-    console.print(f"Saved views: {esc(', '.join(pushed.views))}", soft_wrap=True)
+    show_push(pushed)
     if preds is None:
         console.print(
             "[yellow]No predictions[/] (--predictions or DIR/predictions.npz): no predictions "
             "field, worst-slice views or Brain fields."
         )
     if launch:
-        app = launch_app(pushed.name, port=port)
+        from datacentric.integrations.fiftyone import launch_app
+
+        app = launch_app(pushed.target, port=port)
         console.print(f"FiftyOne App: [bold]{esc(app.url)}[/] (Ctrl-C to stop)")
         try:
             app.wait()

@@ -30,11 +30,34 @@ def _closed_url() -> str:
         return f"http://127.0.0.1:{s.getsockname()[1]}"
 
 
-def test_unknown_target(tmp_path: Path) -> None:
+def test_unknown_backend_lists_the_registered_ones(tmp_path: Path) -> None:
     res = runner.invoke(
-        app, ["review", "push", _dataset(tmp_path), "--to", "fiftyone", "--project", "abc"]
+        app, ["review", "push", _dataset(tmp_path), "--to", "paper", "--project", "abc"]
     )
-    assert res.exit_code == 1 and "--to must be one of ['labelstudio']" in res.output
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1
+    assert "no review backend named 'paper'; the registered backends are ['labelstudio', " in out
+
+
+def test_flags_of_another_backend_are_refused(tmp_path: Path) -> None:
+    d = _dataset(tmp_path)
+    res = runner.invoke(app, ["review", "push", d, "--to", "fiftyone", "--guide", "g.md"])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1
+    assert "--guide do(es) not apply to `review push` with the fiftyone backend" in out
+    assert "'--slices'" in out  # it names the flags the backend does take
+    res = runner.invoke(app, ["review", "pull", d, "--project", "abc", "--reviewer", "bob"])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1 and "--reviewer do(es) not apply" in out and "labelstudio" in out
+    res = runner.invoke(app, ["review", "pull", d, "--project", "abc", "--option", "page_sise=10"])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1 and "takes no option 'page_sise'" in out and "'page_size'" in out
+
+
+def test_labelstudio_needs_a_project(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["review", "pull", _dataset(tmp_path), "--url", _closed_url()])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1 and "needs a project title" in out and "--project NAME" in out
 
 
 def test_missing_token_names_the_variable(tmp_path: Path) -> None:

@@ -11,12 +11,13 @@ quiet, offline defaults (telemetry off — see :mod:`._env`).
 * :func:`launch_app` — serve the App on 127.0.0.1, opened on the worst-issues view.
 * :func:`from_fiftyone` — reviewer tags (``confirmed_issue``, ``not_an_issue``,
   ``relabel:<class>``) and label edits → a new dataset version with lineage.
+* :class:`FiftyOneBackend` — the two above as a review backend (``review push --to fiftyone``).
 
 Examples
 --------
 >>> import datacentric.integrations.fiftyone as dcfo
 >>> sorted(dcfo.__all__)[:3]
-['AppSession', 'FiftyOneError', 'PullResult']
+['AppSession', 'FiftyOneBackend', 'FiftyOneError']
 >>> dcfo.WORST_ISSUES_VIEW
 'worst-issues'
 """
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datacentric.integrations.fiftyone._env import FiftyOneError
     from datacentric.integrations.fiftyone.app import AppSession, launch_app
+    from datacentric.integrations.fiftyone.backend import FiftyOneBackend
     from datacentric.integrations.fiftyone.brain import compute_brain
     from datacentric.integrations.fiftyone.pull import PullResult, from_fiftyone
     from datacentric.integrations.fiftyone.push import PushResult, default_name, to_fiftyone
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "WORST_ISSUES_VIEW",
     "AppSession",
+    "FiftyOneBackend",
     "FiftyOneError",
     "PullResult",
     "PushResult",
@@ -55,6 +58,7 @@ _WHERE = {
     "FiftyOneError": "_env",
     "AppSession": "app",
     "launch_app": "app",
+    "FiftyOneBackend": "backend",
     "compute_brain": "brain",
     "PullResult": "pull",
     "from_fiftyone": "pull",

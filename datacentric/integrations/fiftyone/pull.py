@@ -16,6 +16,7 @@ again.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from datacentric.integrations.fiftyone.records import (
     NOT_AN_ISSUE,
     RELABEL_TAG_PREFIX,
 )
+from datacentric.integrations.review.results import PullResult as ReviewPullResult
 
 __all__ = ["SOURCE_PREFIX", "PullResult", "from_fiftyone", "review_decisions"]
 
@@ -40,30 +42,33 @@ SOURCE_PREFIX = "fiftyone:"
 REVIEW_FIELD = "review"
 
 
-@dataclass
-class PullResult:
-    """What :func:`from_fiftyone` brought back.
+@dataclass(frozen=True, kw_only=True)
+class PullResult(ReviewPullResult):
+    """What :func:`from_fiftyone` brought back (the shared review fields, plus FiftyOne's own).
 
     Attributes
     ----------
+    backend, target : str
+        ``"fiftyone"`` and the FiftyOne dataset name.
     version : int or None
         The committed dataset version, or ``None`` when there was nothing new.
+    applied : int
+        Relabels plus verdicts recorded now.
+    already_applied : int
+        Decisions an earlier pull already recorded (skipped).
     relabels : polars.DataFrame
         ``sample_id, old, new, how`` (``how`` is ``"tag"`` or ``"edit"``) — applied now.
     verdicts : polars.DataFrame
         ``sample_id, verdict, issues`` — recorded now.
-    already_applied : int
-        Decisions an earlier pull already recorded (skipped).
     not_in_dataset : list of str
         Reviewed sample ids no longer in the dataset (skipped).
     source : str
         The lineage ``source`` of the rows, ``fiftyone:<reviewer or dataset name>``.
+    seconds : float
     """
 
-    version: int | None
-    relabels: pl.DataFrame
-    verdicts: pl.DataFrame
-    already_applied: int = 0
+    relabels: pl.DataFrame = field(repr=False)
+    verdicts: pl.DataFrame = field(repr=False)
     not_in_dataset: list[str] = field(default_factory=list)
     source: str = ""
 
@@ -191,6 +196,7 @@ def from_fiftyone(
     -------
     PullResult
     """
+    t0 = time.perf_counter()
     if not isinstance(ds, Dataset):
         ds = Dataset.open(ds, check_images="none")
     if ds.root is None or ds.version is None:
@@ -269,20 +275,24 @@ def from_fiftyone(
             meta={"fiftyone": {"dataset": name, "source": source}},
         )
     return PullResult(
-        version,
-        pl.DataFrame(
+        backend="fiftyone",
+        target=name,
+        version=version,
+        applied=len(relabel_rows) + len(verdict_rows),
+        already_applied=skipped,
+        seconds=time.perf_counter() - t0,
+        relabels=pl.DataFrame(
             [r[:4] for r in relabel_rows],
             schema={"sample_id": pl.Utf8, "old": pl.Utf8, "new": pl.Utf8, "how": pl.Utf8},
             orient="row",
         ),
-        pl.DataFrame(
+        verdicts=pl.DataFrame(
             verdict_rows,
             schema={"sample_id": pl.Utf8, "verdict": pl.Utf8, "issues": pl.Utf8},
             orient="row",
         ),
-        skipped,
-        missing,
-        source,
+        not_in_dataset=missing,
+        source=source,
     )
 
 

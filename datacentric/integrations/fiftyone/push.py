@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from datacentric.integrations.fiftyone import _raw
 from datacentric.integrations.fiftyone._env import FiftyOneError, import_fiftyone
 from datacentric.integrations.fiftyone.records import (
     ISSUE_TAG_PREFIX,
@@ -20,6 +21,7 @@ from datacentric.integrations.fiftyone.records import (
     WorstSlice,
     build_records,
 )
+from datacentric.integrations.review.results import PushResult as ReviewPushResult
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
@@ -48,38 +50,53 @@ def default_name(ds: Dataset) -> str:
     return f"datacentric-{ds.root.name}" if ds.root is not None else "datacentric"
 
 
-@dataclass
-class PushResult:
-    """What :func:`to_fiftyone` did.
+@dataclass(frozen=True, kw_only=True)
+class PushResult(ReviewPushResult):
+    """What :func:`to_fiftyone` did (the shared review fields, plus FiftyOne's own).
 
     Attributes
     ----------
-    name : str
-        The FiftyOne dataset.
+    backend, target : str
+        ``"fiftyone"`` and the FiftyOne dataset name (also :attr:`name`).
+    n_items : int
+        Samples of the dataset version pushed.
+    created, updated, unchanged : int
+        Samples inserted (also :attr:`added`), rewritten (content changed) and left untouched.
+    deleted : int
+        Samples removed (no longer in the dataset version).
     n_samples : int
-        Samples in it after the push.
-    added, updated, deleted, unchanged : int
-        Samples inserted, rewritten (content changed), removed (no longer in the dataset
-        version) and left untouched.
+        Samples in the FiftyOne dataset after the push.
     views : list of str
         Saved views written (worst issues, one per flagged issue type, one per worst slice).
     worst_slices : list of WorstSlice
     brain : list of str
         FiftyOne Brain fields computed (``uniqueness``, ``mistakenness``).
+    write_path : str
+        ``"raw"`` (bulk documents, on a FiftyOne version in
+        :data:`~datacentric.integrations.fiftyone._raw.RAW_WRITE_VERSIONS`) or ``"public"``
+        (``add_samples`` / ``set_values``).
     timings : dict
         Step → seconds.
+    seconds : float
     """
 
-    name: str
     n_samples: int
-    added: int
-    updated: int
     deleted: int
-    unchanged: int
     views: list[str] = field(default_factory=list)
     worst_slices: list[WorstSlice] = field(default_factory=list)
     brain: list[str] = field(default_factory=list)
+    write_path: str = "public"
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The FiftyOne dataset (``target``)."""
+        return self.target
+
+    @property
+    def added(self) -> int:
+        """Samples inserted (``created``)."""
+        return self.created
 
     def __repr__(self) -> str:
         return (
@@ -152,7 +169,7 @@ def to_fiftyone(
         When a dataset of that name exists and was not created by datacentric.
     """
     timings: dict[str, float] = {}
-    t0 = time.perf_counter()
+    start = t0 = time.perf_counter()
     records = build_records(
         ds, scan, predictions, slices=slices, worst_slices=worst_slices, min_slice_n=min_slice_n
     )
@@ -177,12 +194,20 @@ def to_fiftyone(
         if s in existing and existing[s] != h
     ]
     gone = [s for s in existing if s not in wanted]
+    raw = _raw.raw_writes(fo.__version__)
+    if not raw and (new_rows or changed_rows):
+        log.info(
+            "FiftyOne %s is not a version the raw writes were tested with (%s): writing "
+            "through add_samples/set_values (slower)",
+            fo.__version__,
+            ", ".join(sorted(_raw.RAW_WRITE_VERSIONS)),
+        )
     if gone:
         fds.delete_samples(fds.select_by("sample_id", gone))
     if new_rows:
-        _add(fo, fds, records, new_rows)
+        _add(fo, fds, records, new_rows, raw=raw)
     if changed_rows:
-        _update(fo, fds, records, changed_rows)
+        _update(fo, fds, records, changed_rows, raw=raw)
     timings["write"] = time.perf_counter() - t0
 
     from datacentric.integrations.fiftyone.views import save_views
@@ -228,16 +253,20 @@ def to_fiftyone(
         len(gone),
     )
     return PushResult(
-        name,
-        len(fds),
-        len(new_rows),
-        len(changed_rows),
-        len(gone),
-        n_unchanged,
-        views,
-        records.worst_slices,
-        computed,
-        timings,
+        backend="fiftyone",
+        target=name,
+        n_items=len(ids),
+        created=len(new_rows),
+        updated=len(changed_rows),
+        unchanged=n_unchanged,
+        seconds=time.perf_counter() - start,
+        n_samples=len(fds),
+        deleted=len(gone),
+        views=views,
+        worst_slices=records.worst_slices,
+        brain=computed,
+        write_path="raw" if raw else "public",
+        timings=timings,
     )
 
 
@@ -298,9 +327,9 @@ def _classification(fo: Any, label: str | None, conf: float | None = None) -> An
     return fo.Classification(label=label, confidence=conf)
 
 
-def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, fast: bool = True) -> None:
-    """Insert new samples: raw documents in FiftyOne's own format when possible (as
-    FiftyOne's dataset importer does; ~5x faster), else through ``add_samples``."""
+def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) -> None:
+    """Insert new samples: bulk documents on a pinned FiftyOne version (see :mod:`._raw`),
+    else through the public ``add_samples``."""
     sub, emb = _columns(records, rows)
     cols: dict[str, list[Any]] = {
         c: sub[c].to_list() for c in ("filepath", "sample_id", *records.scalar_fields, "dc_hash")
@@ -312,109 +341,22 @@ def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, fast: bool = T
     conf = sub["confidence"].to_list()
     if emb is not None:
         cols["embedding"] = [e if p is not None else None for e, p in zip(emb, pred, strict=True)]
-    if fast and _insert_raw(fds, cols, gt, pred, conf):
+    if raw:
+        _raw.insert(fds, cols, gt, pred, conf)
         return
-    n = len(gt)
-
-    def make(i: int) -> Any:
-        values = {c: v[i] for c, v in cols.items()}
-        return fo.Sample(
+    samples = [
+        fo.Sample(
             ground_truth=_classification(fo, gt[i]),
             predictions=_classification(fo, pred[i], conf[i]),
-            **values,
+            **{c: v[i] for c, v in cols.items()},
         )
-
+        for i in range(len(gt))
+    ]
     batcher: Callable[..., Any] = functools.partial(fo.core.utils.StaticBatcher, batch_size=_BATCH)
-    fds.add_samples(
-        [make(i) for i in range(n)],
-        expand_schema=False,
-        validate=False,
-        batcher=batcher,
-        progress=False,
-    )
+    fds.add_samples(samples, expand_schema=False, validate=False, batcher=batcher, progress=False)
 
 
-def _internals() -> dict[str, Any] | None:
-    """FiftyOne internals for raw writes (its dataset importer uses the same), or ``None``."""
-    try:
-        import fiftyone.core.odm.database as foo
-        import fiftyone.core.utils as fou
-        from bson import ObjectId
-        from pymongo import UpdateOne
-    except ImportError:  # pragma: no cover - other FiftyOne versions
-        return None
-    if not hasattr(foo, "insert_documents") or not hasattr(fou, "serialize_numpy_array"):
-        return None  # pragma: no cover
-    return {
-        "insert": foo.insert_documents,
-        "serialize": fou.serialize_numpy_array,
-        "ObjectId": ObjectId,
-        "UpdateOne": UpdateOne,
-    }
-
-
-def _raw_fields(
-    api: dict[str, Any],
-    cols: dict[str, list[Any]],
-    gt: list[str | None],
-    pred: list[str | None],
-    conf: list[float | None],
-) -> list[dict[str, Any]]:
-    """One dict of field values per sample, serialised as FiftyOne stores them."""
-    object_id, serialize = api["ObjectId"], api["serialize"]
-    emb = cols.get("embedding")
-    names = [c for c in cols if c != "embedding"]
-
-    def label(value: str | None, confidence: float | None = None) -> dict[str, Any] | None:
-        if value is None:
-            return None
-        doc = {"_id": object_id(), "_cls": "Classification", "tags": [], "label": value}
-        if confidence is not None:
-            doc["confidence"] = confidence
-        return doc
-
-    out = []
-    for i, values in enumerate(zip(*(cols[c] for c in names), strict=True)):
-        doc = dict(zip(names, values, strict=True))
-        doc["ground_truth"] = label(gt[i])
-        doc["predictions"] = label(pred[i], conf[i])
-        if emb is not None:
-            doc["embedding"] = serialize(emb[i]) if emb[i] is not None else None
-        out.append(doc)
-    return out
-
-
-def _insert_raw(
-    fds: Any,
-    cols: dict[str, list[Any]],
-    gt: list[str | None],
-    pred: list[str | None],
-    conf: list[float | None],
-) -> bool:
-    """Write sample documents straight into the dataset's collection; ``False`` when this
-    FiftyOne version lacks the internals used (then nothing was written)."""
-    api = _internals()
-    coll = getattr(fds, "_sample_collection", None)
-    dataset_id = getattr(getattr(fds, "_doc", None), "id", None)
-    if api is None or coll is None or dataset_id is None:  # pragma: no cover
-        log.info("FiftyOne internals changed; adding samples through add_samples()")
-        return False
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    rand = np.random.default_rng().random(len(gt)) * 0.001 + 0.999  # as FiftyOne's _rand
-    docs = _raw_fields(api, cols, gt, pred, conf)
-    for doc, r in zip(docs, rand, strict=True):
-        doc.update(
-            _media_type="image",
-            _rand=float(r),
-            _dataset_id=dataset_id,
-            created_at=now,
-            last_modified_at=now,
-        )
-    api["insert"](docs, coll, ordered=False, batcher=False, progress=False)
-    return True
-
-
-def _update(fo: Any, fds: Any, records: Records, rows: list[int]) -> None:
+def _update(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) -> None:
     """Rewrite changed samples in place (same FiftyOne ids), keeping reviewers' work: their
     tags, and label edits not pulled yet."""
     sub, emb = _columns(records, rows)
@@ -438,27 +380,23 @@ def _update(fo: Any, fds: Any, records: Records, rows: list[int]) -> None:
     ]
     cols["worst_slices"] = sub["worst_slices"].to_list()
     cols["dc_hash"] = sub["dc_hash"].to_list()
-    gt = [
-        og if e else new for og, e, new in zip(old_gt, edited, sub["label"].to_list(), strict=True)
-    ]
+    gt = sub["label"].to_list()
     pred = sub["pred_label"].to_list()
     conf = sub["confidence"].to_list()
     if emb is not None:
         cols["embedding"] = [e if np.isfinite(e).all() else None for e in emb]
-    api = _internals()
-    coll = getattr(fds, "_sample_collection", None)
-    if api is not None and coll is not None:
-        now = datetime.now(timezone.utc).replace(tzinfo=None)
-        ops = []
-        for oid, e, doc in zip(oids, edited, _raw_fields(api, cols, gt, pred, conf), strict=True):
-            if e:
-                del doc["ground_truth"]  # keep the reviewer's label document as it is
-            doc["last_modified_at"] = now
-            ops.append(api["UpdateOne"]({"_id": oid}, {"$set": doc}))
-        coll.bulk_write(ops, ordered=False)
+    if raw:
+        _raw.update(fds, oids, edited, cols, gt, pred, conf)
         return
-    for c, values in cols.items():  # pragma: no cover - public-API fallback
+    for c, values in cols.items():
         view.set_values(c, values, progress=False)
-    view.set_values("ground_truth", [_classification(fo, g) for g in gt], progress=False)
-    preds = [_classification(fo, p, c) for p, c in zip(pred, conf, strict=True)]
-    view.set_values("predictions", preds, progress=False)
+    view.set_values(
+        "predictions",
+        [_classification(fo, p, c) for p, c in zip(pred, conf, strict=True)],
+        progress=False,
+    )
+    fresh = [i for i, e in enumerate(edited) if not e]  # reviewers' label edits are kept
+    if fresh:
+        fds.select_by("sample_id", [ids[i] for i in fresh], ordered=True).set_values(
+            "ground_truth", [_classification(fo, gt[i]) for i in fresh], progress=False
+        )

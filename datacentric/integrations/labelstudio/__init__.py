@@ -18,10 +18,14 @@ Typical use::
     # ... annotators label in Label Studio ...
     result = pull_annotations("data/", project="Digits review", client=client)
     result.version, result.agreement["pairwise"]
+
+The same through the review-backend protocol: ``review.get_backend("labelstudio")``, or
+``datacentric review push DIR --to labelstudio --project NAME``.
 """
 
 from __future__ import annotations
 
+from datacentric.integrations.labelstudio.backend import LabelStudioBackend
 from datacentric.integrations.labelstudio.client import (
     LabelStudioClient,
     LabelStudioError,
@@ -33,15 +37,22 @@ from datacentric.integrations.labelstudio.config import (
     label_config,
     result_label,
 )
+from datacentric.integrations.labelstudio.decision import Decisions, decide
 from datacentric.integrations.labelstudio.pull import (
+    FetchedAnnotations,
     PullResult,
     annotations_frame,
+    apply_decisions,
+    fetch_annotations,
     pull_annotations,
 )
 from datacentric.integrations.labelstudio.push import PushResult, push_review, review_items
 from datacentric.integrations.labelstudio.state import ProjectState
 
 __all__ = [
+    "Decisions",
+    "FetchedAnnotations",
+    "LabelStudioBackend",
     "LabelStudioClient",
     "LabelStudioError",
     "ProjectState",
@@ -49,7 +60,10 @@ __all__ = [
     "PushResult",
     "ServerUnavailableError",
     "annotations_frame",
+    "apply_decisions",
     "choice_result",
+    "decide",
+    "fetch_annotations",
     "instructions_html",
     "label_config",
     "pull_annotations",

@@ -1,9 +1,16 @@
 """Pull completed Label Studio annotations back into a new dataset version, with lineage.
 
-Every task with at least one annotation is read, page by page. A sample's decision is the
-majority vote of its (not skipped) annotations; a tie keeps the current label and is reported.
-Relabels are committed as one new version whose lineage rows name the annotators
-(``source="labelstudio:<email>[,<email>]"``) and the task and annotation ids (``reason``).
+A pull is three steps:
+
+1. :func:`fetch_annotations` reads every task with at least one annotation, page by page
+   (a server failure here leaves the dataset untouched);
+2. :func:`~datacentric.integrations.labelstudio.decision.decide` (pure) takes each sample's
+   majority vote of its (not skipped) annotations; a tie keeps the current label and is
+   reported; samples whose annotations were all applied before are skipped;
+3. :func:`apply_decisions` relabels and commits one new version whose lineage rows name the
+   annotators (``source="labelstudio:<email>[,<email>]"``) and the task and annotation ids
+   (``reason``).
+
 The ids of applied annotations go to the project journal, so pulling again applies nothing
 twice; an annotation changed on the server after it was applied is applied again.
 """
@@ -11,8 +18,7 @@ twice; an annotation changed on the server after it was applied is applied again
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +28,20 @@ from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.integrations.labelstudio.client import LabelStudioClient, LabelStudioError
 from datacentric.integrations.labelstudio.config import result_label
+from datacentric.integrations.labelstudio.decision import decide
 from datacentric.integrations.labelstudio.state import ProjectState
-from datacentric.issues.agreement import agreement_report, majority_vote
+from datacentric.integrations.review.results import PullResult as ReviewPullResult
+from datacentric.issues.agreement import agreement_report
 
-__all__ = ["ANNOTATION_SCHEMA", "PullResult", "annotations_frame", "pull_annotations"]
+__all__ = [
+    "ANNOTATION_SCHEMA",
+    "FetchedAnnotations",
+    "PullResult",
+    "annotations_frame",
+    "apply_decisions",
+    "fetch_annotations",
+    "pull_annotations",
+]
 
 ANNOTATION_SCHEMA: dict[str, Any] = {
     "task_id": pl.Int64,
@@ -36,39 +52,62 @@ ANNOTATION_SCHEMA: dict[str, Any] = {
     "label": pl.Utf8,
     "updated_at": pl.Utf8,
 }
+_AGREEMENT_KEYS = ("fleiss_kappa", "krippendorff_alpha", "pairwise", "annotators")
+_ANNOTATED = {
+    "filters": {
+        "conjunction": "and",
+        "items": [
+            {
+                "filter": "filter:tasks:total_annotations",
+                "operator": "greater",
+                "type": "Number",
+                "value": 0,
+            }
+        ],
+    }
+}
 
 
-@dataclass
-class PullResult:
-    """What a pull found and applied.
+@dataclass(frozen=True, kw_only=True)
+class PullResult(ReviewPullResult):
+    """What a pull found and applied (the shared review fields, plus Label Studio's own).
 
     Attributes
     ----------
-    dataset : Dataset
-        The dataset after the pull (the new version when something changed).
+    backend, target : str
+        ``"labelstudio"`` and the project title.
     version : int or None
         The committed version (``None`` when nothing changed or ``commit=False``).
+    applied : int
+        Relabels made now.
+    already_applied : int
+        Samples whose annotations were all applied by an earlier pull (skipped; also
+        :attr:`n_already_applied`).
+    dataset : Dataset
+        The dataset after the pull (the new version when something changed).
+    project_id : int
     annotations : polars.DataFrame
         Every usable annotation of the project (:data:`ANNOTATION_SCHEMA`).
     decisions : polars.DataFrame
-        One row per sample with new annotations: ``sample_id, task_id, old, decided, votes,
-        n_annotations, annotators, annotator_ids, annotation_ids, status`` where status is
-        ``relabeled``, ``confirmed`` (the annotators kept the label), ``tie`` (label kept) or
-        ``unknown_label``.
+        One row per sample with new annotations (see
+        :data:`~datacentric.integrations.labelstudio.decision.DECISION_SCHEMA`): ``status`` is
+        ``relabeled``, ``confirmed`` (the annotators kept the label), ``tie`` (label kept)
+        or ``unknown_label``.
     agreement : dict
         :func:`~datacentric.issues.agreement.agreement_report` over all annotations.
-    n_already_applied : int
-        Samples whose annotations were all applied by an earlier pull (skipped).
     seconds : float
     """
 
-    dataset: Dataset
-    version: int | None
-    annotations: pl.DataFrame
-    decisions: pl.DataFrame
-    agreement: dict[str, Any]
-    n_already_applied: int
-    seconds: float
+    dataset: Dataset = field(repr=False)
+    project_id: int
+    annotations: pl.DataFrame = field(repr=False)
+    decisions: pl.DataFrame = field(repr=False)
+    agreement: dict[str, Any] = field(repr=False)
+
+    @property
+    def n_already_applied(self) -> int:
+        """Samples skipped because an earlier pull applied all their annotations."""
+        return self.already_applied
 
     @property
     def relabeled(self) -> pl.DataFrame:
@@ -79,6 +118,16 @@ class PullResult:
     def ties(self) -> pl.DataFrame:
         """Samples whose annotators split evenly (label kept)."""
         return self.decisions.filter(pl.col("status") == "tie")
+
+
+@dataclass(frozen=True)
+class FetchedAnnotations:
+    """What :func:`fetch_annotations` read from the server."""
+
+    url: str
+    project_id: int
+    project: str
+    annotations: pl.DataFrame
 
 
 def annotations_frame(tasks: list[dict[str, Any]], users: dict[int, str]) -> pl.DataFrame:
@@ -133,6 +182,74 @@ def _resolve_project(client: LabelStudioClient, project: str | int) -> tuple[int
     return pid, project
 
 
+def fetch_annotations(
+    client: LabelStudioClient, project: str | int, *, page_size: int = 500
+) -> FetchedAnnotations:
+    """Read every usable annotation of ``project`` (title or id) from the server.
+
+    Raises
+    ------
+    LabelStudioError
+        When the server fails (after the client's retries).
+    InvalidParameterError
+        When no project has that title.
+    """
+    pid, title = _resolve_project(client, project)
+    # no include=: with it, the 1.23 server returns annotations as bare ids for imported ones
+    tasks = client.iter_tasks(pid, query=_ANNOTATED, fields="all", page_size=page_size)
+    frame = annotations_frame(list(tasks), client.users())
+    return FetchedAnnotations(client.url, pid, title, frame)
+
+
+def apply_decisions(
+    ds: Dataset,
+    decisions: pl.DataFrame,
+    fetched: FetchedAnnotations,
+    agreement: dict[str, Any],
+    *,
+    commit: bool = True,
+    message: str | None = None,
+) -> int | None:
+    """Relabel the ``relabeled`` decisions with lineage and commit them as one version.
+
+    Returns the new version, or ``None`` when nothing was relabeled or ``commit=False``
+    (then the relabels stay pending on ``ds``).
+    """
+    relabel = decisions.filter(pl.col("status") == "relabeled")
+    if not relabel.height:
+        return None
+    pid = fetched.project_id
+    ds.relabel(
+        relabel["sample_id"].to_list(),
+        relabel["decided"].to_list(),
+        reason=[
+            f"Label Studio project {pid} task {r['task_id']}: {r['votes']} of "
+            f"{r['n_annotations']} annotation(s) chose {r['decided']!r} (user ids "
+            f"{r['annotator_ids']}; annotation ids {r['annotation_ids']})"
+            for r in relabel.iter_rows(named=True)
+        ],
+        source=[f"labelstudio:{a}" for a in relabel["annotators"].to_list()],
+    )
+    if not commit:
+        return None
+    counts = dict(decisions.group_by("status").len().rows())
+    n_annotators = fetched.annotations["annotator"].n_unique()
+    return ds.commit(
+        message
+        or f"Label Studio project {fetched.project!r}: {relabel.height} relabels from "
+        f"{n_annotators} annotator(s); {counts.get('tie', 0)} ties kept",
+        meta={
+            "labelstudio": {
+                "url": fetched.url,
+                "project_id": pid,
+                "project": fetched.project,
+                "decisions": counts,
+                "agreement": {k: agreement[k] for k in _AGREEMENT_KEYS},
+            }
+        },
+    )
+
+
 def pull_annotations(
     dataset: Dataset | str | Path,
     *,
@@ -169,147 +286,40 @@ def pull_annotations(
             "pull_annotations needs the folder-backed dataset the tasks were pushed from."
         )
     client = client or LabelStudioClient(url, token)
-    query = {
-        "filters": {
-            "conjunction": "and",
-            "items": [
-                {
-                    "filter": "filter:tasks:total_annotations",
-                    "operator": "greater",
-                    "type": "Number",
-                    "value": 0,
-                }
-            ],
-        }
-    }
     try:  # read everything first: a failure here leaves the dataset untouched
-        pid, title = _resolve_project(client, project)
-        # no include=: with it, the 1.23 server returns annotations as bare ids for imported ones
-        tasks = list(client.iter_tasks(pid, query=query, fields="all", page_size=page_size))
-        users = client.users()
+        fetched = fetch_annotations(client, project, page_size=page_size)
     except LabelStudioError as exc:
         raise type(exc)(
             f"{exc} Nothing was applied: the dataset stays at version {ds.version} and every "
             "annotation is still pending. Pull again when the server answers.",
             exc.status_code,
         ) from None
-    state = ProjectState.load(ds.root, client.url, title)
-    if state.project_id not in (None, pid):
+    state = ProjectState.load(ds.root, client.url, fetched.project)
+    if state.project_id not in (None, fetched.project_id):
         state.applied = {}
-    state.project_id = pid
-    ann = annotations_frame(tasks, users)
-    known = set(ds.sample_ids)
-    ann = ann.filter(pl.col("sample_id").is_in(list(known)))
-
-    by_sample: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in ann.iter_rows(named=True):
-        by_sample[row["sample_id"]].append(row)
+    state.project_id = fetched.project_id
+    ann = fetched.annotations.filter(pl.col("sample_id").is_in(ds.sample_ids))
+    fetched = replace(fetched, annotations=ann)  # annotations of other samples play no part
     current = dict(ds.manifest.select("sample_id", "label").rows())
-    decisions: list[dict[str, Any]] = []
-    n_done = 0
-    newly_applied: dict[str, str] = {}
-    for sid, rows in by_sample.items():
-        fresh = [r for r in rows if state.applied.get(str(r["annotation_id"])) != r["updated_at"]]
-        if not fresh:
-            n_done += 1
-            continue
-        labels = [r["label"] for r in rows]
-        decided = majority_vote(labels)
-        if decided is None:
-            status = "tie"
-        elif decided not in ds.classes:
-            status = "unknown_label"
-        elif decided == current.get(sid):
-            status = "confirmed"
-        else:
-            status = "relabeled"
-        voters = sorted({r["annotator"] for r in rows if r["label"] == decided}) or sorted(
-            {r["annotator"] for r in rows}
-        )
-        decisions.append(
-            {
-                "sample_id": sid,
-                "task_id": rows[0]["task_id"],
-                "old": current.get(sid),
-                "decided": decided,
-                "votes": sum(lab == decided for lab in labels),
-                "n_annotations": len(rows),
-                "annotators": ",".join(voters),
-                "annotator_ids": ",".join(
-                    str(i)
-                    for i in sorted({r["annotator_id"] for r in rows if r["label"] == decided})
-                ),
-                "annotation_ids": ",".join(str(r["annotation_id"]) for r in rows),
-                "status": status,
-            }
-        )
-        newly_applied |= {str(r["annotation_id"]): r["updated_at"] for r in rows}
-    dec = pl.DataFrame(
-        decisions,
-        schema={
-            "sample_id": pl.Utf8,
-            "task_id": pl.Int64,
-            "old": pl.Utf8,
-            "decided": pl.Utf8,
-            "votes": pl.Int64,
-            "n_annotations": pl.Int64,
-            "annotators": pl.Utf8,
-            "annotator_ids": pl.Utf8,
-            "annotation_ids": pl.Utf8,
-            "status": pl.Utf8,
-        },
-    )
-    relabel = dec.filter(pl.col("status") == "relabeled")
-    if relabel.height:
-        ds.relabel(
-            relabel["sample_id"].to_list(),
-            relabel["decided"].to_list(),
-            reason=[
-                f"Label Studio project {pid} task {r['task_id']}: {r['votes']} of "
-                f"{r['n_annotations']} annotation(s) chose {r['decided']!r} (user ids "
-                f"{r['annotator_ids']}; annotation ids {r['annotation_ids']})"
-                for r in relabel.iter_rows(named=True)
-            ],
-            source=[f"labelstudio:{a}" for a in relabel["annotators"].to_list()],
-        )
+    decided = decide(ann, current, ds.classes, state.applied)
     agreement = agreement_report(
         ann.filter(pl.col("label").is_in(ds.classes)).select("sample_id", "annotator", "label"),
         ds.classes,
     )
-    version = None
+    version = apply_decisions(ds, decided.table, fetched, agreement, commit=commit, message=message)
     if commit:
-        if relabel.height:
-            counts = dict(dec.group_by("status").len().rows())
-            version = ds.commit(
-                message
-                or f"Label Studio project {title!r}: {relabel.height} relabels from "
-                f"{ann['annotator'].n_unique()} annotator(s); {counts.get('tie', 0)} ties kept",
-                meta={
-                    "labelstudio": {
-                        "url": client.url,
-                        "project_id": pid,
-                        "project": title,
-                        "decisions": counts,
-                        "agreement": {
-                            k: agreement[k]
-                            for k in (
-                                "fleiss_kappa",
-                                "krippendorff_alpha",
-                                "pairwise",
-                                "annotators",
-                            )
-                        },
-                    }
-                },
-            )
-        state.applied |= newly_applied
+        state.applied |= decided.applied
         state.save()
     return PullResult(
-        dataset=ds,
+        backend="labelstudio",
+        target=fetched.project,
         version=version,
-        annotations=ann,
-        decisions=dec,
-        agreement=agreement,
-        n_already_applied=n_done,
+        applied=decided.relabeled.height,
+        already_applied=decided.already_applied,
         seconds=time.perf_counter() - t0,
+        dataset=ds,
+        project_id=fetched.project_id,
+        annotations=ann,
+        decisions=decided.table,
+        agreement=agreement,
     )

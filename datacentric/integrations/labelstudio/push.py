@@ -32,6 +32,7 @@ from datacentric.integrations.labelstudio.config import (
     label_config,
 )
 from datacentric.integrations.labelstudio.state import ProjectState
+from datacentric.integrations.review.results import PushResult as ReviewPushResult
 
 if TYPE_CHECKING:
     from datacentric.integrations.guide import AnnotationGuide
@@ -44,33 +45,42 @@ ENV_DOCUMENT_ROOT = "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
 ImageMode = Literal["auto", "local-files", "data-uri"]
 
 
-@dataclass
-class PushResult:
-    """What a push did.
+@dataclass(frozen=True, kw_only=True)
+class PushResult(ReviewPushResult):
+    """What a push did (the shared review fields, plus the project and its task ids).
 
     Attributes
     ----------
-    project_id : int
-    project_url : str
-        The project's page on the server.
+    backend, target : str
+        ``"labelstudio"`` and the project title.
+    url : str
+        The project's page on the server (also :attr:`project_url`).
     n_items : int
         Samples asked for.
     created : int
         Tasks created by this call.
-    existing : int
-        Samples that already had a task (skipped; nothing duplicated).
+    updated : int
+        Always 0: a task that exists is never rewritten.
+    unchanged : int
+        Samples that already had a task (skipped; nothing duplicated; also :attr:`existing`).
+    project_id : int
     task_ids : dict
         sample_id → task id, for every asked sample.
     seconds : float
     """
 
     project_id: int
-    project_url: str
-    n_items: int
-    created: int
-    existing: int
     task_ids: dict[str, int]
-    seconds: float
+
+    @property
+    def project_url(self) -> str:
+        """The project's page on the server."""
+        return self.url or ""
+
+    @property
+    def existing(self) -> int:
+        """Samples that already had a task (the same as ``unchanged``)."""
+        return self.unchanged
 
 
 def review_items(
@@ -441,11 +451,14 @@ def push_review(
             on_chunk(created, len(tasks))
     asked = table["sample_id"].to_list()
     return PushResult(
-        project_id=pid,
-        project_url=f"{client.url}/projects/{pid}/data",
+        backend="labelstudio",
+        target=project,
+        url=f"{client.url}/projects/{pid}/data",
         n_items=len(asked),
         created=created,
-        existing=len(set(asked) & set(existing)),
-        task_ids={s: state.tasks[s] for s in asked if s in state.tasks},
+        updated=0,
+        unchanged=len(set(asked) & set(existing)),
         seconds=time.perf_counter() - t0,
+        project_id=pid,
+        task_ids={s: state.tasks[s] for s in asked if s in state.tasks},
     )

@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -46,6 +47,39 @@ def test_review_fiftyone_pushes_and_pulls(demo: Demo, tmp_path: Path) -> None:
     # A second push of the same data rewrites nothing.
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
+
+
+def test_review_push_pull_through_the_fiftyone_backend(demo: Demo, tmp_path: Path) -> None:
+    root = demo.copy(tmp_path / "digits")
+    scan = root / "scan.parquet"
+    push = ["review", "push", str(root), "--to", "fiftyone", "--name", "dc-test-verbs"]
+    res = runner.invoke(
+        app, [*push, "--scan", str(scan), "--no-brain", "--option", "worst_slices=2"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "FiftyOne dataset dc-test-verbs: 1737 samples (added 1737" in res.output
+
+    import fiftyone as fo
+
+    fds = fo.load_dataset("dc-test-verbs")
+    assert len([v for v in fds.list_saved_views() if v.startswith("slice-")]) == 2
+    assert "uniqueness" not in fds.get_field_schema()
+    sid = demo.scan.flagged("label")["sample_id"][0]
+    fds.match({"sample_id": sid}).tag_samples("relabel:0")
+    pull = ["review", "pull", str(root), "--from", "fiftyone", "--name", "dc-test-verbs"]
+    res = runner.invoke(app, [*pull, "--reviewer", "carol"])
+    assert res.exit_code == 0, res.output
+    assert "Committed version 2" in res.output and "fiftyone:carol" in res.output
+    lineage = Dataset.open(root).lineage(sid)
+    assert lineage.filter(pl.col("field") == "label")["new"].to_list() == ["0"]
+    res = runner.invoke(app, pull)
+    assert (
+        res.exit_code == 0 and "Nothing new to pull (1 decision(s) already applied)" in res.output
+    )
+    # no --scan: DIR/scan.parquet; nothing changed but the relabelled sample
+    res = runner.invoke(app, [*push, "--no-brain", "--option", "worst_slices=2"])
+    assert res.exit_code == 0, res.output
+    assert "updated 1, deleted 0, unchanged 1736" in res.output
 
 
 def test_review_fiftyone_launch_serves_the_app_until_interrupted(

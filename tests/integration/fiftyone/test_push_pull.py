@@ -11,10 +11,11 @@ import pytest
 
 from datacentric import Dataset
 from datacentric.exceptions import InvalidParameterError
-from datacentric.integrations.fiftyone import PushResult, from_fiftyone, to_fiftyone
+from datacentric.integrations.fiftyone import PushResult, _raw, from_fiftyone, to_fiftyone
 from tests.integration.fiftyone.conftest import Demo
 
 pytestmark = pytest.mark.usefixtures("mongod_uri")
+WRITE_PATHS = ("raw", "public")
 
 
 def _fo() -> Any:
@@ -23,8 +24,37 @@ def _fo() -> Any:
     return fo
 
 
+def _force(monkeypatch: pytest.MonkeyPatch, write_path: str) -> None:
+    """Make the push take ``write_path``: the public API is what any FiftyOne version other
+    than the pinned ones gets."""
+    if write_path == "public":
+        monkeypatch.setattr(_raw, "RAW_WRITE_VERSIONS", frozenset())
+    else:
+        assert _raw.raw_writes(_fo().__version__), "raw writes are pinned to another version"
+
+
+def _dump(fds: Any) -> list[dict[str, Any]]:
+    """Every sample as a plain dict, without what differs between two writes of the same
+    content (ids, timestamps)."""
+    skip = {"id", "created_at", "last_modified_at"}
+    out = []
+    for s in fds.sort_by("sample_id"):
+        d = {
+            k: (v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in s.to_dict().items()
+            if k not in skip
+        }
+        for f in ("ground_truth", "predictions"):
+            if d.get(f):
+                d[f].pop("_id")
+        out.append(d)
+    return out
+
+
 def test_push_writes_samples_labels_and_issue_fields(pushed: PushResult, demo: Demo) -> None:
     fds = pushed.load()
+    assert pushed.write_path == "raw"  # FiftyOne 1.22.1 is pinned: raw bulk writes
+    assert (pushed.backend, pushed.target, pushed.n_items) == ("fiftyone", fds.name, len(fds))
     assert pushed.added == len(demo.ds) == len(fds)
     assert pushed.updated == pushed.deleted == 0
     schema = fds.get_field_schema()
@@ -97,12 +127,17 @@ def test_worst_slice_views_hold_their_slice(pushed: PushResult, demo: Demo) -> N
     assert len(view) == n and set(view.distinct("vendor")) == {"vendor_c"}
 
 
-def test_update_is_incremental_and_keeps_reviewer_work(mongod_uri: str, demo: Demo) -> None:
-    name = "dc-test-update"
+@pytest.mark.parametrize("write_path", WRITE_PATHS)
+def test_update_is_incremental_and_keeps_reviewer_work(
+    mongod_uri: str, demo: Demo, write_path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _force(monkeypatch, write_path)
+    name = f"dc-test-update-{write_path}"
     # No worst slices here: relabelling moves slice accuracies, which would (rightly) rewrite
     # the slice membership of many samples.
     kw: dict[str, Any] = {"name": name, "brain": False, "worst_slices": 0}
-    to_fiftyone(demo.ds, demo.scan, demo.predictions, **kw)
+    first = to_fiftyone(demo.ds, demo.scan, demo.predictions, **kw)
+    assert first.write_path == write_path and first.created == len(demo.ds)
     fds = _fo().load_dataset(name)
     before = dict(zip(fds.values("sample_id"), fds.values("id"), strict=True))
     reviewed = demo.ds.sample_ids[0]  # relabelled below, so its row is rewritten
@@ -127,6 +162,7 @@ def test_update_is_incremental_and_keeps_reviewer_work(mongod_uri: str, demo: De
     ds.remove(ids[10:12], reason="test")
     third = to_fiftyone(ds, demo.scan, demo.predictions, **kw)
     assert (third.added, third.updated, third.deleted) == (0, 5, 2)
+    assert third.write_path == write_path
     assert len(fds) == len(demo.ds) - 2
     after = dict(zip(fds.values("sample_id"), fds.values("id"), strict=True))
     assert all(after[s] == before[s] for s in after)  # same FiftyOne samples: no rebuild
@@ -219,40 +255,69 @@ def test_pull_commits_review_as_new_version_once(
     assert from_fiftyone(root, name, reviewer="alice").version is None
 
 
-def test_fast_insert_matches_fiftyones_add_samples(mongod_uri: str, demo: Demo) -> None:
-    """New samples are written as raw documents (FiftyOne's importer does the same); they
-    must read back exactly like samples added through the public ``add_samples``."""
+def test_raw_insert_matches_fiftyones_add_samples(mongod_uri: str, demo: Demo) -> None:
+    """New samples are written as raw documents on the pinned FiftyOne version (its dataset
+    importer does the same); they must read back exactly like samples added through the
+    public ``add_samples``."""
     from datacentric.integrations.fiftyone import push
     from datacentric.integrations.fiftyone.records import build_records
 
     fo = _fo()
     records = build_records(demo.ds, demo.scan, demo.predictions)
     rows = list(range(0, len(demo.ds), 40))
-    dumps = []
-    for fast in (True, False):
-        name = f"dc-test-insert-{int(fast)}"
+    dumps, docs = [], []
+    for raw in (True, False):
+        name = f"dc-test-insert-{int(raw)}"
         if fo.dataset_exists(name):
             fo.delete_dataset(name)
         fds = push._open_or_create(fo, name, overwrite=False)
         push._ensure_schema(fo, fds, records)
-        push._add(fo, fds, records, rows, fast=fast)
-        skip = {"id", "created_at", "last_modified_at"}
-        dumps.append(
-            [
-                {
-                    k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                    for k, v in s.to_dict().items()
-                    if k not in skip
-                }
-                for s in fds.sort_by("sample_id")
-            ]
-        )
-        for f in ("ground_truth", "predictions"):
-            for d in dumps[-1]:
-                if d.get(f):
-                    d[f].pop("_id")
+        push._add(fo, fds, records, rows, raw=raw)
+        dumps.append(_dump(fds))
+        # the stored documents themselves: FiftyOne's bookkeeping fields filled alike
+        stored = list(fds._sample_collection.find({}).sort("sample_id"))
+        assert {d["_media_type"] for d in stored} == {"image"}
+        assert {d["_dataset_id"] for d in stored} == {fds._doc.id}
+        assert all(0.999 <= d["_rand"] <= 1.0 for d in stored)
+        docs.append([sorted(d) for d in stored])
     assert len(dumps[0]) == len(rows)
     assert dumps[0] == dumps[1]
+    assert docs[0] == docs[1]  # the same fields, none missing or extra
+
+
+def test_raw_update_matches_the_public_update(
+    mongod_uri: str, demo: Demo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same push, reviewer work and re-push through both write paths leave identical
+    samples (reviewer tags and unpulled label edits kept by both)."""
+    ds = Dataset.open(demo.root)
+    changed = ds.sample_ids[0:6]
+    old = ds.manifest.filter(pl.col("sample_id").is_in(changed))["label"].to_list()
+    new = [demo.ds.classes[(demo.ds.classes.index(x) + 1) % 10] for x in old]
+    ds.relabel(changed, new, reason="test")
+    dumps = []
+    for write_path in WRITE_PATHS:
+        with monkeypatch.context() as m:
+            _force(m, write_path)
+            name = f"dc-test-update-same-{write_path}"
+            kw: dict[str, Any] = {"name": name, "brain": False, "worst_slices": 0}
+            to_fiftyone(demo.ds, demo.scan, demo.predictions, **kw)
+            fds = _fo().load_dataset(name)
+            fds.match({"sample_id": changed[0]}).tag_samples("not_an_issue")
+            sample = fds.match({"sample_id": changed[1]}).first()
+            sample.ground_truth.label = "9" if sample.ground_truth.label != "9" else "8"
+            sample.save()
+            res = to_fiftyone(ds, demo.scan, demo.predictions, **kw)
+            assert (res.write_path, res.updated, res.unchanged) == (
+                write_path,
+                6,
+                len(ds) - 6,
+            )
+            dumps.append(_dump(fds))
+    assert dumps[0] == dumps[1]
+    got = {d["sample_id"]: d for d in dumps[0]}
+    assert "not_an_issue" in got[changed[0]]["tags"]
+    assert got[changed[1]]["ground_truth"]["label"] != got[changed[1]]["dc_label"]  # kept
 
 
 def test_push_without_predictions_then_a_narrower_scan(mongod_uri: str, demo: Demo) -> None:

@@ -13,11 +13,14 @@ import pytest
 from datacentric.dataset import Dataset
 from datacentric.datasets import load_ground_truth
 from datacentric.exceptions import InvalidParameterError
+from datacentric.integrations import review
 from datacentric.integrations.guide import AnnotationGuide
 from datacentric.integrations.labelstudio import (
     LabelStudioClient,
     LabelStudioError,
     ProjectState,
+    PullResult,
+    PushResult,
     choice_result,
     label_config,
     pull_annotations,
@@ -146,10 +149,13 @@ def test_round_trip_two_annotators(
     meta_pull = after.history().filter(pl.col("version") == after.version)
     assert meta_pull.height == 1
 
-    # pulling again applies nothing twice
-    again = pull_annotations(demo_dir, project="Digits round trip", client=client)
-    assert again.version is None and again.decisions.height == 0
-    assert again.n_already_applied == 40
+    assert (pulled.applied, pulled.already_applied) == (len(want_relabel), 0)
+
+    # pulling again (through the review-backend protocol) applies nothing twice
+    again = review.pull(demo_dir, backend="labelstudio", target="Digits round trip", client=client)
+    assert isinstance(again, PullResult) and again.backend == "labelstudio"
+    assert again.version is None and again.decisions.height == 0 and again.applied == 0
+    assert again.n_already_applied == again.already_applied == 40
     assert Dataset.open(demo_dir).version == after.version
 
     # a third opinion on a tied task is new: the majority now decides it
@@ -171,23 +177,25 @@ def test_duplicate_push_creates_nothing(ls_server: LabelStudioServer, demo_dir: 
     ds, result, preds = _scan(demo_dir)
     client = LabelStudioClient(ls_server.url, ls_server.token)
     kw = {
-        "project": "Digits duplicates",
+        "backend": "labelstudio",
+        "target": "Digits duplicates",
         "client": client,
         "predictions": preds,
         "images": "data-uri",
     }
-    first = push_review(ds, result, limit=50, **kw)
-    assert (first.created, first.existing) == (50, 0)
+    first = review.push(ds, result, limit=50, **kw)  # the review-backend protocol
+    assert isinstance(first, PushResult) and first.url == first.project_url
+    assert (first.created, first.updated, first.unchanged) == (50, 0, 0)
     assert first.task_ids and all(
         v.startswith("data:image/png;base64,")
         for v in [t["data"]["image"] for t in client.iter_tasks(first.project_id)]
     )
-    again = push_review(ds, result, limit=50, **kw)
-    assert (again.created, again.existing) == (0, 50)
+    again = review.push(ds, result, limit=50, **kw)
+    assert (again.created, again.unchanged, again.existing) == (0, 50, 50)
     assert again.task_ids == first.task_ids
     # the journal lost: the server is still asked by sample_id, so still no duplicate
     ProjectState.load(demo_dir, client.url, "Digits duplicates").path.unlink()
-    more = push_review(ds, result, limit=80, **kw)
+    more = review.push(ds, result, limit=80, **kw)
     assert (more.created, more.existing) == (30, 50)
     ids = [t["data"]["sample_id"] for t in client.iter_tasks(first.project_id)]
     assert len(ids) == 80 == len(set(ids))
