@@ -10,6 +10,7 @@ from rich.table import Table
 
 from datacentric._io import atomic_write, ensure_writable
 from datacentric.cli._common import console, esc, user_errors
+from datacentric.cli._options import REV
 from datacentric.dataset import Dataset, VersionStore
 
 __all__ = ["register"]
@@ -65,7 +66,7 @@ def demo_production(
 
 def info(
     directory: Path = typer.Argument(..., help="Dataset directory."),
-    version: str | None = typer.Option(None, "--version", "-v", help="Version (default HEAD)."),
+    version: str | None = REV,
 ) -> None:
     """Summarise a dataset: samples per split and class, metadata columns, version."""
     ds = _open_any(directory, version)

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from datacentric._io import ensure_writable
 from datacentric.cli._common import check_option, console, esc, user_errors
+from datacentric.cli._options import REV
 from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["export_cmd", "register"]
@@ -40,7 +41,7 @@ def export_cmd(
     max_drop: float = typer.Option(0.01, "--max-drop", help="Allowed accuracy drop per slice."),
     min_n: int = typer.Option(30, "--min-n", help="Slices with fewer test rows are not gated."),
     calib_size: int = typer.Option(256, "--calib-size", help="Calibration sample size."),
-    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+    version: str | None = REV,
     seed: int = typer.Option(0, help="Seed for training, calibration sampling, bootstrap."),
 ) -> None:
     """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much."""

@@ -9,16 +9,15 @@ from rich.table import Table
 
 from datacentric._io import ensure_writable
 from datacentric.cli._common import check_option, console, esc, user_errors
+from datacentric.cli._options import slices_option
 
 __all__ = ["register"]
 
 
 def loop_cmd(
     directory: Path = typer.Argument(..., help="A versioned dataset directory."),
-    iterations: int = typer.Option(2, "--iterations", "-n", help="Fix iterations to run."),
-    slices: Path | None = typer.Option(
-        None, "--slices", "-s", help="YAML slices to evaluate (default: every metadata value)."
-    ),
+    iterations: int = typer.Option(2, "--iterations", "-i", help="Fix iterations to run."),
+    slices: Path | None = slices_option("YAML slices to evaluate (default: every metadata value)."),
     folds: int = typer.Option(5, help="Cross-validation folds of each scan."),
     seed: int = typer.Option(0, help="Seed of everything."),
     min_confidence: float = typer.Option(

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from datacentric._io import ensure_writable
 from datacentric.cli._common import console, esc, new_app, user_errors
+from datacentric.cli._options import slices_option
+from datacentric.exceptions import InvalidParameterError
 
 __all__ = ["app"]
 
@@ -70,7 +72,7 @@ def ingest_cmd(
     reference: Path | None = typer.Option(
         None, "--reference", "-r", help="Reference rows (.parquet/.csv); creates a new store."
     ),
-    slices: Path | None = typer.Option(None, "--slices", "-s", help="YAML slice definitions."),
+    slices: Path | None = slices_option("YAML slice definitions."),
     config: Path | None = typer.Option(None, "--config", "-c", help="YAML alert config."),
     batch_id: str | None = typer.Option(
         None, "--batch-id", help="Id of the (single) batch; default: a hash of its content."
@@ -125,12 +127,19 @@ def labels_cmd(
 @user_errors
 def status_cmd(
     store: Path = _STORE,
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    fmt: str = typer.Option(
+        "table", "--format", help="How to print: table (default) or json (for scripts)."
+    ),
 ) -> None:
     """Batches, rows, windows and current alerts of a store."""
+    if fmt not in ("table", "json"):
+        raise InvalidParameterError(
+            f"--format must be 'table' or 'json', received {fmt!r}. Use --format json to get "
+            "machine-readable output."
+        )
     with _open(store) as mon:
         status = mon.status()
-        if as_json:
+        if fmt == "json":
             console.print_json(json.dumps(status, default=str))
             return
         console.print(

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 
 from datacentric.cli._common import console, esc, user_errors
+from datacentric.cli._options import REV, slices_option
 from datacentric.cli.review_inputs import PREDICTIONS_FILE, SCAN_FILE, find_scan, load_predictions
 from datacentric.cli.review_verbs import show_pull, show_push
 from datacentric.integrations.fiftyone.pull import PullResult
@@ -72,9 +73,7 @@ def fiftyone_cmd(
     name: str | None = typer.Option(
         None, "--name", help="FiftyOne dataset name (default: datacentric-<folder name>)."
     ),
-    slices: Path | None = typer.Option(
-        None, "--slices", "-s", help="YAML slices for the worst-slice views."
-    ),
+    slices: Path | None = slices_option("YAML slices for the worst-slice views."),
     brain: bool = typer.Option(
         True, "--brain/--no-brain", help="FiftyOne Brain uniqueness and mistakenness."
     ),
@@ -89,7 +88,7 @@ def fiftyone_cmd(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace a same-named dataset datacentric did not create."
     ),
-    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+    version: str | None = REV,
 ) -> None:
     """Review issues, predictions and worst slices in the FiftyOne App; pull verdicts back.
 

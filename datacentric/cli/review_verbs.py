@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from datacentric.cli._common import console, esc, user_errors
+from datacentric.cli._options import slices_option
 from datacentric.exceptions import InvalidParameterError
 from datacentric.integrations.review import PullResult, PushResult, ReviewBackend
 
@@ -92,7 +93,7 @@ def push_cmd(
     to: str = typer.Option(
         "labelstudio", "--to", help="Review backend: labelstudio, fiftyone or a registered one."
     ),
-    target: str | None = typer.Option(None, "--project", "--name", "-p", help=_TARGET_HELP),
+    target: str | None = typer.Option(None, "--project", "--name", help=_TARGET_HELP),
     scan: Path | None = typer.Option(
         None,
         "--scan",
@@ -126,9 +127,7 @@ def push_cmd(
     ),
     url: str | None = _URL,
     token: str | None = _TOKEN,
-    slices: Path | None = typer.Option(
-        None, "--slices", "-s", help="fiftyone: YAML slices for the worst-slice views."
-    ),
+    slices: Path | None = slices_option("fiftyone: YAML slices for the worst-slice views."),
     brain: bool | None = typer.Option(
         None, "--brain/--no-brain", help="fiftyone: Brain uniqueness and mistakenness (on)."
     ),
@@ -170,7 +169,7 @@ def pull_cmd(
     from_: str = typer.Option(
         "labelstudio", "--from", help="Review backend: labelstudio, fiftyone or a registered one."
     ),
-    target: str | None = typer.Option(None, "--project", "--name", "-p", help=_TARGET_HELP),
+    target: str | None = typer.Option(None, "--project", "--name", help=_TARGET_HELP),
     message: str | None = typer.Option(None, "--message", "-m", help="Commit message."),
     reviewer: str | None = typer.Option(
         None, "--reviewer", help="fiftyone: reviewer name for the lineage source."

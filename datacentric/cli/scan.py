@@ -9,6 +9,7 @@ from rich.table import Table
 
 from datacentric._io import ensure_writable
 from datacentric.cli._common import console, esc, user_errors
+from datacentric.cli._options import REV
 from datacentric.cli.data import _open_any
 from datacentric.exceptions import InvalidParameterError
 
@@ -32,7 +33,7 @@ def scan_cmd(
     finders: str | None = typer.Option(
         None, "--finders", help="Comma-separated finder names (default: all)."
     ),
-    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+    version: str | None = REV,
     predictions: Path | None = typer.Option(
         None,
         "--pred-probs",

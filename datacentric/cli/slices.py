@@ -10,6 +10,7 @@ from rich.table import Table
 
 from datacentric._io import ensure_writable
 from datacentric.cli._common import check_option, console, esc, new_app, user_errors
+from datacentric.cli._options import REV, slices_option
 
 __all__ = ["app"]
 
@@ -33,13 +34,11 @@ def _open(directory: Path, version: str | None) -> Any:
 def evaluate_cmd(
     directory: Path = typer.Argument(..., help="Dataset directory."),
     predictions: Path = typer.Option(..., "--predictions", "-p", help=_PRED_HELP),
-    slices: Path | None = typer.Option(
-        None, "--slices", "-s", help="YAML slice definitions (default: every metadata value)."
-    ),
+    slices: Path | None = slices_option("YAML slice definitions (default: every metadata value)."),
     out: Path = typer.Option(Path("slice_metrics.json"), "--out", "-o", help="JSON to write."),
     split: str = typer.Option("test", help="Split to evaluate ('all' for every labelled row)."),
     min_n: int = typer.Option(30, help="Slices with fewer rows are marked low support."),
-    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+    version: str | None = REV,
     report: Path | None = typer.Option(None, "--report", help="Also write .html or .md."),
 ) -> None:
     """Evaluate predictions overall and per slice (with intervals and tests)."""
@@ -142,7 +141,7 @@ def discover_cmd(
     split: str = typer.Option("test", help="Split to search ('all' for every labelled row)."),
     top: int = typer.Option(10, help="Slices to keep."),
     max_level: int = typer.Option(3, help="Largest number of conditions combined."),
-    version: str | None = typer.Option(None, "--version", "-v", help="Dataset version."),
+    version: str | None = REV,
 ) -> None:
     """Find the worst slices automatically (SliceLine) and save them as YAML."""
     from datacentric.slices.discover import discover_dataset

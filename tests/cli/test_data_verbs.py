@@ -91,6 +91,6 @@ def test_history_without_store_says_how_to_start(tmp_path: Path) -> None:
 
 
 def test_unknown_version_is_a_clear_error(demo_dir: Path) -> None:
-    result = runner.invoke(app, ["info", str(demo_dir), "--version", "99"])
+    result = runner.invoke(app, ["info", str(demo_dir), "--rev", "99"])
     assert result.exit_code == 1
     assert "version 99 does not exist" in result.output

@@ -43,7 +43,7 @@ def test_monitor_verbs_end_to_end(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "camera=cam_d" in result.output and "brightness" in result.output
 
-    result = runner.invoke(app, ["monitor", "status", "--store", store, "--json"])
+    result = runner.invoke(app, ["monitor", "status", "--store", store, "--format", "json"])
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)
     assert status["n_rows"] == 9000 and status["n_alerts"] == 1 and status["n_labels"] == 3000

@@ -108,7 +108,7 @@ def test_errors(tmp_path: Path) -> None:
 
 def test_cli_loop_prints_the_table(looped) -> None:
     root, *_ = looped
-    res = CliRunner().invoke(app, ["loop", str(root), "-n", "0"])
+    res = CliRunner().invoke(app, ["loop", str(root), "-i", "0"])
     assert res.exit_code == 0, res.output
     assert "Data iterations" in res.output
     acc = ExperimentLog(root).records()[-1]["accuracy"]
