@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 
+from datacentric._yaml import load_yaml_file
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 __all__ = ["MonitorConfig", "load_config"]
@@ -192,10 +192,11 @@ def load_config(
             f"monitor config file {str(path)!r} does not exist. Pass the path of a YAML file "
             "such as slices/monitor_alerts.yaml, or a dict."
         )
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{path}: the monitor config is not valid YAML ({exc}).") from None
+    doc = load_yaml_file(path, what="the monitor config")
     if doc is not None and not isinstance(doc, Mapping):
-        raise SchemaError(f"{path}: the monitor config must be a mapping, received {doc!r}.")
+        shown = repr(doc) if len(repr(doc)) <= 80 else repr(doc)[:77] + "..."
+        raise SchemaError(
+            f"{path}: the monitor config must be a mapping (window:, drift:, ...), received "
+            f"{type(doc).__name__} {shown}. See slices/monitor_alerts.yaml for an example."
+        )
     return MonitorConfig.from_dict(doc, source=str(path))
