@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 
+from datacentric._read import read_parquet
 from datacentric.dataset import Dataset, VersionStore
 from datacentric.dataset.store import STORE_DIR
 from datacentric.exceptions import InvalidParameterError
@@ -472,4 +473,9 @@ def load_ground_truth(root: str | Path) -> pl.DataFrame:
             "written by load_demo. Write one with load_demo(DIR) (CLI: `datacentric demo-data "
             "DIR`) and pass that DIR."
         )
-    return pl.read_parquet(path)
+    return read_parquet(
+        path,
+        what="the ground truth of a demo folder written by load_demo",
+        fix="Write the demo folder again: load_demo(DIR, overwrite=True).",
+        columns={"sample_id": "string", "true_label": "string"},
+    )

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datacentric._read import describe
 from datacentric.exceptions import SchemaError, format_items
 
 if TYPE_CHECKING:
@@ -38,28 +39,6 @@ __all__ = [
 ]
 
 _MAX_TEXT = 10_000  # longest string parameter or class name read from a file
-
-
-def describe(value: object) -> str:
-    """A short, safe description of an untrusted value (never a full ``repr`` of a container).
-
-    Examples
-    --------
-    >>> describe("x" * 60)
-    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... (60 chars)"
-    >>> describe([[1, 2]] * 1000), describe(3), describe({})
-    ('a list', '3', 'a dict')
-    """
-    if value is None or isinstance(value, (bool, int, float)):
-        text = repr(value)
-        return text if len(text) <= 40 else f"{text[:37]}... ({type(value).__name__})"
-    if isinstance(value, str):
-        return repr(value) if len(value) <= 50 else f"{value[:50]!r}... ({len(value):,} chars)"
-    kind = type(value).__name__
-    if kind == "Tensor":
-        shape = tuple(getattr(value, "shape", ()))
-        return f"a tensor of shape {list(shape)} and dtype {getattr(value, 'dtype', '?')}"
-    return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
 
 
 def _torch_error(exc: BaseException) -> str:
@@ -102,7 +81,7 @@ def read_torch_file(path: str | Path, who: str, what: str, fix: str) -> Any:
         with zipfile.ZipFile(path) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
-        reason = "it is not the zip archive torch.save writes"
+        reason = "it is not the zip archive torch.save writes, or it is truncated"
         if isinstance(exc, OSError) and not isinstance(exc, zipfile.BadZipFile):
             reason = f"{exc.strerror or exc}"
         raise SchemaError(f"{head} ({reason}). {fix}") from None

@@ -86,8 +86,12 @@ def load_recipe(path: str | Path) -> Any:
         if isinstance(fmt, str) and fmt == f"datacentric.{cls._title}":
             return cls._load(path, state=state)  # read once
     known = ", ".join(f"datacentric.{_cls(n)._title}" for n in RECIPES)
-    found = describe(fmt) if isinstance(state, dict) else f"no format ({describe(state)})"
+    if not isinstance(state, dict):
+        raise SchemaError(
+            f"load_recipe: {str(path)!r} holds {describe(state)}, not a saved recipe (a "
+            f"mapping with a 'format' among {known}). {fix}"
+        )
     raise SchemaError(
-        f"load_recipe: {str(path)!r} has format {found}, not one of {known}. Pass a file "
-        "written by recipe.save."
+        f"load_recipe: {str(path)!r} has format {describe(fmt)}, not one of {known}. Pass a "
+        "file written by recipe.save."
     )
