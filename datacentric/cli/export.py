@@ -46,9 +46,11 @@ def export_cmd(
     from datacentric.cli.data import _open_any
     from datacentric.export import compress
     from datacentric.loop.log import ExperimentLog
+    from datacentric.slices import load_slices
     from datacentric.train import load_recipe, make_recipe
 
     ds = _open_any(directory, version)
+    slice_specs = None if slices is None else load_slices(slices)  # fail before any training
     if weights is None and version is None:
         weights = ExperimentLog(directory).model_path()
         if weights is not None:
@@ -71,7 +73,7 @@ def export_cmd(
         recipe,
         ds,
         targets=targets,
-        slices=slices,
+        slices=slice_specs,
         out_dir=out,
         max_drop=max_drop,
         min_n=min_n,

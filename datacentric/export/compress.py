@@ -180,9 +180,11 @@ def compress(
     ExportVerificationError
         The ONNX export does not reproduce torch within ``atol``.
     """
-    from datacentric.slices import check, evaluate
+    from datacentric.slices import check, evaluate, load_slices
 
     names = parse_targets(targets)
+    if isinstance(slices, (str, Path)):  # a bad slice file fails before any work
+        slices = load_slices(slices)
     fn = fitted_net(recipe)
     if not (isinstance(max_drop, (int, float)) and 0 <= max_drop <= 1):
         raise InvalidParameterError(f"max_drop must be a number in [0, 1], received {max_drop!r}.")

@@ -22,7 +22,7 @@ from datacentric.exceptions import InvalidParameterError
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
-from datacentric.slices import SliceMetrics, compare, evaluate
+from datacentric.slices import SliceMetrics, compare, evaluate, load_slices
 
 if TYPE_CHECKING:
     from datacentric.train import ModelRecipe
@@ -91,6 +91,8 @@ def run_iteration(
     say : callable, optional
         Called with a line per step (the CLI prints them).
     """
+    if isinstance(slices, (str, Path)):  # a bad slice file fails now, not after training
+        slices = load_slices(slices)
     log = ExperimentLog(root)
     it = log.next_iteration()
     ds = Dataset.open(root)
@@ -204,6 +206,8 @@ def run_loop(
     """
     if not (isinstance(iterations, int) and iterations >= 0):
         raise InvalidParameterError(f"iterations must be an integer >= 0, received {iterations!r}.")
+    if isinstance(kwargs.get("slices"), (str, Path)):  # read once, and before any training
+        kwargs["slices"] = load_slices(kwargs["slices"])
     results: list[IterationResult] = []
     if ExperimentLog(root).next_iteration() == 0:
         results.append(run_iteration(root, **kwargs))

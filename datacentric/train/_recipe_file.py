@@ -18,6 +18,7 @@ Every problem is a :class:`~datacentric.exceptions.SchemaError` naming the file.
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,13 +43,20 @@ _MAX_TEXT = 10_000  # longest string parameter or class name read from a file
 
 
 def _torch_error(exc: BaseException) -> str:
-    """One line out of torch's (often multi-paragraph) load error."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    chosen = next((ln for ln in lines if "GLOBAL" in ln or "Unsupported" in ln), None)
-    if chosen is None:
-        chosen = lines[0] if lines else type(exc).__name__
+    """One line out of torch's (often multi-paragraph) load error, without its advice to
+    load the file unsafely."""
+    text = str(exc)
+    found = re.search(r"GLOBAL ([\w.]+)", text)
+    if found is not None or "Weights only load failed" in text:
+        what = f" ({found.group(1)})" if found is not None else ""
+        return (
+            f"it holds Python objects other than tensors and plain data{what}, which are "
+            "never loaded: loading them could run code"
+        )
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    chosen = lines[0] if lines else ""
     chosen = chosen if len(chosen) <= 200 else chosen[:197] + "..."
-    return f"{type(exc).__name__}: {chosen}"
+    return f"{type(exc).__name__}: {chosen}" if chosen else type(exc).__name__
 
 
 def read_torch_file(path: str | Path, who: str, what: str, fix: str) -> Any:

@@ -7,6 +7,7 @@ the CLI cases in ``tests/hostile/cases/files.py``.
 from __future__ import annotations
 
 import copy
+import itertools
 import pickle
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ def billion_laughs(levels: int = 9, fan: int = 9, *, slices: bool = True) -> str
     names = [chr(ord("a") + i) for i in range(levels)]
     first = "[" + ", ".join(["lol"] * fan) + "]"
     parts = [f"&{names[0]} {first}"]
-    for prev, name in zip(names, names[1:], strict=False):
+    for prev, name in itertools.pairwise(names):
         parts.append(f"&{name} [" + ", ".join([f"*{prev}"] * fan) + "]")
     if slices:
         body = "\n".join(f"          - {p}" for p in parts)

@@ -139,7 +139,7 @@ def test_truncated_files(good: tuple[Path, dict[str, Any]], tmp_path: Path) -> N
     for cut in (len(data) // 2, len(data) - 10, 30, 0):
         path = tmp_path / f"cut{cut}.pt"
         path.write_bytes(data[:cut])
-        with pytest.raises(SchemaError, match="not the zip archive torch.save writes") as exc:
+        with pytest.raises(SchemaError, match=r"not the zip archive torch\.save writes") as exc:
             load_recipe(path)
         assert str(path) in str(exc.value)
 
@@ -170,7 +170,7 @@ def test_constructor_bounds(tmp_path: Path) -> None:
             SmallCNNRecipe(**kwargs)
     with pytest.raises(InvalidParameterError, match=r"image_size must be an integer in \[16, 512"):
         ResNet18Recipe(image_size=10_000)
-    with pytest.raises(InvalidParameterError, match="has no parameter.*'dropout'; valid: 'image"):
+    with pytest.raises(InvalidParameterError, match=r"has no parameter.*'dropout'; valid: 'image"):
         make_recipe("small_cnn", dropout=0.1)
 
 

@@ -290,7 +290,7 @@ def test_export_manifest(body: str, fragment: str, tmp_path: Path) -> None:
 
 
 def test_export_manifest_missing_is_a_user_error(tmp_path: Path) -> None:
-    with pytest.raises(DatacentricError, match="has no export.json"):
+    with pytest.raises(DatacentricError, match=r"has no export\.json"):
         verify_manifest(tmp_path)
 
 
