@@ -226,6 +226,17 @@ class ScanResult:
                 f"{path} is a scan of format {describe(meta.get('format'))}; this datacentric "
                 f"reads format {_FORMAT}. {fix}"
             )
+        for name, kind in (("skipped", str), ("timings", (int, float)), ("statistics", dict)):
+            bad = next(
+                (k for k, v in (meta.get(name) or {}).items() if not isinstance(v, kind)), None
+            )
+            if bad is not None:
+                raise SchemaError(
+                    f"{path}: the scan metadata field {name!r} holds "
+                    f"{describe(meta[name][bad])} for {describe(bad)}. {fix}"
+                )
+        if not isinstance((meta.get("meta") or {}).get("root", ""), (str, type(None))):
+            raise SchemaError(f"{path}: the scan metadata's dataset root is not text. {fix}")
         if not all(isinstance(c, str) for c in meta["classes"]):
             bad = next(c for c in meta["classes"] if not isinstance(c, str))
             raise SchemaError(

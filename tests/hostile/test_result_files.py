@@ -117,6 +117,8 @@ def _with_meta(path: Path, meta: str | None, frame: pl.DataFrame | None = None) 
         ('{"classes": [1, 2]}', ["classes include 1, not text"]),
         ('{"classes": ["a"], "format": 9}', ["format 9"]),
         ('{"classes": ["a"], "meta": [1]}', ["field 'meta' is a list"]),
+        ('{"classes": ["a"], "timings": {"scan": "slow"}}', ["'timings' holds 'slow' for 'scan'"]),
+        ('{"classes": ["a"], "meta": {"root": 5}}', ["dataset root is not text"]),
         ("[" * 100_000, ["nests too deeply"]),
     ],
 )
