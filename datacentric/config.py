@@ -22,7 +22,8 @@ The limits (``docs/data-model.md`` explains each):
     once aliases are followed (a few hundred bytes of nested aliases can otherwise expand to
     gigabytes). Alias cycles are always refused.
 ``max_recipe_width`` (default 1024)
-    The largest width (channels) a model recipe read from a file may ask for.
+    The largest width (channels, embedding size) a model recipe may ask for, in code or in a
+    model file (checked before anything is allocated).
 
 Examples
 --------

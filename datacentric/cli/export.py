@@ -54,8 +54,10 @@ def export_cmd(
     from datacentric.dataset.readable import exclude_unreadable
     from datacentric.export import compress
     from datacentric.loop.log import ExperimentLog
+    from datacentric.slices import load_slices
     from datacentric.train import load_recipe, make_recipe
 
+    slice_specs = None if slices is None else load_slices(slices)  # fail before any training
     ensure_writable(out, "--out", folder=True)  # before training/exporting, not after
     # images that cannot be read are left out of training, calibration and evaluation
     ds, _ = exclude_unreadable(
@@ -86,7 +88,7 @@ def export_cmd(
         recipe,
         ds,
         targets=targets,
-        slices=slices,
+        slices=slice_specs,
         out_dir=out,
         max_drop=max_drop,
         min_n=min_n,

@@ -22,6 +22,7 @@ import numpy as np
 import polars as pl
 
 from datacentric._io import atomic_write, atomic_write_text, ensure_writable, os_errors_as
+from datacentric._read import read_parquet
 from datacentric._validation import Interval, validate_call
 from datacentric.dataset import Dataset, VersionStore
 from datacentric.dataset.store import STORE_DIR
@@ -475,4 +476,9 @@ def load_ground_truth(root: str | Path) -> pl.DataFrame:
             "written by load_demo. Write one with load_demo(DIR) (CLI: `datacentric demo-data "
             "DIR`) and pass that DIR."
         )
-    return pl.read_parquet(path, glob=False)
+    return read_parquet(
+        path,
+        what="the ground truth of a demo folder written by load_demo",
+        fix="Write the demo folder again: load_demo(DIR, overwrite=True).",
+        columns={"sample_id": "string", "true_label": "string"},
+    )

@@ -15,9 +15,15 @@ import numpy as np
 import polars as pl
 
 from datacentric._io import ensure_writable, os_errors_as
+from datacentric._read import check_fields, read_json
 from datacentric._validation import Interval, SequenceOf, validate_call
 from datacentric.dataset import Dataset
-from datacentric.exceptions import CalibrationDataError, InvalidDatasetError, InvalidParameterError
+from datacentric.exceptions import (
+    CalibrationDataError,
+    InvalidDatasetError,
+    InvalidParameterError,
+    SchemaError,
+)
 from datacentric.export.latency import measure_many, onnx_runner, torch_runner
 from datacentric.export.onnx import (
     FittedNet,
@@ -39,6 +45,8 @@ from datacentric.export.quantize import (
 from datacentric.export.result import ArtefactResult, CompressionReport, sha256_file
 
 __all__ = ["DEFAULT_TARGETS", "VALID_TARGETS", "compress", "parse_targets", "verify_manifest"]
+
+_ARTEFACT = {"file": "str", "sha256": "str"}
 
 DEFAULT_TARGETS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "pruned-50")
 VALID_TARGETS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "pruned-<percent>")
@@ -191,9 +199,11 @@ def compress(
     ExportVerificationError
         The ONNX export does not reproduce torch within ``atol``.
     """
-    from datacentric.slices import check, evaluate
+    from datacentric.slices import check, evaluate, load_slices
 
     names = parse_targets(targets)
+    if isinstance(slices, (str, Path)):  # a bad slice file fails before any work
+        slices = load_slices(slices)
     fn = fitted_net(recipe)
     ensure_writable(out_dir, "the export folder", folder=True)  # before minutes of work
     pool: Dataset | None
@@ -376,14 +386,44 @@ def _manifest(
 
 
 def verify_manifest(out_dir: str | Path) -> list[str]:
-    """Artefacts of ``out_dir/export.json`` whose file is missing or whose hash differs."""
-    import json
+    """Artefacts of ``out_dir/export.json`` whose file is missing or whose hash differs.
 
+    Raises
+    ------
+    InvalidParameterError
+        When ``out_dir`` has no ``export.json``.
+    SchemaError
+        When ``export.json`` is not an export manifest (not JSON, truncated, artefacts
+        without ``file``/``sha256``, or a file outside ``out_dir``).
+    """
     out = Path(out_dir)
-    manifest = json.loads((out / "export.json").read_text(encoding="utf-8"))
+    path = out / "export.json"
+    if not path.is_file():
+        raise InvalidParameterError(
+            f"{out} has no export.json; export a model there first (`datacentric export DIR "
+            f"--out {out}`)."
+        )
+    what = "an export manifest written by `datacentric export`"
+    fix = "Export the model again to rewrite it."
+    manifest = check_fields(
+        read_json(path, what=what, fix=fix),
+        {"artefacts": "list"},
+        str(path),
+        what=what,
+        fix=fix,
+        required=["artefacts"],
+    )
     bad = []
-    for a in manifest["artefacts"]:
-        p = out / a["file"]
+    for i, a in enumerate(manifest["artefacts"]):
+        src = f"{path} (artefact {i})"
+        check_fields(a, _ARTEFACT, src, what=what, fix=fix, required=list(_ARTEFACT))
+        name = Path(a["file"])
+        if name.is_absolute() or ".." in name.parts or not name.parts:
+            raise SchemaError(
+                f"{src}: file {a['file']!r} is not a path inside {out}; an export names its "
+                f"artefacts relative to its folder. {fix}"
+            )
+        p = out / name
         if not p.is_file() or sha256_file(p) != a["sha256"]:
             bad.append(a["file"])
     return bad

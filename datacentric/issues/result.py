@@ -10,12 +10,31 @@ from typing import Any
 import polars as pl
 
 from datacentric._io import atomic_write
+from datacentric._read import check_fields, describe, parquet_metadata, parse_json, read_parquet
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 __all__ = ["ScanResult"]
 
 _META_KEY = "datacentric_scan"
 _FORMAT = 1
+_META_FIELDS = {
+    "format": "int",
+    "classes": "list",
+    "skipped": "dict|null",
+    "statistics": "dict|null",
+    "timings": "dict|null",
+    "params": "dict|null",
+    "meta": "dict|null",
+}
+_ISSUE_COLUMNS = {
+    "sample_id": "string",
+    "issue_type": "string",
+    "is_issue": "bool",
+    "severity": "number",
+    "suggested_label": "any",
+    "detail": "any",
+}
+_SAMPLE_COLUMNS = {"sample_id": "string", "label": "any"}
 
 
 @dataclass
@@ -170,30 +189,73 @@ class ScanResult:
 
     @classmethod
     def load(cls, path: str | Path) -> ScanResult:
-        """Read a scan written by :meth:`save`."""
+        """Read a scan written by :meth:`save`.
+
+        Raises
+        ------
+        InvalidParameterError
+            When there is no file at ``path``.
+        SchemaError
+            When the file (or its ``.samples.parquet``) is not a scan written by
+            :meth:`save`: not Parquet, truncated, without the scan metadata, or with columns
+            or metadata fields of the wrong type.
+        """
         path = Path(path)
         if not path.is_file():
             raise InvalidParameterError(
                 f"no scan at {path}; run `datacentric scan DIR --out {path}`."
             )
-        kv = pl.read_parquet_metadata(path)
+        what = "a scan written by ScanResult.save / `datacentric scan --out`"
+        fix = f"Run the scan again: `datacentric scan DIR --out {path}`."
+        kv = parquet_metadata(path, what=what, fix=fix)
         if _META_KEY not in kv:
             raise SchemaError(
-                f"{path} is a Parquet file but not a datacentric scan (no {_META_KEY!r} metadata)."
+                f"{path} is a Parquet file but not a datacentric scan (no {_META_KEY!r} "
+                f"metadata). {fix}"
             )
-        meta = json.loads(kv[_META_KEY])
+        meta = check_fields(
+            parse_json(kv[_META_KEY], f"{path} (metadata {_META_KEY!r})", what=what, fix=fix),
+            _META_FIELDS,
+            f"{path} (metadata {_META_KEY!r})",
+            what=what,
+            fix=fix,
+            required=["classes"],
+        )
+        if meta.get("format", _FORMAT) != _FORMAT:
+            raise SchemaError(
+                f"{path} is a scan of format {describe(meta.get('format'))}; this datacentric "
+                f"reads format {_FORMAT}. {fix}"
+            )
+        for name, kind in (("skipped", str), ("timings", (int, float)), ("statistics", dict)):
+            bad = next(
+                (k for k, v in (meta.get(name) or {}).items() if not isinstance(v, kind)), None
+            )
+            if bad is not None:
+                raise SchemaError(
+                    f"{path}: the scan metadata field {name!r} holds "
+                    f"{describe(meta[name][bad])} for {describe(bad)}. {fix}"
+                )
+        if not isinstance((meta.get("meta") or {}).get("root", ""), (str, type(None))):
+            raise SchemaError(f"{path}: the scan metadata's dataset root is not text. {fix}")
+        if not all(isinstance(c, str) for c in meta["classes"]):
+            bad = next(c for c in meta["classes"] if not isinstance(c, str))
+            raise SchemaError(
+                f"{path}: the scan's classes include {describe(bad)}, not text. {fix}"
+            )
         samples_path = _samples_path(path)
         if not samples_path.is_file():
             raise SchemaError(f"{path} has no companion {samples_path.name}; save the scan again.")
+        issues = read_parquet(path, what=what, fix=fix, columns=_ISSUE_COLUMNS)
+        samples = read_parquet(samples_path, what=what, fix=fix, columns=_SAMPLE_COLUMNS)
         return cls(
-            issues=pl.read_parquet(path, glob=False),
-            samples=pl.read_parquet(samples_path, glob=False),
+            issues=issues,
+            samples=samples,
             classes=list(meta["classes"]),
-            skipped=meta.get("skipped", {}),
-            statistics=meta.get("statistics", {}),
-            timings=meta.get("timings", {}),
-            params=meta.get("params", {}),
-            meta=meta.get("meta", {}),
+            skipped=meta.get("skipped") or {},
+            statistics=meta.get("statistics") or {},
+            timings=meta.get("timings") or {},
+            params=meta.get("params") or {},
+            meta=meta.get("meta") or {},
         )
 
     def report(self, path: str | Path, *, dataset: Any = None, top: int = 12) -> Path:

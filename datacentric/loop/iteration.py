@@ -24,7 +24,7 @@ from datacentric.dataset.readable import exclude_unreadable
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
-from datacentric.slices import SliceMetrics, compare, evaluate
+from datacentric.slices import SliceMetrics, compare, evaluate, load_slices
 
 if TYPE_CHECKING:
     from datacentric.train import ModelRecipe
@@ -104,6 +104,8 @@ def run_iteration(
     say : callable, optional
         Called with a line per step (the CLI prints them).
     """
+    if isinstance(slices, (str, Path)):  # a bad slice file fails now, not after training
+        slices = load_slices(slices)
     log = ExperimentLog(root)
     it = log.next_iteration()
     ds = Dataset.open(root)
@@ -250,6 +252,8 @@ def run_loop(
     Stops early when an iteration changes nothing (no automatic edit) and
     ``stop_when_unchanged``. Keyword arguments go to :func:`run_iteration`.
     """
+    if isinstance(kwargs.get("slices"), (str, Path)):  # read once, and before any training
+        kwargs["slices"] = load_slices(kwargs["slices"])
     # The loop writes versions and its log under root/.datacentric: check before training.
     if Path(root).is_dir():  # (a missing dataset is reported by run_iteration)
         ensure_writable(ExperimentLog(root).path, "the experiment log", folder=True)

@@ -11,13 +11,82 @@ from typing import Any
 import polars as pl
 
 from datacentric._io import atomic_write, atomic_write_text, os_errors_as
+from datacentric._read import check_fields, parse_json, read_parquet
 from datacentric.dataset.store import STORE_DIR
-from datacentric.exceptions import DatacentricError, StoreError
+from datacentric.exceptions import SchemaError, StoreError
 
 __all__ = ["MODEL_FILE", "ExperimentLog"]
 
 #: The model trained at an iteration (``recipe.save``), in the iteration's folder.
 MODEL_FILE = "model.pt"
+
+_WHAT = "a record of the data loop's experiment log"
+_FIX = (
+    "The log is written by `datacentric loop`; restore it from a backup, or delete the "
+    "damaged line and the iteration folders after it."
+)
+# the fields the CLI and the reports read, with their JSON kinds
+_RECORD_FIELDS = {
+    "iteration": "int",
+    "version": "int|null",
+    "version_before": "int|null",
+    "accuracy": "number",
+    "accuracy_ci": "list",
+    "worst_slice": "str|null",
+    "worst_slice_accuracy": "number|null",
+    "counts": "dict|null",
+    "issues_flagged": "dict|null",
+    "regressed_slices": "list|null",
+    "eval_split": "str|null",
+    "model": "str|null",
+}
+_REQUIRED = ("iteration", "version", "accuracy", "accuracy_ci", "worst_slice_accuracy")
+
+
+def _check_record(record: Any, log: Path, n: int) -> dict[str, Any]:
+    """One line of the log, checked (SchemaError naming ``log line n``)."""
+    src = f"{log} line {n}"
+    rec = check_fields(record, _RECORD_FIELDS, src, what=_WHAT, fix=_FIX, required=_REQUIRED)
+    ci = rec["accuracy_ci"]
+    problem = None
+    if rec["iteration"] < 0:
+        problem = f"field 'iteration' is {rec['iteration']}, expected an integer >= 0"
+    elif len(ci) != 2 or not all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in ci
+    ):
+        problem = "field 'accuracy_ci' is not a list of two numbers"
+    elif not all(
+        isinstance(v, int) and not isinstance(v, bool)
+        for key in ("counts", "issues_flagged")
+        for v in (rec.get(key) or {}).values()
+    ):
+        problem = "fields 'counts' and 'issues_flagged' must map names to integers"
+    elif not all(isinstance(v, str) for v in rec.get("regressed_slices") or []):
+        problem = "field 'regressed_slices' must list slice names"
+    elif rec.get("model") is not None:
+        model = Path(rec["model"])
+        if model.is_absolute() or ".." in model.parts or not model.parts:
+            problem = f"field 'model' is {rec['model']!r}, not a path inside the experiments folder"
+    if problem is not None:
+        raise SchemaError(f"{src}: {problem} (in {_WHAT}). {_FIX}")
+    return rec
+
+
+def _drop_torn_tail(log: Path) -> None:
+    """End ``log`` with a newline: cut off a last line that is not JSON (a killed append)."""
+    if not log.is_file():
+        return
+    with log.open("rb+") as fh:
+        data = fh.read()
+        if not data or data.endswith(b"\n"):
+            return
+        start = data.rfind(b"\n") + 1
+        try:
+            json.loads(data[start:])
+        except (ValueError, RecursionError):
+            fh.truncate(start)
+        else:
+            fh.write(b"\n")
 
 
 class ExperimentLog:
@@ -52,26 +121,42 @@ class ExperimentLog:
         return self.path / f"iter_{iteration:03d}"
 
     def records(self) -> list[dict[str, Any]]:
-        """Every recorded iteration, oldest first."""
+        """Every recorded iteration, oldest first.
+
+        A last line cut short (the process was killed while appending it: no newline, not
+        JSON) is an iteration that was never committed: it is skipped (and removed by the
+        next :meth:`write`).
+
+        Raises
+        ------
+        SchemaError
+            When a line is not JSON, or not a record of the loop (fields of the wrong
+            type, a model path outside the experiments folder): ``log.jsonl line N``.
+        """
         log = self.path / "log.jsonl"
         if not log.is_file():
             return []
-        out = []
-        with os_errors_as(log, "read"):
-            text = log.read_bytes().decode("utf-8", errors="replace")
-        for n, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    rec = json.loads(line)
-                except (json.JSONDecodeError, RecursionError) as exc:
-                    why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
-                    raise StoreError(f"{log} line {n} is not valid JSON: {why}.") from None
-                if not isinstance(rec, dict) or "iteration" not in rec:
-                    raise StoreError(
-                        f"{log} line {n} is not an iteration record (a JSON object with an "
-                        "'iteration'). Remove that line, or restore the file from a backup."
-                    )
-                out.append(rec)
+        try:
+            with os_errors_as(log, "read"):
+                raw = log.read_bytes()
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SchemaError(
+                f"{log}: not UTF-8 text (byte {exc.start}), so not the experiment log. {_FIX}"
+            ) from None
+        lines = text.split("\n")
+        torn = lines.pop()  # "" when the file ends with a newline, as every commit leaves it
+        out = [
+            _check_record(parse_json(line, f"{log} line {n}", what=_WHAT, fix=_FIX), log, n)
+            for n, line in enumerate(lines, 1)
+            if line.strip()
+        ]
+        if torn.strip():
+            try:
+                json.loads(torn)
+            except (json.JSONDecodeError, RecursionError):
+                return out  # an append cut short: never committed
+            out.append(_check_record(json.loads(torn), log, len(lines) + 1))
         return out
 
     def last(self) -> dict[str, Any] | None:
@@ -94,6 +179,7 @@ class ExperimentLog:
             atomic_write(folder / f"{name}.parquet", frame.write_parquet)
         atomic_write_text(folder / "record.json", json.dumps(record, indent=1, default=str))
         log = self.path / "log.jsonl"
+        _drop_torn_tail(log)
         with os_errors_as(log, "append to the experiment log"), log.open("ab") as f:
             start = f.tell()
             try:
@@ -113,7 +199,7 @@ class ExperimentLog:
             recs = [r for r in recs if int(r["iteration"]) == iteration]
         for r in reversed(recs):
             if r.get("model") and (self.path / r["model"]).is_file():
-                return self.path / r["model"]
+                return self.path / r["model"]  # checked: a relative path inside self.path
         return None
 
     def metrics(self, iteration: int) -> Any:
@@ -127,16 +213,9 @@ class ExperimentLog:
         path = self.iteration_dir(iteration) / f"{name}.parquet"
         if not path.is_file():
             raise StoreError(f"iteration {iteration} has no {name} table ({path}).")
-        try:
-            with os_errors_as(path, "read"):
-                return pl.read_parquet(path, glob=False)
-        except DatacentricError:
-            raise
-        except Exception as exc:  # polars raises several kinds on a corrupt file
-            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            raise StoreError(
-                f"{path} is corrupt ({reason}). Restore it, or rerun the loop."
-            ) from None
+        return read_parquet(
+            path, what=f"the {name} table of a data-loop iteration", fix=_FIX, columns=None
+        )
 
     def report(self, path: str | Path, *, top: int = 12) -> Path:
         """Render every recorded iteration: ``.html`` (self-contained: learning curve, slices,

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import polars as pl
-import yaml
 
 from datacentric._validation import Constraint, Interval, check_params, validate_params
+from datacentric._yaml import load_yaml_file
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
 __all__ = ["MonitorConfig", "load_config"]
@@ -87,6 +87,19 @@ class _OverrideShape(Constraint):
 _OVERRIDABLE = ("wasserstein", "jensen_shannon", "psi", "missing_rate")
 _THRESHOLD = [Interval(Real, 0, None, closed="neither"), None]
 _SHARE = [Interval(Real, 0, 1, closed="right"), None]
+_KINDS = {
+    "window": "str",
+    "min_rows": "int",
+    "alpha": "number",
+    "wasserstein": "number",
+    "jensen_shannon": "number",
+    "psi": "number|null",
+    "expected_accuracy_drop": "number|null",
+    "accuracy_drop": "number|null",
+    "min_labels": "int",
+    "missing_rate": "number|null",
+    "critical_factor": "number",
+}
 
 
 @dataclass(frozen=True)
@@ -162,29 +175,43 @@ class MonitorConfig:
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any] | None, *, source: str = "<dict>") -> MonitorConfig:
         """Build from the YAML structure (unknown keys are errors naming the valid ones)."""
+        if doc is not None and not isinstance(doc, Mapping):
+            raise SchemaError(
+                f"{source}: the monitor config must be a mapping (window:, drift:, ...), "
+                f"received {_short(doc)}. See slices/monitor_alerts.yaml for an example."
+            )
         doc = dict(doc or {})
         _check_keys(doc, _TOP, source, "top level")
-        drift = dict(doc.pop("drift", None) or {})
-        perf = dict(doc.pop("performance", None) or {})
+        drift = _section(doc.pop("drift", None), source, "drift")
+        perf = _section(doc.pop("performance", None), source, "performance")
         _check_keys(drift, _DRIFT, source, "drift")
         _check_keys(perf, _PERF, source, "performance")
         overrides = drift.pop("metrics", None) or {}
         if not isinstance(overrides, Mapping):
             raise SchemaError(
                 f"{source}: drift.metrics maps a metric name to thresholds, e.g. "
-                f"{{brightness_mean: {{wasserstein: 0.15}}}}; received {overrides!r}."
+                f"{{brightness_mean: {{wasserstein: 0.15}}}}; received {_short(overrides)}."
             )
         for metric, values in overrides.items():
             if not isinstance(values, Mapping):
                 raise SchemaError(
                     f"{source}: drift.metrics.{metric} must map statistics to thresholds, "
-                    f"received {values!r}."
+                    f"received {_short(values)}."
                 )
-            _check_keys(dict(values), (*_DRIFT[1:4], "missing_rate"), source, metric)
+            _check_keys(dict(values), (*_DRIFT[1:4], "missing_rate"), source, str(metric))
+            for key, value in values.items():
+                _check_type(f"drift.metrics.{metric}.{key}", value, "number|null", source)
+        for section, values in (("", doc), ("drift.", drift), ("performance.", perf)):
+            for key, value in values.items():
+                _check_type(f"{section}{key}", value, _KINDS[key], source)
         kwargs: dict[str, Any] = {**doc, **drift, **perf}
         kwargs["metric_overrides"] = {str(k): dict(v) for k, v in overrides.items()}
         try:
             return cls(**kwargs)
+        except InvalidParameterError as exc:
+            if source == "<dict>":
+                raise
+            raise InvalidParameterError(f"{source}: {exc}") from None
         except TypeError as exc:  # pragma: no cover - keys are checked above
             raise SchemaError(f"{source}: {exc}") from None
 
@@ -212,11 +239,49 @@ class MonitorConfig:
 
 
 def _check_keys(doc: Mapping[str, Any], valid: tuple[str, ...], source: str, where: str) -> None:
-    unknown = [k for k in doc if k not in valid]
+    unknown = [str(k)[:60] for k in doc if k not in valid]
     if unknown:
         raise SchemaError(
-            f"{source}: unknown key(s) {unknown} in {where} of the monitor config. Valid keys: "
-            f"{list(valid)}. Fix the spelling or remove them."
+            f"{source}: unknown key(s) {unknown[:10]} in {where} of the monitor config. Valid "
+            f"keys: {list(valid)}. Fix the spelling or remove them."
+        )
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, (str, int, float, bool, type(None))) else None
+    if text is None:
+        return f"a {type(value).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _section(value: Any, source: str, name: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SchemaError(
+            f"{source}: {name} of the monitor config must be a mapping of settings, received "
+            f"{_short(value)}. See slices/monitor_alerts.yaml for an example."
+        )
+    return dict(value)
+
+
+def _check_type(name: str, value: Any, kinds: str, source: str) -> None:
+    """A setting of the expected type: ``"int"``, ``"number"``, ``"str"`` (``|null``)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    ok = {
+        "null": value is None,
+        "int": isinstance(value, int) and not isinstance(value, bool),
+        "number": number,  # finiteness and ranges: the declared constraints (one form)
+        "str": isinstance(value, str),
+    }
+    if not any(ok[k] for k in kinds.split("|")):
+        expected = " or ".join(
+            {"int": "an integer", "number": "a number", "str": "text", "null": "null"}[k]
+            for k in kinds.split("|")
+        )
+        raise SchemaError(
+            f"{source}: {name} must be {expected}, received {_short(value)}. Fix the monitor "
+            "config (see slices/monitor_alerts.yaml)."
         )
 
 
@@ -246,10 +311,5 @@ def load_config(
             f"monitor config file {str(path)!r} does not exist. Pass the path of a YAML file "
             "such as slices/monitor_alerts.yaml, or a dict."
         )
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{path}: the monitor config is not valid YAML ({exc}).") from None
-    if doc is not None and not isinstance(doc, Mapping):
-        raise SchemaError(f"{path}: the monitor config must be a mapping, received {doc!r}.")
+    doc = load_yaml_file(path, what="the monitor config")
     return MonitorConfig.from_dict(doc, source=str(path))

@@ -143,11 +143,11 @@ class Monitor:
                     f"the monitor store {str(store)!r} is new, so it needs a reference: pass "
                     "reference=<labelled rows like the production ones> (and slices=, config=)."
                 )
+            self.config = load_config(config)  # a bad config fails before the reference is read
             self.profile = build_profile(
                 read_frame(reference, "reference"), specs or [], metrics=metrics,
                 n_bins=n_bins, image_root=image_root,
             )  # fmt: skip
-            self.config = load_config(config)
             self.store_rows = bool(store_rows)
             with self._store.transaction():
                 self._store.set_meta("profile", self.profile.to_json())

@@ -21,6 +21,7 @@ from typing import Any
 import polars as pl
 import yaml
 
+from datacentric._yaml import load_yaml, merged_pairs
 from datacentric.exceptions import SchemaError, format_items
 
 __all__ = [
@@ -123,7 +124,8 @@ def plain(obj: Any) -> Any:
 def parse_located_yaml(text: str, source: str) -> Any:
     """Parse one YAML document into :class:`LocatedMap`/:class:`LocatedList` and scalars.
 
-    Mapping keys stay text (``on: x`` is the key ``"on"``); a repeated key is an error.
+    Mapping keys stay text (``on: x`` is the key ``"on"``); a repeated key is an error. The
+    limits of :mod:`datacentric._yaml` apply (size, aliases expanded, nesting, safe tags only).
 
     Examples
     --------
@@ -131,36 +133,26 @@ def parse_located_yaml(text: str, source: str) -> Any:
     >>> doc, doc.key_lines, doc["slices"].item_lines
     ({'slices': [{'by': 'vendor'}]}, {'slices': 1}, [2])
     """
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        return None if node is None else _convert(node, loader, source)
-    except yaml.MarkedYAMLError as exc:
-        mark, ctx = exc.problem_mark or exc.context_mark, exc.context_mark
-        started = f" (from line {ctx.line + 1})" if ctx is not None and ctx is not mark else ""
-        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        what = f"{exc.context}{started}: {exc.problem}" if exc.context and exc.problem else what
-        raise SchemaError(
-            f"{at(source, None if mark is None else mark.line + 1)}: the slice definitions are "
-            f"not valid YAML: {what}. Fix the syntax at that line (indentation, a missing ':' "
-            "or an unclosed bracket or quote are the usual causes)."
-        ) from exc
-    except yaml.YAMLError as exc:
-        raise SchemaError(f"{source}: the slice definitions are not valid YAML: {exc}") from exc
-    finally:
-        loader.dispose()
+    return load_yaml(
+        text, source, what="the slice definitions", convert=lambda n, ld: _convert(n, ld, source)
+    )
 
 
 def _convert(node: yaml.Node, loader: yaml.SafeLoader, source: str) -> Any:
     line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
         out = LocatedMap(line)
-        for key_node, value_node in node.value:
-            is_text = isinstance(key_node, yaml.ScalarNode)
-            key = key_node.value if is_text else loader.construct_object(key_node, deep=True)
+        merged = merged_pairs(node)  # pairs from ``<<: *base``; the node's own keys override
+        from_merge: set[str] = set()
+        for i, (key_node, value_node) in enumerate(node.value):
             key_line = key_node.start_mark.line + 1
-            if key in out:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise SchemaError(
+                    f"{at(source, key_line)}: a mapping key is a {key_node.id}, not text. "
+                    "Keys are column names, operators or entry keys (name, where, by, min_n)."
+                )
+            key = key_node.value
+            if key in out and key not in from_merge:
                 raise SchemaError(
                     f"{at(source, key_line)}: key {key!r} appears twice in one mapping (first "
                     f"at line {out.key_lines[key]}). Keep one; to put several conditions on a "
@@ -168,6 +160,7 @@ def _convert(node: yaml.Node, loader: yaml.SafeLoader, source: str) -> Any:
                 )
             out[key] = _convert(value_node, loader, source)
             out.key_lines[key] = key_line
+            (from_merge.add if i < merged else from_merge.discard)(key)
         return out
     if isinstance(node, yaml.SequenceNode):
         seq = LocatedList(line)
@@ -425,7 +418,7 @@ def check_entry(
     if "name" in entry:
         raise SchemaError(
             f"{at(source, line_of(entry, 'name'))}: a 'by' entry takes no name, received "
-            f"{name!r}: its slices are named after their values (e.g. {cols[0]}=...). Remove "
+            f"{name!r}: its slices are named after their values (e.g. {cols[0]!r}=...). Remove "
             "the name, or write a 'where' slice."
         )
     if min_n is not None and (isinstance(min_n, bool) or not isinstance(min_n, int) or min_n < 1):

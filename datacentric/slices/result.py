@@ -11,12 +11,26 @@ from typing import Any
 import polars as pl
 
 from datacentric._io import atomic_write_text
+from datacentric._read import check_fields, describe, read_json
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices.metrics import METRICS_SCHEMA, OVERALL
 
 __all__ = ["SliceMetrics"]
 
 _FORMAT = 1
+# JSON kinds of the saved rows (NaN is written as null)
+_ROW_FIELDS = {
+    "slice": "str",
+    "n": "int",
+    "metric": "str",
+    "support": "int|null",
+    "value": "number|null",
+    "ci_low": "number|null",
+    "ci_high": "number|null",
+    "delta_vs_overall": "number|null",
+    "p_value": "number|null",
+    "low_support": "bool|null",
+}
 
 
 @dataclass
@@ -81,27 +95,54 @@ class SliceMetrics:
 
     @classmethod
     def load(cls, path: str | Path) -> SliceMetrics:
-        """Read JSON written by :meth:`save`."""
+        """Read JSON written by :meth:`save`.
+
+        Raises
+        ------
+        InvalidParameterError
+            When there is no file at ``path``.
+        SchemaError
+            When the file is not slice metrics written by :meth:`save`: not JSON, truncated,
+            or rows lacking fields or holding values of the wrong type (``file (row i)``).
+        """
         path = Path(path)
         if not path.is_file():
             raise InvalidParameterError(
                 f"no slice metrics at {path}; create them with `datacentric slices evaluate` "
                 "or SliceMetrics.save()."
             )
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"{path} is not valid JSON (line {exc.lineno}): {exc.msg}.") from exc
-        if not isinstance(data, dict) or "rows" not in data:
+        what = "slice metrics written by SliceMetrics.save / `datacentric slices evaluate`"
+        fix = "Write them again with `datacentric slices evaluate ... --out FILE.json`."
+        data = check_fields(
+            read_json(path, what=what, fix=fix),
+            {"format": "int", "meta": "dict|null", "rows": "list"},
+            str(path),
+            what=what,
+            fix=fix,
+            required=["rows"],
+        )
+        if data.get("format", _FORMAT) != _FORMAT:
             raise SchemaError(
-                f"{path} is JSON but not datacentric slice metrics (no 'rows'); received keys "
-                f"{sorted(data) if isinstance(data, dict) else type(data).__name__}."
+                f"{path}: slice metrics of format {describe(data.get('format'))}; this "
+                f"datacentric reads format {_FORMAT}. {fix}"
             )
-        missing = [c for c in METRICS_SCHEMA if data["rows"] and c not in data["rows"][0]]
-        if missing:
-            raise SchemaError(f"{path}: metric rows lack {missing}.")
-        table = pl.DataFrame(data["rows"], schema=METRICS_SCHEMA)
-        return cls(table=table, meta=data.get("meta", {}))
+        for i, row in enumerate(data["rows"]):
+            check_fields(
+                row,
+                _ROW_FIELDS,
+                f"{path} (row {i})",
+                what="a row of slice metrics",
+                fix=fix,
+                required=list(METRICS_SCHEMA),
+            )
+        try:
+            table = pl.DataFrame(data["rows"], schema=METRICS_SCHEMA)
+        except (ValueError, TypeError, OverflowError, pl.exceptions.PolarsError) as exc:
+            msg = " ".join(str(exc).split())[:200]
+            raise SchemaError(
+                f"{path}: the metric rows do not form a table ({msg}). {fix}"
+            ) from None
+        return cls(table=table, meta=data.get("meta") or {})
 
     def report(self, path: str | Path, *, baseline: SliceMetrics | None = None) -> Path:
         """Render ``.html`` (self-contained, plots with intervals), ``.md`` or ``.json`` by

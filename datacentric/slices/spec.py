@@ -20,6 +20,7 @@ import polars as pl
 import yaml
 
 from datacentric._io import atomic_write_text
+from datacentric._yaml import read_yaml_text
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices._where import (
     ENTRY_FORMS,
@@ -246,10 +247,7 @@ def _read(path_or_text: str | Path) -> tuple[str, str]:
             f"slice file {str(path)!r} does not exist (resolved to {path.resolve()}). Pass the "
             "path of an existing YAML file, or the YAML text itself."
         )
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except UnicodeDecodeError as exc:
-        raise SchemaError(f"{path}: the slice file is not UTF-8 text ({exc}).") from exc
+    return read_yaml_text(path, what="the slice definitions"), str(path)
 
 
 def _looks_like_path(text: str) -> bool:

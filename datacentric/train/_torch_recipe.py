@@ -18,11 +18,21 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
+from datacentric.config import get_config
 from datacentric.exceptions import (
     InvalidDatasetError,
     InvalidParameterError,
+    LimitExceededError,
     SchemaError,
     format_items,
+)
+from datacentric.train._recipe_file import (
+    check_classes,
+    check_params,
+    check_state_dict,
+    check_vector,
+    describe,
+    read_torch_file,
 )
 from datacentric.train.recipe import Predictions
 
@@ -35,6 +45,11 @@ __all__ = ["TorchRecipe"]
 
 _FORMAT_VERSION = 1
 _STD_FLOOR = 1e-3
+MAX_IMAGE_SIZE = 512  # largest image_size (side in pixels) a recipe accepts
+MAX_THREADS = 256  # most CPU threads a recipe asks torch for
+# Pixels per prediction batch (256 images of 64x64): larger images get smaller batches, so
+# predicting costs about the same memory whatever image_size a recipe file asks for.
+_PREDICT_PIXELS = 256 * 64 * 64
 _R = TypeVar("_R", bound="TorchRecipe")
 
 
@@ -113,6 +128,11 @@ class TorchRecipe:
     def _mode(self) -> str:
         """The ``mode`` images are loaded in."""
         return "RGB"
+
+    @property
+    def _in_channels(self) -> int:
+        """Channels of the network's input (3 for RGB, 1 for grayscale)."""
+        return 1 if self._mode == "L" else 3
 
     @property
     def _frozen_backbone(self) -> bool:
@@ -293,6 +313,7 @@ class TorchRecipe:
 
         title = self._title
         _check_int(title, "batch_size", batch_size, 1)
+        batch_size = max(1, min(batch_size, _PREDICT_PIXELS // self.image_size**2))
         if self._net is None or self._mean is None or self._std is None:
             raise InvalidParameterError(
                 f"{title}.predict: this recipe is not fitted yet. Call recipe.fit(dataset) "
@@ -358,50 +379,88 @@ class TorchRecipe:
         Called on the class, returns a new fitted recipe with the saved hyper-parameters;
         called on an instance, replaces its hyper-parameters and weights and returns it.
         ``state``: the file's content when the caller has read it already (``path`` then only
-        names it in messages).
+        names it in messages). Nothing is allocated before the file's weights are known to
+        match the network its parameters describe (see :mod:`._recipe_file`).
 
         Raises
         ------
         SchemaError
-            When the file is not a recipe of this class written by ``save``.
+            When the file is not a recipe of this class written by ``save``: not a torch file,
+            truncated, unknown or invalid parameters, weights that do not match the network.
+        LimitExceededError
+            When its parameters ask for a network wider than ``max_recipe_width``.
         """
         import torch
 
         title = cls._title
+        who = f"{title}.load"
         fmt = f"datacentric.{title}"
+        fix = f"Pass a file written by {title}.save (retrain and save it again if it is damaged)."
         if state is None:
-            state = torch.load(Path(path), map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != fmt:
+            state = read_torch_file(path, who, f"a saved {title}", fix)
+        found = state.get("format") if isinstance(state, dict) else None
+        if found != fmt:
             raise SchemaError(
-                f"{title}.load: {str(path)!r} is not a saved {title} (expected a file written "
-                f"by {title}.save, format {fmt!r}). Check the path."
+                f"{who}: {str(path)!r} is not a saved {title} (expected a file written "
+                f"by {title}.save, format {fmt!r}, received format {describe(found)}). "
+                "Check the path."
             )
         if state.get("format_version") != _FORMAT_VERSION:
             raise SchemaError(
-                f"{title}.load: {str(path)!r} has format version "
-                f"{state.get('format_version')!r}; this datacentric reads version "
+                f"{who}: {str(path)!r} has format version "
+                f"{describe(state.get('format_version'))}; this datacentric reads version "
                 f"{_FORMAT_VERSION}. Retrain and save it again."
             )
-        fresh = cls._from_params(dict(state["params"]))
+        valid = list(inspect.signature(cls.__init__).parameters)[1:]
+        params = check_params(who, path, state.get("params"), valid, fix)
+        try:
+            fresh = cls._from_params(params)
+        except LimitExceededError as exc:
+            raise LimitExceededError(f"{who}: {str(path)!r}: {exc}") from None
+        except InvalidParameterError as exc:
+            raise SchemaError(
+                f"{who}: {str(path)!r} holds invalid parameters: {exc} {fix}"
+            ) from None
+        classes = check_classes(who, path, state.get("classes"), fix)
+        with torch.device("meta"):  # shapes only: nothing allocated before the checks pass
+            expected = fresh._make_net(len(classes)).state_dict()
+        weights = check_state_dict(who, path, state.get("state_dict"), expected, fix)
+        mean = check_vector(who, path, "mean", state.get("mean"), fresh._in_channels, fix)
+        std = check_vector(who, path, "std", state.get("std"), fresh._in_channels, fix)
         recipe = into if into is not None else fresh
         recipe.__dict__.update(fresh.get_params())
-        classes = [str(c) for c in state["classes"]]
         net = recipe._make_net(len(classes))
-        net.load_state_dict(state["state_dict"])
+        net.load_state_dict(weights)
         net = net.to(memory_format=torch.channels_last)
         net.eval()
         recipe._net = net
-        recipe._mean = state["mean"].numpy().astype(np.float32)
-        recipe._std = state["std"].numpy().astype(np.float32)
+        recipe._mean = mean
+        recipe._std = std
         recipe.classes_ = classes
         return recipe
 
 
-def _check_int(title: str, name: str, value: Any, minimum: int) -> None:
+def _check_int(title: str, name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
     """Raise ``InvalidParameterError("<title>: <name> must be an integer >= ...")``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+    bad = isinstance(value, bool) or not isinstance(value, (int, np.integer))
+    if bad or value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise InvalidParameterError(
-            f"{title}: {name} must be an integer >= {minimum}, received {value!r}."
+            f"{title}: {name} must be an integer {bound}, received {value!r}."
+        )
+
+
+def _check_width(title: str, name: str, value: Any) -> None:
+    """An integer >= 1 and <= the ``max_recipe_width`` setting (LimitExceededError above)."""
+    _check_int(title, name, value, 1)
+    limit = int(get_config()["max_recipe_width"])
+    if value > limit:
+        raise LimitExceededError(
+            f"{title}: {name}={value} is above the limit of {limit} (setting "
+            f"max_recipe_width), which keeps a small file from asking for gigabytes of "
+            f"weights. Use a smaller {name}; if you really need it, raise the limit: "
+            f"DATACENTRIC_MAX_RECIPE_WIDTH={value} or datacentric.set_config("
+            f"max_recipe_width={value})."
         )
 
 

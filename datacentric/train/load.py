@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
-from datacentric.exceptions import InvalidParameterError, SchemaError
+from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
+from datacentric.train._recipe_file import describe, read_torch_file
 
 __all__ = ["RECIPES", "load_recipe", "make_recipe"]
 
@@ -34,11 +36,23 @@ def make_recipe(name: str, **params: Any) -> Any:
     Traceback (most recent call last):
     ...
     datacentric.exceptions.InvalidParameterError: unknown recipe 'vgg'; valid: 'resnet18', ...
+    >>> make_recipe("small_cnn", widht=8)
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.InvalidParameterError: recipe 'small_cnn' has no parameter(s) 'widht' ...
     """
     if name not in RECIPES:
         valid = ", ".join(repr(k) for k in sorted(RECIPES))
         raise InvalidParameterError(f"unknown recipe {name!r}; valid: {valid}.")
-    return _cls(name)(**params)
+    cls = _cls(name)
+    known = list(inspect.signature(cls.__init__).parameters)[1:]
+    unknown = [k for k in params if k not in known]
+    if unknown:
+        raise InvalidParameterError(
+            f"recipe {name!r} has no parameter(s) {format_items(unknown)}; valid: "
+            f"{format_items(known, limit=20)}."
+        )
+    return cls(**params)
 
 
 def load_recipe(path: str | Path) -> Any:
@@ -52,29 +66,32 @@ def load_recipe(path: str | Path) -> Any:
     InvalidParameterError
         When ``path`` is not a file.
     SchemaError
-        When the file is not a recipe saved by datacentric.
+        When the file is not a recipe saved by datacentric, or is damaged or crafted: not a
+        torch file, truncated, unknown or invalid parameters, weights that do not match
+        the network (checked before the network is allocated; nothing in it is executed).
+    LimitExceededError
+        When its parameters ask for a network wider than ``max_recipe_width``.
     """
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise InvalidParameterError(
             f"load_recipe: {str(path)!r} is not a file; pass a model written by recipe.save "
             "(the data loop saves one per iteration under .datacentric/experiments/iter_NNN/)."
         )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a foreign file
-        raise SchemaError(
-            f"load_recipe: {str(path)!r} could not be read as a saved recipe ({exc})."
-        ) from exc
+    fix = "Pass a file written by recipe.save (retrain and save it again if it is damaged)."
+    state = read_torch_file(path, "load_recipe", "a saved recipe", fix)
     fmt = state.get("format") if isinstance(state, dict) else None
     for name in RECIPES:
         cls = _cls(name)
-        if fmt == f"datacentric.{cls._title}":
+        if isinstance(fmt, str) and fmt == f"datacentric.{cls._title}":
             return cls._load(path, state=state)  # read once
     known = ", ".join(f"datacentric.{_cls(n)._title}" for n in RECIPES)
+    if not isinstance(state, dict):
+        raise SchemaError(
+            f"load_recipe: {str(path)!r} holds {describe(state)}, not a saved recipe (a "
+            f"mapping with a 'format' among {known}). {fix}"
+        )
     raise SchemaError(
-        f"load_recipe: {str(path)!r} has format {fmt!r}, not one of {known}. Pass a file "
-        "written by recipe.save."
+        f"load_recipe: {str(path)!r} has format {describe(fmt)}, not one of {known}. Pass a "
+        "file written by recipe.save."
     )

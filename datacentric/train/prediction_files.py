@@ -179,7 +179,7 @@ def read_table(path: Path, source: str, max_rows: int) -> pl.DataFrame:
         raise FileAccessError(f"{source} cannot be read: {reason(exc)}.") from None
     try:
         if path.suffix.lower() == ".parquet":
-            lf = pl.scan_parquet(path)
+            lf = pl.scan_parquet(path, glob=False)
             names = lf.collect_schema().names()
             keep = [c for c in ("sample_id", "pred", "confidence") if c in names]
             return lf.select(keep or names[:1]).head(max_rows).collect()
@@ -187,6 +187,7 @@ def read_table(path: Path, source: str, max_rows: int) -> pl.DataFrame:
             path,
             schema_overrides={"sample_id": pl.Utf8, "pred": pl.Utf8},
             n_rows=max_rows,
+            glob=False,
         )
     except Exception as exc:
         kind = "Parquet" if path.suffix.lower() == ".parquet" else "CSV"

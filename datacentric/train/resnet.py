@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
-from datacentric.train._torch_recipe import TorchRecipe, _check_int
+from datacentric.exceptions import InvalidParameterError
+from datacentric.train._recipe_file import check_state_dict, read_torch_file
+from datacentric.train._torch_recipe import MAX_IMAGE_SIZE, MAX_THREADS, TorchRecipe, _check_int
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +65,7 @@ class ResNet18Recipe(TorchRecipe):
     Parameters
     ----------
     image_size : int
-        Side of the square input, in pixels (>= 16). ResNet-18 downsamples 32 times, so
+        Side of the square input, in pixels (16 to 512). ResNet-18 downsamples 32 times, so
         the last feature map is 2x2 at the default 64.
     epochs : int
         Passes over the training rows.
@@ -121,10 +122,10 @@ class ResNet18Recipe(TorchRecipe):
         num_threads: int = 1,
     ) -> None:
         title = self._title
-        _check_int(title, "image_size", image_size, 16)
+        _check_int(title, "image_size", image_size, 16, MAX_IMAGE_SIZE)
         _check_int(title, "epochs", epochs, 1)
         _check_int(title, "batch_size", batch_size, 1)
-        _check_int(title, "num_threads", num_threads, 1)
+        _check_int(title, "num_threads", num_threads, 1, MAX_THREADS)
         super().__init__(
             image_size=image_size,
             epochs=epochs,
@@ -157,7 +158,7 @@ class ResNet18Recipe(TorchRecipe):
     def _make_net(
         self, n_classes: int, init: Mapping[str, torch.Tensor] | None = None
     ) -> torch.nn.ModuleDict:
-        return _build_net(n_classes, init, self.weights)
+        return _build_net(n_classes, init)
 
     @classmethod
     def _from_params(cls, params: dict[str, Any]) -> ResNet18Recipe:
@@ -179,59 +180,49 @@ def _check_weights_path(weights: Any) -> None:
 
 
 def _read_weights(weights: str) -> dict[str, torch.Tensor]:
-    """The backbone tensors of a ResNet-18 ``state_dict`` file (its ``fc.*`` dropped)."""
+    """The backbone tensors of a ResNet-18 ``state_dict`` file (its ``fc.*`` dropped).
+
+    The file is checked (see :mod:`datacentric.train._recipe_file`) against the backbone
+    built on the ``meta`` device: names, shapes, dtypes, finite values.
+    """
     import torch
 
     _check_weights_path(weights)
-    try:
-        state = torch.load(Path(weights), map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unreadable or unsafe file
-        raise SchemaError(
-            f"ResNet18Recipe: cannot read the weights file {weights!r} with torch.load("
-            f"weights_only=True): {exc}. Pass a file written by torch.save(model.state_dict())."
-        ) from exc
-    if not isinstance(state, Mapping) or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
-        raise SchemaError(
-            f"ResNet18Recipe: the weights file {weights!r} is not a state_dict (a mapping of "
-            f"parameter names to tensors), received {type(state).__name__}. Save it with "
-            "torch.save(model.state_dict(), path)."
-        )
-    return {str(k): v for k, v in state.items() if not str(k).startswith("fc.")}
+    who = "ResNet18Recipe"
+    fix = (
+        "Pass the state_dict of a torchvision resnet18 (its fc layer may have any number of "
+        "classes; it is replaced), saved with torch.save(model.state_dict(), path)."
+    )
+    state = read_torch_file(weights, who, "a weights file", fix)
+    if isinstance(state, Mapping):
+        state = {k: v for k, v in state.items() if not (isinstance(k, str) and k.startswith("fc."))}
+    with torch.device("meta"):
+        expected = _backbone().state_dict()
+    return check_state_dict(
+        who, weights, state, expected, fix, network="torchvision's resnet18 backbone"
+    )
 
 
-def _build_net(
-    n_classes: int,
-    backbone_state: Mapping[str, torch.Tensor] | None = None,
-    source: str | None = None,
-) -> torch.nn.ModuleDict:
-    """``ModuleDict(features=ResNet-18 up to global pooling, head=linear classifier)``.
-
-    ``backbone_state`` (read from the file ``source``) is loaded strictly into the backbone.
-    """
+def _backbone() -> torch.nn.Module:
+    """torchvision's ResNet-18 without its classifier (``fc`` is the identity)."""
     from torch import nn
     from torchvision.models import resnet18
 
     backbone = resnet18(weights=None)
     backbone.fc = nn.Identity()
+    return backbone
+
+
+def _build_net(
+    n_classes: int, backbone_state: Mapping[str, torch.Tensor] | None = None
+) -> torch.nn.ModuleDict:
+    """``ModuleDict(features=ResNet-18 up to global pooling, head=linear classifier)``.
+
+    ``backbone_state`` (checked by :func:`_read_weights`) is loaded strictly into the backbone.
+    """
+    from torch import nn
+
+    backbone = _backbone()
     if backbone_state is not None:
-        try:
-            backbone.load_state_dict(backbone_state, strict=True)
-        except RuntimeError as exc:
-            expected = set(backbone.state_dict())
-            missing = sorted(expected - set(backbone_state))
-            unexpected = sorted(set(backbone_state) - expected)
-            if missing or unexpected:
-                found = (
-                    f"missing keys: {format_items(missing) or 'none'}; "
-                    f"unexpected keys: {format_items(unexpected) or 'none'}"
-                )
-            else:
-                found = str(exc).strip().replace("\n", " ")
-            raise SchemaError(
-                f"ResNet18Recipe: the weights file {source!r} does not match torchvision's "
-                f"resnet18 backbone ({found}). Pass the state_dict of a torchvision resnet18 "
-                "(its fc layer may have any number of classes; it is replaced)."
-            ) from None
+        backbone.load_state_dict(backbone_state, strict=True)
     return nn.ModuleDict({"features": backbone, "head": nn.Linear(_EMBEDDING_DIM, n_classes)})

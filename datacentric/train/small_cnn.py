@@ -11,7 +11,13 @@ import logging
 from typing import TYPE_CHECKING, Any, Literal
 
 from datacentric.exceptions import InvalidParameterError
-from datacentric.train._torch_recipe import TorchRecipe, _check_int
+from datacentric.train._torch_recipe import (
+    MAX_IMAGE_SIZE,
+    MAX_THREADS,
+    TorchRecipe,
+    _check_int,
+    _check_width,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -48,7 +54,7 @@ class SmallCNNRecipe(TorchRecipe):
     Parameters
     ----------
     image_size : int
-        Side of the square input, in pixels (>= 8).
+        Side of the square input, in pixels (8 to 512).
     channels : {"RGB", "L"}
         Colour or grayscale input.
     epochs : int
@@ -62,15 +68,19 @@ class SmallCNNRecipe(TorchRecipe):
     augment : bool
         Apply random augmentation to training batches.
     embedding_dim : int
-        Size of the embedding (penultimate) layer.
+        Size of the embedding (penultimate) layer (at most the ``max_recipe_width``
+        setting, 1024 by default).
     num_threads : int
-        CPU threads torch uses while training and predicting. The default, 1, is the
-        robust choice for a model this small: on an idle 2-core machine 2 threads are about
-        30% faster, but when other processes compete for the cores torch's OpenMP threads
-        wait on each other and training can get 10-30 times slower (unless the environment
-        sets ``OMP_WAIT_POLICY=PASSIVE`` before torch is imported).
+        CPU threads torch uses while training and predicting (at most 256). The default,
+        1, is the robust choice for a model this small: on an idle 2-core machine 2
+        threads are about 30% faster, but when other processes compete for the cores
+        torch's OpenMP threads wait on each other and training can get 10-30 times
+        slower (unless the environment sets ``OMP_WAIT_POLICY=PASSIVE`` before torch is
+        imported).
     width : int
-        Channels of the first convolution block (the next two have 2x and 4x).
+        Channels of the first convolution block (the next two have 2x and 4x); at most
+        the ``max_recipe_width`` setting (1024 by default, see :mod:`datacentric.config`),
+        so that a recipe file cannot ask for gigabytes of weights.
 
     Examples
     --------
@@ -99,16 +109,16 @@ class SmallCNNRecipe(TorchRecipe):
         width: int = 16,
     ) -> None:
         title = self._title
-        _check_int(title, "image_size", image_size, 8)
+        _check_int(title, "image_size", image_size, 8, MAX_IMAGE_SIZE)
         if channels not in ("RGB", "L"):
             raise InvalidParameterError(
                 f"{title}: channels must be 'RGB' or 'L', received {channels!r}."
             )
         _check_int(title, "epochs", epochs, 1)
         _check_int(title, "batch_size", batch_size, 1)
-        _check_int(title, "embedding_dim", embedding_dim, 1)
-        _check_int(title, "num_threads", num_threads, 1)
-        _check_int(title, "width", width, 1)
+        _check_width(title, "embedding_dim", embedding_dim)
+        _check_int(title, "num_threads", num_threads, 1, MAX_THREADS)
+        _check_width(title, "width", width)
         super().__init__(
             image_size=image_size,
             epochs=epochs,

@@ -30,6 +30,7 @@ def test_example_config_loads_and_round_trips() -> None:
         ({"drift": {"wasserstain": 0.1}}, r"unknown key\(s\) \['wasserstain'\] in drift"),
         ({"drift": {"metrics": {"x": {"ks": 0.1}}}}, r"unknown key\(s\) \['ks'\] in x"),
         ({"drift": {"metrics": ["x"]}}, "maps a metric name"),
+        ({"missing_rate": "5%"}, r"missing_rate must be a number or null, received .5%."),
     ],
 )
 def test_schema_errors(doc: dict[str, object], message: str) -> None:
@@ -52,7 +53,7 @@ def test_schema_errors(doc: dict[str, object], message: str) -> None:
             r"drift\.metrics\.blurriness",
         ),
         ({"performance": {"accuracy_drop": 2}}, r"accuracy_drop must be a number in \[0, 1\]"),
-        ({"missing_rate": "5%"}, r"missing_rate must be a number in \(0, 1\] or None"),
+        ({"missing_rate": 1.5}, r"missing_rate must be a number in \(0, 1\] or None"),
     ],
 )
 def test_parameter_errors(doc: dict[str, object], message: str) -> None:

@@ -22,6 +22,7 @@ from xml.sax.saxutils import quoteattr
 
 import polars as pl
 
+from datacentric._read import read_parquet
 from datacentric.dataset import Dataset
 from datacentric.dataset.images import check_paths_inside, read_image_bytes
 from datacentric.exceptions import InvalidDatasetError, InvalidParameterError, format_items
@@ -165,7 +166,12 @@ def _last_review_queue(root: Path | None) -> pl.DataFrame:
     if root is not None:
         found = sorted(ExperimentLog(root).path.glob("iter_*/review.parquet"))
         if found:
-            return pl.read_parquet(found[-1], glob=False)
+            return read_parquet(
+                found[-1],
+                what="the review queue of a data-loop iteration",
+                fix="Run `datacentric loop DIR` again, or pass a scan: `--scan scan.parquet`.",
+                columns={"sample_id": "string"},
+            )
     raise InvalidParameterError(
         f"nothing to push: no items were given and {root} has no review queue (run `datacentric "
         "loop DIR` first, or pass a scan: `--scan scan.parquet`)."

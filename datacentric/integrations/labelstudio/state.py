@@ -12,12 +12,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 from datacentric._io import atomic_write_text
+from datacentric._read import check_fields, describe, read_json
 from datacentric.dataset.store import STORE_DIR
-from datacentric.exceptions import StoreError
+from datacentric.exceptions import SchemaError
 
 __all__ = ["ProjectState", "state_path"]
 
@@ -63,24 +63,48 @@ class ProjectState:
 
     @classmethod
     def load(cls, root: str | Path, url: str, project: str) -> ProjectState:
-        """Read the journal (an empty one when there is none yet)."""
+        """Read the journal (an empty one when there is none yet).
+
+        Raises
+        ------
+        SchemaError
+            When the journal is damaged (not JSON, truncated, fields of the wrong type); the
+            message says to delete it (a push rebuilds it from the server).
+        """
         path = state_path(root, url, project)
         if not path.is_file():
             return cls(path, url, project)
-        try:
-            raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise StoreError(
-                f"the Label Studio journal {path} cannot be read ({exc}). Delete it: the next "
-                "push rebuilds it from the server (tasks are looked up by sample_id)."
-            ) from exc
+        fix = (
+            "Delete it: the next push rebuilds it from the server (tasks are looked up by "
+            "sample_id)."
+        )
+        what = "the Label Studio journal of a project"
+        raw = check_fields(
+            read_json(path, what=what, fix=fix),
+            {"project_id": "int|null", "tasks": "dict|null", "applied": "dict|null"},
+            str(path),
+            what=what,
+            fix=fix,
+        )
+        tasks = raw.get("tasks") or {}
+        applied = raw.get("applied") or {}
+        for name, values, ok, expected in (
+            ("tasks", tasks, lambda v: isinstance(v, int) and not isinstance(v, bool), "task ids"),
+            ("applied", applied, lambda v: isinstance(v, str), "times"),
+        ):
+            bad = next((k for k, v in values.items() if not ok(v)), None)
+            if bad is not None:
+                raise SchemaError(
+                    f"{path}: field {name!r} maps {describe(bad)} to {describe(values[bad])}; "
+                    f"expected {expected} (in {what}). {fix}"
+                )
         return cls(
             path,
             url,
             project,
             project_id=raw.get("project_id"),
-            tasks={str(k): int(v) for k, v in raw.get("tasks", {}).items()},
-            applied={str(k): str(v) for k, v in raw.get("applied", {}).items()},
+            tasks={str(k): int(v) for k, v in tasks.items()},
+            applied={str(k): str(v) for k, v in applied.items()},
         )
 
     def save(self) -> Path:
