@@ -193,7 +193,8 @@ def job_ours_peer(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def job_evidently(args: argparse.Namespace) -> dict[str, Any]:
-    sys.path.insert(0, args.peer_path)  # first: its own pandas (and pyarrow)
+    if args.peer_path:
+        sys.path.insert(0, args.peer_path)  # first: its own pandas (and pyarrow)
     try:
         import pandas as pd
         from evidently import Report
