@@ -1,6 +1,8 @@
 """Benchmark the dataset package on a 100,000-row manifest.
 
-Run ``python benchmarks/bench_dataset.py``; writes ``benchmarks/results/dataset.json``.
+Run ``python benchmarks/bench_dataset.py [--quick]``; writes
+``benchmarks/results/dataset.json`` (``--quick``: 10,000 rows and 1,000 relabels, written to a
+temp file).
 
 Measured (each repeated 3 times; median and all runs reported):
 
@@ -20,24 +22,21 @@ more where the filesystem's per-file link limit is reached), removed at the end.
 
 from __future__ import annotations
 
+import argparse
 import errno
-import json
 import os
-import platform
-import resource
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+from _harness import Benchmark, peak_mib
 from PIL import Image
 
 from datacentric.dataset import Dataset
@@ -47,7 +46,6 @@ N_RELABEL = 10_000
 REPEATS = 3
 TARGET_S = 2.0
 CLASSES = [f"class_{i}" for i in range(10)]
-RESULTS = Path(__file__).resolve().parent / "results" / "dataset.json"
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -64,19 +62,13 @@ def _repeat(fn: Callable[[], Any]) -> dict[str, Any]:
     return _stats([_timed(fn)[0] for _ in range(REPEATS)])
 
 
-def _maxrss_mib() -> float:
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes
-    return round(rss / (1024 * 1024) if sys.platform == "darwin" else rss / 1024, 1)
-
-
-def build_dataset(root: Path) -> Path:
-    """Write one PNG, hard-link it N_ROWS times, and write manifest.parquet + classes.txt."""
+def build_dataset(root: Path, n_rows: int) -> Path:
+    """Write one PNG, hard-link it ``n_rows`` times, and write manifest.parquet + classes.txt."""
     rng = np.random.default_rng(0)
     source = root / "source.png"
     Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(source)
     images: list[str] = []
-    for i in range(N_ROWS):
+    for i in range(n_rows):
         rel = f"img/{i // 1000:03d}/{i:06d}.png"
         if i % 1000 == 0:
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -91,33 +83,33 @@ def build_dataset(root: Path) -> Path:
     (root / "source.png").unlink()
     pl.DataFrame(
         {
-            "sample_id": [f"s{i:06d}" for i in range(N_ROWS)],
+            "sample_id": [f"s{i:06d}" for i in range(n_rows)],
             "image": images,
-            "label": rng.choice(CLASSES, N_ROWS),
-            "split": rng.choice(["train", "val", "test"], N_ROWS, p=[0.8, 0.1, 0.1]),
-            "annotator": rng.choice([f"ann{i}" for i in range(20)], N_ROWS),
-            "scanner": rng.choice(["scanner_a", "scanner_b", "scanner_c"], N_ROWS),
-            "site": rng.choice([f"site_{i}" for i in range(50)], N_ROWS),
-            "age": rng.integers(18, 90, N_ROWS),
-            "brightness": rng.random(N_ROWS),
+            "label": rng.choice(CLASSES, n_rows),
+            "split": rng.choice(["train", "val", "test"], n_rows, p=[0.8, 0.1, 0.1]),
+            "annotator": rng.choice([f"ann{i}" for i in range(20)], n_rows),
+            "scanner": rng.choice(["scanner_a", "scanner_b", "scanner_c"], n_rows),
+            "site": rng.choice([f"site_{i}" for i in range(50)], n_rows),
+            "age": rng.integers(18, 90, n_rows),
+            "brightness": rng.random(n_rows),
         }
     ).write_parquet(root / "manifest.parquet")
     (root / "classes.txt").write_text("\n".join(CLASSES) + "\n")
     return root / "manifest.parquet"
 
 
-def bench_commit(root: Path) -> dict[str, Any]:
-    """Per repeat: open HEAD (untimed), relabel 10,000 samples, commit."""
+def bench_commit(root: Path, n_rows: int, n_relabel: int) -> dict[str, Any]:
+    """Per repeat: open HEAD (untimed), relabel ``n_relabel`` samples, commit."""
     relabel_t: list[float] = []
     commit_t: list[float] = []
     total_t: list[float] = []
     for rep in range(REPEATS):
         ds = Dataset.open(root, check_images="none")
         rng = np.random.default_rng(100 + rep)
-        idx = rng.choice(N_ROWS, N_RELABEL, replace=False)
+        idx = rng.choice(n_rows, n_relabel, replace=False)
         ids = [f"s{i:06d}" for i in idx]
         current = ds.manifest["label"].gather(idx).to_list()
-        # a different class for every chosen sample, so all 10,000 relabels take effect
+        # a different class for every chosen sample, so every relabel takes effect
         new = [CLASSES[(CLASSES.index(c) + 1) % len(CLASSES)] for c in current]
         t0 = time.perf_counter()
         ds.relabel(ids, new, reason="benchmark", source="bench", iteration=rep)
@@ -126,8 +118,8 @@ def bench_commit(root: Path) -> dict[str, Any]:
         t2 = time.perf_counter()
         t_relabel, t_commit = t1 - t0, t2 - t1
         n_changes = Dataset.open(root, version=version, check_images="none").changes().height
-        if n_changes != N_RELABEL:
-            raise RuntimeError(f"expected {N_RELABEL} lineage rows, found {n_changes}")
+        if n_changes != n_relabel:
+            raise RuntimeError(f"expected {n_relabel} lineage rows, found {n_changes}")
         relabel_t.append(t_relabel)
         commit_t.append(t_commit)
         total_t.append(t_relabel + t_commit)
@@ -138,75 +130,59 @@ def bench_commit(root: Path) -> dict[str, Any]:
     }
 
 
-def main() -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix="bench_dataset_"))
-    try:
-        t_setup, manifest_file = _timed(lambda: build_dataset(tmp))
-        rss_after_setup = _maxrss_mib()
+def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
+    n_rows, n_relabel = (10_000, 1_000) if args.quick else (N_ROWS, N_RELABEL)
+    tmp = jobs.tmp
+    t_setup, manifest_file = _timed(lambda: build_dataset(tmp, n_rows))
+    rss_after_setup = peak_mib()["peak_rss_mib"]
 
-        peer = _repeat(lambda: pl.read_parquet(manifest_file))
-        load_exists = _repeat(lambda: Dataset.from_folder(tmp))
-        load_none = _repeat(lambda: Dataset.from_folder(tmp, check_images="none"))
+    peer = _repeat(lambda: pl.read_parquet(manifest_file))
+    load_exists = _repeat(lambda: Dataset.from_folder(tmp))
+    load_none = _repeat(lambda: Dataset.from_folder(tmp, check_images="none"))
 
-        t_initial, _ = _timed(lambda: Dataset.from_folder(tmp, check_images="none").commit("init"))
-        commit = bench_commit(tmp)
-        open_head = _repeat(lambda: Dataset.open(tmp))
-        open_head_none = _repeat(lambda: Dataset.open(tmp, check_images="none"))
-        rss_end = _maxrss_mib()
+    t_initial, _ = _timed(lambda: Dataset.from_folder(tmp, check_images="none").commit("init"))
+    commit = bench_commit(tmp, n_rows, n_relabel)
+    open_head = _repeat(lambda: Dataset.open(tmp))
+    open_head_none = _repeat(lambda: Dataset.open(tmp, check_images="none"))
+    rss_end = peak_mib()["peak_rss_mib"]
 
-        tracemalloc.start()
-        Dataset.from_folder(tmp)
-        _, traced_peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    peer_median = peer["median_s"]
+    tracemalloc.start()
+    Dataset.from_folder(tmp)
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    shutil.rmtree(tmp / "img", ignore_errors=True)
 
     def item(stats: dict[str, Any], with_peer: bool = False) -> dict[str, Any]:
-        out = dict(stats)
-        out["target_s"] = TARGET_S
-        out["pass"] = stats["median_s"] < TARGET_S
-        if with_peer and peer_median > 0:
-            out["ratio_vs_read_parquet"] = round(stats["median_s"] / peer_median, 1)
+        out = dict(stats, target_s=TARGET_S, **{"pass": stats["median_s"] < TARGET_S})
+        if with_peer and peer["median_s"] > 0:
+            out["ratio_vs_read_parquet"] = round(stats["median_s"] / peer["median_s"], 1)
         return out
 
-    cpus = os.cpu_count()
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cpus
-    results: dict[str, Any] = {
-        "benchmark": "dataset",
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    k = f"{n_relabel // 1000}k"
+    items = {
+        "load_from_folder_check_exists": item(load_exists, with_peer=True),
+        "load_from_folder_check_none": item(load_none, with_peer=True),
+        f"relabel_{k}": item(commit["relabel"]),
+        f"commit_{k}_relabels": item(commit["commit"]),
+        f"relabel_plus_commit_{k}": item(commit["relabel_plus_commit"]),
+        "open_head": item(open_head, with_peer=True),
+    }
+    return {
         "params": {
-            "n_rows": N_ROWS,
-            "n_relabel": N_RELABEL,
+            "n_rows": n_rows,
+            "n_relabel": n_relabel,
             "repeats": REPEATS,
             "n_classes": len(CLASSES),
             "metadata_columns": ["annotator", "scanner", "site", "age", "brightness"],
-            "images": "one 16x16 RGB PNG hard-linked 100,000 times in 100 folders (re-copied"
-            " where the filesystem link limit is hit)",
-        },
-        "machine": {
-            "cpu_count": cpus,
-            "cpus_usable": affinity,
+            "images": f"one 16x16 RGB PNG hard-linked {n_rows:,} times in "
+            f"{(n_rows + 999) // 1000} folders (re-copied where the filesystem link limit is hit)",
             "target_cores": 2,
-            "python": platform.python_version(),
-            "polars": pl.__version__,
             "polars_threads": pl.thread_pool_size(),
-            "numpy": np.__version__,
-            "platform": platform.platform(),
-            "processor": platform.machine(),
         },
         "setup_s": round(t_setup, 2),
         "initial_commit_s": round(t_initial, 4),
         "peer": {"name": "polars.read_parquet(manifest.parquet)", **peer},
-        "items": {
-            "load_from_folder_check_exists": item(load_exists, with_peer=True),
-            "load_from_folder_check_none": item(load_none, with_peer=True),
-            "relabel_10k": item(commit["relabel"]),
-            "commit_10k_relabels": item(commit["commit"]),
-            "relabel_plus_commit_10k": item(commit["relabel_plus_commit"]),
-            "open_head": item(open_head, with_peer=True),
-        },
+        "items": items,
         "extra": {"open_head_check_none": open_head_none},
         "memory": {
             "ru_maxrss_after_setup_mib": rss_after_setup,
@@ -214,22 +190,30 @@ def main() -> dict[str, Any]:
             "tracemalloc_peak_one_load_mib": round(traced_peak / 2**20, 1),
             "note": "tracemalloc counts Python allocations only, not polars' Rust buffers",
         },
+        "all_pass": all(v["pass"] for v in items.values()),
     }
-    results["all_pass"] = all(v["pass"] for v in results["items"].values())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    return results
 
+
+def summary(res: dict[str, Any]) -> None:
+    for name, it in res["items"].items():
+        ratio = it.get("ratio_vs_read_parquet")
+        ratio_s = f"  x{ratio} read_parquet" if ratio is not None else ""
+        print(
+            f"{name:32s} median {it['median_s']:.3f} s  {'PASS' if it['pass'] else 'FAIL'}{ratio_s}"
+        )
+    print(f"read_parquet peer               median {res['peer']['median_s']:.3f} s")
+    print(f"peak RSS {res['memory']['ru_maxrss_peak_mib']} MiB")
+
+
+BENCH = Benchmark(
+    name="dataset",
+    script=__file__,
+    doc=__doc__ or "",
+    run=run,
+    packages=("datacentric", "polars", "numpy", "pillow"),
+    quick_help="10,000 rows and 1,000 relabels (written to a temp file)",
+    summary=summary,
+)
 
 if __name__ == "__main__":
-    res = main()
-    for name, it in res["items"].items():
-        ratio = (
-            f"  x{it['ratio_vs_read_parquet']} read_parquet"
-            if "ratio_vs_read_parquet" in it
-            else ""
-        )
-        status = "PASS" if it["pass"] else "FAIL"
-        print(f"{name:32s} median {it['median_s']:.3f} s  {status}{ratio}")
-    print(f"read_parquet peer               median {res['peer']['median_s']:.3f} s")
-    print(f"peak RSS {res['memory']['ru_maxrss_peak_mib']} MiB; wrote {RESULTS}")
+    sys.exit(BENCH.main())

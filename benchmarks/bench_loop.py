@@ -39,22 +39,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import job_args, machine_info, now, peak_mib
-from _harness import run_job as harness_run_job
+from _harness import Benchmark, fmt, print_table
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).resolve().parent / "results" / "loop.json"
 SLICES = REPO / "slices" / "demo.yaml"
 DEMO_SEED = 0
 ITERATIONS = 2
@@ -62,16 +58,10 @@ FOLDS = 5
 NOISY_SLICE = "noisy_vendor"
 TARGET_GAP_CLOSED = 0.8
 N_BOOT = 4000
-JOB_TIMEOUT_S = 1500.0
 METHODS = ["noisy", "loop", "oracle", "oracle_same_rows", "cleanlearning"]
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _set_job_env() -> None:
-    warnings.filterwarnings("ignore")
-    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
 def _copy_demo(src: Path, dst: Path) -> Path:
@@ -342,7 +332,7 @@ def job_train(args: argparse.Namespace) -> dict[str, Any]:
             )
             out["n_relabeled"] = ds.pending_changes.height
             if variant == "oracle_same_rows":
-                keep = set(json.loads(args.keep_ids.read_text()))
+                keep = set(json.loads(Path(args.keep_ids).read_text()))
                 drop = [s for s in train["sample_id"].to_list() if s not in keep]
                 ds.remove(drop, reason="removed by the loop (same rows)", source="benchmark")
                 out["n_removed"] = len(drop)
@@ -451,17 +441,7 @@ def job_cleanlearning(args: argparse.Namespace) -> dict[str, Any]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-JOBS = {"loop": job_loop, "train": job_train, "cleanlearning": job_cleanlearning}
-
-
 # --------------------------------------------------------------------------- analysis
-def run_job(name: str, args: argparse.Namespace, tmp: Path, tag: str, **extra: Any):
-    """Run one job of this script in a fresh interpreter (see ``_harness.run_job``)."""
-    return harness_run_job(
-        __file__, name, tmp, timeout=args.job_timeout, tag=tag, argv=job_args(**extra)
-    )
-
-
 def _mean_sd(xs: list[float]) -> dict[str, Any]:
     return {
         "mean": round(statistics.fmean(xs), 4) if xs else None,
@@ -597,37 +577,72 @@ def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report
-def definitions() -> dict[str, str]:
+def demo_counts(demo: Path) -> dict[str, Any]:
+    """What the demo holds, read from its manifest and ground truth (not written as literals)."""
+    import polars as pl
+
+    from datacentric.dataset import Dataset
+    from datacentric.datasets import load_ground_truth
+
+    m = Dataset.open(demo).manifest.join(load_ground_truth(demo), on="sample_id", how="left")
+    train = m.filter(pl.col("split") == "train")
+    noisy = train.filter(pl.col("is_label_noise"))
     return {
-        "data": f"load_demo(root, seed={DEMO_SEED}): 1,737 rows, 1,287 train (113 flipped labels, "
-        "96 in vendor_c; 15 exact + 15 near duplicate copies; 20 copies of test images), 450 "
-        "test rows whose labels ARE the true labels (docs/demo-data.md).",
-        "recipe": "SmallCNNRecipe() with its defaults (12 epochs, 32x32 RGB, augmentation, "
-        "num_threads=1), fit(train rows, seed=S); deterministic on CPU for the same rows.",
+        "n_rows": m.height,
+        "n_train": train.height,
+        "n_test": m.filter(pl.col("split") == "test").height,
+        "train_label_noise": noisy.height,
+        "train_label_noise_by_vendor": dict(
+            noisy.group_by("vendor").len().sort("len", descending=True).iter_rows()
+        ),
+        "exact_duplicate_copies": train["exact_duplicate_of"].is_not_null().sum(),
+        "near_duplicate_copies": train["near_duplicate_of"].is_not_null().sum(),
+        "leak_copies_in_train": train["leak_of"].is_not_null().sum(),
+        "test_labels_are_true_labels": bool(
+            (m.filter(pl.col("split") == "test").select(pl.col("label") == pl.col("true_label")))
+            .to_series()
+            .all()
+        ),
+    }
+
+
+def definitions(res: dict[str, Any]) -> dict[str, str]:
+    c = res.get("config", {}).get("demo_counts", {})
+    by_vendor = ", ".join(
+        f"{n} in {v}" for v, n in c.get("train_label_noise_by_vendor", {}).items()
+    )
+    return {
+        "data": f"load_demo(root, seed={DEMO_SEED}): {c.get('n_rows')} rows, {c.get('n_train')} "
+        f"train ({c.get('train_label_noise')} flipped labels: {by_vendor}; "
+        f"{c.get('exact_duplicate_copies')} exact + {c.get('near_duplicate_copies')} near "
+        f"duplicate copies; {c.get('leak_copies_in_train')} copies of test images), "
+        f"{c.get('n_test')} test rows whose labels are the true labels: "
+        f"{c.get('test_labels_are_true_labels')} (docs/demo-data.md); counts read from the "
+        "demo's manifest and ground truth.",
+        "recipe": "SmallCNNRecipe() with its defaults (config.recipe_params), fit(train rows, "
+        "seed=S); deterministic on CPU for the same rows.",
         "seed": "S in --seeds: the training seed of every model AND the loop seed (its CV folds) "
         "AND CleanLearning's seed; the demo data is always seed 0.",
         "a_noisy": "trained on the train split as shipped. Taken from the loop's iteration 0 "
         "(the same recipe, seed and rows); 'baseline_reproduced' records that an independent "
         "training for the first seed gives identical test predictions.",
         "b_loop": f"run_loop(root, iterations={ITERATIONS}, slices='slices/demo.yaml', "
-        f"folds={FOLDS}, seed=S) with the default FixPolicy (relabel label issues whose suggested "
-        "class has out-of-sample probability >= 0.9, train split only, at most 25 % per "
-        "iteration; remove leaked copies and exact-duplicate copies); the model retrained at "
-        "the last iteration, its test predictions read from the experiment log.",
+        f"folds={FOLDS}, seed=S) with the default FixPolicy (config.policy_params); the model "
+        "retrained at the last iteration, its test predictions read from the experiment log.",
         "c_oracle": "every train label set to ground-truth true_label with ds.relabel on a copy "
-        "of the demo in a temp dir (113 changes), all rows kept: planted duplicates and the 20 "
-        "test-image copies stay in train, as shipped.",
+        f"of the demo in a temp dir ({c.get('train_label_noise')} changes), all rows kept: "
+        "planted duplicates and the copies of test images stay in train, as shipped.",
         "c_prime_oracle_same_rows": "true labels on exactly the train rows the loop kept (its "
         "removals applied): separates the relabel effect from the row removals.",
         "cleanlearning": f"cleanlab CleanLearning(RecipeClassifier(root, seed=S), seed=S, "
         f"cv_n_folds={FOLDS}).fit(train row indices, noisy label indices) with cleanlab's "
-        "defaults: 5-fold out-of-sample pred_probs, find_label_issues, drop the issues, refit "
+        "defaults: out-of-sample pred_probs, find_label_issues, drop the issues, refit "
         "the same recipe on the rest (unweighted: the recipe takes no sample_weight). "
         "RecipeClassifier (defined in this file) builds Dataset.from_arrays of the indexed "
         "rows' images with the given labels and calls SmallCNNRecipe().fit(view, seed=S).",
-        "accuracy": "top-1 accuracy on the 450 clean test images; per slice on the test rows of "
-        "that slice (slices/demo.yaml). mean/sd over seeds (sample sd); per-seed 95 % Wilson "
-        "intervals are in per_seed_ci95.",
+        "accuracy": f"top-1 accuracy on the {c.get('n_test')} clean test images; per slice on "
+        "the test rows of that slice (slices/demo.yaml). mean/sd over seeds (sample sd); "
+        "per-seed 95 % Wilson intervals are in per_seed_ci95.",
         "gap_closed": "(b - a) / (c - a); pooled over seeds as mean_S(b - a) / mean_S(c - a). "
         f"ci95 = percentile interval of a paired bootstrap over test images ({N_BOOT} draws, "
         "same draw for every method and seed); null when more than 2.5 % of draws have "
@@ -638,8 +653,8 @@ def definitions() -> dict[str, str]:
         "n_images_fixed/broken_b_vs_a": "test images that the loop model gets right and the "
         "noisy model wrong (or the reverse) in at least one seed.",
         "fix_quality": "the loop's automatic edits scored against the planted ground truth.",
-        "timings": "wall seconds on a shared 2-core machine; every job is its own process "
-        "(peak_rss_mib = its ru_maxrss); jobs ran one after another.",
+        "timings": "wall seconds; every job is its own process (peak_rss_mib = its "
+        "ru_maxrss); jobs ran one after another, each under the same limits.",
     }
 
 
@@ -666,28 +681,20 @@ def notes(res: dict[str, Any]) -> list[str]:
         "The noisy vendor's test labels are clean and its images look like the others': the "
         "label noise in vendor_c's TRAIN rows can only lower test accuracy through the model, "
         "on every slice alike, so noisy_vendor is not expected to gain more than overall.",
-        "The oracle keeps the 20 copies of test images in train (as shipped), the loop removes "
+        "The oracle keeps the copies of test images in train (as shipped), the loop removes "
         "them: the plain (c) oracle therefore still benefits from the leak, which the loop "
         "gives up on purpose; oracle_same_rows is the like-for-like ceiling for the loop.",
-        "With ~98 % baseline accuracy the noise gap is a handful of test images; per-slice "
-        "ratios on 60-200 images are dominated by single images (see n, the intervals and "
+        "With a high baseline accuracy the noise gap is a handful of test images; per-slice "
+        "ratios on small slices are dominated by single images (see n, the intervals and "
         "bootstrap_share_gap_le_0).",
         "CleanLearning gets no sample_weight (the recipe has none), so it trains its final "
         "model unweighted on the rows it keeps; it does not relabel, and does not look for "
         "duplicates or leaks.",
-        "The machine is shared (load_average_at_start): timings are indicative.",
+        "The machine is shared (load_average_at_start / _at_end): timings are indicative.",
     ]
     if res.get("mode") == "quick" or len(res.get("seeds", [])) < 3:
         out.append(f"Ran {len(res.get('seeds', []))} seed(s) only: sd and intervals are wider.")
     return out
-
-
-def _f(x: Any, nd: int = 4) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, float):
-        return f"{x:.{nd}f}"
-    return str(x)
 
 
 def print_summary(res: dict[str, Any]) -> None:
@@ -695,168 +702,107 @@ def print_summary(res: dict[str, Any]) -> None:
     if "accuracy" not in an:
         print("no analysis:", an)
         return
-    acc = an["accuracy"]
-    print(f"\nClean-test accuracy, mean ± sd over seeds {an['seeds_analysed']} (per seed)")
+    acc, gaps = an["accuracy"], an["gap_closed"]
     show = ["overall", NOISY_SLICE, "dark_scanner", "noisy_vendor_dark_scanner"]
-    print(f"{'method':<18}" + "".join(f"{s + ' (n=' + str(acc[s]['n']) + ')':>34}" for s in show))
-    for m in METHODS:
-        cells = []
-        for s in show:
-            r = acc[s][m]
-            sd = f" ± {r['sd']:.4f}" if r["sd"] is not None else ""
-            cells.append(f"{_f(r['mean'])}{sd}")
-        print(f"{m:<18}" + "".join(f"{c:>34}" for c in cells))
-    print("per seed:")
-    for m in METHODS:
-        print(f"  {m:<18}" + "  ".join(f"{s}: {acc[s][m]['per_seed']}" for s in show[:2]))
-    print("\nGap closed (b - a) / (c - a), pooled over seeds [95 % bootstrap CI]")
-    for key in ("loop_vs_oracle", "loop_vs_oracle_same_rows", "cleanlearning_vs_oracle"):
-        g = an["gap_closed"][key]
-        row = []
-        for s in ("overall", NOISY_SLICE):
-            r = g[s]
-            row.append(
-                f"{s}: {_f(r['gap_closed'], 3)} {r['gap_closed_ci95']} "
-                f"(gain {r['gain_b_minus_a']:+.4f} / gap {r['gap_c_minus_a']:+.4f})"
-            )
-        print(f"  {key:<26}" + "   ".join(row))
-    print("\nPer slice, loop vs oracle: n, gap closed, gain, gap")
-    for s, r in an["gap_closed"]["loop_vs_oracle"].items():
-        print(
-            f"  {s:<28} n={r['n']:<4} {_f(r['gap_closed'], 3):>7}  gain "
-            f"{r['gain_b_minus_a']:+.4f}  gap {r['gap_c_minus_a']:+.4f}  CI {r['gap_closed_ci95']}"
-        )
+
+    def cell(r: dict[str, Any]) -> str:
+        return fmt(r["mean"], 4) + (f" ± {r['sd']:.4f}" if r["sd"] is not None else "")
+
+    print_table(
+        f"Clean-test accuracy, mean ± sd over seeds {an['seeds_analysed']}",
+        ["method", *(f"{s} (n={acc[s]['n']})" for s in show)],
+        [(m, *(cell(acc[s][m]) for s in show)) for m in METHODS],
+    )
+    print_table(
+        "Gap closed (b - a) / (c - a), pooled over seeds",
+        ["", "slice", "n", "gap closed", "95 % CI", "gain", "gap"],
+        [
+            (key, s, r["n"], r["gap_closed"], r["gap_closed_ci95"], r["gain_b_minus_a"],
+             r["gap_c_minus_a"])
+            for key, g in gaps.items()
+            for s, r in g.items()
+            if key == "loop_vs_oracle" or s in ("overall", NOISY_SLICE)
+        ],
+    )  # fmt: skip
     for s in res["seeds"]:
         runs = res["per_seed"][str(s)]
         lp, cl = runs.get("loop", {}), runs.get("cleanlearning", {})
         fq = lp.get("fix_quality", {})
         print(
-            f"\nseed {s}: loop {_f(lp.get('loop_s'), 1)} s, wrong train labels "
+            f"\nseed {s}: loop {fmt(lp.get('loop_s'), 1)} s, wrong train labels "
             f"{fq.get('wrong_train_labels_before')} -> {fq.get('wrong_train_labels_after')}, "
-            f"relabels {fq.get('relabels')}, removals {fq.get('removals')}"
-        )
-        print(
-            f"  CleanLearning {_f(cl.get('fit_s'), 1)} s, issues removed "
-            f"{cl.get('label_issues_found_and_removed')} "
-            f"{cl.get('label_issues_vs_planted_noise')}; oracle fit "
-            f"{_f(runs.get('oracle', {}).get('fit_s'), 1)} s; baseline reproduced: "
-            f"{runs.get('baseline_reproduced', 'not checked')}"
+            f"relabels {fq.get('relabels')}, removals {fq.get('removals')}; CleanLearning "
+            f"{fmt(cl.get('fit_s'), 1)} s, removed {cl.get('label_issues_found_and_removed')}; "
+            f"baseline reproduced: {runs.get('baseline_reproduced', 'not checked')}"
         )
     print("\nTargets:", json.dumps(res.get("targets")))
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one seed (0)")
-    ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2")
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--job-timeout", type=float, default=JOB_TIMEOUT_S)
-    ap.add_argument("--job", choices=sorted(JOBS), help=argparse.SUPPRESS)
-    ap.add_argument("--job-out", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--job-arrays", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--demo", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--variant", help=argparse.SUPPRESS)
-    ap.add_argument("--keep-ids", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
-
-    if args.job:
-        _set_job_env()
-        res = JOBS[args.job](args)
-        res.update(peak_mib())
-        args.job_out.write_text(json.dumps(res, indent=2, default=str))
-        return 0
-
+def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     from datacentric.datasets import load_demo
+    from datacentric.loop import FixPolicy
+    from datacentric.train import SmallCNNRecipe
 
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else [0, 1, 2])
-    started = time.perf_counter()
+    demo = jobs.tmp / "demo"
+    t0 = time.perf_counter()
+    load_demo(demo, seed=DEMO_SEED)
     res: dict[str, Any] = {
-        "benchmark": "loop",
-        "date": now(),
-        "mode": "quick" if args.quick else "full",
         "seeds": seeds,
-        "machine": machine_info(
-            (
-                "datacentric",
-                "cleanlab",
-                "scikit-learn",
-                "torch",
-                "albumentations",
-                "numpy",
-                "polars",
-            )
-        ),
         "config": {
             "demo_seed": DEMO_SEED,
+            "demo_counts": demo_counts(demo),
             "iterations": ITERATIONS,
             "folds": FOLDS,
             "slices": "slices/demo.yaml",
             "policy": "FixPolicy() defaults",
+            "policy_params": _params(FixPolicy()),
             "recipe": "SmallCNNRecipe() defaults",
+            "recipe_params": _params(SmallCNNRecipe()),
             "noisiest_slice": NOISY_SLICE,
         },
+        "demo_build_s": round(time.perf_counter() - t0, 2),
     }
-    tmp = Path(tempfile.mkdtemp(prefix="bench_loop_"))
-    keep_tmp = False
+    per_seed: dict[str, Any] = {}
+    for s in seeds:
+        runs: dict[str, Any] = {}
+        common = {"demo": demo, "seed": s}
+        runs["loop"] = jobs("loop", tag=f"loop_s{s}", **common)
+        per_seed[str(s)] = runs
+        if "_arrays" not in runs["loop"]:
+            continue
+        keep = jobs.tmp / f"keep_s{s}.json"
+        keep.write_text(json.dumps(np.load(runs["loop"]["_arrays"])["final_train_ids"].tolist()))
+        runs["oracle"] = jobs("train", tag=f"oracle_s{s}", variant="oracle", **common)
+        runs["oracle_same_rows"] = jobs(
+            "train", tag=f"osr_s{s}", variant="oracle_same_rows", keep_ids=keep, **common
+        )
+        runs["cleanlearning"] = jobs("cleanlearning", tag=f"cl_s{s}", **common)
+        if s == seeds[0]:
+            runs["noisy_independent"] = jobs("train", tag=f"noisy_s{s}", variant="noisy", **common)
+        runs["_arrays"] = {k: v.pop("_arrays") for k, v in runs.items() if "_arrays" in v}
+    res["per_seed"] = per_seed
     try:
-        demo = tmp / "demo"
-        t0 = time.perf_counter()
-        load_demo(demo, seed=DEMO_SEED)
-        res["demo_build_s"] = round(time.perf_counter() - t0, 2)
-        per_seed: dict[str, Any] = {}
-        for s in seeds:
-            runs: dict[str, Any] = {}
-            arrays: dict[str, str] = {}
-            common = {"demo": demo, "seed": s}
-            runs["loop"] = run_job("loop", args, tmp, f"loop_s{s}", **common)
-            if "_arrays" in runs["loop"]:
-                arrays["loop"] = runs["loop"].pop("_arrays")
-                keep = tmp / f"keep_s{s}.json"
-                final = np.load(arrays["loop"])["final_train_ids"].tolist()
-                keep.write_text(json.dumps(final))
-            else:
-                per_seed[str(s)] = runs
-                continue
-            runs["oracle"] = run_job("train", args, tmp, f"oracle_s{s}", variant="oracle", **common)
-            runs["oracle_same_rows"] = run_job(
-                "train",
-                args,
-                tmp,
-                f"osr_s{s}",
-                variant="oracle_same_rows",
-                keep_ids=keep,
-                **common,
-            )
-            runs["cleanlearning"] = run_job("cleanlearning", args, tmp, f"cl_s{s}", **common)
-            if s == seeds[0]:
-                runs["noisy_independent"] = run_job(
-                    "train", args, tmp, f"noisy_s{s}", variant="noisy", **common
-                )
-            for k, v in runs.items():
-                if isinstance(v, dict) and "_arrays" in v:
-                    arrays[k] = v.pop("_arrays")
-            runs["_arrays"] = arrays
-            per_seed[str(s)] = runs
-        res["per_seed"] = per_seed
-        try:
-            res["analysis"] = analyse(res, demo)
-        except Exception as exc:  # keep the job outputs to look at
-            keep_tmp = True
-            res["analysis"] = {"error": repr(exc), "work_dir_kept": str(tmp)}
-    finally:
-        if not keep_tmp:
-            shutil.rmtree(tmp, ignore_errors=True)
+        res["analysis"] = analyse(res, demo)
+    except Exception as exc:  # keep the job outputs to look at
+        res["_keep_tmp"] = True
+        res["analysis"] = {"error": repr(exc), "work_dir_kept": str(jobs.tmp)}
     res["timings_summary_s"] = _timings(res)
-    res["definitions"] = definitions()
-    res["targets"] = targets(res)
-    res["notes"] = notes(res)
-    res["total_wall_s"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2, default=str) + "\n")
-    print_summary(res)
-    print(f"\ntotal {res['total_wall_s']} s; wrote {args.out}")
-    return 0
+    return res
+
+
+def _params(obj: Any) -> dict[str, Any]:
+    """``get_params()`` where the object has it (JSON-safe), else its ``repr``."""
+    import dataclasses
+
+    get = getattr(obj, "get_params", None)
+    if get is not None:
+        params = get()
+    elif dataclasses.is_dataclass(obj):
+        params = dataclasses.asdict(obj)  # type: ignore[arg-type]
+    else:
+        return {"repr": repr(obj)}
+    return json.loads(json.dumps(params, default=str))
 
 
 def _timings(res: dict[str, Any]) -> dict[str, Any]:
@@ -891,5 +837,33 @@ def _timings(res: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2")
+
+
+BENCH = Benchmark(
+    name="loop",
+    script=__file__,
+    doc=__doc__ or "",
+    run=run,
+    jobs={"loop": job_loop, "train": job_train, "cleanlearning": job_cleanlearning},
+    packages=(
+        "datacentric",
+        "cleanlab",
+        "scikit-learn",
+        "torch",
+        "albumentations",
+        "numpy",
+        "polars",
+    ),
+    options=options,
+    quick_help="one seed (0); written to a temp file",
+    timeout_s=1500.0,
+    definitions=definitions,
+    targets=targets,
+    notes=notes,
+    summary=print_summary,
+)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(BENCH.main())

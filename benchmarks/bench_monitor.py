@@ -7,10 +7,10 @@ and prints a summary.
 Data (seeded): 4 metadata columns ``m0..m3`` of 5 text values each (``by: m0`` ... ``by: m3``
 = 20 slices, plus ``overall``), 6 continuous input metrics ``x0..x5`` (normal), ``confidence``
 and ``prediction`` (10 classes); the reference (1,000,000 rows) also has ``label``.
-Production rows have ``sample_id`` and ``timestamp``. Planted drift in production: ``x0``
-+0.3 std, ``x1`` x1.5 spread, ``x3`` +0.15 std, ``prediction`` class ``c0`` from 10 % to 30 %;
-``x2`` moves +0.05 std (under the 0.1 threshold: no drift), ``x4``, ``x5``, ``confidence`` do
-not move.
+Production rows have ``sample_id`` and ``timestamp``. Planted drift in production
+(``DRIFT``): ``x0`` +0.3 std, ``x1`` x1.5 spread, ``x3`` +0.15 std, ``prediction`` class ``c0``
+from 10 % to 30 %; ``x2`` moves +0.05 std (under the 0.1 threshold: no drift), ``x4``, ``x5``,
+``confidence`` do not move. The expected verdicts are derived from ``DRIFT``.
 
 Part 1 — scale: 10,000,000 production rows over 7 days, streamed as 10 batches of 1,000,000
 (bounded memory), each ``Monitor.ingest``-ed into a fresh DuckDB store: validation, content
@@ -33,11 +33,11 @@ slice) — agreement is the share of the 8 columns with the same verdict.
 Target: ours (part 1 rows/s) at least 20x Evidently's rows/s (part 2), with the same
 verdicts; the ratio of part 1b is reported too.
 
-Every measurement runs in its own interpreter (``_harness.run_job``), so each peak memory is
-its own; every job runs ``--repeats`` times (default 2), interleaved, and each section keeps
-its best run (the CPU is shared). Evidently is not a datacentric dependency:
+Every measurement runs in its own interpreter under the same limits (``_harness``), so each
+peak memory is its own; every job runs ``--repeats`` times (default 2), interleaved, and each
+section keeps its best run (the CPU is shared). Evidently is not a datacentric dependency:
 ``make bench-peers`` installs it (and a pandas it supports) into
-``benchmarks/.peers-evidently``; ``--evidently-path`` (or
+``benchmarks/.peers-evidently``; ``--peer-path`` (default: that folder, or
 ``DATACENTRIC_BENCH_EVIDENTLY_PATH``) points there, and only the Evidently job puts it first on
 ``sys.path``.
 """
@@ -46,28 +46,41 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
-from _harness import job_args, machine_info, now, peak_mib, run_job, version
+from _harness import Benchmark, print_table, version
 
-RESULTS = Path(__file__).resolve().parent / "results" / "monitor.json"
 ROOT = Path(__file__).resolve().parents[1]
 N_REF, N_SCALE, N_BATCH, N_PEER = 1_000_000, 10_000_000, 1_000_000, 1_000_000
 DAYS = 7
 METRICS = ["x0", "x1", "x2", "x3", "x4", "x5", "confidence", "prediction"]
-PLANTED = {"x0": True, "x1": True, "x2": False, "x3": True, "x4": False, "x5": False,
-           "confidence": False, "prediction": True}  # fmt: skip
+# the production shift: column -> (added in std units, spread factor); prediction: c0's share
+DRIFT = {"x0": (0.3, 1.0), "x1": (0.0, 1.5), "x2": (0.05, 1.0), "x3": (0.15, 1.0)}
+C0_SHARE = (0.1, 0.3)
+DRIFT_THRESHOLD = 0.1  # Wasserstein distance in reference std units (both tools' default)
 SLICES = "slices: [{by: m0}, {by: m1}, {by: m2}, {by: m3}]"
 RATIO_TARGET = 20.0
-DEFAULT_PEER = Path(__file__).resolve().parent / ".peers-evidently"
+
+
+def planted() -> dict[str, bool]:
+    """The verdicts ``DRIFT`` implies: the normed Wasserstein distance of N(0, 1) to
+    N(shift, spread) (|shift| alone, or sqrt(2/pi) |spread - 1| for a pure change of spread)
+    against the threshold; the prediction drifts when c0's share moves."""
+    out = {m: False for m in METRICS}
+    for m, (shift, spread) in DRIFT.items():
+        out[m] = bool(max(abs(shift), np.sqrt(2 / np.pi) * abs(spread - 1)) >= DRIFT_THRESHOLD)
+    out["prediction"] = C0_SHARE[0] != C0_SHARE[1]
+    return out
+
+
+def n_slices(frame: pl.DataFrame) -> int:
+    """``overall`` plus one slice per value of each ``by`` column, read from the data."""
+    return 1 + sum(frame[f"m{i}"].n_unique() for i in range(4))
 
 
 def make(n: int, seed: int, *, drift: bool, offset: int = 0, start_day: float = 0.0,
@@ -80,13 +93,14 @@ def make(n: int, seed: int, *, drift: bool, offset: int = 0, start_day: float = 
     for i in range(6):
         data[f"x{i}"] = rng.normal(0.0, 1.0, n)
     classes = np.char.add("c", np.arange(10).astype(str))
-    p = np.full(10, 0.1) if not drift else np.array([0.3] + [0.7 / 9] * 9)
+    c0 = C0_SHARE[1] if drift else C0_SHARE[0]
+    p = np.array([c0] + [(1 - c0) / 9] * 9)
     data["prediction"] = pl.Series(classes[rng.choice(10, n, p=p)])
     data["confidence"] = rng.uniform(0.4, 1.0, n)
     frame = pl.DataFrame(data)
     if drift:
         frame = frame.with_columns(
-            pl.col("x0") + 0.3, pl.col("x1") * 1.5, pl.col("x2") + 0.05, pl.col("x3") + 0.15
+            pl.col(c) * spread + shift for c, (shift, spread) in DRIFT.items()
         )
     if labels:
         right = rng.random(n) < data["confidence"]
@@ -109,6 +123,7 @@ def job_ours_scale(args: argparse.Namespace) -> dict[str, Any]:
     from datacentric.monitor import Monitor
 
     ref = pl.read_parquet(args.reference)
+    slices = n_slices(ref)
     store_rows = args.store_rows == "yes"
     store = Path(args.tmp) / f"scale-{args.store_rows}.duckdb"
     t0 = time.perf_counter()
@@ -137,7 +152,7 @@ def job_ours_scale(args: argparse.Namespace) -> dict[str, Any]:
         "store_rows": store_rows,
         "rows": n_batches * args.batch,
         "batches": n_batches,
-        "slices": 21,
+        "slices": slices,
         "metrics": len(METRICS),
         "windows": status["n_windows"],
         "reference_profile_s": round(profile_s, 2),
@@ -147,7 +162,6 @@ def job_ours_scale(args: argparse.Namespace) -> dict[str, Any]:
         "rows_per_s": round(n_batches * args.batch / ingest_s),
         "alerts": alerts,
         "store_mib": round(store.stat().st_size / 2**20, 1),
-        **peak_mib(),
     }
 
 
@@ -175,14 +189,13 @@ def job_ours_peer(args: argparse.Namespace) -> dict[str, Any]:
             r["metric"]: {"method": r["statistic"], "value": r["value"]}
             for r in overall.iter_rows(named=True)
         },
-        **peak_mib(),
     }
 
 
 def job_evidently(args: argparse.Namespace) -> dict[str, Any]:
-    sys.path.insert(0, args.evidently_path)  # first: its own pandas (and pyarrow)
+    if args.peer_path:
+        sys.path.insert(0, args.peer_path)  # first: its own pandas (and pyarrow)
     try:
-        import evidently
         import pandas as pd
         from evidently import Report
         from evidently.presets import DataDriftPreset
@@ -203,17 +216,13 @@ def job_evidently(args: argparse.Namespace) -> dict[str, Any]:
             values[col] = {"method": cfg["method"], "value": value, "threshold": threshold}
     return {
         "available": True,
-        "version": evidently.__version__,
+        "version": version("evidently", args.peer_path),
         "rows": len(cur),
         "seconds": round(seconds, 2),
         "rows_per_s": round(len(cur) / seconds),
         "verdicts": verdicts,
         "values": values,
-        **peak_mib(),
     }
-
-
-JOBS = {"ours_scale": job_ours_scale, "ours_peer": job_ours_peer, "evidently": job_evidently}
 
 
 # ---------------------------------------------------------------------------------- main
@@ -231,151 +240,136 @@ def _best(results: list[dict[str, Any]]) -> dict[str, Any]:
     return max(ok, key=lambda r: r["rows_per_s"]) if ok else results[-1]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="100k/1M-row smoke run (not saved).")
-    ap.add_argument("--evidently-path", default=os.environ.get(
-        "DATACENTRIC_BENCH_EVIDENTLY_PATH", str(DEFAULT_PEER)))  # fmt: skip
-    ap.add_argument("--out", default=str(RESULTS))
-    ap.add_argument("--job", choices=sorted(JOBS))
-    ap.add_argument("--job-out")
-    ap.add_argument("--job-arrays")
-    ap.add_argument("--reference")
-    ap.add_argument("--current")
-    ap.add_argument("--tmp")
-    ap.add_argument("--rows", type=int, default=N_SCALE)
-    ap.add_argument("--batch", type=int, default=N_BATCH)
-    ap.add_argument("--store-rows", choices=["yes", "no"], default="yes")
-    ap.add_argument("--repeats", type=int, default=2, help="Interleaved runs of every job.")
-    args = ap.parse_args()
-    if args.job:
-        out = JOBS[args.job](args)
-        Path(args.job_out).write_text(json.dumps(out))
-        return
-
+def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     if args.quick:
         args.repeats = 1
     n_ref, n_scale, n_batch, n_peer = (
         (100_000, 1_000_000, 250_000, 100_000) if args.quick else (N_REF, N_SCALE, N_BATCH, N_PEER)
     )
-    t_start = time.perf_counter()
-    machine = machine_info(
-        ["polars", "duckdb", "numpy", "scipy"], datacentric=version("datacentric")
-    )
-    with tempfile.TemporaryDirectory(prefix="bench-monitor-") as tmp_name:
-        tmp = Path(tmp_name)
-        ref_path, cur_path = tmp / "reference.parquet", tmp / "current.parquet"
-        make(n_ref, 1, drift=False, labels=True).write_parquet(ref_path)
-        make(n_peer, 2, drift=True, days=1.0).write_parquet(cur_path)
-        common = job_args(reference=ref_path, current=cur_path, tmp=tmp)
-        script = Path(__file__)
-        runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("scale", "stats", "ours", "peer")}
-        for rep in range(args.repeats):  # interleaved: the machine's load hits every tool
-            runs["scale"].append(
-                run_job(
-                    script,
-                    "ours_scale",
-                    tmp,
-                    timeout=3600,
-                    tag=f"ours_scale_{rep}",
-                    argv=[*common, *job_args(rows=n_scale, batch=n_batch)],
-                )
-            )
-            runs["stats"].append(
-                run_job(
-                    script,
-                    "ours_scale",
-                    tmp,
-                    timeout=3600,
-                    tag=f"ours_scale_stats_{rep}",
-                    argv=[*common, *job_args(rows=n_scale, batch=n_batch, store_rows="no")],
-                )
-            )
-            runs["ours"].append(
-                run_job(script, "ours_peer", tmp, timeout=1800, tag=f"ours_peer_{rep}", argv=common)
-            )
-            runs["peer"].append(
-                run_job(
-                    script,
-                    "evidently",
-                    tmp,
-                    timeout=3600,
-                    tag=f"evidently_{rep}",
-                    argv=[*common, *job_args(evidently_path=args.evidently_path)],
-                )
-            )
-            for path in tmp.glob("*.duckdb*"):
-                path.unlink()
+    tmp = jobs.tmp
+    ref_path, cur_path = tmp / "reference.parquet", tmp / "current.parquet"
+    reference = make(n_ref, 1, drift=False, labels=True)
+    reference.write_parquet(ref_path)
+    make(n_peer, 2, drift=True, days=1.0).write_parquet(cur_path)
+    common = {"reference": ref_path, "current": cur_path, "tmp": tmp}
+    scale = {"rows": n_scale, "batch": n_batch, **common}
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in ("scale", "stats", "ours", "peer")}
+    for rep in range(args.repeats):  # interleaved: the machine's load hits every tool
+        runs["scale"].append(jobs("ours_scale", tag=f"ours_scale_{rep}", store_rows="yes", **scale))
+        runs["stats"].append(
+            jobs("ours_scale", tag=f"ours_scale_stats_{rep}", store_rows="no", **scale)
+        )
+        runs["ours"].append(jobs("ours_peer", tag=f"ours_peer_{rep}", **common))
+        runs["peer"].append(jobs("evidently", tag=f"evidently_{rep}", **common))
+        for path in tmp.glob("*.duckdb*"):
+            path.unlink()
     scale, scale_stats, ours, peer = (_best(runs[k]) for k in ("scale", "stats", "ours", "peer"))
     all_rates = {k: [r.get("rows_per_s") for r in v] for k, v in runs.items()}
+    expected = planted()
     agreement = None
     if peer.get("available") and "verdicts" in ours:
         same = [m for m in METRICS if ours["verdicts"].get(m) == peer["verdicts"].get(m)]
-        agreement = {"columns": len(METRICS), "same_verdict": len(same),
-                     "share": round(len(same) / len(METRICS), 3),
-                     "planted": PLANTED,
-                     "ours_matches_planted": ours["verdicts"] == PLANTED,
-                     "evidently_matches_planted": peer["verdicts"] == PLANTED}  # fmt: skip
-    ratio = ratio_same = ratio_stats = None
-    if peer.get("rows_per_s") and scale.get("rows_per_s"):
-        ratio = round(scale["rows_per_s"] / peer["rows_per_s"], 1)
-    if peer.get("rows_per_s") and scale_stats.get("rows_per_s"):
-        ratio_stats = round(scale_stats["rows_per_s"] / peer["rows_per_s"], 1)
-    if peer.get("rows_per_s") and ours.get("rows_per_s"):
-        ratio_same = round(ours["rows_per_s"] / peer["rows_per_s"], 1)
-    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    result = {
-        "benchmark": "monitor",
-        "date": now(),
-        "mode": "quick" if args.quick else "full",
+        agreement = {
+            "columns": len(METRICS),
+            "same_verdict": len(same),
+            "share": round(len(same) / len(METRICS), 3),
+            "planted": expected,
+            "ours_matches_planted": ours["verdicts"] == expected,
+            "evidently_matches_planted": peer["verdicts"] == expected,
+        }
+
+    def ratio(a: dict[str, Any], b: dict[str, Any]) -> float | None:
+        ok = a.get("rows_per_s") and b.get("rows_per_s")
+        return round(a["rows_per_s"] / b["rows_per_s"], 1) if ok else None
+
+    return {
         "params": {
             "reference_rows": n_ref,
             "scale_rows": n_scale,
             "batch_rows": n_batch,
             "peer_rows": n_peer,
-            "slices": 21,
+            "slices": n_slices(reference),
             "metrics": METRICS,
             "window": "1d",
             "days": DAYS,
+            "repeats": args.repeats,
+            "drift": {"columns": DRIFT, "c0_share": C0_SHARE, "threshold": DRIFT_THRESHOLD},
         },
-        "machine": machine,
         "rows_per_s_of_every_run": all_rates,
         "scale": scale,
         "scale_statistics_only": scale_stats,
         "same_rows": {"ours": ours, "evidently": peer},
         "verdict_agreement": agreement,
         "targets": {
-            "throughput_ratio_vs_evidently": ratio,
+            "throughput_ratio_vs_evidently": ratio(scale, peer),
             "throughput_ratio_per_run": _per_run(all_rates),
-            "throughput_ratio_same_1m_rows": ratio_same,
-            "throughput_ratio_statistics_only_vs_evidently": ratio_stats,
+            "throughput_ratio_same_1m_rows": ratio(ours, peer),
+            "throughput_ratio_statistics_only_vs_evidently": ratio(scale_stats, peer),
             "target_ratio": RATIO_TARGET,
-            "met_ratio": None if ratio is None else ratio >= RATIO_TARGET,
+            "met_ratio": None if ratio(scale, peer) is None else ratio(scale, peer) >= RATIO_TARGET,
             "met_same_verdicts": None if agreement is None else agreement["share"] == 1.0,
         },
-        "notes": [
-            f"Every job ran {args.repeats} times, interleaved (ours, ours statistics-only, ours "
-            "on 1M, Evidently); each section reports its best run (highest rows/s), "
-            "rows_per_s_of_every_run lists all. The machine (2 cores) was shared with other "
-            "work: see the load averages.",
-            "ours_scale: 10 Monitor.ingest calls of 1M rows each (rows stored in DuckDB, 8 "
-            "metrics x 21 slices x daily windows, drift + CBPE + alerts, one transaction each); "
-            "generation of the batches is not timed.",
-            "scale_statistics_only: the same with Monitor(store_rows=False): batches, "
-            "histograms, statistics and alerts are stored, the rows are not.",
-            "same_rows: both tools on the same 1M current vs 1M reference rows and the same 8 "
-            "columns; ours also computes the 20 slices and stores the rows.",
-            "Evidently runs with its own pandas from benchmarks/.peers-evidently first on "
-            "sys.path; its time covers Report.run and snapshot.dict().",
-        ],
-        "total_wall_s": round(time.perf_counter() - t_start, 1),
     }
-    text = json.dumps(result, indent=2, default=str)
-    if not args.quick:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text + "\n")
-    print(text)
 
+
+def notes(res: dict[str, Any]) -> list[str]:
+    p = res["params"]
+    return [
+        f"Every job ran {p['repeats']} time(s), interleaved (ours, ours statistics-only, ours "
+        "on the same rows, Evidently), each under the same limits (limits); each section "
+        "reports its best run (highest rows/s), rows_per_s_of_every_run lists all. The "
+        "machine was shared with other work: see the load averages.",
+        f"ours_scale: {p['scale_rows'] // p['batch_rows']} Monitor.ingest calls of "
+        f"{p['batch_rows']:,} rows each (rows stored in DuckDB, {len(METRICS)} metrics x "
+        f"{p['slices']} slices x daily windows, drift + CBPE + alerts, one transaction each); "
+        "generation of the batches is not timed.",
+        "scale_statistics_only: the same with Monitor(store_rows=False): batches, "
+        "histograms, statistics and alerts are stored, the rows are not.",
+        f"same_rows: both tools on the same {p['peer_rows']:,} current vs {p['reference_rows']:,} "
+        f"reference rows and the same {len(METRICS)} columns; ours also computes the "
+        f"{p['slices'] - 1} slices and stores the rows.",
+        "Evidently runs with its own pandas from the peer folder first on sys.path; its time "
+        "covers Report.run and snapshot.dict().",
+    ]
+
+
+def summary(res: dict[str, Any]) -> None:
+    runs = {
+        "ours, rows stored": res["scale"],
+        "ours, statistics only": res["scale_statistics_only"],
+        "ours, same rows": res["same_rows"]["ours"],
+        "Evidently, same rows": res["same_rows"]["evidently"],
+    }
+    rows = [
+        (name, r.get("rows"), r.get("seconds", r.get("ingest_s")), r.get("rows_per_s"),
+         r.get("peak_rss_mib"))
+        for name, r in runs.items()
+    ]  # fmt: skip
+    print_table("Monitor ingest vs Evidently", ["", "rows", "s", "rows/s", "peak MiB"], rows)
+    print("verdicts:", res["verdict_agreement"])
+    print("targets:", res["targets"])
+
+
+def options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--repeats", type=int, default=2, help="interleaved runs of every job")
+
+
+BENCH = Benchmark(
+    name="monitor",
+    script=__file__,
+    doc=__doc__ or "",
+    run=run,
+    jobs={"ours_scale": job_ours_scale, "ours_peer": job_ours_peer, "evidently": job_evidently},
+    packages=("datacentric", "polars", "duckdb", "numpy", "scipy"),
+    peer_packages=("evidently", "pandas"),
+    options=options,
+    quick_help="100k/1M-row smoke run (written to a temp file)",
+    timeout_s=3600.0,
+    peer_env="DATACENTRIC_BENCH_EVIDENTLY_PATH",
+    peer_default=Path(__file__).resolve().parent / ".peers-evidently",
+    notes=notes,
+    summary=summary,
+)
 
 if __name__ == "__main__":
-    main()
+    sys.exit(BENCH.main())

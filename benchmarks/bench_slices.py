@@ -26,7 +26,7 @@ ours ``datacentric.slices.sliceline.sliceline`` vs the ``sliceline`` package's
 ``Slicefinder`` with the same alpha, k, maximum level and minimum support (an absolute
 row count, 1 % of the rows, for both). The peer runs at the largest of the sizes in
 ``--peer-sizes`` (default 1M, 300k, 100k, 30k, tried in that order) that finishes within
-``--peer-timeout`` seconds (default 600) and the memory cap; ours runs at every size.
+the job limits; ours runs at every size.
 Reported: time, peak memory, whether the planted slice is ranked first by each, and the
 Jaccard index of the two top-10 slice definitions.
 
@@ -34,38 +34,27 @@ Every measurement runs in its own subprocess (this script re-invoked with ``--jo
 its peak resident memory is its own. The input is written once to parquet and read by each
 job; the job reports the memory resident after loading and the high-water mark during the
 measured call alone (``VmHWM`` reset through ``/proc/self/clear_refs`` right before it).
-A watchdog kills a job whose resident memory passes ``--mem-cap-gib`` (default 12 GiB, or
-85 % of the memory available at the start if less: the machine is shared) and records it
-as out of memory.
+Every job, ours and the peer's, has the same limits (``--timeout``, default 600 s, and
+``--mem-cap-gib``, default 12 GiB or 85 % of the memory available at the start if less);
+past them it is killed and recorded as timed out or out of memory.
 
 The peer package is not a datacentric dependency: install it with ``pip install --target
-benchmarks/.peers sliceline`` (``make bench-peers``) and pass ``--peer-path`` (or set
-``DATACENTRIC_BENCH_PEER_PATH``); the folder is appended to ``sys.path`` of the peer jobs
-only, so the venv's packages win.
+benchmarks/.peers sliceline`` (``make bench-peers``); ``--peer-path`` (default: that folder,
+or ``DATACENTRIC_BENCH_PEER_PATH``) is appended to ``sys.path`` of the peer jobs only, so the
+venv's packages win.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
-import shutil
-import signal
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import now, version
+from _harness import Benchmark, fmt, jaccard, median, mib, ok, status_kib
 
-RESULTS = Path(__file__).resolve().parent / "results" / "slices.json"
 N_EVAL = 10_000_000
 N_META, META_VALUES = 10, 5
 K_CLASSES = 10
@@ -74,27 +63,9 @@ DISC_CARD = [2, 3, 4, 5, 5, 5, 6, 8, 10, 12]
 PLANTED = "f3=v1 & f5=v2"
 ALPHA, TOP_K, MAX_LEVEL = 0.95, 10, 3
 RATIO_TARGET = 3.0
-OURS_TIMEOUT_S = 1800.0
-PEER_TIMEOUT_S = 600.0
-MEM_CAP_GIB = 12.0
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _status_kib(key: str, pid: int | str = "self") -> int | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _mib(kib: int | None) -> float | None:
-    return None if kib is None else round(kib / 1024, 1)
 
 
 class _CallMemory:
@@ -107,28 +78,19 @@ class _CallMemory:
             self.reset = True
         except OSError:
             self.reset = False
-        self.before = _status_kib("VmRSS")
+        self.before = status_kib("VmRSS")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.peak = _status_kib("VmHWM") if self.reset else None
+        self.peak = status_kib("VmHWM") if self.reset else None
 
     def record(self) -> dict[str, Any]:
         extra = None if self.peak is None or self.before is None else self.peak - self.before
         return {
-            "rss_before_call_mib": _mib(self.before),
-            "call_peak_rss_mib": _mib(self.peak),
-            "call_extra_rss_mib": _mib(extra),
+            "rss_before_call_mib": mib(self.before),
+            "call_peak_rss_mib": mib(self.peak),
+            "call_extra_rss_mib": mib(extra),
         }
-
-
-def _median(xs: list[float]) -> float | None:
-    return round(statistics.median(xs), 4) if xs else None
-
-
-def _jaccard(a: list[str], b: list[str]) -> float | None:
-    sa, sb = set(a), set(b)
-    return round(len(sa & sb) / len(sa | sb), 4) if sa | sb else None
 
 
 def _import_slicefinder(peer_path: str | None) -> tuple[Any, str | None]:
@@ -228,7 +190,7 @@ def job_eval_ours(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     frame = pl.read_parquet(args.data)
     load_s = time.perf_counter() - t0
-    rss_loaded = _status_kib("VmRSS")
+    rss_loaded = status_kib("VmRSS")
     with _CallMemory() as mem_expand:
         slices, expand_s = _eval_slices(frame)
     classes = [f"c{i}" for i in range(K_CLASSES)]
@@ -246,7 +208,7 @@ def job_eval_ours(args: argparse.Namespace) -> dict[str, Any]:
         "expand_slices_s": round(expand_s, 3),
         "expand_slices_peak_rss_mib": mem_expand.record()["call_peak_rss_mib"],
         "evaluate_frame_s": round(call_s, 3),
-        "rss_after_load_mib": _mib(rss_loaded),
+        "rss_after_load_mib": mib(rss_loaded),
         **mem.record(),
         "table_rows": table.height,
         "metrics": [
@@ -264,7 +226,7 @@ def job_eval_peer(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     frame = pl.read_parquet(args.data)
     load_s = time.perf_counter() - t0
-    rss_loaded = _status_kib("VmRSS")
+    rss_loaded = status_kib("VmRSS")
     cols = [f"m{i}" for i in range(N_META)]
     ok = pl.col("label") == pl.col("pred")
     with _CallMemory() as mem:
@@ -283,7 +245,7 @@ def job_eval_peer(args: argparse.Namespace) -> dict[str, Any]:
         "n": frame.height,
         "load_s": round(load_s, 3),
         "group_by_s": round(call_s, 3),
-        "rss_after_load_mib": _mib(rss_loaded),
+        "rss_after_load_mib": mib(rss_loaded),
         **mem.record(),
         "accuracy_by_slice": acc,
     }
@@ -317,7 +279,7 @@ def job_disc_ours(args: argparse.Namespace) -> dict[str, Any]:
         "n": X.height,
         "min_support": ms,
         "runs_s": [round(t, 4) for t in times],
-        "median_s": _median(times),
+        "median_s": median(times),
         **mem.record(),
         "top": [
             {"definition": d, "score": round(s, 6), "n": n, "error_rate": round(e, 6)}
@@ -376,89 +338,20 @@ def job_disc_peer(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-JOBS = {
-    "gen_eval": job_gen_eval,
-    "gen_disc": job_gen_disc,
-    "eval_ours": job_eval_ours,
-    "eval_peer": job_eval_peer,
-    "disc_ours": job_disc_ours,
-    "disc_peer": job_disc_peer,
-}
-
-
-# --------------------------------------------------------------------------- running jobs
-def run_job(
-    name: str, args: argparse.Namespace, tmp: Path, timeout: float, **extra: Any
-) -> dict[str, Any]:
-    """Run one job in a fresh interpreter under a time limit and a memory cap."""
-    out = tmp / f"{name}.json"
-    log = tmp / f"{name}.log"
-    out.unlink(missing_ok=True)
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--job", name, "--job-out", str(out)]
-    if args.peer_path:
-        cmd += ["--peer-path", args.peer_path]
-    cmd += ["--meta-dtype", args.meta_dtype]
-    for k, v in extra.items():
-        cmd += [f"--{k.replace('_', '-')}", str(v)]
-    label = " ".join(f"{k}={v}" for k, v in extra.items() if k != "data")
-    print(f"[{now()}] job {name} {label} (timeout {timeout:.0f} s)", flush=True)
-    cap_kib = int(args.mem_cap_gib * 2**20)
-    seen_kib = 0
-    t0 = time.perf_counter()
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-        why = None
-        while proc.poll() is None:
-            rss = _status_kib("VmRSS", proc.pid) or 0
-            seen_kib = max(seen_kib, rss)
-            if rss > cap_kib:
-                why = "memory"
-            elif time.perf_counter() - t0 > timeout:
-                why = "time"
-            if why:
-                os.killpg(proc.pid, signal.SIGKILL)  # the job's own process group
-                proc.wait()
-                break
-            time.sleep(0.2)
-    wall = round(time.perf_counter() - t0, 2)
-    if why == "time":
-        return {"timed_out": True, "timeout_s": timeout, "wall_s": wall}
-    if why == "memory":
-        return {
-            "out_of_memory": True,
-            "mem_cap_gib": args.mem_cap_gib,
-            "rss_at_kill_mib": _mib(seen_kib),
-            "wall_s": wall,
-        }
-    if proc.returncode != 0 or not out.exists():
-        tail = log.read_text()[-3000:]
-        if "MemoryError" in tail or "Unable to allocate" in tail:
-            return {"out_of_memory": True, "allocation_failed": True, "log_tail": tail}
-        return {"failed": True, "returncode": proc.returncode, "log_tail": tail}
-    res = json.loads(out.read_text())
-    res["job_wall_s"] = wall
-    res["job_peak_rss_mib_sampled"] = _mib(seen_kib)
-    return res
-
-
-def _ok(r: dict[str, Any]) -> bool:
-    return not (r.get("failed") or r.get("timed_out") or r.get("out_of_memory"))
-
-
 # --------------------------------------------------------------------------- part 1
-def part_evaluate(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    data = tmp / "eval.parquet"
-    gen = run_job("gen_eval", args, tmp, OURS_TIMEOUT_S, n=args.eval_rows, seed=0, data=data)
+def part_evaluate(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
+    data = jobs.tmp / "eval.parquet"
+    gen = jobs("gen_eval", n=args.eval_rows, seed=0, data=data)
     out: dict[str, Any] = {"data": gen}
-    if not _ok(gen):
+    if not ok(gen):
         return out
     ours_runs, peer_runs = [], []
     for _ in range(args.repeats):  # interleaved, so load drift hits both sides alike
-        ours_runs.append(run_job("eval_ours", args, tmp, OURS_TIMEOUT_S, data=data))
-        peer_runs.append(run_job("eval_peer", args, tmp, OURS_TIMEOUT_S, data=data))
+        ours_runs.append(jobs("eval_ours", data=data))
+        peer_runs.append(jobs("eval_peer", data=data))
     data.unlink(missing_ok=True)
-    ours = [r for r in ours_runs if _ok(r)]
-    peer = [r for r in peer_runs if _ok(r)]
+    ours = [r for r in ours_runs if ok(r)]
+    peer = [r for r in peer_runs if ok(r)]
     cmp: dict[str, Any] = {}
     if ours and peer:
         a, b = ours[0]["accuracy_by_slice"], peer[0]["accuracy_by_slice"]
@@ -467,9 +360,9 @@ def part_evaluate(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         cmp["same_slices"] = set(b) == set(a) - {"overall"}
         cmp["same_n"] = all(a[s][0] == b[s][0] for s in common)
         cmp["max_abs_accuracy_diff"] = max(abs(a[s][1] - b[s][1]) for s in common)
-        o_s = _median([r["evaluate_frame_s"] for r in ours])
-        e_s = _median([r["expand_slices_s"] for r in ours])
-        p_s = _median([r["group_by_s"] for r in peer])
+        o_s = median([r["evaluate_frame_s"] for r in ours])
+        e_s = median([r["expand_slices_s"] for r in ours])
+        p_s = median([r["group_by_s"] for r in peer])
         cmp["ours_evaluate_frame_median_s"] = o_s
         cmp["ours_expand_slices_median_s"] = e_s
         cmp["peer_group_by_median_s"] = p_s
@@ -478,8 +371,8 @@ def part_evaluate(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             round((o_s + e_s) / p_s, 2) if o_s and p_s and e_s is not None else None
         )
         for key in ("call_peak_rss_mib", "call_extra_rss_mib", "rss_after_load_mib"):
-            cmp[f"ours_{key}_median"] = _median([r[key] for r in ours if r.get(key) is not None])
-            cmp[f"peer_{key}_median"] = _median([r[key] for r in peer if r.get(key) is not None])
+            cmp[f"ours_{key}_median"] = median([r[key] for r in ours if r.get(key) is not None])
+            cmp[f"peer_{key}_median"] = median([r[key] for r in peer if r.get(key) is not None])
     for r in ours_runs + peer_runs:
         r.pop("accuracy_by_slice", None)
     out.update({"ours_runs": ours_runs, "peer_runs": peer_runs, "comparison": cmp})
@@ -497,33 +390,31 @@ def _agreement(ours: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
         "n": ours.get("n"),
         "planted_rank_ours": a.index(PLANTED) + 1 if PLANTED in a else None,
         "planted_rank_peer": b.index(PLANTED) + 1 if PLANTED in b else None,
-        "top10_jaccard": _jaccard(a, b),
+        "top10_jaccard": jaccard(a, b),
         "same_order": a == b,
         "max_abs_score_diff_common": max((abs(sa[d] - sb[d]) for d in common), default=None),
     }
 
 
-def part_discovery(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    data = tmp / "disc.parquet"
+def part_discovery(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
+    data = jobs.tmp / "disc.parquet"
     sizes = sorted({args.disc_rows, *args.peer_sizes}, reverse=True)
-    gen = run_job("gen_disc", args, tmp, OURS_TIMEOUT_S, n=max(sizes), seed=1, data=data)
+    gen = jobs("gen_disc", n=max(sizes), seed=1, data=data)
     out: dict[str, Any] = {"data": gen}
-    if not _ok(gen):
+    if not ok(gen):
         return out
     ours: dict[str, Any] = {}
     for n in sizes:
-        ours[str(n)] = run_job(
-            "disc_ours", args, tmp, OURS_TIMEOUT_S, n=n, data=data, repeats=args.repeats
-        )
+        ours[str(n)] = jobs("disc_ours", tag=f"disc_ours_{n}", n=n, data=data)
     peer: dict[str, Any] = {}
     for n in sorted(args.peer_sizes, reverse=True):
-        r = run_job("disc_peer", args, tmp, args.peer_timeout, n=n, data=data)
+        r = jobs("disc_peer", tag=f"disc_peer_{n}", n=n, data=data)
         peer[str(n)] = r
-        if _ok(r) or r.get("unavailable"):
+        if ok(r) or r.get("unavailable"):
             break
     data.unlink(missing_ok=True)
     out.update({"ours": ours, "peer": peer})
-    done = [n for n, r in peer.items() if _ok(r) and "top" in r]
+    done = [n for n, r in peer.items() if ok(r) and "top" in r]
     cmp: dict[str, Any] = {"peer_sizes_tried": [int(n) for n in peer]}
     if done:
         n = done[0]
@@ -552,32 +443,6 @@ def part_discovery(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- report
-def machine_info(peer_path: str | None) -> dict[str, Any]:
-    import polars as pl
-
-    meminfo = {}
-    with open("/proc/meminfo") as fh:
-        for line in fh:
-            k, v = line.split(":", 1)
-            if k in ("MemTotal", "MemAvailable"):
-                meminfo[k] = round(int(v.split()[0]) / 2**20, 1)
-    versions = {p: version(p) for p in ("datacentric", "polars", "numpy", "scipy")}
-    versions["scikit-learn"] = version("scikit-learn")
-    versions["sliceline (peer)"] = version("sliceline", peer_path) if peer_path else None
-    versions["numba (peer acceleration)"] = version("numba", peer_path) or version("numba")
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "polars_threads": pl.thread_pool_size(),
-        "memory_total_gib": meminfo.get("MemTotal"),
-        "memory_available_at_start_gib": meminfo.get("MemAvailable"),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "versions": versions,
-    }
-
-
 def targets(res: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     ev = res.get("evaluate", {}).get("comparison", {})
@@ -619,7 +484,7 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def notes(args: argparse.Namespace) -> list[str]:
+def notes(res: dict[str, Any]) -> list[str]:
     return [
         "Each measurement ran in its own subprocess. rss_after_load_mib is the resident "
         "memory once the input parquet is loaded; call_peak_rss_mib is the high-water mark "
@@ -629,8 +494,8 @@ def notes(args: argparse.Namespace) -> list[str]:
         "Part 1 peer: one lazy group_by per metadata column with len() and (label == "
         "pred).mean(), the 10 queries run together by pl.collect_all (the strongest form of "
         "a bare group_by; ours also uses collect_all). It computes n and accuracy only.",
-        f"Part 1 metadata dtype: {args.meta_dtype}; label/pred are text (Utf8), as read "
-        "from a manifest or a predictions CSV.",
+        f"Part 1 metadata dtype: {res['params']['meta_dtype']}; label/pred are text (Utf8), "
+        "as read from a manifest or a predictions CSV.",
         "Part 1 'ours' is evaluate_frame() alone; expand_slices() (one group_by per 'by' "
         "column to list its values) is timed apart and added in ratio_ours_incl_expand.",
         f"Part 2 parameters, the same for both: alpha={ALPHA} (the same definition: the weight "
@@ -650,14 +515,10 @@ def notes(args: argparse.Namespace) -> list[str]:
         "scoring, but its time is in the sparse products X @ S.T of _eval_slice.",
         "The peer takes numpy/pandas: the polars frame was converted with to_numpy() "
         "(object array), timed as to_numpy_s and not included in fit_s.",
-        "The machine is shared (2 cores): see load_average_at_start / _at_end.",
+        "Every job had the same limits (limits): the peer's sizes that did not finish within "
+        "them are recorded as timed out or out of memory.",
+        "The machine is shared: see load_average_at_start / _at_end.",
     ]
-
-
-def _f(x: Any, unit: str = "") -> str:
-    if x is None:
-        return "n/a"
-    return f"{x:.3f}{unit}" if isinstance(x, float) else f"{x}{unit}"
 
 
 def print_summary(res: dict[str, Any]) -> None:
@@ -668,21 +529,22 @@ def print_summary(res: dict[str, Any]) -> None:
             f"\nPart 1 — evaluate {d.get('n'):,} rows x 50 slices ({res['params']['meta_dtype']})"
         )
         print(
-            f"  ours evaluate_frame {_f(c.get('ours_evaluate_frame_median_s'), ' s')} "
-            f"(+ expand_slices {_f(c.get('ours_expand_slices_median_s'), ' s')}), peer group_by "
-            f"{_f(c.get('peer_group_by_median_s'), ' s')}: ratio "
-            f"{_f(c.get('ratio_ours_over_peer'))} (incl. expand "
-            f"{_f(c.get('ratio_ours_incl_expand_over_peer'))}; target <= {RATIO_TARGET:.0f})"
+            f"  ours evaluate_frame {fmt(c.get('ours_evaluate_frame_median_s'), unit=' s')} "
+            f"(+ expand_slices {fmt(c.get('ours_expand_slices_median_s'), unit=' s')}), peer "
+            f"group_by {fmt(c.get('peer_group_by_median_s'), unit=' s')}: ratio "
+            f"{fmt(c.get('ratio_ours_over_peer'))} (incl. expand "
+            f"{fmt(c.get('ratio_ours_incl_expand_over_peer'))}; target <= {RATIO_TARGET:.0f})"
         )
         print(
-            f"  peak RSS during the call: ours {_f(c.get('ours_call_peak_rss_mib_median'))} MiB "
-            f"(+{_f(c.get('ours_call_extra_rss_mib_median'))}), peer "
-            f"{_f(c.get('peer_call_peak_rss_mib_median'))} MiB "
-            f"(+{_f(c.get('peer_call_extra_rss_mib_median'))}); frame resident "
-            f"{_f(c.get('ours_rss_after_load_mib_median'))} MiB"
+            f"  peak RSS during the call: ours {fmt(c.get('ours_call_peak_rss_mib_median'))} MiB "
+            f"(+{fmt(c.get('ours_call_extra_rss_mib_median'))}), peer "
+            f"{fmt(c.get('peer_call_peak_rss_mib_median'))} MiB "
+            f"(+{fmt(c.get('peer_call_extra_rss_mib_median'))}); frame resident "
+            f"{fmt(c.get('ours_rss_after_load_mib_median'))} MiB"
         )
         print(
-            f"  same n: {c.get('same_n')}, max |accuracy diff| {_f(c.get('max_abs_accuracy_diff'))}"
+            f"  same n: {c.get('same_n')}, "
+            f"max |accuracy diff| {fmt(c.get('max_abs_accuracy_diff'))}"
         )
     dc = res.get("discovery")
     if dc:
@@ -692,8 +554,8 @@ def print_summary(res: dict[str, Any]) -> None:
             top = [t["definition"] for t in r.get("top", [])]
             rank = top.index(PLANTED) + 1 if PLANTED in top else None
             print(
-                f"  ours n={int(n):>9,}: {_f(r.get('median_s'), ' s')}, peak "
-                f"{_f(r.get('call_peak_rss_mib'))} MiB, planted rank {rank}"
+                f"  ours n={int(n):>9,}: {fmt(r.get('median_s'), unit=' s')}, peak "
+                f"{fmt(r.get('call_peak_rss_mib'))} MiB, planted rank {rank}"
             )
         for n, r in dc.get("peer", {}).items():
             state = (
@@ -702,8 +564,8 @@ def print_summary(res: dict[str, Any]) -> None:
                 else "out of memory"
                 if r.get("out_of_memory")
                 else r.get("unavailable") or "failed"
-                if not _ok(r)
-                else f"{_f(r.get('fit_s'), ' s')}, peak {_f(r.get('call_peak_rss_mib'))} MiB"
+                if not ok(r)
+                else f"{fmt(r.get('fit_s'), unit=' s')}, peak {fmt(r.get('call_peak_rss_mib'))} MiB"
             )
             print(f"  peer n={int(n):>9,}: {state}")
         if "compared_at_n" in c:
@@ -716,9 +578,7 @@ def print_summary(res: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- main
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="200k rows / 30k rows, for a smoke run")
+def options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--skip-evaluate", action="store_true")
     ap.add_argument("--skip-discovery", action="store_true")
     ap.add_argument("--eval-rows", type=int, default=N_EVAL)
@@ -728,74 +588,60 @@ def main(argv: list[str] | None = None) -> int:
         default="1000000,300000,100000,30000",
         help="sizes to try for the peer, largest first; the first that finishes is kept",
     )
-    ap.add_argument("--peer-timeout", type=float, default=PEER_TIMEOUT_S)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--meta-dtype", choices=["utf8", "categorical"], default="utf8")
-    ap.add_argument("--mem-cap-gib", type=float, default=None, help="kill a job above this RSS")
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--peer-path", default=os.environ.get("DATACENTRIC_BENCH_PEER_PATH"))
-    ap.add_argument("--job", choices=sorted(JOBS), help=argparse.SUPPRESS)
-    ap.add_argument("--job-out", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--n", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
-    args = ap.parse_args(argv)
 
-    if args.job:
-        warnings.filterwarnings("ignore")
-        job = JOBS[args.job](args)
-        job["process_peak_rss_mib"] = round(
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
-        )
-        args.job_out.write_text(json.dumps(job, indent=1, default=str))
-        return 0
+
+def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
+    import polars as pl
 
     if args.quick:
         args.eval_rows, args.disc_rows = 200_000, 30_000
         args.peer_sizes = "30000,10000"
     args.peer_sizes = [int(x) for x in str(args.peer_sizes).split(",") if x.strip()]
-    info = machine_info(args.peer_path)
-    if args.mem_cap_gib is None:  # the machine is shared: at most 12 GiB, and what is free
-        free = info["memory_available_at_start_gib"] or 8.0
-        args.mem_cap_gib = round(min(MEM_CAP_GIB, 0.85 * free), 1)
-    started = time.perf_counter()
     res: dict[str, Any] = {
-        "benchmark": "slices",
-        "date": now(),
-        "mode": "quick" if args.quick else "full",
         "params": {
             "eval_rows": args.eval_rows,
             "eval_slices": N_META * META_VALUES,
             "meta_dtype": args.meta_dtype,
             "disc_rows": args.disc_rows,
             "peer_sizes": args.peer_sizes,
-            "peer_timeout_s": args.peer_timeout,
             "repeats": args.repeats,
-            "mem_cap_gib": args.mem_cap_gib,
             "alpha": ALPHA,
             "k": TOP_K,
             "max_level": MAX_LEVEL,
-        },
-        "machine": info,
+            "polars_threads": pl.thread_pool_size(),
+        }
     }
-    tmp = Path(tempfile.mkdtemp(prefix="bench_slices_"))
-    try:
-        if not args.skip_evaluate:
-            res["evaluate"] = part_evaluate(args, tmp)
-        if not args.skip_discovery:
-            res["discovery"] = part_discovery(args, tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    res["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    res["targets"] = targets(res)
-    res["notes"] = notes(args)
-    res["total_wall_s"] = round(time.perf_counter() - started, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2, default=str) + "\n")
-    print_summary(res)
-    print(f"\nwrote {args.out}")
-    return 0
+    if not args.skip_evaluate:
+        res["evaluate"] = part_evaluate(args, jobs)
+    if not args.skip_discovery:
+        res["discovery"] = part_discovery(args, jobs)
+    return res
 
+
+BENCH = Benchmark(
+    name="slices",
+    script=__file__,
+    doc=__doc__ or "",
+    run=run,
+    jobs={
+        "gen_eval": job_gen_eval,
+        "gen_disc": job_gen_disc,
+        "eval_ours": job_eval_ours,
+        "eval_peer": job_eval_peer,
+        "disc_ours": job_disc_ours,
+        "disc_peer": job_disc_peer,
+    },
+    packages=("datacentric", "polars", "numpy", "scipy", "scikit-learn"),
+    peer_packages=("sliceline", "numba"),
+    options=options,
+    quick_help="200k rows / 30k rows, for a smoke run (written to a temp file)",
+    timeout_s=600.0,
+    targets=targets,
+    notes=notes,
+    summary=print_summary,
+)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(BENCH.main())
