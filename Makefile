@@ -28,9 +28,10 @@ $(VENV)/.stamp-base: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
-# The dev venv also holds both integration extras: the tests talk to real servers.
+# The dev venv also holds the integration extras and Ray: the tests talk to real servers
+# and start a real 2-node Ray cluster (tests/engine/cluster/).
 $(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-base
-	$(PIP) install -q -e '.[dev,labelstudio,fiftyone]'
+	$(PIP) install -q -e '.[dev,labelstudio,fiftyone,ray]'
 	touch $@
 
 # The Label Studio *server* pins ~100 packages exactly, so it lives in its own venv (git-ignored);

@@ -1,0 +1,86 @@
+"""A driver run inside the test cluster's network namespace: ``python -m ... SPEC OUT``.
+
+SPEC is JSON (``op`` and its arguments); the answer is written as JSON to OUT. Errors raised
+by the engine are answered as ``{"error": {"type", "module", "message", "mro"}}`` so the
+test can assert on the class and the message the caller saw.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return {
+        "error": {
+            "type": type(exc).__name__,
+            "module": type(exc).__module__,
+            "message": str(exc),
+            "mro": [c.__name__ for c in type(exc).__mro__],
+            "cause": type(exc.__cause__).__name__ if exc.__cause__ else None,
+        }
+    }
+
+
+def _fn(name: str) -> Any:
+    module, _, attr = name.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    from datacentric.engine.base import TaskResources
+    from datacentric.engine.ray import RayEngine
+
+    op = spec["op"]
+    address = spec.get("address") if spec.get("connect", True) else None
+    try:
+        engine = RayEngine(address=address, workers=spec.get("workers"))
+    except Exception as exc:
+        return _error(exc)
+    with engine:
+        import ray
+
+        answer: dict[str, Any] = {"workers": engine.workers}
+        if op == "nodes":
+            alive = [n for n in ray.nodes() if n["Alive"]]
+            answer |= {
+                "alive": len(alive),
+                "cpus": ray.cluster_resources().get("CPU", 0),
+                "ips": sorted({n["NodeManagerAddress"] for n in alive}),
+                "node_ids": sorted(n["NodeID"] for n in alive),
+            }
+        elif op == "map":
+            res = spec.get("resources")
+            try:
+                answer["results"] = engine.map(
+                    _fn(spec["fn"]),
+                    spec["items"],
+                    desc=spec.get("desc", ""),
+                    progress=spec.get("progress", False),
+                    resources=TaskResources(**res) if res else None,
+                )
+            except Exception as exc:
+                answer |= _error(exc)
+        elif op == "call":
+            try:
+                answer["results"] = _fn(spec["fn"])(engine, **spec.get("kwargs", {}))
+            except Exception as exc:
+                answer |= _error(exc)
+        else:
+            raise SystemExit(f"unknown op {op!r}")
+    answer["initialized_after_close"] = ray.is_initialized()
+    return answer
+
+
+def main() -> None:
+    spec = json.loads(sys.argv[1])
+    answer = run(spec)
+    with open(sys.argv[2], "w") as out:
+        json.dump(answer, out)
+
+
+if __name__ == "__main__":
+    main()
