@@ -176,9 +176,24 @@ def get_engine(
 
 
 def _ray_engine(*, workers: int | None, address: str | None) -> Engine:
-    """``datacentric.engine.ray.RayEngine`` (imported here: Ray is an optional extra)."""
+    """A ``datacentric.engine.ray.RayEngine`` (imported here: Ray is an optional extra)."""
+    engine: Engine = ray_engine_class()(address=address, workers=workers)
+    return engine
+
+
+def ray_engine_class() -> Any:
+    """``datacentric.engine.ray.RayEngine``, after checking that Ray can be used (it is not
+    started): :class:`MissingDependencyError` naming the extra otherwise."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise MissingDependencyError(
+            "engine='ray' needs the optional dependency 'ray', which is not installed. "
+            "Install it with: pip install 'datacentric[ray]' (or use --engine local)."
+        )
     try:
-        from datacentric.engine import ray as ray_module  # type: ignore[attr-defined]
+        ray_module = importlib.import_module("datacentric.engine.ray")
     except ModuleNotFoundError as exc:
         if exc.name == "ray":
             raise MissingDependencyError(
@@ -190,8 +205,7 @@ def _ray_engine(*, workers: int | None, address: str | None) -> Engine:
             "datacentric.engine.ray module). Use engine='local' (every core of this machine), "
             "or install a datacentric with Ray support: pip install 'datacentric[ray]'."
         ) from None
-    engine: Engine = ray_module.RayEngine(address=address, workers=workers)
-    return engine
+    return ray_module.RayEngine
 
 
 @contextmanager
