@@ -17,6 +17,7 @@ __all__ = [
     "DatacentricError",
     "DuplicateSampleIdError",
     "EmptyDatasetError",
+    "EngineError",
     "ExportVerificationError",
     "FiftyOneError",
     "FileAccessError",
@@ -64,8 +65,28 @@ def format_items(
     return f"{shown} ... and {rest} more" if rest > 0 else shown
 
 
+def _rebuild(
+    cls: type[BaseException], args: tuple[object, ...], state: dict[str, object]
+) -> object:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    for name, value in state.items():
+        setattr(err, name, value)
+    return err
+
+
 class DatacentricError(Exception):
-    """Base class of every error datacentric raises on purpose."""
+    """Base class of every error datacentric raises on purpose.
+
+    Every subclass survives pickling with its message and attributes (a task that fails in
+    a worker process or on a Ray node is re-raised in the caller as the same error).
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        state = dict(self.__dict__)
+        if isinstance(self, OSError):  # FileAccessError keeps the OS's errno
+            state["errno"] = self.errno
+        return (_rebuild, (type(self), self.args, state))
 
 
 class InvalidParameterError(DatacentricError, ValueError):
@@ -150,6 +171,10 @@ class FileAccessError(DatacentricError, OSError):
 
 class EmptyDatasetError(InvalidDatasetError):
     """The dataset has no samples."""
+
+
+class EngineError(DatacentricError):
+    """An execution engine could not run the tasks (a worker process died, a cluster was lost)."""
 
 
 class StoreError(DatacentricError):

@@ -42,8 +42,7 @@ def init_cmd(
     )
     number = ds.commit(message)
     console.print(
-        f"Initialised {directory}: version {number}, {len(ds)} samples, "
-        f"{len(ds.classes)} classes.",
+        f"Initialised {directory}: version {number}, {len(ds)} samples, {len(ds.classes)} classes.",
         markup=False,
     )
 

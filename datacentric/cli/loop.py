@@ -9,7 +9,14 @@ from rich.table import Table
 
 from datacentric._io import ensure_writable
 from datacentric.cli._common import check_option, console, esc, user_errors
-from datacentric.cli._options import slices_option
+from datacentric.cli._options import (
+    ADDRESS,
+    CACHE,
+    ENGINE,
+    WORKERS,
+    engine_kwargs,
+    slices_option,
+)
 
 __all__ = ["register"]
 
@@ -24,6 +31,10 @@ def loop_cmd(
         0.9, help="Relabel automatically when the model gives the new class at least this."
     ),
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
+    engine: str | None = ENGINE,
+    workers: str | None = WORKERS,
+    address: str | None = ADDRESS,
+    cache: bool = CACHE,
 ) -> None:
     """Improve the data with the model fixed; print and record what each iteration gained."""
     from numbers import Real
@@ -31,6 +42,7 @@ def loop_cmd(
     from datacentric._validation import Interval
 
     check_option("loop", "--min-confidence", min_confidence, Interval(Real, 0, 1), default=0.9)
+    run_on = engine_kwargs("loop", engine, workers, address)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
     if report is not None:  # before the iterations (minutes of training), not after
@@ -44,6 +56,8 @@ def loop_cmd(
         policy=FixPolicy(relabel_min_confidence=min_confidence),
         progress=False,
         say=lambda msg: console.print(f"[dim]·[/] {esc(msg)}"),
+        cache=cache,
+        **run_on,
     )
     records = ExperimentLog(directory).records()
     t = Table(title=f"Data iterations of {esc(directory)} (model held fixed)")

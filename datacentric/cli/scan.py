@@ -9,7 +9,7 @@ from rich.table import Table
 
 from datacentric._io import ensure_writable
 from datacentric.cli._common import console, esc, user_errors
-from datacentric.cli._options import REV
+from datacentric.cli._options import ADDRESS, CACHE, ENGINE, REV, WORKERS, engine_kwargs
 from datacentric.cli.data import _open_any
 from datacentric.exceptions import InvalidParameterError
 
@@ -55,10 +55,15 @@ def scan_cmd(
         help="Where to save the predictions the scan used (default: predictions.npz next to "
         "--out, where `datacentric review fiftyone` picks them up).",
     ),
+    engine: str | None = ENGINE,
+    workers: str | None = WORKERS,
+    address: str | None = ADDRESS,
+    cache: bool = CACHE,
 ) -> None:
     """Find label errors, duplicates, leakage, outliers, image problems, imbalance."""
     from datacentric.issues import scan
 
+    run_on = engine_kwargs("scan", engine, workers, address)
     # Check every output before the scan (minutes of cross-validation) starts.
     ensure_writable(out, "--out")
     if report is not None:
@@ -76,6 +81,8 @@ def scan_cmd(
         folds=folds,
         seed=seed,
         progress=True,
+        cache=cache,
+        **run_on,
     )
     result.save(out)
     summary = result.summary()["by_type"]

@@ -15,6 +15,7 @@ import polars as pl
 from datacentric._validation import Interval, Options, validate_call
 from datacentric.dataset import Dataset
 from datacentric.dataset.readable import exclude_unreadable
+from datacentric.engine import Engine, get_engine
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.issues.base import IssueFinder
 from datacentric.issues.context import ScanContext, check_embeddings, check_pred_probs
@@ -70,6 +71,7 @@ def _align(pred_ids: Sequence[str], ds: Dataset, what: str) -> np.ndarray:
         "folds": [Interval(Integral, 2, None, closed="left")],
         "seed": [Interval(Integral, 0, None, closed="left")],
         "progress": ["boolean"],
+        "cache": ["boolean"],
     }
 )
 def scan(
@@ -85,6 +87,10 @@ def scan(
     seed: int = 0,
     registry: FinderRegistry = REGISTRY,
     progress: bool = False,
+    engine: str | Engine | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    cache: bool = True,
 ) -> ScanResult:
     """Find label errors, duplicates, leakage, outliers, image problems and more.
 
@@ -116,6 +122,17 @@ def scan(
         Where finder names are looked up.
     progress : bool
         Progress bars and a line per step.
+    engine : {"local", "sequential", "ray"} or Engine, optional
+        Where the cross-validation folds run (:func:`datacentric.engine.get_engine`);
+        default ``"local"``: every core of this machine. The scores are the same bits on
+        every engine and for any number of workers.
+    workers : int, optional
+        Folds run in parallel (default: every core).
+    address : str, optional
+        The Ray cluster to use (``engine="ray"`` only).
+    cache : bool
+        Reuse the cross-validation folds a previous (maybe interrupted) scan of the same
+        data, recipe, folds and seed cached under ``<root>/.datacentric/cache/cv/``.
 
     Returns
     -------
@@ -143,6 +160,32 @@ def scan(
     >>> result.flagged("exact_duplicate")["sample_id"].to_list()
     ['9', '3']
     """
+    eng = get_engine(engine, workers=workers, address=address)  # bad options fail now
+    try:
+        return _scan(
+            ds, predictions, embeddings, finders, annotations, recipe, cross_validate, folds,
+            seed, registry, progress, eng, cache,
+        )  # fmt: skip
+    finally:
+        if eng is not engine:
+            eng.close()
+
+
+def _scan(
+    ds: Dataset,
+    predictions: Any,
+    embeddings: Any,
+    finders: Sequence[str | IssueFinder] | None,
+    annotations: pl.DataFrame | None,
+    recipe: ModelRecipe | None,
+    cross_validate: bool | str,
+    folds: int,
+    seed: int,
+    registry: FinderRegistry,
+    progress: bool,
+    eng: Engine,
+    cache: bool,
+) -> ScanResult:
     chosen = resolve_finders(finders, registry)
     names = [f.name for f in chosen]
     dup = sorted({n for n in names if names.count(n) > 1})
@@ -195,7 +238,9 @@ def scan(
             if embeddings is not None:
                 embeddings = check_embeddings(embeddings, len(ds))[keep]
         t0 = time.perf_counter()
-        preds = cross_val_predict(model_ds, recipe, folds=folds, seed=seed, progress=progress)
+        preds = cross_val_predict(
+            model_ds, recipe, folds=folds, seed=seed, progress=progress, engine=eng, cache=cache
+        )
         timings["cross_validation"] = time.perf_counter() - t0
         order = _align(list(preds.sample_ids), model_ds, "cross-validated predictions")
         if pred_probs is None:

@@ -21,6 +21,7 @@ from datacentric._io import atomic_write, ensure_writable
 from datacentric._validation import Interval, invalid_parameter, validate_call
 from datacentric.dataset import Dataset
 from datacentric.dataset.readable import exclude_unreadable
+from datacentric.engine import Engine, get_engine
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
@@ -68,6 +69,7 @@ def _default_recipe(recipe: ModelRecipe | None) -> ModelRecipe:
         "eval_split": [str],
         "progress": ["boolean"],
         "say": ["callable", None],
+        "cache": ["boolean"],
     }
 )
 def run_iteration(
@@ -82,6 +84,10 @@ def run_iteration(
     eval_split: str = "test",
     progress: bool = False,
     say: Callable[[str], None] | None = None,
+    engine: str | Engine | None = None,
+    workers: int | None = None,
+    address: str | None = None,
+    cache: bool = True,
 ) -> IterationResult:
     """Run the next iteration of the loop on the dataset at ``root`` (HEAD) and record it.
 
@@ -103,7 +109,13 @@ def run_iteration(
         Progress bars.
     say : callable, optional
         Called with a line per step (the CLI prints them).
+    engine, workers, address : optional
+        Where the scan's cross-validation folds run (:func:`datacentric.engine.get_engine`;
+        default: every core of this machine).
+    cache : bool
+        Reuse the scan's cached cross-validation folds (see :func:`datacentric.issues.scan`).
     """
+    get_engine(engine, workers=workers, address=address)  # bad options fail before any work
     if isinstance(slices, (str, Path)):  # a bad slice file fails now, not after training
         slices = load_slices(slices)
     log = ExperimentLog(root)
@@ -128,7 +140,17 @@ def run_iteration(
     if it > 0:
         note(f"iteration {it}: scanning {len(ds)} samples ({folds}-fold cross-validation)")
         t0 = time.perf_counter()
-        scan_result = scan(ds, recipe=recipe, folds=folds, seed=seed, progress=progress)
+        scan_result = scan(
+            ds,
+            recipe=recipe,
+            folds=folds,
+            seed=seed,
+            progress=progress,
+            engine=engine,
+            workers=workers,
+            address=address,
+            cache=cache,
+        )
         timings["scan"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         fixed = fix(ds, scan_result, policy, iteration=it)
@@ -250,19 +272,29 @@ def run_loop(
     """Run the baseline (if not recorded yet) and then ``iterations`` fix iterations.
 
     Stops early when an iteration changes nothing (no automatic edit) and
-    ``stop_when_unchanged``. Keyword arguments go to :func:`run_iteration`.
+    ``stop_when_unchanged``. Keyword arguments go to :func:`run_iteration`; one engine
+    (``engine``, ``workers``, ``address``) serves every iteration's scan.
     """
     if isinstance(kwargs.get("slices"), (str, Path)):  # read once, and before any training
         kwargs["slices"] = load_slices(kwargs["slices"])
     # The loop writes versions and its log under root/.datacentric: check before training.
     if Path(root).is_dir():  # (a missing dataset is reported by run_iteration)
         ensure_writable(ExperimentLog(root).path, "the experiment log", folder=True)
+    given = kwargs.get("engine")
+    eng = get_engine(
+        given, workers=kwargs.pop("workers", None), address=kwargs.pop("address", None)
+    )
+    kwargs["engine"] = eng  # one pool of workers for every iteration
     results: list[IterationResult] = []
-    if ExperimentLog(root).next_iteration() == 0:
-        results.append(run_iteration(root, **kwargs))
-    for _ in range(iterations):
-        res = run_iteration(root, **kwargs)
-        results.append(res)
-        if stop_when_unchanged and res.fix is not None and res.fix.edits.height == 0:
-            break
+    try:
+        if ExperimentLog(root).next_iteration() == 0:
+            results.append(run_iteration(root, **kwargs))
+        for _ in range(iterations):
+            res = run_iteration(root, **kwargs)
+            results.append(res)
+            if stop_when_unchanged and res.fix is not None and res.fix.edits.height == 0:
+                break
+    finally:
+        if eng is not given:
+            eng.close()
     return results

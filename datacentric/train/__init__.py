@@ -12,7 +12,7 @@ Examples
 
 from __future__ import annotations
 
-from datacentric.train.crossval import cross_val_predict
+from datacentric.train.crossval import clear_cv_cache, cross_val_predict
 from datacentric.train.load import load_recipe, make_recipe
 from datacentric.train.recipe import ModelRecipe, Predictions
 from datacentric.train.resnet import ResNet18Recipe
@@ -23,6 +23,7 @@ __all__ = [
     "Predictions",
     "ResNet18Recipe",
     "SmallCNNRecipe",
+    "clear_cv_cache",
     "cross_val_predict",
     "load_recipe",
     "make_recipe",

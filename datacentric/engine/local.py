@@ -1,0 +1,192 @@
+"""`LocalEngine`: worker processes on this machine, one per core by default.
+
+The workers are started with the ``spawn`` method (never ``fork``: a forked copy of a
+process that already runs torch's or polars' threads can deadlock) and each runs with one
+compute thread (``OMP_NUM_THREADS=1``, and ``torch.set_num_threads(1)`` when torch is
+loaded), so N workers use N cores without oversubscribing them, and a task computes the
+same bits in a worker as in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from datacentric.engine.base import TaskResources, _check_workers, progress_bar
+from datacentric.exceptions import EngineError, InvalidParameterError
+
+__all__ = ["LocalEngine"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def _init_worker() -> None:
+    """Run once in each worker before its first task: one compute thread per worker."""
+    for var in _THREAD_VARS:
+        os.environ[var] = "1"
+    _one_torch_thread()
+
+
+def _one_torch_thread() -> None:
+    """``torch.set_num_threads(1)`` when torch is loaded (never imports it: a task that does
+    not use torch must not pay for loading it; torch loaded later reads OMP_NUM_THREADS)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def _call(payload: bytes) -> Any:
+    """Run one task in a worker: ``payload`` is the pickled ``(fn, item)``."""
+    fn, item = pickle.loads(payload)
+    _one_torch_thread()
+    return fn(item)
+
+
+@contextmanager
+def _without_main_script(needed: bool) -> Iterator[None]:
+    """Start workers that do not re-run the caller's script, unless a task needs it.
+
+    A spawned worker normally imports the parent's ``__main__`` script first, so a script
+    without an ``if __name__ == "__main__":`` guard would run again in every worker (and
+    fail there). When no task refers to anything defined in ``__main__``, the workers are
+    started while ``sys.modules["__main__"]`` is an empty module, so they skip it.
+    """
+    if needed:
+        yield
+        return
+    real = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = real
+
+
+class LocalEngine:
+    """Runs tasks in worker processes on this machine.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Worker processes (1 to 1024); default ``os.cpu_count()``. With one worker, or a
+        single item, tasks run in this process (no process is started).
+
+    Notes
+    -----
+    The pool starts at the first :meth:`map` that needs it and is reused by later ones
+    until :meth:`close` (``with LocalEngine() as eng:`` closes it). Workers are started on
+    demand, never more than there are items.
+
+    Examples
+    --------
+    >>> with LocalEngine(workers=1) as eng:
+    ...     eng.map(abs, [-2, 1])
+    [2, 1]
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        _check_workers(workers, "LocalEngine")
+        self.workers: int = int(workers) if workers is not None else (os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_main = False  # whether its workers load the caller's __main__ script
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool_main = False
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+            )
+        return self._pool
+
+    def map(
+        self,
+        fn: Callable[[T], R],
+        items: Sequence[T],
+        *,
+        desc: str = "",
+        progress: bool = False,
+        resources: TaskResources | None = None,
+    ) -> list[R]:
+        """``[fn(item) for item in items]``, computed by the worker processes.
+
+        Results are in input order. The first task to fail stops the map: tasks not started
+        yet are cancelled, running ones finish, and the task's exception is raised here.
+        """
+        items = list(items)
+        if self.workers == 1 or len(items) <= 1:
+            from datacentric.engine.sequential import SequentialEngine
+
+            return SequentialEngine().map(fn, items, desc=desc, progress=progress)
+        try:
+            payloads = [pickle.dumps((fn, item), pickle.HIGHEST_PROTOCOL) for item in items]
+        except Exception as exc:  # PicklingError, AttributeError, TypeError ...
+            raise InvalidParameterError(
+                f"LocalEngine.map: the task {getattr(fn, '__qualname__', fn)!r} and its items "
+                f"must be picklable to run in worker processes; pickling failed: {exc}. Use a "
+                "module-level function and plain data, or engine='sequential'."
+            ) from None
+        needs_main = any(b"__main__" in p for p in payloads)
+        if needs_main and self._pool is not None and not self._pool_main:
+            self.close()  # its workers were started without the script; start new ones
+        pool = self._executor()
+        self._pool_main = self._pool_main or needs_main
+        with _without_main_script(self._pool_main):
+            futures: list[Future[R]] = [pool.submit(_call, p) for p in payloads]
+        try:
+            with progress_bar(len(items), desc, progress) as advance:
+                pending: set[Future[R]] = set(futures)
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    for fut in done:
+                        error = fut.exception()
+                        if isinstance(error, BrokenProcessPool):
+                            self._pool = None  # unusable now; the next map starts a new one
+                            raise EngineError(
+                                f"a worker process of the local engine died while running "
+                                f"{desc or getattr(fn, '__name__', 'a task')} (killed, or out of "
+                                f"memory?, or a script without an `if __name__ == '__main__':` "
+                                f"guard); {self.workers} workers were running. Retry with fewer "
+                                "workers (--workers), free memory, or add the guard."
+                            ) from None
+                        if error is not None:
+                            raise error
+                        advance()
+            return [f.result() for f in futures]
+        finally:
+            for fut in futures:
+                fut.cancel()
+
+    def close(self) -> None:
+        """Stop the worker processes (waits for running tasks)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a forgotten close() must not leave processes behind
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def __repr__(self) -> str:
+        return f"LocalEngine(workers={self.workers})"

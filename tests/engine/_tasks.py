@@ -1,0 +1,84 @@
+"""Module-level task functions and recipes for the engine tests (spawned workers import them)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datacentric.dataset import Dataset
+from datacentric.exceptions import InvalidDatasetError
+from datacentric.train import Predictions
+
+
+def square(x: int) -> int:
+    time.sleep(0.01 * (5 - x % 5))  # later items finish first: order must still be kept
+    return x * x
+
+
+def fail_on_three(x: int) -> int:
+    if x == 3:
+        raise InvalidDatasetError(f"row {x} is bad: fix row {x}", rows=[x])
+    return x
+
+
+def value_error(x: int) -> int:
+    raise ValueError(f"plain error {x}")
+
+
+def worker_facts(_: int) -> dict[str, Any]:
+    import multiprocessing
+
+    torch = sys.modules.get("torch")
+    return {
+        "pid": os.getpid(),
+        "start_method": multiprocessing.get_start_method(allow_none=True),
+        "omp": os.environ.get("OMP_NUM_THREADS"),
+        "torch_threads": None if torch is None else torch.get_num_threads(),
+        "main_file": getattr(sys.modules["__main__"], "__file__", None),
+    }
+
+
+FITS: list[int] = []  # seeds of the fits in this process (the resume test counts them)
+FAIL_SEED: list[int] = []  # fit raises for these seeds (a simulated crash)
+
+
+class CountingPrior:
+    """Predicts its training class frequencies (plus a per-row feature as embedding)."""
+
+    name = "counting_prior"
+
+    def __init__(self, smoothing: float = 1.0) -> None:
+        self.smoothing = smoothing
+        self.prior: np.ndarray | None = None
+
+    def fit(self, ds: Dataset, *, seed: int = 0, progress: bool = False) -> CountingPrior:
+        if seed in FAIL_SEED:
+            raise RuntimeError(f"simulated crash in the fold trained with seed {seed}")
+        FITS.append(seed)
+        y = ds.label_indices()
+        counts = np.bincount(y[y >= 0], minlength=len(ds.classes)) + self.smoothing
+        self.prior = counts / counts.sum()
+        return self
+
+    def predict(self, ds: Dataset, *, batch_size: int = 256) -> Predictions:
+        assert self.prior is not None
+        probs = np.tile(self.prior, (len(ds), 1))
+        emb = ds.load_images(size=(4, 4), mode="L").reshape(len(ds), -1).astype(np.float32)
+        return Predictions(ds.sample_ids, probs, emb * float(self.prior[0]), classes=ds.classes)
+
+    def save(self, path: str | Path) -> None:  # pragma: no cover - protocol filler
+        raise NotImplementedError
+
+    def load(self, path: str | Path) -> CountingPrior:  # pragma: no cover
+        raise NotImplementedError
+
+    def clone(self) -> CountingPrior:
+        return CountingPrior(self.smoothing)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"smoothing": self.smoothing}

@@ -1,0 +1,144 @@
+"""The engines: results in input order, exceptions re-raised as they are, one progress bar,
+spawned single-threaded workers, and the parameter checks of get_engine."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterator
+
+import pytest
+
+from datacentric import exceptions as E
+from datacentric.engine import (
+    Engine,
+    LocalEngine,
+    SequentialEngine,
+    TaskResources,
+    get_engine,
+)
+from datacentric.exceptions import (
+    InvalidDatasetError,
+    InvalidParameterError,
+    MissingDependencyError,
+)
+from tests.engine import _tasks
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalEngine]:
+    """One 2-worker pool for the module (a spawned worker costs seconds to start)."""
+    with LocalEngine(workers=2) as eng:
+        yield eng
+
+
+@pytest.fixture(params=["sequential", "local"])
+def engine(request: pytest.FixtureRequest, local: LocalEngine) -> Engine:
+    return local if request.param == "local" else SequentialEngine()
+
+
+def test_map_keeps_input_order(engine: Engine) -> None:
+    assert engine.map(_tasks.square, list(range(10))) == [x * x for x in range(10)]
+    assert engine.map(_tasks.square, []) == []
+    assert engine.map(_tasks.square, [7]) == [49]
+
+
+def test_task_exception_is_reraised_as_is(engine: Engine) -> None:
+    with pytest.raises(InvalidDatasetError, match=r"^row 3 is bad: fix row 3$") as info:
+        engine.map(_tasks.fail_on_three, list(range(6)))
+    assert info.value.rows == [3]
+    with pytest.raises(ValueError, match="plain error 0"):
+        engine.map(_tasks.value_error, [0, 1])
+    assert engine.map(_tasks.square, [1, 2]) == [1, 4]  # still usable after a failure
+
+
+def test_progress_bar_counts_items(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    engine.map(_tasks.square, list(range(4)), desc="tiles [x]", progress=True)
+    out = capsys.readouterr().out
+    assert "tiles [x]" in out and "4/4" in out
+
+
+def test_workers_are_spawned_single_threaded_processes(local: LocalEngine) -> None:
+    facts = local.map(_tasks.worker_facts, list(range(4)))
+    assert all(f["pid"] != os.getpid() for f in facts)
+    assert {f["start_method"] for f in facts} == {"spawn"}
+    assert {f["omp"] for f in facts} == {"1"}
+    assert all(f["torch_threads"] in (None, 1) for f in facts)
+    # the caller's script is not re-run in the workers (no task refers to __main__)
+    assert {f["main_file"] for f in facts} == {None}
+
+
+def test_one_worker_or_one_item_runs_in_process() -> None:
+    with LocalEngine(workers=1) as eng:
+        assert eng.map(_tasks.worker_facts, [0, 1])[0]["pid"] == os.getpid()
+        assert eng._pool is None
+
+
+def test_unpicklable_task_is_refused_in_one_line(local: LocalEngine) -> None:
+    with pytest.raises(InvalidParameterError, match="must be picklable"):
+        local.map(lambda x: x, [1, 2])
+
+
+def test_get_engine_defaults_and_names() -> None:
+    eng = get_engine()
+    assert isinstance(eng, LocalEngine) and eng.workers == (os.cpu_count() or 1)
+    assert get_engine("local", workers=3).workers == 3
+    assert get_engine("sequential").name == "sequential"
+    same = SequentialEngine()
+    assert get_engine(same) is same
+    assert isinstance(same, Engine)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"engine": "spark"}, r"parameter engine must be one of 'local', 'sequential', 'ray'"),
+        ({"engine": 3}, r"received 3 \(int\)"),
+        ({"workers": 0}, r"parameter workers must be an integer in \[1, 1024\] or None; received 0"),
+        ({"workers": -1}, r"received -1"),
+        ({"workers": 2.5}, r"received 2.5"),
+        ({"workers": float("nan")}, r"received nan"),
+        ({"workers": True}, r"received True"),
+        ({"workers": 10**6}, r"received 1000000"),
+        ({"address": "10.0.0.1:6379"}, r"only used with engine='ray'; received address="),
+        ({"engine": SequentialEngine(), "workers": 2}, r"either the engine object or its name"),
+    ],
+)
+def test_get_engine_refuses_bad_parameters(kwargs: dict[str, object], match: str) -> None:
+    with pytest.raises(InvalidParameterError, match=match):
+        get_engine(**kwargs)  # type: ignore[arg-type]
+
+
+def test_ray_is_imported_lazily_with_a_one_line_error_when_missing() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("datacentric.engine.ray") is not None:
+        pytest.skip("the Ray engine is present (tests/engine/test_ray*.py cover it)")
+    with pytest.raises(MissingDependencyError, match=r"engine='ray'.*datacentric\[ray\]"):
+        get_engine("ray", address="127.0.0.1:6379")
+
+
+def test_task_resources_are_checked() -> None:
+    assert TaskResources(num_gpus=0.5).num_gpus == 0.5
+    with pytest.raises(InvalidParameterError, match="num_cpus must be a number > 0"):
+        TaskResources(num_cpus=0)
+
+
+def test_every_datacentric_error_survives_pickling() -> None:
+    for name in E.__all__:
+        cls = getattr(E, name)
+        if not (isinstance(cls, type) and issubclass(cls, E.DatacentricError)):
+            continue
+        if cls is E.ExportVerificationError:
+            err = cls("m", 1.0, 0.1)
+        elif issubclass(cls, E.LabelStudioError):
+            err = cls("m", 404)
+        elif issubclass(cls, E.InvalidDatasetError):
+            err = cls("m", rows=["r1"])
+        else:
+            err = cls("m")
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is cls and str(back) == "m" and back.__dict__ == err.__dict__, name
+    access = E.FileAccessError("cannot write x")
+    access.errno = 28
+    assert pickle.loads(pickle.dumps(access)).errno == 28
