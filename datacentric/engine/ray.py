@@ -20,15 +20,15 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from numbers import Integral, Real
 from types import ModuleType, TracebackType
 from typing import Any, TypeVar
 
 from datacentric._deps import import_optional
 from datacentric._validation import Interval, check_params
-from datacentric.engine.base import TaskResources
+from datacentric.engine.base import TaskResources, progress_bar
 from datacentric.exceptions import IntegrationError
 
 __all__ = ["RayEngine"]
@@ -180,7 +180,7 @@ class RayEngine:
         )
         self.address = address
         self.max_retries = int(max_retries)
-        self._remotes: dict[Callable[..., Any], Any] = {}
+        self._task: Any = None
         self._owns_connection = False
         ray = _import_ray()
         self._ray = ray
@@ -247,14 +247,13 @@ class RayEngine:
             # it only disconnects this driver, the cluster keeps running.
             self._ray.shutdown()
         self._owns_connection = False
-        self._remotes.clear()
+        self._task = None
 
     # -- tasks -----------------------------------------------------------------------------
-    def _remote(self, fn: Callable[[T], R]) -> Any:
-        remote = self._remotes.get(fn)
-        if remote is None:
-            remote = self._remotes[fn] = self._ray.remote(fn)
-        return remote
+    def _remote(self) -> Any:
+        if self._task is None:
+            self._task = self._ray.remote(_run_task)
+        return self._task
 
     def map(
         self,
@@ -288,17 +287,18 @@ class RayEngine:
                 f"engine='ray': {why} on {where}, so the tasks of {desc or fn.__name__!r} "
                 "would wait forever. Lower the resources, or add such a node to the cluster."
             )
-        remote = self._remote(fn).options(
+        remote = self._remote().options(
             num_cpus=res.num_cpus,
             num_gpus=res.num_gpus,
             max_retries=self.max_retries,
             retry_exceptions=False,
         )
-        refs = [remote.remote(item) for item in items]
+        fn_ref = ray.put(fn)  # sent once, not with every task
+        refs = [remote.remote(fn_ref, item) for item in items]
         position = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(refs)
         pending = list(refs)
-        with _bar(desc or fn.__name__, len(refs), progress) as advance:
+        with progress_bar(len(refs), f"{desc or fn.__name__} (ray)", progress) as advance:
             while pending:
                 done, pending = ray.wait(pending, num_returns=1)
                 for ref in done:
@@ -328,25 +328,16 @@ class RayEngine:
             ) from None
 
 
+def _run_task(fn: Callable[[T], R], item: T) -> R:
+    """The Ray task: ``fn(item)`` with one torch thread, as on the local engine (the same
+    bits whatever ran the task; the recipes set their own thread count inside)."""
+    from datacentric.engine.local import _one_torch_thread
+
+    _one_torch_thread()
+    return fn(item)
+
+
 def _cancel(ray: ModuleType, refs: Sequence[Any]) -> None:
     for ref in refs:
         with suppress(Exception):  # cancelling is best effort
             ray.cancel(ref)
-
-
-@contextmanager
-def _bar(desc: str, total: int, show: bool) -> Iterator[Callable[[], None]]:
-    """Yield ``advance()``; one rich bar of tasks done across the cluster when ``show``."""
-    if not show:
-        yield lambda: None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn(f"[bold]{desc} (ray)"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    ) as bar:
-        task = bar.add_task(desc, total=total)
-        yield lambda: bar.update(task, advance=1)

@@ -51,6 +51,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
                 "cpus": ray.cluster_resources().get("CPU", 0),
                 "ips": sorted({n["NodeManagerAddress"] for n in alive}),
                 "node_ids": sorted(n["NodeID"] for n in alive),
+                "head": [n["NodeID"] for n in alive if "node:__internal_head__" in n["Resources"]],
             }
         elif op == "map":
             res = spec.get("resources")

@@ -89,6 +89,8 @@ class RayCluster:
         self.head: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self._started: list[subprocess.Popen[bytes]] = []
+        self.worker_node: str | None = None  # the worker node's Ray node id
+        self._tree: set[tuple[int, str]] = set()  # every process our `ray start`s spawned
 
     # -- namespace ---------------------------------------------------------------------------
     @property
@@ -165,6 +167,7 @@ class RayCluster:
     def kill_worker(self) -> None:
         """SIGKILL the worker node's whole process group (raylet and its task workers)."""
         assert self.worker is not None
+        self._tree |= _descendants([self.worker.pid])
         _killpg(self.worker, signal.SIGKILL)
         self.worker.wait(timeout=10)
 
@@ -184,6 +187,8 @@ class RayCluster:
                 time.sleep(0.5)
                 continue
             if last.get("alive") == n:
+                others = sorted(set(last["node_ids"]) - set(last["head"]))
+                self.worker_node = others[0] if others else None
                 return last
             time.sleep(0.5)
         raise RayClusterError(f"{n} Ray nodes not alive within {timeout:g} s: {last}")
@@ -237,7 +242,11 @@ class RayCluster:
         Ray's task workers rename themselves (``ray::IDLE``), so the process groups catch
         them; daemons that left the group still name the temp dir on their command line.
         """
-        lines: list[str] = []
+        lines = [
+            f"{pid} (a process our ray start spawned)"
+            for pid, start in sorted(self._tree)
+            if _started_at(pid) == start
+        ]
         queries = [["-f", str(self.root)]] + [["-g", str(p.pid)] for p in self._started]
         for query in queries:
             out = subprocess.run(
@@ -247,6 +256,8 @@ class RayCluster:
         return sorted(set(lines))
 
     def stop(self) -> None:
+        # Ray's task workers start their own process groups: note every descendant now.
+        self._tree |= _descendants([p.pid for p in self._started if p.poll() is None])
         for proc in reversed(self._started):
             _killpg(proc, signal.SIGTERM)
         deadline = time.monotonic() + 5
@@ -259,6 +270,7 @@ class RayCluster:
         # Ray's daemons may have left their group (setsid); they all name our temp dir.
         for _ in range(50):
             pids = [int(line.split()[0]) for line in self.leftovers()]
+            pids = [pid for pid in pids if pid != os.getpid()]
             if not pids:
                 break
             for pid in pids:
@@ -295,6 +307,33 @@ class _Driver:
         answer: dict[str, Any] = json.loads(text)
         answer["log"] = log
         return answer
+
+
+def _descendants(roots: list[int]) -> set[tuple[int, str]]:
+    """Every live descendant of ``roots`` as ``(pid, start time)`` (a reused pid differs)."""
+    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        pid, ppid = (int(x) for x in line.split())
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    todo = list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return {(pid, start) for pid in found if (start := _started_at(pid))}
+
+
+def _started_at(pid: int) -> str:
+    """The start time of a live ``pid`` ("" when gone or a zombie waiting for its parent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return ""
+    return "" if fields[0] == "Z" else fields[19]
 
 
 def _killpg(proc: subprocess.Popen[bytes], sig: int) -> None:
