@@ -30,48 +30,58 @@ def _fn(name: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
-def run(spec: dict[str, Any]) -> dict[str, Any]:
+def _one(engine: Any, spec: dict[str, Any]) -> dict[str, Any]:
+    """Run one op on the connected engine; its answer (or the error it raised)."""
+    import ray
+
     from datacentric.engine.base import TaskResources
-    from datacentric.engine.ray import RayEngine
 
     op = spec["op"]
-    address = spec.get("address") if spec.get("connect", True) else None
+    if op == "nodes":
+        alive = [n for n in ray.nodes() if n["Alive"]]
+        return {
+            "alive": len(alive),
+            "cpus": ray.cluster_resources().get("CPU", 0),
+            "ips": sorted({n["NodeManagerAddress"] for n in alive}),
+            "node_ids": sorted(n["NodeID"] for n in alive),
+            "head": [n["NodeID"] for n in alive if "node:__internal_head__" in n["Resources"]],
+        }
     try:
-        engine = RayEngine(address=address, workers=spec.get("workers"))
-    except Exception as exc:
-        return _error(exc)
-    with engine:
-        import ray
-
-        answer: dict[str, Any] = {"workers": engine.workers}
-        if op == "nodes":
-            alive = [n for n in ray.nodes() if n["Alive"]]
-            answer |= {
-                "alive": len(alive),
-                "cpus": ray.cluster_resources().get("CPU", 0),
-                "ips": sorted({n["NodeManagerAddress"] for n in alive}),
-                "node_ids": sorted(n["NodeID"] for n in alive),
-                "head": [n["NodeID"] for n in alive if "node:__internal_head__" in n["Resources"]],
-            }
-        elif op == "map":
+        if op == "map":
             res = spec.get("resources")
-            try:
-                answer["results"] = engine.map(
+            return {
+                "results": engine.map(
                     _fn(spec["fn"]),
                     spec["items"],
                     desc=spec.get("desc", ""),
                     progress=spec.get("progress", False),
                     resources=TaskResources(**res) if res else None,
                 )
-            except Exception as exc:
-                answer |= _error(exc)
-        elif op == "call":
-            try:
-                answer["results"] = _fn(spec["fn"])(engine, **spec.get("kwargs", {}))
-            except Exception as exc:
-                answer |= _error(exc)
+            }
+        if op == "call":
+            return {"results": _fn(spec["fn"])(engine, **spec.get("kwargs", {}))}
+    except Exception as exc:
+        return _error(exc)
+    raise SystemExit(f"unknown op {op!r}")
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Connect (or start a local Ray), run the op -- or every op of a ``batch`` -- and close."""
+    from datacentric.engine.ray import RayEngine
+
+    address = spec.get("address") if spec.get("connect", True) else None
+    try:
+        engine = RayEngine(address=address, workers=spec.get("workers"))
+    except Exception as exc:
+        return _error(exc)
+    with engine:
+        answer: dict[str, Any] = {"workers": engine.workers}
+        if spec["op"] == "batch":
+            answer["batch"] = {name: _one(engine, sub) for name, sub in spec["specs"].items()}
         else:
-            raise SystemExit(f"unknown op {op!r}")
+            answer |= _one(engine, spec)
+    import ray
+
     answer["initialized_after_close"] = ray.is_initialized()
     return answer
 

@@ -14,7 +14,7 @@ from datacentric.exceptions import UnknownLabelError
 def _where() -> dict[str, Any]:
     import ray
 
-    return {"node": ray.get_runtime_context().get_node_id(), "pgid": os.getpgid(0)}
+    return {"node": ray.get_runtime_context().get_node_id(), "pid": os.getpid()}
 
 
 def square(item: dict[str, Any]) -> dict[str, Any]:

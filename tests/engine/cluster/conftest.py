@@ -22,3 +22,11 @@ def ray_cluster() -> Iterator[RayCluster]:
     cluster.stop()
     left = cluster.leftovers()
     assert not left, f"Ray processes of the test cluster left behind: {left}"
+
+
+@pytest.fixture
+def cluster(ray_cluster: RayCluster) -> RayCluster:
+    """The session's cluster with both nodes up (a test that killed one marks it lost)."""
+    if ray_cluster.worker_lost:
+        ray_cluster.restart_worker()
+    return ray_cluster
