@@ -124,8 +124,9 @@ class LocalEngine:
     ) -> list[R]:
         """``[fn(item) for item in items]``, computed by the worker processes.
 
-        Results are in input order. The first task to fail stops the map: tasks not started
-        yet are cancelled, running ones finish, and the task's exception is raised here.
+        Results are in input order. A failing task stops the map: tasks not started yet are
+        cancelled, running ones finish, and the exception of the first failed task in input
+        order is raised here (the one the sequential engine would raise).
         """
         items = list(items)
         if self.workers == 1 or len(items) <= 1:
@@ -152,24 +153,30 @@ class LocalEngine:
                 pending: set[Future[R]] = set(futures)
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                    for fut in done:
-                        error = fut.exception()
-                        if isinstance(error, BrokenProcessPool):
-                            self._pool = None  # unusable now; the next map starts a new one
-                            raise EngineError(
-                                f"a worker process of the local engine died while running "
-                                f"{desc or getattr(fn, '__name__', 'a task')} (killed, or out of "
-                                f"memory?, or a script without an `if __name__ == '__main__':` "
-                                f"guard); {self.workers} workers were running. Retry with fewer "
-                                "workers (--workers), free memory, or add the guard."
-                            ) from None
-                        if error is not None:
-                            raise error
+                    if any(f.exception() is not None for f in done):
+                        break
+                    for _ in done:
                         advance()
-            return [f.result() for f in futures]
         finally:
             for fut in futures:
-                fut.cancel()
+                fut.cancel()  # those not started yet
+        # The first failing task in input order, as on the sequential engine: the tasks
+        # before it have all started (the pool takes them in order), so wait for them.
+        wait([f for f in futures if not f.cancelled()])
+        for fut in futures:
+            error = None if fut.cancelled() else fut.exception()
+            if isinstance(error, BrokenProcessPool):
+                self._pool = None  # unusable now; the next map starts a new one
+                raise EngineError(
+                    f"a worker process of the local engine died while running "
+                    f"{desc or getattr(fn, '__name__', 'a task')} (killed, or out of "
+                    f"memory?, or a script without an `if __name__ == '__main__':` "
+                    f"guard); {self.workers} workers were running. Retry with fewer "
+                    "workers (--workers), free memory, or add the guard."
+                ) from None
+            if error is not None:
+                raise error
+        return [f.result() for f in futures]
 
     def close(self) -> None:
         """Stop the worker processes (waits for running tasks)."""

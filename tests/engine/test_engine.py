@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from datacentric import exceptions as E
+from datacentric import exceptions as errors
 from datacentric.engine import (
     Engine,
     LocalEngine,
@@ -94,7 +94,7 @@ def test_get_engine_defaults_and_names() -> None:
     [
         ({"engine": "spark"}, r"parameter engine must be one of 'local', 'sequential', 'ray'"),
         ({"engine": 3}, r"received 3 \(int\)"),
-        ({"workers": 0}, r"parameter workers must be an integer in \[1, 1024\] or None; received 0"),
+        ({"workers": 0}, r"workers must be an integer in \[1, 1024\] or None; received 0"),
         ({"workers": -1}, r"received -1"),
         ({"workers": 2.5}, r"received 2.5"),
         ({"workers": float("nan")}, r"received nan"),
@@ -125,20 +125,20 @@ def test_task_resources_are_checked() -> None:
 
 
 def test_every_datacentric_error_survives_pickling() -> None:
-    for name in E.__all__:
-        cls = getattr(E, name)
-        if not (isinstance(cls, type) and issubclass(cls, E.DatacentricError)):
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        if not (isinstance(cls, type) and issubclass(cls, errors.DatacentricError)):
             continue
-        if cls is E.ExportVerificationError:
+        if cls is errors.ExportVerificationError:
             err = cls("m", 1.0, 0.1)
-        elif issubclass(cls, E.LabelStudioError):
+        elif issubclass(cls, errors.LabelStudioError):
             err = cls("m", 404)
-        elif issubclass(cls, E.InvalidDatasetError):
+        elif issubclass(cls, errors.InvalidDatasetError):
             err = cls("m", rows=["r1"])
         else:
             err = cls("m")
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is cls and str(back) == "m" and back.__dict__ == err.__dict__, name
-    access = E.FileAccessError("cannot write x")
+    access = errors.FileAccessError("cannot write x")
     access.errno = 28
     assert pickle.loads(pickle.dumps(access)).errno == 28

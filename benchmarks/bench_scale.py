@@ -1,0 +1,205 @@
+"""Scale: a full scan with cross-validation on every core, vs one after another.
+
+Run ``python benchmarks/bench_scale.py [--quick]``; writes ``benchmarks/results/scale.json``
+(``--quick``: a temp file). Uses the shared harness (``_harness``): every side runs in its own
+fresh interpreter under the same time and memory limits.
+
+Part 1 — every core (issue 15): ``--n`` (default 20,000; 600 with ``--quick``) generated 32×32
+RGB images written as PNGs to a dataset folder (seeded; class-dependent colour blocks plus
+noise, 5 % of labels flipped), then ``scan`` with the defaults (5-fold cross-validation of the
+small CNN, every finder), ``cache=False``, on:
+
+- ``sequential`` — one fold after another in one process (the path before engines);
+- ``local`` with ``--workers`` (default 2) worker processes;
+- ``ray`` with the same number of workers, when ``datacentric.engine.ray`` exists (a local Ray
+  started by the job).
+
+Each side reports its wall time, the peak memory of its own process (``peak_rss_mib``) and of
+its largest worker (``peak_rss_children_mib``), a SHA-256 of the ``pred_probs`` and of the
+embeddings it used, and the flagged sample ids of every issue type; the run checks that every
+side flagged the same samples with the same bits.
+
+Target (issue 15): local with 2 workers >= 1.7x faster than sequential on 2 cores, same flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _harness import Benchmark, fmt, print_table
+
+CLASSES = [f"c{i}" for i in range(10)]
+
+
+def make_images(root: Path, n: int, seed: int) -> dict[str, Any]:
+    """``n`` 32×32 RGB PNGs under ``root/images`` and a ``manifest.csv`` (10 classes)."""
+    import polars as pl
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    labels = rng.integers(0, len(CLASSES), n)
+    palette = rng.integers(0, 256, (len(CLASSES), 3))
+    for i in range(n):
+        img = rng.normal(128, 40, (32, 32, 3))
+        c = labels[i]
+        y, x = (c // 5) * 12 + 4, (c % 5) * 5 + 2
+        img[y : y + 12, x : x + 8] = palette[c]
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / f"images/{i:06d}.png")
+    flip = rng.random(n) < 0.05
+    given = np.where(flip, (labels + rng.integers(1, len(CLASSES), n)) % len(CLASSES), labels)
+    pl.DataFrame(
+        {
+            "sample_id": [f"s{i:06d}" for i in range(n)],
+            "image": [f"images/{i:06d}.png" for i in range(n)],
+            "label": [CLASSES[c] for c in given],
+            "split": ["test" if i % 5 == 0 else "train" for i in range(n)],
+        }
+    ).write_csv(root / "manifest.csv")
+    (root / "classes.txt").write_text("\n".join(CLASSES) + "\n")
+    return {"n": n, "n_flipped": int(flip.sum())}
+
+
+def _sha(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+
+
+def job_scan(args: argparse.Namespace) -> dict[str, Any]:
+    """One full scan of the generated dataset on ``args.engine``."""
+    from datacentric.dataset import Dataset
+    from datacentric.issues import scan
+
+    ds = Dataset.from_folder(args.data)
+    workers = None if args.engine == "sequential" else args.workers
+    t0 = time.perf_counter()
+    result = scan(ds, engine=args.engine, workers=workers, cache=False, seed=args.seed)
+    wall = time.perf_counter() - t0
+    flagged = result.issues.filter(result.issues["is_issue"])
+    by_type = {
+        t: sorted(flagged.filter(flagged["issue_type"] == t)["sample_id"].to_list())
+        for t in sorted(set(flagged["issue_type"].to_list()))
+    }
+    preds = result.predictions
+    return {
+        "engine": args.engine,
+        "workers": workers,
+        "scan_s": round(wall, 2),
+        "timings_s": {k: round(v, 2) for k, v in result.timings.items()},
+        "pred_probs_sha256": None if preds is None else _sha(preds.pred_probs),
+        "embeddings_sha256": None if preds is None else _sha(preds.embeddings),
+        "n_flagged": {t: len(v) for t, v in by_type.items()},
+        "flagged_sha256": hashlib.sha256(repr(by_type).encode()).hexdigest()[:16],
+    }
+
+
+def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
+    n = args.n or (600 if args.quick else 20_000)
+    data = jobs.tmp / "data"
+    t0 = time.perf_counter()
+    made = make_images(data, n, args.seed)
+    made["generate_s"] = round(time.perf_counter() - t0, 1)
+    sides = ["sequential", "local"]
+    if importlib.util.find_spec("datacentric.engine.ray") is not None:
+        sides.append("ray")
+    out: dict[str, Any] = {"dataset": made, "workers": args.workers, "sides": {}}
+    for side in sides:
+        out["sides"][side] = jobs("scan", tag=f"scan_{side}", engine=side, data=str(data))
+    ran = {k: v for k, v in out["sides"].items() if "scan_s" in v}
+    base = ran.get("sequential")
+    if base:
+        for r in ran.values():
+            r["speedup_vs_sequential"] = round(base["scan_s"] / r["scan_s"], 2)
+            r["same_flags_as_sequential"] = r["flagged_sha256"] == base["flagged_sha256"]
+            r["same_bits_as_sequential"] = (
+                r["pred_probs_sha256"] == base["pred_probs_sha256"]
+                and r["embeddings_sha256"] == base["embeddings_sha256"]
+            )
+    return {"every_core": out}
+
+
+def definitions(res: dict[str, Any]) -> dict[str, str]:
+    return {
+        "scan_s": "wall time of scan() alone (opening the dataset excluded), cache off",
+        "speedup_vs_sequential": "sequential scan_s / this side's scan_s",
+        "same_flags_as_sequential": "the flagged sample ids of every issue type are identical",
+        "same_bits_as_sequential": "SHA-256 of pred_probs and embeddings are identical",
+        "peak_rss_children_mib": "the largest single worker process (not their sum)",
+    }
+
+
+def targets(res: dict[str, Any]) -> dict[str, Any]:
+    local = res.get("every_core", {}).get("sides", {}).get("local", {})
+    speed = local.get("speedup_vs_sequential")
+    return {
+        "local_2_workers_speedup_ge_1.7": {
+            "value": speed,
+            "pass": None if speed is None else speed >= 1.7 and res["mode"] == "full",
+        },
+        "same_flags_every_engine": {
+            "pass": all(
+                r.get("same_flags_as_sequential") and r.get("same_bits_as_sequential")
+                for r in res.get("every_core", {}).get("sides", {}).values()
+                if "scan_s" in r
+            )
+        },
+    }
+
+
+def notes(res: dict[str, Any]) -> list[str]:
+    return [
+        "The machine may be shared with other jobs; wall times are noisy (see load_average).",
+        "A worker process costs a few seconds to start (it imports torch); the pool is "
+        "started once per scan.",
+    ]
+
+
+def summary(res: dict[str, Any]) -> None:
+    sides = res.get("every_core", {}).get("sides", {})
+    print_table(
+        f"Scan of {res.get('every_core', {}).get('dataset', {}).get('n')} images",
+        ["side", "scan s", "speed-up", "same flags", "same bits", "peak MiB", "worker MiB"],
+        [
+            [
+                side,
+                fmt(r.get("scan_s"), 1),
+                fmt(r.get("speedup_vs_sequential"), 2),
+                r.get("same_flags_as_sequential"),
+                r.get("same_bits_as_sequential"),
+                fmt(r.get("peak_rss_mib"), 0),
+                fmt(r.get("peak_rss_children_mib"), 0),
+            ]
+            for side, r in sides.items()
+        ],
+    )
+
+
+def options(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--n", type=int, default=None, help="images (default 20,000; 600 --quick)")
+    ap.add_argument("--workers", type=int, default=2, help="workers of local/ray (default 2)")
+    ap.add_argument("--seed", type=int, default=0)
+
+
+BENCH = Benchmark(
+    name="scale",
+    script=__file__,
+    doc=__doc__ or "",
+    run=run,
+    jobs={"scan": job_scan},
+    packages=("datacentric", "numpy", "polars", "torch", "ray"),
+    options=options,
+    quick_help="600 images instead of 20,000; written to a temp file",
+    definitions=definitions,
+    targets=targets,
+    notes=notes,
+    summary=summary,
+)
+
+if __name__ == "__main__":
+    sys.exit(BENCH.main())
