@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from datacentric._deps import import_optional
 from datacentric._validation import Interval, check_params
 from datacentric.engine.base import TaskResources, progress_bar
-from datacentric.exceptions import IntegrationError
+from datacentric.exceptions import EngineError, IntegrationError
 
 __all__ = ["RayEngine"]
 
@@ -151,9 +151,10 @@ class RayEngine:
     Every node must run the same Python environment (one image) and see the dataset at the
     same local path (a shared filesystem): the workers import ``datacentric`` and read the
     images themselves. Raises :class:`~datacentric.exceptions.IntegrationError` (one line)
-    when the cluster cannot be reached, within ``connect_timeout`` seconds, and when no node
-    could ever run a task's resources (a GPU task on a cluster without GPUs: Ray would wait
-    for one forever; with an autoscaler, keep one node of each needed kind running).
+    when the cluster cannot be reached, within ``connect_timeout`` seconds;
+    :class:`~datacentric.exceptions.EngineError` when no node could ever run a task's
+    resources (a GPU task on a cluster without GPUs: Ray would wait for one forever; with an
+    autoscaler, keep one node of each needed kind running).
     """
 
     name = "ray"
@@ -267,25 +268,27 @@ class RayEngine:
         """Run ``fn(item)`` as one Ray task per item; results in input order.
 
         An exception raised by ``fn`` is re-raised here as the same class with the same
-        message (the remote traceback is its ``__cause__``); the other tasks are cancelled.
-        A task lost with its worker or node is retried ``max_retries`` times, then an
-        :class:`~datacentric.exceptions.IntegrationError` names the item.
+        message (the remote traceback is its ``__cause__``): the one of the first failing
+        item in input order, as on the other engines; the tasks after it are cancelled. A
+        task lost with its worker or node is retried ``max_retries`` times, then an
+        :class:`~datacentric.exceptions.EngineError` names the item.
         """
         items = list(items)
         if not items:
             return []
         ray = self._ray
         if not ray.is_initialized():
-            raise IntegrationError(
+            raise EngineError(
                 "engine='ray': the engine was closed; create a new one (get_engine('ray'))."
             )
+        name = desc or getattr(fn, "__name__", "tasks")
         res = resources or TaskResources()
         why = _check_feasible(ray, res)
         if why is not None:
             where = "this local Ray" if self.address is None else f"the cluster at {self.address!r}"
-            raise IntegrationError(
-                f"engine='ray': {why} on {where}, so the tasks of {desc or fn.__name__!r} "
-                "would wait forever. Lower the resources, or add such a node to the cluster."
+            raise EngineError(
+                f"engine='ray': {why} on {where}, so the tasks of {name!r} would wait forever. "
+                "Lower the resources, or add such a node to the cluster."
             )
         remote = self._remote().options(
             num_cpus=res.num_cpus,
@@ -297,30 +300,44 @@ class RayEngine:
         refs = [remote.remote(fn_ref, item) for item in items]
         position = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(refs)
+        failed: tuple[int, BaseException] | None = None
         pending = list(refs)
-        with progress_bar(len(refs), f"{desc or fn.__name__} (ray)", progress) as advance:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                for ref in done:
-                    results[position[ref]] = self._get(ref, position[ref], pending, desc or fn)
-                    advance()
+        try:
+            with progress_bar(len(refs), f"{name} (ray)", progress) as advance:
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    for ref in done:
+                        index = position[ref]
+                        try:
+                            results[index] = self._get(ref, index, name)
+                        except Exception as exc:  # raised below, once the earlier items are in
+                            if failed is None or index < failed[0]:
+                                failed = (index, exc)
+                            first = failed[0]
+                            _cancel(ray, [r for r in pending if position[r] > first])
+                            pending = [r for r in pending if position[r] < first]
+                            continue
+                        advance()
+        except BaseException:  # Ctrl-C while waiting: nothing keeps running on the cluster
+            _cancel(ray, pending)
+            raise
+        if failed is not None:
+            raise failed[1]
         return results
 
-    def _get(self, ref: Any, index: int, pending: list[Any], what: object) -> Any:
+    def _get(self, ref: Any, index: int, name: str) -> Any:
+        """The result of one task; its own exception, or an EngineError when Ray lost it."""
         ray = self._ray
         exceptions = ray.exceptions
         try:
             return ray.get(ref)
         except exceptions.RayTaskError as exc:
-            _cancel(ray, pending)
             cause = getattr(exc, "cause", None)
             if isinstance(cause, BaseException):
                 raise cause from exc
             raise
         except exceptions.RayError as exc:  # worker/node lost after the retries, object lost
-            _cancel(ray, pending)
-            name = what if isinstance(what, str) else getattr(what, "__name__", repr(what))
-            raise IntegrationError(
+            raise EngineError(
                 f"engine='ray': task {index} of {name!r} failed on the cluster after "
                 f"{self.max_retries} retries ({type(exc).__name__}: {_one_line(exc, 200)}). "
                 "Check the nodes (`ray status`) and run again; finished work is kept where the "

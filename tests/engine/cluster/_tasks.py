@@ -24,14 +24,14 @@ def square(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def fail_on(item: dict[str, Any]) -> int:
-    """Raise a DatacentricError for the item named ``bad``; the others succeed."""
-    if item["x"] == item["bad"]:
+    """Raise a DatacentricError (after ``sleep``) for the items in ``bad``; the others succeed."""
+    time.sleep(item.get("sleep", 0))
+    if item["x"] in item["bad"]:
         raise UnknownLabelError(
             f"row {item['x']}: label 'zebra' is not among the classes ['cat', 'dog']; "
             "fix the manifest.",
             rows=[item["x"]],
         )
-    time.sleep(item.get("sleep", 0))
     return int(item["x"])
 
 

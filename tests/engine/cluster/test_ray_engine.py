@@ -29,7 +29,8 @@ BATCH: dict[str, dict[str, Any]] = {
     "datacentric_error": {
         "op": "map",
         "fn": f"{TASKS}:fail_on",
-        "items": [{"x": x, "bad": 2, "sleep": 0.2} for x in range(4)],
+        # items 2 and 3 fail; 3 fails first (2 sleeps): the caller sees item 2's error
+        "items": [{"x": x, "bad": [2, 3], "sleep": 0.5 * (x == 2)} for x in range(5)],
     },
     "bug": {"op": "map", "fn": f"{TASKS}:crash", "items": [{"x": "y"}]},
     "resources": {
@@ -101,7 +102,7 @@ def test_a_gpu_task_on_a_cluster_without_gpus_fails_instead_of_waiting(
     answer: dict[str, Any],
 ) -> None:
     error = answer["batch"]["gpu"]["error"]
-    assert error["type"] == "IntegrationError"
+    assert error["type"] == "EngineError"
     assert error["message"] == (
         "engine='ray': a task needs 1 CPU and 1 GPU but the largest node has 1 CPU and 0 GPU "
         "on the cluster at '127.0.0.1:6379', so the tasks of 'cross-validation folds' would "
