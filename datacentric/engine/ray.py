@@ -87,10 +87,13 @@ def _probe(address: str, host: str, port: int, timeout: float) -> None:
         with socket.create_connection((host, port), timeout=timeout):
             pass
     except OSError as exc:
-        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        reason = (
+            f"no answer within {timeout:g} s"
+            if isinstance(exc, TimeoutError)
+            else (exc.strerror or str(exc))
+        )
         raise IntegrationError(
-            f"engine='ray': cannot reach the Ray cluster at {address!r} ({reason} within "
-            f"{timeout:g} s). Check that the head node is running (`ray status --address "
+            f"engine='ray': cannot reach the Ray cluster at {address!r} ({reason}). Check that the head node is running (`ray status --address "
             f"{host}:{port}`) and that this machine can reach that port, then fix --address."
         ) from None
     import grpc  # a dependency of ray
