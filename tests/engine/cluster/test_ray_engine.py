@@ -6,7 +6,10 @@ Ray tests within CI's time; each test asserts on its own part of the answer.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -133,3 +136,35 @@ def test_local_ray_is_started_and_shut_down(cluster: RayCluster) -> None:
     ).stdout.splitlines()
     assert [line for line in left if "pgrep" not in line] == []
     assert any(local.iterdir())  # it really ran under RAY_TMPDIR
+
+
+def test_a_killed_driver_takes_its_local_ray_with_it(cluster: RayCluster) -> None:
+    """SIGKILL of the process that started a local Ray (OOM killer, kill -9): no Ray process
+    it started survives it (Ray ties them to the driver)."""
+    local = cluster.root / "killed"
+    local.mkdir()
+    driver = cluster.driver_proc(
+        {
+            "op": "map",
+            "connect": False,
+            "workers": 1,
+            "fn": f"{TASKS}:square",
+            "items": [{"x": 1, "sleep": 60}],
+        },
+        env={"RAY_TMPDIR": str(local)},
+    )
+
+    def ours() -> list[str]:
+        out = subprocess.run(["pgrep", "-af", str(local)], capture_output=True, text=True)
+        return [line for line in out.stdout.splitlines() if "pgrep" not in line]
+
+    deadline = time.monotonic() + 60
+    while not any("raylet" in line for line in ours()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert any("raylet" in line for line in ours()), "the local Ray did not start"
+    os.kill(driver.proc.pid, signal.SIGKILL)  # the driver only, not its process group
+    driver.proc.wait()
+    deadline = time.monotonic() + 20
+    while ours() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ours() == []
