@@ -93,8 +93,9 @@ def _probe(address: str, host: str, port: int, timeout: float) -> None:
             else (exc.strerror or str(exc))
         )
         raise IntegrationError(
-            f"engine='ray': cannot reach the Ray cluster at {address!r} ({reason}). Check that the head node is running (`ray status --address "
-            f"{host}:{port}`) and that this machine can reach that port, then fix --address."
+            f"engine='ray': cannot reach the Ray cluster at {address!r} ({reason}). Check that "
+            f"the head node is running (`ray status --address {host}:{port}`) and that this "
+            "machine can reach that port, then fix --address."
         ) from None
     import grpc  # a dependency of ray
 
