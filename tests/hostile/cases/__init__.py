@@ -36,9 +36,14 @@ DATASET_VERBS: dict[str, tuple[str, ...]] = {
     "info": ("info", "{dataset}"),
     "history": ("history", "{dataset}"),
     "diff": ("diff", "{dataset}", "1"),
-    "scan": ("scan", "{dataset}", "--out", "{out}/scan.parquet", "--folds", "2"),
+    # in-process folds: the matrix checks hostile input, tests/engine checks the parallel engines
+    "scan": (
+        "scan", "{dataset}", "--out", "{out}/scan.parquet", "--folds", "2",
+        "--engine", "sequential",
+    ),
     "loop": (
-        "loop", "{dataset}", "--iterations", "1", "--folds", "2", "--report", "{out}/loop.html",
+        "loop", "{dataset}", "--iterations", "1", "--folds", "2", "--engine", "sequential",
+        "--report", "{out}/loop.html",
     ),
     "export": ("export", "{dataset}", "--out", "{out}/export", "--targets", "onnx-fp32"),
     "guide": ("guide", "{dataset}", "--out", "{out}/guide.md"),
