@@ -56,12 +56,13 @@ def runs(root: Path) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     configs = {
         # 40 labeled rows: batches of 16, 16, 8; augmentation on
-        "cnn_rgb": SmallCNNRecipe(image_size=16, epochs=2, batch_size=16, width=4,
-                                  embedding_dim=8),
-        "cnn_l": SmallCNNRecipe(image_size=12, channels="L", epochs=2, batch_size=13,
-                                width=4, embedding_dim=8),
-        "cnn_noaug": SmallCNNRecipe(image_size=16, epochs=1, batch_size=7, augment=False,
-                                    width=4, embedding_dim=8),
+        "cnn_rgb": SmallCNNRecipe(image_size=16, epochs=2, batch_size=16, width=4, embedding_dim=8),
+        "cnn_l": SmallCNNRecipe(
+            image_size=12, channels="L", epochs=2, batch_size=13, width=4, embedding_dim=8
+        ),
+        "cnn_noaug": SmallCNNRecipe(
+            image_size=16, epochs=1, batch_size=7, augment=False, width=4, embedding_dim=8
+        ),
         # 40 rows in batches of 13: the last batch has one row (trained as that row twice)
         "resnet": ResNet18Recipe(image_size=16, epochs=1, batch_size=13),
     }
