@@ -403,21 +403,23 @@ class TorchRecipe:
             )
         dev = resolve_device(title, self.device)
         net = self._net
-        probs: list[np.ndarray] = []
-        embs: list[np.ndarray] = []
         size = (self.image_size, self.image_size)
         images = data.ManifestImages(ds, size=size, mode=self._mode)
+        k, n = len(classes), len(images)
+        # filled in place: nothing but the outputs grows with the number of images
+        pred_probs = np.zeros((n, k))
+        embeddings = np.zeros((n, self._embedding_size), np.float32 if n else np.float64)
         with _torch_settings(self.num_threads, dev), torch.inference_mode(), _on(net, dev):
             net.eval()
+            start = 0
             for batch in images.batches(batch_size=batch_size):
                 x = _to_tensor(batch, self._mean, self._std).to(dev)
                 emb = net["features"](x)
                 logits = net["head"](emb)
-                probs.append(torch.softmax(logits.double(), dim=1).cpu().numpy())
-                embs.append(emb.cpu().numpy().astype(np.float32))
-        k = len(classes)
-        pred_probs = np.concatenate(probs) if probs else np.zeros((0, k))
-        embeddings = np.concatenate(embs) if embs else np.zeros((0, self._embedding_size))
+                stop = start + len(batch)
+                pred_probs[start:stop] = torch.softmax(logits.double(), dim=1).cpu().numpy()
+                embeddings[start:stop] = emb.cpu().numpy()
+                start = stop
         pred_probs /= pred_probs.sum(axis=1, keepdims=True)
         return Predictions(ds.sample_ids, pred_probs, embeddings, classes=classes)
 
