@@ -384,6 +384,7 @@ class Dataset(EditsMixin):
             raise InvalidDatasetError(f"image {path!r} is a file path but the dataset has no root.")
         return read_image(self.root, path, mode, sample_id=sample_id, resolver=resolver)
 
+    @validate_call({"size": [ImageSize(), None], "mode": [Options(str, ("L", "RGB")), None]})
     def load_images(
         self,
         sample_ids: Sequence[str] | None = None,
@@ -398,7 +399,9 @@ class Dataset(EditsMixin):
         sample_ids : sequence of str, optional
             Which samples, in this order (default: all, in manifest order).
         size : (height, width), optional
-            Resize every image to this size; needed when sizes differ.
+            Resize every image to this size; needed when sizes differ. At most
+            ``max_image_pixels`` pixels (a bigger size would cost more than the cap allows
+            for every image, however small its file).
         mode : {"L", "RGB"}, optional
             Convert every image to grayscale or RGB; needed when modes differ.
 
