@@ -304,7 +304,7 @@ class TorchRecipe:
         augment = self._augmenter(int(rng.integers(2**31 - 1))) if self.augment else None
         n = len(y)
         steps_per_epoch = math.ceil(n / self.batch_size)
-        y_t = torch.from_numpy(y).to(dev)
+        y_t = torch.from_numpy(y)
         frozen = self._frozen_backbone
         rng_devices = [dev.index or 0] if dev.type == "cuda" else []
         with _torch_settings(self.num_threads, dev), torch.random.fork_rng(devices=rng_devices):
@@ -336,7 +336,7 @@ class TorchRecipe:
                             batch = np.stack([augment(image=im)["image"] for im in batch])
                         x = _to_tensor(batch, mean, std).to(dev)
                         logits = net["head"](net["features"](x))
-                        loss = torch.nn.functional.cross_entropy(logits, y_t[rows])
+                        loss = torch.nn.functional.cross_entropy(logits, y_t[rows].to(dev))
                         opt.zero_grad(set_to_none=True)
                         loss.backward()
                         opt.step()
