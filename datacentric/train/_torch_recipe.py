@@ -584,9 +584,11 @@ def _torch_settings(num_threads: int, device: torch.device | None = None) -> Ite
     torch.set_num_threads(num_threads)
     torch.use_deterministic_algorithms(True, warn_only=cuda)
     try:
+        if not cuda:  # the warnings filters are left alone (a decoding thread uses them)
+            yield
+            return
         with warnings.catch_warnings():
-            if cuda:
-                warnings.filterwarnings("ignore", message=".*deterministic implementation.*")
+            warnings.filterwarnings("ignore", message=".*deterministic implementation.*")
             yield
     finally:
         torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
