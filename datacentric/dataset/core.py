@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import numpy as np
 import polars as pl
 
 from datacentric._io import atomic_write, atomic_write_text
+from datacentric._validation import Interval, Options, SequenceOf, validate_call
 from datacentric.dataset._edits import EditsMixin
 from datacentric.dataset._schema import (
     IMAGE,
@@ -26,6 +28,7 @@ from datacentric.dataset.diff import diff_manifests
 from datacentric.dataset.images import (
     ARRAY_PREFIX,
     CheckImages,
+    ImageSize,
     PathResolver,
     check_image_paths,
     find_unreadable,
@@ -381,6 +384,7 @@ class Dataset(EditsMixin):
             raise InvalidDatasetError(f"image {path!r} is a file path but the dataset has no root.")
         return read_image(self.root, path, mode, sample_id=sample_id, resolver=resolver)
 
+    @validate_call({"size": [ImageSize(), None], "mode": [Options(str, ("L", "RGB")), None]})
     def load_images(
         self,
         sample_ids: Sequence[str] | None = None,
@@ -395,7 +399,9 @@ class Dataset(EditsMixin):
         sample_ids : sequence of str, optional
             Which samples, in this order (default: all, in manifest order).
         size : (height, width), optional
-            Resize every image to this size; needed when sizes differ.
+            Resize every image to this size; needed when sizes differ. At most
+            ``max_image_pixels`` pixels (a bigger size would cost more than the cap allows
+            for every image, however small its file).
         mode : {"L", "RGB"}, optional
             Convert every image to grayscale or RGB; needed when modes differ.
 
@@ -406,10 +412,24 @@ class Dataset(EditsMixin):
         >>> ds.load_images().shape
         (2, 4, 4, 1)
         """
-        from PIL import Image
-
         ids = self.sample_ids if sample_ids is None else [str(s) for s in sample_ids]
         paths = self._paths_for(sample_ids)
+        return self._decode_batch(ids, paths, size, mode)
+
+    def _decode_batch(
+        self,
+        ids: Sequence[str],
+        paths: Sequence[str],
+        size: tuple[int, int] | None,
+        mode: str | None,
+    ) -> np.ndarray:
+        """Decode the images ``paths`` (of samples ``ids``) into one (N, H, W, C) batch.
+
+        Every file is read with :func:`read_image` (inside the root, links resolved, at most
+        ``max_image_pixels`` pixels); one :class:`PathResolver` per batch.
+        """
+        from PIL import Image
+
         resolver = PathResolver(self.root) if self.root is not None else None
         out: list[np.ndarray] = []
         for sid, p in zip(ids, paths, strict=True):
@@ -428,14 +448,84 @@ class Dataset(EditsMixin):
             return np.zeros((0, 0, 0, 0), dtype=np.uint8)
         return np.stack(out)
 
+    @validate_call(
+        {
+            "batch_size": [Interval(Integral, 1, None, closed="left")],
+            "size": [ImageSize(), None],
+            "mode": [Options(str, ("L", "RGB")), None],
+            "sample_ids": [SequenceOf(str), None],
+            "shuffle_seed": [Interval(Integral, 0, None, closed="left"), None],
+        }
+    )
+    def iter_batches(
+        self,
+        batch_size: int = 256,
+        *,
+        size: tuple[int, int] | None = None,
+        mode: str | None = None,
+        sample_ids: Sequence[str] | None = None,
+        shuffle_seed: int | None = None,
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        """Yield ``(sample_ids, batch)``: images decoded batch by batch, never all at once.
+
+        Memory holds one batch of ``batch_size`` decoded images, whatever the number of
+        samples. Every image is read as :meth:`load_images` reads it (inside the dataset
+        root, symbolic links resolved at the read, at most ``max_image_pixels`` pixels); a bad
+        image raises when its batch is decoded, naming the file. Which samples and in what
+        order is settled (and unknown ids raise) when this is called, before any decoding.
+
+        Parameters
+        ----------
+        batch_size : int
+            Images per batch (the last may have fewer).
+        size : (height, width), optional
+            Resize every image to this size (at most ``max_image_pixels`` pixels).
+        mode : {"L", "RGB"}, optional
+            Convert every image to grayscale or RGB.
+        sample_ids : list or tuple of str, optional
+            Which samples, in this order, repeats allowed (default: all, manifest order).
+        shuffle_seed : int, optional
+            Shuffle that order with ``numpy.random.default_rng(shuffle_seed).permutation``.
+
+        Yields
+        ------
+        (list of str, numpy.ndarray)
+            The batch's sample ids and its ``uint8`` images, shape (n, H, W, C).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> ds = Dataset.from_arrays(np.zeros((5, 4, 4), np.uint8), [0] * 5, ["a"])
+        >>> [(ids, b.shape) for ids, b in ds.iter_batches(2, sample_ids=["3", "1", "4"])]
+        [(['3', '1'], (2, 4, 4, 1)), (['4'], (1, 4, 4, 1))]
+        """
+        ids = self.sample_ids if sample_ids is None else list(sample_ids)
+        paths = self._paths_for(sample_ids)
+        if shuffle_seed is not None:
+            order = np.random.default_rng(shuffle_seed).permutation(len(ids))
+            ids = [ids[i] for i in order]
+            paths = [paths[i] for i in order]
+        shape = None if size is None else (int(size[0]), int(size[1]))
+        return self._batches(ids, paths, batch_size, shape, mode)
+
+    def _batches(
+        self,
+        ids: list[str],
+        paths: list[str],
+        batch_size: int,
+        size: tuple[int, int] | None,
+        mode: str | None,
+    ) -> Iterator[tuple[list[str], np.ndarray]]:
+        for start in range(0, len(ids), batch_size):
+            chunk = ids[start : start + batch_size]
+            yield chunk, self._decode_batch(chunk, paths[start : start + batch_size], size, mode)
+
     def iter_images(
         self, batch_size: int = 256, **kwargs: Any
     ) -> Iterator[tuple[list[str], np.ndarray]]:
-        """Yield ``(sample_ids, batch)`` in manifest order; kwargs go to :meth:`load_images`."""
-        ids = self.sample_ids
-        for start in range(0, len(ids), batch_size):
-            chunk = ids[start : start + batch_size]
-            yield chunk, self.load_images(chunk, **kwargs)
+        """Yield ``(sample_ids, batch)`` in manifest order: :meth:`iter_batches` with
+        ``size`` and ``mode`` from ``kwargs``."""
+        return self.iter_batches(batch_size, **kwargs)
 
     def unreadable_images(
         self, *, workers: int | None = None, progress: bool = False
@@ -485,7 +575,9 @@ class Dataset(EditsMixin):
         missing = joined.filter(pl.col(IMAGE).is_null())[SAMPLE_ID].to_list()
         if missing:
             raise InvalidDatasetError(
-                f"{len(missing)} unknown sample_id(s): {format_items(missing)}.", rows=missing
+                f"{len(missing)} unknown sample_id(s): {format_items(missing)}. Pass ids of "
+                "this dataset (ds.sample_ids).",
+                rows=missing,
             )
         return joined[IMAGE].to_list()
 

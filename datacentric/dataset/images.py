@@ -29,6 +29,7 @@ from typing import IO, Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from datacentric._validation import Constraint
 from datacentric.config import get_config
 from datacentric.exceptions import (
     DatacentricError,
@@ -45,6 +46,7 @@ __all__ = [
     "ARRAY_PREFIX",
     "IMAGE_EXTENSIONS",
     "CheckImages",
+    "ImageSize",
     "PathResolver",
     "check_image_paths",
     "check_paths_inside",
@@ -71,6 +73,35 @@ _ALLOW_HINT = (
 # only (datacentric checks the size itself, against its own lower limit).
 _OPEN_LOCK = threading.Lock()
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+class ImageSize(Constraint):
+    """A ``(height, width)`` pair of integers >= 1 whose area is at most ``max_image_pixels``.
+
+    The size images are resized to: a bigger one would make every decoded image, however
+    small its file, cost more than the pixel cap allows.
+
+    Examples
+    --------
+    >>> c = ImageSize()
+    >>> c.is_satisfied_by((32, 32)), c.is_satisfied_by((0, 32)), c.is_satisfied_by("32")
+    (True, False, False)
+    """
+
+    def is_satisfied_by(self, value: object) -> bool:
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            return False
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in value):
+            return False
+        h, w = int(value[0]), int(value[1])
+        return h >= 1 and w >= 1 and h * w <= int(get_config()["max_image_pixels"])
+
+    def __str__(self) -> str:
+        cap = int(get_config()["max_image_pixels"])
+        return f"a (height, width) pair of integers >= 1 with at most {cap:,} pixels"
+
+    def invalid_values(self) -> list[object]:
+        return [(0, 8), (8,), (8.0, 8.0), (10**6, 10**6)]
 
 
 # --------------------------------------------------------------------------- containment

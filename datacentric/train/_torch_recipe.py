@@ -11,6 +11,8 @@ import inspect
 import logging
 import math
 import os
+import re
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
+from datacentric._validation import Constraint, check_params, invalid_parameter
 from datacentric.config import get_config
 from datacentric.exceptions import (
     InvalidDatasetError,
@@ -26,13 +29,16 @@ from datacentric.exceptions import (
     SchemaError,
     format_items,
 )
+from datacentric.train import data
 from datacentric.train._recipe_file import (
     check_classes,
-    check_params,
     check_state_dict,
     check_vector,
     describe,
     read_torch_file,
+)
+from datacentric.train._recipe_file import (
+    check_params as check_file_params,
 )
 from datacentric.train.recipe import Predictions
 
@@ -41,7 +47,7 @@ if TYPE_CHECKING:
 
     from datacentric.dataset import Dataset
 
-__all__ = ["TorchRecipe"]
+__all__ = ["TorchDevice", "TorchRecipe", "resolve_device"]
 
 _FORMAT_VERSION = 1
 _STD_FLOOR = 1e-3
@@ -53,12 +59,74 @@ _PREDICT_PIXELS = 256 * 64 * 64
 _R = TypeVar("_R", bound="TorchRecipe")
 
 
+class TorchDevice(Constraint):
+    """Where a recipe computes: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"`` (N >= 0).
+
+    ``"auto"`` is CUDA when ``torch.cuda.is_available()``, else the CPU; it is resolved
+    each time the recipe trains or predicts (see :func:`resolve_device`), so a recipe saved
+    on a GPU machine runs on the CPU of one without.
+
+    Examples
+    --------
+    >>> c = TorchDevice()
+    >>> [c.is_satisfied_by(v) for v in ("auto", "cpu", "cuda", "cuda:1", "gpu", "cuda:-1")]
+    [True, True, True, True, False, False]
+    """
+
+    _FORM = re.compile(r"auto|cpu|cuda(:\d{1,4})?")
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return isinstance(value, str) and self._FORM.fullmatch(value) is not None
+
+    def __str__(self) -> str:
+        return "one of 'auto', 'cpu', 'cuda' or 'cuda:N' (N a GPU index)"
+
+    def invalid_values(self) -> list[object]:
+        return ["gpu", "cuda:-1", "CPU", 0]
+
+
+_DEVICE_CONSTRAINTS: dict[str, list[Any]] = {"device": [TorchDevice()]}
+
+
+def resolve_device(owner: str, device: str) -> torch.device:
+    """The torch device ``device`` names: ``"auto"`` → ``cuda`` if available, else ``cpu``.
+
+    Raises
+    ------
+    InvalidParameterError
+        When ``device`` names CUDA (or a GPU index) this machine does not have.
+    """
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        have = (
+            f"{count} CUDA device(s)"
+            if count
+            else "no CUDA device (torch.cuda.is_available() is False)"
+        )
+        raise invalid_parameter(
+            owner,
+            "device",
+            device,
+            f"a device this machine has ({have})",
+            fix="Pass device='auto' (CUDA when available, else the CPU) or device='cpu'; for a "
+            "loaded recipe, recipe.device = 'auto' or load(path, device='auto').",
+        )
+    return torch.device("cuda", index)
+
+
 class _HybridLoad:
     """``load`` callable on the class (a new recipe) or on an instance (into it)."""
 
-    def __get__(self, obj: _R | None, owner: type[_R]) -> Callable[[str | Path], _R]:
-        def load(path: str | Path) -> _R:
-            return owner._load(path, into=obj)
+    def __get__(self, obj: _R | None, owner: type[_R]) -> Callable[..., _R]:
+        def load(path: str | Path, *, device: str | None = None) -> _R:
+            return owner._load(path, into=obj, device=device)
 
         load.__doc__ = owner._load.__doc__
         return load
@@ -89,8 +157,10 @@ class TorchRecipe:
         weight_decay: float,
         augment: bool,
         num_threads: int,
+        device: str = "auto",
     ) -> None:
         title = self._title
+        check_params(title, {"device": device}, _DEVICE_CONSTRAINTS, {"device": "auto"})
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
             raise InvalidParameterError(f"{title}: lr must be a positive number, received {lr!r}.")
         if not (
@@ -108,6 +178,7 @@ class TorchRecipe:
         self.weight_decay = float(weight_decay)
         self.augment = bool(augment)
         self.num_threads = int(num_threads)
+        self.device = str(device)
         # fitted state
         self.classes_: list[str] | None = None
         self._net: torch.nn.ModuleDict | None = None
@@ -216,18 +287,18 @@ class TorchRecipe:
                 len(absent),
                 format_items(absent),
             )
+        dev = resolve_device(title, self.device)
         init = self._init_state()
         ids = ds.sample_ids
         size = (self.image_size, self.image_size)
-        images = ds.load_images([ids[i] for i in labeled], size=size, mode=self._mode)
+        # decoded batch by batch (one pass for the statistics, one per epoch): memory holds
+        # a few batches whatever the number of images
+        images = data.ManifestImages(ds, [ids[i] for i in labeled], size=size, mode=self._mode)
         fixed = self._fixed_normalisation(init)
         if fixed is not None:
             mean, std = fixed
         else:
-            scaled = images.astype(np.float32) / 255.0
-            mean = scaled.mean(axis=(0, 1, 2))
-            std = np.maximum(scaled.std(axis=(0, 1, 2)), _STD_FLOOR)
-            del scaled
+            mean, std = data.channel_stats(images, std_floor=_STD_FLOOR)
 
         rng = np.random.default_rng(seed)
         augment = self._augmenter(int(rng.integers(2**31 - 1))) if self.augment else None
@@ -235,10 +306,12 @@ class TorchRecipe:
         steps_per_epoch = math.ceil(n / self.batch_size)
         y_t = torch.from_numpy(y)
         frozen = self._frozen_backbone
-        with _torch_settings(self.num_threads), torch.random.fork_rng(devices=[]):
+        rng_devices = [dev.index or 0] if dev.type == "cuda" else []
+        with _torch_settings(self.num_threads, dev), torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
-            net = self._make_net(len(classes), init)
+            net = self._make_net(len(classes), init)  # on the CPU: the same weights anywhere
             net = net.to(memory_format=torch.channels_last)
+            net.to(dev)
             if frozen:
                 net["features"].requires_grad_(False)
             trainable = [p for p in net.parameters() if p.requires_grad]
@@ -253,16 +326,17 @@ class TorchRecipe:
                 for _ in range(self.epochs):
                     order = rng.permutation(n)
                     total = 0.0
-                    for start in range(0, n, self.batch_size):
+                    batches = images.batches(order, batch_size=self.batch_size)
+                    for start, batch in zip(range(0, n, self.batch_size), batches, strict=True):
                         rows = order[start : start + self.batch_size]
                         if self._repeat_single_row and len(rows) == 1:
                             rows = np.repeat(rows, 2)
-                        batch = images[rows]
+                            batch = np.repeat(batch, 2, axis=0)
                         if augment is not None:
                             batch = np.stack([augment(image=im)["image"] for im in batch])
-                        x = _to_tensor(batch, mean, std)
+                        x = _to_tensor(batch, mean, std).to(dev)
                         logits = net["head"](net["features"](x))
-                        loss = torch.nn.functional.cross_entropy(logits, y_t[rows])
+                        loss = torch.nn.functional.cross_entropy(logits, y_t[rows].to(dev))
                         opt.zero_grad(set_to_none=True)
                         loss.backward()
                         opt.step()
@@ -271,6 +345,7 @@ class TorchRecipe:
                     advance(total / n)
             net.eval()
             net.requires_grad_(True)
+            net.to("cpu")  # kept on the CPU: save, export and predict start from there
         self._net = net
         self._mean = np.asarray(mean).astype(np.float32)
         self._std = np.asarray(std).astype(np.float32)
@@ -326,21 +401,25 @@ class TorchRecipe:
                 f"classes the model was trained on {classes!r}. Predict on a dataset with the "
                 "same ordered classes, or retrain."
             )
+        dev = resolve_device(title, self.device)
         net = self._net
-        probs: list[np.ndarray] = []
-        embs: list[np.ndarray] = []
         size = (self.image_size, self.image_size)
-        with _torch_settings(self.num_threads), torch.inference_mode():
+        images = data.ManifestImages(ds, size=size, mode=self._mode)
+        k, n = len(classes), len(images)
+        # filled in place: nothing but the outputs grows with the number of images
+        pred_probs = np.zeros((n, k))
+        embeddings = np.zeros((n, self._embedding_size), np.float32 if n else np.float64)
+        with _torch_settings(self.num_threads, dev), torch.inference_mode(), _on(net, dev):
             net.eval()
-            for _, batch in ds.iter_images(batch_size, size=size, mode=self._mode):
-                x = _to_tensor(batch, self._mean, self._std)
+            start = 0
+            for batch in images.batches(batch_size=batch_size):
+                x = _to_tensor(batch, self._mean, self._std).to(dev)
                 emb = net["features"](x)
                 logits = net["head"](emb)
-                probs.append(torch.softmax(logits.double(), dim=1).numpy())
-                embs.append(emb.numpy().astype(np.float32))
-        k = len(classes)
-        pred_probs = np.concatenate(probs) if probs else np.zeros((0, k))
-        embeddings = np.concatenate(embs) if embs else np.zeros((0, self._embedding_size))
+                stop = start + len(batch)
+                pred_probs[start:stop] = torch.softmax(logits.double(), dim=1).cpu().numpy()
+                embeddings[start:stop] = emb.cpu().numpy()
+                start = stop
         pred_probs /= pred_probs.sum(axis=1, keepdims=True)
         return Predictions(ds.sample_ids, pred_probs, embeddings, classes=classes)
 
@@ -373,11 +452,20 @@ class TorchRecipe:
         torch.save(state, Path(path))
 
     @classmethod
-    def _load(cls: type[_R], path: str | Path, into: _R | None = None, state: Any = None) -> _R:
+    def _load(
+        cls: type[_R],
+        path: str | Path,
+        into: _R | None = None,
+        state: Any = None,
+        device: str | None = None,
+    ) -> _R:
         """Read a recipe written by :meth:`save` (``torch.load(..., weights_only=True)``).
 
         Called on the class, returns a new fitted recipe with the saved hyper-parameters;
         called on an instance, replaces its hyper-parameters and weights and returns it.
+        The weights are read onto the CPU whatever device saved them; ``device`` replaces
+        the saved ``device`` parameter (``"auto"`` is resolved when the recipe runs, so a
+        recipe saved on a GPU machine runs on one without).
         ``state``: the file's content when the caller has read it already (``path`` then only
         names it in messages). Nothing is allocated before the file's weights are known to
         match the network its parameters describe (see :mod:`._recipe_file`).
@@ -412,7 +500,10 @@ class TorchRecipe:
                 f"{_FORMAT_VERSION}. Retrain and save it again."
             )
         valid = list(inspect.signature(cls.__init__).parameters)[1:]
-        params = check_params(who, path, state.get("params"), valid, fix)
+        params = check_file_params(who, path, state.get("params"), valid, fix)
+        if device is not None:
+            check_params(who, {"device": device}, _DEVICE_CONSTRAINTS, {"device": "auto"})
+            params["device"] = device
         try:
             fresh = cls._from_params(params)
         except LimitExceededError as exc:
@@ -474,20 +565,47 @@ def _to_tensor(batch: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Te
 
 
 @contextmanager
-def _torch_settings(num_threads: int) -> Iterator[None]:
-    """Deterministic algorithms and a fixed thread count, restored on exit."""
+def _torch_settings(num_threads: int, device: torch.device | None = None) -> Iterator[None]:
+    """Deterministic algorithms and a fixed thread count, restored on exit.
+
+    On CUDA the deterministic algorithms are asked for with ``warn_only`` (some backward
+    kernels, e.g. adaptive average pooling, have no deterministic CUDA version; those
+    warnings are silenced): results on CUDA match the CPU's within a tolerance, not bit for
+    bit (see ``benchmarks/gpu_check.py``).
+    """
     import torch
 
+    cuda = device is not None and device.type == "cuda"
+    if cuda:  # cuBLAS is deterministic only with a fixed workspace (set before its first use)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     prev_threads = torch.get_num_threads()
     prev_det = torch.are_deterministic_algorithms_enabled()
     prev_warn = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.set_num_threads(num_threads)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=cuda)
     try:
-        yield
+        if not cuda:  # the warnings filters are left alone (a decoding thread uses them)
+            yield
+            return
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*deterministic implementation.*")
+            yield
     finally:
         torch.use_deterministic_algorithms(prev_det, warn_only=prev_warn)
         torch.set_num_threads(prev_threads)
+
+
+@contextmanager
+def _on(net: torch.nn.Module, device: torch.device) -> Iterator[None]:
+    """``net`` moved to ``device`` for the block, back on the CPU after it."""
+    if device.type == "cpu":
+        yield
+        return
+    net.to(device)
+    try:
+        yield
+    finally:
+        net.to("cpu")
 
 
 @contextmanager

@@ -46,10 +46,11 @@ class ResNet18Recipe(TorchRecipe):
     (:attr:`Predictions.embeddings`) are the 512 globally average-pooled features that feed
     that classifier.
 
-    Images are loaded with ``ds.load_images(size=(image_size, image_size), mode="RGB")``,
-    scaled to [0, 1] and normalised per channel: with the ImageNet mean and standard
-    deviation when ``weights`` are given (what pretrained weights expect), otherwise with
-    the statistics of the training images (stored with the model). Training uses a
+    Images are decoded batch by batch (never the whole set at once) as
+    ``ds.iter_batches(size=(image_size, image_size), mode="RGB")`` does, scaled to [0, 1]
+    and normalised per channel: with the ImageNet mean and standard deviation when
+    ``weights`` are given (what pretrained weights expect), otherwise with the exact
+    statistics of the training images (stored with the model). Training uses a
     one-cycle learning-rate schedule and, with ``augment``, the light augmentation of
     :class:`~datacentric.train.SmallCNNRecipe` (small shifts, rotations, scaling,
     brightness/contrast; no flips).
@@ -86,6 +87,8 @@ class ResNet18Recipe(TorchRecipe):
     num_threads : int
         CPU threads torch uses while training and predicting (see
         :class:`~datacentric.train.SmallCNNRecipe` for why 1 is the robust default).
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+        Where to train and predict (see :class:`~datacentric.train.SmallCNNRecipe`).
 
     Raises
     ------
@@ -120,6 +123,7 @@ class ResNet18Recipe(TorchRecipe):
         weights: str | Path | None = None,
         freeze_backbone: bool = False,
         num_threads: int = 1,
+        device: str = "auto",
     ) -> None:
         title = self._title
         _check_int(title, "image_size", image_size, 16, MAX_IMAGE_SIZE)
@@ -134,6 +138,7 @@ class ResNet18Recipe(TorchRecipe):
             weight_decay=weight_decay,
             augment=augment,
             num_threads=num_threads,
+            device=device,
         )
         if weights is not None:
             _check_weights_path(weights)

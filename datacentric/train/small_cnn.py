@@ -37,10 +37,11 @@ class SmallCNNRecipe(TorchRecipe):
     second), average pooling to a 4x4 map (global pooling would lose where the strokes
     are, which is what tells digits apart), a ``Linear → ReLU`` embedding layer of
     ``embedding_dim`` features (the :attr:`Predictions.embeddings`) and a linear
-    classifier (about 90k parameters with the defaults). Images are loaded with
-    ``ds.load_images(size=(image_size, image_size), mode=channels)``, scaled to [0, 1] and
-    normalised per channel with the mean and standard deviation of the training images
-    (stored with the model). Training uses a one-cycle learning-rate schedule and, with
+    classifier (about 90k parameters with the defaults). Images are decoded batch by
+    batch as ``ds.iter_batches(size=(image_size, image_size), mode=channels)`` does (never
+    the whole set at once: memory is bounded by the batch size), scaled to [0, 1] and
+    normalised per channel with the exact mean and standard deviation of the training
+    images (stored with the model). Training uses a one-cycle learning-rate schedule and, with
     ``augment``, light albumentations augmentation (shifts of a few pixels, small
     rotations and scaling, brightness/contrast; no flips, which would change digits).
 
@@ -81,6 +82,13 @@ class SmallCNNRecipe(TorchRecipe):
         Channels of the first convolution block (the next two have 2x and 4x); at most
         the ``max_recipe_width`` setting (1024 by default, see :mod:`datacentric.config`),
         so that a recipe file cannot ask for gigabytes of weights.
+    device : {"auto", "cpu", "cuda", "cuda:N"}
+        Where to train and predict: ``"auto"`` (default) is CUDA when
+        ``torch.cuda.is_available()``, else the CPU, resolved each time the recipe runs (a
+        recipe saved on a GPU machine loads and runs on one without). Predictions always
+        come back as float64 numpy arrays. On the CPU results are bit-for-bit
+        reproducible; on CUDA they match the CPU's within a tolerance (some CUDA kernels
+        are not deterministic).
 
     Examples
     --------
@@ -107,6 +115,7 @@ class SmallCNNRecipe(TorchRecipe):
         embedding_dim: int = 64,
         num_threads: int = 1,
         width: int = 16,
+        device: str = "auto",
     ) -> None:
         title = self._title
         _check_int(title, "image_size", image_size, 8, MAX_IMAGE_SIZE)
@@ -127,6 +136,7 @@ class SmallCNNRecipe(TorchRecipe):
             weight_decay=weight_decay,
             augment=augment,
             num_threads=num_threads,
+            device=device,
         )
         self.channels: Literal["RGB", "L"] = channels
         self.embedding_dim = int(embedding_dim)
