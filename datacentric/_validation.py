@@ -34,11 +34,12 @@ import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Integral, Real
+from pathlib import PurePath
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import numpy as np
 
-from datacentric.exceptions import InvalidParameterError
+from datacentric.exceptions import InvalidParameterError, ParameterLimitError
 
 __all__ = [
     "Constraint",
@@ -88,6 +89,15 @@ class Constraint:
         """Values that break this constraint and are of a plausible kind (for tests)."""
         return []
 
+    def limit_fix(self, name: str, value: object) -> str | None:
+        """How to raise the limit ``value`` is above, when it breaks only a configurable
+        safety limit (a :mod:`datacentric.config` setting); ``None`` otherwise.
+
+        A constraint that reads a setting at check time overrides this; the error is then a
+        :class:`~datacentric.exceptions.ParameterLimitError` whose fix is this advice.
+        """
+        return None
+
 
 class _InstanceOf(Constraint):
     """``isinstance(value, type)``; a bool is not an int or float here."""
@@ -105,7 +115,18 @@ class _InstanceOf(Constraint):
         return isinstance(value, self.type)
 
     def __str__(self) -> str:
-        names = {int: "integer", float: "number", str: "string", dict: "dict", list: "list"}
+        if getattr(self.type, "_is_protocol", False):  # a runtime_checkable Protocol
+            methods = [n for n, v in vars(self.type).items() if n[:1] != "_" and callable(v)]
+            listed = ", ".join(methods)
+            return f"an object that follows the {self.type.__name__} protocol ({listed})"
+        names = {
+            int: "integer",
+            float: "number",
+            str: "string",
+            dict: "dict",
+            list: "list",
+            PurePath: "pathlib path",
+        }
         name = names.get(self.type, self.type.__name__)
         return _article(name) if self.type in names else f"an instance of {name}"
 
@@ -346,11 +367,13 @@ def invalid_parameter(
     *,
     default: object = _NO_DEFAULT,
     fix: str | None = None,
+    error: type[InvalidParameterError] = InvalidParameterError,
 ) -> InvalidParameterError:
     """The error for a bad parameter, in the one message form (returned, not raised).
 
     For the checks that depend on the data (e.g. at most as many clusters as samples);
     declared constraints produce the same message through :func:`validate_params`.
+    ``error`` is the class returned (a subclass of ``InvalidParameterError``).
 
     Examples
     --------
@@ -364,7 +387,7 @@ def invalid_parameter(
             if default is not _NO_DEFAULT
             else f"Change {name} to a valid value."
         )
-    return InvalidParameterError(
+    return error(
         f"{owner}: parameter {name} must be {expected}; received {_received(value)}. {fix}",
         parameter=name,
         owner=owner,
@@ -382,15 +405,24 @@ def check_params(
     """Raise :class:`InvalidParameterError` for the first parameter no constraint accepts.
 
     Parameters without a declaration are not checked. ``fix`` replaces the default advice
-    (pass the parameter's default).
+    (pass the parameter's default). A value above a configurable limit (a constraint whose
+    :meth:`Constraint.limit_fix` gives advice) raises
+    :class:`~datacentric.exceptions.ParameterLimitError` with that advice instead.
     """
     defaults = defaults or {}
     for name, value in params.items():
         declared = constraints.get(name)
         if declared is None:
             continue
-        if any(make_constraint(c).is_satisfied_by(value) for c in declared):
+        made = [make_constraint(c) for c in declared]
+        if any(c.is_satisfied_by(value) for c in made):
             continue
+        for c in made:
+            advice = c.limit_fix(name, value)
+            if advice is not None:
+                raise invalid_parameter(
+                    owner, name, value, describe(declared), fix=advice, error=ParameterLimitError
+                )
         raise invalid_parameter(
             owner,
             name,

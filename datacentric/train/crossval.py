@@ -11,10 +11,12 @@ import logging
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from numbers import Integral
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from datacentric._validation import Interval, Options, validate_call
 from datacentric.exceptions import InvalidDatasetError, InvalidParameterError, format_items
 from datacentric.train.recipe import ModelRecipe, Predictions
 
@@ -30,6 +32,15 @@ logger = logging.getLogger(__name__)
 EmbeddingMode = Literal["ensemble", "out_of_fold"]
 
 
+@validate_call(
+    {
+        "recipe": [ModelRecipe, None],
+        "folds": [Interval(Integral, 2, None, closed="left")],
+        "seed": [Interval(Integral, 0, 2**32 - 1)],
+        "progress": ["boolean"],
+        "embeddings": [Options(str, ("ensemble", "out_of_fold"))],
+    }
+)
 def cross_val_predict(
     ds: Dataset,
     recipe: ModelRecipe | None = None,
@@ -78,8 +89,9 @@ def cross_val_predict(
     Raises
     ------
     InvalidParameterError
-        When ``folds`` is not an integer >= 2, ``recipe`` is not a ModelRecipe, or
-        ``embeddings`` is not one of its options.
+        When ``folds`` is not an integer >= 2, ``seed`` not an integer in [0, 2**32 - 1],
+        ``recipe`` not a ModelRecipe (fit, predict, clone, save, load, get_params) or None,
+        or ``embeddings`` not one of its options (declared constraints, one message form).
     InvalidDatasetError
         When ``ds`` has fewer than two labeled rows.
 
@@ -95,26 +107,10 @@ def cross_val_predict(
     >>> preds.pred_probs.shape, preds.sample_ids == ds.sample_ids
     ((12, 2), True)
     """
-    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise InvalidParameterError(
-            f"cross_val_predict: folds must be an integer >= 2, received {folds!r}. Use e.g. "
-            "folds=5."
-        )
-    if embeddings not in ("ensemble", "out_of_fold"):
-        raise InvalidParameterError(
-            f"cross_val_predict: embeddings must be 'ensemble' or 'out_of_fold', received "
-            f"{embeddings!r}."
-        )
     if recipe is None:
         from datacentric.train.small_cnn import SmallCNNRecipe
 
         recipe = SmallCNNRecipe()
-    if not isinstance(recipe, ModelRecipe):
-        raise InvalidParameterError(
-            f"cross_val_predict: recipe must follow the ModelRecipe protocol (fit, predict, "
-            f"clone, save, load, get_params), received {type(recipe).__name__}. Pass e.g. "
-            "SmallCNNRecipe()."
-        )
     labels = ds.label_indices()
     labeled = np.flatnonzero(labels >= 0)
     unlabeled = np.flatnonzero(labels < 0)
