@@ -310,8 +310,10 @@ class SequenceOf(Constraint):
         return isinstance(value, (list, tuple)) and all(self.item.is_satisfied_by(v) for v in value)
 
     def __str__(self) -> str:
-        item = str(self.item).removeprefix("an ").removeprefix("a ")
-        return f"a list or tuple of {item}s"
+        item = str(self.item)
+        if item.startswith("an instance of "):  # a class: "a list or tuple of SliceSpec objects"
+            return f"a list or tuple of {self.item.type.__name__} objects"
+        return f"a list or tuple of {item.removeprefix('an ').removeprefix('a ')}s"
 
     def invalid_values(self) -> list[object]:
         return ["bare-string", [object()]]
