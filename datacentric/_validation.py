@@ -44,12 +44,14 @@ from datacentric.exceptions import InvalidParameterError, ParameterLimitError
 __all__ = [
     "Constraint",
     "Interval",
+    "NonEmptyString",
     "Options",
     "SequenceOf",
     "describe",
     "invalid_parameter",
     "invalid_values",
     "make_constraint",
+    "owner_name",
     "param_defaults",
     "validate_call",
     "validate_params",
@@ -319,6 +321,29 @@ class SequenceOf(Constraint):
         return ["bare-string", [object()]]
 
 
+class NonEmptyString(Constraint):
+    """A string with at least one character (with ``strip``: other than whitespace).
+
+    Examples
+    --------
+    >>> c = NonEmptyString(strip=True)
+    >>> str(c), c.is_satisfied_by("v1"), c.is_satisfied_by("  ")
+    ('a string with text other than whitespace', True, False)
+    """
+
+    def __init__(self, *, strip: bool = False) -> None:
+        self.strip = strip
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return isinstance(value, str) and bool(value.strip() if self.strip else value)
+
+    def __str__(self) -> str:
+        return "a string with text other than whitespace" if self.strip else "a non-empty string"
+
+    def invalid_values(self) -> list[object]:
+        return ["", "   "] if self.strip else [""]
+
+
 def make_constraint(constraint: object) -> Constraint:
     """Turn a declared constraint (a type, ``None``, a keyword or a Constraint) into one.
 
@@ -491,12 +516,27 @@ def validate_params(obj: object) -> None:
     check_params(cls.__name__, params, constraints, param_defaults(cls))
 
 
+def owner_name(func: Callable[..., Any]) -> str:
+    """The name messages give a function: its qualified name (``Dataset.open`` for a method),
+    without the ``<locals>`` of a function defined inside another.
+
+    Examples
+    --------
+    >>> from datacentric._validation import owner_name
+    >>> owner_name(owner_name), owner_name(Interval.is_satisfied_by)
+    ('owner_name', 'Interval.is_satisfied_by')
+    """
+    return str(getattr(func, "__qualname__", func.__name__)).rsplit("<locals>.", 1)[-1]
+
+
 def validate_call(
     constraints: Mapping[str, Sequence[object]],
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a function so its declared arguments are checked before it runs.
 
-    The declaration is kept on the wrapper as ``_parameter_constraints``.
+    The declaration is kept on the wrapper as ``_parameter_constraints``; messages name the
+    function by :func:`owner_name` (``Dataset.open`` for a method: put ``@classmethod``
+    above this decorator).
 
     Examples
     --------
@@ -518,7 +558,7 @@ def validate_call(
             for c in declared:
                 make_constraint(c)
         defaults = {n: p.default for n, p in sig.parameters.items() if p.default is not p.empty}
-        owner = func.__name__
+        owner = owner_name(func)
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,15 @@ import numpy as np
 import polars as pl
 
 from datacentric._io import atomic_write, atomic_write_text
+from datacentric._validation import (
+    Constraint,
+    Interval,
+    NonEmptyString,
+    Options,
+    check_params,
+    invalid_parameter,
+    validate_call,
+)
 from datacentric.dataset._edits import EditsMixin
 from datacentric.dataset._schema import (
     IMAGE,
@@ -25,6 +35,7 @@ from datacentric.dataset._schema import (
 from datacentric.dataset.diff import diff_manifests
 from datacentric.dataset.images import (
     ARRAY_PREFIX,
+    CHECK_IMAGES,
     CheckImages,
     PathResolver,
     check_image_paths,
@@ -36,7 +47,6 @@ from datacentric.dataset.loaders import read_folder
 from datacentric.dataset.store import VersionStore
 from datacentric.exceptions import (
     InvalidDatasetError,
-    InvalidParameterError,
     SchemaError,
     StoreError,
     UnknownLabelError,
@@ -44,6 +54,24 @@ from datacentric.exceptions import (
 )
 
 __all__ = ["Dataset"]
+
+
+class _ImageSize(Constraint):
+    """``(height, width)``: two integers >= 1."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        side = Interval(Integral, 1, None, closed="left")
+        return (
+            isinstance(value, (tuple, list))
+            and len(value) == 2
+            and all(side.is_satisfied_by(v) for v in value)
+        )
+
+    def __str__(self) -> str:
+        return "a (height, width) pair of integers >= 1"
+
+    def invalid_values(self) -> list[object]:
+        return [(0, 8), (8,), (8, 8.5), "8x8"]
 
 
 class Dataset(EditsMixin):
@@ -91,6 +119,7 @@ class Dataset(EditsMixin):
 
     # ------------------------------------------------------------------ constructors
     @classmethod
+    @validate_call({"check_images": CHECK_IMAGES})
     def from_folder(
         cls,
         root: str | Path,
@@ -242,6 +271,7 @@ class Dataset(EditsMixin):
         return cls(frame, classes, None, arrays=arrays, source="from_arrays")
 
     @classmethod
+    @validate_call({"check_images": CHECK_IMAGES})
     def open(
         cls,
         root: str | Path,
@@ -381,6 +411,7 @@ class Dataset(EditsMixin):
             raise InvalidDatasetError(f"image {path!r} is a file path but the dataset has no root.")
         return read_image(self.root, path, mode, sample_id=sample_id, resolver=resolver)
 
+    @validate_call({"size": [_ImageSize(), None], "mode": [Options(str, ("L", "RGB")), None]})
     def load_images(
         self,
         sample_ids: Sequence[str] | None = None,
@@ -428,6 +459,7 @@ class Dataset(EditsMixin):
             return np.zeros((0, 0, 0, 0), dtype=np.uint8)
         return np.stack(out)
 
+    @validate_call({"batch_size": [Interval(Integral, 1, None, closed="left")]})
     def iter_images(
         self, batch_size: int = 256, **kwargs: Any
     ) -> Iterator[tuple[list[str], np.ndarray]]:
@@ -437,6 +469,9 @@ class Dataset(EditsMixin):
             chunk = ids[start : start + batch_size]
             yield chunk, self.load_images(chunk, **kwargs)
 
+    @validate_call(
+        {"workers": [Interval(Integral, 1, None, closed="left"), None], "progress": ["boolean"]}
+    )
     def unreadable_images(
         self, *, workers: int | None = None, progress: bool = False
     ) -> pl.DataFrame:
@@ -541,8 +576,12 @@ class Dataset(EditsMixin):
         int
             The new version number.
         """
-        if not message or not message.strip():
-            raise InvalidParameterError("commit: message is empty; say what changed and why.")
+        check_params(
+            "Dataset.commit",
+            {"message": message},
+            {"message": [NonEmptyString(strip=True)]},
+            fix="Say what changed and why, e.g. ds.commit('relabel 12 typos found by scan').",
+        )
         if self._is_view:
             raise StoreError(
                 "commit: this dataset is a filtered view (from filter()/split()); committing it "
@@ -636,4 +675,4 @@ def _convert_mode(arr: np.ndarray, mode: str | None) -> np.ndarray:
             return arr
         weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
         return np.clip(arr[:, :, :3].astype(np.float32) @ weights + 0.5, 0, 255).astype(np.uint8)
-    raise InvalidParameterError(f"mode must be 'L', 'RGB' or None, received {mode!r}.")
+    raise invalid_parameter("Dataset.load_images", "mode", mode, "one of 'L', 'RGB' or None")

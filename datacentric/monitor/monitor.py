@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from datacentric._validation import (
-    Constraint,
+    NonEmptyString,
     SequenceOf,
     check_params,
     invalid_parameter,
@@ -66,22 +66,9 @@ __all__ = ["CRASH_ENV", "BatchConflictError", "IngestResult", "Monitor"]
 logger = logging.getLogger(__name__)
 
 
-class _NonEmptyText(Constraint):
-    """A string with at least one character."""
-
-    def is_satisfied_by(self, value: object) -> bool:
-        return isinstance(value, str) and value != ""
-
-    def __str__(self) -> str:
-        return "a non-empty string"
-
-    def invalid_values(self) -> list[object]:
-        return [""]
-
-
 #: ``Monitor.ingest``'s arguments: constraints and defaults.
 _INGEST: tuple[dict[str, list[Any]], dict[str, Any]] = (
-    {"batch": [pl.DataFrame, str, PurePath], "batch_id": [_NonEmptyText(), None]},
+    {"batch": [pl.DataFrame, str, PurePath], "batch_id": [NonEmptyString(), None]},
     {"batch_id": None},
 )
 
