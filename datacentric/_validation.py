@@ -34,21 +34,24 @@ import inspect
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from numbers import Integral, Real
+from pathlib import PurePath
 from typing import Any, Literal, ParamSpec, TypeVar
 
 import numpy as np
 
-from datacentric.exceptions import InvalidParameterError
+from datacentric.exceptions import InvalidParameterError, ParameterLimitError
 
 __all__ = [
     "Constraint",
     "Interval",
+    "NonEmptyString",
     "Options",
     "SequenceOf",
     "describe",
     "invalid_parameter",
     "invalid_values",
     "make_constraint",
+    "owner_name",
     "param_defaults",
     "validate_call",
     "validate_params",
@@ -88,6 +91,15 @@ class Constraint:
         """Values that break this constraint and are of a plausible kind (for tests)."""
         return []
 
+    def limit_fix(self, name: str, value: object) -> str | None:
+        """How to raise the limit ``value`` is above, when it breaks only a configurable
+        safety limit (a :mod:`datacentric.config` setting); ``None`` otherwise.
+
+        A constraint that reads a setting at check time overrides this; the error is then a
+        :class:`~datacentric.exceptions.ParameterLimitError` whose fix is this advice.
+        """
+        return None
+
 
 class _InstanceOf(Constraint):
     """``isinstance(value, type)``; a bool is not an int or float here."""
@@ -105,7 +117,18 @@ class _InstanceOf(Constraint):
         return isinstance(value, self.type)
 
     def __str__(self) -> str:
-        names = {int: "integer", float: "number", str: "string", dict: "dict", list: "list"}
+        if getattr(self.type, "_is_protocol", False):  # a runtime_checkable Protocol
+            methods = [n for n, v in vars(self.type).items() if n[:1] != "_" and callable(v)]
+            listed = ", ".join(methods)
+            return f"an object that follows the {self.type.__name__} protocol ({listed})"
+        names = {
+            int: "integer",
+            float: "number",
+            str: "string",
+            dict: "dict",
+            list: "list",
+            PurePath: "pathlib path",
+        }
         name = names.get(self.type, self.type.__name__)
         return _article(name) if self.type in names else f"an instance of {name}"
 
@@ -289,11 +312,36 @@ class SequenceOf(Constraint):
         return isinstance(value, (list, tuple)) and all(self.item.is_satisfied_by(v) for v in value)
 
     def __str__(self) -> str:
-        item = str(self.item).removeprefix("an ").removeprefix("a ")
-        return f"a list or tuple of {item}s"
+        item = str(self.item)
+        if item.startswith("an instance of "):  # a class: "a list or tuple of SliceSpec objects"
+            return f"a list or tuple of {self.item.type.__name__} objects"
+        return f"a list or tuple of {item.removeprefix('an ').removeprefix('a ')}s"
 
     def invalid_values(self) -> list[object]:
         return ["bare-string", [object()]]
+
+
+class NonEmptyString(Constraint):
+    """A string with at least one character (with ``strip``: other than whitespace).
+
+    Examples
+    --------
+    >>> c = NonEmptyString(strip=True)
+    >>> str(c), c.is_satisfied_by("v1"), c.is_satisfied_by("  ")
+    ('a string with text other than whitespace', True, False)
+    """
+
+    def __init__(self, *, strip: bool = False) -> None:
+        self.strip = strip
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return isinstance(value, str) and bool(value.strip() if self.strip else value)
+
+    def __str__(self) -> str:
+        return "a string with text other than whitespace" if self.strip else "a non-empty string"
+
+    def invalid_values(self) -> list[object]:
+        return ["", "   "] if self.strip else [""]
 
 
 def make_constraint(constraint: object) -> Constraint:
@@ -346,11 +394,13 @@ def invalid_parameter(
     *,
     default: object = _NO_DEFAULT,
     fix: str | None = None,
+    error: type[InvalidParameterError] = InvalidParameterError,
 ) -> InvalidParameterError:
     """The error for a bad parameter, in the one message form (returned, not raised).
 
     For the checks that depend on the data (e.g. at most as many clusters as samples);
     declared constraints produce the same message through :func:`validate_params`.
+    ``error`` is the class returned (a subclass of ``InvalidParameterError``).
 
     Examples
     --------
@@ -364,7 +414,7 @@ def invalid_parameter(
             if default is not _NO_DEFAULT
             else f"Change {name} to a valid value."
         )
-    return InvalidParameterError(
+    return error(
         f"{owner}: parameter {name} must be {expected}; received {_received(value)}. {fix}",
         parameter=name,
         owner=owner,
@@ -382,15 +432,24 @@ def check_params(
     """Raise :class:`InvalidParameterError` for the first parameter no constraint accepts.
 
     Parameters without a declaration are not checked. ``fix`` replaces the default advice
-    (pass the parameter's default).
+    (pass the parameter's default). A value above a configurable limit (a constraint whose
+    :meth:`Constraint.limit_fix` gives advice) raises
+    :class:`~datacentric.exceptions.ParameterLimitError` with that advice instead.
     """
     defaults = defaults or {}
     for name, value in params.items():
         declared = constraints.get(name)
         if declared is None:
             continue
-        if any(make_constraint(c).is_satisfied_by(value) for c in declared):
+        made = [make_constraint(c) for c in declared]
+        if any(c.is_satisfied_by(value) for c in made):
             continue
+        for c in made:
+            advice = c.limit_fix(name, value)
+            if advice is not None:
+                raise invalid_parameter(
+                    owner, name, value, describe(declared), fix=advice, error=ParameterLimitError
+                )
         raise invalid_parameter(
             owner,
             name,
@@ -457,12 +516,27 @@ def validate_params(obj: object) -> None:
     check_params(cls.__name__, params, constraints, param_defaults(cls))
 
 
+def owner_name(func: Callable[..., Any]) -> str:
+    """The name messages give a function: its qualified name (``Dataset.open`` for a method),
+    without the ``<locals>`` of a function defined inside another.
+
+    Examples
+    --------
+    >>> from datacentric._validation import owner_name
+    >>> owner_name(owner_name), owner_name(Interval.is_satisfied_by)
+    ('owner_name', 'Interval.is_satisfied_by')
+    """
+    return str(getattr(func, "__qualname__", func.__name__)).rsplit("<locals>.", 1)[-1]
+
+
 def validate_call(
     constraints: Mapping[str, Sequence[object]],
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Decorate a function so its declared arguments are checked before it runs.
 
-    The declaration is kept on the wrapper as ``_parameter_constraints``.
+    The declaration is kept on the wrapper as ``_parameter_constraints``; messages name the
+    function by :func:`owner_name` (``Dataset.open`` for a method: put ``@classmethod``
+    above this decorator).
 
     Examples
     --------
@@ -484,7 +558,7 @@ def validate_call(
             for c in declared:
                 make_constraint(c)
         defaults = {n: p.default for n, p in sig.parameters.items() if p.default is not p.empty}
-        owner = func.__name__
+        owner = owner_name(func)
 
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

@@ -31,6 +31,7 @@ __all__ = [
     "MissingImageError",
     "MonitorStoreError",
     "NoStoreError",
+    "ParameterLimitError",
     "PathEscapeError",
     "SchemaError",
     "ServerUnavailableError",
@@ -156,6 +157,11 @@ class LimitExceededError(DatacentricError, ValueError):
 
     The message names the file, the size received, the limit and the setting that raises it.
     """
+
+
+class ParameterLimitError(InvalidParameterError, LimitExceededError):
+    """A parameter is above a safety limit setting (e.g. a recipe's ``width`` above
+    ``max_recipe_width``); the message says how to raise the limit for trusted input."""
 
 
 class ImageTooLargeError(UnreadableImageError, LimitExceededError):

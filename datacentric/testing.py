@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from datacentric._validation import invalid_values, param_names
+from datacentric._validation import invalid_values, owner_name, param_names
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues.base import ISSUE_SCHEMA, REQUIREMENTS, IssueFinder
@@ -161,7 +161,13 @@ def check_parameter_constraints(
     7
     """
     constraints: dict[str, list[Any]] = dict(getattr(target, "_parameter_constraints", {}))
-    title = getattr(target, "__name__", repr(target))
+    title = (
+        target.__name__
+        if isinstance(target, type)
+        else owner_name(target)
+        if hasattr(target, "__name__")
+        else repr(target)
+    )
     if isinstance(target, type):
         names = param_names(target)
         if complete:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from numbers import Integral, Real
+from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 
 from datacentric._validation import (
     Interval,
+    NonEmptyString,
     Options,
     SequenceOf,
     describe,
@@ -22,7 +24,7 @@ from datacentric._validation import (
     validate_call,
     validate_params,
 )
-from datacentric.exceptions import DatacentricError, InvalidParameterError
+from datacentric.exceptions import DatacentricError, InvalidParameterError, ParameterLimitError
 from datacentric.issues import IssueFinder, issue_table
 from datacentric.testing import check_issue_finder, check_parameter_constraints
 
@@ -80,6 +82,20 @@ INF, NAN = float("inf"), float("nan")
         ),
         (make_constraint("callable"), "a callable", [len, lambda: 0], [None, 1]),
         (make_constraint(IssueFinder), "an instance of IssueFinder", [], [object(), None]),
+        (make_constraint(PurePath), "a pathlib path", [Path("x")], ["x", None]),
+        (
+            SequenceOf(IssueFinder),
+            "a list or tuple of IssueFinder objects",
+            [(), []],
+            [[object()], None],
+        ),
+        (NonEmptyString(), "a non-empty string", ["x", " "], ["", None, 1]),
+        (
+            NonEmptyString(strip=True),
+            "a string with text other than whitespace",
+            [" x "],
+            ["", "  \n", None],
+        ),
     ],
 )
 def test_each_constraint_kind(
@@ -178,6 +194,42 @@ def test_validate_call_checks_before_the_body_and_keeps_the_signature() -> None:
     with pytest.raises(TypeError):  # a wrong call is Python's error, as without the decorator
         fit()  # type: ignore[call-arg]
     assert check_parameter_constraints(fit) == 7  # alpha: 6 bad values, k: 1
+
+
+def test_methods_are_named_with_their_class() -> None:
+    class Store:
+        @validate_call({"n": [Interval(Integral, 1, None, closed="left")]})
+        def read(self, n: int = 1) -> int:
+            return n
+
+        @classmethod
+        @validate_call({"path": [str]})
+        def open(cls, path: str) -> str:
+            return path
+
+    assert Store().read(2) == 2 and Store.open("p") == "p"
+    with pytest.raises(InvalidParameterError, match=r"^Store\.read: parameter n must be an "):
+        Store().read(0)
+    with pytest.raises(InvalidParameterError) as exc:
+        Store.open(3)  # type: ignore[arg-type]
+    assert (exc.value.owner, exc.value.parameter) == ("Store.open", "path")
+    assert check_parameter_constraints(Store.open) == 1
+
+
+def test_a_configurable_limit_says_how_to_raise_it() -> None:
+    class Capped(Interval):
+        def limit_fix(self, name: str, value: object) -> str | None:
+            return f"Raise the cap to {value}." if isinstance(value, int) and value > 8 else None
+
+    @validate_call({"width": [Capped(Integral, 1, 8)]})
+    def build(width: int = 4) -> int:
+        return width
+
+    with pytest.raises(ParameterLimitError, match=r"^build: parameter width .*Raise the cap to 9"):
+        build(9)
+    with pytest.raises(InvalidParameterError) as low:
+        build(0)
+    assert not isinstance(low.value, ParameterLimitError)
 
 
 def test_invalid_values_break_every_alternative() -> None:

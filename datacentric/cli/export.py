@@ -47,9 +47,15 @@ def export_cmd(
     """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much."""
     from numbers import Real
 
-    from datacentric._validation import Interval
+    from datacentric._validation import Interval, Options
+    from datacentric.export.compress import TARGETS
+    from datacentric.train.load import RECIPES
 
     check_option("export", "--max-drop", max_drop, Interval(Real, 0, 1), default=0.01)
+    # before any work: a bad target or recipe name must not cost a training run
+    check_option("export", "--targets", targets, *TARGETS, default="onnx-fp32,pruned-50")
+    recipes = Options(str, tuple(sorted(RECIPES)))
+    check_option("export", "--recipe", recipe_name, recipes, default="small_cnn")
     from datacentric.cli.data import _open_any
     from datacentric.dataset.readable import exclude_unreadable
     from datacentric.export import compress

@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from datacentric._validation import check_params
 from datacentric.dataset._schema import IMAGE, LABEL, SAMPLE_ID, normalize_manifest
-from datacentric.dataset.images import CheckImages, check_image_paths
+from datacentric.dataset.images import CHECK_IMAGES, CheckImages, check_image_paths
 from datacentric.dataset.lineage import changes_frame, empty_changes
 from datacentric.exceptions import (
     InvalidDatasetError,
@@ -180,6 +181,7 @@ class EditsMixin:
         check_images: CheckImages = "exists",
     ) -> T:
         """Append samples (a manifest fragment whose images are under ``root``)."""
+        check_params("Dataset.add", {"check_images": check_images}, {"check_images": CHECK_IMAGES})
         if self.root is None:
             raise StoreError(
                 "add: this dataset lives in memory; save it with ds.to_folder(DIR) first, then "

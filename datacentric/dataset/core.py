@@ -12,7 +12,15 @@ import numpy as np
 import polars as pl
 
 from datacentric._io import atomic_write, atomic_write_text
-from datacentric._validation import Interval, Options, SequenceOf, validate_call
+from datacentric._validation import (
+    Interval,
+    NonEmptyString,
+    Options,
+    SequenceOf,
+    check_params,
+    invalid_parameter,
+    validate_call,
+)
 from datacentric.dataset._edits import EditsMixin
 from datacentric.dataset._schema import (
     IMAGE,
@@ -27,6 +35,7 @@ from datacentric.dataset._schema import (
 from datacentric.dataset.diff import diff_manifests
 from datacentric.dataset.images import (
     ARRAY_PREFIX,
+    CHECK_IMAGES,
     CheckImages,
     ImageSize,
     PathResolver,
@@ -39,7 +48,6 @@ from datacentric.dataset.loaders import read_folder
 from datacentric.dataset.store import VersionStore
 from datacentric.exceptions import (
     InvalidDatasetError,
-    InvalidParameterError,
     SchemaError,
     StoreError,
     UnknownLabelError,
@@ -94,6 +102,7 @@ class Dataset(EditsMixin):
 
     # ------------------------------------------------------------------ constructors
     @classmethod
+    @validate_call({"check_images": CHECK_IMAGES})
     def from_folder(
         cls,
         root: str | Path,
@@ -245,6 +254,7 @@ class Dataset(EditsMixin):
         return cls(frame, classes, None, arrays=arrays, source="from_arrays")
 
     @classmethod
+    @validate_call({"check_images": CHECK_IMAGES})
     def open(
         cls,
         root: str | Path,
@@ -520,6 +530,7 @@ class Dataset(EditsMixin):
             chunk = ids[start : start + batch_size]
             yield chunk, self._decode_batch(chunk, paths[start : start + batch_size], size, mode)
 
+    @validate_call({"batch_size": [Interval(Integral, 1, None, closed="left")]})
     def iter_images(
         self, batch_size: int = 256, **kwargs: Any
     ) -> Iterator[tuple[list[str], np.ndarray]]:
@@ -527,6 +538,9 @@ class Dataset(EditsMixin):
         ``size`` and ``mode`` from ``kwargs``."""
         return self.iter_batches(batch_size, **kwargs)
 
+    @validate_call(
+        {"workers": [Interval(Integral, 1, None, closed="left"), None], "progress": ["boolean"]}
+    )
     def unreadable_images(
         self, *, workers: int | None = None, progress: bool = False
     ) -> pl.DataFrame:
@@ -633,8 +647,12 @@ class Dataset(EditsMixin):
         int
             The new version number.
         """
-        if not message or not message.strip():
-            raise InvalidParameterError("commit: message is empty; say what changed and why.")
+        check_params(
+            "Dataset.commit",
+            {"message": message},
+            {"message": [NonEmptyString(strip=True)]},
+            fix="Say what changed and why, e.g. ds.commit('relabel 12 typos found by scan').",
+        )
         if self._is_view:
             raise StoreError(
                 "commit: this dataset is a filtered view (from filter()/split()); committing it "
@@ -728,4 +746,4 @@ def _convert_mode(arr: np.ndarray, mode: str | None) -> np.ndarray:
             return arr
         weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
         return np.clip(arr[:, :, :3].astype(np.float32) @ weights + 0.5, 0, 255).astype(np.uint8)
-    raise InvalidParameterError(f"mode must be 'L', 'RGB' or None, received {mode!r}.")
+    raise invalid_parameter("Dataset.load_images", "mode", mode, "one of 'L', 'RGB' or None")

@@ -29,13 +29,12 @@ from typing import IO, Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from datacentric._validation import Constraint
+from datacentric._validation import Constraint, Options, validate_call
 from datacentric.config import get_config
 from datacentric.exceptions import (
     DatacentricError,
     ImageTooLargeError,
     InvalidDatasetError,
-    InvalidParameterError,
     MissingImageError,
     PathEscapeError,
     UnreadableImageError,
@@ -44,6 +43,7 @@ from datacentric.exceptions import (
 
 __all__ = [
     "ARRAY_PREFIX",
+    "CHECK_IMAGES",
     "IMAGE_EXTENSIONS",
     "CheckImages",
     "ImageSize",
@@ -63,7 +63,8 @@ IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 )
 CheckImages = Literal["none", "exists", "decode"]
-_CHECK_OPTIONS = ("none", "exists", "decode")
+#: What the ``check_images`` parameters accept (``Dataset.from_folder``, ``open``, ``add``).
+CHECK_IMAGES = [Options(str, ("none", "exists", "decode"))]
 _ALLOW_HINT = (
     "datacentric reads only files inside the dataset directory; copy the images into it, or, "
     "if you trust this dataset, allow links out with DATACENTRIC_ALLOW_SYMLINKS_OUTSIDE=1 (or "
@@ -262,6 +263,7 @@ def resolve_image_path(root: Path, rel: str, *, sample_id: str | None = None) ->
     return root / rel
 
 
+@validate_call({"check": CHECK_IMAGES})
 def check_image_paths(
     root: Path,
     sample_ids: Sequence[str],
@@ -282,10 +284,6 @@ def check_image_paths(
         ``"decode"`` also fully decodes each image (slow, catches truncation and images
         over ``max_image_pixels``).
     """
-    if check not in _CHECK_OPTIONS:
-        raise InvalidParameterError(
-            f"check_images must be one of {list(_CHECK_OPTIONS)}, received {check!r}."
-        )
     reals = check_paths_inside(root, sample_ids, paths)
     if check == "none":
         return

@@ -16,7 +16,7 @@ import polars as pl
 
 from datacentric._io import ensure_writable, os_errors_as
 from datacentric._read import check_fields, read_json
-from datacentric._validation import Interval, SequenceOf, validate_call
+from datacentric._validation import Constraint, Interval, validate_call
 from datacentric.dataset import Dataset
 from datacentric.exceptions import (
     CalibrationDataError,
@@ -54,6 +54,49 @@ _PRUNED = re.compile(r"^pruned-(\d{1,2})$")
 _VERIFY_ROWS = 64
 
 
+def _target_items(value: object) -> list[str] | None:
+    """The target names of a list or a comma-separated string; None for another kind."""
+    if isinstance(value, str):
+        items = [t.strip() for t in value.split(",")]
+    elif isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value):
+        items = list(value)
+    else:
+        return None
+    return [t for t in items if t]
+
+
+def _valid_target(name: str) -> bool:
+    pruned = _PRUNED.match(name)
+    return name in VALID_TARGETS[:3] or (pruned is not None and int(pruned.group(1)) > 0)
+
+
+class _Targets(Constraint):
+    """Export target names: at least one, each known, none repeated."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        items = _target_items(value)
+        return (
+            bool(items)
+            and all(_valid_target(t) for t in items or [])
+            and len(set(items or [])) == len(items or [])
+        )
+
+    def __str__(self) -> str:
+        return (
+            "a list or a comma-separated string of export targets, each one of "
+            f"{', '.join(VALID_TARGETS)} (percent of weights pruned, 1-99, e.g. 'pruned-50'), "
+            "none repeated"
+        )
+
+    def invalid_values(self) -> list[object]:
+        return ["onnx-int4", ["pruned-0"], "pruned-100", "onnx-fp32,onnx-fp32", " , "]
+
+
+#: What ``targets`` accepts (``compress``, ``parse_targets``, the CLI's ``--targets``).
+TARGETS = [_Targets()]
+
+
+@validate_call({"targets": TARGETS})
 def parse_targets(targets: str | Sequence[str]) -> list[str]:
     """Validate target names (a list or a comma-separated string); keep their order.
 
@@ -61,22 +104,12 @@ def parse_targets(targets: str | Sequence[str]) -> list[str]:
     --------
     >>> parse_targets("onnx-fp32, pruned-30")
     ['onnx-fp32', 'pruned-30']
+    >>> parse_targets("onnx-int4")
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.InvalidParameterError: parse_targets: parameter targets must be a ...
     """
-    items = [t.strip() for t in targets.split(",")] if isinstance(targets, str) else list(targets)
-    items = [t for t in items if t]
-    bad = [
-        t
-        for t in items
-        if t not in VALID_TARGETS[:3] and not ((m := _PRUNED.match(t)) and int(m.group(1)) > 0)
-    ]
-    if bad or not items:
-        raise InvalidParameterError(
-            f"unknown export target(s) {bad if bad else items!r}; valid targets: "
-            f"{', '.join(VALID_TARGETS)} (percent of weights pruned, 1-99, e.g. 'pruned-50')."
-        )
-    if len(set(items)) != len(items):
-        raise InvalidParameterError(f"export targets are repeated: {items!r}.")
-    return items
+    return _target_items(targets) or []
 
 
 def _eval_rows(eval_ds: Dataset, split: str) -> Dataset:
@@ -125,7 +158,7 @@ def _torch_size(net: Any) -> int:
     {
         "calib_ds": [Dataset, None],
         "eval_ds": [Dataset, None],
-        "targets": [str, SequenceOf(str)],
+        "targets": TARGETS,
         "out_dir": [str, Path],
         "max_drop": [Interval(Real, 0, 1, closed="both")],
         "min_n": [Interval(Integral, 0, None, closed="left")],

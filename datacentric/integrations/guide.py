@@ -36,10 +36,12 @@ import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from datacentric._io import atomic_write_text
+from datacentric._validation import Interval, validate_call
 from datacentric.dataset.images import resolve_image_path
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
@@ -315,6 +317,7 @@ def _inconsistent_duplicates(scan: ScanResult | None, top: int) -> list[tuple[st
     return out[:top]
 
 
+@validate_call({"title": [str, None], "top": [Interval(Integral, 0, None, closed="left")]})
 def draft_guide(
     ds: Dataset,
     scan: ScanResult | None = None,
@@ -357,8 +360,6 @@ def draft_guide(
     >>> g.class_names, [(c.title, c.sample_ids) for c in g.ambiguous]
     (['1', '7'], [('1 vs 7', ['0'])])
     """
-    if not (isinstance(top, int) and top >= 0):
-        raise InvalidParameterError(f"draft_guide: top must be an integer >= 0, received {top!r}.")
     if predictions is not None:  # matched by sample id and class name, values checked
         from datacentric.train.recipe import Predictions as _Predictions
 

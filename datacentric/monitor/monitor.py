@@ -7,15 +7,21 @@ import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePath
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import (
+    NonEmptyString,
+    SequenceOf,
+    check_params,
+    invalid_parameter,
+    param_defaults,
+)
 from datacentric.exceptions import (
     DuplicateSampleIdError,
-    InvalidParameterError,
     SchemaError,
     format_items,
 )
@@ -34,6 +40,7 @@ from datacentric.monitor.config import MonitorConfig, load_config
 from datacentric.monitor.hist import histograms
 from datacentric.monitor.profile import (
     IMAGE_METRICS,
+    N_BINS,
     ReferenceProfile,
     build_profile,
     derive_columns,
@@ -41,6 +48,7 @@ from datacentric.monitor.profile import (
 )
 from datacentric.monitor.schema import (
     CONFIDENCE,
+    EXTRA_COLUMNS,
     LABEL,
     PREDICTION,
     SAMPLE_ID,
@@ -56,6 +64,13 @@ from datacentric.slices.spec import SliceSpec, load_slices
 __all__ = ["CRASH_ENV", "BatchConflictError", "IngestResult", "Monitor"]
 
 logger = logging.getLogger(__name__)
+
+
+#: ``Monitor.ingest``'s arguments: constraints and defaults.
+_INGEST: tuple[dict[str, list[Any]], dict[str, Any]] = (
+    {"batch": [pl.DataFrame, str, PurePath], "batch_id": [NonEmptyString(), None]},
+    {"batch_id": None},
+)
 
 
 class Monitor:
@@ -115,6 +130,19 @@ class Monitor:
     'skipped'
     """
 
+    #: What each ``__init__`` parameter accepts, checked in one place when it is called.
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "store": [str, PurePath],
+        "reference": [pl.DataFrame, str, PurePath, None],
+        "slices": [str, PurePath, SequenceOf(SliceSpec), None],
+        "config": [str, PurePath, Mapping, MonitorConfig, None],
+        "metrics": [SequenceOf(str), None],
+        "n_bins": N_BINS,
+        "image_root": [str, PurePath, None],
+        "extra_columns": EXTRA_COLUMNS,
+        "store_rows": ["boolean"],
+    }
+
     def __init__(
         self,
         store: str | Path = "monitor.duckdb",
@@ -128,10 +156,18 @@ class Monitor:
         extra_columns: str = "error",
         store_rows: bool = True,
     ) -> None:
-        if extra_columns not in ("error", "drop"):
-            raise InvalidParameterError(
-                f"extra_columns must be 'error' or 'drop', received {extra_columns!r}."
-            )
+        params = {
+            "store": store,
+            "reference": reference,
+            "slices": slices,
+            "config": config,
+            "metrics": metrics,
+            "n_bins": n_bins,
+            "image_root": image_root,
+            "extra_columns": extra_columns,
+            "store_rows": store_rows,
+        }
+        check_params("Monitor", params, self._parameter_constraints, param_defaults(Monitor))
         self._store = MonitorStore(store)
         self.image_root = image_root
         self.extra_columns = extra_columns
@@ -139,9 +175,14 @@ class Monitor:
         specs = _specs(slices)
         if stored is None:
             if reference is None:
-                raise InvalidParameterError(
-                    f"the monitor store {str(store)!r} is new, so it needs a reference: pass "
-                    "reference=<labelled rows like the production ones> (and slices=, config=)."
+                raise invalid_parameter(  # depends on the store: checked here, same form
+                    "Monitor",
+                    "reference",
+                    reference,
+                    "a polars DataFrame or a path when the store is new",
+                    fix=f"The monitor store {str(store)!r} is new, so it needs a reference: "
+                    "pass reference=<labelled rows like the production ones> (and slices=, "
+                    "config=).",
                 )
             self.config = load_config(config)  # a bad config fails before the reference is read
             self.profile = build_profile(
@@ -214,6 +255,9 @@ class Monitor:
 
         Raises
         ------
+        InvalidParameterError
+            ``batch`` is not a DataFrame or a path, or ``batch_id`` an empty string or not a
+            string (the file itself is then read: a missing or unreadable one is named).
         SchemaError
             Missing, extra or wrongly typed columns; null ids or timestamps; bad confidences.
         DuplicateSampleIdError
@@ -226,6 +270,7 @@ class Monitor:
         Rows land in the window of their own timestamp: late or out-of-order rows update
         (and may raise alerts in) past windows, whose statistics are recomputed.
         """
+        check_params("Monitor.ingest", {"batch": batch, "batch_id": batch_id}, *_INGEST)
         clock = _Clock()
         source = str(batch) if isinstance(batch, (str, Path)) else "DataFrame"
         frame = validate_batch(
@@ -254,10 +299,6 @@ class Monitor:
         content_hash = digest.hexdigest()
         if batch_id is None:
             batch_id = f"batch-{content_hash[:16]}"
-        if not isinstance(batch_id, str) or not batch_id:
-            raise InvalidParameterError(
-                f"batch_id must be a non-empty string, received {batch_id!r}."
-            )
         frame = frame.with_columns(
             pl.col(TIMESTAMP).dt.truncate(self.config.window).alias("window_start")
         )
@@ -361,7 +402,7 @@ class Monitor:
             Missing columns, labels that are not text (a float column), null labels, or
             sample ids that were never ingested (named).
         """
-        frame = validate_labels(read_frame(labels, "labels"))
+        frame = validate_labels(read_frame(labels, "labels", "Monitor.record_labels"))
         store = self._store
         if not self.store_rows:
             raise MonitorStoreError(
@@ -564,15 +605,9 @@ def _now() -> dt.datetime:
 
 
 def _specs(slices: str | Path | Sequence[SliceSpec] | None) -> list[SliceSpec] | None:
+    """The slices to monitor (``slices`` is checked by ``Monitor``'s declaration)."""
     if slices is None:
         return None
-    if isinstance(slices, (str, Path)):
+    if isinstance(slices, (str, PurePath)):
         return load_slices(slices)
-    out = list(slices)
-    bad = [type(s).__name__ for s in out if not isinstance(s, SliceSpec)]
-    if bad:
-        raise InvalidParameterError(
-            f"slices must be a YAML path or text, or SliceSpec objects; received {bad[0]}. "
-            "Use datacentric.slices.load_slices(...)."
-        )
-    return out
+    return list(slices)

@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,8 @@ import numpy as np
 import polars as pl
 
 from datacentric._numbers import nonfinite_rows
-from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
+from datacentric._validation import Interval, SequenceOf, validate_call
+from datacentric.exceptions import SchemaError, format_items
 from datacentric.monitor.drift import quantile_edges
 from datacentric.monitor.hist import MetricSpec, histograms
 from datacentric.monitor.performance import Calibrator, fit_calibrator
@@ -234,6 +236,11 @@ def _image_metrics(
     return [stats[m].cast(pl.Float64).alias(m) for m in need]
 
 
+#: Bins per continuous metric (shared with :class:`~datacentric.monitor.Monitor`).
+N_BINS = [Interval(Integral, 2, 1000)]
+
+
+@validate_call({"metrics": [SequenceOf(str), None], "n_bins": N_BINS})
 def build_profile(
     reference: pl.DataFrame,
     specs: Sequence[SliceSpec],
@@ -267,8 +274,6 @@ def build_profile(
     >>> [m.name for m in p.metrics], p.metric("x").edges, p.ref_n
     (['x', 'confidence', 'prediction'], (0.0, 24.75, 49.5, 74.25, 99.0), {'overall': 100, ...})
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or not 2 <= n_bins <= 1000:
-        raise InvalidParameterError(f"n_bins must be an integer in [2, 1000], received {n_bins!r}.")
     if reference.height == 0:
         raise SchemaError(
             "the reference has no rows. Pass the labelled rows the model was tested on."

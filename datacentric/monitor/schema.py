@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import polars as pl
 
+from datacentric._validation import Options, invalid_parameter, validate_call
 from datacentric.exceptions import (
     DuplicateSampleIdError,
     InvalidParameterError,
@@ -83,17 +84,24 @@ def column_kind(dtype: pl.DataType) -> str | None:
     return None
 
 
-def read_frame(batch: pl.DataFrame | str | Path, what: str = "batch") -> pl.DataFrame:
+def read_frame(
+    batch: pl.DataFrame | str | Path, what: str = "batch", owner: str = "Monitor.ingest"
+) -> pl.DataFrame:
     """A batch as a polars frame: the frame itself, or a ``.parquet`` / ``.csv`` file.
 
-    CSV timestamps are parsed (ISO 8601); ``sample_id`` is read as text.
+    CSV timestamps are parsed (ISO 8601); ``sample_id`` is read as text. ``what`` is the
+    parameter's name and ``owner`` its function (for the message of a value of another
+    type: the parameter check; a missing or unreadable file is an error about the file).
     """
     if isinstance(batch, pl.DataFrame):
         return batch
-    if not isinstance(batch, (str, Path)):
-        raise InvalidParameterError(
-            f"{what} must be a polars DataFrame or the path of a .parquet or .csv file, "
-            f"received {type(batch).__name__}."
+    if not isinstance(batch, (str, PurePath)):
+        raise invalid_parameter(
+            owner,
+            what,
+            batch,
+            "a polars DataFrame or the path of a .parquet or .csv file",
+            fix="Pass the rows as a polars DataFrame, or write them to a .parquet or .csv file.",
         )
     path = Path(batch)
     if not path.is_file():
@@ -141,6 +149,11 @@ def _first(rows: list[int], total: int) -> str:
     return f"rows {shown}" + (f" (the first {len(rows)} of {total})" if total > len(rows) else "")
 
 
+#: What a batch column the reference does not have becomes (shared with ``Monitor``).
+EXTRA_COLUMNS = [Options(str, ("error", "drop"))]
+
+
+@validate_call({"extra_columns": EXTRA_COLUMNS})
 def validate_batch(
     frame: pl.DataFrame,
     expected: Mapping[str, str],
@@ -187,10 +200,6 @@ def validate_batch(
     ...
     datacentric.exceptions.SchemaError: batch is missing column(s) 'brightness' ...
     """
-    if extra_columns not in ("error", "drop"):
-        raise InvalidParameterError(
-            f"extra_columns must be 'error' or 'drop', received {extra_columns!r}."
-        )
     if frame.height == 0:
         raise SchemaError("batch has no rows. Pass a batch with at least one row.")
     cols = frame.columns

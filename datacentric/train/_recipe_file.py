@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_classes",
-    "check_params",
+    "check_file_params",
     "check_state_dict",
     "check_vector",
     "describe",
@@ -113,7 +113,7 @@ def read_torch_file(path: str | Path, who: str, what: str, fix: str) -> Any:
         ) from None
 
 
-def check_params(
+def check_file_params(
     who: str, path: str | Path, params: Any, valid: Sequence[str], fix: str
 ) -> dict[str, Any]:
     """The saved hyper-parameters: a mapping of known names to plain values (or SchemaError)."""

@@ -15,30 +15,35 @@ import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from numbers import Integral, Real
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 
-from datacentric._validation import Constraint, check_params, invalid_parameter
+from datacentric._validation import (
+    Constraint,
+    Interval,
+    check_params,
+    invalid_parameter,
+    validate_params,
+)
 from datacentric.config import get_config
 from datacentric.exceptions import (
     InvalidDatasetError,
     InvalidParameterError,
-    LimitExceededError,
+    ParameterLimitError,
     SchemaError,
     format_items,
 )
 from datacentric.train import data
 from datacentric.train._recipe_file import (
     check_classes,
+    check_file_params,
     check_state_dict,
     check_vector,
     describe,
     read_torch_file,
-)
-from datacentric.train._recipe_file import (
-    check_params as check_file_params,
 )
 from datacentric.train.recipe import Predictions
 
@@ -57,6 +62,11 @@ MAX_THREADS = 256  # most CPU threads a recipe asks torch for
 # predicting costs about the same memory whatever image_size a recipe file asks for.
 _PREDICT_PIXELS = 256 * 64 * 64
 _R = TypeVar("_R", bound="TorchRecipe")
+# fit's arguments: constraints and defaults
+_FIT_CONSTRAINTS: tuple[dict[str, list[Any]], dict[str, Any]] = (
+    {"seed": [Interval(Integral, 0, None, closed="left")], "progress": ["boolean"]},
+    {"seed": 0, "progress": False},
+)
 
 
 class TorchDevice(Constraint):
@@ -132,58 +142,124 @@ class _HybridLoad:
         return load
 
 
+class SettingLimit(Constraint):
+    """Integers from ``minimum`` up to a :mod:`datacentric.config` setting, read at check time.
+
+    A value above the setting (and otherwise valid) raises
+    :class:`~datacentric.exceptions.ParameterLimitError`, whose message says how to raise
+    the limit for trusted input.
+
+    Examples
+    --------
+    >>> from datacentric import config_context
+    >>> c = SettingLimit(1, "max_recipe_width")
+    >>> str(c), c.is_satisfied_by(1024), c.is_satisfied_by(2048)
+    ('an integer in [1, 1024] (the max_recipe_width setting)', True, False)
+    >>> with config_context(max_recipe_width=4096):
+    ...     c.is_satisfied_by(2048)
+    True
+    """
+
+    def __init__(self, minimum: int, setting: str) -> None:
+        self.minimum = minimum
+        self.setting = setting
+
+    def _interval(self) -> Interval:
+        return Interval(Integral, self.minimum, int(get_config()[self.setting]))
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return self._interval().is_satisfied_by(value)
+
+    def __str__(self) -> str:
+        return f"{self._interval()} (the {self.setting} setting)"
+
+    def invalid_values(self) -> list[object]:
+        return self._interval().invalid_values()
+
+    def limit_fix(self, name: str, value: object) -> str | None:
+        above = Interval(Integral, self.minimum, None, closed="left").is_satisfied_by(value)
+        if not above or self.is_satisfied_by(value):
+            return None
+        env = f"DATACENTRIC_{self.setting.upper()}"
+        return (
+            f"Use a smaller {name} (the limit keeps a small model file from asking for "
+            f"gigabytes of weights); for a trusted recipe raise it: {env}={value} or "
+            f"datacentric.set_config({self.setting}={value})."
+        )
+
+
+def _plain(value: Any, declared: list[Any]) -> Any:
+    """A validated parameter as a plain Python value (numpy scalars, paths, ints for floats),
+    so :meth:`TorchRecipe.get_params` and the saved file hold plain data."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, PurePath):
+        return str(value)
+    real = any(isinstance(c, Interval) and c.type is Real for c in declared)
+    if real and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 class TorchRecipe:
     """Base of the torch recipes: ``ModuleDict(features=embeddings, head=class logits)``.
 
     A subclass sets ``name``, ``_title`` (its class name, for messages and the saved format),
-    ``_logger``, :meth:`_make_net` and ``_embedding_size`` (other hooks are optional). Its
-    ``__init__`` checks its integer parameters, then calls ``super().__init__`` (which checks
-    ``lr`` and ``weight_decay``); :meth:`get_params` reads the attributes named like them.
+    ``_logger``, :meth:`_make_net` and ``_embedding_size`` (other hooks are optional). It
+    declares what each ``__init__`` parameter accepts in ``_parameter_constraints`` (this
+    class's entries for the shared ones, plus its own; see :mod:`datacentric._validation`),
+    and its ``__init__`` passes every parameter to ``super().__init__``, which stores them
+    under their names, checks them against the declaration — in one place, with one message
+    form — and turns them into plain Python values. :meth:`get_params` reads the attributes
+    named like the parameters.
     """
 
     name: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    augment: bool
+    num_threads: int
+    device: str
     _title: ClassVar[str]
     _logger: ClassVar[logging.Logger]
     _repeat_single_row: ClassVar[bool] = False  # train a one-row batch as that row twice
+    #: What the shared parameters accept; a subclass adds its own (every ``__init__``
+    #: parameter needs an entry: ``testing.check_parameter_constraints``).
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "augment": ["boolean"],
+        "num_threads": [Interval(Integral, 1, MAX_THREADS)],
+        "device": [TorchDevice()],
+    }
     load = _HybridLoad()
 
-    def __init__(
-        self,
-        *,
-        image_size: int,
-        epochs: int,
-        batch_size: int,
-        lr: float,
-        weight_decay: float,
-        augment: bool,
-        num_threads: int,
-        device: str = "auto",
-    ) -> None:
-        title = self._title
-        check_params(title, {"device": device}, _DEVICE_CONSTRAINTS, {"device": "auto"})
-        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
-            raise InvalidParameterError(f"{title}: lr must be a positive number, received {lr!r}.")
-        if not (
-            isinstance(weight_decay, (int, float))
-            and math.isfinite(weight_decay)
-            and weight_decay >= 0
-        ):
-            raise InvalidParameterError(
-                f"{title}: weight_decay must be a number >= 0, received {weight_decay!r}."
-            )
-        self.image_size = int(image_size)
-        self.epochs = int(epochs)
-        self.batch_size = int(batch_size)
-        self.lr = float(lr)
-        self.weight_decay = float(weight_decay)
-        self.augment = bool(augment)
-        self.num_threads = int(num_threads)
-        self.device = str(device)
+    def __init__(self, **params: Any) -> None:
+        for key, value in params.items():
+            setattr(self, key, value)
+        self.validate_params()
+        constraints = type(self)._parameter_constraints
+        for key, value in params.items():
+            setattr(self, key, _plain(value, constraints.get(key, [])))
         # fitted state
         self.classes_: list[str] | None = None
         self._net: torch.nn.ModuleDict | None = None
         self._mean: np.ndarray | None = None
         self._std: np.ndarray | None = None
+
+    def validate_params(self) -> None:
+        """Check the parameters against ``_parameter_constraints``.
+
+        Runs in ``__init__``; raises :class:`~datacentric.exceptions.InvalidParameterError`
+        naming the parameter (a :class:`~datacentric.exceptions.ParameterLimitError` for a
+        width above ``max_recipe_width``).
+        """
+        validate_params(self)
 
     # ------------------------------------------------------------------ hooks
     def _make_net(self, n_classes: int, init: Any = None) -> torch.nn.ModuleDict:
@@ -262,12 +338,15 @@ class TorchRecipe:
 
         Raises
         ------
+        InvalidParameterError
+            When ``seed`` is not an integer >= 0 or ``progress`` not a bool.
         InvalidDatasetError
             When ``ds`` has no labeled row.
         """
         import torch
 
         title = self._title
+        check_params(f"{title}.fit", {"seed": seed, "progress": progress}, *_FIT_CONSTRAINTS)
         labels_all = ds.label_indices()
         labeled = np.flatnonzero(labels_all >= 0)
         if labeled.size == 0:
@@ -387,7 +466,12 @@ class TorchRecipe:
         import torch
 
         title = self._title
-        _check_int(title, "batch_size", batch_size, 1)
+        check_params(
+            f"{title}.predict",
+            {"batch_size": batch_size},
+            {"batch_size": [Interval(Integral, 1, None, closed="left")]},
+            {"batch_size": 256},
+        )
         batch_size = max(1, min(batch_size, _PREDICT_PIXELS // self.image_size**2))
         if self._net is None or self._mean is None or self._std is None:
             raise InvalidParameterError(
@@ -475,8 +559,9 @@ class TorchRecipe:
         SchemaError
             When the file is not a recipe of this class written by ``save``: not a torch file,
             truncated, unknown or invalid parameters, weights that do not match the network.
-        LimitExceededError
-            When its parameters ask for a network wider than ``max_recipe_width``.
+        ParameterLimitError
+            When its parameters ask for a network wider than ``max_recipe_width`` (a
+            ``LimitExceededError`` and an ``InvalidParameterError``).
         """
         import torch
 
@@ -506,8 +591,10 @@ class TorchRecipe:
             params["device"] = device
         try:
             fresh = cls._from_params(params)
-        except LimitExceededError as exc:
-            raise LimitExceededError(f"{who}: {str(path)!r}: {exc}") from None
+        except ParameterLimitError as exc:  # the constructor's message, naming the file
+            raise ParameterLimitError(
+                f"{who}: {str(path)!r}: {exc}", parameter=exc.parameter, owner=exc.owner
+            ) from None
         except InvalidParameterError as exc:
             raise SchemaError(
                 f"{who}: {str(path)!r} holds invalid parameters: {exc} {fix}"
@@ -529,30 +616,6 @@ class TorchRecipe:
         recipe._std = std
         recipe.classes_ = classes
         return recipe
-
-
-def _check_int(title: str, name: str, value: Any, minimum: int, maximum: int | None = None) -> None:
-    """Raise ``InvalidParameterError("<title>: <name> must be an integer >= ...")``."""
-    bad = isinstance(value, bool) or not isinstance(value, (int, np.integer))
-    if bad or value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise InvalidParameterError(
-            f"{title}: {name} must be an integer {bound}, received {value!r}."
-        )
-
-
-def _check_width(title: str, name: str, value: Any) -> None:
-    """An integer >= 1 and <= the ``max_recipe_width`` setting (LimitExceededError above)."""
-    _check_int(title, name, value, 1)
-    limit = int(get_config()["max_recipe_width"])
-    if value > limit:
-        raise LimitExceededError(
-            f"{title}: {name}={value} is above the limit of {limit} (setting "
-            f"max_recipe_width), which keeps a small file from asking for gigabytes of "
-            f"weights. Use a smaller {name}; if you really need it, raise the limit: "
-            f"DATACENTRIC_MAX_RECIPE_WIDTH={value} or datacentric.set_config("
-            f"max_recipe_width={value})."
-        )
 
 
 def _to_tensor(batch: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:

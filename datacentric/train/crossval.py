@@ -23,12 +23,14 @@ import shutil
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from datacentric._io import atomic_write
+from datacentric._validation import Interval, Options, validate_call
 from datacentric.config import config_context, get_config
 from datacentric.engine import Engine, get_engine
 from datacentric.exceptions import (
@@ -52,6 +54,15 @@ EmbeddingMode = Literal["ensemble", "out_of_fold"]
 CACHE_DIR = Path(".datacentric") / "cache" / "cv"
 
 
+@validate_call(
+    {
+        "recipe": [ModelRecipe, None],
+        "folds": [Interval(Integral, 2, None, closed="left")],
+        "seed": [Interval(Integral, 0, 2**32 - 1)],
+        "progress": ["boolean"],
+        "embeddings": [Options(str, ("ensemble", "out_of_fold"))],
+    }
+)
 def cross_val_predict(
     ds: Dataset,
     recipe: ModelRecipe | None = None,
@@ -116,8 +127,10 @@ def cross_val_predict(
     Raises
     ------
     InvalidParameterError
-        When ``folds`` is not an integer >= 2, ``recipe`` is not a ModelRecipe,
-        ``embeddings`` is not one of its options, or the engine options are invalid.
+        When ``folds`` is not an integer >= 2, ``seed`` not an integer in [0, 2**32 - 1],
+        ``recipe`` not a ModelRecipe (fit, predict, clone, save, load, get_params) or None,
+        ``embeddings`` not one of its options (declared constraints, one message form), or
+        the engine options are invalid.
     InvalidDatasetError
         When ``ds`` has fewer than two labeled rows.
 
@@ -141,26 +154,10 @@ def cross_val_predict(
     >>> preds.pred_probs.shape, preds.sample_ids == ds.sample_ids
     ((12, 2), True)
     """
-    if isinstance(folds, bool) or not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise InvalidParameterError(
-            f"cross_val_predict: folds must be an integer >= 2, received {folds!r}. Use e.g. "
-            "folds=5."
-        )
-    if embeddings not in ("ensemble", "out_of_fold"):
-        raise InvalidParameterError(
-            f"cross_val_predict: embeddings must be 'ensemble' or 'out_of_fold', received "
-            f"{embeddings!r}."
-        )
     if recipe is None:
         from datacentric.train.small_cnn import SmallCNNRecipe
 
         recipe = SmallCNNRecipe()
-    if not isinstance(recipe, ModelRecipe):
-        raise InvalidParameterError(
-            f"cross_val_predict: recipe must follow the ModelRecipe protocol (fit, predict, "
-            f"clone, save, load, get_params), received {type(recipe).__name__}. Pass e.g. "
-            "SmallCNNRecipe()."
-        )
     eng = get_engine(engine, workers=workers, address=address)
     try:
         return _cross_val_predict(ds, recipe, int(folds), seed, progress, embeddings, eng, cache)

@@ -6,6 +6,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from datacentric._validation import Options, invalid_parameter, validate_call
 from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
 from datacentric.train._recipe_file import describe, read_torch_file
 
@@ -25,8 +26,15 @@ def _cls(name: str) -> Any:
     return getattr(importlib.import_module(module), attr)
 
 
+@validate_call({"name": [Options(str, tuple(sorted(RECIPES)))]})
 def make_recipe(name: str, **params: Any) -> Any:
-    """A new, untrained recipe by name.
+    """A new, untrained recipe by name; its parameters are checked by the recipe class.
+
+    Raises
+    ------
+    InvalidParameterError
+        When ``name`` is not a recipe of :data:`RECIPES`, a keyword is not a parameter of
+        that recipe, or a value is invalid (the recipe's declared constraints).
 
     Examples
     --------
@@ -35,22 +43,22 @@ def make_recipe(name: str, **params: Any) -> Any:
     >>> make_recipe("vgg")
     Traceback (most recent call last):
     ...
-    datacentric.exceptions.InvalidParameterError: unknown recipe 'vgg'; valid: 'resnet18', ...
+    datacentric.exceptions.InvalidParameterError: make_recipe: parameter name must be one of ...
     >>> make_recipe("small_cnn", widht=8)
     Traceback (most recent call last):
     ...
-    datacentric.exceptions.InvalidParameterError: recipe 'small_cnn' has no parameter(s) 'widht' ...
+    datacentric.exceptions.InvalidParameterError: make_recipe: parameter widht must be one of ...
     """
-    if name not in RECIPES:
-        valid = ", ".join(repr(k) for k in sorted(RECIPES))
-        raise InvalidParameterError(f"unknown recipe {name!r}; valid: {valid}.")
     cls = _cls(name)
     known = list(inspect.signature(cls.__init__).parameters)[1:]
     unknown = [k for k in params if k not in known]
-    if unknown:
-        raise InvalidParameterError(
-            f"recipe {name!r} has no parameter(s) {format_items(unknown)}; valid: "
-            f"{format_items(known, limit=20)}."
+    if unknown:  # the keywords depend on the recipe: checked here, in the same form
+        raise invalid_parameter(
+            "make_recipe",
+            unknown[0],
+            params[unknown[0]],
+            f"one of the parameter names of recipe {name!r}: {format_items(known, limit=20)}",
+            fix=f"Remove {format_items(unknown)} or correct the spelling.",
         )
     return cls(**params)
 
@@ -69,8 +77,9 @@ def load_recipe(path: str | Path) -> Any:
         When the file is not a recipe saved by datacentric, or is damaged or crafted: not a
         torch file, truncated, unknown or invalid parameters, weights that do not match
         the network (checked before the network is allocated; nothing in it is executed).
-    LimitExceededError
-        When its parameters ask for a network wider than ``max_recipe_width``.
+    ParameterLimitError
+        When its parameters ask for a network wider than ``max_recipe_width`` (a
+        ``LimitExceededError``; the message is the recipe constructor's, naming the file).
     """
     path = Path(path)
     if not path.is_file():

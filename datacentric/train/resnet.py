@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from numbers import Integral
+from pathlib import Path, PurePath
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from datacentric.exceptions import InvalidParameterError
+from datacentric._validation import Interval, invalid_parameter
 from datacentric.train._recipe_file import check_state_dict, read_torch_file
-from datacentric.train._torch_recipe import MAX_IMAGE_SIZE, MAX_THREADS, TorchRecipe, _check_int
+from datacentric.train._torch_recipe import MAX_IMAGE_SIZE, TorchRecipe
 
 if TYPE_CHECKING:
     import torch
@@ -111,6 +112,14 @@ class ResNet18Recipe(TorchRecipe):
     _title = "ResNet18Recipe"
     _logger = logger
     _repeat_single_row = True  # BatchNorm needs two values per channel on the 1x1 final map
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **TorchRecipe._parameter_constraints,
+        "image_size": [Interval(Integral, 16, MAX_IMAGE_SIZE)],
+        "weights": [str, PurePath, None],
+        "freeze_backbone": ["boolean"],
+    }
+    weights: str | None
+    freeze_backbone: bool
 
     def __init__(
         self,
@@ -125,11 +134,6 @@ class ResNet18Recipe(TorchRecipe):
         num_threads: int = 1,
         device: str = "auto",
     ) -> None:
-        title = self._title
-        _check_int(title, "image_size", image_size, 16, MAX_IMAGE_SIZE)
-        _check_int(title, "epochs", epochs, 1)
-        _check_int(title, "batch_size", batch_size, 1)
-        _check_int(title, "num_threads", num_threads, 1, MAX_THREADS)
         super().__init__(
             image_size=image_size,
             epochs=epochs,
@@ -137,13 +141,13 @@ class ResNet18Recipe(TorchRecipe):
             lr=lr,
             weight_decay=weight_decay,
             augment=augment,
+            weights=weights,
+            freeze_backbone=freeze_backbone,
             num_threads=num_threads,
             device=device,
         )
-        if weights is not None:
-            _check_weights_path(weights)
-        self.weights: str | None = None if weights is None else str(weights)
-        self.freeze_backbone = bool(freeze_backbone)
+        if self.weights is not None:
+            _check_weights_path(self.weights)
 
     @property
     def _embedding_size(self) -> int:
@@ -174,13 +178,17 @@ class ResNet18Recipe(TorchRecipe):
         return fresh
 
 
-def _check_weights_path(weights: Any) -> None:
-    if not isinstance(weights, (str, Path)) or not Path(weights).is_file():
-        raise InvalidParameterError(
-            f"ResNet18Recipe: weights must be the path of a local ResNet-18 state_dict file "
-            f"or None, received {str(weights)!r}, which is not an existing file. Nothing is "
-            "downloaded: save the weights with torch.save(model.state_dict(), path) where "
-            "they are available and pass that path, or use weights=None for random init."
+def _check_weights_path(weights: str) -> None:
+    """The weights file must exist (checked when the recipe is made and again in ``fit``)."""
+    if not Path(weights).is_file():
+        raise invalid_parameter(
+            "ResNet18Recipe",
+            "weights",
+            weights,
+            "the path of an existing local ResNet-18 state_dict file, or None",
+            fix="Nothing is downloaded: save the weights with torch.save(model.state_dict(), "
+            "path) where they are available and pass that path, or use weights=None for "
+            "random init.",
         )
 
 

@@ -8,16 +8,11 @@ imported inside the methods that use them, so importing this module stays cheap.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from numbers import Integral
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from datacentric.exceptions import InvalidParameterError
-from datacentric.train._torch_recipe import (
-    MAX_IMAGE_SIZE,
-    MAX_THREADS,
-    TorchRecipe,
-    _check_int,
-    _check_width,
-)
+from datacentric._validation import Interval, Options
+from datacentric.train._torch_recipe import MAX_IMAGE_SIZE, SettingLimit, TorchRecipe
 
 if TYPE_CHECKING:
     import torch
@@ -102,6 +97,16 @@ class SmallCNNRecipe(TorchRecipe):
     name: str = "small_cnn"
     _title = "SmallCNNRecipe"
     _logger = logger
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        **TorchRecipe._parameter_constraints,
+        "image_size": [Interval(Integral, 8, MAX_IMAGE_SIZE)],
+        "channels": [Options(str, ("RGB", "L"))],
+        "embedding_dim": [SettingLimit(1, "max_recipe_width")],
+        "width": [SettingLimit(1, "max_recipe_width")],
+    }
+    channels: Literal["RGB", "L"]
+    embedding_dim: int
+    width: int
 
     def __init__(
         self,
@@ -117,30 +122,19 @@ class SmallCNNRecipe(TorchRecipe):
         width: int = 16,
         device: str = "auto",
     ) -> None:
-        title = self._title
-        _check_int(title, "image_size", image_size, 8, MAX_IMAGE_SIZE)
-        if channels not in ("RGB", "L"):
-            raise InvalidParameterError(
-                f"{title}: channels must be 'RGB' or 'L', received {channels!r}."
-            )
-        _check_int(title, "epochs", epochs, 1)
-        _check_int(title, "batch_size", batch_size, 1)
-        _check_width(title, "embedding_dim", embedding_dim)
-        _check_int(title, "num_threads", num_threads, 1, MAX_THREADS)
-        _check_width(title, "width", width)
         super().__init__(
             image_size=image_size,
+            channels=channels,
             epochs=epochs,
             batch_size=batch_size,
             lr=lr,
             weight_decay=weight_decay,
             augment=augment,
+            embedding_dim=embedding_dim,
             num_threads=num_threads,
             device=device,
+            width=width,
         )
-        self.channels: Literal["RGB", "L"] = channels
-        self.embedding_dim = int(embedding_dim)
-        self.width = int(width)
 
     @property
     def _in_channels(self) -> int:

@@ -57,7 +57,9 @@ def test_flags_of_another_backend_are_refused(tmp_path: Path) -> None:
 def test_labelstudio_needs_a_project(tmp_path: Path) -> None:
     res = runner.invoke(app, ["review", "pull", _dataset(tmp_path), "--url", _closed_url()])
     out = " ".join(res.output.split())
-    assert res.exit_code == 1 and "needs a project title" in out and "--project NAME" in out
+    assert res.exit_code == 1 and "--project NAME" in out
+    assert "LabelStudioBackend: parameter target must be a Label Studio project title" in out
+    assert "received None (NoneType)" in out
 
 
 def test_missing_token_names_the_variable(tmp_path: Path) -> None:

@@ -347,7 +347,11 @@ def test_commit_meta_and_message(small_dir: Path) -> None:
     ds = Dataset.from_folder(small_dir)
     before = _snapshot(ds)
     for bad in ("", "   "):
-        with pytest.raises(InvalidParameterError, match="message is empty"):
+        with pytest.raises(
+            InvalidParameterError,
+            match=rf"^Dataset\.commit: parameter message must be a string with text other than "
+            rf"whitespace; received '{bad}' \(str\)\. Say what changed and why",
+        ):
             ds.commit(bad)
     assert not VersionStore(small_dir).exists()
     _unchanged(ds, before)

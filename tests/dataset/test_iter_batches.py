@@ -88,4 +88,4 @@ def test_bad_arguments(folder: Dataset, kwargs: dict[str, object], name: str) ->
     with pytest.raises(InvalidParameterError) as info:
         folder.iter_batches(**kwargs)  # type: ignore[arg-type]
     msg = str(info.value)
-    assert msg.startswith(f"iter_batches: parameter {name} must be") and "\n" not in msg
+    assert msg.startswith(f"Dataset.iter_batches: parameter {name} must be") and "\n" not in msg

@@ -56,4 +56,10 @@ def test_cli_unknown_target_is_a_clear_error(
     args = ["export", str(root), "--out", str(tmp_path), "--weights", str(weights)]
     res = CliRunner().invoke(_app(), [*args, "--targets", "bogus"])
     assert res.exit_code == 1
-    assert "valid targets" in res.output
+    out = " ".join(res.output.split())
+    assert "datacentric export: parameter --targets must be a list or a comma-separated" in out
+    assert "each one of onnx-fp32" in out and "received 'bogus' (str)" in out
+    res = CliRunner().invoke(_app(), [*args, "--recipe", "vgg"])
+    assert res.exit_code == 1
+    out = " ".join(res.output.split())
+    assert "parameter --recipe must be one of 'resnet18', 'small_cnn'; received 'vgg'" in out

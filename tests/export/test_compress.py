@@ -16,6 +16,7 @@ from datacentric.export import (
     CompressionReport,
     calibration_sample,
     compress,
+    parse_targets,
     prune_network,
     sparsity,
     verify_manifest,
@@ -174,13 +175,22 @@ def test_calibration_sample_covers_rare_groups() -> None:
 
 
 def test_bad_inputs(recipe: SmallCNNRecipe, digits_ds: Dataset, tmp_path: Path) -> None:
-    with pytest.raises(InvalidParameterError, match="valid targets: onnx-fp32"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^compress: parameter targets must be a list or a comma-separated string of "
+        r"export targets, each one of onnx-fp32, .*; received \['onnx-int4'\] \(list\)",
+    ):
         compress(recipe, digits_ds, targets=["onnx-int4"], out_dir=tmp_path)
+    for repeated in ("onnx-fp32, onnx-fp32", ["pruned-30", "pruned-30"]):
+        with pytest.raises(InvalidParameterError, match=r"none repeated; received"):
+            parse_targets(repeated)
+    assert parse_targets(" onnx-fp32 ,pruned-30,") == ["onnx-fp32", "pruned-30"]
+    assert check_parameter_constraints(parse_targets) == 6
     with pytest.raises(InvalidParameterError, match="not fitted"):
         compress(SmallCNNRecipe(), digits_ds, out_dir=tmp_path)
     with pytest.raises(InvalidParameterError, match=r"^compress: parameter threads must be an"):
         compress(recipe, digits_ds, out_dir=tmp_path, threads=0)  # refused before any export
-    assert check_parameter_constraints(compress) == 28
+    assert check_parameter_constraints(compress) == 28 - 2 + 6  # targets: 6 bad values
     assert check_parameter_constraints(calibration_sample) == 6
     assert check_parameter_constraints(prune_network) == 6
     with pytest.raises(CalibrationDataError, match="calibration data"):

@@ -383,12 +383,12 @@ def test_label_studio_pre_annotations_are_checked_before_any_request(tmp_path: P
     # no server at this URL: the predictions are refused before it is contacted
     with pytest.raises(SchemaError, match=r"\['x', 'y', 'z'\].*\['a', 'b', 'c'\]"):
         push_review(
-            folder, None, project="p", predictions=other, url="http://127.0.0.1:9", token="t"
+            folder, None, project="abc", predictions=other, url="http://127.0.0.1:9", token="t"
         )
     np.save(tmp_path / "nan.npy", np.full((6, 3), np.nan))
     with pytest.raises(SchemaError, match=r"nan\.npy.*NaN or infinite values in 6 row"):
         push_review(
-            folder, None, project="p", predictions=str(tmp_path / "nan.npy"),
+            folder, None, project="abc", predictions=str(tmp_path / "nan.npy"),
             url="http://127.0.0.1:9", token="t",
         )  # fmt: skip
 

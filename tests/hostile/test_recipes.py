@@ -60,18 +60,24 @@ def test_width_3000_file_is_refused_in_bounded_memory(
     child = run_child(
         f"""
         import json
+        from datacentric.exceptions import InvalidParameterError, LimitExceededError
         from datacentric.train import load_recipe
         try:
             load_recipe({str(path)!r})
-        except Exception as exc:
+        except LimitExceededError as exc:
+            assert isinstance(exc, InvalidParameterError), type(exc)
             print(json.dumps([type(exc).__name__, str(exc)]))
         """,
         timeout=180,
     )
     assert child.returncode == 0, child.stderr
     name, message = json.loads(child.stdout.strip().splitlines()[-1])
-    assert name == "LimitExceededError"
+    assert name == "ParameterLimitError"  # a LimitExceededError and an InvalidParameterError
     assert str(path) in message and "width=3000" in message and "max_recipe_width" in message
+    # the constructor's one-form message, prefixed with the file
+    with pytest.raises(LimitExceededError) as direct:
+        SmallCNNRecipe(width=3000)
+    assert message.endswith(f"{str(path)!r}: {direct.value}"), message
     assert 0 < child.peak_rss < GIB, child.peak_rss
 
 
@@ -154,23 +160,30 @@ def test_compressed_archive_is_refused(good: tuple[Path, dict[str, Any]], tmp_pa
 
 
 def test_constructor_bounds(tmp_path: Path) -> None:
-    with pytest.raises(LimitExceededError, match="width=2048 is above the limit of 1024"):
+    limit = r"must be an integer in \[1, 1024\] \(the max_recipe_width setting\); received "
+    with pytest.raises(LimitExceededError, match=rf"parameter width {limit}2048 .*=2048"):
         SmallCNNRecipe(width=2048)
-    with pytest.raises(LimitExceededError, match="embedding_dim"):
+    with pytest.raises(LimitExceededError, match=rf"parameter embedding_dim {limit}5000"):
         SmallCNNRecipe(embedding_dim=5000)
     with config_context(max_recipe_width=4096):
         assert SmallCNNRecipe(width=2048).width == 2048
     for kwargs, match in [
-        ({"width": 0}, "width must be an integer >= 1"),
-        ({"width": 2.5}, "width must be an integer"),
-        ({"image_size": 4096}, r"image_size must be an integer in \[8, 512\]"),
-        ({"num_threads": 10**6}, r"num_threads must be an integer in \[1, 256\]"),
+        ({"width": 0}, rf"width {limit}0 \(int\)"),
+        ({"width": 2.5}, rf"width {limit}2.5 \(float\)"),
+        ({"image_size": 4096}, r"image_size must be an integer in \[8, 512\]; received 4096"),
+        ({"num_threads": 10**6}, r"num_threads must be an integer in \[1, 256\]; received 10"),
     ]:
-        with pytest.raises(InvalidParameterError, match=match):
+        with pytest.raises(InvalidParameterError, match="^SmallCNNRecipe: parameter " + match):
             SmallCNNRecipe(**kwargs)
-    with pytest.raises(InvalidParameterError, match=r"image_size must be an integer in \[16, 512"):
+    with pytest.raises(
+        InvalidParameterError, match=r"parameter image_size must be an integer in \[16, 512\]; "
+    ):
         ResNet18Recipe(image_size=10_000)
-    with pytest.raises(InvalidParameterError, match=r"has no parameter.*'dropout'; valid: 'image"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^make_recipe: parameter dropout must be one of the parameter names of recipe "
+        r"'small_cnn': 'image_size', .*; received 0.1 \(float\)",
+    ):
         make_recipe("small_cnn", dropout=0.1)
 
 

@@ -105,7 +105,10 @@ def test_draft_from_scan_label_and_inconsistency_issues() -> None:
     dups = [c for c in g.ambiguous if c.title.startswith("near-duplicates")]
     assert len(dups) == 1  # the pair (3, 4) is one case, not two
     assert dups[0].title == "near-duplicates 3 (4) and 4 (9)"
-    with pytest.raises(InvalidParameterError, match="top must be an integer"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^draft_guide: parameter top must be an integer >= 0; received -1 \(int\)",
+    ):
         draft_guide(ds, result, top=-1)
 
 

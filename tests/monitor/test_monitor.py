@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from datacentric.exceptions import DuplicateSampleIdError, SchemaError
+from datacentric.exceptions import DuplicateSampleIdError, InvalidParameterError, SchemaError
 from datacentric.monitor import BatchConflictError, Monitor, MonitorStoreError
 from tests.monitor._data import DAY, SLICES, reference, rows, shift
 
@@ -213,7 +213,12 @@ def test_store_reopens_without_reference_and_refuses_another(
         Monitor(tmp_path / "m.duckdb", reference=reference(seed=99))
     with pytest.raises(MonitorStoreError, match="other slices"):
         Monitor(tmp_path / "m.duckdb", slices="[{by: site}]")
-    with pytest.raises(Exception, match="needs a reference"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^Monitor: parameter reference must be a polars DataFrame or a path when the "
+        r"store is new; received None \(NoneType\)\. The monitor store '.*new\.duckdb' is new, "
+        r"so it needs a reference",
+    ):
         Monitor(tmp_path / "new.duckdb")
 
 

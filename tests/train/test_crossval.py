@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -149,17 +150,28 @@ def test_out_of_fold_embeddings(digits_dataset: Callable[..., Dataset]) -> None:
 def test_folds_validation(folds: Any, digits_dataset: Callable[..., Dataset]) -> None:
     ds = digits_dataset(20, size=8)
     with pytest.raises(
-        InvalidParameterError, match=rf"folds must be an integer >= 2, received {folds!r}"
+        InvalidParameterError,
+        match=rf"cross_val_predict: parameter folds must be an integer >= 2; received "
+        rf"{re.escape(repr(folds))} \({type(folds).__name__}\)",
     ):
         cross_val_predict(ds, ClassPrior(), folds=folds)
 
 
 def test_other_argument_errors(digits_dataset: Callable[..., Dataset]) -> None:
     ds = digits_dataset(20, size=8)
-    with pytest.raises(InvalidParameterError, match="ModelRecipe protocol"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"parameter recipe must be an object that follows the "
+        r"ModelRecipe protocol \(fit, predict.*; received <object object",
+    ):
         cross_val_predict(ds, object())  # type: ignore[arg-type]
-    with pytest.raises(InvalidParameterError, match="embeddings"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"parameter embeddings must be one of 'ensemble', 'out_of_fold'; received 'nope'",
+    ):
         cross_val_predict(ds, ClassPrior(), embeddings="nope")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match=r"parameter seed must be .*; received -1"):
+        cross_val_predict(ds, ClassPrior(), seed=-1)
     one = digits_dataset(5, size=8, labels=[3, None, None, None, None])
     with pytest.raises(InvalidDatasetError, match="at least 2 labeled rows, received 1"):
         cross_val_predict(one, ClassPrior())

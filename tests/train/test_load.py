@@ -35,6 +35,10 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
     (tmp_path / "junk.pt").write_text("not a model")
     with pytest.raises(SchemaError, match="could not be read"):
         load_recipe(tmp_path / "junk.pt")
-    with pytest.raises(InvalidParameterError, match="unknown recipe 'vgg'"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^make_recipe: parameter name must be one of 'resnet18', 'small_cnn'; "
+        r"received 'vgg' \(str\)",
+    ):
         make_recipe("vgg")
     assert make_recipe("resnet18", epochs=1).name == "resnet18"

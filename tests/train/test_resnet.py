@@ -138,7 +138,11 @@ def test_weights_file_fine_tunes_backbone(weights_file: Path, digits: Dataset) -
 
 def test_missing_weights_path_raises(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pt"
-    with pytest.raises(InvalidParameterError, match=r"nope\.pt.*Nothing is downloaded"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^ResNet18Recipe: parameter weights must be the path of an existing .*; received "
+        r"'.*nope\.pt' \(str\)\. Nothing is downloaded",
+    ):
         ResNet18Recipe(weights=missing)
     with pytest.raises(InvalidParameterError, match="'IMAGENET1K_V1'"):
         ResNet18Recipe(weights="IMAGENET1K_V1")
@@ -158,10 +162,12 @@ def test_weights_file_of_another_model_raises(tmp_path: Path, digits: Dataset) -
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"epochs": 0}, "ResNet18Recipe: epochs must be an integer >= 1, received 0"),
-        ({"image_size": 8}, "image_size"),
-        ({"lr": -1.0}, "lr must be a positive number"),
-        ({"weight_decay": float("nan")}, "weight_decay"),
+        ({"epochs": 0}, r"^ResNet18Recipe: parameter epochs must be an integer >= 1; received 0"),
+        ({"image_size": 8}, r"parameter image_size must be an integer in \[16, 512\]; received 8"),
+        ({"lr": -1.0}, r"parameter lr must be a number > 0; received -1.0 \(float\)"),
+        ({"weight_decay": float("nan")}, r"parameter weight_decay must be .*; received nan"),
+        ({"weights": 3}, r"parameter weights must be a string, .* or None; received 3 \(int\)"),
+        ({"freeze_backbone": "no"}, r"parameter freeze_backbone must be a bool.*received 'no'"),
     ],
 )
 def test_invalid_hyper_parameters(kwargs: dict[str, object], match: str) -> None:
@@ -172,7 +178,9 @@ def test_invalid_hyper_parameters(kwargs: dict[str, object], match: str) -> None
 def test_predict_and_fit_errors(fitted: ResNet18Recipe, digits: Dataset) -> None:
     with pytest.raises(InvalidParameterError, match=r"not fitted yet.*fit\(dataset\)"):
         ResNet18Recipe().predict(digits)
-    with pytest.raises(InvalidParameterError, match="ResNet18Recipe: batch_size"):
+    with pytest.raises(
+        InvalidParameterError, match=r"^ResNet18Recipe\.predict: parameter batch_size .*received 0"
+    ):
         fitted.predict(digits, batch_size=0)
     with pytest.raises(InvalidDatasetError, match="classes"):
         fitted.predict(Dataset.from_arrays(np.zeros((2, 8, 8), np.uint8), [0, 1], ["a", "b"]))

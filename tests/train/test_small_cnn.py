@@ -174,23 +174,38 @@ def test_predict_with_other_classes_raises(fitted: SmallCNNRecipe) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"channels": "CMYK"}, "'RGB' or 'L'"),
-        ({"epochs": 0}, "epochs must be an integer >= 1, received 0"),
-        ({"image_size": 4}, "image_size"),
-        ({"batch_size": 2.5}, "batch_size"),
-        ({"lr": -1.0}, "lr must be a positive number"),
-        ({"weight_decay": float("nan")}, "weight_decay"),
-        ({"augment": True, "num_threads": True}, "num_threads"),
+        ({"channels": "CMYK"}, r"channels must be one of 'RGB', 'L'; received 'CMYK' \(str\)"),
+        ({"epochs": 0}, r"epochs must be an integer >= 1; received 0 \(int\)"),
+        ({"image_size": 4}, r"image_size must be an integer in \[8, 512\]; received 4 \("),
+        ({"batch_size": 2.5}, r"batch_size must be an integer >= 1; received 2.5 \(float\)"),
+        ({"lr": -1.0}, r"lr must be a number > 0; received -1.0 \(float\)"),
+        ({"weight_decay": float("nan")}, r"weight_decay must be a number >= 0; received nan"),
+        ({"augment": True, "num_threads": True}, r"num_threads must be .*; received True \("),
+        ({"augment": "yes"}, r"augment must be a bool \(True or False\); received 'yes'"),
+        ({"embedding_dim": 0}, r"embedding_dim must be an integer in \[1, 1024\] \(the max_"),
     ],
 )
 def test_invalid_hyper_parameters(kwargs: dict[str, object], match: str) -> None:
-    with pytest.raises(InvalidParameterError, match=match):
+    with pytest.raises(InvalidParameterError, match="^SmallCNNRecipe: parameter " + match):
         SmallCNNRecipe(**kwargs)  # type: ignore[arg-type]
 
 
 def test_predict_validates_batch_size(fitted: SmallCNNRecipe, digits: Dataset) -> None:
-    with pytest.raises(InvalidParameterError, match="batch_size"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^SmallCNNRecipe\.predict: parameter batch_size must be an integer >= 1; "
+        r"received 0 \(int\)",
+    ):
         fitted.predict(digits, batch_size=0)
+
+
+def test_fit_validates_seed(digits: Dataset) -> None:
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^SmallCNNRecipe\.fit: parameter seed must be an integer "
+        r">= 0; received -1 \(int\)",
+    ):
+        SmallCNNRecipe(image_size=8, epochs=1).fit(digits, seed=-1)
 
 
 # ---------------------------------------------------------------- protocol and params

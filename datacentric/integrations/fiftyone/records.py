@@ -13,12 +13,14 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval, validate_call
 from datacentric.dataset.images import check_paths_inside
 from datacentric.exceptions import InvalidParameterError, SchemaError
 
@@ -163,6 +165,12 @@ class Records:
         ]
 
 
+@validate_call(
+    {
+        "worst_slices": [Interval(Integral, 0, None, closed="left")],
+        "min_slice_n": [Interval(Integral, 1, None, closed="left")],
+    }
+)
 def build_records(
     ds: Dataset,
     scan: ScanResult | None = None,
@@ -215,11 +223,6 @@ def build_records(
         raise InvalidParameterError(
             "to_fiftyone: the dataset lives in memory, but FiftyOne shows image files; save it "
             "with ds.to_folder(DIR) (or open a dataset directory) and push that."
-        )
-    if worst_slices < 0 or min_slice_n < 1:
-        raise InvalidParameterError(
-            f"worst_slices must be >= 0 and min_slice_n >= 1; received {worst_slices} and "
-            f"{min_slice_n}."
         )
     m = ds.manifest
     # FiftyOne reads the files it is pointed at: none outside the dataset root

@@ -11,7 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from datacentric.exceptions import InvalidParameterError
+from datacentric._validation import invalid_parameter
 from datacentric.integrations.labelstudio.pull import PullResult, pull_annotations
 from datacentric.integrations.labelstudio.push import PushResult, push_review
 
@@ -86,10 +86,15 @@ class LabelStudioBackend:
 
 
 def _project(target: str | None) -> str:
+    """The project title: this backend's required ``target`` (its value checked as
+    :func:`push_review`'s ``project``)."""
     if not target:
-        raise InvalidParameterError(
-            "the labelstudio review backend needs a project title; received none. Pass "
-            "target='...' (CLI: --project NAME)."
+        raise invalid_parameter(
+            "LabelStudioBackend",
+            "target",
+            target,
+            "a Label Studio project title",
+            fix="Pass target='...' (CLI: --project NAME).",
         )
     return target
 

@@ -17,9 +17,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from numbers import Integral, Real
 from typing import Any, TypeVar
 
 from datacentric._deps import import_optional
+from datacentric._validation import Interval, check_params, invalid_parameter
 from datacentric.exceptions import InvalidParameterError, LabelStudioError, ServerUnavailableError
 
 __all__ = [
@@ -54,6 +56,15 @@ def redact(text: str, secret: str | None) -> str:
     if not secret:
         return text
     return text.replace(secret, "***")
+
+
+#: What ``LabelStudioClient``'s parameters accept (``token`` is checked apart: never shown).
+_CLIENT_CONSTRAINTS: dict[str, list[Any]] = {
+    "url": [str, None],
+    "retries": [Interval(Integral, 0, None, closed="left")],
+    "backoff": [Interval(Real, 0, None, closed="left")],
+    "timeout": [Interval(Real, 0, None, closed="neither")],
+}
 
 
 class LabelStudioClient:
@@ -94,15 +105,25 @@ class LabelStudioClient:
         backoff: float = 0.5,
         timeout: float = 120.0,
     ) -> None:
+        check_params(
+            "LabelStudioClient",
+            {"url": url, "retries": retries, "backoff": backoff, "timeout": timeout},
+            _CLIENT_CONSTRAINTS,
+            {"url": None, "retries": 3, "backoff": 0.5, "timeout": 120.0},
+        )  # never the token: a message must not show it
         url = url or os.environ.get(ENV_URL)
         if not url:
             raise InvalidParameterError(
                 f"no Label Studio URL: pass url= (CLI --url) or set ${ENV_URL}, e.g. "
                 "http://localhost:8080."
             )
-        if not url.startswith(("http://", "https://")):
-            raise InvalidParameterError(
-                f"the Label Studio URL must start with http:// or https://; received {url!r}."
+        if not url.startswith(("http://", "https://")):  # from url= or the environment
+            raise invalid_parameter(
+                "LabelStudioClient",
+                "url",
+                url,
+                f"an http:// or https:// URL (from url= or ${ENV_URL})",
+                fix="Pass the server's address, e.g. url='http://localhost:8080'.",
             )
         token = token if token is not None else os.environ.get(ENV_TOKEN)
         if not token:
@@ -110,8 +131,6 @@ class LabelStudioClient:
                 f"no Label Studio API token: pass token= (CLI --token) or set ${ENV_TOKEN}. Find "
                 "it in Label Studio under Account & Settings > Access Token."
             )
-        if not (isinstance(retries, int) and retries >= 0):
-            raise InvalidParameterError(f"retries must be an integer >= 0, received {retries!r}.")
         self.url = url.rstrip("/")
         self._token = token
         self.retries = retries

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from datacentric._validation import Interval, NonEmptyString, validate_call
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.integrations.labelstudio.client import LabelStudioClient, LabelStudioError
@@ -66,6 +68,10 @@ _ANNOTATED = {
         ],
     }
 }
+
+#: A project: its title or its id on the server.
+_PROJECT: list[object] = [NonEmptyString(), int]
+_PAGE_SIZE: list[object] = [Interval(Integral, 1, None, closed="left")]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,6 +188,7 @@ def _resolve_project(client: LabelStudioClient, project: str | int) -> tuple[int
     return pid, project
 
 
+@validate_call({"project": _PROJECT, "page_size": _PAGE_SIZE})
 def fetch_annotations(
     client: LabelStudioClient, project: str | int, *, page_size: int = 500
 ) -> FetchedAnnotations:
@@ -250,6 +257,14 @@ def apply_decisions(
     )
 
 
+@validate_call(
+    {
+        "project": _PROJECT,
+        "commit": ["boolean"],
+        "message": [str, None],
+        "page_size": _PAGE_SIZE,
+    }
+)
 def pull_annotations(
     dataset: Dataset | str | Path,
     *,

@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -23,6 +24,13 @@ from xml.sax.saxutils import quoteattr
 import polars as pl
 
 from datacentric._read import read_parquet
+from datacentric._validation import (
+    Constraint,
+    Interval,
+    Options,
+    SequenceOf,
+    validate_call,
+)
 from datacentric.dataset import Dataset
 from datacentric.dataset.images import check_paths_inside, read_image_bytes
 from datacentric.exceptions import InvalidDatasetError, InvalidParameterError, format_items
@@ -44,6 +52,23 @@ __all__ = ["ENV_DOCUMENT_ROOT", "PushResult", "ensure_project", "push_review", "
 
 ENV_DOCUMENT_ROOT = "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"
 ImageMode = Literal["auto", "local-files", "data-uri"]
+
+
+class _ProjectTitle(Constraint):
+    """A Label Studio project title: at least 3 characters."""
+
+    def is_satisfied_by(self, value: object) -> bool:
+        return isinstance(value, str) and len(value) >= 3
+
+    def __str__(self) -> str:
+        return "a project title of at least 3 characters"
+
+    def invalid_values(self) -> list[object]:
+        return ["ab"]
+
+
+#: What a Label Studio project title accepts (``push_review``, ``ensure_project``).
+PROJECT_TITLE = [_ProjectTitle()]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,6 +203,7 @@ def _last_review_queue(root: Path | None) -> pl.DataFrame:
     )
 
 
+@validate_call({"title": PROJECT_TITLE})
 def ensure_project(
     client: LabelStudioClient, title: str, classes: list[str], guide: AnnotationGuide | None
 ) -> int:
@@ -186,10 +212,6 @@ def ensure_project(
     An existing project must offer a choice for every class; its instructions are replaced by
     the guide when one is given.
     """
-    if len(title) < 3:
-        raise InvalidParameterError(
-            f"Label Studio project titles need at least 3 characters; received {title!r}."
-        )
     pid = client.find_project(title)
     if pid is not None:
         found = client.call(f"get project {pid}", client.sdk.projects.get, pid, read=True)
@@ -283,6 +305,17 @@ def _predictions(
     return out
 
 
+@validate_call(
+    {
+        "project": PROJECT_TITLE,
+        "issue_types": [SequenceOf(str), None],
+        "model_version": [str],
+        "images": [Options(str, ("auto", "local-files", "data-uri"))],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "limit": [Interval(Integral, 0, None, closed="left"), None],
+        "on_chunk": ["callable", None],
+    }
+)
 def push_review(
     dataset: Dataset | str | Path,
     items: pl.DataFrame | ScanResult | None = None,
@@ -352,12 +385,6 @@ def push_review(
         raise InvalidParameterError(
             "push_review needs a folder-backed dataset (its images are sent to Label Studio); "
             "save it with ds.to_folder(DIR) first."
-        )
-    if not (isinstance(chunk_size, int) and chunk_size >= 1):
-        raise InvalidParameterError(f"chunk_size must be an integer >= 1, received {chunk_size!r}.")
-    if images not in ("auto", "local-files", "data-uri"):
-        raise InvalidParameterError(
-            f"images must be 'auto', 'local-files' or 'data-uri'; received {images!r}."
         )
     if predictions is not None:  # checked before anything is sent (classes by name, ranges)
         from datacentric.train.recipe import Predictions as _Predictions

@@ -26,10 +26,13 @@ from datacentric.integrations.labelstudio import (
     choice_result,
     instructions_html,
     label_config,
+    pull_annotations,
     push_review,
     result_label,
     review_items,
 )
+from datacentric.integrations.labelstudio.push import ensure_project
+from datacentric.testing import check_parameter_constraints
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "0123456789secret0123456789secret01234567"
@@ -67,8 +70,22 @@ def test_client_needs_url_and_token(monkeypatch: pytest.MonkeyPatch) -> None:
         LabelStudioClient()
     with pytest.raises(InvalidParameterError, match=r"\$LABEL_STUDIO_API_KEY"):
         LabelStudioClient("http://127.0.0.1:1")
-    with pytest.raises(InvalidParameterError, match="must start with http"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^LabelStudioClient: parameter url must be an http:// or https:// URL .*; "
+        r"received 'localhost:8080' \(str\)",
+    ):
         LabelStudioClient("localhost:8080", "t")
+    for kwargs, match in [
+        ({"retries": -1}, r"retries must be an integer >= 0; received -1"),
+        ({"timeout": 0}, r"timeout must be a number > 0; received 0"),
+        ({"backoff": "x"}, r"backoff must be a number >= 0; received 'x'"),
+    ]:
+        with pytest.raises(InvalidParameterError, match="^LabelStudioClient: parameter " + match):
+            LabelStudioClient("http://127.0.0.1:1", SECRET, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError) as bad_url:  # the token is never shown
+        LabelStudioClient(3, SECRET)  # type: ignore[arg-type]
+    assert SECRET not in str(bad_url.value) and "parameter url must be" in str(bad_url.value)
     monkeypatch.setenv("LABEL_STUDIO_URL", "http://127.0.0.1:2/")
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", SECRET)
     c = LabelStudioClient()
@@ -131,10 +148,38 @@ def test_push_checks_inputs_before_contacting_the_server(tmp_path: Path) -> None
     with pytest.raises(InvalidParameterError, match="folder-backed"):
         push_review(mem, pl.DataFrame({"sample_id": ["0"]}), project="abc", client=client)
     disk = mem.to_folder(tmp_path / "ds")
-    with pytest.raises(InvalidParameterError, match="chunk_size"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^push_review: parameter chunk_size must be an integer >= 1; received 0 \(int\)",
+    ):
         push_review(disk, None, project="abc", client=client, chunk_size=0)
-    with pytest.raises(InvalidParameterError, match="images must be"):
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^push_review: parameter images must be one of 'auto', 'local-files', 'data-uri'; "
+        r"received 's3' \(str\)",
+    ):
         push_review(disk, None, project="abc", client=client, images="s3")  # type: ignore[arg-type]
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^push_review: parameter project must be a project title of at least 3 "
+        r"characters; received 'ab' \(str\)",
+    ):
+        push_review(disk, None, project="ab", client=client)
+    with pytest.raises(InvalidParameterError, match=r"^push_review: parameter issue_types .*'x'"):
+        push_review(disk, None, project="abc", client=client, issue_types="x")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match=r"^push_review: parameter limit .*-1"):
+        push_review(disk, None, project="abc", client=client, limit=-1)
+    with pytest.raises(InvalidParameterError, match=r"^pull_annotations: parameter page_size"):
+        pull_annotations(disk, project="abc", client=client, page_size=0)
+    with pytest.raises(InvalidParameterError, match=r"^pull_annotations: parameter project .*''"):
+        pull_annotations(disk, project="", client=client)
+    valid = {"project": "abc"}
+    # another type for each, plus: project 'ab'; issue_types a bare string and [object()];
+    # images an unknown option; chunk_size 0, 1.5; limit -1, 0.5
+    assert check_parameter_constraints(push_review, valid) == 7 + 1 + 2 + 1 + 2 + 2
+    # project ''; commit 'yes', 1; page_size 0, 1.5
+    assert check_parameter_constraints(pull_annotations, valid) == 4 + 1 + 2 + 2
+    assert check_parameter_constraints(ensure_project) == 2
     with pytest.raises(InvalidParameterError, match="needs the server's document root"):
         push_review(
             disk,
