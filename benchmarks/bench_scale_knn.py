@@ -270,7 +270,10 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
 
 
 def notes(res: dict[str, Any]) -> list[str]:
+    p = res.get("params", {})
     return [
+        f"Ran: kNN on {p.get('knn_rows'):,} x {DIM} embeddings, slices on "
+        f"{p.get('slice_rows'):,} rows (full sizes are 10,000,000 and 100,000,000).",
         "The finders' steps are measured on the kNN graph without building a 10 M-row "
         "Dataset (the per-row detail strings and issue tables of scan are not included).",
         "The machine is shared (2 cores, other engineers' jobs running): wall times are upper "

@@ -64,7 +64,7 @@ QUERY_CHUNK = 65_536
 #: Candidates proposed by the IVF-PQ index per wanted neighbour, re-ranked exactly.
 RERANK_FACTOR = 8
 _RERANK_ROWS = 1_024
-_IVF_NPROBE = 8
+_IVF_NPROBE = 32
 _IVF_TRAIN_PER_LIST = 40
 _METHODS = ("auto", "exact", "hnsw", "ivf")
 
