@@ -12,9 +12,10 @@ Three backends, all from faiss:
   :data:`RERANK_FACTOR` × (k+1) candidates per query, which are then re-ranked by their
   exact cosine similarity read from ``base``. The index holds only the codes (16 bytes
   per 128-d vector: 160 MB at 10 M), so ``base`` may be a memory-mapped ``.npy``
-  (``np.load(path, mmap_mode="r")``) larger than RAM. Recall@10 vs exact ≈ 0.98 on
-  clustered 128-d data at 200k (the coarse lists probed, not the PQ codes, limit it) (``tests/issues/test_knn.py`` asserts ≥ 0.9 on a generated set;
-  ``benchmarks/bench_scale_knn.py`` measures it on a sample at 1 M and 10 M).
+  (``np.load(path, mmap_mode="r")``) larger than RAM. Recall@10 vs exact: ≈ 0.98 at
+  200k and 0.80 at 1 M clustered 128-d rows (the coarse lists probed limit it, not the PQ
+  codes; ``tests/issues/test_knn.py`` asserts ≥ 0.9 on a generated set,
+  ``benchmarks/bench_scale_knn.py`` measures it on a sample).
 
 ``method="auto"`` (default) is exact up to :data:`EXACT_MAX` base rows (results identical
 to earlier releases), HNSW up to :data:`HNSW_MAX` and IVF above (on this project's 2-core
