@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datacentric._arrays import finite_rows
 from datacentric.dataset import Dataset
 from datacentric.exceptions import SchemaError, format_items
 from datacentric.issues.knn import KnnGraph, knn, normalize_rows
@@ -62,14 +63,21 @@ def check_pred_probs(pred_probs: Any, n: int, classes: list[str]) -> np.ndarray:
 
 
 def check_embeddings(embeddings: Any, n: int) -> np.ndarray:
-    """Validate embeddings: shape (n, D) with D >= 1 and all values finite."""
-    arr = np.asarray(embeddings, dtype=np.float32)
+    """Validate embeddings: shape (n, D) with D >= 1 and all values finite.
+
+    float32 input (a read-only memory map of a ``.npy`` included) is returned as is, not
+    copied; the finiteness check reads it in row chunks.
+    """
+    if isinstance(embeddings, np.ndarray) and embeddings.dtype != np.float32:
+        arr = embeddings.astype(np.float32)
+    else:
+        arr = np.asarray(embeddings, dtype=np.float32)
     if arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] < 1:
         raise SchemaError(
             f"embeddings must have shape (n_samples, dim) with n_samples = {n}, received shape "
             f"{arr.shape}. Pass one row per sample in manifest order."
         )
-    bad = ~np.isfinite(arr).all(axis=1)
+    bad = ~finite_rows(arr)
     if bad.any():
         rows = np.flatnonzero(bad).tolist()
         raise SchemaError(
@@ -193,7 +201,8 @@ class ScanContext:
 
     @cached_property
     def normalized_embeddings(self) -> np.ndarray:
-        """L2-normalised float32 embeddings (cosine geometry)."""
+        """L2-normalised float32 embeddings (cosine geometry), a copy in memory (the kNN
+        graph does not need it: it normalises chunk by chunk)."""
         if self.embeddings is None:
             raise SchemaError("this finder needs embeddings; none were given.")
         return normalize_rows(self.embeddings)
@@ -201,7 +210,9 @@ class ScanContext:
     @cached_property
     def knn_graph(self) -> KnnGraph:
         """The ``knn_k`` nearest neighbours of every sample (cosine), computed once."""
-        return knn(self.normalized_embeddings, self.knn_k, normalized=True)
+        if self.embeddings is None:
+            raise SchemaError("this finder needs embeddings; none were given.")
+        return knn(self.embeddings, self.knn_k)
 
     @cached_property
     def thumbnails(self) -> tuple[np.ndarray, np.ndarray]:

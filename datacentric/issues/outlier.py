@@ -64,11 +64,10 @@ class OutlierFinder(IssueFinder):
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Score every sample by its mean distance to its nearest neighbours."""
-        graph = (
-            ctx.knn_graph
-            if ctx.knn_k >= self.k
-            else knn(ctx.normalized_embeddings, self.k, normalized=True)
-        )
+        if ctx.knn_k >= self.k or ctx.embeddings is None:
+            graph = ctx.knn_graph  # (which says so when there are no embeddings)
+        else:
+            graph = knn(ctx.embeddings, self.k)
         dist = graph.distances[:, : self.k].mean(axis=1).astype(np.float64)
         log_d = np.log(dist + 1e-6)
         log_med = float(np.median(log_d))

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from datacentric._arrays import finite_rows
 from datacentric.exceptions import InvalidParameterError, format_items
 from datacentric.train.prediction_files import (
     fail,
@@ -247,8 +248,8 @@ def _check_embeddings(emb: Any, n: int, ids: Sequence[str], source: str) -> np.n
         )
     if arr.shape[1] == 0:
         return None
-    arr = arr.astype(np.float32)
-    bad = ~np.isfinite(arr).all(axis=1)
+    arr = np.asarray(arr, dtype=np.float32)  # float32 (a read-only memmap too): not copied
+    bad = ~finite_rows(arr)
     if bad.any():
         idx = np.flatnonzero(bad)
         raise fail(
@@ -507,7 +508,7 @@ def coerce_embeddings(obj: Any, ds: Dataset, *, what: str = "embeddings") -> np.
                 f"(with embeddings and sample_ids), received {path.name!r}."
             )
         if suffix == ".npy":
-            arr: Any = read_npy(path, source)
+            arr: Any = read_npy(path, source, mmap=True)
         else:
             data = read_npz(path, keys=("sample_ids", "embeddings"), what="embeddings")
             if "embeddings" not in data:

@@ -44,8 +44,14 @@ def fail(source: str, what: str) -> SchemaError:
     return SchemaError(f"{source}: {what}")
 
 
-def _read_npy_stream(fh: IO[bytes], source: str, key: str, limit: int) -> np.ndarray:
-    """One ``.npy`` stream: the header is checked (no objects, size bounded) before reading."""
+def _read_npy_stream(
+    fh: IO[bytes], source: str, key: str, limit: int, *, header_only: bool = False
+) -> np.ndarray:
+    """One ``.npy`` stream: the header is checked (no objects, size bounded) before reading.
+
+    ``header_only``: stop after the checks (the stream is left at the data); returns an
+    empty array.
+    """
     try:
         version = np.lib.format.read_magic(fh)
         if version == (1, 0):
@@ -72,6 +78,8 @@ def _read_npy_stream(fh: IO[bytes], source: str, key: str, limit: int) -> np.nda
             f"{key} claims shape {shape} ({nbytes:,} bytes), more than the file can hold "
             f"(at most {limit:,} bytes). The file is corrupt or crafted; write it again.",
         )
+    if header_only:
+        return np.zeros(0, dtype=dtype)
     data = fh.read(nbytes)
     if len(data) < nbytes:
         raise fail(
@@ -144,14 +152,35 @@ def read_npz(
     return out
 
 
-def read_npy(path: Path, source: str) -> np.ndarray:
-    """A ``.npy`` array, its header checked against the file size before reading."""
+def read_npy(path: Path, source: str, *, mmap: bool = False) -> np.ndarray:
+    """A ``.npy`` array, its header checked against the file size before reading.
+
+    With ``mmap=True`` the data is not read but memory-mapped read-only
+    (``np.load(path, mmap_mode="r")``): a 5 GB embeddings file costs memory only for the
+    rows in use (see :mod:`datacentric._arrays`).
+    """
     try:
         size = path.stat().st_size
         with path.open("rb") as fh:
-            return _read_npy_stream(fh, source, "the array", size)
+            if not mmap:
+                return _read_npy_stream(fh, source, "the array", size)
+            _read_npy_stream(fh, source, "the array", size, header_only=True)
+            offset = fh.tell()
     except OSError as exc:
         raise FileAccessError(f"{source} cannot be read: {reason(exc)}.") from None
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except OSError as exc:
+        raise FileAccessError(f"{source} cannot be read: {reason(exc)}.") from None
+    except Exception as exc:
+        raise fail(source, f"the array cannot be mapped ({reason(exc)}).") from None
+    if arr.nbytes > size - offset:  # np.load maps a short file without complaint
+        raise fail(
+            source,
+            f"the array is truncated ({size - offset:,} of {arr.nbytes:,} bytes of shape "
+            f"{arr.shape}); write the file again.",
+        )
+    return arr
 
 
 def texts(arr: np.ndarray) -> list[str]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 import numpy as np
 import polars as pl
 
+from datacentric._arrays import finite_rows
 from datacentric._io import atomic_write
 from datacentric.exceptions import SchemaError, format_items
 
@@ -70,7 +71,7 @@ class Predictions:
     def __post_init__(self) -> None:
         ids = [str(s) for s in self.sample_ids]
         probs = np.asarray(self.pred_probs, dtype=np.float64)
-        emb = np.asarray(self.embeddings, dtype=np.float32)
+        emb = np.asarray(self.embeddings, dtype=np.float32)  # float32 (a memmap too): no copy
         n = len(ids)
         if probs.ndim != 2 or probs.shape[0] != n:
             raise SchemaError(
@@ -88,7 +89,7 @@ class Predictions:
                 f"{probs.shape[1]} columns; pass one class name per column."
             )
         if n:
-            bad = ~(np.isfinite(probs).all(axis=1) & np.isfinite(emb).all(axis=1))
+            bad = ~(np.isfinite(probs).all(axis=1) & finite_rows(emb))
             sums = probs.sum(axis=1)
             bad |= (np.abs(sums - 1.0) > _SUM_TOLERANCE) | (probs < 0).any(axis=1)
             if bad.any():
