@@ -24,6 +24,11 @@ The limits (``docs/data-model.md`` explains each):
 ``max_recipe_width`` (default 1024)
     The largest width (channels, embedding size) a model recipe may ask for, in code or in a
     model file (checked before anything is allocated).
+``train_cache_bytes`` (default 1,073,741,824: 1 GiB)
+    How many bytes of decoded training images a model recipe's ``fit`` may keep in memory
+    (per process) so that epochs after the first do not decode the files again. A training
+    set larger than this is decoded on the fly every epoch, a few batches in memory; ``0``
+    turns the cache off. The trained weights are the same either way.
 
 Examples
 --------
@@ -55,7 +60,11 @@ DEFAULTS: dict[str, Any] = {
     "yaml_max_bytes": 10_000_000,
     "yaml_max_nodes": 1_000_000,
     "max_recipe_width": 1024,
+    "train_cache_bytes": 1 << 30,
 }
+
+# the smallest value of each integer setting (1 unless named here)
+_MINIMUM: dict[str, int] = {"train_cache_bytes": 0}
 
 _ENV_PREFIX = "DATACENTRIC_"
 _TRUE = {"1", "true", "yes", "on"}
@@ -88,12 +97,15 @@ def _check(name: str, value: Any, source: str) -> Any:
             value = int(value.strip().replace("_", ""))
         except ValueError:
             raise InvalidParameterError(
-                f"setting {name!r} must be a positive integer, received {value!r} (from "
+                f"setting {name!r} must be an integer, received {value!r} (from "
                 f"{source}). Set e.g. {_ENV_PREFIX}{name.upper()}={default}."
             ) from None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    least: int = _MINIMUM.get(name, 1)
+    number: object = value
+    if isinstance(number, bool) or not isinstance(number, int) or number < least:
+        kind = "a positive integer" if least == 1 else f"an integer >= {least}"
         raise InvalidParameterError(
-            f"setting {name!r} must be a positive integer, received {value!r} (from {source})."
+            f"setting {name!r} must be {kind}, received {value!r} (from {source})."
             f" The default is {default}."
         )
     return value
@@ -112,8 +124,8 @@ def get_config() -> dict[str, Any]:
     Examples
     --------
     >>> sorted(get_config())  # doctest: +NORMALIZE_WHITESPACE
-    ['allow_symlinks_outside', 'max_image_pixels', 'max_recipe_width', 'yaml_max_bytes',
-     'yaml_max_nodes']
+    ['allow_symlinks_outside', 'max_image_pixels', 'max_recipe_width', 'train_cache_bytes',
+     'yaml_max_bytes', 'yaml_max_nodes']
     """
     out = {name: _from_env(name) for name in DEFAULTS}
     out.update(_global)

@@ -20,6 +20,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from datacentric.config import config_context, get_config
 from datacentric.engine.base import TaskResources, _check_workers, progress_bar
 from datacentric.exceptions import EngineError, InvalidParameterError
 
@@ -47,10 +48,13 @@ def _one_torch_thread() -> None:
 
 
 def _call(payload: bytes) -> Any:
-    """Run one task in a worker: ``payload`` is the pickled ``(fn, item)``."""
-    fn, item = pickle.loads(payload)
+    """Run one task in a worker: ``payload`` is the pickled ``(fn, item, settings)``, the
+    settings being the caller's :func:`~datacentric.get_config` (its limits hold in the
+    worker too, ``config_context`` included)."""
+    fn, item, settings = pickle.loads(payload)
     _one_torch_thread()
-    return fn(item)
+    with config_context(**settings):
+        return fn(item)
 
 
 @contextmanager
@@ -134,7 +138,10 @@ class LocalEngine:
 
             return SequentialEngine().map(fn, items, desc=desc, progress=progress)
         try:
-            payloads = [pickle.dumps((fn, item), pickle.HIGHEST_PROTOCOL) for item in items]
+            settings = get_config()
+            payloads = [
+                pickle.dumps((fn, item, settings), pickle.HIGHEST_PROTOCOL) for item in items
+            ]
         except Exception as exc:  # PicklingError, AttributeError, TypeError ...
             raise InvalidParameterError(
                 f"LocalEngine.map: the task {getattr(fn, '__qualname__', fn)!r} and its items "

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from datacentric._deps import import_optional
 from datacentric._validation import Interval, check_params
+from datacentric.config import config_context, get_config
 from datacentric.engine.base import TaskResources, progress_bar
 from datacentric.exceptions import EngineError, IntegrationError
 
@@ -301,7 +302,8 @@ class RayEngine:
             retry_exceptions=False,
         )
         fn_ref = ray.put(fn)  # sent once, not with every task
-        refs = [remote.remote(fn_ref, item) for item in items]
+        settings = get_config()  # the caller's limits hold on the cluster too
+        refs = [remote.remote(fn_ref, item, settings) for item in items]
         position = {ref: i for i, ref in enumerate(refs)}
         results: list[Any] = [None] * len(refs)
         failed: tuple[int, BaseException] | None = None
@@ -349,13 +351,15 @@ class RayEngine:
             ) from None
 
 
-def _run_task(fn: Callable[[T], R], item: T) -> R:
+def _run_task(fn: Callable[[T], R], item: T, settings: dict[str, Any]) -> R:
     """The Ray task: ``fn(item)`` with one torch thread, as on the local engine (the same
-    bits whatever ran the task; the recipes set their own thread count inside)."""
+    bits whatever ran the task; the recipes set their own thread count inside), under the
+    caller's settings (:func:`~datacentric.get_config`)."""
     from datacentric.engine.local import _one_torch_thread
 
     _one_torch_thread()
-    return fn(item)
+    with config_context(**settings):
+        return fn(item)
 
 
 def _cancel(ray: ModuleType, refs: Sequence[Any]) -> None:

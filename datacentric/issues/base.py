@@ -124,6 +124,7 @@ class IssueFinder:
         init = cls.__dict__.get("__init__")
         if init is not None and not getattr(init, "_validates_params", False):
             setattr(cls, "__init__", _validating(init))  # noqa: B010 (mypy: no method assign)
+
     #: When a scan leaves images that cannot be read out of the model, every finder sees
     #: the readable rows only, except those with ``all_rows = True`` (integrity), which see
     #: every row and report the others.

@@ -371,8 +371,15 @@ class TorchRecipe:
         ids = ds.sample_ids
         size = (self.image_size, self.image_size)
         # decoded batch by batch (one pass for the statistics, one per epoch): memory holds
-        # a few batches whatever the number of images
-        images = data.ManifestImages(ds, [ids[i] for i in labeled], size=size, mode=self._mode)
+        # a few batches whatever the number of images, plus the decoded images themselves
+        # when they fit in the train_cache_bytes setting (then only the first pass decodes)
+        images = data.ManifestImages(
+            ds,
+            [ids[i] for i in labeled],
+            size=size,
+            mode=self._mode,
+            cache_bytes=get_config()["train_cache_bytes"],
+        )
         fixed = self._fixed_normalisation(init)
         if fixed is not None:
             mean, std = fixed

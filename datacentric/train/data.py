@@ -5,8 +5,9 @@ manifest (``torch.utils.data.DataLoader`` takes it as is): item ``i`` is the dec
 its ``i``-th sample, read with the dataset's hardening limits (inside the root, links
 resolved at the read, at most ``max_image_pixels`` pixels). :meth:`ManifestImages.batches`
 yields the batches of a given order, decoding the next batch in a background thread while
-the current one trains. :func:`channel_stats` computes the per-channel normalisation in one
-streaming pass, exactly (integer pixel histograms).
+the current one trains; with ``cache_bytes`` the decoded images are kept in memory when they
+fit, so a second pass (the next epoch) reads no file. :func:`channel_stats` computes the
+per-channel normalisation in one streaming pass, exactly (integer pixel histograms).
 
 torch is not imported here: the items are numpy arrays.
 """
@@ -43,6 +44,11 @@ class ManifestImages:
         Resize every image to this size.
     mode : {"L", "RGB"}, optional
         Convert every image to grayscale or RGB.
+    cache_bytes : int, default 0
+        Keep the decoded images in memory after their first decoding when all of them fit
+        in this many bytes (known up front only with both ``size`` and ``mode``); later
+        passes then read the cache. ``0``: no cache, every pass decodes the files. The
+        arrays are the same either way.
 
     Examples
     --------
@@ -54,6 +60,11 @@ class ManifestImages:
     (2, (4, 4, 3), np.uint8(32))
     >>> [b.shape for b in images.batches([1, 0, 1], batch_size=2)]
     [(2, 4, 4, 3), (1, 4, 4, 3)]
+    >>> cached = ManifestImages(ds, size=(4, 4), mode="L", cache_bytes=1024)
+    >>> cached.caching, cached.n_cached
+    (True, 0)
+    >>> _ = list(cached.batches(batch_size=2)); cached.n_cached
+    3
     """
 
     def __init__(
@@ -63,12 +74,30 @@ class ManifestImages:
         *,
         size: tuple[int, int] | None = None,
         mode: str | None = None,
+        cache_bytes: int = 0,
     ) -> None:
         self.ds = ds
         self.sample_ids = ds.sample_ids if sample_ids is None else [str(s) for s in sample_ids]
         self._paths = ds._paths_for(sample_ids)
         self.size = None if size is None else (int(size[0]), int(size[1]))
         self.mode = mode
+        self._cache: np.ndarray | None = None
+        self._filled: np.ndarray | None = None
+        if self.size is not None and mode in ("L", "RGB") and len(self.sample_ids):
+            shape = (len(self.sample_ids), *self.size, 1 if mode == "L" else 3)
+            if math.prod(shape) <= cache_bytes:
+                self._cache = np.empty(shape, dtype=np.uint8)  # pages touched when filled
+                self._filled = np.zeros(len(self.sample_ids), dtype=bool)
+
+    @property
+    def caching(self) -> bool:
+        """Whether the decoded images are kept in memory (they fit in ``cache_bytes``)."""
+        return self._cache is not None
+
+    @property
+    def n_cached(self) -> int:
+        """How many images are in the cache now."""
+        return 0 if self._filled is None else int(self._filled.sum())
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -83,6 +112,18 @@ class ManifestImages:
         return list(self._decode([int(i) for i in indices]))
 
     def _decode(self, rows: Sequence[int]) -> np.ndarray:
+        if self._cache is None or self._filled is None:
+            return self._read(rows)
+        idx = np.asarray(rows, dtype=np.int64)
+        todo = idx[~self._filled[idx]]
+        if len(todo):
+            # each row is written once, before it is marked filled; rows are distinct
+            # within a pass, so the decoding thread and the reader never share a row
+            self._cache[todo] = self._read(todo.tolist())
+            self._filled[todo] = True
+        return self._cache[idx]
+
+    def _read(self, rows: Sequence[int]) -> np.ndarray:
         ids = [self.sample_ids[i] for i in rows]
         paths = [self._paths[i] for i in rows]
         return self.ds._decode_batch(ids, paths, self.size, self.mode)
@@ -99,7 +140,8 @@ class ManifestImages:
         """
         rows = np.arange(len(self)) if order is None else np.asarray(order, dtype=np.int64)
         chunks = [rows[s : s + batch_size] for s in range(0, len(rows), batch_size)]
-        if prefetch <= 0 or len(chunks) <= 1:
+        cached = self._filled is not None and bool(self._filled.all())
+        if prefetch <= 0 or len(chunks) <= 1 or cached:
             for chunk in chunks:
                 yield self._decode(chunk.tolist())
             return

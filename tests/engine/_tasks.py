@@ -82,3 +82,10 @@ class CountingPrior:
 
     def get_params(self) -> dict[str, Any]:
         return {"smoothing": self.smoothing}
+
+
+def setting(name: str) -> Any:
+    """The value of a datacentric setting where the task runs."""
+    from datacentric import get_config
+
+    return get_config()[name]

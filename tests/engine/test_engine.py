@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from datacentric import config_context
 from datacentric import exceptions as errors
 from datacentric.engine import (
     Engine,
@@ -50,6 +51,12 @@ def test_task_exception_is_reraised_as_is(engine: Engine) -> None:
     with pytest.raises(ValueError, match="plain error 0"):
         engine.map(_tasks.value_error, [0, 1])
     assert engine.map(_tasks.square, [1, 2]) == [1, 4]  # still usable after a failure
+
+
+def test_the_callers_settings_hold_in_the_workers(engine: Engine) -> None:
+    with config_context(max_image_pixels=1234, train_cache_bytes=0):
+        assert engine.map(_tasks.setting, ["max_image_pixels", "train_cache_bytes"]) == [1234, 0]
+    assert engine.map(_tasks.setting, ["max_image_pixels"] * 2) == [40_000_000] * 2
 
 
 def test_progress_bar_counts_items(engine: Engine, capsys: pytest.CaptureFixture[str]) -> None:

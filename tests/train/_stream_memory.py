@@ -44,8 +44,13 @@ def write_images(root: Path, n: int, seed: int = 0) -> None:
     ).write_parquet(root / "manifest.parquet")
 
 
-def main(root: str) -> None:
-    """Train one epoch and predict every image; print the seconds taken."""
+def main(root: str, cache_bytes: int = 1 << 20) -> None:
+    """Train one epoch and predict every image; print the seconds taken.
+
+    ``cache_bytes`` (the ``train_cache_bytes`` setting) is below the decoded size of the
+    test's training sets by default: the path a training set too large for the cache takes.
+    """
+    from datacentric import config_context
     from datacentric.dataset import Dataset
     from datacentric.train import SmallCNNRecipe
 
@@ -55,7 +60,8 @@ def main(root: str) -> None:
     recipe = SmallCNNRecipe(
         image_size=SIDE, epochs=1, batch_size=64, width=2, embedding_dim=4, augment=False
     )
-    recipe.fit(ds, seed=0)
+    with config_context(train_cache_bytes=cache_bytes):
+        recipe.fit(ds, seed=0)
     preds = recipe.predict(ds)
     assert preds.pred_probs.shape == (len(ds), 2)
     print(f"seconds={time.perf_counter() - start:.1f}")

@@ -20,8 +20,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from datacentric import config_context  # noqa: E402
 from datacentric.dataset import Dataset  # noqa: E402
-from datacentric.exceptions import UnreadableImageError  # noqa: E402
+from datacentric.exceptions import MissingImageError, UnreadableImageError  # noqa: E402
 from datacentric.train import SmallCNNRecipe, data  # noqa: E402
 from tests.hostile._child import run_child  # noqa: E402
 from tests.train import _stream_runs  # noqa: E402
@@ -163,6 +164,37 @@ def test_fit_and_predict_memory_does_not_grow_with_the_number_of_images() -> Non
     small, large = _peak(2000), _peak(8000)
     decoded_extra = 6000 * SIDE * SIDE * 3
     assert large - small < decoded_extra / 3, (small / MIB, large / MIB)
+
+
+def test_decoded_training_images_are_cached_when_they_fit(tmp_path: Path) -> None:
+    ds = _stream_runs.make_folder(tmp_path, n=30)
+    plain = data.ManifestImages(ds, size=(8, 8), mode="RGB")
+    expected = np.stack([plain[i] for i in range(len(plain))])
+    assert not plain.caching
+    cached = data.ManifestImages(ds, size=(8, 8), mode="RGB", cache_bytes=30 * 8 * 8 * 3)
+    assert cached.caching and cached.n_cached == 0
+    first = np.concatenate(list(cached.batches(np.arange(29, -1, -1), batch_size=7)))
+    assert np.array_equal(first, expected[::-1]) and cached.n_cached == 30
+    for path in (tmp_path / "images").rglob("*.png"):
+        path.unlink()  # a second pass reads no file
+    order = np.random.default_rng(0).permutation(30)
+    again = np.concatenate(list(cached.batches(order, batch_size=4)))
+    assert np.array_equal(again, expected[order])
+    with pytest.raises(MissingImageError):
+        plain[0]
+    # one byte short of the decoded set, or an unknown size: decoded on every pass
+    assert not data.ManifestImages(ds, size=(8, 8), mode="RGB", cache_bytes=5759).caching
+    assert not data.ManifestImages(ds, mode="RGB", cache_bytes=1 << 30).caching
+
+
+def test_training_is_the_same_with_and_without_the_cache(tmp_path: Path) -> None:
+    ds = _stream_runs.make_folder(tmp_path, n=30)
+    recipe = SmallCNNRecipe(image_size=8, epochs=2, batch_size=8, width=2, embedding_dim=2)
+    with config_context(train_cache_bytes=0):
+        a = recipe.clone().fit(ds, seed=3).predict(ds)
+    b = recipe.clone().fit(ds, seed=3).predict(ds)  # the default: a 1 GiB cache
+    assert np.array_equal(a.pred_probs, b.pred_probs)
+    assert np.array_equal(a.embeddings, b.embeddings)
 
 
 def test_fit_is_deterministic_and_predict_streams_every_row(tmp_path: Path) -> None:
