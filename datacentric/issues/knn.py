@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Any
@@ -162,10 +163,15 @@ def _build(base: np.ndarray, method: str, normalized: bool, seed: int) -> Any:
 def _rerank(
     base: np.ndarray, q: np.ndarray, cand: np.ndarray, want: int, normalized: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``want`` most similar of each query's candidates, by exact inner product."""
+    """The ``want`` most similar of each query's candidates, by exact inner product.
+
+    Blocks of :data:`_RERANK_ROWS` queries are independent: they run on every core (numpy
+    releases the GIL in the gathers, products and sorts), each writing its own rows.
+    """
     sims_out = np.empty((q.shape[0], want), np.float32)
     idx_out = np.empty((q.shape[0], want), np.int64)
-    for a in range(0, q.shape[0], _RERANK_ROWS):
+
+    def block(a: int) -> None:
         c = cand[a : a + _RERANK_ROWS]
         valid = c >= 0
         uniq, inv = np.unique(np.where(valid, c, 0), return_inverse=True)
@@ -177,6 +183,15 @@ def _rerank(
         order = np.lexsort((c, -sims), axis=1)[:, :want]
         sims_out[a : a + _RERANK_ROWS] = np.take_along_axis(sims, order, axis=1)
         idx_out[a : a + _RERANK_ROWS] = np.take_along_axis(np.where(valid, c, -1), order, axis=1)
+
+    starts = range(0, q.shape[0], _RERANK_ROWS)
+    threads = min(_threads(), len(starts))
+    if threads <= 1:
+        for a in starts:
+            block(a)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(block, starts))  # list(): re-raise a block's error here
     return sims_out, idx_out
 
 
