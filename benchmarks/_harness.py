@@ -195,37 +195,55 @@ def run_job(
     mem_cap_gib: float | None = None,
     tag: str | None = None,
     params: Mapping[str, Any] | None = None,
+    prefix: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run ``script --job JOB`` in a fresh interpreter and return the JSON it wrote, or a
     record of the timeout, the out-of-memory kill or the failure (with the log's tail).
 
     A watchdog polls the job's resident memory and kills its process group past
-    ``mem_cap_gib`` or ``timeout``. The job writes ``<tmp>/<tag>.json`` and may write arrays
-    to ``<tmp>/<tag>_arrays.npz``, whose path comes back as ``_arrays``.
+    ``mem_cap_gib`` or ``timeout`` (or when the watch itself is interrupted, e.g. Ctrl-C).
+    The job writes ``<tmp>/<tag>.json`` and may write arrays to ``<tmp>/<tag>_arrays.npz``,
+    whose path comes back as ``_arrays``.
+
+    ``prefix`` is put before the command, e.g. ``["nsenter", "--net=/proc/P/ns/net", "--"]``
+    to run the job in another network namespace; it must *exec* the interpreter (nsenter,
+    env and taskset do), so that the watched pid is the job's own. ``env`` replaces the
+    job's environment (default: this process's).
     """
     tag = tag or job
     out, arrays, log = tmp / f"{tag}.json", tmp / f"{tag}_arrays.npz", tmp / f"{tag}.log"
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, str(Path(script).resolve()), "--job", job, "--job-out", str(out)]
+    cmd = [*prefix, sys.executable, str(Path(script).resolve()), "--job", job]
+    cmd += ["--job-out", str(out)]
     cmd += ["--job-arrays", str(arrays), "--job-params", json.dumps(params or {}, default=str)]
     print(f"[{now()}] job {tag} (timeout {timeout:.0f} s)", flush=True)
     cap_kib = None if mem_cap_gib is None else int(mem_cap_gib * 2**20)
     seen_kib, why = 0, None
     t0 = time.perf_counter()
     with log.open("w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-        while proc.poll() is None:
-            rss = status_kib("VmRSS", proc.pid) or 0
-            seen_kib = max(seen_kib, rss)
-            if cap_kib is not None and rss > cap_kib:
-                why = "memory"
-            elif time.perf_counter() - t0 > timeout:
-                why = "time"
-            if why:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=None if env is None else dict(env),
+        )
+        try:
+            while proc.poll() is None:
+                rss = status_kib("VmRSS", proc.pid) or 0
+                seen_kib = max(seen_kib, rss)
+                if cap_kib is not None and rss > cap_kib:
+                    why = "memory"
+                elif time.perf_counter() - t0 > timeout:
+                    why = "time"
+                if why:
+                    break
+                time.sleep(0.2)
+        finally:  # a limit, or this process interrupted: the job must not outlive the watch
+            if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)  # the job's own process group
                 proc.wait()
-                break
-            time.sleep(0.2)
     wall = round(time.perf_counter() - t0, 2)
     if why == "time":
         return {"timed_out": True, "timeout_s": timeout, "wall_s": wall}
@@ -263,7 +281,16 @@ class Jobs:
     args: argparse.Namespace
     tmp: Path
 
-    def __call__(self, job: str, *, tag: str | None = None, **params: Any) -> dict[str, Any]:
+    def __call__(
+        self,
+        job: str,
+        *,
+        tag: str | None = None,
+        prefix: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        **params: Any,
+    ) -> dict[str, Any]:
+        """Run ``job`` (see :func:`run_job` for ``prefix`` and ``env``)."""
         shared = {k: v for k, v in vars(self.args).items() if not k.startswith("job")}
         return run_job(
             self.script,
@@ -273,6 +300,8 @@ class Jobs:
             mem_cap_gib=self.args.mem_cap_gib,
             tag=tag,
             params={**shared, **params},
+            prefix=prefix,
+            env=env,
         )
 
 

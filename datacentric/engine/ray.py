@@ -230,6 +230,18 @@ class RayEngine:
         self._owns_connection = True
         self.workers = self._cluster_cpus(None)
 
+    def node_gpus(self) -> float:
+        """The most GPUs one alive node of the cluster has (``0.0`` without GPUs).
+
+        Cross-validation asks for a GPU per fold task when a recipe with ``device="auto"``
+        runs on a cluster where this is at least 1 (a task cannot span nodes).
+        """
+        most = 0.0
+        for node in self._ray.nodes():
+            if node.get("Alive"):
+                most = max(most, float(node.get("Resources", {}).get("GPU", 0)))
+        return most
+
     def _cluster_cpus(self, fallback: int | None) -> int:
         cpus = int(self._ray.cluster_resources().get("CPU", 0))
         return max(cpus, 1) if cpus else int(fallback or 1)

@@ -32,7 +32,7 @@ import numpy as np
 from datacentric._io import atomic_write
 from datacentric._validation import Interval, Options, validate_call
 from datacentric.config import config_context, get_config
-from datacentric.engine import Engine, get_engine
+from datacentric.engine import Engine, TaskResources, get_engine
 from datacentric.exceptions import (
     DatacentricError,
     InvalidDatasetError,
@@ -44,7 +44,14 @@ from datacentric.train.recipe import ModelRecipe, Predictions
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
 
-__all__ = ["FoldTask", "clear_cv_cache", "cross_val_predict", "cv_cache_dir", "run_fold"]
+__all__ = [
+    "FoldTask",
+    "clear_cv_cache",
+    "cross_val_predict",
+    "cv_cache_dir",
+    "fold_resources",
+    "run_fold",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +227,13 @@ def _cross_val_predict(
         )
     if todo:
         eng = _picklable_or_sequential(eng, sent)
-        results = eng.map(run_fold, todo, desc="cross-validation folds", progress=progress)
+        results = eng.map(
+            run_fold,
+            todo,
+            desc="cross-validation folds",
+            progress=progress,
+            resources=fold_resources(getattr(sent, "device", None), _engine_gpus(eng)),
+        )
         outputs.update({t.fold: r for t, r in zip(todo, results, strict=True)})
     # merge in fold order (the same arithmetic whatever ran the folds: bit-identical)
     probs = np.zeros((n, k))
@@ -325,6 +338,52 @@ def _read_fold(task: FoldTask, k: int) -> tuple[np.ndarray, np.ndarray] | None:
         logger.warning("cross_val_predict: ignoring cache %s of another shape", task.cache_file)
         return None
     return probs, emb
+
+
+def fold_resources(device: object, engine_gpus: float | None) -> TaskResources | None:
+    """What one fold task asks its engine for, from the recipe's ``device`` parameter.
+
+    Parameters
+    ----------
+    device : str or None
+        The recipe's ``device`` (``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``); anything
+        else (a recipe without a ``device`` parameter) asks for nothing special.
+    engine_gpus : float or None
+        The most GPUs one node of the engine has (:meth:`RayEngine.node_gpus
+        <datacentric.engine.ray.RayEngine.node_gpus>`), or ``None`` for an engine that runs
+        the tasks on this machine and does not schedule by resources (local, sequential).
+
+    Returns
+    -------
+    TaskResources or None
+        ``TaskResources(num_cpus=1, num_gpus=1)`` when the fold will train on CUDA:
+        ``"cuda"``/``"cuda:N"`` always (on a Ray cluster without GPUs that is a one-line
+        ``EngineError``, not a wait); ``"auto"`` only on an engine that reports a node with
+        at least one GPU. ``"auto"`` is resolved where the fold *runs*, not in this
+        process (a driver without a GPU may send folds to GPU nodes), and the engines that
+        report no GPUs (``None``) ignore resources anyway. ``None`` otherwise: the engine's
+        default of one CPU.
+
+    Examples
+    --------
+    >>> fold_resources("auto", 4.0)
+    TaskResources(num_cpus=1, num_gpus=1)
+    >>> fold_resources("auto", 0.0) is None, fold_resources("cpu", 4.0) is None
+    (True, True)
+    >>> fold_resources("cuda:1", None)
+    TaskResources(num_cpus=1, num_gpus=1)
+    """
+    if not isinstance(device, str):
+        return None
+    if device.startswith("cuda") or (device == "auto" and (engine_gpus or 0) >= 1):
+        return TaskResources(num_cpus=1, num_gpus=1)
+    return None
+
+
+def _engine_gpus(eng: Engine) -> float | None:
+    """``eng.node_gpus()`` for an engine that schedules by resources (Ray), else ``None``."""
+    probe = getattr(eng, "node_gpus", None)
+    return float(probe()) if callable(probe) else None
 
 
 def _picklable_or_sequential(eng: Engine, recipe: ModelRecipe) -> Engine:

@@ -4,8 +4,9 @@ and a fold cache that lets an interrupted run resume from its finished folds."""
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -13,9 +14,9 @@ import pytest
 from PIL import Image
 
 from datacentric import Dataset
-from datacentric.engine import LocalEngine
+from datacentric.engine import LocalEngine, SequentialEngine, TaskResources
 from datacentric.train import SmallCNNRecipe, clear_cv_cache, cross_val_predict
-from datacentric.train.crossval import CACHE_DIR, cv_cache_dir
+from datacentric.train.crossval import CACHE_DIR, cv_cache_dir, fold_resources
 from tests.engine import _tasks
 
 
@@ -158,3 +159,72 @@ def test_a_recipe_that_cannot_be_pickled_runs_sequentially(
         out = cross_val_predict(_arrays_dataset(), Local(), folds=2, engine=local)
     assert "cannot be sent to worker processes" in caplog.text
     assert out.pred_probs.shape == (30, 3)
+
+
+GPU = TaskResources(num_cpus=1, num_gpus=1)
+
+
+@pytest.mark.parametrize(
+    ("device", "engine_gpus", "want"),
+    [
+        ("cpu", None, None),
+        ("cpu", 4.0, None),  # never, even on a GPU cluster
+        ("auto", None, None),  # an engine on this machine: "auto" resolves in the fold
+        ("auto", 0.0, None),  # a cluster without GPUs (the driver's own GPU is irrelevant)
+        ("auto", 0.5, None),  # no node has a whole GPU for a fold
+        ("auto", 1.0, GPU),
+        ("auto", 8.0, GPU),
+        ("cuda", None, GPU),  # always (the local engine ignores it)
+        ("cuda", 0.0, GPU),  # always: Ray then fails in one line instead of waiting
+        ("cuda:1", 2.0, GPU),
+        (None, 4.0, None),  # a recipe without a device parameter
+    ],
+)
+def test_fold_resources_ask_for_a_gpu_only_when_the_fold_trains_on_cuda(
+    device: str | None, engine_gpus: float | None, want: TaskResources | None
+) -> None:
+    assert fold_resources(device, engine_gpus) == want
+
+
+class _Recording(SequentialEngine):
+    """The sequential engine, noting the resources each map asks for; ``gpus`` is what it
+    reports as ``node_gpus()`` (like a Ray cluster), or absent (like the local engine)."""
+
+    def __init__(self, gpus: float | None) -> None:
+        self.asked: list[TaskResources | None] = []
+        if gpus is not None:
+            self.node_gpus = lambda: gpus
+
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        desc: str = "",
+        progress: bool = False,
+        resources: TaskResources | None = None,
+    ) -> list[Any]:
+        self.asked.append(resources)
+        return super().map(fn, items, desc=desc, progress=progress, resources=resources)
+
+
+@pytest.mark.parametrize(
+    ("device", "gpus", "want"),
+    [("auto", 2.0, GPU), ("auto", 0.0, None), ("cpu", 2.0, None), ("auto", None, None)],
+)
+def test_cross_validation_sends_the_fold_resources_to_the_engine(
+    device: str, gpus: float | None, want: TaskResources | None
+) -> None:
+    ds = _arrays_dataset()
+    recipe = SmallCNNRecipe(image_size=8, epochs=1, device=device)
+    eng = _Recording(gpus)
+    got = cross_val_predict(ds, recipe, folds=2, engine=eng, cache=False)
+    assert eng.asked == [want]
+    # the request changes where a fold may run, never what it computes ("auto" is the CPU here)
+    ref = cross_val_predict(ds, recipe, folds=2, engine="sequential", cache=False)
+    assert np.array_equal(got.pred_probs, ref.pred_probs)
+
+
+def test_the_local_engine_runs_tasks_that_ask_for_a_gpu(local: LocalEngine) -> None:
+    # resources are ignored on this machine: a GPU request must not stop the tasks
+    assert local.map(_tasks.square, [1, 2, 3], resources=GPU) == [1, 4, 9]

@@ -69,3 +69,11 @@ def slow_shard(item: dict[str, Any]) -> str:
     with (root / "writes.log").open("a") as log:
         log.write(f"{i}\n")
     return body
+
+
+def gpu_facts(engine: Any) -> dict[str, Any]:
+    """What cross-validation reads from the engine to decide a fold's GPU request."""
+    from datacentric.train.crossval import _engine_gpus, fold_resources
+
+    gpus = _engine_gpus(engine)
+    return {"node_gpus": gpus, "auto": repr(fold_resources("auto", gpus))}

@@ -259,6 +259,18 @@ class RayCluster:
             lines += [line for line in out.splitlines() if "pgrep" not in line]
         return sorted(set(lines))
 
+    def pids(self) -> list[int]:
+        """The live processes of the cluster: each ``ray start`` and all it spawned (the
+        GCS, raylets, task workers) or names the cluster's temp dir (a daemon that left), for
+        measuring their memory. Drivers are not included."""
+        roots = [p.pid for p in self._started if p.poll() is None]
+        found = set(roots) | {pid for pid, _ in _descendants(roots)}
+        out = subprocess.run(
+            ["pgrep", "-f", str(self.temp_dir)], capture_output=True, text=True, check=False
+        ).stdout
+        found |= {int(x) for x in out.split()}
+        return sorted(found - {os.getpid()})
+
     def stop(self) -> None:
         # Ray's task workers start their own process groups: note every descendant now.
         self._tree |= _descendants([p.pid for p in self._started if p.poll() is None])

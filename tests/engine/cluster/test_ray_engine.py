@@ -49,6 +49,7 @@ BATCH: dict[str, dict[str, Any]] = {
         "desc": "cross-validation folds",
         "resources": {"num_cpus": 1, "num_gpus": 1},
     },
+    "gpu_facts": {"op": "call", "fn": f"{TASKS}:gpu_facts"},
 }
 
 
@@ -99,6 +100,11 @@ def test_a_bug_in_a_task_is_raised_as_itself(answer: dict[str, Any]) -> None:
 
 def test_task_resources_reach_ray(answer: dict[str, Any]) -> None:
     assert answer["batch"]["resources"]["results"] == [{"CPU": 0.5}, {"CPU": 0.5}]
+
+
+def test_folds_ask_for_no_gpu_on_a_cluster_without_gpus(answer: dict[str, Any]) -> None:
+    # the test cluster's nodes start with --num-gpus=0: device="auto" asks for none
+    assert answer["batch"]["gpu_facts"]["results"] == {"node_gpus": 0.0, "auto": "None"}
 
 
 def test_a_gpu_task_on_a_cluster_without_gpus_fails_instead_of_waiting(
