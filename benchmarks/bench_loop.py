@@ -30,6 +30,11 @@ fraction of the noise gap closed is ``(b - a) / (c - a)``, pooled over seeds as
 Target: at least 0.8 overall and on ``noisy_vendor`` (``vendor=vendor_c``). The noisy
 vendor's TEST labels are clean: its noise can only show through the model.
 
+Image quality (issue 16, part 3): the ``quality`` job (no training; ``_quality.py``) scores
+``ImageQualityFinder`` in both modes — false-alarm rate per sub-type on the demo's clean
+images and on upsampled low-resolution digits, recall on their planted dark/degraded images;
+target: every sub-type's false-alarm rate below 2 % in the default (relative) mode.
+
 Every training job runs in its own subprocess (this script re-invoked with ``--job``), so
 its wall time and peak resident memory (``ru_maxrss``) are its own; jobs run one after
 the other. ``--quick`` runs one seed (0).
@@ -301,6 +306,35 @@ def _fix_quality(log: Any, results: list[Any], shipped: Any, head: Any, truth: A
         out[f"{col[3:]}_in_train_before"] = planted_left(shipped, col)
         out[f"{col[3:]}_in_train_after"] = planted_left(head, col)
     return out
+
+
+def job_quality(args: argparse.Namespace) -> dict[str, Any]:
+    """Image-quality false alarms and recall, relative and absolute modes (``_quality.py``)."""
+    from _quality import measure_quality
+
+    return measure_quality(Path(args.demo))
+
+
+def quality_targets(res: dict[str, Any]) -> dict[str, Any]:
+    """Target: every sub-type's false-alarm rate < 2 % (relative mode), on both data sets."""
+    from _quality import TARGET_FALSE_ALARM
+
+    q = res.get("image_quality") or {}
+    worst = {
+        name: max(
+            (v["false_alarm_rate"] or 0.0 for v in q[name]["relative"].values()), default=None
+        )
+        for name in ("demo", "lowres")
+        if isinstance(q.get(name), dict) and "relative" in q[name]
+    }
+    return {
+        f"image_quality_false_alarm_lt_{TARGET_FALSE_ALARM}": {
+            "target": TARGET_FALSE_ALARM,
+            "measured_worst_subtype": worst,
+            "pass": bool(worst)
+            and all(w is not None and w < TARGET_FALSE_ALARM for w in worst.values()),
+        }
+    }
 
 
 def job_train(args: argparse.Namespace) -> dict[str, Any]:
@@ -673,6 +707,7 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
             "pass": bool(v is not None and v >= TARGET_GAP_CLOSED),
             "pass_ci_lower_bound": bool(ci is not None and ci[0] >= TARGET_GAP_CLOSED),
         }
+    out.update(quality_targets(res))
     return out
 
 
@@ -763,6 +798,7 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
         },
         "demo_build_s": round(time.perf_counter() - t0, 2),
     }
+    res["image_quality"] = jobs("quality", tag="quality", demo=demo)
     per_seed: dict[str, Any] = {}
     for s in seeds:
         runs: dict[str, Any] = {}
@@ -846,7 +882,12 @@ BENCH = Benchmark(
     script=__file__,
     doc=__doc__ or "",
     run=run,
-    jobs={"loop": job_loop, "train": job_train, "cleanlearning": job_cleanlearning},
+    jobs={
+        "loop": job_loop,
+        "train": job_train,
+        "cleanlearning": job_cleanlearning,
+        "quality": job_quality,
+    },
     packages=(
         "datacentric",
         "cleanlab",

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
-from datacentric._validation import Interval
+from datacentric._validation import Interval, Options
 from datacentric.issues.base import ISSUE_SCHEMA, IssueFinder, issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
@@ -17,6 +17,13 @@ from datacentric.issues.registry import register_finder
 __all__ = ["ImageQualityFinder"]
 
 _EPS = 1e-12
+#: MAD to standard deviation for a normal distribution (the robust z-score's scale).
+_MAD_TO_SD = 1.4826
+#: Smallest spread a robust z-score divides by: the statistics are on [0, 1] (aspect: log
+#: fold), so a dataset whose values all agree to within 0.01 does not make a 0.02 difference
+#: a hundred-sigma outlier.
+_MIN_SPREAD = 0.01
+MODES = ("relative", "absolute")
 
 
 def _severity_low(v: np.ndarray, t: float) -> np.ndarray:
@@ -34,22 +41,45 @@ def _severity_fold(fold: np.ndarray, t: float) -> np.ndarray:
     return np.log(fold) / (2.0 * max(math.log(t), _EPS))
 
 
+def robust_z(
+    value: np.ndarray, high_is_bad: bool, reference: np.ndarray | None = None
+) -> tuple[np.ndarray, float]:
+    """One-sided robust z-scores of ``value`` against the median of ``reference``, and it.
+
+    ``z = (v - median) / s`` (``median - v`` when low is bad), ``s = max(1.4826 MAD,
+    0.01)``, median and MAD of ``reference`` (default: ``value`` itself): positive in the
+    bad direction only, so half the values or more are never above 0.
+
+    Examples
+    --------
+    >>> z, m = robust_z(np.array([0.90, 0.92, 0.93, 0.94, 0.10]), high_is_bad=False)
+    >>> round(m, 2), np.round(z, 1).tolist()
+    (0.92, [0.7, 0.0, -0.3, -0.7, 27.7])
+    """
+    ref = value if reference is None or len(reference) == 0 else reference
+    median = float(np.median(ref))
+    spread = max(_MAD_TO_SD * float(np.median(np.abs(ref - median))), _MIN_SPREAD)
+    z = (value - median) / spread if high_is_bad else (median - value) / spread
+    return z, median
+
+
 _MESSAGES = {
-    "dark": "Very dark: 99th-percentile brightness {v:.2f} < {t:.2f}; check the exposure or "
+    "dark": "Very dark: 99th-percentile brightness {v:.2f} < {t:.2f}{rel}; check the exposure "
+    "or remove it.",
+    "bright": "Very bright (washed out): 1st-percentile brightness {v:.2f} > {t:.2f}{rel}; check "
+    "the exposure or remove it.",
+    "blurry": "Blurry: blurriness {v:.2f} > {t:.2f} (soft edges){rel}; re-capture it in focus or "
     "remove it.",
-    "bright": "Very bright (washed out): 1st-percentile brightness {v:.2f} > {t:.2f}; check the "
-    "exposure or remove it.",
-    "blurry": "Blurry: blurriness {v:.2f} > {t:.2f} (soft edges); re-capture it in focus or "
-    "remove it.",
-    "low_information": "Low information: entropy {v:.2f} < {t:.2f} (nearly uniform); check it "
-    "is not blank, a placeholder or a failed capture, or remove it.",
+    "low_information": "Low information: entropy {v:.2f} < {t:.2f} (nearly uniform){rel}; check "
+    "it is not blank, a placeholder or a failed capture, or remove it.",
     "odd_size": "Odd size {dims}: its area is {v:.1f}x {side} than the dataset median "
     "({median}; limit {t:g}x); check it is the right image, or resize consistently.",
-    "odd_aspect_ratio": "Odd aspect ratio {dims} ({v:.1f}:1, limit {t:g}:1); check for a bad "
-    "crop, a strip or a banner image.",
+    "odd_aspect_ratio": "Odd aspect ratio {dims} ({v:.1f}:1, limit {t:g}:1){rel}; check for a "
+    "bad crop, a strip or a banner image.",
     "grayscale": "Grayscale in a mostly colour dataset ({n_gray} of {n} readable images are "
     "grayscale); check the capture mode, or convert all images to one mode.",
 }
+_RELATIVE = ", unusual for this dataset (median {m}, robust z {z:.1f} > {zt:g})"
 
 
 @register_finder
@@ -64,8 +94,29 @@ class ImageQualityFinder(IssueFinder):
     ``detail`` is set on flagged rows. Unreadable images have no rows
     here (the ``integrity`` finder reports them).
 
+    **Relative to the dataset** (``mode="relative"``, the default): ``dark``, ``bright``,
+    ``blurry``, ``low_information`` and ``odd_aspect_ratio`` flag an image only when it is
+    *unusual for this dataset* — its one-sided robust z-score against the dataset's own
+    median, ``z = (median - v) / max(1.4826 MAD, 0.01)`` (``v - median`` when high is bad;
+    on the log fold for the aspect ratio), exceeds ``z_threshold`` (3.5, Iglewicz and
+    Hoaglin's cut-off for the modified z-score) — *and* it is past the absolute threshold
+    below, which stays as a floor: a dataset of good images flags nothing even when it has a
+    long tail, and a dataset that is uniformly dark (a night camera), blurry or
+    low-resolution flags nothing either, since half of a dataset or more can never be above
+    its own median. A group of bad images far from the bulk is still flagged, whatever its
+    share below one half (the demo's dark scanner is a fifth of its data). To drop the floor
+    and flag on the dataset-relative rule alone, set a threshold to its loosest value (e.g.
+    ``dark_threshold=1``). ``mode="absolute"`` applies the absolute thresholds alone
+    (CleanVision's rule; the behaviour before the relative rule). ``odd_size`` and
+    ``grayscale`` are relative to the dataset in both modes (rules below). The table's
+    ``robust_z`` and ``dataset_median`` columns hold the z-score and the median for the five
+    relative sub-types (null for the other two) in both modes, and a relative flag's
+    ``detail`` names them.
+
     Every sub-type's ``severity`` is 0.5 exactly at its threshold, above 0.5 only when the
-    row is flagged, and grows to 1 the further past the threshold:
+    row is flagged, and grows to 1 the further past the threshold (in relative mode it is
+    the smaller of the absolute severity below and ``z / (2 z_threshold)``, clipped to
+    [0, 1]):
 
     - ``dark``: ``brightness_p99 < dark_threshold`` (the brightest pixels are still dark;
       CleanVision's dark rule). Severity ``1 - v / (2 t)`` below ``t``, falling linearly
@@ -112,6 +163,11 @@ class ImageQualityFinder(IssueFinder):
         Longer side over shorter side, >= 1.
     grayscale_max_fraction : float, default 0.5
         Largest share of grayscale images for which they are still flagged, in [0, 1].
+    mode : {"relative", "absolute"}, default "relative"
+        ``"relative"``: flag what is unusual for this dataset and past the absolute
+        threshold; ``"absolute"``: the absolute thresholds alone.
+    z_threshold : float, default 3.5
+        Robust z-score above which a value is unusual for the dataset (relative mode), > 0.
 
     Examples
     --------
@@ -124,8 +180,20 @@ class ImageQualityFinder(IssueFinder):
     >>> t = ImageQualityFinder().find(ScanContext(ds))
     >>> t.filter(pl.col("is_issue")).select("sample_id", "issue_type").rows()
     [('1', 'dark')]
-    >>> print(t.filter(pl.col("is_issue"))["detail"][0])
-    Very dark: 99th-percentile brightness 0.09 < 0.32; check the exposure or remove it.
+    >>> print(t.filter(pl.col("is_issue"))["detail"][0])  # doctest: +NORMALIZE_WHITESPACE
+    Very dark: 99th-percentile brightness 0.09 < 0.32, unusual for this dataset (median 0.73,
+    robust z 58.9 > 3.5); check the exposure or remove it.
+
+    A dataset that is dark throughout (a night camera) is not flagged in relative mode:
+
+    >>> dim = rng.integers(8, 25, (4, 32, 32, 3), dtype=np.uint8)
+    >>> night = Dataset.from_arrays(dim, ["a"] * 4, classes=["a"])
+    >>> t = ImageQualityFinder().find(ScanContext(night))
+    >>> t.filter(pl.col("is_issue")).height
+    0
+    >>> t = ImageQualityFinder(mode="absolute").find(ScanContext(night))
+    >>> t.filter(pl.col("is_issue"))["issue_type"].to_list()
+    ['dark', 'dark', 'dark', 'dark']
     """
 
     name = "image_quality"
@@ -149,6 +217,8 @@ class ImageQualityFinder(IssueFinder):
         "odd_size_iqr": [Interval(Real, 0, None, closed="left")],
         "odd_aspect_ratio_threshold": [Interval(Real, 1, None, closed="left")],
         "grayscale_max_fraction": [Interval(Real, 0, 1, closed="both")],
+        "mode": [Options(str, MODES)],
+        "z_threshold": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -161,6 +231,8 @@ class ImageQualityFinder(IssueFinder):
         odd_size_iqr: float = 1.5,
         odd_aspect_ratio_threshold: float = 3.0,
         grayscale_max_fraction: float = 0.5,
+        mode: str = "relative",
+        z_threshold: float = 3.5,
     ) -> None:
         self.dark_threshold = dark_threshold
         self.bright_threshold = bright_threshold
@@ -170,6 +242,8 @@ class ImageQualityFinder(IssueFinder):
         self.odd_size_iqr = odd_size_iqr
         self.odd_aspect_ratio_threshold = odd_aspect_ratio_threshold
         self.grayscale_max_fraction = grayscale_max_fraction
+        self.mode = mode
+        self.z_threshold = z_threshold
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """One row per readable sample and sub-type (see the class docstring)."""
@@ -196,12 +270,13 @@ class ImageQualityFinder(IssueFinder):
 
         gray = s["is_grayscale"].to_numpy().astype(bool)
         share = float(gray.mean())
-        checks = [  # sub-type, value, threshold, is_issue, severity
+        not_low = ~low_info
+        checks = [  # sub-type, value, threshold, is_issue, severity (the absolute rule)
             ("dark", p99, self.dark_threshold, p99 < self.dark_threshold,
              _severity_low(p99, self.dark_threshold)),
             ("bright", p1, self.bright_threshold, p1 > self.bright_threshold,
              _severity_high(p1, self.bright_threshold)),
-            ("blurry", blur, self.blurry_threshold, (blur > self.blurry_threshold) & ~low_info,
+            ("blurry", blur, self.blurry_threshold, (blur > self.blurry_threshold) & not_low,
              np.where(low_info, 0.0, _severity_high(blur, self.blurry_threshold))),
             ("low_information", entropy, self.low_information_threshold, low_info,
              _severity_low(entropy, self.low_information_threshold)),
@@ -213,6 +288,15 @@ class ImageQualityFinder(IssueFinder):
             ("grayscale", gray.astype(np.float64), None,
              gray & (share <= self.grayscale_max_fraction), np.where(gray, 1.0 - share, 0.0)),
         ]  # fmt: skip
+        # The statistic each relative sub-type is scored on, and whether high is bad; blurry
+        # is scored among the images with edges to judge (not the low-information ones).
+        relative = {
+            "dark": (p99, False, None),
+            "bright": (p1, True, None),
+            "blurry": (blur, True, not_low),
+            "low_information": (entropy, False, None),
+            "odd_aspect_ratio": (np.log(aspect_fold), True, None),
+        }
         context = {
             "median": f"{int(np.median(width))}x{int(np.median(height))}",
             "n_gray": int(gray.sum()),
@@ -220,15 +304,30 @@ class ImageQualityFinder(IssueFinder):
         }
         parts = []
         for kind, value, threshold, flagged, severity in checks:
+            z = median = None
+            if kind in relative:
+                stat, high_is_bad, among = relative[kind]
+                z, median = robust_z(stat, high_is_bad, None if among is None else stat[among])
+                if kind == "odd_aspect_ratio":
+                    median = math.exp(median)
+                if self.mode == "relative":
+                    flagged = flagged & (z > self.z_threshold)
+                    severity = np.minimum(severity, np.clip(z / (2 * self.z_threshold), 0, 1))
             detail: list[str | None] = [None] * len(value)
             for i in np.flatnonzero(flagged):
+                rel = ""
+                if z is not None and median is not None and self.mode == "relative":
+                    m = f"{median:.1f}:1" if kind == "odd_aspect_ratio" else f"{median:.2f}"
+                    rel = _RELATIVE.format(m=m, z=z[i], zt=self.z_threshold)
                 detail[i] = _MESSAGES[kind].format(
                     v=value[i],
                     t=threshold,
+                    rel=rel,
                     dims=f"{width[i]}x{height[i]}",
                     side="smaller" if area[i] < med_area else "larger",
                     **context,
                 )
+            n = len(value)
             parts.append(
                 issue_table(
                     kind,
@@ -237,11 +336,16 @@ class ImageQualityFinder(IssueFinder):
                     severity,
                     detail,
                     value=pl.Series(value, dtype=pl.Float64),
-                    threshold=pl.Series([threshold] * len(value), dtype=pl.Float64),
+                    threshold=pl.Series([threshold] * n, dtype=pl.Float64),
+                    robust_z=pl.Series(z if z is not None else [None] * n, dtype=pl.Float64),
+                    dataset_median=pl.Series([median] * n, dtype=pl.Float64),
                 )
             )
         return self.check_output(pl.concat(parts))
 
     def _empty(self) -> pl.DataFrame:
-        schema = {**ISSUE_SCHEMA, "value": pl.Float64(), "threshold": pl.Float64()}
+        schema = {
+            **ISSUE_SCHEMA,
+            **dict.fromkeys(("value", "threshold", "robust_z", "dataset_median"), pl.Float64()),
+        }
         return pl.DataFrame(schema=schema)

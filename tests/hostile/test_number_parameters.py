@@ -62,3 +62,22 @@ def test_finder_thresholds_refuse_infinity() -> None:
         match=r"parameter dark_threshold must be a number in \[0, 1\]; received nan",
     ):
         ImageQualityFinder(dark_threshold=math.nan)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, True, "3.5", None, 0, -1.0])
+def test_image_quality_z_threshold_refuses_nan_inf_bool_and_non_positive(value: object) -> None:
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^ImageQualityFinder: parameter z_threshold must be a number > 0; received",
+    ):
+        ImageQualityFinder(z_threshold=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["Relative", "dataset", "", None, True, 1, ["relative"]])
+def test_image_quality_mode_is_one_of_two_strings(value: object) -> None:
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^ImageQualityFinder: parameter mode must be one of 'relative', 'absolute'; "
+        r"received",
+    ):
+        ImageQualityFinder(mode=value)  # type: ignore[arg-type]

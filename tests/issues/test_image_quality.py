@@ -17,6 +17,8 @@ from datacentric.issues.image_quality import ImageQualityFinder
 from datacentric.issues.registry import REGISTRY
 
 SUBTYPES = ImageQualityFinder.reports
+ABSOLUTE = ImageQualityFinder(mode="absolute")
+RELATIVE_TYPES = ("dark", "bright", "blurry", "low_information", "odd_aspect_ratio")
 
 
 def normal(seed: int, size: tuple[int, int] = (32, 32)) -> np.ndarray:
@@ -114,7 +116,7 @@ def test_details_name_the_measurement_and_action(crafted: pl.DataFrame) -> None:
 
 def test_severity_grows_past_the_threshold() -> None:
     imgs = [np.full((8, 8, 3), (v, v // 2, v // 3), np.uint8) for v in (80, 40, 10, 0)]
-    dark = find(imgs).filter(pl.col("issue_type") == "dark")
+    dark = find(imgs, ABSOLUTE).filter(pl.col("issue_type") == "dark")
     sev = dark["severity"].to_list()
     assert dark["is_issue"].all()
     assert sev == sorted(sev) and sev[-1] == 1.0
@@ -149,7 +151,7 @@ def test_grayscale_is_not_flagged_in_a_grayscale_dataset() -> None:
 
 
 def test_uniform_image_is_low_information_not_blurry() -> None:
-    t = find([normal(0), np.full((16, 16, 3), (200, 10, 10), np.uint8)])
+    t = find([normal(0), np.full((16, 16, 3), (200, 10, 10), np.uint8)], ABSOLUTE)
     assert flagged(t, "low_information") == ["1"]
     blurry = t.filter(pl.col("issue_type") == "blurry", pl.col("sample_id") == "1").row(
         0, named=True
@@ -158,7 +160,7 @@ def test_uniform_image_is_low_information_not_blurry() -> None:
 
 
 def test_sharp_square_is_not_blurry_but_blurred_copy_is() -> None:
-    t = find([blurred_square(0), blurred_square(1.0), blurred_square(3.0)])
+    t = find([blurred_square(0), blurred_square(1.0), blurred_square(3.0)], ABSOLUTE)
     b = t.filter(pl.col("issue_type") == "blurry")
     assert b["value"][0] < b["value"][1] < b["value"][2]
     assert b["is_issue"].to_list() == [False, False, True]
@@ -166,12 +168,15 @@ def test_sharp_square_is_not_blurry_but_blurred_copy_is() -> None:
 
 def test_thresholds_are_parameters() -> None:
     imgs = [normal(0), np.full((8, 8, 3), (40, 30, 50), np.uint8)]
-    assert flagged(find(imgs), "dark") == ["1"]
-    assert flagged(find(imgs, ImageQualityFinder(dark_threshold=0.1)), "dark") == []
-    assert flagged(find(imgs, ImageQualityFinder(dark_threshold=0.9)), "dark") == ["0", "1"]
+    assert flagged(find(imgs, ABSOLUTE), "dark") == ["1"]
+    assert (
+        flagged(find(imgs, ImageQualityFinder(dark_threshold=0.1, mode="absolute")), "dark") == []
+    )
+    both = ImageQualityFinder(dark_threshold=0.9, mode="absolute")
+    assert flagged(find(imgs, both), "dark") == ["0", "1"]
     tall = [normal(0), normal(1, (40, 20))]
-    assert flagged(find(tall), "odd_aspect_ratio") == []
-    lax = ImageQualityFinder(odd_aspect_ratio_threshold=1.5)
+    assert flagged(find(tall, ABSOLUTE), "odd_aspect_ratio") == []
+    lax = ImageQualityFinder(odd_aspect_ratio_threshold=1.5, mode="absolute")
     assert flagged(find(tall, lax), "odd_aspect_ratio") == ["1"]
 
 
@@ -205,6 +210,10 @@ def test_unreadable_images_have_no_rows(tmp_path: Path) -> None:
         {"odd_size_iqr": -1},
         {"odd_aspect_ratio_threshold": 0.9},
         {"grayscale_max_fraction": 2},
+        {"mode": "dataset"},
+        {"mode": None},
+        {"z_threshold": 0},
+        {"z_threshold": -1.0},
     ],
 )
 def test_invalid_parameters_raise(params: dict) -> None:
@@ -227,4 +236,139 @@ def test_declaration_and_params() -> None:
         "odd_size_iqr",
         "odd_aspect_ratio_threshold",
         "grayscale_max_fraction",
+        "mode",
+        "z_threshold",
     }
+    assert params["mode"] == "relative" and params["z_threshold"] == 3.5
+
+
+# ------------------------------------------------------------- relative to the dataset
+
+
+def lowres_digits(n: int, seed: int = 0) -> list[np.ndarray]:
+    """Real digits upsampled 8x8 -> 32x32 without smoothing or noise: few grey levels."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().images
+    idx = np.random.default_rng(seed).permutation(len(digits))[:n]
+    out = []
+    for i in idx:
+        ink = (digits[i] * 255 / 16).astype(np.uint8)
+        big = Image.fromarray(255 - ink).resize((32, 32), Image.Resampling.NEAREST)
+        out.append(np.asarray(big.convert("RGB")))
+    return out
+
+
+def flag_share(table: pl.DataFrame) -> dict[str, float]:
+    shares = table.group_by("issue_type").agg(pl.col("is_issue").mean())
+    return dict(shares.rows())
+
+
+def test_uniformly_low_resolution_images_flag_almost_nothing() -> None:
+    """The issue's case: fixed thresholds flag most of such a dataset low-information."""
+    imgs = lowres_digits(300)
+    relative = find(imgs)
+    absolute = find(imgs, ABSOLUTE)
+    assert flag_share(absolute)["low_information"] > 0.7  # what the issue met
+    shares = flag_share(relative)
+    assert max(shares.values()) <= 0.01, shares  # 0 to 3 of 300, per sub-type
+    assert relative["is_issue"].sum() <= 3
+    # the statistic and the threshold are the same in both modes, only the rule differs
+    info = relative.filter(pl.col("issue_type") == "low_information")
+    assert info["value"].equals(absolute.filter(pl.col("issue_type") == "low_information")["value"])
+    assert (info["value"] < 0.375).mean() > 0.7
+    assert info["dataset_median"].n_unique() == 1
+    assert info["dataset_median"][0] == pytest.approx(float(np.median(info["value"].to_numpy())))
+
+
+def test_planted_dark_subset_is_flagged_and_nothing_else() -> None:
+    """300 ordinary colour images, 9 (3 %) of them darkened: exactly those 9, only as dark."""
+    imgs = [normal(i) for i in range(300)]
+    dark = [str(i) for i in range(0, 300, 34)][:9]
+    for i in map(int, dark):
+        imgs[i] = (imgs[i] * 0.25).astype(np.uint8)  # p99 brightness ~0.19
+    t = find(imgs)
+    assert flagged(t, "dark") == dark
+    assert t.filter(pl.col("is_issue"), pl.col("issue_type") != "dark").height == 0
+    rows = t.filter(pl.col("issue_type") == "dark", pl.col("is_issue"))
+    assert (rows["robust_z"] > 3.5).all() and (rows["value"] < 0.32).all()
+    # the detail says why: the value, the floor, the dataset's median and the z-score
+    med = rows["dataset_median"][0]
+    assert 0.7 < med < 0.8
+    first = rows.row(0, named=True)
+    assert first["detail"] == (
+        f"Very dark: 99th-percentile brightness {first['value']:.2f} < 0.32, unusual for this "
+        f"dataset (median {med:.2f}, robust z {first['robust_z']:.1f} > 3.5); check the "
+        "exposure or remove it."
+    )
+
+
+def test_dark_dataset_flags_nothing_and_good_dataset_ignores_its_long_tail() -> None:
+    night = [(normal(i) * 0.25).astype(np.uint8) for i in range(60)]
+    assert flag_share(find(night, ABSOLUTE))["dark"] == 1.0
+    assert find(night)["is_issue"].sum() == 0
+    # good images with a tail of dimmer ones: unusual for the dataset, but not dark
+    tail = [normal(i) for i in range(60)]
+    for i in range(50, 60):
+        tail[i] = (tail[i] * (0.45 + 0.01 * i - 0.5)).astype(np.uint8)  # p99 0.35..0.43
+    t = find(tail)
+    dim = t.filter(
+        pl.col("issue_type") == "dark", pl.col("sample_id").is_in(list(map(str, range(50, 60))))
+    )
+    assert (dim["robust_z"] > 3.5).all() and (dim["value"] > 0.32).all()
+    assert t["is_issue"].sum() == 0
+    # dropping the floor (the loosest threshold) flags on the relative rule alone
+    no_floor = find(tail, ImageQualityFinder(dark_threshold=1.0))
+    assert flagged(no_floor, "dark") == [str(i) for i in range(50, 60)]
+
+
+def test_degraded_camera_slice_is_flagged_in_low_resolution_data() -> None:
+    """A darker, blurred 6 % slice among upsampled low-res digits: dark in both modes."""
+    imgs = lowres_digits(300, seed=1)
+    rng = np.random.default_rng(1)
+    slice_ids = [str(i) for i in sorted(rng.choice(300, 18, replace=False))]
+    for i in map(int, slice_ids):
+        soft = Image.fromarray(imgs[i]).filter(ImageFilter.GaussianBlur(1.2))
+        imgs[i] = (np.asarray(soft) * rng.uniform(0.18, 0.30)).astype(np.uint8)
+    relative, absolute = find(imgs), find(imgs, ABSOLUTE)
+    assert flagged(relative, "dark") == flagged(absolute, "dark") == slice_ids
+    # ... and the slice's blur is unusual for this sharp, blocky dataset
+    blur = relative.filter(pl.col("issue_type") == "blurry", pl.col("sample_id").is_in(slice_ids))
+    assert (blur["robust_z"] > 3.5).all()
+    others = relative.filter(~pl.col("sample_id").is_in(slice_ids), pl.col("is_issue"))
+    assert others.height <= 3  # a low-information digit or two, against ~250 in absolute mode
+    assert absolute.filter(~pl.col("sample_id").is_in(slice_ids), pl.col("is_issue")).height > 200
+
+
+def test_relative_severity_and_columns(crafted: pl.DataFrame) -> None:
+    """Severity is min(absolute severity, z / 2 z_threshold); odd_size and grayscale have no z."""
+    for kind in RELATIVE_TYPES:
+        rows = crafted.filter(pl.col("issue_type") == kind)
+        assert rows["robust_z"].null_count() == 0 and rows["dataset_median"].null_count() == 0
+        rel = np.clip(rows["robust_z"].to_numpy() / 7.0, 0, 1)
+        assert (rows["severity"].to_numpy() <= rel + 1e-12).all()
+    for kind in ("odd_size", "grayscale"):
+        rows = crafted.filter(pl.col("issue_type") == kind)
+        assert rows["robust_z"].null_count() == rows.height == 17
+    aspect = crafted.filter(pl.col("issue_type") == "odd_aspect_ratio", pl.col("is_issue"))
+    assert "unusual for this dataset (median 1.0:1, robust z" in aspect["detail"][0]
+
+
+def test_absolute_mode_is_the_fixed_threshold_rule() -> None:
+    """mode="absolute" flags exactly value-past-threshold, with the details of before."""
+    imgs = lowres_digits(120, seed=2) + [normal(i) for i in range(20)]
+    imgs += [(normal(i) * 0.2).astype(np.uint8) for i in range(5)]
+    t = find(imgs, ABSOLUTE)
+    past = {
+        "dark": pl.col("value") < pl.col("threshold"),
+        "bright": pl.col("value") > pl.col("threshold"),
+        "low_information": pl.col("value") < pl.col("threshold"),
+        "odd_aspect_ratio": pl.col("value") > pl.col("threshold"),
+    }
+    for kind, rule in past.items():
+        rows = t.filter(pl.col("issue_type") == kind)
+        assert rows["is_issue"].to_list() == rows.select(rule).to_series().to_list(), kind
+    flagged_rows = t.filter(pl.col("is_issue"))
+    assert flagged_rows.height > 100
+    assert not flagged_rows["detail"].str.contains("unusual").any()
+    assert flagged(t, "dark") == [str(i) for i in range(140, 145)]
