@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from numbers import Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -82,6 +82,18 @@ _MESSAGES = {
 _RELATIVE = ", unusual for this dataset (median {m}, robust z {z:.1f} > {zt:g})"
 
 
+class _Check(NamedTuple):
+    """One sub-type's statistic and absolute rule, and its robust z where it has one."""
+
+    kind: str
+    value: np.ndarray
+    threshold: float | None
+    past: np.ndarray
+    severity: np.ndarray
+    z: np.ndarray | None
+    median: float | None
+
+
 @register_finder
 class ImageQualityFinder(IssueFinder):
     """Images too dark, too bright, blurry, nearly blank, odd in size or shape, or grayscale.
@@ -111,7 +123,8 @@ class ImageQualityFinder(IssueFinder):
     ``grayscale`` are relative to the dataset in both modes (rules below). The table's
     ``robust_z`` and ``dataset_median`` columns hold the z-score and the median for the five
     relative sub-types (null for the other two) in both modes, and a relative flag's
-    ``detail`` names them.
+    ``detail`` names them. :meth:`statistics` counts, per sub-type, the images flagged and
+    those past the absolute threshold, and names a condition that is the dataset's norm.
 
     Every sub-type's ``severity`` is 0.5 exactly at its threshold, above 0.5 only when the
     row is flagged, and grows to 1 the further past the threshold (in relative mode it is
@@ -250,6 +263,103 @@ class ImageQualityFinder(IssueFinder):
         s = ctx.image_stats.filter(pl.col("readable"))
         if s.height == 0:
             return self._empty()
+        checks, width, height = self._checks(s)
+        area = (width * height).astype(np.float64)
+        med_area = float(np.median(area))
+        gray = s["is_grayscale"].to_numpy().astype(bool)
+        context = {
+            "median": f"{int(np.median(width))}x{int(np.median(height))}",
+            "n_gray": int(gray.sum()),
+            "n": len(gray),
+        }
+        parts = []
+        for c in checks:
+            flagged, severity = self._apply_mode(c)
+            relative = c.z is not None and self.mode == "relative"
+            detail: list[str | None] = [None] * len(c.value)
+            for i in np.flatnonzero(flagged):
+                rel = ""
+                if relative and c.z is not None and c.median is not None:
+                    m = f"{c.median:.1f}:1" if c.kind == "odd_aspect_ratio" else f"{c.median:.2f}"
+                    rel = _RELATIVE.format(m=m, z=c.z[i], zt=self.z_threshold)
+                detail[i] = _MESSAGES[c.kind].format(
+                    v=c.value[i],
+                    t=c.threshold,
+                    rel=rel,
+                    dims=f"{width[i]}x{height[i]}",
+                    side="smaller" if area[i] < med_area else "larger",
+                    **context,
+                )
+            n = len(c.value)
+            parts.append(
+                issue_table(
+                    c.kind,
+                    s["sample_id"],
+                    flagged,
+                    severity,
+                    detail,
+                    value=pl.Series(c.value, dtype=pl.Float64),
+                    threshold=pl.Series([c.threshold] * n, dtype=pl.Float64),
+                    robust_z=pl.Series(c.z if c.z is not None else [None] * n, dtype=pl.Float64),
+                    dataset_median=pl.Series([c.median] * n, dtype=pl.Float64),
+                )
+            )
+        return self.check_output(pl.concat(parts))
+
+    def statistics(self, ctx: ScanContext) -> dict[str, Any]:
+        """Per sub-type: how many images are flagged, and how many are past the threshold.
+
+        ``past_threshold`` counts the images the absolute rule alone would flag; where that
+        is half the readable images or more in relative mode, the condition is this
+        dataset's norm and ``norm_not_flagged`` names it (``mode="absolute"`` flags them).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from datacentric.dataset import Dataset
+        >>> dim = np.random.default_rng(0).integers(8, 25, (6, 16, 16, 3), dtype=np.uint8)
+        >>> ds = Dataset.from_arrays(dim, ["a"] * 6, classes=["a"])
+        >>> stats = ImageQualityFinder().statistics(ScanContext(ds))
+        >>> stats["norm_not_flagged"]
+        'dark (6 of 6 images past the threshold)'
+        >>> dark = stats["sub_types"][0]
+        >>> dark["issue_type"], dark["flagged"], dark["past_threshold"], dark["dataset_median"]
+        ('dark', 0, 6, 0.0896)
+        """
+        s = ctx.image_stats.filter(pl.col("readable"))
+        rows: list[dict[str, Any]] = []
+        norm = []
+        for c in self._checks(s)[0] if s.height else []:
+            flagged, _ = self._apply_mode(c)
+            past = int(c.past.sum())
+            rows.append(
+                {
+                    "issue_type": c.kind,
+                    "flagged": int(flagged.sum()),
+                    "past_threshold": past,
+                    "threshold": c.threshold,
+                    "dataset_median": None if c.median is None else round(c.median, 4),
+                }
+            )
+            if self.mode == "relative" and c.z is not None and 2 * past >= s.height:
+                norm.append(f"{c.kind} ({past} of {s.height} images past the threshold)")
+        return {
+            "mode": self.mode,
+            "z_threshold": self.z_threshold,
+            "n_readable": s.height,
+            "norm_not_flagged": "; ".join(norm) if norm else "none",
+            "sub_types": rows,
+        }
+
+    def _apply_mode(self, c: _Check) -> tuple[np.ndarray, np.ndarray]:
+        """``is_issue`` and ``severity`` of a check: the absolute rule, or both rules."""
+        if c.z is None or self.mode == "absolute":
+            return c.past, c.severity
+        flagged = c.past & (c.z > self.z_threshold)
+        return flagged, np.minimum(c.severity, np.clip(c.z / (2 * self.z_threshold), 0, 1))
+
+    def _checks(self, s: pl.DataFrame) -> tuple[list[_Check], np.ndarray, np.ndarray]:
+        """Each sub-type's statistic, absolute rule and (relative sub-types) robust z."""
         p99, p1, blur, entropy = (
             s[c].cast(pl.Float64).to_numpy()
             for c in ("brightness_p99", "brightness_p1", "blurriness", "entropy")
@@ -271,7 +381,7 @@ class ImageQualityFinder(IssueFinder):
         gray = s["is_grayscale"].to_numpy().astype(bool)
         share = float(gray.mean())
         not_low = ~low_info
-        checks = [  # sub-type, value, threshold, is_issue, severity (the absolute rule)
+        absolute = [  # sub-type, value, threshold, is_issue, severity (the absolute rule)
             ("dark", p99, self.dark_threshold, p99 < self.dark_threshold,
              _severity_low(p99, self.dark_threshold)),
             ("bright", p1, self.bright_threshold, p1 > self.bright_threshold,
@@ -297,51 +407,16 @@ class ImageQualityFinder(IssueFinder):
             "low_information": (entropy, False, None),
             "odd_aspect_ratio": (np.log(aspect_fold), True, None),
         }
-        context = {
-            "median": f"{int(np.median(width))}x{int(np.median(height))}",
-            "n_gray": int(gray.sum()),
-            "n": len(gray),
-        }
-        parts = []
-        for kind, value, threshold, flagged, severity in checks:
+        checks = []
+        for kind, value, threshold, past, severity in absolute:
             z = median = None
             if kind in relative:
                 stat, high_is_bad, among = relative[kind]
                 z, median = robust_z(stat, high_is_bad, None if among is None else stat[among])
                 if kind == "odd_aspect_ratio":
                     median = math.exp(median)
-                if self.mode == "relative":
-                    flagged = flagged & (z > self.z_threshold)
-                    severity = np.minimum(severity, np.clip(z / (2 * self.z_threshold), 0, 1))
-            detail: list[str | None] = [None] * len(value)
-            for i in np.flatnonzero(flagged):
-                rel = ""
-                if z is not None and median is not None and self.mode == "relative":
-                    m = f"{median:.1f}:1" if kind == "odd_aspect_ratio" else f"{median:.2f}"
-                    rel = _RELATIVE.format(m=m, z=z[i], zt=self.z_threshold)
-                detail[i] = _MESSAGES[kind].format(
-                    v=value[i],
-                    t=threshold,
-                    rel=rel,
-                    dims=f"{width[i]}x{height[i]}",
-                    side="smaller" if area[i] < med_area else "larger",
-                    **context,
-                )
-            n = len(value)
-            parts.append(
-                issue_table(
-                    kind,
-                    s["sample_id"],
-                    flagged,
-                    severity,
-                    detail,
-                    value=pl.Series(value, dtype=pl.Float64),
-                    threshold=pl.Series([threshold] * n, dtype=pl.Float64),
-                    robust_z=pl.Series(z if z is not None else [None] * n, dtype=pl.Float64),
-                    dataset_median=pl.Series([median] * n, dtype=pl.Float64),
-                )
-            )
-        return self.check_output(pl.concat(parts))
+            checks.append(_Check(kind, value, threshold, past, severity, z, median))
+        return checks, width, height
 
     def _empty(self) -> pl.DataFrame:
         schema = {

@@ -372,3 +372,32 @@ def test_absolute_mode_is_the_fixed_threshold_rule() -> None:
     assert flagged_rows.height > 100
     assert not flagged_rows["detail"].str.contains("unusual").any()
     assert flagged(t, "dark") == [str(i) for i in range(140, 145)]
+
+
+def test_statistics_name_a_condition_that_is_the_dataset_norm(tmp_path: Path) -> None:
+    """Relative mode does not flag a dataset-wide condition, but says so in the statistics."""
+    from datacentric import scan
+    from datacentric.issues import ScanResult
+
+    imgs = lowres_digits(100, seed=3)
+    ds = Dataset.from_arrays(imgs, ["a"] * 100, classes=["a"])
+    absolute = ABSOLUTE.find(ScanContext(ds))
+    past = int(absolute.filter(pl.col("issue_type") == "low_information")["is_issue"].sum())
+    assert past > 50
+    result = scan(ds, finders=["image_quality"], cross_validate=False)
+    stats = result.statistics["image_quality"]
+    assert stats["mode"] == "relative" and stats["n_readable"] == 100
+    assert stats["norm_not_flagged"] == f"low_information ({past} of 100 images past the threshold)"
+    rows = {r["issue_type"]: r for r in stats["sub_types"]}
+    assert set(rows) == set(SUBTYPES)
+    assert rows["low_information"]["past_threshold"] == past
+    for kind, row in rows.items():
+        n = result.flagged(kind).height
+        assert row["flagged"] == n, kind
+    assert rows["grayscale"]["dataset_median"] is None
+    result.save(tmp_path / "scan.parquet")
+    assert ScanResult.load(tmp_path / "scan.parquet").statistics == result.statistics
+    # absolute mode flags them, so nothing is left unflagged
+    fixed = ABSOLUTE.statistics(ScanContext(ds))
+    assert fixed["norm_not_flagged"] == "none"
+    assert {r["issue_type"]: r["flagged"] for r in fixed["sub_types"]}["low_information"] == past
