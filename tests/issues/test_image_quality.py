@@ -401,3 +401,22 @@ def test_statistics_name_a_condition_that_is_the_dataset_norm(tmp_path: Path) ->
     fixed = ABSOLUTE.statistics(ScanContext(ds))
     assert fixed["norm_not_flagged"] == "none"
     assert {r["issue_type"]: r["flagged"] for r in fixed["sub_types"]}["low_information"] == past
+
+
+@pytest.mark.parametrize(("n_dark", "flagged_dark"), [(8, 8), (16, 16), (24, 0), (40, 0)])
+def test_a_bad_group_is_flagged_below_half_the_data_and_is_the_norm_above(
+    n_dark: int, flagged_dark: int
+) -> None:
+    """40 images, n_dark of them dark: flagged while they are a minority, never the majority."""
+    imgs = [normal(i) for i in range(40)]
+    for i in range(n_dark):
+        imgs[i] = (imgs[i] * 0.25).astype(np.uint8)
+    ds = Dataset.from_arrays(imgs, ["a"] * 40, classes=["a"])
+    finder = ImageQualityFinder()
+    t = finder.find(ScanContext(ds))
+    assert flagged(t, "dark") == [str(i) for i in range(flagged_dark)]
+    assert t.filter(pl.col("is_issue"), pl.col("issue_type") != "dark").height == 0
+    norm = finder.statistics(ScanContext(ds))["norm_not_flagged"]
+    assert norm == (
+        "none" if 2 * n_dark < 40 else f"dark ({n_dark} of 40 images past the threshold)"
+    )
