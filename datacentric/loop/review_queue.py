@@ -31,6 +31,7 @@ as ``deferred`` (nothing is dropped; the next iteration's scan ranks them again)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from numbers import Integral
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,11 +39,14 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from datacentric._validation import Interval, Options, validate_call
+from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices.metrics import OVERALL
 from datacentric.slices.spec import SliceSpec
 
 if TYPE_CHECKING:
     from datacentric.slices import SliceMetrics
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DEFAULT_BUDGET_CAP",
@@ -170,10 +174,15 @@ def _slice_weights(
     best = [0.0] * n
     worst: list[str | None] = [None] * n
     for gap, name in sorted(gaps, key=lambda g: (-g[0], g[1])):
-        spec = SliceSpec.from_dict(definitions[name], source=f"slice {name!r} of the metrics")
-        if not set(spec.columns) <= set(samples.columns):
-            continue  # a slice on columns these samples lack: it cannot weigh them
-        for piece in spec.expand(samples):
+        try:
+            spec = SliceSpec.from_dict(definitions[name], source=f"slice {name!r} of the metrics")
+            if not set(spec.columns) <= set(samples.columns):
+                continue  # a slice on columns these samples lack (e.g. `pred`): no weight
+            pieces = spec.expand(samples)
+        except (SchemaError, InvalidParameterError) as exc:  # a weight, not worth a failed loop
+            log.warning("review queue: slice %r gives no weight (%s)", name, exc)
+            continue
+        for piece in pieces:
             for i, inside in enumerate(piece.mask(samples).to_list()):
                 if inside and gap > best[i]:
                     best[i], worst[i] = gap, name
@@ -249,8 +258,6 @@ def rank_review_queue(
     table = {**P_WRONG_PRIOR, **(priors or {})}
     missing = [c for c in ("sample_id", "issue_type", "severity") if c not in issues.columns]
     if missing:
-        from datacentric.exceptions import SchemaError
-
         raise SchemaError(
             f"rank_review_queue: the issues need columns {missing}; received {issues.columns}. "
             "Pass flagged rows of a scan (ScanResult.flagged())."
@@ -283,8 +290,6 @@ def rank_review_queue(
     )
     frame = samples if samples is not None else merged
     if "sample_id" not in frame.columns:
-        from datacentric.exceptions import SchemaError
-
         raise SchemaError(
             f"rank_review_queue: samples need a 'sample_id' column; received {frame.columns}."
         )

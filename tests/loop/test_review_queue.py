@@ -119,6 +119,16 @@ def test_without_metrics_every_weight_is_one() -> None:
     ) == {1.0}
 
 
+def test_a_slice_that_does_not_fit_the_samples_weighs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    metrics = _metrics()
+    metrics.meta["slices"]["site=y"] = {"name": "site=y", "where": {"site": 3}}  # not text
+    q = rank_review_queue(_issues(), slice_metrics=metrics, budget="all")
+    assert set(q["slice_weight"]) == {1.0}
+    assert "slice 'site=y' gives no weight" in caplog.text
+
+
 def test_budget_zero_default_and_ties() -> None:
     assert set(rank_review_queue(_issues(), budget=0)["status"]) == {"deferred"}
     # default: min(300, 5 % of the dataset), at least 1
