@@ -267,7 +267,7 @@ def fix(
         queue = queue.filter(pl.col("issue_type") != "imbalance")
     keep_cols = [
         c
-        for c in [*REVIEW_COLUMNS, "label_quality", "label", "split", *scan.samples.columns]
+        for c in [*REVIEW_COLUMNS, "label_quality", "keep", "label", "split", *scan.samples.columns]
         if c in queue.columns
     ]
     ranked = rank_review_queue(

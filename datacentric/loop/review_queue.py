@@ -16,6 +16,8 @@ Every flagged sample that the fix policy did not fix is a *candidate*. Each gets
   calibration: e.g. 0.9 for a leaked copy, 0.3 for an image-quality flag). Most finders put
   ``severity`` at 0.5 on their threshold and 1 far past it, so a flag just past the
   threshold counts half its prior.
+* the copy a duplicate cluster keeps (``exact_duplicate`` or ``near_duplicate`` with
+  ``keep`` true): 0 — the decision is about its other copies, which carry the flag.
 * several issues on one sample: ``1 - Π(1 - p_i)`` (at least one of them is real,
   taking them as independent).
 
@@ -85,6 +87,7 @@ P_WRONG_PRIOR: Mapping[str, float] = {
 }
 _OTHER_PRIOR = 0.3
 _OWN_PROBABILITY = ("annotator_disagreement",)
+_DUPLICATE_TYPES = ("exact_duplicate", "near_duplicate")
 
 Budget = int | Literal["all"] | None
 
@@ -147,6 +150,9 @@ def _p_wrong(issues: pl.DataFrame, priors: Mapping[str, float]) -> pl.Expr:
         )
     else:
         expr = pl.when(pl.col("issue_type") == "label").then(sev).otherwise(expr)
+    if "keep" in issues.columns:  # the kept copy of a duplicate cluster: its partners decide
+        kept = pl.col("issue_type").is_in(list(_DUPLICATE_TYPES)) & pl.col("keep").fill_null(False)
+        expr = pl.when(kept).then(0.0).otherwise(expr)
     return expr.clip(0.0, 1.0)
 
 

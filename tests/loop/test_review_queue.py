@@ -129,6 +129,23 @@ def test_a_slice_that_does_not_fit_the_samples_weighs_nothing(
     assert "slice 'site=y' gives no weight" in caplog.text
 
 
+def test_the_kept_copy_of_a_duplicate_needs_no_look() -> None:
+    pair = pl.DataFrame(
+        {
+            "sample_id": ["orig", "copy", "solo"],
+            "issue_type": ["near_duplicate", "near_duplicate", "dark"],
+            "severity": [1.0, 1.0, 0.5],
+            "keep": [True, False, None],
+        }
+    )
+    q = rank_review_queue(pair, budget=1)
+    assert q.select("sample_id", "p_wrong", "status").rows() == [
+        ("copy", 0.5, "queued"),
+        ("solo", 0.15, "deferred"),
+        ("orig", 0.0, "deferred"),  # kept, not dropped
+    ]
+
+
 def test_budget_zero_default_and_ties() -> None:
     assert set(rank_review_queue(_issues(), budget=0)["status"]) == {"deferred"}
     # default: min(300, 5 % of the dataset), at least 1
