@@ -368,7 +368,7 @@ expected errors (70.0 of 140.0), 1,332 deferred'
     budget = summary.get("budget")
     return (
         f"queued {summary['queued']:,} of {summary['candidates']:,} flagged samples for review "
-        f"(budget {f'{budget:,}' if isinstance(budget, int) else budget}); the queue covers "
+        f"({f'budget {budget:,}' if isinstance(budget, int) else 'no budget'}); the queue covers "
         f"{summary['coverage']:.1%} of the expected errors "
         f"({summary['expected_errors_queued']:.1f} of {summary['expected_errors']:.1f}), "
         f"{summary['deferred']:,} deferred"

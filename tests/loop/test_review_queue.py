@@ -159,6 +159,10 @@ def test_budget_zero_default_and_ties() -> None:
     # priors may be replaced per type
     q = rank_review_queue(_issues(), budget="all", priors={"outlier": 1.0})
     assert q["sample_id"].to_list()[:2] == ["s4", "s3"]
+    every = rank_review_queue(_issues(), budget="all")
+    assert review_line(queue_summary(every, "all")).startswith(
+        "queued 7 of 7 flagged samples for review (no budget); the queue covers 100.0% "
+    )
     empty = rank_review_queue(_issues().head(0))
     assert empty.height == 0 and queue_summary(empty)["coverage"] == 1.0
     assert review_line(queue_summary(empty)) == "nothing left to review"
@@ -236,3 +240,13 @@ def test_fix_queues_within_the_budget_and_defers_the_rest(tmp_path: Path) -> Non
     assert default.review_summary["budget"] == 2 and default.deferred.height == 4
     with pytest.raises(InvalidParameterError, match="review_budget"):
         FixPolicy(review_budget=-1)
+
+
+def test_cli_review_budget_values() -> None:
+    from datacentric.cli.loop import _review_budget
+
+    assert [_review_budget(v) for v in (None, "all", " 7 ", "0", "+3")] == [None, "all", 7, 0, 3]
+    with pytest.raises(InvalidParameterError, match=r"--review-budget .*received -2 \(int\)"):
+        _review_budget("-2")
+    with pytest.raises(InvalidParameterError, match=r"--review-budget .*received 'ALL' \(str\)"):
+        _review_budget("ALL")
