@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from numbers import Integral
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import polars as pl
 
 from datacentric._validation import Interval, Options, validate_call
@@ -177,9 +178,10 @@ def _slice_weights(
         gap = float(overall[0]) - float(value)  # = slice error rate - overall error rate
         if gap > 0:
             gaps.append((gap, str(name)))
-    best = [0.0] * n
-    worst: list[str | None] = [None] * n
-    for gap, name in sorted(gaps, key=lambda g: (-g[0], g[1])):
+    gap_of = np.zeros(n)
+    worst = np.full(n, None, dtype=object)
+    weighed = np.zeros(n, dtype=bool)
+    for gap, name in sorted(gaps, key=lambda g: (-g[0], g[1])):  # the worst slice first
         try:
             spec = SliceSpec.from_dict(definitions[name], source=f"slice {name!r} of the metrics")
             if not set(spec.columns) <= set(samples.columns):
@@ -189,12 +191,11 @@ def _slice_weights(
             log.warning("review queue: slice %r gives no weight (%s)", name, exc)
             continue
         for piece in pieces:
-            for i, inside in enumerate(piece.mask(samples).to_list()):
-                if inside and gap > best[i]:
-                    best[i], worst[i] = gap, name
+            first = piece.mask(samples).to_numpy().astype(bool) & ~weighed
+            gap_of[first], worst[first], weighed[first] = gap, name, True
     return (
-        pl.Series("slice_weight", [1.0 + g for g in best], dtype=pl.Float64),
-        pl.Series("worst_slice", worst, dtype=pl.Utf8),
+        pl.Series("slice_weight", 1.0 + gap_of, dtype=pl.Float64),
+        pl.Series("worst_slice", worst.tolist(), dtype=pl.Utf8),
     )
 
 
