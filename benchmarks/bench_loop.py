@@ -241,6 +241,7 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             "n_test": len(test_ids),
             "iterations": iters,
             "fix_quality": fix_quality,
+            "review_queue": _review_queue_quality(log, results, truth),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -335,6 +336,49 @@ def quality_targets(res: dict[str, Any]) -> dict[str, Any]:
             and all(w is not None and w < TARGET_FALSE_ALARM for w in worst.values()),
         }
     }
+
+
+def _review_queue_quality(log: Any, results: list[Any], truth: Any) -> list[dict[str, Any]]:
+    """Per fix iteration: the review queue within its budget vs the old unbounded queue (every
+    flagged, not fixed sample: queued + deferred); size and precision = share of the samples
+    that are planted problems (label noise, dark, a duplicate or leaked copy)."""
+    import polars as pl
+
+    real = truth.select(
+        "sample_id",
+        (
+            pl.col("is_label_noise")
+            | pl.col("is_dark")
+            | pl.col("exact_duplicate_of").is_not_null()
+            | pl.col("near_duplicate_of").is_not_null()
+            | pl.col("leak_of").is_not_null()
+        ).alias("real"),
+    )
+
+    def scored(frame: Any) -> dict[str, Any]:
+        hit = frame.select("sample_id").join(real, on="sample_id", how="left")["real"]
+        n, k = frame.height, int(hit.fill_null(False).sum())
+        return {"n": n, "real": k, "precision": round(k / n, 4) if n else None}
+
+    out = []
+    for r in results:
+        if r.iteration == 0 or not (log.iteration_dir(r.iteration) / "review.parquet").is_file():
+            continue
+        queued = log.frame(r.iteration, "review")
+        deferred_file = log.iteration_dir(r.iteration) / "review_deferred.parquet"
+        deferred = log.frame(r.iteration, "review_deferred") if deferred_file.is_file() else None
+        everything = queued if deferred is None else pl.concat([queued, deferred], how="diagonal")
+        summary = r.record.get("review_queue") or {}
+        out.append(
+            {
+                "iteration": r.iteration,
+                "budget": summary.get("budget"),
+                "queued": scored(queued),
+                "unbounded": scored(everything.unique("sample_id")),
+                "coverage_of_expected_errors": summary.get("coverage"),
+            }
+        )
+    return out
 
 
 def job_train(args: argparse.Namespace) -> dict[str, Any]:

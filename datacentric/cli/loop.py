@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.table import Table
@@ -31,6 +33,12 @@ def loop_cmd(
         0.9, help="Relabel automatically when the model gives the new class at least this."
     ),
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
+    review_budget: str | None = typer.Option(
+        None,
+        "--review-budget",
+        help="Samples queued for review, best first: an integer >= 0, or 'all' (default: "
+        "min(300, 5% of the samples)); the other flagged samples are kept as deferred.",
+    ),
     engine: str | None = ENGINE,
     workers: str | None = WORKERS,
     address: str | None = ADDRESS,
@@ -42,6 +50,7 @@ def loop_cmd(
     from datacentric._validation import Interval
 
     check_option("loop", "--min-confidence", min_confidence, Interval(Real, 0, 1), default=0.9)
+    budget = _review_budget(review_budget)
     run_on = engine_kwargs("loop", engine, workers, address)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
@@ -53,7 +62,7 @@ def loop_cmd(
         slices=slices,
         folds=folds,
         seed=seed,
-        policy=FixPolicy(relabel_min_confidence=min_confidence),
+        policy=FixPolicy(relabel_min_confidence=min_confidence, review_budget=budget),
         progress=False,
         say=lambda msg: console.print(f"[dim]·[/] {esc(msg)}"),
         cache=cache,
@@ -91,6 +100,10 @@ def loop_cmd(
             worst,
         )
     console.print(t)
+    if records and records[-1].get("review_queue"):
+        from datacentric.loop.review_queue import review_line
+
+        console.print(f"Review queue: {esc(review_line(records[-1]['review_queue']))}")
     if records and records[-1].get("regressed_slices"):
         regressed = records[-1]["regressed_slices"]
         console.print(f"[red]Regressed vs previous iteration:[/] {esc(regressed)}")
@@ -99,6 +112,28 @@ def loop_cmd(
 
         render_loop_report(directory, report)
         console.print(f"Report: [bold]{esc(report)}[/]")
+
+
+def _review_budget(text: str | None) -> int | Literal["all"] | None:
+    """``--review-budget``: an integer >= 0, ``all``, or None (the default), checked."""
+    from numbers import Integral
+
+    from datacentric._validation import Interval, Options
+
+    if text is None:
+        return None
+    value: int | str = text.strip()
+    if re.fullmatch(r"[+-]?\d+", str(value)):
+        value = int(value)
+    check_option(
+        "loop",
+        "--review-budget",
+        value,
+        Interval(Integral, 0, None, closed="left"),
+        Options(str, ("all",)),
+        default="100 (or all)",
+    )
+    return "all" if value == "all" else int(value)
 
 
 def register(app: typer.Typer) -> None:

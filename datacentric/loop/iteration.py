@@ -25,6 +25,7 @@ from datacentric.engine import Engine, get_engine
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
+from datacentric.loop.review_queue import review_line
 from datacentric.slices import SliceMetrics, compare, evaluate, load_slices
 
 if TYPE_CHECKING:
@@ -153,13 +154,20 @@ def run_iteration(
         )
         timings["scan"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        fixed = fix(ds, scan_result, policy, iteration=it)
+        judged = log.last()  # the model the scan judged: its slices weigh the review queue
+        fixed = fix(
+            ds,
+            scan_result,
+            policy,
+            iteration=it,
+            slice_metrics=log.metrics(int(judged["iteration"])) if judged else None,
+        )
         timings["fix"] = time.perf_counter() - t0
         ds = fixed.dataset
         note(
             f"iteration {it}: relabeled {fixed.counts['relabeled']}, removed "
-            f"{fixed.counts['removed']}, queued {fixed.counts['queued_for_review']} for review "
-            f"(version {version_before} → {ds.version})"
+            f"{fixed.counts['removed']} (version {version_before} → {ds.version}); "
+            + review_line(fixed.review_summary)
         )
     # images that cannot be read are left out of training and evaluation (the scan found
     # them already when there was one; the baseline makes one streaming pass)
@@ -208,6 +216,7 @@ def run_iteration(
         "worst_slice": worst.row(0, named=True)["slice"] if worst.height else None,
         "worst_slice_accuracy": worst.row(0, named=True)["value"] if worst.height else None,
         "counts": fixed.counts if fixed else {},
+        "review_queue": fixed.review_summary if fixed else None,
         "issues_flagged": (
             dict(scan_result.summary()["by_type"].select("issue_type", "n_flagged").rows())
             if scan_result
@@ -228,7 +237,11 @@ def run_iteration(
     if scan_result is not None and fixed is not None:
         # the full scan (ScanResult.load reads it back: `datacentric guide`, `review push`)
         scan_result.save(log.iteration_dir(it) / "scan.parquet")
-        frames |= {"edits": fixed.edits, "review": fixed.review}
+        frames |= {
+            "edits": fixed.edits,
+            "review": fixed.review,
+            "review_deferred": fixed.deferred,
+        }
     log.write(record, frames, metrics)
     note(
         f"iteration {it}: test accuracy {overall['value']:.4f} "

@@ -39,6 +39,17 @@ _RECORD_FIELDS = {
     "regressed_slices": "list|null",
     "eval_split": "str|null",
     "model": "str|null",
+    "review_queue": "dict|null",
+}
+# what the review budget covered (loop.review_queue.queue_summary), field -> allowed types
+_QUEUE_FIELDS: dict[str, tuple[type, ...]] = {
+    "queued": (int,),
+    "candidates": (int,),
+    "deferred": (int,),
+    "budget": (int, str),
+    "expected_errors": (int, float),
+    "expected_errors_queued": (int, float),
+    "coverage": (int, float),
 }
 _REQUIRED = ("iteration", "version", "accuracy", "accuracy_ci", "worst_slice_accuracy")
 
@@ -61,6 +72,16 @@ def _check_record(record: Any, log: Path, n: int) -> dict[str, Any]:
         for v in (rec.get(key) or {}).values()
     ):
         problem = "fields 'counts' and 'issues_flagged' must map names to integers"
+    elif rec.get("review_queue") is not None and not all(
+        isinstance(rec["review_queue"].get(k), kinds)
+        and not isinstance(rec["review_queue"][k], bool)
+        for k, kinds in _QUEUE_FIELDS.items()
+    ):
+        problem = (
+            "field 'review_queue' must map "
+            + ", ".join(f"'{k}'" for k in _QUEUE_FIELDS)
+            + " to numbers ('budget': a number or 'all')"
+        )
     elif not all(isinstance(v, str) for v in rec.get("regressed_slices") or []):
         problem = "field 'regressed_slices' must list slice names"
     elif rec.get("model") is not None:

@@ -3,22 +3,33 @@
 ``fix(ds, scan, policy)`` applies the automatic edits — relabel confident label errors in
 the training split, remove exact duplicate copies and leaked copies of evaluation
 samples — each with lineage (reason, finder, score), commits them as a new dataset
-version, and returns the review queue: every other flagged sample, worst first. The
-review queue is what Label Studio and the FiftyOne App consume.
+version, and returns the review queue: every other flagged sample, one row each, ranked by
+the expected value of a look and cut at the policy's review budget (the rest kept as
+deferred; see :mod:`datacentric.loop.review_queue`). The review queue is what Label Studio
+consumes.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from numbers import Real
-from typing import Any, ClassVar
+from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import polars as pl
 
-from datacentric._validation import Interval, SequenceOf, validate_params
+from datacentric._validation import Interval, Options, SequenceOf, validate_params
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues.result import ScanResult
+from datacentric.loop.review_queue import (
+    Budget,
+    effective_budget,
+    queue_summary,
+    rank_review_queue,
+)
+
+if TYPE_CHECKING:
+    from datacentric.slices import SliceMetrics
 
 __all__ = ["FixPolicy", "FixResult", "fix"]
 
@@ -47,6 +58,20 @@ class FixPolicy:
         Remove copies of evaluation samples found in a less protected split.
     review_types : tuple of str or None
         Issue types queued for review when flagged and not fixed (None: all types).
+    review_budget : int >= 0, "all" or None
+        How many samples the review queue holds, best first (see
+        :func:`~datacentric.loop.review_queue.rank_review_queue`): ``None`` (default) for
+        ``min(300, 5 % of the dataset)``, at least 1; ``0`` to queue nothing; ``"all"`` for no
+        bound. The samples past the budget are kept as deferred, not dropped.
+
+    Examples
+    --------
+    >>> FixPolicy(review_budget=50).review_budget
+    50
+    >>> FixPolicy(review_budget="some")
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.InvalidParameterError: FixPolicy: parameter review_budget must be ...
     """
 
     relabel_min_confidence: float = 0.9
@@ -55,6 +80,7 @@ class FixPolicy:
     remove_exact_duplicates: bool = True
     remove_leaked: bool = True
     review_types: tuple[str, ...] | None = None
+    review_budget: Budget = None
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "relabel_min_confidence": [Interval(Real, 0, 1, closed="both")],
@@ -63,6 +89,7 @@ class FixPolicy:
         "remove_exact_duplicates": ["boolean"],
         "remove_leaked": ["boolean"],
         "review_types": [SequenceOf(str), None],
+        "review_budget": [Interval(Integral, 0, None, closed="left"), Options(str, ("all",)), None],
     }
 
     def __post_init__(self) -> None:
@@ -75,13 +102,21 @@ class FixPolicy:
 
 @dataclass
 class FixResult:
-    """What ``fix`` did."""
+    """What ``fix`` did.
+
+    ``review`` is the queue (the ``queued`` rows of
+    :func:`~datacentric.loop.review_queue.rank_review_queue`, best first), ``deferred`` the
+    flagged samples past the budget, ``review_summary`` what the budget covers
+    (:func:`~datacentric.loop.review_queue.queue_summary`).
+    """
 
     dataset: Dataset
     version: int | None
     edits: pl.DataFrame
     review: pl.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
+    deferred: pl.DataFrame = field(default_factory=pl.DataFrame)
+    review_summary: dict[str, Any] = field(default_factory=dict)
 
 
 def _label_edits(
@@ -115,6 +150,7 @@ def fix(
     *,
     iteration: int | None = None,
     commit: bool = True,
+    slice_metrics: SliceMetrics | None = None,
 ) -> FixResult:
     """Apply a policy's automatic edits to ``ds`` and build the review queue.
 
@@ -128,13 +164,17 @@ def fix(
         Recorded in the lineage of every edit.
     commit : bool
         Commit the edits as a new version (needs a folder-backed dataset).
+    slice_metrics : SliceMetrics, optional
+        Slice metrics of the model the scan judged: samples of lagging slices rank higher in
+        the review queue.
 
     Returns
     -------
     FixResult
-        ``edits`` (sample_id, action, old, new, reason, source, score), ``review``
-        (flagged, not fixed, worst first; joined with label, split and metadata) and the
-        new ``version``.
+        ``edits`` (sample_id, action, old, new, reason, source, score), ``review`` (the
+        queue: flagged, not fixed, one row per sample, ranked, within the policy's
+        ``review_budget``; joined with label, split and metadata), ``deferred`` (the rest),
+        ``review_summary`` and the new ``version``.
     """
     policy = policy or FixPolicy()
     unknown = set(scan.samples["sample_id"].to_list()) - set(ds.sample_ids)
@@ -226,9 +266,18 @@ def fix(
         # imbalance flags every sample of a rare class: a data-collection task, not a review
         queue = queue.filter(pl.col("issue_type") != "imbalance")
     keep_cols = [
-        c for c in [*REVIEW_COLUMNS, "label", "split", *scan.samples.columns] if c in queue.columns
+        c
+        for c in [*REVIEW_COLUMNS, "label_quality", "keep", "label", "split", *scan.samples.columns]
+        if c in queue.columns
     ]
-    queue = queue.select(list(dict.fromkeys(keep_cols)))
+    ranked = rank_review_queue(
+        queue.select(list(dict.fromkeys(keep_cols))),
+        samples=scan.samples,
+        slice_metrics=slice_metrics,
+        budget=policy.review_budget,
+        n_samples=scan.samples.height,
+    )
+    summary = queue_summary(ranked, effective_budget(policy.review_budget, scan.samples.height))
     version = None
     if commit and edit_frame.height:
         version = ds.commit(
@@ -241,6 +290,15 @@ def fix(
     counts = {
         "relabeled": int((edit_frame["action"] == "relabel").sum()),
         "removed": int((edit_frame["action"] == "remove").sum()),
-        "queued_for_review": int(queue["sample_id"].n_unique()),
+        "queued_for_review": summary["queued"],
+        "deferred_review": summary["deferred"],
     }
-    return FixResult(ds, version if version is not None else ds.version, edit_frame, queue, counts)
+    return FixResult(
+        ds,
+        version if version is not None else ds.version,
+        edit_frame,
+        ranked.filter(pl.col("status") == "queued"),
+        counts,
+        deferred=ranked.filter(pl.col("status") == "deferred"),
+        review_summary=summary,
+    )

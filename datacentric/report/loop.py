@@ -15,6 +15,7 @@ import polars.selectors as cs
 from datacentric.dataset import Dataset
 from datacentric.exceptions import DatacentricError, InvalidParameterError
 from datacentric.loop.log import ExperimentLog
+from datacentric.loop.review_queue import review_line
 from datacentric.report import html as h
 from datacentric.report.charts import bar_chart_svg, grouped_bar_chart_svg, line_chart_svg
 from datacentric.report.html import Formatter, format_value
@@ -24,7 +25,10 @@ from datacentric.report.slices import ALPHA, STATUS_BADGES, _num, _p, _View, cha
 __all__ = ["line_chart_svg", "render_loop_html", "render_loop_markdown", "render_loop_report"]
 
 _PCT, _PP = "{:.1%}", (lambda v: f"{100 * float(v):+.1f} pp")
-_REVIEW_COLS = ["sample_id", "issue_type", "severity", "suggested_label", "label", "detail"]
+_REVIEW_COLS = [
+    *("rank", "sample_id", "issue_type", "issue_types", "p_wrong", "slice_weight", "priority"),
+    *("severity", "suggested_label", "label", "detail"),
+]
 _CM = "true \\ pred"
 # a table of a section: heading, frame, formats, max rows, CSS class per cell (HTML only)
 TableSpec = tuple[str, pl.DataFrame, dict[str, Formatter], "int | None", "dict[str, Any] | None"]
@@ -71,6 +75,8 @@ class _Loop:
         self.review = self.frames("review", [self.last]).select(
             cs.by_name(*_REVIEW_COLS, require_all=False)
         )
+        if isinstance(self.review.schema.get("issue_types"), pl.List):  # one row per sample
+            self.review = self.review.with_columns(pl.col("issue_types").list.join(", "))
 
     def frames(self, name: str, recs: Sequence[Mapping[str, Any]] | None = None) -> pl.DataFrame:
         """A recorded table of every iteration that has it, with ``iteration`` first."""
@@ -122,7 +128,8 @@ class _Loop:
             "Worst slice": f"{last.get('worst_slice') or '—'}; baseline: "
             f"{first.get('worst_slice')} at {pct(first.get('worst_slice_accuracy')) or '—'}",
             "Samples removed": "duplicates and leaked copies",
-            "Queued for review": f"latest queue, {_name(last)}",
+            "Queued for review": f"latest queue, {_name(last)}"
+            + (f"; {review_line(q)}" if (q := last.get("review_queue")) else ""),
         }
         return {k: v if v != "" else None for k, v in cards.items()}, hints
 
@@ -243,6 +250,18 @@ def _thumbs(loop: _Loop, limit: int) -> list[h.GalleryItem]:
     return items
 
 
+def _queue_intro(summary: Mapping[str, Any] | None) -> str:
+    """What the review budget covers, and how the queue is ranked (a ranked queue only)."""
+    if not summary:
+        return ""
+    return (
+        f" It {review_line(summary)}. Ranked by priority = p_wrong × slice_weight: the "
+        "probability that a look finds something to change, times 1 + how far the sample's "
+        "worst slice lags overall (docs/loop.md); the deferred samples are kept in "
+        "review_deferred.parquet."
+    )
+
+
 def _sections(loop: _Loop) -> list[Section]:
     """The sections, shared by HTML and Markdown."""
     (issues, clean), edits, queue, top = loop.issues(), loop.edits, loop.review, loop.top
@@ -298,11 +317,18 @@ def _sections(loop: _Loop) -> list[Section]:
             "Review queue",
             "Flagged but not fixed automatically: for a person to "
             f"decide, worst first ({_name(loop.last)})."
+            + _queue_intro(loop.last.get("review_queue"))
             if queue.height
-            else "The review queue is empty.",
+            else "The review queue is empty." + _queue_intro(loop.last.get("review_queue")),
             [
                 ("", _count(queue, "issue_type"), {}, None, None),
-                ("Top of the queue", queue, {"severity": "{:.2f}"}, top, None),
+                (
+                    "Top of the queue",
+                    queue,
+                    {c: "{:.2f}" for c in ("severity", "p_wrong", "slice_weight", "priority")},
+                    top,
+                    None,
+                ),
             ]
             * bool(queue.height),
         ),

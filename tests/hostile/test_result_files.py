@@ -226,6 +226,17 @@ def _record(**over: Any) -> dict[str, Any]:
     return rec | over
 
 
+_QUEUE = {
+    "queued": 1,
+    "candidates": 2,
+    "deferred": 1,
+    "budget": 1,
+    "expected_errors": 1.0,
+    "expected_errors_queued": 0.5,
+    "coverage": 0.5,
+}
+
+
 def _log(tmp_path: Path, text: str) -> ExperimentLog:
     log = ExperimentLog(tmp_path)
     log.path.mkdir(parents=True)
@@ -245,11 +256,25 @@ def _log(tmp_path: Path, text: str) -> ExperimentLog:
         ([json.dumps(_record(issues_flagged={"label": "many"}))], "must map names to integers"),
         ([json.dumps(_record(model="../../../etc/passwd"))], "not a path inside"),
         ([json.dumps(_record(model="/etc/passwd"))], "not a path inside"),
+        (
+            [json.dumps(_record(review_queue=[1]))],
+            "field 'review_queue' is a list, expected a dict or null",
+        ),
+        ([json.dumps(_record(review_queue={"queued": 3}))], "field 'review_queue' must map"),
+        (
+            [json.dumps(_record(review_queue={**_QUEUE, "coverage": "all of it"}))],
+            "field 'review_queue' must map",
+        ),
     ],
 )
 def test_experiment_log_lines(lines: list[str], fragment: str, tmp_path: Path) -> None:
     log = _log(tmp_path, "\n".join(lines) + "\n")
     _one_line_schema_error(log.records, str(log.path / "log.jsonl"), fragment)
+
+
+def test_experiment_log_with_a_review_queue_summary_loads(tmp_path: Path) -> None:
+    log = _log(tmp_path, json.dumps(_record(review_queue=_QUEUE | {"budget": "all"})) + "\n")
+    assert log.records()[0]["review_queue"]["budget"] == "all"
 
 
 def test_experiment_log_torn_last_line_is_skipped_and_repaired(tmp_path: Path) -> None:

@@ -83,6 +83,22 @@ def test_log_records_everything(looped) -> None:
     scan = ScanResult.load(log.iteration_dir(1) / "scan.parquet")
     assert scan.issues.equals(log.frame(1, "scan")) and scan.samples.height > 0
     assert log.next_iteration() == 2
+    # the review queue: the default budget (5 % of 400 samples), ranked, the rest deferred
+    queue, deferred, summary = (
+        log.frame(1, "review"),
+        log.frame(1, "review_deferred"),
+        recs[1]["review_queue"],
+    )
+    assert summary["budget"] == 20 and queue.height == summary["queued"] == min(
+        20, summary["candidates"]
+    )
+    assert deferred.height == summary["deferred"] == summary["candidates"] - queue.height
+    assert recs[1]["counts"]["queued_for_review"] == queue.height
+    ranked = pl.concat([queue, deferred])
+    assert ranked["rank"].to_list() == list(range(1, ranked.height + 1))
+    assert ranked["priority"].is_sorted(descending=True) and ranked["sample_id"].is_unique().all()
+    assert set(queue["status"]) == {"queued"} and set(deferred["status"]) <= {"deferred"}
+    assert 0 < summary["coverage"] <= 1
 
 
 def test_same_seed_same_metrics(looped, tmp_path: Path) -> None:
@@ -113,6 +129,7 @@ def test_cli_loop_prints_the_table(looped) -> None:
     assert "Data iterations" in res.output
     acc = ExperimentLog(root).records()[-1]["accuracy"]
     assert f"{acc:.3f}" in res.output
+    assert "Review queue: queued " in res.output and "of the expected errors" in res.output
 
 
 def test_each_iteration_saves_its_model(looped) -> None:

@@ -86,16 +86,25 @@ def test_default_policy_edits_and_lineage(tmp_path: Path) -> None:
         "4": "exact_duplicate",
         "5": "leakage",
     }
-    queue = out.review
-    assert set(queue["sample_id"]) == {"2", "10", "7"}  # not 3: the kept copy of 4
-    assert queue["severity"].is_sorted(descending=True)
-    assert out.counts == {"relabeled": 1, "removed": 2, "queued_for_review": 3}
+    # left for a person: 2, 10 (p_wrong 0.95 each), 7 (dark: 0.3 x 0.8); not 3, the kept
+    # copy of 4. The default budget of 12 samples is 1: the rest is deferred, best first.
+    assert out.review["sample_id"].to_list() == ["10"]
+    assert out.deferred["sample_id"].to_list() == ["2", "7"]
+    assert out.counts == {
+        "relabeled": 1,
+        "removed": 2,
+        "queued_for_review": 1,
+        "deferred_review": 2,
+    }
 
 
 def test_conservative_policy_only_queues(tmp_path: Path) -> None:
     ds, result = _setup(tmp_path)
     policy = FixPolicy(
-        relabel_min_confidence=1.0, remove_exact_duplicates=False, remove_leaked=False
+        relabel_min_confidence=1.0,
+        remove_exact_duplicates=False,
+        remove_leaked=False,
+        review_budget="all",
     )
     out = fix(ds, result, policy)
     assert out.edits.height == 0 and out.version == 1

@@ -236,3 +236,39 @@ def test_line_chart_svg_checks_lengths_and_escapes() -> None:
     assert "50%" in svg and "[40%, 60%]" in svg
     with pytest.raises(InvalidParameterError, match="one value per label"):
         line_chart_svg(["a", "b"], {"s": [1.0]})
+
+
+def test_a_ranked_queue_says_what_the_budget_covers(tmp_path: Path) -> None:
+    """The loop's ranked queue (one row per sample, a budget): the report says what it covers."""
+    from datacentric.loop.review_queue import queue_summary, rank_review_queue
+
+    _dataset(tmp_path)
+    log = ExperimentLog(tmp_path)
+    p0, p1 = _predictions(10), _predictions(4)
+    m0, m1 = _metrics(p0), _metrics(p1)
+    log.write(_record(0, p0, m0), {"predictions": p0}, m0)
+    issues = pl.DataFrame(
+        {
+            "sample_id": ["tr3", "tr3", "tr4", "tr5"],
+            "issue_type": ["dark", "label", "dark", "outlier"],
+            "severity": [1.0, 0.8, 0.5, 0.5],
+            "label_quality": [None, 0.2, None, None],
+        }
+    )
+    ranked = rank_review_queue(
+        issues, budget=2
+    )  # p_wrong: tr3 .86, tr4 .15, tr5 .15 (a tie: by id)
+    summary = queue_summary(ranked, 2)
+    record = _record(1, p1, m1, counts={"queued_for_review": 2}, review_queue=summary)
+    frames = {
+        "predictions": p1,
+        "review": ranked.filter(pl.col("status") == "queued"),
+        "review_deferred": ranked.filter(pl.col("status") == "deferred"),
+    }
+    log.write(record, frames, m1)
+    md = render_loop_markdown(tmp_path)
+    covers = "queued 2 of 3 flagged samples for review (budget 2); the queue covers 87.1% of the"
+    assert covers in md and "1 deferred" in md
+    assert "p_wrong × slice_weight" in md and "label, dark" in md
+    assert md.index("tr3") < md.index("tr4") and "tr5" not in md
+    assert covers in render_loop_html(tmp_path)

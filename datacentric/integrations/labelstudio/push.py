@@ -116,7 +116,8 @@ def review_items(
     issue_types: Sequence[str] | None = None,
 ) -> pl.DataFrame:
     """One row per sample to review: ``sample_id, issue_type, severity, detail,
-    suggested_label`` (issue types and details of a sample joined), worst first.
+    suggested_label`` (issue types and details of a sample joined), worst first (by
+    ``priority`` when the items have it, as the loop's ranked queue does, else severity).
 
     ``items`` is an IssueTable (only ``is_issue`` rows are kept when that column is present),
     a :class:`~datacentric.issues.ScanResult` (its flagged rows), or ``None`` for the review
@@ -144,6 +145,9 @@ def review_items(
     t = items
     if "is_issue" in t.columns:
         t = t.filter(pl.col("is_issue"))
+    if isinstance(t.schema.get("issue_types"), pl.List):  # a ranked queue: one row per sample
+        t = t.drop("issue_type", strict=False).explode("issue_types")
+        t = t.rename({"issue_types": "issue_type"})
     defaults: dict[str, pl.Expr] = {
         "issue_type": pl.lit("review"),
         "severity": pl.lit(0.0),
@@ -163,6 +167,7 @@ def review_items(
     t = t.with_columns(pl.col("severity").cast(pl.Float64).fill_null(0.0)).sort(
         ["severity", "sample_id"], descending=[True, False]
     )
+    ranked = "priority" in t.columns  # the loop's queue keeps its own order (rank_review_queue)
     out = t.group_by("sample_id", maintain_order=True).agg(
         pl.col("issue_type").cast(pl.Utf8).unique(maintain_order=True).str.join(", "),
         pl.col("severity").max(),
@@ -173,6 +178,7 @@ def review_items(
             if "predicted_prob" in t.columns
             else []
         ),
+        *([pl.col("priority").cast(pl.Float64).max()] if ranked else []),
     )
     outside = out.filter(~pl.col("sample_id").is_in(ds.manifest["sample_id"].implode()))
     if outside.height:
@@ -182,7 +188,8 @@ def review_items(
             "items of the dataset version that was scanned.",
             rows=ids,
         )
-    return out.sort(["severity", "sample_id"], descending=[True, False])
+    by = "priority" if ranked else "severity"
+    return out.sort([by, "sample_id"], descending=[True, False])
 
 
 def _last_review_queue(root: Path | None) -> pl.DataFrame:

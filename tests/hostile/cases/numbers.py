@@ -342,4 +342,19 @@ CASES: list[CliCase] = [
         },
         match="must be",
     ),
+    CliCase(
+        name="review-budget",
+        build=_dataset_only,
+        argvs={
+            f"loop-review-budget-{label}": ("loop", "{dataset}", "--review-budget", value)
+            for label, value in (
+                ("negative", "-1"),
+                ("fraction", "2.5"),
+                ("nan", "nan"),
+                ("word", "some"),
+                ("empty", ""),
+            )
+        },
+        match="--review-budget must be an integer >= 0 or one of 'all'",
+    ),
 ]

@@ -142,6 +142,32 @@ def test_review_items_one_row_per_sample_worst_first() -> None:
         review_items(None, Path("/nonexistent"), ds)
 
 
+def test_review_items_of_a_ranked_queue_keep_its_order() -> None:
+    """The loop's queue (rank_review_queue: one row per sample, issue_types a list) is pushed
+    in its priority order, not by severity; --issue-type matches any of a sample's types."""
+    from datacentric.loop.review_queue import rank_review_queue
+
+    ds = Dataset.from_arrays(np.zeros((3, 4, 4)), ["a", "b", "a"], classes=["a", "b"])
+    t = pl.DataFrame(
+        {
+            "sample_id": ["0", "1", "1", "2"],
+            "issue_type": ["label", "dark", "outlier", "dark"],
+            "severity": [0.4, 1.0, 1.0, 0.9],
+            "label_quality": [0.1, None, None, None],
+            "suggested_label": ["b", None, None, None],
+        }
+    )
+    queue = rank_review_queue(t, budget="all")  # p_wrong: 0 .9, 1 .51, 2 .27
+    out = review_items(queue, None, ds)
+    assert out.select("sample_id", "issue_type", "severity", "suggested_label").rows() == [
+        ("0", "label", 0.4, "b"),
+        ("1", "dark, outlier", 1.0, None),
+        ("2", "dark", 0.9, None),
+    ]
+    only = review_items(queue, None, ds, issue_types=["outlier"])
+    assert only.select("sample_id", "issue_type").rows() == [("1", "outlier")]
+
+
 def test_push_checks_inputs_before_contacting_the_server(tmp_path: Path) -> None:
     client = LabelStudioClient(f"http://127.0.0.1:{_closed_port()}", SECRET, retries=0)
     mem = Dataset.from_arrays(np.zeros((2, 4, 4)), ["a", "b"], classes=["a", "b"])
