@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -18,6 +19,9 @@ from datacentric.cli._options import (
     slices_option,
 )
 
+if TYPE_CHECKING:
+    from datacentric.loop import ExperimentLog
+
 __all__ = ["register"]
 
 
@@ -27,6 +31,12 @@ def loop_cmd(
     slices: Path | None = slices_option("YAML slices to evaluate (default: every metadata value)."),
     folds: int = typer.Option(5, help="Cross-validation folds of each scan."),
     seed: int = typer.Option(0, help="Seed of everything."),
+    seeds: int = typer.Option(
+        3,
+        "--seeds",
+        help="Training seeds per iteration (seed, seed+1, ...): accuracy is their mean, and "
+        "each slice's verdict accounts for seed and sample noise.",
+    ),
     min_confidence: float = typer.Option(
         0.9, help="Relabel automatically when the model gives the new class at least this."
     ),
@@ -42,6 +52,7 @@ def loop_cmd(
     from datacentric._validation import Interval
 
     check_option("loop", "--min-confidence", min_confidence, Interval(Real, 0, 1), default=0.9)
+    _check_seeds(seeds)
     run_on = engine_kwargs("loop", engine, workers, address)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
@@ -53,6 +64,7 @@ def loop_cmd(
         slices=slices,
         folds=folds,
         seed=seed,
+        seeds=seeds,
         policy=FixPolicy(relabel_min_confidence=min_confidence),
         progress=False,
         say=lambda msg: console.print(f"[dim]·[/] {esc(msg)}"),
@@ -94,11 +106,55 @@ def loop_cmd(
     if records and records[-1].get("regressed_slices"):
         regressed = records[-1]["regressed_slices"]
         console.print(f"[red]Regressed vs previous iteration:[/] {esc(regressed)}")
+    if len(records) > 1:
+        _print_verdicts(ExperimentLog(directory))
     if report is not None:
         from datacentric.report.loop import render_loop_report
 
         render_loop_report(directory, report)
         console.print(f"Report: [bold]{esc(report)}[/]")
+
+
+def _check_seeds(seeds: int) -> None:
+    from numbers import Integral
+
+    from datacentric._validation import Interval
+    from datacentric.loop.iteration import MAX_SEEDS
+
+    check_option("loop", "--seeds", seeds, Interval(Integral, 1, MAX_SEEDS, closed="both"),
+                 default=3)  # fmt: skip
+
+
+_VERDICT_STYLE = {"improved": "green", "regressed": "red"}
+
+
+def _print_verdicts(log: ExperimentLog) -> None:
+    """Per slice, baseline → latest: mean over seeds [95% interval], the difference with its
+    interval and p-value, and the verdict (seed and sample noise accounted for)."""
+    v = log.verdict()
+    first = v.row(0, named=True)
+    t = Table(
+        title=f"Accuracy by slice, baseline ({first['seeds_before']} seeds) → latest "
+        f"({first['seeds_after']} seeds); {first['test']}"
+    )
+    for col in ("slice", "n", "baseline [95% CI]", "latest [95% CI]", "Δ [95% CI]", "p", "verdict"):
+        t.add_column(col, justify="left" if col in ("slice", "verdict") else "right")
+
+    def ci(mid: float | None, lo: float | None, hi: float | None, sign: str = "") -> str:
+        return "" if mid is None else f"{mid:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
+
+    for r in v.iter_rows(named=True):
+        style = _VERDICT_STYLE.get(r["verdict"], "dim" if r["low_support"] else "")
+        t.add_row(
+            esc(r["slice"]),
+            str(r["n"]),
+            ci(r["before"], r["before_low"], r["before_high"]),
+            ci(r["after"], r["after_low"], r["after_high"]),
+            ci(r["diff"], r["ci_low"], r["ci_high"], "+"),
+            "" if r["p_value"] is None else f"{r['p_value']:.3g}",
+            f"[{style}]{esc(r['verdict'])}[/]" if style else esc(r["verdict"]),
+        )
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:
