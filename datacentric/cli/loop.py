@@ -125,12 +125,11 @@ def _check_seeds(seeds: int) -> None:
                  default=3)  # fmt: skip
 
 
-_VERDICT_STYLE = {"improved": "green", "regressed": "red"}
-
-
 def _print_verdicts(log: ExperimentLog) -> None:
     """Per slice, baseline → latest: mean over seeds [95% interval], the difference with its
     interval and p-value, and the verdict (seed and sample noise accounted for)."""
+    from datacentric.cli.slices import _verdict_cells
+
     v = log.verdict()
     first = v.row(0, named=True)
     t = Table(
@@ -139,21 +138,8 @@ def _print_verdicts(log: ExperimentLog) -> None:
     )
     for col in ("slice", "n", "baseline [95% CI]", "latest [95% CI]", "Δ [95% CI]", "p", "verdict"):
         t.add_column(col, justify="left" if col in ("slice", "verdict") else "right")
-
-    def ci(mid: float | None, lo: float | None, hi: float | None, sign: str = "") -> str:
-        return "" if mid is None else f"{mid:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
-
     for r in v.iter_rows(named=True):
-        style = _VERDICT_STYLE.get(r["verdict"], "dim" if r["low_support"] else "")
-        t.add_row(
-            esc(r["slice"]),
-            str(r["n"]),
-            ci(r["before"], r["before_low"], r["before_high"]),
-            ci(r["after"], r["after_low"], r["after_high"]),
-            ci(r["diff"], r["ci_low"], r["ci_high"], "+"),
-            "" if r["p_value"] is None else f"{r['p_value']:.3g}",
-            f"[{style}]{esc(r['verdict'])}[/]" if style else esc(r["verdict"]),
-        )
+        t.add_row(*_verdict_cells(r))
     console.print(t)
 
 

@@ -19,14 +19,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from datacentric._validation import Interval, invalid_parameter, validate_call
-from datacentric.exceptions import SchemaError
-from datacentric.slices.evaluate import SlicesArg, resolve_slices
+from datacentric.dataset import Dataset
+from datacentric.exceptions import SchemaError, format_items
+from datacentric.slices.evaluate import SlicesArg, prediction_frame, resolve_slices
 
 __all__ = [
     "RUN_COLUMNS",
@@ -34,6 +36,7 @@ __all__ = [
     "VERDICT_SCHEMA",
     "BootstrapDiff",
     "paired_bootstrap",
+    "seed_runs",
     "seed_summary",
     "seed_verdict",
 ]
@@ -209,6 +212,64 @@ def paired_bootstrap(
 
 
 # --------------------------------------------------------------------------- run tables
+@validate_call({"ds": [Dataset], "predictions": [list, tuple], "split": [str, None]})
+def seed_runs(
+    ds: Dataset, predictions: Sequence[Any], *, split: str | None = "test"
+) -> pl.DataFrame:
+    """One run table from the predictions of several seeds of the same recipe and data.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset the predictions are of (the labels and slice metadata come from it).
+    predictions : list
+        One prediction set per seed, anything :func:`~datacentric.slices.prediction_frame`
+        takes (e.g. ``.npz`` files); the ``i``-th gets ``seed = i``.
+    split : str or None
+        The evaluated split (``None``: every labelled row); every one of its labelled
+        samples needs a prediction in every set.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``seed`` then the manifest columns (``image`` dropped), ``pred`` and ``confidence``
+        of the evaluated samples, for :func:`seed_verdict` and :func:`seed_summary`.
+
+    Examples
+    --------
+    >>> ds = Dataset.from_arrays(np.zeros((3, 2, 2)), ["a", "b", "a"], ["a", "b"])
+    >>> p = [pl.DataFrame({"sample_id": ["0", "1", "2"], "pred": [x, "b", "a"]}) for x in "ab"]
+    >>> seed_runs(ds, p, split=None).select("seed", "sample_id", "pred").rows()[:4]
+    [(0, '0', 'a'), (0, '1', 'b'), (0, '2', 'a'), (1, '0', 'b')]
+    """
+    if not predictions:
+        raise invalid_parameter(
+            "seed_runs", "predictions", "an empty list", "one prediction set per seed",
+            fix="Pass the predictions of at least one trained model.",
+        )  # fmt: skip
+    rows = ds.manifest.filter(pl.col("label").is_not_null())
+    if split is not None:
+        rows = rows.filter(pl.col("split") == split)
+    if rows.height == 0:
+        raise invalid_parameter(
+            "seed_runs", "split", split, "a split with labelled rows",
+            fix="Pass the split the predictions were made for (or None for every row).",
+        )  # fmt: skip
+    rows = rows.drop("image", strict=False)
+    out = []
+    for i, p in enumerate(predictions):
+        frame = rows.join(prediction_frame(ds, p), on="sample_id", how="left")
+        lacking = frame.filter(pl.col("pred").is_null())["sample_id"].to_list()
+        if lacking:
+            name = f"{p}" if isinstance(p, (str, Path)) else f"prediction set {i}"
+            raise SchemaError(
+                f"{name}: {len(lacking)} evaluated sample(s) have no prediction: "
+                f"{format_items(lacking)}. Predict every sample of the split."
+            )
+        out.append(frame.select(pl.lit(i, dtype=pl.Int64).alias("seed"), pl.all()))
+    return pl.concat(out, how="vertical")
+
+
 def _check_run(run: pl.DataFrame, name: str) -> pl.DataFrame:
     missing = [c for c in RUN_COLUMNS if c not in run.columns]
     if missing:

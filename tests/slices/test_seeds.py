@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import polars as pl
 import pytest
@@ -149,3 +151,74 @@ def test_bad_inputs_fail_clearly() -> None:
         paired_bootstrap(np.ones((2, 3)), np.ones((2, 4)))
     with pytest.raises(InvalidParameterError, match="finite scores"):
         paired_bootstrap(np.array([[np.nan]]), np.ones((1, 1)))
+
+
+def _folder(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A versioned dataset of 200 test samples (site x/y) and their true labels."""
+    from datacentric import Dataset
+
+    labels = ["a" if i % 3 else "b" for i in range(200)]
+    site = ["x" if i % 2 else "y" for i in range(200)]
+    ds = Dataset.from_arrays(
+        np.zeros((200, 2, 2), np.uint8), labels, ["a", "b"], split=["test"] * 200,
+        metadata={"site": site},
+    )  # fmt: skip
+    root = tmp_path / "d"
+    ds.to_folder(root).commit("test set")
+    return root, labels
+
+
+def _preds(path: Path, labels: list[str], wrong: range) -> Path:
+    pred = [("b" if y == "a" else "a") if i in wrong else y for i, y in enumerate(labels)]
+    pl.DataFrame({"sample_id": [str(i) for i in range(len(labels))], "pred": pred}).write_csv(path)
+    return path
+
+
+def test_cli_slices_compare_takes_several_runs_per_side(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from datacentric.cli import app
+
+    root, labels = _folder(tmp_path)
+    for s in range(3):  # before: 60-62 wrong; after: 10-12 wrong (+25 points)
+        _preds(tmp_path / f"before_{s}.csv", labels, range(60 + s))
+        _preds(tmp_path / f"after_{s}.csv", labels, range(10 + s))
+    argv = ["slices", "compare", str(root), "--before", str(tmp_path / "before_*.csv")]
+    argv += [a for s in range(3) for a in ("--after", str(tmp_path / f"after_{s}.csv"))]
+    res = CliRunner().invoke(app, [*argv, "--json", str(tmp_path / "v.json")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "before (3 runs) → after (3 runs)" in res.output and TEST_BOTH in res.output
+    got = pl.read_json(tmp_path / "v.json")
+    assert got["slice"].to_list()[0] == "overall"
+    assert set(got["slice"]) == {"overall", "site=x", "site=y"}
+    overall = got.row(0, named=True)
+    assert overall["verdict"] == "improved" and overall["diff"] == pytest.approx(0.25)
+    assert f"{overall['diff']:+.3f} [{overall['ci_low']:+.3f}" in res.output
+    json.loads((tmp_path / "v.json").read_text())  # plain JSON
+    # one run per side: the sample-only test, said in the title
+    res = CliRunner().invoke(
+        app,
+        ["slices", "compare", str(root), "--before", str(tmp_path / "before_0.csv"),
+         "--after", str(tmp_path / "after_0.csv")],
+        terminal_width=300,
+    )  # fmt: skip
+    assert res.exit_code == 0 and "samples only" in res.output
+
+
+def test_cli_slices_compare_refuses_bad_runs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from datacentric.cli import app
+
+    root, labels = _folder(tmp_path)
+    ok = _preds(tmp_path / "ok.csv", labels, range(3))
+    pl.read_csv(ok).head(150).write_csv(tmp_path / "short.csv")
+    base = ["slices", "compare", str(root), "--before", str(ok)]
+    res = CliRunner().invoke(app, [*base, "--after", str(tmp_path / "nothing_*.csv")])
+    assert res.exit_code == 1 and "matches no file" in res.output
+    res = CliRunner().invoke(app, [*base, "--after", str(tmp_path / "short.csv")])
+    assert res.exit_code == 1 and "50 evaluated sample(s) have no prediction" in res.output
+    res = CliRunner().invoke(app, [*base, "--after", str(ok), "--min-effect", "nan"])
+    assert res.exit_code == 1 and "--min-effect" in res.output
