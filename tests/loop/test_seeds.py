@@ -118,3 +118,17 @@ def test_seeds_must_be_a_positive_count(tmp_path: Path) -> None:
         run_iteration(tmp_path, seeds=101)
     res = CliRunner().invoke(app, ["loop", str(tmp_path), "--seeds", "0"])
     assert res.exit_code == 1 and "--seeds" in res.output
+
+
+def test_the_report_shows_the_verdict_over_seeds(looped, tmp_path: Path) -> None:
+    from datacentric.report.loop import render_loop_html, render_loop_markdown
+
+    root, _ = looped
+    v = ExperimentLog(root).verdict().row(0, named=True)
+    md = render_loop_markdown(root)
+    assert "## Verdict by slice over training seeds" in md
+    assert "Mean accuracy over 3 training seed(s) of the baseline and 3 of iteration 1" in md
+    assert f"{100 * v['diff']:+.1f} pp" in md and v["verdict"] in md
+    assert "mean of 3 seeds" in md
+    html = render_loop_html(root)
+    assert 'id="verdict"' in html and "Change in mean accuracy over seeds" in html
