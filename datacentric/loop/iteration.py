@@ -7,6 +7,7 @@ Iteration 0 is the baseline: the recipe trained on the data as it is.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from datacentric._validation import Interval, invalid_parameter, validate_call
 from datacentric.dataset import Dataset
 from datacentric.dataset.readable import exclude_unreadable
 from datacentric.engine import Engine, get_engine
+from datacentric.exceptions import StoreError
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from datacentric.train import ModelRecipe
 
 __all__ = ["MAX_SEEDS", "IterationResult", "run_iteration", "run_loop"]
+
+logger = logging.getLogger(__name__)
 
 #: The most training seeds one iteration takes (a typo must not train 10^6 models).
 MAX_SEEDS = 100
@@ -240,18 +244,7 @@ def _run_iteration(
     metrics = evaluate(ok, preds, slices, split=eval_split, model=recipe.name)
     runs = seed_table([_prediction_table(ok, p, eval_split) for p in all_preds], used_seeds)
     summary = seed_summary(runs, slices, min_n=int(metrics.meta.get("min_n") or 0), seed=seed)
-    previous = log.last()
-    comparison = (
-        seed_verdict(
-            log.seed_predictions(int(previous["iteration"])),
-            runs,
-            slices,
-            min_n=int(metrics.meta.get("min_n") or 0),
-            seed=seed,
-        )
-        if previous is not None
-        else None
-    )
+    comparison = _verdict_vs_previous(log, runs, slices, int(metrics.meta.get("min_n") or 0), seed)
     timings["evaluate"] = time.perf_counter() - t0
     overall = summary.row(0, named=True)
     worst = summary.filter(
@@ -317,6 +310,24 @@ def _run_iteration(
         + (f" (mean of {seeds} seeds)" if seeds > 1 else "")
     )
     return IterationResult(it, ds.version, metrics, comparison, scan_result, fixed, record, summary)
+
+
+def _verdict_vs_previous(
+    log: ExperimentLog, runs: pl.DataFrame, slices: Any, min_n: int, seed: int
+) -> pl.DataFrame | None:
+    """The verdict per slice against the previous iteration (``None`` for the baseline, or
+    when the previous iteration recorded no predictions)."""
+    previous = log.last()
+    if previous is None:
+        return None
+    try:
+        before = log.seed_predictions(int(previous["iteration"]))
+    except StoreError:
+        logger.warning(
+            "iteration %s recorded no predictions: no verdict against it", previous["iteration"]
+        )
+        return None
+    return seed_verdict(before, runs, slices, min_n=min_n, seed=seed)
 
 
 def _with_verdict(comparison: pl.DataFrame | None, verdict: str) -> list[str]:

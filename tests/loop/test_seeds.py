@@ -98,6 +98,13 @@ def test_a_log_from_before_seeds_reads_as_one_seed(looped, tmp_path: Path) -> No
     v = log.verdict()
     assert (v["seeds_before"].item(0), v["seeds_after"].item(0)) == (1, 3)
     assert v["test"].item(0) == TEST_SAMPLES
+    # a previous iteration with no predictions at all: the next one has no verdict
+    for name in ("predictions", "seed_predictions"):
+        (log.iteration_dir(1) / f"{name}.parquet").unlink()
+    nxt = run_iteration(copy, recipe=TINY, folds=2, seed=5, seeds=1)
+    assert nxt.iteration == 2 and nxt.comparison is None
+    assert nxt.record["verdict_test"] is None and nxt.record["regressed_slices"] == []
+    assert nxt.record["seeds"] == [5] and nxt.record["accuracy_by_seed"] == [nxt.accuracy]
 
 
 def test_cli_prints_the_verdict_table(looped) -> None:
