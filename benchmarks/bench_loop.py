@@ -10,7 +10,9 @@ for each seed S (training seed = loop seed = S), on
 
 (a) ``noisy``: the train split as shipped;
 (b) ``loop``: the train split after ``run_loop(root, iterations=2, slices="slices/demo.yaml",
-    folds=5, seed=S)`` with the default ``FixPolicy`` — the model of the last iteration.
+    folds=5, seed=S, seeds=3)`` with the default ``FixPolicy`` — the model of the last
+    iteration (its first training seed, S); the loop's own verdict over its 3 training seeds
+    (baseline → last iteration) is recorded beside it.
     The loop relabels confident label errors and REMOVES leaked and exact-duplicate train
     rows; the test split is never edited (checked: identical rows before and after).
     Iteration 0 of the loop is exactly (a) (same recipe, seed and rows), so (a) is read
@@ -26,7 +28,8 @@ peer ``cleanlearning``: cleanlab ``CleanLearning(clf, seed=S, cv_n_folds=5)`` wr
 
 and is scored on the clean test split, overall and per slice of ``slices/demo.yaml``. The
 fraction of the noise gap closed is ``(b - a) / (c - a)``, pooled over seeds as
-``mean_S(b - a) / mean_S(c - a)``, with a paired bootstrap interval over test images.
+``mean_S(b - a) / mean_S(c - a)``, with a two-level bootstrap interval (seeds, then test
+images, paired); each slice also gets :func:`datacentric.slices.seed_verdict` of loop vs noisy.
 Target: at least 0.8 overall and on ``noisy_vendor`` (``vendor=vendor_c``). The noisy
 vendor's TEST labels are clean: its noise can only show through the model.
 
