@@ -10,7 +10,9 @@ for each seed S (training seed = loop seed = S), on
 
 (a) ``noisy``: the train split as shipped;
 (b) ``loop``: the train split after ``run_loop(root, iterations=2, slices="slices/demo.yaml",
-    folds=5, seed=S)`` with the default ``FixPolicy`` — the model of the last iteration.
+    folds=5, seed=S, seeds=3)`` with the default ``FixPolicy`` — the model of the last
+    iteration (its first training seed, S); the loop's own verdict over its 3 training seeds
+    (baseline → last iteration) is recorded beside it.
     The loop relabels confident label errors and REMOVES leaked and exact-duplicate train
     rows; the test split is never edited (checked: identical rows before and after).
     Iteration 0 of the loop is exactly (a) (same recipe, seed and rows), so (a) is read
@@ -26,7 +28,8 @@ peer ``cleanlearning``: cleanlab ``CleanLearning(clf, seed=S, cv_n_folds=5)`` wr
 
 and is scored on the clean test split, overall and per slice of ``slices/demo.yaml``. The
 fraction of the noise gap closed is ``(b - a) / (c - a)``, pooled over seeds as
-``mean_S(b - a) / mean_S(c - a)``, with a paired bootstrap interval over test images.
+``mean_S(b - a) / mean_S(c - a)``, with a two-level bootstrap interval (seeds, then test
+images, paired); each slice also gets :func:`datacentric.slices.seed_verdict` of loop vs noisy.
 Target: at least 0.8 overall and on ``noisy_vendor`` (``vendor=vendor_c``). The noisy
 vendor's TEST labels are clean: its noise can only show through the model.
 
@@ -62,6 +65,9 @@ ITERATIONS = 2
 FOLDS = 5
 NOISY_SLICE = "noisy_vendor"
 TARGET_GAP_CLOSED = 0.8
+TARGET_CI_LOWER = 0.5  # issue 16: the interval's lower bound above this
+LOOP_SEEDS = 3  # training seeds per loop iteration (run_loop(seeds=...), the CLI default)
+MIN_N_WORST = 30  # the worst slice is chosen among slices with at least this many test rows
 N_BOOT = 4000
 METHODS = ["noisy", "loop", "oracle", "oracle_same_rows", "cleanlearning"]
 
@@ -187,7 +193,9 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
         shipped_version = shipped.version
         test_ids = _test_ids(shipped)
         t0 = time.perf_counter()
-        results = run_loop(root, ITERATIONS, slices=str(SLICES), folds=FOLDS, seed=args.seed)
+        results = run_loop(
+            root, ITERATIONS, slices=str(SLICES), folds=FOLDS, seed=args.seed, seeds=LOOP_SEEDS
+        )
         loop_s = time.perf_counter() - t0
         log = ExperimentLog(root)
         head = Dataset.open(root)
@@ -208,6 +216,8 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
                     "n_eval": rec["n_eval"],
                     "accuracy": round(r.accuracy, 4),
                     "accuracy_ci": [round(float(x), 4) for x in rec["accuracy_ci"]],
+                    "loop_seeds": rec.get("seeds"),
+                    "accuracy_by_seed": [round(float(x), 4) for x in rec["accuracy_by_seed"]],
                     "counts": rec["counts"],
                     "issues_flagged": rec["issues_flagged"],
                     "timings_s": rec["timings_s"],
@@ -228,6 +238,11 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError("the loop reordered the test split")
 
         fix_quality = _fix_quality(log, results, shipped, head, truth)
+        # the loop's own verdict, baseline → last iteration, over its LOOP_SEEDS seeds
+        loop_verdict = [
+            {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+            for row in log.verdict().drop("metric").iter_rows(named=True)
+        ]
         final_train = head.split("train").sample_ids
         arrays["final_train_ids"] = np.array(final_train, dtype=np.str_)
         _save_arrays(args.job_arrays, test_ids, **arrays)
@@ -242,6 +257,7 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             "iterations": iters,
             "fix_quality": fix_quality,
             "review_queue": _review_queue_quality(log, results, truth),
+            "loop_verdict": loop_verdict,
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -547,8 +563,12 @@ def gap_closed(
     """(b - a) / (c - a) on the rows of ``mask``: per seed, pooled, and a bootstrap interval.
 
     ``correct[m]`` is a (n_seeds, n_test) boolean array; ``a`` is ``"noisy"``. The pooled
-    ratio is mean over seeds of (b - a) over mean over seeds of (c - a); the interval
-    resamples test images (the same draw for every method and seed: a paired bootstrap).
+    ratio is mean over seeds of (b - a) over mean over seeds of (c - a). ``gap_closed_ci95``
+    is a two-level bootstrap: each draw resamples the seeds (one draw for every method: the
+    methods of a seed share it) and then the test images (one draw for every method and
+    seed), after widening each seed's offset by sqrt(S / (S - 1)) as
+    :func:`datacentric.slices.seed_verdict` does; ``gap_closed_ci95_images_only`` holds the
+    trained models fixed and resamples images only.
     """
     ca, cb, cc = (correct[m][:, mask].astype(np.float64) for m in ("noisy", b, c))
     n = int(mask.sum())
@@ -566,10 +586,14 @@ def gap_closed(
     if share_nonpos <= 0.025:
         ok = bd > 0
         ci = [round(float(v), 3) for v in np.percentile(bg[ok] / bd[ok], [2.5, 97.5])]
+    ci2, share2 = _two_level_ratio_ci(cb - ca, cc - ca, rng)
     return {
         "n": n,
         "gap_closed": None if pooled is None else round(pooled, 3),
-        "gap_closed_ci95": ci,
+        "gap_closed_ci95": ci2,
+        "gap_closed_ci95_images_only": ci,
+        "bootstrap_two_level_share_gap_le_0": share2,
+        "interval_resamples": "seeds x images" if ca.shape[0] > 1 else "images (one seed)",
         "gap_closed_per_seed": per_seed,
         "gain_b_minus_a": round(float(gain.mean()), 4),
         "gain_b_minus_a_ci95": [round(float(v), 4) for v in np.percentile(bg, [2.5, 97.5])],
@@ -581,6 +605,58 @@ def gap_closed(
         "n_images_fixed_b_vs_a": int(((cb > ca).mean(0) > 0).sum()),
         "n_images_broken_b_vs_a": int(((cb < ca).mean(0) > 0).sum()),
     }
+
+
+def _two_level_ratio_ci(
+    d_gain: np.ndarray, d_gap: np.ndarray, rng: np.random.Generator
+) -> tuple[list[float] | None, float]:
+    """Percentile interval of mean(d_gain) / mean(d_gap) resampling seeds then images (both
+    (seeds, images) arrays, paired), and the share of draws whose gap is <= 0 (``None``
+    interval when more than 2.5 %: the ratio is unbounded)."""
+    from datacentric.slices.seeds import _widen
+
+    s, n = d_gain.shape
+    g, d = _widen(d_gain), _widen(d_gap)
+    seed_w = rng.multinomial(s, np.full(s, 1 / s), size=N_BOOT) / s
+    img_w = rng.multinomial(n, np.full(n, 1 / n), size=N_BOOT) / n
+    bg = np.einsum("bn,bn->b", seed_w @ g, img_w)
+    bd = np.einsum("bn,bn->b", seed_w @ d, img_w)
+    share = float((bd <= 0).mean())
+    if share > 0.025:
+        return None, round(share, 4)
+    ok = bd > 0
+    return [round(float(v), 3) for v in np.percentile(bg[ok] / bd[ok], [2.5, 97.5])], round(
+        share, 4
+    )
+
+
+def _verdicts(
+    test: Any, classes: list[str], preds: dict[str, list[np.ndarray]], seeds: list[int]
+) -> dict[str, list[dict[str, Any]]]:
+    """:func:`datacentric.slices.seed_verdict` of the loop (and the oracle) against the noisy
+    model, per slice of slices/demo.yaml, over the benchmark's seeds and the test images."""
+    import polars as pl
+
+    from datacentric.slices import seed_verdict
+
+    def run(method: str) -> Any:
+        return pl.concat(
+            [
+                test.with_columns(
+                    seed=pl.lit(s), pred=pl.Series([classes[i] for i in p], dtype=pl.Utf8)
+                )
+                for s, p in zip(seeds, preds[method], strict=True)
+            ]
+        )
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    for method in ("loop", "oracle"):
+        v = seed_verdict(run("noisy"), run(method), str(SLICES), n_boot=N_BOOT)
+        out[f"{method}_vs_noisy"] = [
+            {k: round(x, 4) if isinstance(x, float) else x for k, x in r.items()}
+            for r in v.drop("metric").iter_rows(named=True)
+        ]
+    return out
 
 
 def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
@@ -651,7 +727,21 @@ def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
         gaps["loop_vs_oracle_same_rows"][name] = gap_closed(
             correct, "loop", "oracle_same_rows", mask, rng
         )
-    return {"seeds_analysed": ok_seeds, "accuracy": acc, "gap_closed": gaps}
+    worst = min(
+        (name for name in masks if name != "overall" and acc[name]["n"] >= MIN_N_WORST),
+        key=lambda name: (acc[name]["noisy"]["mean"], name),
+        default=None,
+    )
+    verdicts = _verdicts(
+        test.drop("true_label"), list(ds.classes), {m: preds[m] for m in METHODS}, ok_seeds
+    )
+    return {
+        "seeds_analysed": ok_seeds,
+        "accuracy": acc,
+        "gap_closed": gaps,
+        "worst_slice": worst,
+        "verdicts": verdicts,
+    }
 
 
 # --------------------------------------------------------------------------- report
@@ -722,12 +812,21 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
         "the test rows of that slice (slices/demo.yaml). mean/sd over seeds (sample sd); "
         "per-seed 95 % Wilson intervals are in per_seed_ci95.",
         "gap_closed": "(b - a) / (c - a); pooled over seeds as mean_S(b - a) / mean_S(c - a). "
-        f"ci95 = percentile interval of a paired bootstrap over test images ({N_BOOT} draws, "
-        "same draw for every method and seed); null when more than 2.5 % of draws have "
-        "c - a <= 0 (the oracle gap itself is not clearly positive, the ratio is unbounded). "
-        "gap_closed is null when c - a <= 0. gain/gap are in accuracy points (fractions). "
-        "The bootstrap holds the trained models fixed: it measures test-image sampling only; "
-        "training randomness shows in the per-seed values.",
+        f"ci95 = percentile interval of a two-level bootstrap ({N_BOOT} draws): resample the "
+        "seeds (the methods of a seed together), then the test images (the same draw for "
+        "every method and seed), seed offsets widened by sqrt(S/(S-1)) as in "
+        "datacentric.slices.seed_verdict; so it holds both training-seed and test-image "
+        "noise. ci95_images_only holds the trained models fixed. null when more than 2.5 % "
+        "of draws have c - a <= 0 (the oracle gap itself is not clearly positive, the ratio "
+        "is unbounded). gap_closed is null when c - a <= 0. gain/gap are in accuracy points.",
+        "worst_slice": f"the slice of slices/demo.yaml with the lowest mean accuracy of (a), "
+        f"among slices with at least {MIN_N_WORST} test rows.",
+        "verdicts": "datacentric.slices.seed_verdict of (b) loop and (c) oracle against (a) "
+        "noisy per slice: the benchmark's seeds x the test images, paired by image; "
+        "'improved'/'regressed' only when the 95 % interval of the difference excludes 0.",
+        "loop_verdict": f"per seed S: the loop's own verdict, baseline -> last iteration, over "
+        f"its {LOOP_SEEDS} training seeds S..S+{LOOP_SEEDS - 1} (ExperimentLog.verdict()); "
+        "(b) is the last iteration's first-seed model.",
         "n_images_fixed/broken_b_vs_a": "test images that the loop model gets right and the "
         "noisy model wrong (or the reverse) in at least one seed.",
         "fix_quality": "the loop's automatic edits scored against the planted ground truth.",
@@ -737,9 +836,13 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
 
 
 def targets(res: dict[str, Any]) -> dict[str, Any]:
-    g = res.get("analysis", {}).get("gap_closed", {}).get("loop_vs_oracle", {})
+    an = res.get("analysis", {})
+    g = an.get("gap_closed", {}).get("loop_vs_oracle", {})
     out: dict[str, Any] = {}
-    for key, name in (("overall", "overall"), ("noisiest_slice", NOISY_SLICE)):
+    pairs = [("overall", "overall"), ("noisiest_slice", NOISY_SLICE)]
+    if an.get("worst_slice"):
+        pairs.append(("worst_slice", an["worst_slice"]))
+    for key, name in pairs:
         r = g.get(name, {})
         v = r.get("gap_closed")
         ci = r.get("gap_closed_ci95")
@@ -750,6 +853,10 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
             "ci95": ci,
             "pass": bool(v is not None and v >= TARGET_GAP_CLOSED),
             "pass_ci_lower_bound": bool(ci is not None and ci[0] >= TARGET_GAP_CLOSED),
+            f"pass_ci_lower_bound_gt_{TARGET_CI_LOWER}": bool(
+                ci is not None and ci[0] > TARGET_CI_LOWER
+            ),
+            "ci_resamples": r.get("interval_resamples"),
         }
     out.update(quality_targets(res))
     return out
@@ -783,6 +890,8 @@ def print_summary(res: dict[str, Any]) -> None:
         return
     acc, gaps = an["accuracy"], an["gap_closed"]
     show = ["overall", NOISY_SLICE, "dark_scanner", "noisy_vendor_dark_scanner"]
+    if an.get("worst_slice") and an["worst_slice"] not in show:
+        show.append(an["worst_slice"])
 
     def cell(r: dict[str, Any]) -> str:
         return fmt(r["mean"], 4) + (f" ± {r['sd']:.4f}" if r["sd"] is not None else "")
@@ -794,7 +903,7 @@ def print_summary(res: dict[str, Any]) -> None:
     )
     print_table(
         "Gap closed (b - a) / (c - a), pooled over seeds",
-        ["", "slice", "n", "gap closed", "95 % CI", "gain", "gap"],
+        ["", "slice", "n", "gap closed", "95 % CI (seeds x images)", "gain", "gap"],
         [
             (key, s, r["n"], r["gap_closed"], r["gap_closed_ci95"], r["gain_b_minus_a"],
              r["gap_c_minus_a"])
@@ -803,6 +912,17 @@ def print_summary(res: dict[str, Any]) -> None:
             if key == "loop_vs_oracle" or s in ("overall", NOISY_SLICE)
         ],
     )  # fmt: skip
+    for pair, rows in an.get("verdicts", {}).items():
+        test = rows[0]["test"] if rows else ""
+        print_table(
+            f"Verdict per slice, {pair.replace('_vs_', ' vs ')} ({test})",
+            ["slice", "n", "before", "after", "diff", "95 % CI", "p", "verdict"],
+            [
+                (r["slice"], r["n"], r["before"], r["after"], r["diff"],
+                 [r["ci_low"], r["ci_high"]], r["p_value"], r["verdict"])
+                for r in rows
+            ],
+        )  # fmt: skip
     for s in res["seeds"]:
         runs = res["per_seed"][str(s)]
         lp, cl = runs.get("loop", {}), runs.get("cleanlearning", {})
@@ -814,6 +934,13 @@ def print_summary(res: dict[str, Any]) -> None:
             f"{fmt(cl.get('fit_s'), 1)} s, removed {cl.get('label_issues_found_and_removed')}; "
             f"baseline reproduced: {runs.get('baseline_reproduced', 'not checked')}"
         )
+        own = (lp.get("loop_verdict") or [{}])[0]
+        if own:
+            print(
+                f"  the loop's own verdict (overall, {LOOP_SEEDS} seeds): {own.get('verdict')}, "
+                f"diff {own.get('diff')} [{own.get('ci_low')}, {own.get('ci_high')}], "
+                f"p = {own.get('p_value')}"
+            )
     print("\nTargets:", json.dumps(res.get("targets")))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.table import Table
@@ -20,6 +20,9 @@ from datacentric.cli._options import (
     slices_option,
 )
 
+if TYPE_CHECKING:
+    from datacentric.loop import ExperimentLog
+
 __all__ = ["register"]
 
 
@@ -29,6 +32,12 @@ def loop_cmd(
     slices: Path | None = slices_option("YAML slices to evaluate (default: every metadata value)."),
     folds: int = typer.Option(5, help="Cross-validation folds of each scan."),
     seed: int = typer.Option(0, help="Seed of everything."),
+    seeds: int = typer.Option(
+        3,
+        "--seeds",
+        help="Training seeds per iteration (seed, seed+1, ...): accuracy is their mean, and "
+        "each slice's verdict accounts for seed and sample noise.",
+    ),
     min_confidence: float = typer.Option(
         0.9, help="Relabel automatically when the model gives the new class at least this."
     ),
@@ -51,6 +60,7 @@ def loop_cmd(
 
     check_option("loop", "--min-confidence", min_confidence, Interval(Real, 0, 1), default=0.9)
     budget = _review_budget(review_budget)
+    _check_seeds(seeds)
     run_on = engine_kwargs("loop", engine, workers, address)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
@@ -62,6 +72,7 @@ def loop_cmd(
         slices=slices,
         folds=folds,
         seed=seed,
+        seeds=seeds,
         policy=FixPolicy(relabel_min_confidence=min_confidence, review_budget=budget),
         progress=False,
         say=lambda msg: console.print(f"[dim]·[/] {esc(msg)}"),
@@ -107,6 +118,8 @@ def loop_cmd(
     if records and records[-1].get("regressed_slices"):
         regressed = records[-1]["regressed_slices"]
         console.print(f"[red]Regressed vs previous iteration:[/] {esc(regressed)}")
+    if len(records) > 1:
+        _print_verdicts(ExperimentLog(directory))
     if report is not None:
         from datacentric.report.loop import render_loop_report
 
@@ -134,6 +147,34 @@ def _review_budget(text: str | None) -> int | Literal["all"] | None:
         default="100 (or all)",
     )
     return "all" if value == "all" else int(value)
+
+
+def _check_seeds(seeds: int) -> None:
+    from numbers import Integral
+
+    from datacentric._validation import Interval
+    from datacentric.loop.iteration import MAX_SEEDS
+
+    check_option("loop", "--seeds", seeds, Interval(Integral, 1, MAX_SEEDS, closed="both"),
+                 default=3)  # fmt: skip
+
+
+def _print_verdicts(log: ExperimentLog) -> None:
+    """Per slice, baseline → latest: mean over seeds [95% interval], the difference with its
+    interval and p-value, and the verdict (seed and sample noise accounted for)."""
+    from datacentric.cli.slices import _verdict_cells
+
+    v = log.verdict()
+    first = v.row(0, named=True)
+    t = Table(
+        title=f"Accuracy by slice, baseline ({first['seeds_before']} seeds) → latest "
+        f"({first['seeds_after']} seeds); {first['test']}"
+    )
+    for col in ("slice", "n", "baseline [95% CI]", "latest [95% CI]", "Δ [95% CI]", "p", "verdict"):
+        t.add_column(col, justify="left" if col in ("slice", "verdict") else "right")
+    for r in v.iter_rows(named=True):
+        t.add_row(*_verdict_cells(r))
+    console.print(t)
 
 
 def register(app: typer.Typer) -> None:

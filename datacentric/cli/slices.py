@@ -175,3 +175,105 @@ def report_cmd(
     base = SliceMetrics.load(baseline) if baseline is not None else None
     current.report(out, baseline=base)
     console.print(f"Report: [bold]{esc(out)}[/]")
+
+
+def _expand(paths: list[Path], option: str) -> list[Path]:
+    """The files of ``--before``/``--after``: each path, or the matches of a quoted glob."""
+    import glob
+
+    out: list[Path] = []
+    for p in paths:
+        text = str(p)
+        if not p.exists() and any(c in text for c in "*?["):
+            found = sorted(glob.glob(text))
+            if not found:
+                from datacentric.exceptions import InvalidParameterError
+
+                raise InvalidParameterError(
+                    f"datacentric slices compare: {option} {text!r} matches no file. Pass "
+                    "prediction files, or a glob (quoted) that matches some."
+                )
+            out += [Path(f) for f in found]
+        else:
+            out.append(p)
+    return out
+
+
+_RUNS_HELP = (
+    "Predictions of one seed (repeat the option, or give a quoted glob); the same formats "
+    "as --predictions."
+)
+
+
+@app.command("compare")
+@user_errors
+def compare_cmd(
+    directory: Path = typer.Argument(..., help="Dataset directory (the evaluated samples)."),
+    before: list[Path] = typer.Option(..., "--before", help=_RUNS_HELP),
+    after: list[Path] = typer.Option(..., "--after", help=_RUNS_HELP),
+    slices: Path | None = slices_option("YAML slice definitions (default: every metadata value)."),
+    split: str = typer.Option("test", help="Split to compare ('all' for every labelled row)."),
+    metric: str = typer.Option("accuracy", help="accuracy or recall[<class>]."),
+    min_n: int = typer.Option(30, help="Slices with fewer rows are marked low support."),
+    min_effect: float = typer.Option(
+        0.0, help="Smallest difference called improved/regressed, even when significant."
+    ),
+    version: str | None = REV,
+    json_out: Path | None = typer.Option(None, "--json", help="Write the verdicts as JSON."),
+) -> None:
+    """Before vs after per slice over several seeds: mean [95% CI] of each side, the
+    difference with its interval and p-value, and a verdict (seed and sample noise)."""
+    from numbers import Integral, Real
+
+    from datacentric._validation import Interval
+    from datacentric.slices import seed_runs, seed_verdict
+
+    check_option("slices compare", "--min-effect", min_effect, Interval(Real, 0, 1), default=0.0)
+    check_option(
+        "slices compare", "--min-n", min_n, Interval(Integral, 0, None, closed="left"), default=30
+    )
+    if json_out is not None:
+        ensure_writable(json_out, "--json")
+    ds = _open(directory, version)
+    at = None if split == "all" else split
+    runs = [
+        seed_runs(ds, _expand(paths, option), split=at)
+        for paths, option in ((before, "--before"), (after, "--after"))
+    ]
+    v = seed_verdict(runs[0], runs[1], slices, metric=metric, min_n=min_n, min_effect=min_effect)
+    first = v.row(0, named=True)
+    t = Table(
+        title=f"{metric} by slice, before ({first['seeds_before']} runs) → after "
+        f"({first['seeds_after']} runs); {first['test']}"
+    )
+    for col in ("slice", "n", "before [95% CI]", "after [95% CI]", "Δ [95% CI]", "p", "verdict"):
+        t.add_column(col, justify="left" if col in ("slice", "verdict") else "right")
+    for r in v.iter_rows(named=True):
+        t.add_row(*_verdict_cells(r))
+    console.print(t)
+    if json_out is not None:
+        from datacentric._io import atomic_write_text
+
+        atomic_write_text(json_out, v.write_json())
+        console.print(f"Saved to [bold]{esc(json_out)}[/]")
+
+
+_VERDICT_STYLE = {"improved": "green", "regressed": "red"}
+
+
+def _verdict_cells(r: dict[str, Any]) -> list[str]:
+    """A row of a verdict table (:func:`datacentric.slices.seed_verdict`) as table cells."""
+
+    def ci(mid: float | None, lo: float | None, hi: float | None, sign: str = "") -> str:
+        return "" if mid is None else f"{mid:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
+
+    style = _VERDICT_STYLE.get(r["verdict"], "dim" if r["low_support"] else "")
+    return [
+        esc(r["slice"]),
+        str(r["n"]),
+        ci(r["before"], r["before_low"], r["before_high"]),
+        ci(r["after"], r["after_low"], r["after_high"]),
+        ci(r["diff"], r["ci_low"], r["ci_high"], "+"),
+        "" if r["p_value"] is None else f"{r['p_value']:.3g}",
+        f"[{style}]{esc(r['verdict'])}[/]" if style else esc(r["verdict"]),
+    ]

@@ -7,6 +7,7 @@ Iteration 0 is the baseline: the recipe trained on the data as it is.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,21 +23,40 @@ from datacentric._validation import Interval, invalid_parameter, validate_call
 from datacentric.dataset import Dataset
 from datacentric.dataset.readable import exclude_unreadable
 from datacentric.engine import Engine, get_engine
+from datacentric.exceptions import StoreError
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
 from datacentric.loop.review_queue import review_line
-from datacentric.slices import SliceMetrics, compare, evaluate, load_slices
+from datacentric.loop.seeds import seed_table, train_seeds
+from datacentric.slices import SliceMetrics, evaluate, load_slices, seed_summary, seed_verdict
 
 if TYPE_CHECKING:
     from datacentric.train import ModelRecipe
 
-__all__ = ["IterationResult", "run_iteration", "run_loop"]
+__all__ = ["MAX_SEEDS", "IterationResult", "run_iteration", "run_loop"]
+
+logger = logging.getLogger(__name__)
+
+#: The most training seeds one iteration takes (a typo must not train 10^6 models).
+MAX_SEEDS = 100
 
 
 @dataclass
 class IterationResult:
-    """One recorded iteration."""
+    """One recorded iteration.
+
+    Attributes
+    ----------
+    metrics : SliceMetrics
+        The slice metrics of the first seed's model (the saved one).
+    summary : polars.DataFrame
+        Per slice, the mean accuracy over the seeds and its interval
+        (:func:`datacentric.slices.seed_summary`).
+    comparison : polars.DataFrame or None
+        The verdict per slice against the previous iteration
+        (:func:`datacentric.slices.seed_verdict`); ``None`` for the baseline.
+    """
 
     iteration: int
     version: int | None
@@ -45,12 +65,12 @@ class IterationResult:
     scan: ScanResult | None
     fix: FixResult | None
     record: dict[str, Any]
+    summary: pl.DataFrame | None = None
 
     @property
     def accuracy(self) -> float:
-        """Overall accuracy on the evaluation split."""
-        acc = self.metrics.metric("accuracy")
-        return float(acc.filter(pl.col("slice") == "overall")["value"].item())
+        """Overall accuracy on the evaluation split (the mean over the seeds)."""
+        return float(self.record["accuracy"])
 
 
 def _default_recipe(recipe: ModelRecipe | None) -> ModelRecipe:
@@ -66,6 +86,7 @@ def _default_recipe(recipe: ModelRecipe | None) -> ModelRecipe:
         "policy": [FixPolicy, None],
         "folds": [Interval(Integral, 2, None, closed="left")],
         "seed": [Interval(Integral, 0, None, closed="left")],
+        "seeds": [Interval(Integral, 1, MAX_SEEDS, closed="both")],
         "train_split": [str],
         "eval_split": [str],
         "progress": ["boolean"],
@@ -81,6 +102,7 @@ def run_iteration(
     slices: Any = None,
     folds: int = 5,
     seed: int = 0,
+    seeds: int = 3,
     train_split: str = "train",
     eval_split: str = "test",
     progress: bool = False,
@@ -104,6 +126,12 @@ def run_iteration(
         Slices to evaluate (default: every metadata value).
     folds, seed : int
         Cross-validation folds of the scan; seed of everything.
+    seeds : int
+        Train and evaluate the recipe with the seeds ``seed, seed + 1, ...`` (default 3):
+        the recorded accuracy is their mean with a seeds × samples interval, and each slice
+        gets a verdict against the previous iteration that accounts for seed and sample
+        noise (:func:`datacentric.slices.seed_verdict`). Every seed's predictions are kept
+        (``seed_predictions.parquet``); only the first seed's model is saved.
     train_split, eval_split : str
         Train on this split, evaluate on that one (never edited automatically).
     progress : bool
@@ -111,12 +139,37 @@ def run_iteration(
     say : callable, optional
         Called with a line per step (the CLI prints them).
     engine, workers, address : optional
-        Where the scan's cross-validation folds run (:func:`datacentric.engine.get_engine`;
-        default: every core of this machine).
+        Where the scan's cross-validation folds and the seeds after the first run
+        (:func:`datacentric.engine.get_engine`; default: every core of this machine).
     cache : bool
         Reuse the scan's cached cross-validation folds (see :func:`datacentric.issues.scan`).
     """
-    get_engine(engine, workers=workers, address=address)  # bad options fail before any work
+    eng = get_engine(engine, workers=workers, address=address)  # bad options fail now
+    try:
+        return _run_iteration(
+            root, recipe, policy, slices, folds, seed, int(seeds), train_split, eval_split,
+            progress, say, eng, cache,
+        )  # fmt: skip
+    finally:
+        if eng is not engine:
+            eng.close()
+
+
+def _run_iteration(
+    root: str | Path,
+    recipe: ModelRecipe | None,
+    policy: FixPolicy | None,
+    slices: Any,
+    folds: int,
+    seed: int,
+    seeds: int,
+    train_split: str,
+    eval_split: str,
+    progress: bool,
+    say: Callable[[str], None] | None,
+    engine: Engine,
+    cache: bool,
+) -> IterationResult:
     if isinstance(slices, (str, Path)):  # a bad slice file fails now, not after training
         slices = load_slices(slices)
     log = ExperimentLog(root)
@@ -148,8 +201,6 @@ def run_iteration(
             seed=seed,
             progress=progress,
             engine=engine,
-            workers=workers,
-            address=address,
             cache=cache,
         )
         timings["scan"] = time.perf_counter() - t0
@@ -180,21 +231,38 @@ def run_iteration(
         say=lambda line: note(f"iteration {it}: {line} The scan's integrity issues say why."),
     )
     timings["readable_check"] = time.perf_counter() - t0
-    note(f"iteration {it}: training {recipe.name} on the {train_split} split")
+    used_seeds = list(range(seed, seed + seeds))
+    note(
+        f"iteration {it}: training {recipe.name} on the {train_split} split, "
+        f"seed{'s' * (seeds > 1)} {', '.join(map(str, used_seeds))}"
+    )
     t0 = time.perf_counter()
-    model = recipe.clone().fit(ok.split(train_split), seed=seed, progress=progress)
+    model, all_preds = train_seeds(
+        ok,
+        recipe,
+        used_seeds,
+        train_split=train_split,
+        eval_split=eval_split,
+        engine=engine,
+        progress=progress,
+    )
     timings["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    preds = model.predict(ok.split(eval_split))
+    preds = all_preds[0]
     metrics = evaluate(ok, preds, slices, split=eval_split, model=recipe.name)
+    runs = seed_table([_prediction_table(ok, p, eval_split) for p in all_preds], used_seeds)
+    summary = seed_summary(runs, slices, min_n=int(metrics.meta.get("min_n") or 0), seed=seed)
+    comparison = _verdict_vs_previous(log, runs, slices, int(metrics.meta.get("min_n") or 0), seed)
     timings["evaluate"] = time.perf_counter() - t0
-    previous = log.last()
-    comparison = (
-        compare(log.metrics(int(previous["iteration"])), metrics) if previous is not None else None
+    overall = summary.row(0, named=True)
+    worst = summary.filter(
+        (pl.col("slice") != "overall") & ~pl.col("low_support") & pl.col("mean").is_not_null()
     )
-    acc = metrics.metric("accuracy")
-    overall = acc.filter(pl.col("slice") == "overall").row(0, named=True)
-    worst = acc.filter((pl.col("slice") != "overall") & ~pl.col("low_support"))
+    by_seed = (
+        runs.group_by("seed", maintain_order=True)
+        .agg((pl.col("pred") == pl.col("label")).mean().alias("accuracy"))["accuracy"]
+        .to_list()
+    )
     record: dict[str, Any] = {
         "iteration": it,
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -204,6 +272,7 @@ def run_iteration(
         "recipe_params": recipe.get_params(),
         "policy": (policy or FixPolicy()).to_dict() if it > 0 else None,
         "seed": seed,
+        "seeds": used_seeds,
         "folds": folds if it > 0 else None,
         "train_split": train_split,
         "eval_split": eval_split,
@@ -211,10 +280,11 @@ def run_iteration(
         "n_excluded": excluded.height,
         "excluded": excluded.select("sample_id", "reason").to_dicts(),
         "n_eval": overall["n"],
-        "accuracy": overall["value"],
+        "accuracy": overall["mean"],  # over the seeds; interval: seeds × samples bootstrap
         "accuracy_ci": [overall["ci_low"], overall["ci_high"]],
+        "accuracy_by_seed": by_seed,
         "worst_slice": worst.row(0, named=True)["slice"] if worst.height else None,
-        "worst_slice_accuracy": worst.row(0, named=True)["value"] if worst.height else None,
+        "worst_slice_accuracy": worst.row(0, named=True)["mean"] if worst.height else None,
         "counts": fixed.counts if fixed else {},
         "review_queue": fixed.review_summary if fixed else None,
         "issues_flagged": (
@@ -223,17 +293,21 @@ def run_iteration(
             else {}
         ),
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
-        "regressed_slices": (
-            comparison.filter(pl.col("status") == "regressed")["slice"].to_list()
-            if comparison is not None
-            else []
-        ),
+        "regressed_slices": _with_verdict(comparison, "regressed"),
+        "improved_slices": _with_verdict(comparison, "improved"),
+        "verdict_test": comparison["test"].item(0) if comparison is not None else None,
     }
     saver = getattr(model, "save", None)
     if callable(saver):  # the model of every iteration, for `datacentric export`
         atomic_write(log.iteration_dir(it) / MODEL_FILE, saver)
         record["model"] = f"{log.iteration_dir(it).name}/{MODEL_FILE}"
-    frames: dict[str, pl.DataFrame] = {"predictions": _prediction_table(ok, preds, eval_split)}
+    frames: dict[str, pl.DataFrame] = {
+        "predictions": runs.filter(pl.col("seed") == seed).drop("seed"),
+        "seed_predictions": runs,
+        "seed_summary": summary,
+    }
+    if comparison is not None:
+        frames["verdict"] = comparison
     if scan_result is not None and fixed is not None:
         # the full scan (ScanResult.load reads it back: `datacentric guide`, `review push`)
         scan_result.save(log.iteration_dir(it) / "scan.parquet")
@@ -244,10 +318,36 @@ def run_iteration(
         }
     log.write(record, frames, metrics)
     note(
-        f"iteration {it}: test accuracy {overall['value']:.4f} "
+        f"iteration {it}: test accuracy {overall['mean']:.4f} "
         f"[{overall['ci_low']:.4f}, {overall['ci_high']:.4f}]"
+        + (f" (mean of {seeds} seeds)" if seeds > 1 else "")
     )
-    return IterationResult(it, ds.version, metrics, comparison, scan_result, fixed, record)
+    return IterationResult(it, ds.version, metrics, comparison, scan_result, fixed, record, summary)
+
+
+def _verdict_vs_previous(
+    log: ExperimentLog, runs: pl.DataFrame, slices: Any, min_n: int, seed: int
+) -> pl.DataFrame | None:
+    """The verdict per slice against the previous iteration (``None`` for the baseline, or
+    when the previous iteration recorded no predictions)."""
+    previous = log.last()
+    if previous is None:
+        return None
+    try:
+        before = log.seed_predictions(int(previous["iteration"]))
+    except StoreError:
+        logger.warning(
+            "iteration %s recorded no predictions: no verdict against it", previous["iteration"]
+        )
+        return None
+    return seed_verdict(before, runs, slices, min_n=min_n, seed=seed)
+
+
+def _with_verdict(comparison: pl.DataFrame | None, verdict: str) -> list[str]:
+    """The slices (overall included) with this verdict."""
+    if comparison is None:
+        return []
+    return comparison.filter(pl.col("verdict") == verdict)["slice"].to_list()
 
 
 def _scan_excluded(scan_result: ScanResult | None, ds: Dataset) -> pl.DataFrame | None:
@@ -285,8 +385,9 @@ def run_loop(
     """Run the baseline (if not recorded yet) and then ``iterations`` fix iterations.
 
     Stops early when an iteration changes nothing (no automatic edit) and
-    ``stop_when_unchanged``. Keyword arguments go to :func:`run_iteration`; one engine
-    (``engine``, ``workers``, ``address``) serves every iteration's scan.
+    ``stop_when_unchanged``. Keyword arguments go to :func:`run_iteration` (e.g.
+    ``seeds``); one engine (``engine``, ``workers``, ``address``) serves every iteration's
+    scan and seeds.
     """
     if isinstance(kwargs.get("slices"), (str, Path)):  # read once, and before any training
         kwargs["slices"] = load_slices(kwargs["slices"])

@@ -120,10 +120,15 @@ class ExperimentLog:
           iter_000/metrics.json      SliceMetrics of the model trained at that iteration
                    scan.parquet      (iterations >= 1) the scan that drove the fixes
                                      (ScanResult.save; + scan.samples.parquet)
+                   predictions.parquet       the first seed's predictions on the eval split
+                   seed_predictions.parquet  every seed's (``seed`` column first)
+                   seed_summary.parquet      mean accuracy over the seeds per slice
+                   verdict.parquet   (iterations >= 1) verdict per slice vs the previous one
                    edits.parquet     automatic edits
                    review.parquet    the review queue
                    record.json       the full record (config, versions, timings, ...)
-                   model.pt          the model trained at that iteration (recipe.save)
+                   model.pt          the model of the first seed (recipe.save); the
+                                     other seeds' models are not kept
 
     Examples
     --------
@@ -237,6 +242,43 @@ class ExperimentLog:
         return read_parquet(
             path, what=f"the {name} table of a data-loop iteration", fix=_FIX, columns=None
         )
+
+    def seed_predictions(self, iteration: int) -> pl.DataFrame:
+        """The run table of an iteration: ``seed, sample_id, label, pred, ...`` for every
+        training seed (:func:`datacentric.slices.seed_verdict` compares two of them).
+
+        An iteration recorded before the loop trained several seeds has only
+        ``predictions``: it is read as one run of its recorded ``seed``.
+        """
+        if (self.iteration_dir(iteration) / "seed_predictions.parquet").is_file():
+            return self.frame(iteration, "seed_predictions")
+        rec = next((r for r in self.records() if int(r["iteration"]) == iteration), {})
+        seed = rec.get("seed") if isinstance(rec.get("seed"), int) else 0
+        preds = self.frame(iteration, "predictions")
+        return preds.select(pl.lit(seed, dtype=pl.Int64).alias("seed"), pl.all())
+
+    def verdict(
+        self, before: int | None = None, after: int | None = None, **kwargs: Any
+    ) -> pl.DataFrame:
+        """The verdict per slice of iteration ``after`` (default: the latest) against
+        ``before`` (default: the baseline): :func:`datacentric.slices.seed_verdict` of their
+        seed predictions, on the slices ``after`` was evaluated on.
+
+        Keyword arguments go to :func:`~datacentric.slices.seed_verdict` (``level``,
+        ``n_boot``, ``min_effect``, ``seed``; ``min_n`` defaults to the evaluation's).
+        """
+        from datacentric.slices import load_slices, seed_verdict, slices_to_yaml
+
+        recs = self.records()
+        if not recs:
+            raise StoreError(f"no loop iterations are recorded under {self.path}.")
+        b = int(recs[0]["iteration"]) if before is None else before
+        a = int(recs[-1]["iteration"]) if after is None else after
+        meta = self.metrics(a).meta
+        defs = list((meta.get("slices") or {}).values())
+        slices = load_slices(slices_to_yaml(defs)) if defs else []
+        kwargs.setdefault("min_n", int(meta.get("min_n") or 0))
+        return seed_verdict(self.seed_predictions(b), self.seed_predictions(a), slices, **kwargs)
 
     def report(self, path: str | Path, *, top: int = 12) -> Path:
         """Render every recorded iteration: ``.html`` (self-contained: learning curve, slices,

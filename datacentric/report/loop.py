@@ -71,6 +71,7 @@ class _Loop:
             if len(self.records) > 1
             else (None, pl.DataFrame(), dict[str, Formatter](), "")
         )
+        self.verdict = _seed_verdict(self.log) if len(self.records) > 1 else None
         self.edits = self.frames("edits")  # sample_id, action, old, new, reason, source, score
         self.review = self.frames("review", [self.last]).select(
             cs.by_name(*_REVIEW_COLS, require_all=False)
@@ -111,6 +112,10 @@ class _Loop:
             ),
             {},
         )
+        if self.verdict is not None:  # over the seeds, when the log has them
+            v = self.verdict.row(0, named=True)
+            ch = {"change": v["diff"], "significant": v["verdict"] != "no significant change"}
+            ch |= {"p_value": v["p_value"], "verdict": v["verdict"]}
         cards = {
             "Test accuracy": pct(last.get("accuracy")),
             "Gain vs baseline": _PP(ch["change"]) if _num(ch.get("change")) is not None else None,
@@ -120,8 +125,10 @@ class _Loop:
             "Queued for review": (last.get("counts") or {}).get("queued_for_review"),
         }
         hints = {
-            "Test accuracy": f"baseline {pct(first.get('accuracy'))}",
-            "Gain vs baseline": ("significant" if ch.get("significant") else "not significant")
+            "Test accuracy": f"baseline {pct(first.get('accuracy'))}" + _seeds_hint(last),
+            "Gain vs baseline": (
+                ch.get("verdict") or ("significant" if ch.get("significant") else "not significant")
+            )
             + (f", p = {_p(ch['p_value'])}" if _num(ch.get("p_value")) else "")
             if ch
             else "only the baseline is recorded",
@@ -142,6 +149,7 @@ class _Loop:
                 {
                     "iteration": r["iteration"],
                     "version": f"{before} → {after}" * (before != after) or str(after),
+                    "seeds": len(r.get("seeds") or [r.get("seed")]),
                     "accuracy": acc,  # the interval never wraps: no-break space, word joiner
                     "95% CI": f"{format_value(lo, _PCT)}\u00a0–\u2060\u00a0{format_value(hi, _PCT)}"
                     if _num(lo) is not None and _num(hi) is not None
@@ -226,6 +234,76 @@ class _Loop:
         return out
 
 
+# --------------------------------------------------------------------------- seeds
+_VERDICT_BADGES = {"regressed": "high", "improved": "ok", "no significant change": "neutral"}
+
+
+def _seed_verdict(log: ExperimentLog) -> pl.DataFrame | None:
+    """Baseline → latest verdict per slice over the seeds (``None`` when an iteration's
+    predictions are not recorded)."""
+    try:
+        return log.verdict()
+    except DatacentricError:
+        return None
+
+
+def _seeds_hint(rec: Mapping[str, Any]) -> str:
+    n = len(rec.get("seeds") or [])
+    return f"; mean of {n} seeds" if n > 1 else ""
+
+
+def _ci(lo: Any, hi: Any, fmt: Formatter) -> str:
+    """An interval that never wraps (no-break space, word joiner)."""
+    if _num(lo) is None or _num(hi) is None:
+        return ""
+    return f"{format_value(lo, fmt)}\u00a0–\u2060\u00a0{format_value(hi, fmt)}"
+
+
+def _verdict_section(loop: _Loop) -> Section | None:
+    """Per slice: baseline and latest mean over seeds with intervals, the difference with
+    its interval and p-value, and the verdict."""
+    if loop.verdict is None:
+        return None
+    v = loop.verdict
+    first = v.row(0, named=True)
+    frame = pl.DataFrame(
+        {
+            "slice": v["slice"],
+            "n": v["n"],
+            "baseline": v["before"],
+            "baseline 95% CI": [
+                _ci(a, b, _PCT) for a, b in v.select("before_low", "before_high").rows()
+            ],
+            _name(loop.last): v["after"],
+            f"{_name(loop.last)} 95% CI": [
+                _ci(a, b, _PCT) for a, b in v.select("after_low", "after_high").rows()
+            ],
+            "Δ": v["diff"],
+            "Δ 95% CI": [_ci(a, b, _PP) for a, b in v.select("ci_low", "ci_high").rows()],
+            "p": v["p_value"],
+            "verdict": v["verdict"],
+        }
+    )
+    intro = (
+        f"Mean accuracy over {first['seeds_before']} training seed(s) of the baseline and "
+        f"{first['seeds_after']} of {_name(loop.last)}, on the same test samples; "
+        f"{first['test']}. A slice is improved or regressed only when the 95% interval of "
+        "the difference excludes 0; otherwise the change is within seed and sample noise."
+    )
+    formats: dict[str, Formatter] = {
+        "baseline": _PCT,
+        _name(loop.last): _PCT,
+        "Δ": _PP,
+        "p": "{:.3g}",
+    }
+    return (
+        "verdict",
+        "Verdict by slice over training seeds",
+        intro,
+        [("", frame, formats, None, None)],
+    )
+
+
 # --------------------------------------------------------------------------- render
 def _thumbs(loop: _Loop, limit: int) -> list[h.GalleryItem]:
     """The relabelled samples, each read at the version it was edited from."""
@@ -274,10 +352,15 @@ def _sections(loop: _Loop) -> list[Section]:
             "dashed: the worst slice of each run.",
             [loop.iterations()],
         ),
+        _verdict_section(loop),
         (
             "slices",
             "Accuracy by slice, before and after",
-            f"{loop.summary} Red: regressed, "
+            (
+                "Models of the first seed only; the verdict over every seed is above. "
+                * (loop.verdict is not None)
+            )
+            + f"{loop.summary} Red: regressed, "
             f"green: improved (p < {ALPHA}); lines: 95% intervals of the change.",
             [("", loop.shown, loop.cmp_formats, None, None)],
         )
@@ -353,6 +436,16 @@ def _charts(loop: _Loop) -> dict[str, h.Markup]:
             title="Test accuracy per data iteration (recipe fixed)",
         )
     }
+    if loop.verdict is not None:
+        v = loop.verdict.rename({"diff": "change"}).with_columns(
+            status=pl.col("verdict"), n_baseline=pl.col("n"), n_current=pl.col("n")
+        )
+        out["verdict"] = change_plot(
+            v,
+            int(loop.current.meta.get("min_n") or 0),
+            _PP,
+            f"Change in mean accuracy over seeds per slice, {_name(loop.last)} − baseline",
+        )
     if loop.cmp is not None:
         out["slices"] = change_plot(
             loop.cmp,
@@ -409,7 +502,11 @@ def render_loop_html(root: ExperimentLog | str | Path, *, top: int = 12) -> str:
                         max_rows=rows,
                         formats=formats,
                         cell_classes=classes,
-                        badges={"status": STATUS_BADGES} if key == "slices" else None,
+                        badges={"status": STATUS_BADGES}
+                        if key == "slices"
+                        else {"verdict": _VERDICT_BADGES}
+                        if key == "verdict"
+                        else None,
                     ),
                 )
                 for head, frame, formats, rows, classes in tables

@@ -20,6 +20,7 @@ from datacentric.slices.evaluate import evaluate, prediction_frame
 from datacentric.slices.gate import GateResult, check
 from datacentric.slices.metrics import METRICS_SCHEMA, evaluate_frame
 from datacentric.slices.result import SliceMetrics
+from datacentric.slices.seeds import paired_bootstrap, seed_runs, seed_summary, seed_verdict
 from datacentric.slices.sliceline import sliceline
 from datacentric.slices.spec import (
     Slice,
@@ -46,8 +47,12 @@ __all__ = [
     "evaluate_frame",
     "expand_slices",
     "load_slices",
+    "paired_bootstrap",
     "prediction_frame",
     "save_slices",
+    "seed_runs",
+    "seed_summary",
+    "seed_verdict",
     "sliceline",
     "slices_to_yaml",
 ]

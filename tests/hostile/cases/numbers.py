@@ -31,6 +31,10 @@ _PROB_ARGVS = {
         "slices", "discover", "{dataset}", "-p", "{preds}", "--split", "all",
         "--out", "{out}/d.yaml",
     ),
+    "slices-compare": (
+        "slices", "compare", "{dataset}", "--before", "{preds}", "--after", "{preds}",
+        "--split", "all",
+    ),
 }  # fmt: skip
 _TABLE_ARGVS = {k: v for k, v in _PROB_ARGVS.items() if k != "scan"}
 
@@ -313,6 +317,31 @@ CASES: list[CliCase] = [
         argvs={
             "loop-min-confidence-nan": ("loop", "{dataset}", "--min-confidence", "nan"),
             "loop-min-confidence-2": ("loop", "{dataset}", "--min-confidence", "2"),
+            "loop-seeds-0": ("loop", "{dataset}", "--seeds", "0"),
+            "loop-seeds-negative": ("loop", "{dataset}", "--seeds", "-3"),
+            "loop-seeds-huge": ("loop", "{dataset}", "--seeds", "1000000"),
+            "slices-compare-min-effect-nan": (
+                "slices",
+                "compare",
+                "{dataset}",
+                "--before",
+                "{out}/a.csv",
+                "--after",
+                "{out}/b.csv",
+                "--min-effect",
+                "nan",
+            ),
+            "slices-compare-min-effect-2": (
+                "slices",
+                "compare",
+                "{dataset}",
+                "--before",
+                "{out}/a.csv",
+                "--after",
+                "{out}/b.csv",
+                "--min-effect",
+                "2",
+            ),
             "export-max-drop-negative": (
                 "export",
                 "{dataset}",
