@@ -127,9 +127,21 @@ def _draws(mats: Sequence[np.ndarray], n_boot: int, seed: int) -> list[np.ndarra
     return [np.concatenate(parts) for parts in out]
 
 
-def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+def _interval(
+    values: np.ndarray, level: float, bounds: tuple[float, float] | None = None
+) -> tuple[float, float]:
+    """The percentile interval of ``values``, within ``bounds`` when given: the widened
+    seed offsets can carry a draw past what a mean of the scores can be (an accuracy above
+    1), so an interval of a mean is kept inside the scores' range."""
     lo, hi = np.percentile(values, [50 * (1 - level), 50 * (1 + level)])
+    if bounds is not None:
+        lo, hi = np.clip([lo, hi], bounds[0], bounds[1])
     return (float(lo), float(hi))
+
+
+def _range(*mats: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest score of the matrices (a mean cannot leave it)."""
+    return (min(float(m.min()) for m in mats), max(float(m.max()) for m in mats))
 
 
 @validate_call(
@@ -200,13 +212,14 @@ def paired_bootstrap(
         (np.count_nonzero(d <= 0) + 1) / (n_boot + 1),
         (np.count_nonzero(d >= 0) + 1) / (n_boot + 1),
     )
+    low, high = _range(a, b)
     return BootstrapDiff(
         before=float(a.mean()),
         after=float(b.mean()),
         diff=diff,
-        before_ci=_interval(da, level),
-        after_ci=_interval(db, level),
-        ci=_interval(d, level),
+        before_ci=_interval(da, level, _range(a)),
+        after_ci=_interval(db, level, _range(b)),
+        ci=_interval(d, level, (low - high, high - low)),
         p_value=min(1.0, p),
     )
 
@@ -511,7 +524,7 @@ def seed_summary(
             x = m[:, mask]
             (draws,) = _draws([_widen(x)], int(n_boot), int(seed))
             per_seed = x.mean(axis=1)
-            lo, hi = _interval(draws, level)
+            lo, hi = _interval(draws, level, _range(x))
             row |= {
                 "mean": float(x.mean()),
                 "ci_low": lo,

@@ -222,3 +222,16 @@ def test_cli_slices_compare_refuses_bad_runs(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "50 evaluated sample(s) have no prediction" in res.output
     res = CliRunner().invoke(app, [*base, "--after", str(ok), "--min-effect", "nan"])
     assert res.exit_code == 1 and "--min-effect" in res.output
+
+
+def test_intervals_of_an_accuracy_stay_within_0_and_1() -> None:
+    """Near-perfect seeds: the widened seed offsets must not carry an interval past 1."""
+    rng = np.random.default_rng(0)
+    before = (rng.random((3, 150)) < np.array([[0.97], [0.98], [0.99]])).astype(float)
+    after = np.ones((3, 150))
+    after[1, :2] = 0  # one seed slightly worse: seed offsets exist on both sides
+    r = paired_bootstrap(before, after, n_boot=2000)
+    assert 0.0 <= r.before_ci[0] <= r.before_ci[1] <= 1.0
+    assert 0.0 <= r.after_ci[0] <= r.after_ci[1] <= 1.0
+    assert r.after_ci[1] == 1.0  # the draws reach past 1 here: clipped, not dropped
+    assert -1.0 <= r.ci[0] <= r.diff <= r.ci[1] <= 1.0
