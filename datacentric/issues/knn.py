@@ -81,6 +81,7 @@ __all__ = [
     "normalize_rows",
     "row_chunks",
     "search_shard",
+    "shippable",
 ]
 
 EXACT_MAX = 30_000
@@ -332,6 +333,18 @@ def _npy_file(x: np.ndarray) -> _NpyFile | None:
         and x.ctypes.data == root.ctypes.data
     )
     return _NpyFile(str(filename), tuple(x.shape), x.dtype.str) if same else None
+
+
+def shippable(x: np.ndarray) -> bool:
+    """Whether a sharded search (``knn(..., engine=)``) can send ``x`` to its workers: a
+    read-only memory map of a whole ``.npy`` file, or at most :data:`MAX_SHIPPED_BYTES`.
+
+    Examples
+    --------
+    >>> shippable(np.zeros((10, 4), np.float32))
+    True
+    """
+    return _npy_file(x) is not None or x.nbytes <= MAX_SHIPPED_BYTES
 
 
 def _shippable(x: np.ndarray, name: str) -> np.ndarray | _NpyFile:

@@ -120,3 +120,62 @@ def test_an_in_memory_base_too_large_to_ship_is_refused(
     assert err.value.parameter == "query"
     # a plain view of the whole map (what check_embeddings returns) is the file
     assert knn_mod._npy_file(np.asarray(mm)) is not None
+
+
+class _Recording:
+    """An engine (the :class:`~datacentric.engine.Engine` protocol) that runs the tasks in
+    this process and records each map's number of tasks."""
+
+    name = "recording"
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.maps: list[int] = []
+
+    def map(self, fn, items, *, desc="", progress=False, resources=None):  # type: ignore[no-untyped-def]
+        self.maps.append(len(items))
+        return SequentialEngine().map(fn, items)
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+    def __enter__(self) -> _Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_scan_context_shards_only_the_ivf_graph_it_can_send(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datacentric import Dataset
+    from datacentric.issues.context import ScanContext
+    from datacentric.issues.outlier import OutlierFinder
+
+    n = 600
+    ds = Dataset.from_arrays(np.zeros((n, 2, 2), np.uint8), [0, 1] * (n // 2), ["a", "b"])
+    emb = _clustered(n, 16, seed=5)
+    np.save(tmp_path / "emb.npy", emb)
+    mm = np.load(tmp_path / "emb.npy", mmap_mode="r")
+    two = _Recording(workers=2)
+    # a small scan (below HNSW_MAX rows): exactly as without an engine
+    assert ScanContext(ds, embeddings=emb, engine=two).knn_engine is None
+    assert ScanContext(ds, embeddings=emb).knn_engine is None
+    monkeypatch.setattr(knn_mod, "EXACT_MAX", 100)
+    monkeypatch.setattr(knn_mod, "HNSW_MAX", 500)  # 600 rows take the IVF path now
+    monkeypatch.setattr(knn_mod, "QUERY_CHUNK", 128)  # 5 chunks -> 2 shards
+    assert ScanContext(ds, embeddings=emb, engine=SequentialEngine()).knn_engine is None
+    assert ScanContext(ds, embeddings=emb, engine=_Recording(workers=1)).knn_engine is None
+    ctx = ScanContext(ds, embeddings=mm, engine=two)
+    assert ctx.knn_engine is two
+    assert isinstance(ctx.embeddings, np.ndarray) and knn_mod._npy_file(ctx.embeddings)
+    graph = ctx.knn_graph
+    assert two.maps == [2]
+    _same(graph, knn(emb, 10))
+    OutlierFinder(k=20).find(ctx)  # its own k: the same engine
+    assert two.maps == [2, 2]
+    # an in-memory base too large to send: this process, no error
+    monkeypatch.setattr(knn_mod, "MAX_SHIPPED_BYTES", emb.nbytes - 1)
+    assert ScanContext(ds, embeddings=emb, engine=two).knn_engine is None
+    assert ScanContext(ds, embeddings=mm, engine=two).knn_engine is two
