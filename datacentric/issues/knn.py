@@ -30,8 +30,9 @@ the OS page cache), so resident memory does not grow with the file. faiss uses e
 process may run on.
 
 Sharded search (``engine=``, IVF only): the index is built once in the caller and
-serialised; the queries are split into shards of :data:`SHARD_CHUNKS` × :data:`QUERY_CHUNK`
-rows, one task per shard on the engine (:mod:`datacentric.engine`: local worker processes or
+serialised; the queries are split into shards of whole :data:`QUERY_CHUNK` chunks (up to
+:data:`SHARD_CHUNKS`, fewer when there are fewer chunks than that per worker), one task per
+shard on the engine (:mod:`datacentric.engine`: local worker processes or
 a Ray cluster). Each task loads the index (once per worker process), searches and re-ranks
 its rows with one thread, and the caller writes the shards' results in order: the same bits
 as ``engine=None``. ``base`` reaches the workers as the *path* of its ``.npy`` when it is a
@@ -274,6 +275,9 @@ class _NpyFile:
     path: str
     shape: tuple[int, ...]
     dtype: str
+    #: The file's modification time (ns) seen by the caller: a file rewritten since a
+    #: worker opened it is a new key, so the worker does not read a stale map.
+    mtime_ns: int = 0
 
 
 @dataclass(frozen=True)
@@ -332,7 +336,13 @@ def _npy_file(x: np.ndarray) -> _NpyFile | None:
         and x.strides == root.strides
         and x.ctypes.data == root.ctypes.data
     )
-    return _NpyFile(str(filename), tuple(x.shape), x.dtype.str) if same else None
+    if not same:
+        return None
+    try:
+        mtime = os.stat(filename).st_mtime_ns
+    except OSError:  # the file was removed after it was mapped: not shareable by path
+        return None
+    return _NpyFile(str(filename), tuple(x.shape), x.dtype.str, mtime)
 
 
 def shippable(x: np.ndarray) -> bool:
@@ -437,7 +447,8 @@ def _index_source(index: Any, base_ref: np.ndarray | _NpyFile) -> Iterator[tuple
     if not isinstance(base_ref, _NpyFile):
         yield key, data
         return
-    path = Path(base_ref.path).with_name(f".{Path(base_ref.path).name}.knn-{key}.faiss")
+    name = f".{Path(base_ref.path).name}.knn-{key}-{os.getpid()}.faiss"
+    path = Path(base_ref.path).with_name(name)
     try:
         data.tofile(path)
     except OSError as exc:
@@ -471,7 +482,10 @@ def _sharded(
     base_ref = _shippable(base, "base")
     query_ref = None if query is None else _shippable(query, "query")
     m = base.shape[0] if query is None else query.shape[0]
-    step = SHARD_CHUNKS * QUERY_CHUNK
+    # whole query chunks per shard (the faiss calls of the in-process loop), up to
+    # SHARD_CHUNKS, fewer when that leaves a worker without a shard
+    chunks = -(-m // QUERY_CHUNK)
+    step = QUERY_CHUNK * max(1, min(SHARD_CHUNKS, -(-chunks // max(1, eng.workers))))
     with _index_source(index, base_ref) as (key, source):
         shards = [
             _Shard(
@@ -533,7 +547,7 @@ def knn(
     engine : {"local", "sequential", "ray"} or Engine, optional
         Search the queries as tasks on this engine (:func:`datacentric.engine.get_engine`;
         an engine object passed in is not closed): the IVF index is built here, then shards
-        of :data:`SHARD_CHUNKS` × :data:`QUERY_CHUNK` query rows run on the workers. The
+        of up to :data:`SHARD_CHUNKS` × :data:`QUERY_CHUNK` query rows run on the workers. The
         result is the same bits as ``engine=None`` (the default: every core of this
         process). Only the ``"ivf"`` method is sharded; ``"exact"`` and ``"hnsw"`` run here.
         ``base`` (and ``query``) must be a read-only memory map of a whole ``.npy`` file

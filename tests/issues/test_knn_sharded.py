@@ -56,7 +56,10 @@ def test_sharded_ivf_on_two_workers_is_bit_identical(
     # a read-only memory map: the workers open the file; the index file is removed after
     np.save(tmp_path / "emb.npy", x)
     mm = np.load(tmp_path / "emb.npy", mmap_mode="r")
-    assert knn_mod._npy_file(mm) == knn_mod._NpyFile(str(tmp_path / "emb.npy"), x.shape, "<f4")
+    mtime = (tmp_path / "emb.npy").stat().st_mtime_ns
+    assert knn_mod._npy_file(mm) == knn_mod._NpyFile(
+        str(tmp_path / "emb.npy"), x.shape, "<f4", mtime
+    )
     _same(knn(mm, 10, method="ivf", engine=two_workers), local)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["emb.npy"]
     # queries other than the base, a partial last shard
@@ -86,6 +89,38 @@ def test_each_worker_loads_the_index_once(
     # exact and hnsw are not sharded: they run here (no task, no serialised index)
     _same(knn(x, 5, method="exact", engine=SequentialEngine()), knn(x, 5, method="exact"))
     assert len(loads) == 1
+
+
+def test_a_rewritten_file_is_read_again_by_a_worker_that_had_it_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(knn_mod, "QUERY_CHUNK", 500)
+    monkeypatch.setattr(knn_mod, "_WORKER_ARRAYS", {})
+    path = tmp_path / "emb.npy"
+    first, second = _clustered(2_000, 16, seed=6), _clustered(2_000, 16, seed=7)
+    np.save(path, first)
+    before = knn(np.load(path, mmap_mode="r"), 5, method="ivf", engine=SequentialEngine())
+    _same(before, knn(first, 5, method="ivf"))
+    np.save(tmp_path / "new.npy", second)
+    (tmp_path / "new.npy").replace(path)  # same path and shape, another file
+    again = knn(np.load(path, mmap_mode="r"), 5, method="ivf", engine=SequentialEngine())
+    _same(again, knn(second, 5, method="ivf"))  # not the map of the old file
+    assert not np.array_equal(again.indices, before.indices)
+
+
+def test_shards_are_whole_chunks_and_leave_no_worker_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(knn_mod, "QUERY_CHUNK", 100)
+    x = _clustered(1_050, 8, seed=8)  # 11 chunks
+    for workers, shards in [
+        (1, [400, 400, 250]),
+        (2, [400, 400, 250]),
+        (4, [300, 300, 300, 150]),
+        (16, [100] * 10 + [50]),
+    ]:
+        eng = _Recording(workers)
+        _same(knn(x, 3, method="ivf", engine=eng), knn(x, 3, method="ivf"))
+        assert [s.stop - s.start for s in eng.items] == shards
+        assert [s.start for s in eng.items] == [0, *np.cumsum(shards)[:-1].tolist()]
 
 
 def test_an_in_memory_base_too_large_to_ship_is_refused(
@@ -131,9 +166,11 @@ class _Recording:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self.maps: list[int] = []
+        self.items: list[knn_mod._Shard] = []
 
     def map(self, fn, items, *, desc="", progress=False, resources=None):  # type: ignore[no-untyped-def]
         self.maps.append(len(items))
+        self.items += items
         return SequentialEngine().map(fn, items)
 
     def close(self) -> None:

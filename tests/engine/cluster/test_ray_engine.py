@@ -123,15 +123,16 @@ def test_a_gpu_task_on_a_cluster_without_gpus_fails_instead_of_waiting(
 
 
 def test_sharded_knn_on_the_cluster_equals_the_in_process_search(answer: dict[str, Any]) -> None:
-    """knn(engine=) on both nodes: the workers memory-map the caller's .npy by its path and
-    load the index from the file written next to it; the same bits as in-process."""
+    """knn(engine=) on the 2-node cluster: Ray workers memory-map the caller's .npy by its
+    path and load the index from the file written next to it; the same bits as in-process."""
     got = answer["batch"]["sharded_knn"]["results"]
+    assert 1 <= got.pop("nodes") <= 2  # Ray places the 6 short tasks (often on one node)
     assert got == {
         "indices_equal": True,
         "distances_equal": True,
         "not_self": True,
         "tasks": 6,
-        "nodes": 2,
+        "in_ray_workers": True,  # not in the driver's process
         "files_after": ["emb.npy"],  # the index file is removed after the search
     }
 
