@@ -339,7 +339,7 @@ def _npy_file(x: np.ndarray) -> _NpyFile | None:
     if not same:
         return None
     try:
-        mtime = os.stat(filename).st_mtime_ns
+        mtime = os.stat(str(filename)).st_mtime_ns
     except OSError:  # the file was removed after it was mapped: not shareable by path
         return None
     return _NpyFile(str(filename), tuple(x.shape), x.dtype.str, mtime)
