@@ -14,6 +14,9 @@ near-identical pairs (``relative_radius`` + ``embedding_pairs``), their clusters
 (``clusters``) and the outlier score (mean distance, robust z of its log). Reported: wall
 time per step, peak RSS of the job, and recall@10 against exact search on
 ``--recall-queries`` random rows (the exact neighbours found by a blocked scan of the file).
+With ``--engine local|ray`` (``--workers``, ``--address``) the graph's queries are searched
+in shards on that engine (``knn(..., engine=)``: the IVF path only; ``--knn-method ivf``
+forces it at smoke sizes); the workers memory-map the same ``.npy`` by its path.
 
 Part 2 — slice metrics at 100 M rows. ``--slice-rows`` (full 100,000,000; quick
 10,000,000) prediction rows (10 classes as text, ~88 % accuracy, a confidence, 5 metadata
@@ -90,8 +93,22 @@ def job_knn(args: argparse.Namespace) -> dict[str, Any]:
     base = np.load(args.path, mmap_mode="r")
     n = base.shape[0]
     times: dict[str, float] = {}
+    engine_name = getattr(args, "engine", None)
     t0 = time.perf_counter()
-    graph = knn(base, K)
+    if engine_name:
+        from datacentric.engine import get_engine
+        from datacentric.engine.base import describe_engine
+
+        with get_engine(
+            engine_name,
+            workers=getattr(args, "workers", None),
+            address=getattr(args, "address", None),
+        ) as eng:
+            engine = describe_engine(eng)
+            graph = knn(base, K, method=getattr(args, "method", "auto"), engine=eng)
+    else:
+        engine = "none (in-process)"
+        graph = knn(base, K, method=getattr(args, "method", "auto"))
     times["knn_graph_s"] = time.perf_counter() - t0
     rss_graph = status_kib("VmHWM")
     t0 = time.perf_counter()
@@ -119,6 +136,8 @@ def job_knn(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "n": n,
         "dim": base.shape[1],
+        "knn_engine": engine,
+        "knn_method": getattr(args, "method", "auto"),
         **{k: round(v, 2) for k, v in times.items()},
         "finders_total_s": round(finders_s, 2),
         "peak_rss_after_graph_mib": mib(rss_graph),
@@ -209,6 +228,20 @@ def options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--data-dir", type=Path, default=None, help="where the data is generated")
     ap.add_argument("--skip-knn", action="store_true")
     ap.add_argument("--skip-slices", action="store_true")
+    ap.add_argument(
+        "--engine",
+        choices=("local", "sequential", "ray"),
+        default=None,
+        help="search the kNN graph in shards on this engine (default: in-process)",
+    )
+    ap.add_argument("--workers", type=int, default=None, help="the engine's workers")
+    ap.add_argument("--address", default=None, help="Ray cluster address (--engine ray)")
+    ap.add_argument(
+        "--knn-method",
+        choices=("auto", "exact", "hnsw", "ivf"),
+        default="auto",
+        help="kNN method (ivf: sharded by --engine at any size)",
+    )
 
 
 def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
@@ -223,6 +256,9 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
             "knn_rows": knn_rows,
             "dim": DIM,
             "k": K,
+            "knn_engine": args.engine,
+            "knn_workers": args.workers,
+            "knn_method": args.knn_method,
             "slice_rows": slice_rows,
             "slices": N_META * META_VALUES,
         }
@@ -231,7 +267,15 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
         if not args.skip_knn:
             emb = data / "emb.npy"
             res["knn_data"] = jobs("gen_emb", n=knn_rows, path=str(emb))
-            res["knn"] = jobs("knn", path=str(emb), recall_queries=args.recall_queries)
+            res["knn"] = jobs(
+                "knn",
+                path=str(emb),
+                recall_queries=args.recall_queries,
+                engine=args.engine,
+                workers=args.workers,
+                address=args.address,
+                method=args.knn_method,
+            )
             emb.unlink(missing_ok=True)
         if not args.skip_slices:
             pq = data / "preds.parquet"

@@ -42,7 +42,8 @@ ENGINE: Any = typer.Option(
     "--engine",
     help="Where the cross-validation folds run: local (default: every core of this machine, "
     "in worker processes), sequential (one after another, in this process) or ray (a Ray "
-    "cluster; pip install 'datacentric[ray]'). Same results on every engine.",
+    "cluster; pip install 'datacentric[ray]'). Same results on every engine. scan also "
+    "searches the kNN graph of more than 200,000 embeddings given as a .npy on it.",
 )
 #: Parallel tasks; a string so a bad value gets the one-line error, not a usage screen.
 WORKERS: Any = typer.Option(

@@ -11,7 +11,9 @@ import polars as pl
 
 from datacentric._arrays import finite_rows
 from datacentric.dataset import Dataset
+from datacentric.engine import Engine
 from datacentric.exceptions import SchemaError, format_items
+from datacentric.issues import knn as knn_module
 from datacentric.issues.knn import KnnGraph, knn, normalize_rows
 
 __all__ = ["ScanContext", "check_embeddings", "check_pred_probs"]
@@ -105,6 +107,12 @@ class ScanContext:
     image_stats : polars.DataFrame, optional
         Per-image statistics of ``dataset`` already computed (same rows, same order), so
         that :attr:`image_stats` does not decode every image again.
+    engine : Engine, optional
+        The scan's execution engine. :attr:`knn_graph` searches on it (sharded, see
+        :func:`~datacentric.issues.knn.knn`) when the embeddings take the IVF path (more
+        than :data:`~datacentric.issues.knn.HNSW_MAX` rows), the engine has more than one
+        worker and the embeddings can be sent to the workers (a memory-mapped ``.npy``, or
+        small); otherwise, and by default, in this process.
     """
 
     def __init__(
@@ -117,8 +125,10 @@ class ScanContext:
         knn_k: int = 10,
         progress: bool = False,
         image_stats: pl.DataFrame | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.dataset = dataset
+        self.engine = engine
         n = len(dataset)
         if image_stats is not None:
             if image_stats["sample_id"].to_list() != dataset.sample_ids:
@@ -212,7 +222,18 @@ class ScanContext:
         """The ``knn_k`` nearest neighbours of every sample (cosine), computed once."""
         if self.embeddings is None:
             raise SchemaError("this finder needs embeddings; none were given.")
-        return knn(self.embeddings, self.knn_k)
+        return knn(self.embeddings, self.knn_k, engine=self.knn_engine)
+
+    @property
+    def knn_engine(self) -> Engine | None:
+        """The engine :attr:`knn_graph` searches on, or ``None`` (in this process): see the
+        ``engine`` parameter."""
+        emb, eng = self.embeddings, self.engine
+        if emb is None or eng is None or eng.workers <= 1:
+            return None
+        if emb.shape[0] <= knn_module.HNSW_MAX or not knn_module.shippable(emb):
+            return None
+        return eng
 
     @cached_property
     def thumbnails(self) -> tuple[np.ndarray, np.ndarray]:

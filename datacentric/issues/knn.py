@@ -29,34 +29,60 @@ from the process after each chunk (:func:`datacentric._arrays.release_pages`; th
 the OS page cache), so resident memory does not grow with the file. faiss uses every core the
 process may run on.
 
+Sharded search (``engine=``, IVF only): the index is built once in the caller and
+serialised; the queries are split into shards of whole :data:`QUERY_CHUNK` chunks (up to
+:data:`SHARD_CHUNKS`, fewer when there are fewer chunks than that per worker), one task per
+shard on the engine (:mod:`datacentric.engine`: local worker processes or
+a Ray cluster). Each task loads the index (once per worker process), searches and re-ranks
+its rows with one thread, and the caller writes the shards' results in order: the same bits
+as ``engine=None``. ``base`` reaches the workers as the *path* of its ``.npy`` when it is a
+read-only memory map of the whole file (every node must see that file at the same path, as
+for the dataset), or pickled with each task when it is at most
+:data:`MAX_SHIPPED_BYTES`; the serialised index is written next to that ``.npy`` (and
+removed after), or pickled with each task when the base is in memory or that folder is
+read-only.
+
 Vectors are L2-normalised float32, so inner product = cosine similarity and
 ``distance = 1 - similarity`` (in [0, 2]).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import math
+import mmap
 import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from numbers import Integral
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from datacentric._arrays import iter_rows, take_rows
 from datacentric._validation import Interval, Options, validate_call
+from datacentric.engine import Engine, get_engine
+from datacentric.exceptions import InvalidParameterError, SchemaError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "EXACT_MAX",
     "HNSW_MAX",
+    "MAX_SHIPPED_BYTES",
     "QUERY_CHUNK",
     "RERANK_FACTOR",
+    "SHARD_CHUNKS",
     "KnnGraph",
     "knn",
     "normalize_rows",
     "row_chunks",
+    "search_shard",
+    "shippable",
 ]
 
 EXACT_MAX = 30_000
@@ -65,6 +91,11 @@ HNSW_MAX = 200_000
 QUERY_CHUNK = 65_536
 #: Candidates proposed by the IVF-PQ index per wanted neighbour, re-ranked exactly.
 RERANK_FACTOR = 8
+#: Query chunks per task of a sharded search (``engine=``).
+SHARD_CHUNKS = 4
+#: The largest in-memory ``base`` (or ``query``) a sharded search pickles with its tasks;
+#: larger ones must be a read-only memory map of a ``.npy`` (sent as its path).
+MAX_SHIPPED_BYTES = 64 * 2**20
 _RERANK_ROWS = 1_024
 _IVF_NPROBE = 32
 _IVF_TRAIN_PER_LIST = 40
@@ -161,7 +192,12 @@ def _build(base: np.ndarray, method: str, normalized: bool, seed: int) -> Any:
 
 
 def _rerank(
-    base: np.ndarray, q: np.ndarray, cand: np.ndarray, want: int, normalized: bool
+    base: np.ndarray,
+    q: np.ndarray,
+    cand: np.ndarray,
+    want: int,
+    normalized: bool,
+    threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``want`` most similar of each query's candidates, by exact inner product.
 
@@ -185,7 +221,7 @@ def _rerank(
         idx_out[a : a + _RERANK_ROWS] = np.take_along_axis(np.where(valid, c, -1), order, axis=1)
 
     starts = range(0, q.shape[0], _RERANK_ROWS)
-    threads = min(_threads(), len(starts))
+    threads = min(threads or _threads(), len(starts))
     if threads <= 1:
         for a in starts:
             block(a)
@@ -193,6 +229,283 @@ def _rerank(
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(block, starts))  # list(): re-raise a block's error here
     return sims_out, idx_out
+
+
+def _search_chunk(
+    index: Any,
+    base: np.ndarray,
+    q: np.ndarray,
+    start: int,
+    *,
+    method: str,
+    k_eff: int,
+    self_query: bool,
+    normalized: bool,
+    threads: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(indices, distances)`` of the query rows ``q`` (rows ``start:`` of the queries)."""
+    n_base = base.shape[0]
+    want = k_eff + (1 if self_query else 0)
+    if method == "ivf":
+        _, cand = index.search(q, min(n_base, RERANK_FACTOR * want))
+        sims, idx = _rerank(base, q, cand, want, normalized, threads)
+    else:
+        sims, idx = index.search(q, want)
+    rows = q.shape[0]
+    if self_query:
+        # drop each row's own index wherever it landed (exact copies tie with it),
+        # else the last candidate
+        is_self = idx == (start + np.arange(rows))[:, None]
+        drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k_eff)
+        keep = np.ones_like(idx, dtype=bool)
+        keep[np.arange(rows), drop] = False
+        idx = idx[keep].reshape(rows, k_eff)
+        sims = sims[keep].reshape(rows, k_eff)
+    missing = idx < 0  # approximate indexes may return fewer than asked for
+    dist = np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
+    dist[missing] = 2.0
+    return np.where(missing, 0, idx), dist
+
+
+# ---------------------------------------------------------------- sharded search (engine=)
+@dataclass(frozen=True)
+class _NpyFile:
+    """A whole ``.npy`` file, re-opened read-only memory-mapped by each worker."""
+
+    path: str
+    shape: tuple[int, ...]
+    dtype: str
+    #: The file's modification time (ns) seen by the caller: a file rewritten since a
+    #: worker opened it is a new key, so the worker does not read a stale map.
+    mtime_ns: int = 0
+
+
+@dataclass(frozen=True)
+class _IndexFile:
+    """A serialised faiss index written to a file every worker can read."""
+
+    path: str
+
+
+@dataclass(frozen=True, eq=False)
+class _Shard:
+    """One task of a sharded search: query rows ``start:stop`` against the whole base.
+
+    ``key`` is the index's content hash (the workers' cache key); ``index`` its serialised
+    bytes (uint8) or the file holding them; ``query`` is ``None`` when the queries are the
+    base itself. ``chunk`` is the caller's :data:`QUERY_CHUNK`, so that a task makes the same
+    faiss calls as the in-process loop.
+    """
+
+    key: str
+    index: np.ndarray | _IndexFile
+    base: np.ndarray | _NpyFile
+    query: np.ndarray | _NpyFile | None
+    start: int
+    stop: int
+    chunk: int
+    method: str
+    k_eff: int
+    normalized: bool
+
+
+#: Per worker process: the last index loaded (content hash → index) and the arrays opened.
+_WORKER_INDEX: dict[str, Any] = {}
+_WORKER_ARRAYS: dict[_NpyFile, np.ndarray] = {}
+
+
+def _npy_file(x: np.ndarray) -> _NpyFile | None:
+    """``x`` as the ``.npy`` file it maps, when it is a read-only memory map of a whole file
+    (``np.load(path, mmap_mode="r")`` or a plain view of all of it), else ``None``."""
+    root: Any = x
+    for _ in range(64):
+        if isinstance(root, np.memmap) and isinstance(getattr(root, "base", None), mmap.mmap):
+            break
+        root = getattr(root, "base", None)
+        if root is None:
+            return None
+    else:
+        return None
+    filename = getattr(root, "filename", None)
+    same = (
+        getattr(root, "mode", None) == "r"
+        and filename is not None
+        and str(filename).endswith(".npy")
+        and x.shape == root.shape
+        and x.dtype == root.dtype
+        and x.strides == root.strides
+        and x.ctypes.data == root.ctypes.data
+    )
+    if not same:
+        return None
+    try:
+        mtime = os.stat(str(filename)).st_mtime_ns
+    except OSError:  # the file was removed after it was mapped: not shareable by path
+        return None
+    return _NpyFile(str(filename), tuple(x.shape), x.dtype.str, mtime)
+
+
+def shippable(x: np.ndarray) -> bool:
+    """Whether a sharded search (``knn(..., engine=)``) can send ``x`` to its workers: a
+    read-only memory map of a whole ``.npy`` file, or at most :data:`MAX_SHIPPED_BYTES`.
+
+    Examples
+    --------
+    >>> shippable(np.zeros((10, 4), np.float32))
+    True
+    """
+    return _npy_file(x) is not None or x.nbytes <= MAX_SHIPPED_BYTES
+
+
+def _shippable(x: np.ndarray, name: str) -> np.ndarray | _NpyFile:
+    """What a task receives for ``x``: its file, or the array itself when small enough."""
+    ref = _npy_file(x)
+    if ref is not None:
+        return ref
+    size = int(x.shape[0]) * int(np.prod(x.shape[1:])) * x.dtype.itemsize
+    if size > MAX_SHIPPED_BYTES:
+        raise InvalidParameterError(
+            f"knn: a sharded search (engine=) sends an in-memory {name} with every task, up to "
+            f"{MAX_SHIPPED_BYTES / 2**20:g} MiB; received {x.shape[0]} x {x.shape[1]} "
+            f"{x.dtype} ({size / 2**20:.1f} MiB). Save it with np.save and pass "
+            f"np.load(path, mmap_mode='r') (the workers memory-map the file), or engine=None.",
+            parameter=name,
+            owner="knn",
+        )
+    return np.asarray(x)
+
+
+def _worker_array(ref: np.ndarray | _NpyFile) -> np.ndarray:
+    if isinstance(ref, np.ndarray):
+        return ref
+    if ref not in _WORKER_ARRAYS:
+        x = np.load(ref.path, mmap_mode="r")
+        if tuple(x.shape) != ref.shape or x.dtype.str != ref.dtype:
+            raise SchemaError(
+                f"knn: {ref.path} on this worker holds a {x.shape} {x.dtype} array, not the "
+                f"{ref.shape} {np.dtype(ref.dtype)} of the caller. Every node must see the same "
+                "file at the same path (a shared filesystem)."
+            )
+        _WORKER_ARRAYS.clear()  # one search at a time: keep the last file only
+        _WORKER_ARRAYS[ref] = x
+    return _WORKER_ARRAYS[ref]
+
+
+def _worker_index(key: str, source: np.ndarray | _IndexFile) -> Any:
+    """The index with content hash ``key``, deserialised once per worker process."""
+    if key not in _WORKER_INDEX:
+        import faiss
+
+        data = source if isinstance(source, np.ndarray) else np.fromfile(source.path, np.uint8)
+        _WORKER_INDEX.clear()
+        _WORKER_INDEX[key] = faiss.deserialize_index(data)
+    return _WORKER_INDEX[key]
+
+
+def search_shard(shard: _Shard) -> tuple[np.ndarray, np.ndarray]:
+    """The task of a sharded search: ``(indices, distances)`` of rows ``start:stop``.
+
+    Runs with one faiss thread and one re-rank thread (a worker is one core); the bits are
+    those of the in-process search, which makes the same calls on the same chunks.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    index = _worker_index(shard.key, shard.index)
+    base = _worker_array(shard.base)
+    queries = base if shard.query is None else _worker_array(shard.query)
+    rows = shard.stop - shard.start
+    indices = np.empty((rows, shard.k_eff), np.int64)
+    distances = np.empty((rows, shard.k_eff), np.float32)
+    part = queries[shard.start : shard.stop]
+    for a, q in row_chunks(part, shard.chunk, normalized=shard.normalized):
+        idx, dist = _search_chunk(
+            index,
+            base,
+            q,
+            shard.start + a,
+            method=shard.method,
+            k_eff=shard.k_eff,
+            self_query=shard.query is None,
+            normalized=shard.normalized,
+            threads=1,
+        )
+        indices[a : a + q.shape[0]] = idx
+        distances[a : a + q.shape[0]] = dist
+    return indices, distances
+
+
+@contextlib.contextmanager
+def _index_source(index: Any, base_ref: np.ndarray | _NpyFile) -> Iterator[tuple[str, Any]]:
+    """``(key, source)`` of the serialised index for the tasks: a file next to the base's
+    ``.npy`` (removed after), or the bytes themselves when the base is in memory or that
+    folder cannot be written."""
+    import faiss
+
+    data = faiss.serialize_index(index)
+    key = hashlib.blake2b(data.tobytes(), digest_size=16).hexdigest()
+    if not isinstance(base_ref, _NpyFile):
+        yield key, data
+        return
+    name = f".{Path(base_ref.path).name}.knn-{key}-{os.getpid()}.faiss"
+    path = Path(base_ref.path).with_name(name)
+    try:
+        data.tofile(path)
+    except OSError as exc:
+        log.warning(
+            "knn: cannot write the index next to %s (%s); sent with every task instead",
+            base_ref.path,
+            exc,
+        )
+        yield key, data
+        return
+    try:
+        yield key, _IndexFile(str(path))
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _sharded(
+    index: Any,
+    base: np.ndarray,
+    query: np.ndarray | None,
+    eng: Engine,
+    *,
+    method: str,
+    k_eff: int,
+    normalized: bool,
+    indices: np.ndarray,
+    distances: np.ndarray,
+) -> None:
+    """Search the queries as tasks on ``eng``, writing the results into ``indices`` and
+    ``distances`` in order."""
+    base_ref = _shippable(base, "base")
+    query_ref = None if query is None else _shippable(query, "query")
+    m = base.shape[0] if query is None else query.shape[0]
+    # whole query chunks per shard (the faiss calls of the in-process loop), up to
+    # SHARD_CHUNKS, fewer when that leaves a worker without a shard
+    chunks = -(-m // QUERY_CHUNK)
+    step = QUERY_CHUNK * max(1, min(SHARD_CHUNKS, -(-chunks // max(1, eng.workers))))
+    with _index_source(index, base_ref) as (key, source):
+        shards = [
+            _Shard(
+                key,
+                source,
+                base_ref,
+                query_ref,
+                a,
+                min(m, a + step),
+                QUERY_CHUNK,
+                method,
+                k_eff,
+                normalized,
+            )
+            for a in range(0, m, step)
+        ]
+        results = eng.map(search_shard, shards, desc="kNN search")
+    for shard, (idx, dist) in zip(shards, results, strict=True):
+        indices[shard.start : shard.stop] = idx
+        distances[shard.start : shard.stop] = dist
 
 
 @validate_call(
@@ -211,6 +524,7 @@ def knn(
     method: str = "auto",
     normalized: bool = False,
     seed: int = 0,
+    engine: str | Engine | None = None,
 ) -> KnnGraph:
     """The ``k`` nearest rows of ``base`` for every row of ``query`` (default: ``base``).
 
@@ -230,6 +544,21 @@ def knn(
         Whether rows are already L2-normalised.
     seed : int
         Seed of the IVF training sample and k-means (``"ivf"`` only).
+    engine : {"local", "sequential", "ray"} or Engine, optional
+        Search the queries as tasks on this engine (:func:`datacentric.engine.get_engine`;
+        an engine object passed in is not closed): the IVF index is built here, then shards
+        of up to :data:`SHARD_CHUNKS` × :data:`QUERY_CHUNK` query rows run on the workers. The
+        result is the same bits as ``engine=None`` (the default: every core of this
+        process). Only the ``"ivf"`` method is sharded; ``"exact"`` and ``"hnsw"`` run here.
+        ``base`` (and ``query``) must be a read-only memory map of a whole ``.npy`` file
+        that every worker sees at the same path, or at most :data:`MAX_SHIPPED_BYTES` in
+        memory.
+
+    Raises
+    ------
+    InvalidParameterError
+        With an engine, for an in-memory ``base``/``query`` over :data:`MAX_SHIPPED_BYTES`
+        on the ``"ivf"`` path.
 
     Examples
     --------
@@ -246,30 +575,43 @@ def knn(
     chosen = method
     if method == "auto":
         chosen = "exact" if n_base <= EXACT_MAX else "hnsw" if n_base <= HNSW_MAX else "ivf"
-    index = _build(base, chosen, normalized, seed)
-    extra = 1 if self_query else 0
-    want = k_eff + extra
+    sharded = engine is not None and chosen == "ivf"
+    if sharded:  # refuse an in-memory base too large to ship before building the index
+        _shippable(base, "base")
+        if query is not None:
+            _shippable(query, "query")
+    eng = get_engine(engine) if sharded else None
     indices = np.empty((m, k_eff), np.int64)
     distances = np.empty((m, k_eff), np.float32)
+    try:
+        index = _build(base, chosen, normalized, seed)
+        if eng is not None:
+            _sharded(
+                index,
+                base,
+                query,
+                eng,
+                method=chosen,
+                k_eff=k_eff,
+                normalized=normalized,
+                indices=indices,
+                distances=distances,
+            )
+            return KnnGraph(indices, distances)
+    finally:
+        if eng is not None and eng is not engine:
+            eng.close()
     for start, q in row_chunks(q_src, normalized=normalized):
-        if chosen == "ivf":
-            _, cand = index.search(q, min(n_base, RERANK_FACTOR * want))
-            sims, idx = _rerank(base, q, cand, want, normalized)
-        else:
-            sims, idx = index.search(q, want)
-        rows = q.shape[0]
-        if self_query:
-            # drop each row's own index wherever it landed (exact copies tie with it),
-            # else the last candidate
-            is_self = idx == (start + np.arange(rows))[:, None]
-            drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k_eff)
-            keep = np.ones_like(idx, dtype=bool)
-            keep[np.arange(rows), drop] = False
-            idx = idx[keep].reshape(rows, k_eff)
-            sims = sims[keep].reshape(rows, k_eff)
-        missing = idx < 0  # approximate indexes may return fewer than asked for
-        dist = np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
-        dist[missing] = 2.0
-        indices[start : start + rows] = np.where(missing, 0, idx)
-        distances[start : start + rows] = dist
+        idx, dist = _search_chunk(
+            index,
+            base,
+            q,
+            start,
+            method=chosen,
+            k_eff=k_eff,
+            self_query=self_query,
+            normalized=normalized,
+        )
+        indices[start : start + q.shape[0]] = idx
+        distances[start : start + q.shape[0]] = dist
     return KnnGraph(indices, distances)

@@ -67,7 +67,7 @@ class OutlierFinder(IssueFinder):
         if ctx.knn_k >= self.k or ctx.embeddings is None:
             graph = ctx.knn_graph  # (which says so when there are no embeddings)
         else:
-            graph = knn(ctx.embeddings, self.k)
+            graph = knn(ctx.embeddings, self.k, engine=ctx.knn_engine)
         dist = graph.distances[:, : self.k].mean(axis=1).astype(np.float64)
         log_d = np.log(dist + 1e-6)
         log_med = float(np.median(log_d))

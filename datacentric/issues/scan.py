@@ -125,7 +125,10 @@ def scan(
     engine : {"local", "sequential", "ray"} or Engine, optional
         Where the cross-validation folds run (:func:`datacentric.engine.get_engine`);
         default ``"local"``: every core of this machine. The scores are the same bits on
-        every engine and for any number of workers.
+        every engine and for any number of workers. The shared kNN graph of more than
+        :data:`~datacentric.issues.knn.HNSW_MAX` embeddings is searched on it too, in
+        shards, when the embeddings are a memory-mapped ``.npy`` (a path) that every worker
+        can read (see :class:`~datacentric.issues.context.ScanContext`).
     workers : int, optional
         Folds run in parallel (default: every core).
     address : str, optional
@@ -257,6 +260,7 @@ def _scan(
             annotations=_rows_of(ctx_all.annotations, model_ds),
             progress=progress,
             image_stats=_rows_of(stats, model_ds),
+            engine=eng,
         )
     else:
         ctx = ctx_all = ScanContext(
@@ -266,6 +270,7 @@ def _scan(
             annotations=annotations,
             progress=progress,
             image_stats=stats,
+            engine=eng,
         )
 
     tables: list[pl.DataFrame] = []

@@ -58,7 +58,10 @@ def answer(ray_cluster: RayCluster) -> dict[str, Any]:
     """One driver runs every op of BATCH on one connection."""
     if ray_cluster.worker_lost:
         ray_cluster.restart_worker()
-    return ray_cluster.driver({"op": "batch", "specs": BATCH})
+    knn_dir = ray_cluster.root / "knn"  # the cluster's nodes read the .npy written here
+    knn_dir.mkdir(exist_ok=True)
+    sharded_knn = {"op": "call", "fn": f"{TASKS}:sharded_knn", "kwargs": {"dir": str(knn_dir)}}
+    return ray_cluster.driver({"op": "batch", "specs": {**BATCH, "sharded_knn": sharded_knn}})
 
 
 def test_cluster_has_two_nodes_on_loopback_only(answer: dict[str, Any]) -> None:
@@ -117,6 +120,21 @@ def test_a_gpu_task_on_a_cluster_without_gpus_fails_instead_of_waiting(
         "on the cluster at '127.0.0.1:6379', so the tasks of 'cross-validation folds' would "
         "wait forever. Lower the resources, or add such a node to the cluster."
     )
+
+
+def test_sharded_knn_on_the_cluster_equals_the_in_process_search(answer: dict[str, Any]) -> None:
+    """knn(engine=) on the 2-node cluster: Ray workers memory-map the caller's .npy by its
+    path and load the index from the file written next to it; the same bits as in-process."""
+    got = answer["batch"]["sharded_knn"]["results"]
+    assert 1 <= got.pop("nodes") <= 2  # Ray places the 6 short tasks (often on one node)
+    assert got == {
+        "indices_equal": True,
+        "distances_equal": True,
+        "not_self": True,
+        "tasks": 6,
+        "in_ray_workers": True,  # not in the driver's process
+        "files_after": ["emb.npy"],  # the index file is removed after the search
+    }
 
 
 def test_local_ray_is_started_and_shut_down(cluster: RayCluster) -> None:
