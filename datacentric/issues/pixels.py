@@ -12,7 +12,9 @@ contrast drop out of a correlation).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -26,6 +28,7 @@ __all__ = ["THUMB", "aligned_distance", "pixel_pairs", "thumbnails"]
 
 THUMB = 32
 _CHUNK = 8192
+_READ_CHUNK = 256  # images decoded per task
 
 
 def thumbnails(
@@ -40,21 +43,43 @@ def thumbnails(
     >>> t.shape, bool(ok.all()), int(t.max())
     ((2, 32, 32), True, 200)
     """
+    from datacentric.dataset.images import PathResolver
+
     n = len(ds)
     out = np.zeros((n, THUMB, THUMB), dtype=np.uint8)
     ok = np.zeros(n, dtype=bool)
-    for i, path in enumerate(ds.manifest["image"].to_list()):
-        try:
-            arr = ds._image(path, "L")
-        except Exception:  # unreadable: integrity reports it; here it matches nothing
-            continue
-        if arr.ndim == 3:
-            arr = arr[:, :, 0]
-        im = Image.fromarray(np.ascontiguousarray(arr))
-        out[i] = np.asarray(im.resize((THUMB, THUMB), Image.Resampling.BOX), dtype=np.uint8)
-        ok[i] = True
-        if progress is not None and i % 1000 == 999:
-            progress(1000)
+    paths = ds.manifest["image"].to_list()
+    resolver = PathResolver(ds.root) if ds.root is not None else None
+
+    def run(start: int) -> int:
+        """Thumbnails of rows ``[start, start + _READ_CHUNK)``, written in place."""
+        stop = min(start + _READ_CHUNK, n)
+        for i in range(start, stop):
+            try:
+                arr = ds._image(paths[i], "L", resolver=resolver)
+            except Exception:  # unreadable: integrity reports it; here it matches nothing
+                continue
+            if arr.ndim == 3:
+                arr = arr[:, :, 0]
+            if arr.shape != (THUMB, THUMB):
+                im = Image.fromarray(np.ascontiguousarray(arr))
+                arr = np.asarray(im.resize((THUMB, THUMB), Image.Resampling.BOX), np.uint8)
+            out[i] = arr
+            ok[i] = True
+        return stop - start
+
+    starts = range(0, n, _READ_CHUNK)
+    workers = 1 if n < 2 * _READ_CHUNK else min(8, os.cpu_count() or 1)
+    if workers == 1:
+        done: Iterator[int] = map(run, starts)
+        for k in done:
+            if progress is not None:
+                progress(k)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # PIL and numpy release the GIL
+            for k in pool.map(run, starts):
+                if progress is not None:
+                    progress(k)
     return out, ok
 
 
@@ -123,9 +148,19 @@ def pixel_pairs(
     lo, hi = np.minimum(qi, qj), np.maximum(qi, qj)
     cand = np.unique(np.stack([lo, hi], axis=1), axis=0)
     dist = np.empty(len(cand), dtype=np.float32)
-    for s in range(0, len(cand), _CHUNK):
+
+    def score(s: int) -> None:
         c = cand[s : s + _CHUNK]
         dist[s : s + _CHUNK] = aligned_distance(t[c[:, 0]], t[c[:, 1]], max_shift)
+
+    starts = range(0, len(cand), _CHUNK)
+    workers = min(len(starts), os.cpu_count() or 1, 8)
+    if workers <= 1:
+        for s in starts:
+            score(s)
+    else:  # chunks are independent (numpy releases the GIL): the same numbers, every core
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(score, starts))
     nearest = np.full(len(t), np.inf, dtype=np.float32)
     np.minimum.at(nearest, cand[:, 0], dist)
     np.minimum.at(nearest, cand[:, 1], dist)
