@@ -24,7 +24,8 @@ fit of ``log(time)`` on ``log(N)`` (``scipy.stats.linregress``: slope and its st
 error), for the scan and for every step, so a superlinear step is named.
 
 Targets (issue 15): scan-time exponent <= 1.1 and peak RSS < 4 GB at 1M images. The data
-is deleted after the run. ``--profile`` adds the top cProfile entries of each scan.
+is deleted after the run (unless ``--data DIR`` keeps it for a later run). ``--profile``
+adds the top cProfile entries of each scan.
 """
 
 from __future__ import annotations
@@ -228,6 +229,14 @@ def options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--gen-workers", type=int, default=None, help="default: every core")
     ap.add_argument("--data-dir", type=Path, default=None, help="where the data is generated")
     ap.add_argument("--profile", action="store_true", help="cProfile the scans")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="keep the dataset in this folder (reused by a later run: the images already "
+        "written there are not written again); default: a temp folder, deleted after",
+    )
+    ap.add_argument("--gen-only", action="store_true", help="generate the data, scan nothing")
 
 
 def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
@@ -236,7 +245,8 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     default = "5000,15000,50000" if args.quick else "100000,300000,1000000"
     sizes = sorted(int(s) for s in (args.sizes or default).split(","))
     args.gen_workers = args.gen_workers or os.cpu_count() or 1
-    data = Path(tempfile.mkdtemp(prefix="bench_scale_stream_", dir=args.data_dir))
+    keep = args.data is not None
+    data = args.data or Path(tempfile.mkdtemp(prefix="bench_scale_stream_", dir=args.data_dir))
     res: dict[str, Any] = {
         "params": {
             "sizes": sizes,
@@ -252,19 +262,22 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     }
     try:
         root, out_dir = data / "ds", data / "out"
-        root.mkdir()
-        out_dir.mkdir()
-        have = 0
+        root.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(exist_ok=True)
+        marker = root / "n_images"  # images 0 .. n_images - 1 are on disk
         for n in sizes:
+            have = int(marker.read_text()) if marker.exists() else 0
             res["data"][str(n)] = g = jobs("gen", tag=f"gen_{n}", root=str(root), n=n, have=have)
             if not ok(g):
                 break
-            have = n
-            res["scan"][str(n)] = jobs(
-                "scan", tag=f"scan_{n}", root=str(root), out_dir=str(out_dir)
-            )
+            marker.write_text(str(max(have, n)))
+            if not args.gen_only:
+                res["scan"][str(n)] = jobs(
+                    "scan", tag=f"scan_{n}", root=str(root), out_dir=str(out_dir)
+                )
     finally:
-        shutil.rmtree(data, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(data, ignore_errors=True)
     done = [(int(n), r) for n, r in res["scan"].items() if ok(r)]
     ns = [n for n, _ in done]
     res["fit"] = {

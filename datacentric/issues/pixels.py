@@ -27,7 +27,7 @@ from datacentric.issues.knn import knn
 __all__ = ["THUMB", "aligned_distance", "pixel_pairs", "thumbnails"]
 
 THUMB = 32
-_CHUNK = 8192
+_CHUNK = 2048  # candidate pairs scored per task (~8 MiB per image side)
 _READ_CHUNK = 256  # images decoded per task
 
 
@@ -140,18 +140,23 @@ def pixel_pairs(
     rows = np.flatnonzero(ok & textured)
     if rows.size < 2:
         return pl.DataFrame(schema=schema)
-    t = thumbs[rows]
     coarse = coarse_all[rows]
+    del coarse_all
     graph = knn(coarse, k)
-    qi = np.repeat(np.arange(len(t)), graph.k)
-    qj = graph.indices.ravel()
-    lo, hi = np.minimum(qi, qj), np.maximum(qi, qj)
-    cand = np.unique(np.stack([lo, hi], axis=1), axis=0)
+    del coarse
+    m = len(rows)
+    qi = np.repeat(np.arange(m, dtype=np.int64), graph.k)
+    qj = graph.indices.ravel().astype(np.int64)
+    # the distinct pairs (lo, hi), sorted, as one int64 code each (lighter than unique rows)
+    codes = np.unique(np.minimum(qi, qj) * m + np.maximum(qi, qj))
+    del qi, qj
+    cand = np.stack(np.divmod(codes, m), axis=1)
+    del codes
     dist = np.empty(len(cand), dtype=np.float32)
 
     def score(s: int) -> None:
-        c = cand[s : s + _CHUNK]
-        dist[s : s + _CHUNK] = aligned_distance(t[c[:, 0]], t[c[:, 1]], max_shift)
+        c = rows[cand[s : s + _CHUNK]]  # thumbnails read in place, never copied whole
+        dist[s : s + _CHUNK] = aligned_distance(thumbs[c[:, 0]], thumbs[c[:, 1]], max_shift)
 
     starts = range(0, len(cand), _CHUNK)
     workers = min(len(starts), os.cpu_count() or 1, 8)
@@ -161,7 +166,7 @@ def pixel_pairs(
     else:  # chunks are independent (numpy releases the GIL): the same numbers, every core
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(score, starts))
-    nearest = np.full(len(t), np.inf, dtype=np.float32)
+    nearest = np.full(m, np.inf, dtype=np.float32)
     np.minimum.at(nearest, cand[:, 0], dist)
     np.minimum.at(nearest, cand[:, 1], dist)
     radius = threshold * max(float(np.median(nearest[np.isfinite(nearest)])), 1e-6)
