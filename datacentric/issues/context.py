@@ -156,6 +156,16 @@ class ScanContext:
             self._memo[key] = compute()
         return self._memo[key]
 
+    def release(self) -> None:
+        """Drop the cached derived data (thumbnails, image statistics, kNN graph, memos).
+
+        ``scan`` calls this once every finder has run, so that their memory is free
+        before the issue tables are assembled; a later access computes them again.
+        """
+        for name in ("thumbnails", "image_stats", "knn_graph", "normalized_embeddings"):
+            self.__dict__.pop(name, None)
+        self._memo.clear()
+
     # ------------------------------------------------------------------ inputs
     def _check_annotations(self, ann: pl.DataFrame) -> pl.DataFrame:
         need = ["sample_id", "annotator", "label"]

@@ -105,13 +105,12 @@ class ExactDuplicateFinder(IssueFinder):
             )
         )
         info = {row[0]: row[1:] for row in groups.iter_rows()}
-        details: list[str | None] = []
-        for label, cid, size, keep, kept_id, kept_label in s.select(
-            "label", "cluster_id", "cluster_size", "keep", "_kept_id", "_kept_label"
-        ).iter_rows():
-            if cid is None:
-                details.append(None)
-                continue
+        # one sentence per duplicate row; the other rows (nearly all) have none
+        details: list[str | None] = [None] * s.height
+        in_cluster = s.filter(pl.col("cluster_id").is_not_null()).select(
+            "_pos", "label", "cluster_id", "cluster_size", "keep", "_kept_id", "_kept_label"
+        )
+        for pos, label, cid, size, keep, kept_id, kept_label in in_cluster.iter_rows():
             members, labels, splits = info[cid]
             if keep:
                 shown = ", ".join(members[:5]) + (" ..." if len(members) > 5 else "")
@@ -133,7 +132,7 @@ class ExactDuplicateFinder(IssueFinder):
                     text += ". Keep one."
             if len(splits) > 1:
                 text += f" The copies span splits {', '.join(map(str, splits))} (leakage)."
-            details.append(text)
+            details[pos] = text
         dup = s["cluster_size"] >= 2
         table = issue_table(
             self.name,

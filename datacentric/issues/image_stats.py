@@ -347,17 +347,31 @@ def _stats(
         workers = 1 if n < 2 * _CHUNK else min(8, os.cpu_count() or 1)
 
     run_chunk = functools.partial(_run_chunk, read)
-    rows: list[tuple[Any, ...]] = []
+    # Each chunk's rows become a small typed frame at once, so that the Python tuples of
+    # only a few chunks are alive at a time (not one per image of the whole dataset).
+    frames: list[pl.DataFrame] = []
+    starts = range(0, n, _CHUNK)
     with _progress_bar(progress, n) as advance:
         if workers == 1:
-            for chunk in _chunks(paths, _CHUNK):
-                rows.extend(run_chunk(chunk))
-                advance(len(chunk))
+            for start in starts:
+                frames.append(
+                    _frame(ids[start : start + _CHUNK], run_chunk(paths[start : start + _CHUNK]))
+                )
+                advance(len(frames[-1]))
         else:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                for part in pool.map(run_chunk, _chunks(paths, _CHUNK)):
-                    rows.extend(part)
+                for start, part in zip(
+                    starts, pool.map(run_chunk, _chunks(paths, _CHUNK)), strict=True
+                ):
+                    frames.append(_frame(ids[start : start + _CHUNK], part))
                     advance(len(part))
+    if not frames:
+        return _frame([], [])
+    return pl.concat(frames, rechunk=True)
+
+
+def _frame(ids: list[str], rows: list[tuple[Any, ...]]) -> pl.DataFrame:
+    """The statistics frame of some rows (``ids`` and their ``(readable, error, ...)``)."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * (len(IMAGE_STATS_SCHEMA) - 1)
     data = {"sample_id": pl.Series("sample_id", ids, dtype=pl.Utf8)}
     for name, values in zip(list(IMAGE_STATS_SCHEMA)[1:], columns, strict=True):

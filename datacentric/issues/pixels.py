@@ -12,7 +12,9 @@ contrast drop out of a correlation).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -25,7 +27,8 @@ from datacentric.issues.knn import knn
 __all__ = ["THUMB", "aligned_distance", "pixel_pairs", "thumbnails"]
 
 THUMB = 32
-_CHUNK = 8192
+_CHUNK = 2048  # candidate pairs scored per task (~8 MiB per image side)
+_READ_CHUNK = 256  # images decoded per task
 
 
 def thumbnails(
@@ -40,21 +43,43 @@ def thumbnails(
     >>> t.shape, bool(ok.all()), int(t.max())
     ((2, 32, 32), True, 200)
     """
+    from datacentric.dataset.images import PathResolver
+
     n = len(ds)
     out = np.zeros((n, THUMB, THUMB), dtype=np.uint8)
     ok = np.zeros(n, dtype=bool)
-    for i, path in enumerate(ds.manifest["image"].to_list()):
-        try:
-            arr = ds._image(path, "L")
-        except Exception:  # unreadable: integrity reports it; here it matches nothing
-            continue
-        if arr.ndim == 3:
-            arr = arr[:, :, 0]
-        im = Image.fromarray(np.ascontiguousarray(arr))
-        out[i] = np.asarray(im.resize((THUMB, THUMB), Image.Resampling.BOX), dtype=np.uint8)
-        ok[i] = True
-        if progress is not None and i % 1000 == 999:
-            progress(1000)
+    paths = ds.manifest["image"].to_list()
+    resolver = PathResolver(ds.root) if ds.root is not None else None
+
+    def run(start: int) -> int:
+        """Thumbnails of rows ``[start, start + _READ_CHUNK)``, written in place."""
+        stop = min(start + _READ_CHUNK, n)
+        for i in range(start, stop):
+            try:
+                arr = ds._image(paths[i], "L", resolver=resolver)
+            except Exception:  # unreadable: integrity reports it; here it matches nothing
+                continue
+            if arr.ndim == 3:
+                arr = arr[:, :, 0]
+            if arr.shape != (THUMB, THUMB):
+                im = Image.fromarray(np.ascontiguousarray(arr))
+                arr = np.asarray(im.resize((THUMB, THUMB), Image.Resampling.BOX), np.uint8)
+            out[i] = arr
+            ok[i] = True
+        return stop - start
+
+    starts = range(0, n, _READ_CHUNK)
+    workers = 1 if n < 2 * _READ_CHUNK else min(8, os.cpu_count() or 1)
+    if workers == 1:
+        done: Iterator[int] = map(run, starts)
+        for k in done:
+            if progress is not None:
+                progress(k)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # PIL and numpy release the GIL
+            for k in pool.map(run, starts):
+                if progress is not None:
+                    progress(k)
     return out, ok
 
 
@@ -115,18 +140,33 @@ def pixel_pairs(
     rows = np.flatnonzero(ok & textured)
     if rows.size < 2:
         return pl.DataFrame(schema=schema)
-    t = thumbs[rows]
     coarse = coarse_all[rows]
+    del coarse_all
     graph = knn(coarse, k)
-    qi = np.repeat(np.arange(len(t)), graph.k)
-    qj = graph.indices.ravel()
-    lo, hi = np.minimum(qi, qj), np.maximum(qi, qj)
-    cand = np.unique(np.stack([lo, hi], axis=1), axis=0)
+    del coarse
+    m = len(rows)
+    qi = np.repeat(np.arange(m, dtype=np.int64), graph.k)
+    qj = graph.indices.ravel().astype(np.int64)
+    # the distinct pairs (lo, hi), sorted, as one int64 code each (lighter than unique rows)
+    codes = np.unique(np.minimum(qi, qj) * m + np.maximum(qi, qj))
+    del qi, qj
+    cand = np.stack(np.divmod(codes, m), axis=1)
+    del codes
     dist = np.empty(len(cand), dtype=np.float32)
-    for s in range(0, len(cand), _CHUNK):
-        c = cand[s : s + _CHUNK]
-        dist[s : s + _CHUNK] = aligned_distance(t[c[:, 0]], t[c[:, 1]], max_shift)
-    nearest = np.full(len(t), np.inf, dtype=np.float32)
+
+    def score(s: int) -> None:
+        c = rows[cand[s : s + _CHUNK]]  # thumbnails read in place, never copied whole
+        dist[s : s + _CHUNK] = aligned_distance(thumbs[c[:, 0]], thumbs[c[:, 1]], max_shift)
+
+    starts = range(0, len(cand), _CHUNK)
+    workers = min(len(starts), os.cpu_count() or 1, 8)
+    if workers <= 1:
+        for s in starts:
+            score(s)
+    else:  # chunks are independent (numpy releases the GIL): the same numbers, every core
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(score, starts))
+    nearest = np.full(m, np.inf, dtype=np.float32)
     np.minimum.at(nearest, cand[:, 0], dist)
     np.minimum.at(nearest, cand[:, 1], dist)
     radius = threshold * max(float(np.median(nearest[np.isfinite(nearest)])), 1e-6)

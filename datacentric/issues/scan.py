@@ -293,6 +293,8 @@ def _scan(
             statistics[finder.name] = stats_fn(fctx)
         timings[finder.name] = time.perf_counter() - t0
         tables.append(table)
+    for c in (ctx, ctx_all):  # thumbnails, graph, statistics: not needed any more
+        c.release()
     issues = (
         pl.concat(tables, how="diagonal_relaxed")
         if tables

@@ -69,3 +69,18 @@ def test_available_reports_reasons(ds: Dataset) -> None:
     assert "no pred_probs" in (avail["pred_probs"] or "")
     assert "single split" in (avail["splits"] or "")
     assert "annotators" in (avail["annotators"] or "")
+
+
+def test_release_drops_the_cached_data_and_recomputes_it_the_same() -> None:
+    imgs = np.random.default_rng(2).integers(0, 256, (6, 8, 8), dtype=np.uint8)
+    ds = Dataset.from_arrays(imgs, [0, 1] * 3, ["a", "b"])
+    emb = np.random.default_rng(3).normal(size=(6, 4)).astype(np.float32)
+    ctx = ScanContext(ds, embeddings=emb, knn_k=2)
+    stats, thumbs, graph = ctx.image_stats, ctx.thumbnails, ctx.knn_graph
+    assert ctx.memo("x", lambda: 1) == 1
+    ctx.release()
+    assert not {"image_stats", "thumbnails", "knn_graph"} & set(vars(ctx))
+    assert ctx.memo("x", lambda: 2) == 2  # memos cleared too
+    assert ctx.image_stats.equals(stats)
+    np.testing.assert_array_equal(ctx.thumbnails[0], thumbs[0])
+    np.testing.assert_array_equal(ctx.knn_graph.indices, graph.indices)
