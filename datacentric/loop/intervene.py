@@ -48,11 +48,8 @@ LABEL_ISSUE_TYPES = ("label", "label_inconsistency", "annotator_disagreement")
 
 def last_kept(log: ExperimentLog) -> dict[str, Any] | None:
     """The latest record that is not a rejected intervention (what the next iteration is
-    judged against)."""
-    for rec in reversed(log.records()):
-        if (rec.get("intervention") or {}).get("kept", True):
-            return rec
-    return None
+    judged against): :meth:`ExperimentLog.last_kept`."""
+    return log.last_kept()
 
 
 def _label_flags(log: ExperimentLog) -> tuple[set[str], int | None]:

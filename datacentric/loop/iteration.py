@@ -376,6 +376,7 @@ def _prediction_table(ds: Dataset, preds: Any, split: str) -> pl.DataFrame:
         "iterations": [Interval(Integral, 0, None, closed="left")],
         "stop_when_unchanged": ["boolean"],
         "interventions": ["boolean"],
+        "oversample_factor": [Interval(Integral, 2, 100, closed="both")],
     }
 )
 def run_loop(
@@ -384,6 +385,7 @@ def run_loop(
     *,
     stop_when_unchanged: bool = True,
     interventions: bool = False,
+    oversample_factor: int = 2,
     **kwargs: Any,
 ) -> list[IterationResult]:
     """Run the baseline (if not recorded yet) and then ``iterations`` fix iterations.
@@ -397,8 +399,9 @@ def run_loop(
     :func:`datacentric.loop.intervene.run_interventions`: when the worst slice's errors are
     not explained by label issues, a matched augmentation and an oversampling of that
     slice are each tried as an iteration, kept only when the slice improves significantly
-    and no slice regresses significantly. They are recorded in the experiment log (a
-    record's ``intervention`` entry), not returned.
+    and no slice regresses significantly (oversampling: the slice's training rows present
+    ``oversample_factor`` times). They are recorded in the experiment log (a record's
+    ``intervention`` entry), not returned.
     """
     if isinstance(kwargs.get("slices"), (str, Path)):  # read once, and before any training
         kwargs["slices"] = load_slices(kwargs["slices"])
@@ -433,6 +436,7 @@ def run_loop(
                 engine=eng,
                 say=kwargs.get("say"),
                 progress=bool(kwargs.get("progress", False)),
+                factor=int(oversample_factor),
             )
     finally:
         if eng is not given:

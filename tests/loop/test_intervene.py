@@ -96,3 +96,21 @@ def test_keep_rule_and_model_follow_the_verdict(intervened) -> None:
     assert recs[2]["intervention"]["against_iteration"] == expected
     kept_its = [0] + [r["iteration"] for r in recs[1:] if r["intervention"]["kept"]]
     assert last_kept(log)["iteration"] == kept_its[-1]
+
+
+def test_report_and_verdict_skip_rejected_interventions(intervened) -> None:
+    from datacentric.report.loop import render_loop_markdown
+
+    root, *_ = intervened
+    log = ExperimentLog(root)
+    recs = log.records()
+    kept = log.last_kept()["iteration"]
+    # baseline → latest kept: the same table as asking for that iteration explicitly
+    assert log.verdict().equals(log.verdict(after=kept))
+    md = render_loop_markdown(root)
+    section = md[md.index("Slice interventions") :]
+    assert "cam=old" in section and "input problem" in section
+    for rec in recs[1:]:
+        iv = rec["intervention"]
+        assert ("kept" if iv["kept"] else "rejected") in section
+        assert iv["reason"].split(":")[0] in section
