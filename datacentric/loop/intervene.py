@@ -78,6 +78,7 @@ def run_interventions(
     kinds: Sequence[str] = INTERVENTIONS,
     factor: int = 2,
     threshold: float = 0.5,
+    learning_curve: bool = True,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Diagnose the worst slice of the last kept iteration; when label issues do not
@@ -99,6 +100,10 @@ def run_interventions(
     threshold : float
         The slice is an input problem when fewer than this share of its errors are
         flagged as label issues (:func:`datacentric.loop.interventions.diagnose_slice`).
+    learning_curve : bool
+        Before the interventions, estimate how many more samples of the slice would bring
+        it to the overall accuracy (:func:`datacentric.loop.learning_curve.slice_learning_curve`:
+        4 × ``seeds`` more trainings); the estimate is the diagnosis's ``data_collection``.
 
     Returns
     -------
@@ -136,6 +141,23 @@ def run_interventions(
     note(f"interventions: worst slice {target}: {explained}; trying {', '.join(kinds)}")
     used = ds.filter(pl.col("split").is_in([train_split, eval_split]))
     base, _ = exclude_unreadable(used, None, progress=progress)
+    if learning_curve:
+        from datacentric.loop.learning_curve import slice_learning_curve
+
+        est = slice_learning_curve(
+            base, recipe, expr, seeds=list(range(seed, seed + seeds)),
+            target=float(before["accuracy"]), engine=engine, train_split=train_split,
+            eval_split=eval_split,
+        )  # fmt: skip
+        diagnosis["data_collection"] = {
+            "curve": est["curve"].to_dicts(),
+            "fit": est["fit"],
+            "n_now": est["n_now"],
+            "target": est["target"],
+            "additional": est["additional"],
+            "statement": est["statement"],
+        }
+        note(f"interventions: data collection for {target}: {est['statement']}")
     out: list[dict[str, Any]] = []
     for kind in kinds:
         t0 = time.perf_counter()

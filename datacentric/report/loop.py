@@ -351,6 +351,15 @@ def _interventions_section(loop: _Loop) -> Section | None:
         "held fixed) was trained over the same seeds and kept only when the slice improved "
         "significantly and no slice regressed significantly."
     )
+    if isinstance(dc := d.get("data_collection"), Mapping):
+        curve = ", ".join(
+            f"{c.get('n')}: {format_value(c.get('accuracy'), _PCT)}" for c in dc.get("curve") or []
+        )
+        intro += (
+            f" Data collection: with the slice's training rows cut to 25–100 % (accuracy by "
+            f"rows: {curve}), {dc.get('statement')} (target: the overall accuracy, "
+            f"{format_value(dc.get('target'), _PCT)})."
+        )
     formats: dict[str, Formatter] = {
         "slice before": _PCT,
         "slice after": _PCT,

@@ -80,6 +80,13 @@ def test_interventions_are_recorded_as_iterations(intervened) -> None:
     n_rest = len(Dataset.open(root).split("train").filter(pl.col("cam") == "new"))
     assert recs[1]["n_train"] == n_train + n_rest
     assert any("intervention augment on cam=old" in line for line in lines)
+    # the data-collection estimate: 25/50/75/100 % of the slice's train rows, rest fixed
+    dc = first["diagnosis"]["data_collection"]
+    n_old = len(Dataset.open(root).split("train").filter(pl.col("cam") == "old"))
+    assert dc["n_now"] == n_old
+    assert [c["n"] for c in dc["curve"]] == [round(s * n_old) for s in (0.25, 0.5, 0.75, 1.0)]
+    assert dc["target"] == recs[0]["accuracy"]
+    assert any(f"data collection for cam=old: {dc['statement']}" in line for line in lines)
 
 
 def test_keep_rule_and_model_follow_the_verdict(intervened) -> None:
@@ -110,6 +117,7 @@ def test_report_and_verdict_skip_rejected_interventions(intervened) -> None:
     md = render_loop_markdown(root)
     section = md[md.index("Slice interventions") :]
     assert "cam=old" in section and "input problem" in section
+    assert recs[1]["intervention"]["diagnosis"]["data_collection"]["statement"] in section
     for rec in recs[1:]:
         iv = rec["intervention"]
         assert ("kept" if iv["kept"] else "rejected") in section
