@@ -52,8 +52,9 @@ def loop_cmd(
         False,
         "--interventions/--no-interventions",
         help="After the fix iterations, when label issues do not explain the worst slice's "
-        "errors, try a matched augmentation and an oversampling of that slice, each kept "
-        "only if the slice improves significantly and no slice regresses.",
+        "errors: estimate the samples it needs (a learning curve), then try a matched "
+        "augmentation and an oversampling of it, each kept only if the slice improves "
+        "significantly and no slice regresses.",
     ),
     oversample_factor: int = typer.Option(
         2,

@@ -14,10 +14,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from datacentric._validation import Interval, SequenceOf, invalid_parameter, validate_call
 from datacentric.dataset import Dataset
 from datacentric.dataset.readable import exclude_unreadable
 from datacentric.engine import Engine
@@ -64,6 +66,21 @@ def _label_flags(log: ExperimentLog) -> tuple[set[str], int | None]:
     return set(), None
 
 
+@validate_call(
+    {
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "seeds": [Interval(Integral, 1, None, closed="left")],
+        "train_split": [str],
+        "eval_split": [str],
+        "engine": [Engine],
+        "say": ["callable", None],
+        "kinds": [SequenceOf(str)],
+        "factor": [Interval(Integral, 2, 100, closed="both")],
+        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "learning_curve": ["boolean"],
+        "progress": ["boolean"],
+    }
+)
 def run_interventions(
     root: Any,
     *,
@@ -111,6 +128,15 @@ def run_interventions(
         The records written (empty when nothing was tried: no worst slice, or its errors
         are explained by labels; ``say`` tells which).
     """
+    unknown = [k for k in kinds if k not in INTERVENTIONS]
+    if unknown:
+        raise invalid_parameter(
+            "run_interventions",
+            "kinds",
+            kinds,
+            f"a list of {', '.join(map(repr, INTERVENTIONS))}",
+            fix=f"Unknown intervention(s) {', '.join(map(repr, unknown))}.",
+        )
     note = say or (lambda _msg: None)
     log = ExperimentLog(root)
     before = last_kept(log)

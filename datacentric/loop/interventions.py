@@ -276,6 +276,13 @@ def matched_augmentation(
         )
     s = {k: float(slice_stats[k]) for k in STATISTICS}
     r = {k: float(rest_stats[k]) for k in STATISTICS}
+    bad = [f"{side} {k}={v[k]!r}" for side, v in (("slice", s), ("rest", r)) for k in STATISTICS
+           if not (math.isfinite(v[k]) and v[k] >= 0)]  # fmt: skip
+    if bad:
+        raise InvalidParameterError(
+            f"matched_augmentation: image statistics must be finite numbers >= 0; received "
+            f"{', '.join(bad)}. Pass the medians slice_statistics gives."
+        )
     specs: list[dict[str, Any]] = []
     ratio = s["contrast"] / r["contrast"] if r["contrast"] > 0 else 1.0
     if abs(ratio - 1) <= TOLERANCE["contrast"]:

@@ -122,3 +122,23 @@ def test_report_and_verdict_skip_rejected_interventions(intervened) -> None:
         iv = rec["intervention"]
         assert ("kept" if iv["kept"] else "rejected") in section
         assert iv["reason"].split(":")[0] in section
+
+
+def test_run_interventions_checks_its_parameters(tmp_path: Path) -> None:
+    from datacentric.engine import get_engine
+    from datacentric.exceptions import InvalidParameterError
+    from datacentric.loop.intervene import run_interventions
+
+    eng = get_engine(None, workers=1)
+    try:
+        with pytest.raises(InvalidParameterError, match="kinds"):
+            run_interventions(tmp_path, recipe=RECIPE, engine=eng, kinds=["relabel"])
+        with pytest.raises(InvalidParameterError, match="factor"):
+            run_interventions(tmp_path, recipe=RECIPE, engine=eng, factor=1)
+        with pytest.raises(InvalidParameterError, match="threshold"):
+            run_interventions(tmp_path, recipe=RECIPE, engine=eng, threshold=1.5)
+        lines: list[str] = []  # an empty log: nothing to try, said so
+        assert run_interventions(tmp_path, recipe=RECIPE, engine=eng, say=lines.append) == []
+        assert lines == ["interventions: no worst slice recorded; nothing to try"]
+    finally:
+        eng.close()
