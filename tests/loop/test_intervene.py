@@ -142,3 +142,23 @@ def test_run_interventions_checks_its_parameters(tmp_path: Path) -> None:
         assert lines == ["interventions: no worst slice recorded; nothing to try"]
     finally:
         eng.close()
+
+
+def test_cli_prints_one_line_per_intervention(intervened, tmp_path: Path) -> None:
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from datacentric.cli import app
+
+    root, *_ = intervened
+    copy = tmp_path / "d"
+    shutil.copytree(root, copy)
+    res = CliRunner().invoke(app, ["loop", str(copy), "-i", "0"], terminal_width=250)
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    for rec in ExperimentLog(copy).records()[1:]:
+        iv = rec["intervention"]
+        state = "kept" if iv["kept"] else "rejected"
+        assert f"Intervention {rec['iteration']}: {iv['kind']} on cam=old: {state}" in out
+    assert len(ExperimentLog(copy).records()) == 3  # -i 0 without --interventions: no training
