@@ -205,7 +205,7 @@ def _run_iteration(
         )
         timings["scan"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        judged = log.last()  # the model the scan judged: its slices weigh the review queue
+        judged = log.last_kept()  # the model the scan judged: its slices weigh the queue
         fixed = fix(
             ds,
             scan_result,
