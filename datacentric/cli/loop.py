@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 from rich.table import Table
@@ -48,6 +48,20 @@ def loop_cmd(
         help="Samples queued for review, best first: an integer >= 0, or 'all' (default: "
         "min(300, 5% of the samples)); the other flagged samples are kept as deferred.",
     ),
+    interventions: bool = typer.Option(
+        False,
+        "--interventions/--no-interventions",
+        help="After the fix iterations, when label issues do not explain the worst slice's "
+        "errors: estimate the samples it needs (a learning curve), then try a matched "
+        "augmentation and an oversampling of it, each kept only if the slice improves "
+        "significantly and no slice regresses.",
+    ),
+    oversample_factor: int = typer.Option(
+        2,
+        "--oversample-factor",
+        help="With --interventions: how many times the worst slice's training rows are "
+        "present when oversampling (2 to 100).",
+    ),
     engine: str | None = ENGINE,
     workers: str | None = WORKERS,
     address: str | None = ADDRESS,
@@ -61,6 +75,7 @@ def loop_cmd(
     check_option("loop", "--min-confidence", min_confidence, Interval(Real, 0, 1), default=0.9)
     budget = _review_budget(review_budget)
     _check_seeds(seeds)
+    _check_oversample_factor(oversample_factor)
     run_on = engine_kwargs("loop", engine, workers, address)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
@@ -77,6 +92,8 @@ def loop_cmd(
         progress=False,
         say=lambda msg: console.print(f"[dim]·[/] {esc(msg)}"),
         cache=cache,
+        interventions=interventions,
+        oversample_factor=oversample_factor,
         **run_on,
     )
     records = ExperimentLog(directory).records()
@@ -118,6 +135,7 @@ def loop_cmd(
     if records and records[-1].get("regressed_slices"):
         regressed = records[-1]["regressed_slices"]
         console.print(f"[red]Regressed vs previous iteration:[/] {esc(regressed)}")
+    _print_interventions(records)
     if len(records) > 1:
         _print_verdicts(ExperimentLog(directory))
     if report is not None:
@@ -157,6 +175,27 @@ def _check_seeds(seeds: int) -> None:
 
     check_option("loop", "--seeds", seeds, Interval(Integral, 1, MAX_SEEDS, closed="both"),
                  default=3)  # fmt: skip
+
+
+def _check_oversample_factor(factor: int) -> None:
+    from numbers import Integral
+
+    from datacentric._validation import Interval
+
+    check_option("loop", "--oversample-factor", factor,
+                 Interval(Integral, 2, 100, closed="both"), default=2)  # fmt: skip
+
+
+def _print_interventions(records: list[dict[str, Any]]) -> None:
+    """One line per slice intervention tried: kept or rejected, and why."""
+    for r in records:
+        iv = r.get("intervention")
+        if isinstance(iv, dict):
+            mark = "[green]kept[/]" if iv.get("kept") else "[yellow]rejected[/]"
+            console.print(
+                f"Intervention {r['iteration']}: {esc(iv.get('kind'))} on "
+                f"{esc(iv.get('slice'))}: {mark} ({esc(iv.get('reason'))})"
+            )
 
 
 def _print_verdicts(log: ExperimentLog) -> None:

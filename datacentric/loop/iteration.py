@@ -205,7 +205,7 @@ def _run_iteration(
         )
         timings["scan"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        judged = log.last()  # the model the scan judged: its slices weigh the review queue
+        judged = log.last_kept()  # the model the scan judged: its slices weigh the queue
         fixed = fix(
             ds,
             scan_result,
@@ -330,7 +330,9 @@ def _verdict_vs_previous(
 ) -> pl.DataFrame | None:
     """The verdict per slice against the previous iteration (``None`` for the baseline, or
     when the previous iteration recorded no predictions)."""
-    previous = log.last()
+    from datacentric.loop.intervene import last_kept
+
+    previous = last_kept(log)  # a rejected intervention is not what the data now gives
     if previous is None:
         return None
     try:
@@ -373,6 +375,8 @@ def _prediction_table(ds: Dataset, preds: Any, split: str) -> pl.DataFrame:
     {
         "iterations": [Interval(Integral, 0, None, closed="left")],
         "stop_when_unchanged": ["boolean"],
+        "interventions": ["boolean"],
+        "oversample_factor": [Interval(Integral, 2, 100, closed="both")],
     }
 )
 def run_loop(
@@ -380,6 +384,8 @@ def run_loop(
     iterations: int = 2,
     *,
     stop_when_unchanged: bool = True,
+    interventions: bool = False,
+    oversample_factor: int = 2,
     **kwargs: Any,
 ) -> list[IterationResult]:
     """Run the baseline (if not recorded yet) and then ``iterations`` fix iterations.
@@ -388,6 +394,14 @@ def run_loop(
     ``stop_when_unchanged``. Keyword arguments go to :func:`run_iteration` (e.g.
     ``seeds``); one engine (``engine``, ``workers``, ``address``) serves every iteration's
     scan and seeds.
+
+    With ``interventions``, the fix iterations are followed by
+    :func:`datacentric.loop.intervene.run_interventions`: when the worst slice's errors are
+    not explained by label issues, a matched augmentation and an oversampling of that
+    slice are each tried as an iteration, kept only when the slice improves significantly
+    and no slice regresses significantly (oversampling: the slice's training rows present
+    ``oversample_factor`` times). They are recorded in the experiment log (a record's
+    ``intervention`` entry), not returned.
     """
     if isinstance(kwargs.get("slices"), (str, Path)):  # read once, and before any training
         kwargs["slices"] = load_slices(kwargs["slices"])
@@ -408,6 +422,22 @@ def run_loop(
             results.append(res)
             if stop_when_unchanged and res.fix is not None and res.fix.edits.height == 0:
                 break
+        if interventions:
+            from datacentric.loop.intervene import run_interventions
+
+            run_interventions(
+                root,
+                recipe=_default_recipe(kwargs.get("recipe")),
+                slices=kwargs.get("slices"),
+                seed=int(kwargs.get("seed", 0)),
+                seeds=int(kwargs.get("seeds", 3)),
+                train_split=kwargs.get("train_split", "train"),
+                eval_split=kwargs.get("eval_split", "test"),
+                engine=eng,
+                say=kwargs.get("say"),
+                progress=bool(kwargs.get("progress", False)),
+                factor=int(oversample_factor),
+            )
     finally:
         if eng is not given:
             eng.close()

@@ -190,6 +190,15 @@ class ExperimentLog:
         recs = self.records()
         return recs[-1] if recs else None
 
+    def last_kept(self) -> dict[str, Any] | None:
+        """The latest record that is not a rejected slice intervention (what the next
+        iteration is judged against; :mod:`datacentric.loop.intervene`)."""
+        for rec in reversed(self.records()):
+            iv = rec.get("intervention")
+            if not isinstance(iv, dict) or iv.get("kept", True):
+                return rec
+        return None
+
     def next_iteration(self) -> int:
         """The number the next iteration gets (0 for the first, the baseline)."""
         last = self.last()
@@ -260,7 +269,8 @@ class ExperimentLog:
     def verdict(
         self, before: int | None = None, after: int | None = None, **kwargs: Any
     ) -> pl.DataFrame:
-        """The verdict per slice of iteration ``after`` (default: the latest) against
+        """The verdict per slice of iteration ``after`` (default: the latest, a rejected
+        slice intervention skipped) against
         ``before`` (default: the baseline): :func:`datacentric.slices.seed_verdict` of their
         seed predictions, on the slices ``after`` was evaluated on.
 
@@ -273,7 +283,7 @@ class ExperimentLog:
         if not recs:
             raise StoreError(f"no loop iterations are recorded under {self.path}.")
         b = int(recs[0]["iteration"]) if before is None else before
-        a = int(recs[-1]["iteration"]) if after is None else after
+        a = int((self.last_kept() or recs[-1])["iteration"]) if after is None else after
         meta = self.metrics(a).meta
         defs = list((meta.get("slices") or {}).values())
         slices = load_slices(slices_to_yaml(defs)) if defs else []

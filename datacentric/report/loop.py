@@ -62,7 +62,12 @@ class _Loop:
                 f"no loop iterations are recorded under {self.log.path};"
                 " run the loop first (`datacentric loop DIR`)."
             )
-        self.first, self.last = self.records[0], self.records[-1]
+        # the latest kept state (a rejected slice intervention is not one); the review
+        # queue of the latest fix iteration (an intervention fixes nothing)
+        self.first, self.last = self.records[0], self.log.last_kept() or self.records[-1]
+        self.fixed = next(
+            (r for r in reversed(self.records) if "intervention" not in r), self.records[0]
+        )
         self.base, self.current = (
             self.log.metrics(int(r["iteration"])) for r in (self.first, self.last)
         )
@@ -73,7 +78,7 @@ class _Loop:
         )
         self.verdict = _seed_verdict(self.log) if len(self.records) > 1 else None
         self.edits = self.frames("edits")  # sample_id, action, old, new, reason, source, score
-        self.review = self.frames("review", [self.last]).select(
+        self.review = self.frames("review", [self.fixed]).select(
             cs.by_name(*_REVIEW_COLS, require_all=False)
         )
         if isinstance(self.review.schema.get("issue_types"), pl.List):  # one row per sample
@@ -122,7 +127,7 @@ class _Loop:
             "Worst slice": pct(last.get("worst_slice_accuracy")),
             "Labels fixed automatically": done["relabeled"],
             "Samples removed": done["removed"],
-            "Queued for review": (last.get("counts") or {}).get("queued_for_review"),
+            "Queued for review": (self.fixed.get("counts") or {}).get("queued_for_review"),
         }
         hints = {
             "Test accuracy": f"baseline {pct(first.get('accuracy'))}" + _seeds_hint(last),
@@ -135,8 +140,8 @@ class _Loop:
             "Worst slice": f"{last.get('worst_slice') or '—'}; baseline: "
             f"{first.get('worst_slice')} at {pct(first.get('worst_slice_accuracy')) or '—'}",
             "Samples removed": "duplicates and leaked copies",
-            "Queued for review": f"latest queue, {_name(last)}"
-            + (f"; {review_line(q)}" if (q := last.get("review_queue")) else ""),
+            "Queued for review": f"latest queue, {_name(self.fixed)}"
+            + (f"; {review_line(q)}" if (q := self.fixed.get("review_queue")) else ""),
         }
         return {k: v if v != "" else None for k, v in cards.items()}, hints
 
@@ -304,6 +309,67 @@ def _verdict_section(loop: _Loop) -> Section | None:
     )
 
 
+def _interventions_section(loop: _Loop) -> Section | None:
+    """The slice interventions tried (:mod:`datacentric.loop.intervene`): what each did to
+    its slice over the seeds, kept or rejected, and why."""
+    tried = [r for r in loop.records if isinstance(r.get("intervention"), Mapping)]
+    if not tried:
+        return None
+    rows = []
+    for r in tried:
+        iv = r["intervention"]
+        params = iv.get("params") or {}
+        what = (
+            ", ".join(str(t.get("transform")) for t in params.get("transforms") or [])
+            if iv.get("kind") == "augment"
+            else f"slice rows ×{params.get('factor')}"
+        )
+        v = loop.log.frame(int(r["iteration"]), "verdict")
+        row = v.filter(pl.col("slice") == iv.get("slice"))
+        got = row.row(0, named=True) if row.height else {}
+        rows.append(
+            {
+                "iteration": r["iteration"],
+                "intervention": iv.get("kind"),
+                "on slice": iv.get("slice"),
+                "what": what,
+                "vs iteration": iv.get("against_iteration"),
+                "slice before": got.get("before"),
+                "slice after": got.get("after"),
+                "Δ": got.get("diff"),
+                "p": got.get("p_value"),
+                "kept": "kept" if iv.get("kept") else "rejected",
+                "why": iv.get("reason"),
+            }
+        )
+    d = tried[0]["intervention"].get("diagnosis") or {}
+    intro = (
+        f"The worst slice, {d.get('slice')}, had {d.get('n_errors')} errors over the seeds, "
+        f"{d.get('n_label_issues')} of them flagged as label issues"
+        + (" (no scan recorded)" if d.get("scan_iteration") is None else "")
+        + ": an input problem, which relabeling cannot fix. Each data intervention (the model "
+        "held fixed) was trained over the same seeds and kept only when the slice improved "
+        "significantly and no slice regressed significantly."
+    )
+    if isinstance(dc := d.get("data_collection"), Mapping):
+        curve = ", ".join(
+            f"{c.get('n')}: {format_value(c.get('accuracy'), _PCT)}" for c in dc.get("curve") or []
+        )
+        intro += (
+            f" Data collection: with the slice's training rows cut to 25–100 % (accuracy by "
+            f"rows: {curve}), {dc.get('statement')} (target: the overall accuracy, "
+            f"{format_value(dc.get('target'), _PCT)})."
+        )
+    formats: dict[str, Formatter] = {
+        "slice before": _PCT,
+        "slice after": _PCT,
+        "Δ": _PP,
+        "p": "{:.3g}",
+    }
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    return ("interventions", "Slice interventions", intro, [("", frame, formats, None, None)])
+
+
 # --------------------------------------------------------------------------- render
 def _thumbs(loop: _Loop, limit: int) -> list[h.GalleryItem]:
     """The relabelled samples, each read at the version it was edited from."""
@@ -353,6 +419,7 @@ def _sections(loop: _Loop) -> list[Section]:
             [loop.iterations()],
         ),
         _verdict_section(loop),
+        _interventions_section(loop),
         (
             "slices",
             "Accuracy by slice, before and after",
@@ -399,10 +466,10 @@ def _sections(loop: _Loop) -> list[Section]:
             "review",
             "Review queue",
             "Flagged but not fixed automatically: for a person to "
-            f"decide, worst first ({_name(loop.last)})."
-            + _queue_intro(loop.last.get("review_queue"))
+            f"decide, worst first ({_name(loop.fixed)})."
+            + _queue_intro(loop.fixed.get("review_queue"))
             if queue.height
-            else "The review queue is empty." + _queue_intro(loop.last.get("review_queue")),
+            else "The review queue is empty." + _queue_intro(loop.fixed.get("review_queue")),
             [
                 ("", _count(queue, "issue_type"), {}, None, None),
                 (

@@ -81,3 +81,30 @@ def test_image_quality_mode_is_one_of_two_strings(value: object) -> None:
         r"received",
     ):
         ImageQualityFinder(mode=value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -0.1])
+def test_slice_interventions_refuse_bad_numbers(value: float) -> None:
+    import polars as pl
+
+    from datacentric.dataset import Dataset
+    from datacentric.loop import run_loop
+    from datacentric.loop.interventions import augmented_copies, matched_augmentation, oversample
+    from datacentric.loop.learning_curve import fit_learning_curve, samples_needed
+
+    stats = {"brightness": 0.5, "contrast": 0.2, "blurriness": 0.1, "noise": 0.01}
+    with pytest.raises(
+        InvalidParameterError, match="finite numbers >= 0; received slice brightness"
+    ):
+        matched_augmentation(dict(stats, brightness=value), stats)
+    ds = Dataset.from_arrays([[[0]]] * 2, ["a", "a"], ["a"])
+    with pytest.raises(InvalidParameterError, match="parameter share must be"):
+        augmented_copies(ds, pl.lit(True), [], share=value)
+    with pytest.raises(InvalidParameterError, match="parameter factor must be"):
+        oversample(ds, pl.lit(True), value)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="parameter target must be"):
+        samples_needed({"model": "none"}, 10, value)
+    with pytest.raises(InvalidParameterError, match="finite and > 0"):
+        fit_learning_curve([1, 2, value], [0.5, 0.6, 0.7])
+    with pytest.raises(InvalidParameterError, match="parameter oversample_factor must be"):
+        run_loop("/nonexistent", 0, interventions=True, oversample_factor=value)  # type: ignore[arg-type]

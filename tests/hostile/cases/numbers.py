@@ -320,6 +320,14 @@ CASES: list[CliCase] = [
             "loop-seeds-0": ("loop", "{dataset}", "--seeds", "0"),
             "loop-seeds-negative": ("loop", "{dataset}", "--seeds", "-3"),
             "loop-seeds-huge": ("loop", "{dataset}", "--seeds", "1000000"),
+            "loop-oversample-factor-1": ("loop", "{dataset}", "--oversample-factor", "1"),
+            "loop-oversample-factor-huge": (
+                "loop",
+                "{dataset}",
+                "--interventions",
+                "--oversample-factor",
+                "1000",
+            ),
             "slices-compare-min-effect-nan": (
                 "slices",
                 "compare",
