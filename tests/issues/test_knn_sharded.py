@@ -203,6 +203,8 @@ def test_scan_context_shards_only_the_ivf_graph_it_can_send(
     monkeypatch.setattr(knn_mod, "HNSW_MAX", 500)  # 600 rows take the IVF path now
     monkeypatch.setattr(knn_mod, "QUERY_CHUNK", 128)  # 5 chunks -> 2 shards
     assert ScanContext(ds, embeddings=emb, engine=SequentialEngine()).knn_engine is None
+    local = LocalEngine(workers=2)  # no process is started until a map
+    assert ScanContext(ds, embeddings=mm, engine=local).knn_engine is None  # same machine
     assert ScanContext(ds, embeddings=emb, engine=_Recording(workers=1)).knn_engine is None
     ctx = ScanContext(ds, embeddings=mm, engine=two)
     assert ctx.knn_engine is two
