@@ -97,6 +97,9 @@ SHARD_CHUNKS = 4
 #: larger ones must be a read-only memory map of a ``.npy`` (sent as its path).
 MAX_SHIPPED_BYTES = 64 * 2**20
 _RERANK_ROWS = 1_024
+#: Rows gathered from ``base`` per step of a re-rank block (each touches at most one page of a
+#: memory map, released after the step), so that the threads together keep a few MB resident.
+_GATHER_ROWS = 2_048
 _IVF_NPROBE = 32
 _IVF_TRAIN_PER_LIST = 40
 _METHODS = ("auto", "exact", "hnsw", "ivf")
@@ -211,7 +214,8 @@ def _rerank(
         c = cand[a : a + _RERANK_ROWS]
         valid = c >= 0
         uniq, inv = np.unique(np.where(valid, c, 0), return_inverse=True)
-        vec = take_rows(base, uniq)
+        # small gathers: each thread keeps at most _GATHER_ROWS pages of a memory map resident
+        vec = take_rows(base, uniq, size=_GATHER_ROWS)
         vec = np.ascontiguousarray(vec, np.float32) if normalized else normalize_rows(vec)
         sims = np.einsum("qd,qkd->qk", q[a : a + _RERANK_ROWS], vec[inv.reshape(c.shape)])
         sims = np.where(valid, sims, -np.inf).astype(np.float32)
