@@ -201,19 +201,10 @@ def _print_interventions(records: list[dict[str, Any]]) -> None:
 def _print_verdicts(log: ExperimentLog) -> None:
     """Per slice, baseline → latest: mean over seeds [95% interval], the difference with its
     interval and p-value, and the verdict (seed and sample noise accounted for)."""
-    from datacentric.cli.slices import _verdict_cells
+    from datacentric.cli.slices import verdict_table
 
-    v = log.verdict()
-    first = v.row(0, named=True)
-    t = Table(
-        title=f"Accuracy by slice, baseline ({first['seeds_before']} seeds) → latest "
-        f"({first['seeds_after']} seeds); {first['test']}"
-    )
-    for col in ("slice", "n", "baseline [95% CI]", "latest [95% CI]", "Δ [95% CI]", "p", "verdict"):
-        t.add_column(col, justify="left" if col in ("slice", "verdict") else "right")
-    for r in v.iter_rows(named=True):
-        t.add_row(*_verdict_cells(r))
-    console.print(t)
+    table = verdict_table(log.verdict(), "Accuracy by slice", ("baseline", "latest"), "seeds")
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

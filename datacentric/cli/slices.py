@@ -241,16 +241,7 @@ def compare_cmd(
         for paths, option in ((before, "--before"), (after, "--after"))
     ]
     v = seed_verdict(runs[0], runs[1], slices, metric=metric, min_n=min_n, min_effect=min_effect)
-    first = v.row(0, named=True)
-    t = Table(
-        title=f"{metric} by slice, before ({first['seeds_before']} runs) → after "
-        f"({first['seeds_after']} runs); {first['test']}"
-    )
-    for col in ("slice", "n", "before [95% CI]", "after [95% CI]", "Δ [95% CI]", "p", "verdict"):
-        t.add_column(col, justify="left" if col in ("slice", "verdict") else "right")
-    for r in v.iter_rows(named=True):
-        t.add_row(*_verdict_cells(r))
-    console.print(t)
+    console.print(verdict_table(v, f"{metric} by slice", ("before", "after"), "runs"))
     if json_out is not None:
         from datacentric._io import atomic_write_text
 
@@ -259,6 +250,22 @@ def compare_cmd(
 
 
 _VERDICT_STYLE = {"improved": "green", "regressed": "red"}
+
+
+def verdict_table(v: Any, what: str, sides: tuple[str, str], unit: str) -> Table:
+    """A verdict table (:func:`datacentric.slices.seed_verdict`) for the terminal: per slice,
+    each side's mean [95% CI], the difference [95% CI], p and the verdict."""
+    first = v.row(0, named=True)
+    t = Table(
+        title=f"{what}, {sides[0]} ({first['seeds_before']} {unit}) → {sides[1]} "
+        f"({first['seeds_after']} {unit}); {first['test']}"
+    )
+    columns = ("slice", "n", f"{sides[0]} [95% CI]", f"{sides[1]} [95% CI]", "Δ [95% CI]", "p")
+    for col in (*columns, "verdict"):
+        t.add_column(col, justify="left" if col in ("slice", "verdict") else "right")
+    for r in v.iter_rows(named=True):
+        t.add_row(*_verdict_cells(r))
+    return t
 
 
 def _verdict_cells(r: dict[str, Any]) -> list[str]:
