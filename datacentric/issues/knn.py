@@ -26,8 +26,9 @@ Memory: the index plus one chunk of :data:`QUERY_CHUNK` query rows (normalised f
 and its results; the (N, k) result arrays themselves (12 bytes × k per row). Base rows are
 read chunk by chunk; pages of a read-only memory map (``mmap_mode="r"``) are released
 from the process after each chunk (:func:`datacentric._arrays.release_pages`; they stay in
-the OS page cache), so resident memory does not grow with the file. faiss uses every core the
-process may run on.
+the OS page cache), and the scattered rows of the re-rank are read from its file
+(:func:`datacentric._arrays.take_rows`), so resident memory does not grow with the file.
+faiss uses every core the process may run on.
 
 Sharded search (``engine=``, IVF only): the index is built once in the caller and
 serialised; the queries are split into shards of whole :data:`QUERY_CHUNK` chunks (up to
@@ -97,8 +98,8 @@ SHARD_CHUNKS = 4
 #: larger ones must be a read-only memory map of a ``.npy`` (sent as its path).
 MAX_SHIPPED_BYTES = 64 * 2**20
 _RERANK_ROWS = 1_024
-#: Rows gathered from ``base`` per step of a re-rank block (each touches at most one page of a
-#: memory map, released after the step), so that the threads together keep a few MB resident.
+#: Rows gathered from ``base`` per step of a re-rank block where a memory map's rows cannot be
+#: read from its file (its pages released after each step; see :func:`take_rows`).
 _GATHER_ROWS = 2_048
 _IVF_NPROBE = 32
 _IVF_TRAIN_PER_LIST = 40
@@ -214,7 +215,7 @@ def _rerank(
         c = cand[a : a + _RERANK_ROWS]
         valid = c >= 0
         uniq, inv = np.unique(np.where(valid, c, 0), return_inverse=True)
-        # small gathers: each thread keeps at most _GATHER_ROWS pages of a memory map resident
+        # a memory map: its rows read from the file (else gathered in small steps)
         vec = take_rows(base, uniq, size=_GATHER_ROWS)
         vec = np.ascontiguousarray(vec, np.float32) if normalized else normalize_rows(vec)
         sims = np.einsum("qd,qkd->qk", q[a : a + _RERANK_ROWS], vec[inv.reshape(c.shape)])
