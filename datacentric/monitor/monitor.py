@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
@@ -22,6 +23,7 @@ from datacentric._validation import (
 )
 from datacentric.exceptions import (
     DuplicateSampleIdError,
+    InvalidParameterError,
     SchemaError,
     format_items,
 )
@@ -168,22 +170,39 @@ class Monitor:
             "store_rows": store_rows,
         }
         check_params("Monitor", params, self._parameter_constraints, param_defaults(Monitor))
+        new_file = str(store) != ":memory:" and not Path(store).exists()
+        if reference is None and new_file:
+            raise _needs_reference(store)  # before the store file is created
         self._store = MonitorStore(store)
         self.image_root = image_root
         self.extra_columns = extra_columns
+        try:
+            self._open(store, reference, slices, config, metrics, n_bins, image_root, store_rows)
+        except BaseException:
+            self._store.close()
+            if new_file:  # a failed first open leaves no store file behind
+                for leftover in (Path(store), Path(f"{store}.wal")):
+                    leftover.unlink(missing_ok=True)
+            raise
+
+    def _open(
+        self,
+        store: str | Path,
+        reference: pl.DataFrame | str | Path | None,
+        slices: str | Path | Sequence[SliceSpec] | None,
+        config: str | Path | Mapping[str, Any] | MonitorConfig | None,
+        metrics: Sequence[str] | None,
+        n_bins: int,
+        image_root: str | Path | None,
+        store_rows: bool,
+    ) -> None:
+        """Create the store's profile from ``reference``, or read it back and check the
+        arguments against it."""
         stored = self._store.get_meta("profile")
         specs = _specs(slices)
         if stored is None:
             if reference is None:
-                raise invalid_parameter(  # depends on the store: checked here, same form
-                    "Monitor",
-                    "reference",
-                    reference,
-                    "a polars DataFrame or a path when the store is new",
-                    fix=f"The monitor store {str(store)!r} is new, so it needs a reference: "
-                    "pass reference=<labelled rows like the production ones> (and slices=, "
-                    "config=).",
-                )
+                raise _needs_reference(store)
             self.config = load_config(config)  # a bad config fails before the reference is read
             self.profile = build_profile(
                 read_frame(reference, "reference"), specs or [], metrics=metrics,
@@ -195,9 +214,16 @@ class Monitor:
                 self._store.set_meta("config", json.dumps(self.config.to_dict()))
                 self._store.set_meta("store_rows", json.dumps(self.store_rows))
             return
-        self.store_rows = json.loads(self._store.get_meta("store_rows") or "true")
-        self.profile = ReferenceProfile.from_json(stored)
-        self.config = MonitorConfig.from_dict(json.loads(self._store.get_meta("config") or "{}"))
+        with _stored_entry(store, "store_rows"):
+            self.store_rows = json.loads(self._store.get_meta("store_rows") or "true")
+            if not isinstance(self.store_rows, bool):
+                raise TypeError(f"expected true or false, found {self.store_rows!r}")
+        with _stored_entry(store, "profile"):
+            self.profile = ReferenceProfile.from_json(stored)
+        with _stored_entry(store, "config"):
+            self.config = MonitorConfig.from_dict(
+                json.loads(self._store.get_meta("config") or "{}"), source="the stored config"
+            )
         if reference is not None:
             other = build_profile(
                 read_frame(reference, "reference"), specs if specs is not None else
@@ -611,3 +637,31 @@ def _specs(slices: str | Path | Sequence[SliceSpec] | None) -> list[SliceSpec] |
     if isinstance(slices, (str, PurePath)):
         return load_slices(slices)
     return list(slices)
+
+
+def _needs_reference(store: str | Path) -> InvalidParameterError:
+    """The error for a new store opened without a reference (checked against the store, so
+    here rather than in the constraints; same form)."""
+    return invalid_parameter(
+        "Monitor",
+        "reference",
+        None,
+        "a polars DataFrame or a path when the store is new",
+        fix=f"The monitor store {str(store)!r} is new, so it needs a reference: "
+        "pass reference=<labelled rows like the production ones> (and slices=, config=).",
+    )
+
+
+@contextlib.contextmanager
+def _stored_entry(store: str | Path, key: str) -> Iterator[None]:
+    """Read back a JSON entry of the store's ``meta`` table: a damaged one (edited by hand,
+    written by another program) is a :class:`MonitorStoreError` naming the entry."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        reason = " ".join(str(exc).split())[:200]
+        raise MonitorStoreError(
+            f"the monitor store {str(store)!r} has a damaged {key!r} entry in its meta table "
+            f"({type(exc).__name__}: {reason}). It was not written by this datacentric; start "
+            "a new store from the reference."
+        ) from None
