@@ -33,6 +33,13 @@ images, paired); each slice also gets :func:`datacentric.slices.seed_verdict` of
 Target: at least 0.8 overall and on ``noisy_vendor`` (``vendor=vendor_c``). The noisy
 vendor's TEST labels are clean: its noise can only show through the model.
 
+Slice interventions (issue 16, part 2): the loop runs with ``interventions=True``; after its
+fix iterations it tries a matched augmentation and oversampling on its worst slice when
+label issues do not explain that slice's errors. The loop with them (its last kept
+iteration) is compared with the loop without them (its last fix iteration) by
+:func:`datacentric.slices.seed_verdict`, pooled over the seeds; target: a significant
+improvement on the degraded-input slice ``dark_scanner``.
+
 Image quality (issue 16, part 3): the ``quality`` job (no training; ``_quality.py``) scores
 ``ImageQualityFinder`` in both modes — false-alarm rate per sub-type on the demo's clean
 images and on upsampled low-resolution digits, recall on their planted dark/degraded images;
@@ -64,6 +71,7 @@ DEMO_SEED = 0
 ITERATIONS = 2
 FOLDS = 5
 NOISY_SLICE = "noisy_vendor"
+DEGRADED_SLICE = "dark_scanner"  # the degraded-input slice (scanner_c: dark, low contrast)
 TARGET_GAP_CLOSED = 0.8
 TARGET_CI_LOWER = 0.5  # issue 16: the interval's lower bound above this
 LOOP_SEEDS = 3  # training seeds per loop iteration (run_loop(seeds=...), the CLI default)
@@ -194,7 +202,13 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
         test_ids = _test_ids(shipped)
         t0 = time.perf_counter()
         results = run_loop(
-            root, ITERATIONS, slices=str(SLICES), folds=FOLDS, seed=args.seed, seeds=LOOP_SEEDS
+            root,
+            ITERATIONS,
+            slices=str(SLICES),
+            folds=FOLDS,
+            seed=args.seed,
+            seeds=LOOP_SEEDS,
+            interventions=True,  # after the fix iterations (not returned: read from the log)
         )
         loop_s = time.perf_counter() - t0
         log = ExperimentLog(root)
@@ -258,9 +272,103 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             "fix_quality": fix_quality,
             "review_queue": _review_queue_quality(log, results, truth),
             "loop_verdict": loop_verdict,
+            "interventions": _interventions(log, results, Path(str(args.job_arrays))),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _interventions(log: Any, results: list[Any], arrays: Path) -> dict[str, Any]:
+    """The slice interventions the loop tried after its fix iterations (read from its log),
+    and the run tables (``seed_predictions``) of the loop without them (its last fix
+    iteration) and with them (the last kept iteration), written beside the job's arrays
+    for the pooled verdict of :func:`analyse_interventions`."""
+    last_fix = results[-1].iteration
+    tried = []
+    for rec in log.records():
+        iv = rec.get("intervention")
+        if not iv:
+            continue
+        verdict = log.frame(int(rec["iteration"]), "verdict")
+        rows = {
+            r["slice"]: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+            for r in verdict.filter(pl_in("slice", [iv["slice"], DEGRADED_SLICE, "overall"]))
+            .drop("metric")
+            .iter_rows(named=True)
+        }
+        dc = (iv.get("diagnosis") or {}).get("data_collection") or {}
+        tried.append(
+            {
+                "iteration": rec["iteration"],
+                "kind": iv["kind"],
+                "slice": iv["slice"],
+                "against_iteration": iv["against_iteration"],
+                "kept": iv["kept"],
+                "reason": iv["reason"],
+                "params": {
+                    k: v for k, v in iv["params"].items() if k not in ("slice_stats", "rest_stats")
+                },
+                "share_of_errors_flagged_as_label_issues": (iv.get("diagnosis") or {}).get(
+                    "share_explained"
+                ),
+                "data_collection": dc.get("statement"),
+                "verdict": rows,
+                "timings_s": rec.get("timings_s"),
+            }
+        )
+    final = log.last_kept()
+    final_it = int(final["iteration"]) if final else last_fix
+    without = arrays.with_name(arrays.stem + "_without_interventions.parquet")
+    with_ = arrays.with_name(arrays.stem + "_with_interventions.parquet")
+    log.seed_predictions(last_fix).write_parquet(without)
+    log.seed_predictions(final_it).write_parquet(with_)
+    return {
+        "tried": tried,
+        "last_fix_iteration": last_fix,
+        "final_iteration": final_it,
+        "_runs": {"without": str(without), "with": str(with_)},
+    }
+
+
+def pl_in(column: str, values: list[str]) -> Any:
+    """``pl.col(column).is_in(values)`` (polars imported lazily, as in the jobs)."""
+    import polars as pl
+
+    return pl.col(column).is_in(values)
+
+
+def analyse_interventions(res: dict[str, Any]) -> dict[str, Any]:
+    """The loop with its slice interventions against the loop without them, pooled over the
+    benchmark's seeds × each loop's training seeds and the test images
+    (:func:`datacentric.slices.seed_verdict`, paired by sample)."""
+    import polars as pl
+
+    from datacentric.slices import seed_verdict
+
+    without, with_, tried = [], [], []
+    for s in res["seeds"]:
+        iv = ((res["per_seed"].get(str(s)) or {}).get("loop") or {}).get("interventions")
+        if not iv:
+            continue
+        runs = iv.pop("_runs")
+        tried.append({"seed": s, "n_tried": len(iv["tried"]), "kept": [
+            t["kind"] for t in iv["tried"] if t["kept"]
+        ]})  # fmt: skip
+        for out, key in ((without, "without"), (with_, "with")):
+            frame = pl.read_parquet(runs[key])
+            out.append(frame.with_columns(pl.col("seed") + 1000 * s))  # seeds stay distinct
+    if not without:
+        return {"error": "no seed ran the interventions"}
+    v = seed_verdict(pl.concat(without), pl.concat(with_), str(SLICES), n_boot=N_BOOT)
+    rows = [
+        {k: round(x, 4) if isinstance(x, float) else x for k, x in r.items()}
+        for r in v.drop("metric").iter_rows(named=True)
+    ]
+    return {
+        "per_seed": tried,
+        "with_vs_without": rows,
+        "degraded_slice": next((r for r in rows if r["slice"] == DEGRADED_SLICE), None),
+    }
 
 
 def _fix_quality(log: Any, results: list[Any], shipped: Any, head: Any, truth: Any):
@@ -830,6 +938,15 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
         "n_images_fixed/broken_b_vs_a": "test images that the loop model gets right and the "
         "noisy model wrong (or the reverse) in at least one seed.",
         "fix_quality": "the loop's automatic edits scored against the planted ground truth.",
+        "interventions": f"the loop (b) runs with interventions=True: after its fix iterations "
+        "it diagnoses its worst slice and, when label issues explain fewer than half of that "
+        "slice's errors, tries a matched augmentation then oversampling (factor 2), each "
+        f"trained over its {LOOP_SEEDS} seeds and kept only if it improves the slice without "
+        "a significant regression (docs/loop.md). with_vs_without: seed_verdict of the last "
+        "kept iteration against the last fix iteration, pooled over the benchmark's seeds x "
+        f"the loop's training seeds ({LOOP_SEEDS} each) and the test images, paired by image; "
+        f"target: 'improved' on {DEGRADED_SLICE}. A seed whose loop kept no intervention "
+        "contributes a zero difference.",
         "timings": "wall seconds; every job is its own process (peak_rss_mib = its "
         "ru_maxrss); jobs ran one after another, each under the same limits.",
     }
@@ -859,6 +976,15 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
             "ci_resamples": r.get("interval_resamples"),
         }
     out.update(quality_targets(res))
+    deg = (res.get("interventions") or {}).get("degraded_slice") or {}
+    out["interventions_improve_degraded_slice"] = {
+        "slice": DEGRADED_SLICE,
+        "measured": deg.get("diff"),
+        "ci95": [deg.get("ci_low"), deg.get("ci_high")],
+        "p_value": deg.get("p_value"),
+        "verdict": deg.get("verdict"),
+        "pass": deg.get("verdict") == "improved",
+    }
     return out
 
 
@@ -934,6 +1060,11 @@ def print_summary(res: dict[str, Any]) -> None:
             f"{fmt(cl.get('fit_s'), 1)} s, removed {cl.get('label_issues_found_and_removed')}; "
             f"baseline reproduced: {runs.get('baseline_reproduced', 'not checked')}"
         )
+        for t in (lp.get("interventions") or {}).get("tried", []):
+            print(
+                f"  intervention {t['kind']} on {t['slice']}: "
+                f"{'kept' if t['kept'] else 'rejected'} ({t['reason']})"
+            )
         own = (lp.get("loop_verdict") or [{}])[0]
         if own:
             print(
@@ -941,6 +1072,12 @@ def print_summary(res: dict[str, Any]) -> None:
                 f"diff {own.get('diff')} [{own.get('ci_low')}, {own.get('ci_high')}], "
                 f"p = {own.get('p_value')}"
             )
+    deg = (res.get("interventions") or {}).get("degraded_slice")
+    if deg:
+        print(
+            f"\ninterventions vs none on {DEGRADED_SLICE}: {deg['verdict']}, diff {deg['diff']} "
+            f"[{deg['ci_low']}, {deg['ci_high']}], p = {deg['p_value']}"
+        )
     print("\nTargets:", json.dumps(res.get("targets")))
 
 
@@ -989,6 +1126,11 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
             runs["noisy_independent"] = jobs("train", tag=f"noisy_s{s}", variant="noisy", **common)
         runs["_arrays"] = {k: v.pop("_arrays") for k, v in runs.items() if "_arrays" in v}
     res["per_seed"] = per_seed
+    try:
+        res["interventions"] = analyse_interventions(res)
+    except Exception as exc:  # keep the job outputs to look at
+        res["_keep_tmp"] = True
+        res["interventions"] = {"error": repr(exc), "work_dir_kept": str(jobs.tmp)}
     try:
         res["analysis"] = analyse(res, demo)
     except Exception as exc:  # keep the job outputs to look at
