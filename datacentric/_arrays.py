@@ -9,17 +9,16 @@ cache), so a full pass costs one chunk of memory, not the file.
 
 Scattered rows are another matter: the kernel maps a whole page-cache folio (up to 2 MiB
 on ext4 with large folios) at each fault, so gathering a few thousand scattered rows
-through the map makes most of a file resident at once. :func:`take_rows` therefore reads
-the rows of a read-only map with ``pread`` from the mapped file (checked to be the same
-inode), which costs only the rows read.
+through the map in one step made most of a 46 MB file resident. :func:`take_rows`
+therefore gathers sorted rows in steps that each span at most :data:`STEP_BYTES` of the
+file and releases just that span after each step.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import itertools
 import mmap
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +26,7 @@ import numpy as np
 
 __all__ = [
     "CHUNK_ROWS",
+    "STEP_BYTES",
     "finite_rows",
     "iter_rows",
     "read_only_map",
@@ -36,6 +36,9 @@ __all__ = [
 
 #: Rows per chunk of a pass over a large array.
 CHUNK_ROWS = 65_536
+#: The most of a memory-mapped file one step of :func:`take_rows` spans (so at most this
+#: plus two page-cache folios are resident at once).
+STEP_BYTES = 4 * 2**20
 
 
 def read_only_map(x: Any) -> mmap.mmap | None:
@@ -94,123 +97,59 @@ def finite_rows(x: np.ndarray, size: int = CHUNK_ROWS) -> np.ndarray:
     return out
 
 
-def _mapped_file(x: np.ndarray) -> tuple[str, int] | None:
-    """``(path, byte position of x's first row)`` when ``x`` is a view of a read-only
-    ``np.memmap`` whose rows are contiguous and whose file on disk is still the mapped one
-    (same device and inode, per ``/proc/self/maps``); else ``None``."""
-    mm = read_only_map(x)
-    if mm is None or x.ndim == 0 or x.shape[0] == 0:
-        return None
-    root: Any = x
-    while not isinstance(root, np.memmap):
-        root = root.base
-    name, offset = getattr(root, "filename", None), getattr(root, "offset", None)
-    if not isinstance(name, (str, os.PathLike)) or not isinstance(offset, int):
-        return None
-    path = os.fspath(name)
-    if not isinstance(path, str):
-        return None
-    if x.ndim > 1 and not x[0].flags.c_contiguous:
-        return None
-    try:
-        addr = np.frombuffer(mm, np.uint8).ctypes.data
-        st = os.stat(path)
-        with open("/proc/self/maps", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                span, _perms, _off, dev, inode = line.split()[:5]
-                lo, hi = (int(v, 16) for v in span.split("-"))
-                if lo <= addr < hi:
-                    major, minor = (int(v, 16) for v in dev.split(":"))
-                    if (int(inode), major, minor) != (
-                        st.st_ino,
-                        os.major(st.st_dev),
-                        os.minor(st.st_dev),
-                    ):
-                        return None  # the file was replaced since it was mapped
-                    break
-            else:
-                return None
-    except (OSError, ValueError):  # not Linux, a closed map, a vanished file
-        return None
-    start = offset - offset % mmap.ALLOCATIONGRANULARITY  # where np.memmap's map begins
-    return path, start + (int(x.__array_interface__["data"][0]) - addr)
-
-
-def _pread(fd: int, buf: memoryview, pos: int, path: str) -> None:
-    while len(buf):
-        n = os.preadv(fd, [buf], pos)
-        if n <= 0:
-            raise OSError(f"{path} ended at byte {pos}: it was truncated while mapped")
-        buf, pos = buf[n:], pos + n
-
-
-#: Rows closer than this many bytes are read in one ``pread`` (one system call costs
-#: about as much as copying this many bytes) ...
-_SPAN_GAP_BYTES = 16_384
-#: ... within aligned blocks of the file of this many bytes (the most one read buffers).
-_SPAN_MAX_BYTES = 1 << 20
-
-
-def _pread_rows(x: np.ndarray, rows: np.ndarray, path: str, pos: int) -> np.ndarray:
-    """``x[rows]`` read from the file: rows close together (within :data:`_SPAN_GAP_BYTES`,
-    in ascending runs of ``rows`` and one :data:`_SPAN_MAX_BYTES` block of the file) are
-    read in one span."""
-    out = np.empty((rows.shape[0], *x.shape[1:]), dtype=x.dtype)
-    row_bytes = x.itemsize * math.prod(x.shape[1:])
-    stride = int(x.strides[0])
-    flat = out.reshape(-1).view(np.uint8).data
-    if rows.shape[0] == 0 or row_bytes == 0:
-        return out
-    r = rows.astype(np.int64, copy=False)
-    contiguous = stride == row_bytes
-    gap = max(1, _SPAN_GAP_BYTES // row_bytes) if contiguous else 1
-    d = np.diff(r)
-    block = r // max(1, _SPAN_MAX_BYTES // row_bytes)
-    cut = (
-        np.flatnonzero((d <= 0) | (d > gap) | (np.diff(block) != 0)) + 1
-        if contiguous
-        else np.arange(1, r.shape[0])
-    )
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        for a, b in zip([0, *cut.tolist()], [*cut.tolist(), r.shape[0]], strict=True):
-            lo, hi = int(r[a]), int(r[b - 1])
-            if hi - lo == b - a - 1:  # consecutive rows: straight into the output
-                _pread(fd, flat[a * row_bytes : b * row_bytes], pos + lo * stride, path)
-            else:
-                span = np.empty((hi - lo + 1) * row_bytes, np.uint8)
-                _pread(fd, span.data, pos + lo * stride, path)
-                out[a:b] = span.view(x.dtype).reshape(-1, *x.shape[1:])[r[a:b] - lo]
-    finally:
-        os.close(fd)
-    return out
+def _release_span(mm: mmap.mmap, start: int, stop: int) -> None:
+    """Drop the pages of bytes ``start:stop`` of a read-only map from this process."""
+    if not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    start = max(0, start - start % mmap.PAGESIZE)
+    stop = min(len(mm), stop)
+    if stop > start:
+        with contextlib.suppress(OSError, ValueError):  # a closed map
+            mm.madvise(mmap.MADV_DONTNEED, start, stop - start)
 
 
 def take_rows(x: np.ndarray, rows: np.ndarray, size: int = 8_192) -> np.ndarray:
-    """``x[rows]`` for row indices (best sorted), costing only the rows read.
+    """``x[rows]`` for row indices, gathered in steps from a read-only memory map.
 
-    For a read-only memory map the rows are read from its file with ``pread`` (see the
-    module's note on large folios); where that is not possible (not Linux, a replaced
-    file, non-contiguous rows) they are gathered through the map ``size`` rows at a time,
-    its pages released after each step.
+    Sorted (non-negative) rows are gathered in steps of at most ``size`` rows spanning at
+    most :data:`STEP_BYTES` of the file, each step's span released afterwards; other rows
+    in steps of ``size`` rows, the whole map released after each. An in-memory array is
+    indexed directly.
 
     Examples
     --------
     >>> take_rows(np.arange(10).reshape(5, 2), np.array([0, 3]), size=1).tolist()
     [[0, 1], [6, 7]]
     """
-    if read_only_map(x) is None:
+    mm = read_only_map(x)
+    if mm is None:
         return np.asarray(x[rows])
     rows = np.asarray(rows)
-    if rows.ndim == 1 and rows.dtype.kind in "iu" and rows.shape[0]:
-        n = x.shape[0]
-        if int(rows.min()) < -n or int(rows.max()) >= n:
-            raise IndexError(f"row index out of range for {n} rows")
-        found = _mapped_file(x)
-        if found is not None:
-            return _pread_rows(x, np.where(rows < 0, rows + n, rows), *found)
     out = np.empty((rows.shape[0], *x.shape[1:]), dtype=x.dtype)
-    for a in range(0, rows.shape[0], size):
-        out[a : a + size] = x[rows[a : a + size]]
-        release_pages(x)
+    n = rows.shape[0]
+    if n == 0:
+        return out
+    stride = int(x.strides[0]) if x.ndim else 0
+    ordered = (
+        rows.ndim == 1
+        and rows.dtype.kind in "iu"
+        and stride > 0
+        and int(rows[0]) >= 0
+        and bool(np.all(rows[1:] >= rows[:-1]))
+    )
+    if not ordered:
+        for a in range(0, n, size):
+            out[a : a + size] = x[rows[a : a + size]]
+            release_pages(x)
+        return out
+    try:
+        first = int(x.__array_interface__["data"][0]) - np.frombuffer(mm, np.uint8).ctypes.data
+    except ValueError:  # a closed map: let numpy say so
+        return np.asarray(x[rows])
+    block = rows // max(1, STEP_BYTES // stride)
+    cuts = set((np.flatnonzero(block[1:] != block[:-1]) + 1).tolist()) | set(range(size, n, size))
+    bounds = [0, *sorted(cuts), n]
+    for a, b in itertools.pairwise(bounds):
+        out[a:b] = x[rows[a:b]]
+        _release_span(mm, first + int(rows[a]) * stride, first + (int(rows[b - 1]) + 1) * stride)
     return out

@@ -26,8 +26,9 @@ Memory: the index plus one chunk of :data:`QUERY_CHUNK` query rows (normalised f
 and its results; the (N, k) result arrays themselves (12 bytes × k per row). Base rows are
 read chunk by chunk; pages of a read-only memory map (``mmap_mode="r"``) are released
 from the process after each chunk (:func:`datacentric._arrays.release_pages`; they stay in
-the OS page cache), and the scattered rows of the re-rank are read from its file
-(:func:`datacentric._arrays.take_rows`), so resident memory does not grow with the file.
+the OS page cache), and the scattered rows of the re-rank are gathered in steps that each
+span a few MB of the file (:func:`datacentric._arrays.take_rows`), so resident memory does
+not grow with the file.
 faiss uses every core the process may run on.
 
 Sharded search (``engine=``, IVF only): the index is built once in the caller and
@@ -98,8 +99,8 @@ SHARD_CHUNKS = 4
 #: larger ones must be a read-only memory map of a ``.npy`` (sent as its path).
 MAX_SHIPPED_BYTES = 64 * 2**20
 _RERANK_ROWS = 1_024
-#: Rows gathered from ``base`` per step of a re-rank block where a memory map's rows cannot be
-#: read from its file (its pages released after each step; see :func:`take_rows`).
+#: Rows gathered from ``base`` per step of a re-rank block (a step of a memory map also spans
+#: at most :data:`datacentric._arrays.STEP_BYTES` of its file, released after the step).
 _GATHER_ROWS = 2_048
 _IVF_NPROBE = 32
 _IVF_TRAIN_PER_LIST = 40
@@ -215,7 +216,7 @@ def _rerank(
         c = cand[a : a + _RERANK_ROWS]
         valid = c >= 0
         uniq, inv = np.unique(np.where(valid, c, 0), return_inverse=True)
-        # a memory map: its rows read from the file (else gathered in small steps)
+        # a memory map: small steps, each one's pages released after it
         vec = take_rows(base, uniq, size=_GATHER_ROWS)
         vec = np.ascontiguousarray(vec, np.float32) if normalized else normalize_rows(vec)
         sims = np.einsum("qd,qkd->qk", q[a : a + _RERANK_ROWS], vec[inv.reshape(c.shape)])
