@@ -20,7 +20,7 @@ returns the bad rows with a reason:
 *load errors* make a table unusable by anything downstream and are refused when a dataset
 is built, opened, edited or imported (:class:`~datacentric.exceptions.InvalidAnnotationError`,
 one line naming the annotation ids): a missing value in a required column, a duplicate
-``annotation_id``, a non-finite coordinate, a width or height that is zero or negative,
+``annotation_id``, a non-finite coordinate (or one whose edge or area overflows to infinity), a width or height that is zero or negative,
 a label outside the classes, a ``sample_id`` not in the manifest.
 
 *geometry problems* need the image: a box reaching outside its image. Real exports have
@@ -164,7 +164,12 @@ def annotation_problems(
     box = [pl.col(c) for c in BOX_COLUMNS]
     fmt = pl.format("{} x {}", pl.col("w"), pl.col("h"))
     required_null = pl.any_horizontal(pl.col(c).is_null() for c in ANNOTATION_COLUMNS)
-    finite = pl.all_horizontal(c.is_finite() for c in box)
+    x, y, w, h = box
+    # an overflowing right/bottom edge or area is as unusable as an infinite coordinate
+    finite = pl.all_horizontal(
+        *(c.is_finite() for c in box), (x + w).is_finite(), (y + h).is_finite(),
+        (w * h).is_finite(),
+    )  # fmt: skip
     checks: list[tuple[str, pl.Expr, pl.Expr]] = [
         (
             "missing_value",

@@ -113,6 +113,10 @@ def _require_int(value: object, where: str, key: str) -> int:
             f"({type(value).__name__}). COCO ids are integers; fix the file.",
             rows=[where],
         )
+    if not -(2**63) <= value < 2**63:
+        raise InvalidAnnotationError(
+            f"{where}: {key} {value} does not fit in 64 bits. Fix the file.", rows=[where]
+        )
     return value
 
 
@@ -212,7 +216,7 @@ def _images(
                 rows=[where],
             )
         rel = _image_path(images_dir, name)
-        if _escaping([rel]):
+        if _escaping([name, rel]):
             raise PathEscapeError(
                 f"{where}: file_name {name!r:.80} leads outside the dataset root (absolute, or "
                 "'..' past it). File names must be relative to the images folder inside the "
