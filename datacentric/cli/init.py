@@ -10,6 +10,7 @@ from datacentric._validation import Options
 from datacentric.cli._common import check_option, console, user_errors
 from datacentric.dataset import Dataset, VersionStore
 from datacentric.dataset._schema import VALID_SPLITS
+from datacentric.dataset.images import CheckImages
 from datacentric.exceptions import InvalidParameterError, StoreError
 
 __all__ = ["register"]
@@ -64,7 +65,7 @@ def init_cmd(
             "see `datacentric history DIR`. Edit it through the library or the review verbs."
         )
     names = [c.strip() for c in classes.split(",")] if classes is not None else None
-    check = "decode" if decode else "exists"
+    check: CheckImages = "decode" if decode else "exists"
     if coco is not None:
         if names is not None:
             raise InvalidParameterError(

@@ -146,7 +146,9 @@ class BoxEditsMixin:
             frame = frame.with_columns(
                 pl.Series(ANNOTATION_ID, [str(start + i) for i in range(frame.height)])
             )
-        frame = normalize_annotations(frame, self.classes, self._manifest[SAMPLE_ID], source="add_boxes")
+        frame = normalize_annotations(
+            frame, self.classes, self._manifest[SAMPLE_ID], source="add_boxes"
+        )
         clash = frame.filter(pl.col(ANNOTATION_ID).is_in(current[ANNOTATION_ID].implode()))
         if clash.height:
             ids = clash[ANNOTATION_ID].to_list()
@@ -185,7 +187,9 @@ class BoxEditsMixin:
         n = rows.height
         reasons, sources = _per_row("reason", reason, n), _per_row("source", source, n)
         current = self._boxes("remove_boxes")
-        self._annotations = current.filter(~pl.col(ANNOTATION_ID).is_in(rows[ANNOTATION_ID].implode()))
+        self._annotations = current.filter(
+            ~pl.col(ANNOTATION_ID).is_in(rows[ANNOTATION_ID].implode())
+        )
         self._pending.append(
             changes_frame(
                 rows[SAMPLE_ID],
@@ -280,10 +284,7 @@ class BoxEditsMixin:
         if edits.height == 0:
             return self
         current = self._boxes(what)
-        if field == LABEL:
-            new_cols = {LABEL: "_new"}
-        else:
-            new_cols = {c: f"_{c}" for c in BOX_COLUMNS}
+        new_cols = {LABEL: "_new"} if field == LABEL else {c: f"_{c}" for c in BOX_COLUMNS}
         upd = edits.select(ANNOTATION_ID, *new_cols.values())
         joined = current.join(upd, on=ANNOTATION_ID, how="left", maintain_order="left")
         hit = pl.col(ANNOTATION_ID).is_in(upd[ANNOTATION_ID].implode())

@@ -101,10 +101,14 @@ def sizes_for(
     columns where set, else read from the image headers (never decoded)."""
     n = manifest.height
     widths: list[int | None] = (
-        manifest["width"].cast(pl.Int64, strict=False).to_list() if "width" in manifest.columns else [None] * n
+        manifest["width"].cast(pl.Int64, strict=False).to_list()
+        if "width" in manifest.columns
+        else [None] * n
     )
     heights: list[int | None] = (
-        manifest["height"].cast(pl.Int64, strict=False).to_list() if "height" in manifest.columns else [None] * n
+        manifest["height"].cast(pl.Int64, strict=False).to_list()
+        if "height" in manifest.columns
+        else [None] * n
     )
     todo = [i for i in range(n) if widths[i] is None or heights[i] is None]
     if todo:

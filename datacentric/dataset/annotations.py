@@ -20,8 +20,9 @@ returns the bad rows with a reason:
 *load errors* make a table unusable by anything downstream and are refused when a dataset
 is built, opened, edited or imported (:class:`~datacentric.exceptions.InvalidAnnotationError`,
 one line naming the annotation ids): a missing value in a required column, a duplicate
-``annotation_id``, a non-finite coordinate (or one whose edge or area overflows to infinity), a width or height that is zero or negative,
-a label outside the classes, a ``sample_id`` not in the manifest.
+``annotation_id``, a non-finite coordinate (or one whose edge or area overflows to
+infinity), a width or height that is zero or negative, a label outside the classes, a
+``sample_id`` not in the manifest.
 
 *geometry problems* need the image: a box reaching outside its image. Real exports have
 them (COCO boxes that overhang the border by half a pixel), so they are not refused; the
@@ -56,7 +57,7 @@ ANNOTATION_ID = "annotation_id"
 BOX_COLUMNS = ("x", "y", "w", "h")
 ANNOTATION_COLUMNS = (ANNOTATION_ID, SAMPLE_ID, LABEL, *BOX_COLUMNS)
 TASKS = ("classification", "detection")
-_OPTIONAL = {"annotator": pl.Utf8, "score": pl.Float64}
+_OPTIONAL: dict[str, type[pl.DataType]] = {"annotator": pl.Utf8, "score": pl.Float64}
 
 #: Problems refused when a dataset is built, opened or edited, in the order they are checked.
 LOAD_PROBLEMS = (
@@ -104,7 +105,7 @@ def _cast(frame: pl.DataFrame, source: str) -> pl.DataFrame:
             f"{format_items(frame.columns)}. A box table needs annotation_id, sample_id, label, "
             "x, y, w, h (pixels)."
         )
-    types = {c: pl.Utf8 for c in (ANNOTATION_ID, SAMPLE_ID, LABEL)}
+    types: dict[str, type[pl.DataType]] = {c: pl.Utf8 for c in (ANNOTATION_ID, SAMPLE_ID, LABEL)}
     types.update(dict.fromkeys(BOX_COLUMNS, pl.Float64))
     types.update({c: t for c, t in _OPTIONAL.items() if c in frame.columns})
     try:
@@ -267,14 +268,17 @@ def check_annotations(
     >>> check_annotations(boxes, ["cat"], ["a"], source="boxes.json")
     Traceback (most recent call last):
     ...
-    datacentric.exceptions.InvalidAnnotationError: boxes.json: 1 annotation(s) ... unknown_sample ...
+    datacentric.exceptions.InvalidAnnotationError: boxes.json: 1 annotation(s) ... unknown_sample...
     """
     problems = annotation_problems(annotations, classes, sample_ids)
     if problems.height == 0:
         return
     first = next(p for p in LOAD_PROBLEMS if p in set(problems["problem"].to_list()))
     bad = problems.filter(pl.col("problem") == first)
-    named = [f"{aid} (row {row}): {why}" for aid, row, why in bad.select(ANNOTATION_ID, "row", "reason").rows()]
+    named = [
+        f"{aid} (row {row}): {why}"
+        for aid, row, why in bad.select(ANNOTATION_ID, "row", "reason").rows()
+    ]
     raise InvalidAnnotationError(
         f"{source}: {bad.height} annotation(s) with problem {first}: {format_items(named)}. "
         f"Fix: {_FIX[first]}.",

@@ -46,18 +46,18 @@ from datacentric.exceptions import (
 __all__ = ["CocoData", "read_coco", "write_coco"]
 
 
-class _NonFinite(ValueError):
+class _NonFiniteError(ValueError):
     pass
 
 
 def _reject_constant(name: str) -> float:
-    raise _NonFinite(name)
+    raise _NonFiniteError(name)
 
 
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _NonFinite(text)
+        raise _NonFiniteError(text)
     return value
 
 
@@ -66,7 +66,7 @@ def load_json(path: Path, what: str = "COCO annotations") -> Any:
     text = read_bounded_text(path, what)
     try:
         return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except _NonFinite as exc:
+    except _NonFiniteError as exc:
         raise SchemaError(
             f"{path}: the {what} contain the non-finite number {str(exc)[:40]}; JSON numbers "
             "must be finite. Fix the file."

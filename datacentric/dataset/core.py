@@ -118,7 +118,9 @@ class Dataset(EditsMixin, BoxEditsMixin):
         self.version = version
         self._pending: list[pl.DataFrame] = []
         self._is_view = False
-        task = task if task is not None else ("classification" if annotations is None else "detection")
+        task = (
+            task if task is not None else ("classification" if annotations is None else "detection")
+        )
         if task not in TASKS:
             raise invalid_parameter("Dataset", "task", task, "'classification' or 'detection'")
         self._task = task
@@ -491,7 +493,8 @@ class Dataset(EditsMixin, BoxEditsMixin):
 
         Nothing is decoded (see :func:`~datacentric.dataset.annotations.image_sizes`).
         """
-        return image_sizes(self.root, self._manifest, self._arrays)
+        arrays: Sequence[object] | None = None if self._arrays is None else list(self._arrays)
+        return image_sizes(self.root, self._manifest, arrays)
 
     def box_problems(self, *, geometry: bool = True) -> pl.DataFrame:
         """Every bad box and why (see
@@ -504,7 +507,9 @@ class Dataset(EditsMixin, BoxEditsMixin):
         if self._annotations is None:
             return annotation_problems(empty_annotations(), self.classes, [])
         sizes = self.image_sizes() if geometry else None
-        return annotation_problems(self._annotations, self.classes, self._manifest[SAMPLE_ID], sizes)
+        return annotation_problems(
+            self._annotations, self.classes, self._manifest[SAMPLE_ID], sizes
+        )
 
     def __len__(self) -> int:
         return self._manifest.height

@@ -54,8 +54,8 @@ __all__ = [
     "find_unreadable",
     "image_error_reason",
     "read_image",
-    "read_image_size",
     "read_image_bytes",
+    "read_image_size",
     "resolve_image_path",
 ]
 

@@ -270,7 +270,9 @@ class VersionStore:
             changes = changes.with_columns(pl.lit(None, dtype=pl.Utf8).alias("annotation_id"))
         return manifest, changes, info
 
-    def read_annotations(self, version: int | str | None = None, verify: bool = True) -> pl.DataFrame | None:
+    def read_annotations(
+        self, version: int | str | None = None, verify: bool = True
+    ) -> pl.DataFrame | None:
         """The boxes of a detection version (HEAD by default); ``None`` for classification.
 
         With ``verify`` the file's SHA-256 is checked against ``meta.json``.
@@ -416,7 +418,7 @@ class VersionStore:
             manifest_file = tmp / "manifest.parquet"
             manifest.write_parquet(manifest_file)
             changes.cast(CHANGES_SCHEMA).write_parquet(tmp / "changes.parquet")  # type: ignore[arg-type]
-            meta = {
+            meta: dict[str, Any] = {
                 "format": _FORMAT,
                 "version": number,
                 "parent": head,

@@ -193,7 +193,9 @@ def read_yolo(root: str | Path, classes: Sequence[str] | None = None) -> YoloDat
     names = _classes(root, classes)
     images = _walk(root / IMAGES_DIR, set(IMAGE_EXTENSIONS))
     if not images:
-        raise InvalidDatasetError(f"{root}/{IMAGES_DIR} holds no images ({sorted(IMAGE_EXTENSIONS)}).")
+        raise InvalidDatasetError(
+            f"{root}/{IMAGES_DIR} holds no images ({sorted(IMAGE_EXTENSIONS)})."
+        )
     stems = {str(Path(rel).with_suffix("")): rel for rel in images}
     labels = _walk(root / LABELS_DIR, {".txt"})
     orphans = [f"{LABELS_DIR}/{t}" for t in labels if str(Path(t).with_suffix("")) not in stems]
@@ -288,9 +290,9 @@ def write_yolo(ds: Any, out: str | Path) -> Path:
     manifest = ds.manifest
     widths, heights = sizes_for(ds.root, manifest, ds._arrays, "to_yolo")
     index = {c: i for i, c in enumerate(ds.classes)}
-    per_sample: dict[str, list[str]] = {}
+    per_sample: dict[str, list[tuple[str, float, float, float, float]]] = {}
     for sid, label, x, y, w, h in ds.annotations.select(SAMPLE_ID, LABEL, *BOX_COLUMNS).rows():
-        per_sample.setdefault(sid, []).append((label, x, y, w, h))  # type: ignore[arg-type]
+        per_sample.setdefault(sid, []).append((label, x, y, w, h))
     targets = [
         _target(rel, split)
         for rel, split in zip(manifest[IMAGE].to_list(), manifest[SPLIT].to_list(), strict=True)
@@ -301,8 +303,12 @@ def write_yolo(ds: Any, out: str | Path) -> Path:
             f"to_yolo: two samples would be written to the same image file: "
             f"{format_items(pl.Series(targets).filter(dup).unique().to_list())}."
         )
-    for sid, rel, target, W, H in zip(
-        manifest[SAMPLE_ID].to_list(), manifest[IMAGE].to_list(), targets, widths, heights,
+    for sid, rel, target, width, height in zip(
+        manifest[SAMPLE_ID].to_list(),
+        manifest[IMAGE].to_list(),
+        targets,
+        widths,
+        heights,
         strict=True,
     ):
         src = resolve_image_path(ds.root, rel, sample_id=sid)
@@ -313,8 +319,9 @@ def write_yolo(ds: Any, out: str | Path) -> Path:
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(real, dst)
         lines = [
-            f"{index[label]} {(x + w / 2) / W!r} {(y + h / 2) / H!r} {w / W!r} {h / H!r}"
-            for label, x, y, w, h in per_sample.get(sid, [])  # type: ignore[misc]
+            f"{index[label]} {(x + w / 2) / width!r} {(y + h / 2) / height!r} "
+            f"{w / width!r} {h / height!r}"
+            for label, x, y, w, h in per_sample.get(sid, [])
         ]
         text = "".join(line + "\n" for line in lines)
         atomic_write_text(out / LABELS_DIR / Path(target).with_suffix(".txt"), text)

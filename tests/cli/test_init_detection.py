@@ -54,7 +54,9 @@ def _one_error_line(argv: list[str]) -> str:
 
 def test_init_option_combinations_are_one_line_errors(tmp_path: Path) -> None:
     ann = write_coco(tmp_path)
-    assert "pass one of them" in _one_error_line(["init", str(tmp_path), "--coco", str(ann), "--yolo"])
+    assert "pass one of them" in _one_error_line(
+        ["init", str(tmp_path), "--coco", str(ann), "--yolo"]
+    )
     assert "only apply with --coco" in _one_error_line(["init", str(tmp_path), "--split", "val"])
     assert "--split" in _one_error_line(
         ["init", str(tmp_path), "--coco", str(ann), "--split", "dev"]

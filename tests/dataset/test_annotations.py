@@ -291,7 +291,11 @@ def test_removing_a_sample_removes_its_boxes_with_lineage(tmp_path: Path) -> Non
     assert ds.annotations is not None
     assert ds.annotations["annotation_id"].to_list() == ["b3"]
     ch = ds.pending_changes.select("annotation_id", "field", "reason")
-    assert ch.rows() == [("b1", "box", "blurry"), ("b2", "box", "blurry"), (None, "sample", "blurry")]
+    assert ch.rows() == [
+        ("b1", "box", "blurry"),
+        ("b2", "box", "blurry"),
+        (None, "sample", "blurry"),
+    ]
 
 
 def test_box_edits_on_a_classification_dataset_are_refused() -> None:

@@ -25,7 +25,8 @@ def test_from_coco_reads_known_boxes_classes_and_sizes(tmp_path: Path) -> None:
     ]
     assert m["label"].null_count() == 4
     assert ds.annotations is not None
-    assert ds.annotations.select("annotation_id", "sample_id", "label", "x", "y", "w", "h").rows() == [
+    cols = ("annotation_id", "sample_id", "label", "x", "y", "w", "h")
+    assert ds.annotations.select(*cols).rows() == [
         ("10", "1", "dog", 1.5, 2.25, 10.125, 3.0),
         ("11", "1", "cat", 0.0, 0.0, 40.0, 30.0),
         ("12", "2", "dog", 3.3, 4.4, 5.5, 6.6),

@@ -52,9 +52,10 @@ def test_yolo_round_trip_within_a_millionth_of_a_pixel(tmp_path: Path) -> None:
     assert back.manifest.equals(ds.manifest)
     assert back.annotations is not None and ds.annotations is not None
     assert back.annotations.select(*COLS[:3]).equals(ds.annotations.select(*COLS[:3]))
-    diff = back.annotations.select("x", "y", "w", "h").to_numpy() - ds.annotations.select(
-        "x", "y", "w", "h"
-    ).to_numpy()
+    diff = (
+        back.annotations.select("x", "y", "w", "h").to_numpy()
+        - ds.annotations.select("x", "y", "w", "h").to_numpy()
+    )
     assert np.abs(diff).max() <= 1e-6
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,7 @@ def test_coco_path_that_is_a_folder_or_missing_is_one_line(tmp_path: Path) -> No
 
 def test_coco_images_dir_leaving_the_root_is_refused(tmp_path: Path) -> None:
     ann = write_coco(tmp_path)
-    with pytest.raises(InvalidParameterError, match="images_dir '../x' leads outside"):
+    with pytest.raises(InvalidParameterError, match=re.escape("images_dir '../x' leads outside")):
         Dataset.from_coco(tmp_path, ann, images_dir="../x")
 
 
@@ -186,7 +187,7 @@ def test_coco_image_linked_outside_the_root_is_refused(tmp_path: Path) -> None:
     secret = tmp_path / "secret.png"
     os.replace(root / "images/2.png", secret)
     (root / "images/2.png").symlink_to(secret)
-    with pytest.raises(PathEscapeError, match="2 -> images/2.png") as info:
+    with pytest.raises(PathEscapeError, match=re.escape("2 -> images/2.png")) as info:
         Dataset.from_coco(root, ann, images_dir="images")
     _one_line(info)
 
@@ -194,7 +195,7 @@ def test_coco_image_linked_outside_the_root_is_refused(tmp_path: Path) -> None:
 def test_coco_missing_image_file_is_one_line(tmp_path: Path) -> None:
     ann = write_coco(tmp_path)
     (tmp_path / "images/4.png").unlink()
-    with pytest.raises(MissingImageError, match="4 -> images/4.png") as info:
+    with pytest.raises(MissingImageError, match=re.escape("4 -> images/4.png")) as info:
         Dataset.from_coco(tmp_path, ann, images_dir="images")
     _one_line(info)
 
@@ -229,7 +230,9 @@ def test_hostile_yolo_line_is_one_line_naming_file_and_line(
 
 def test_yolo_label_file_without_image_is_refused(tmp_path: Path) -> None:
     root = write_yolo(tmp_path, labels={"train/zz.txt": "0 0.5 0.5 0.1 0.1\n"})
-    with pytest.raises(InvalidAnnotationError, match=r"have no image in images/: 'labels/train/zz.txt'"):
+    with pytest.raises(
+        InvalidAnnotationError, match=r"have no image in images/: 'labels/train/zz.txt'"
+    ):
         Dataset.from_yolo(root)
 
 
@@ -260,7 +263,7 @@ def test_yolo_image_linked_outside_or_a_bomb_is_refused_from_its_header(tmp_path
     secret = tmp_path / "secret.png"
     os.replace(root / "images/train/b.png", secret)
     (root / "images/train/b.png").symlink_to(secret)
-    with pytest.raises(PathEscapeError, match="train/b.png") as info:
+    with pytest.raises(PathEscapeError, match=re.escape("train/b.png")) as info:
         Dataset.from_yolo(root)
     _one_line(info)
     (root / "images/train/b.png").unlink()
@@ -281,9 +284,7 @@ def test_yolo_image_linked_outside_or_a_bomb_is_refused_from_its_header(tmp_path
         ("names: !!python/object/apply:os.system [echo hi]\n", SchemaError, "data.yaml"),
     ],
 )
-def test_hostile_data_yaml_is_one_line(
-    tmp_path: Path, names: str, error: type, text: str
-) -> None:
+def test_hostile_data_yaml_is_one_line(tmp_path: Path, names: str, error: type, text: str) -> None:
     root = write_yolo(tmp_path, names=names)
     with pytest.raises(error) as info:
         Dataset.from_yolo(root)
