@@ -965,6 +965,17 @@ class Dataset(EditsMixin, BoxEditsMixin):
             parts.append(ch.with_columns(pl.lit(info.version).alias("version")))
         return pl.concat(parts) if parts else empty_changes()
 
+    def annotation_lineage(self, annotation_id: str) -> pl.DataFrame:
+        """Every recorded change to one box across all versions, oldest first."""
+        store = self._store()
+        parts = []
+        for info in reversed(store.history()):
+            ch = store.read(info.version, verify=False)[1].filter(
+                pl.col("annotation_id") == annotation_id
+            )
+            parts.append(ch.with_columns(pl.lit(info.version).alias("version")))
+        return pl.concat(parts) if parts else empty_changes()
+
     def diff(self, v1: int | str, v2: int | str | None = None) -> pl.DataFrame:
         """Differences from version ``v1`` to ``v2`` (HEAD by default), by sample.
 

@@ -485,6 +485,9 @@ def _detection_meta(meta: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"task is {str(task)[:40]!r}, not 'classification' or 'detection'")
     class_ids = meta.get("class_ids")
     sup = meta.get("supercategories")
+    for key, value in (("class_ids", class_ids), ("supercategories", sup)):
+        if value is not None and not isinstance(value, list):
+            raise ValueError(f"{key} is a {type(value).__name__}, not a list")
     return {
         "task": "detection",
         "n_annotations": int(meta["n_annotations"]),

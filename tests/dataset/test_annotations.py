@@ -232,6 +232,13 @@ def test_box_edits_commit_one_version_with_lineage_per_annotation(tmp_path: Path
          "duplicate"),
     ]  # fmt: skip
     assert Dataset.open(root, version=1).annotations.height == 3  # type: ignore[union-attr]
+    ds.move_boxes(["b2"], [(0.0, 0.0, 1.0, 1.0)], reason="again")
+    ds.commit("move again")
+    history = back.annotation_lineage("b2").select("version", "field", "new", "reason")
+    assert history.rows() == [
+        (2, "bbox", "[1.0, 1.0, 2.0, 2.0]", "badly located"),
+        (3, "bbox", "[0.0, 0.0, 1.0, 1.0]", "again"),
+    ]
 
 
 def test_new_box_ids_continue_the_integer_numbering(tmp_path: Path) -> None:

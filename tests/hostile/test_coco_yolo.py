@@ -336,3 +336,82 @@ def test_hostile_files_never_raise_anything_but_datacentric_errors(tmp_path: Pat
                     Dataset.from_coco(tmp_path, ann, images_dir="images", check_images="none")
                 except DatacentricError as exc:
                     assert "\n" not in str(exc)
+
+
+# ------------------------------------------------------------------ parameters
+def test_loader_parameters_are_declared_and_checked(tmp_path: Path) -> None:
+    from datacentric.testing import check_parameter_constraints
+
+    ann = write_coco(tmp_path)
+    # check_images: another type, an unknown option; split: the same
+    assert check_parameter_constraints(Dataset.from_coco, {"root": tmp_path, "ann_json": ann}) == 4
+    root = write_yolo(tmp_path / "y")
+    assert check_parameter_constraints(Dataset.from_yolo, {"root": root}) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "text"),
+    [
+        ({"task": "segmentation"}, InvalidParameterError, "task must be 'classification' or"),
+        ({"task": "classification", "class_ids": [1]}, SchemaError, "belong to detection"),
+        ({"task": "detection", "class_ids": [1, 1]}, SchemaError, "2 unique integers"),
+        ({"task": "detection", "class_ids": ["1", 2]}, SchemaError, "2 unique integers"),
+        ({"task": "detection", "class_ids": [True, 2]}, SchemaError, "2 unique integers"),
+        ({"task": "detection", "supercategories": ["x"]}, SchemaError, "1 supercategories for 2"),
+    ],
+)
+def test_dataset_detection_arguments_are_one_line(
+    kwargs: dict[str, Any], error: type, text: str
+) -> None:
+    import polars as pl
+
+    m = pl.DataFrame({"sample_id": ["a"], "image": ["a.png"], "label": [None]})
+    with pytest.raises(error) as info:
+        Dataset(m, ["cat", "dog"], **kwargs)
+    assert text in _one_line(info)
+
+
+def test_box_edit_arguments_are_one_line(tmp_path: Path) -> None:
+    ds = Dataset.from_coco(tmp_path, write_coco(tmp_path), images_dir="images")
+    with pytest.raises(InvalidParameterError, match="could not read them as numbers") as info:
+        ds.move_boxes(["10"], [("a", 1, 2, 3)], reason="r")
+    _one_line(info)
+    with pytest.raises(InvalidParameterError, match="expected 1 or 2 values, got 3") as info:
+        ds.remove_boxes(["10", "11"], reason=["a", "b", "c"])
+    _one_line(info)
+    with pytest.raises(SchemaError, match="lack column") as info2:
+        ds.add_boxes({"sample_id": ["1"], "label": ["cat"]}, reason="r")
+    _one_line(info2)
+    assert ds.pending_changes.height == 0
+
+
+def test_export_to_a_path_under_a_file_is_one_line(tmp_path: Path) -> None:
+    ds = Dataset.from_coco(tmp_path, write_coco(tmp_path), images_dir="images")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(FileAccessError) as info:
+        ds.to_yolo(blocker / "out")
+    _one_line(info)
+    with pytest.raises(FileAccessError) as info:
+        ds.to_coco(blocker / "out.json")
+    _one_line(info)
+
+
+def test_a_damaged_detection_version_is_one_store_error(tmp_path: Path) -> None:
+    from datacentric import VersionStore
+    from datacentric.exceptions import StoreError
+
+    ds = Dataset.from_coco(tmp_path, write_coco(tmp_path), images_dir="images")
+    ds.commit("v1")
+    vdir = VersionStore(tmp_path).version_dir(1)
+    meta = json.loads((vdir / "meta.json").read_text())
+    for bad in ({"task": "segmentation"}, {"class_ids": "7"}, {"n_annotations": None}):
+        (vdir / "meta.json").write_text(json.dumps({**meta, **bad}))
+        with pytest.raises(StoreError, match=r"meta\.json is corrupt") as info:
+            Dataset.open(tmp_path)
+        _one_line(info)
+    (vdir / "meta.json").write_text(json.dumps(meta))
+    (vdir / "annotations.parquet").unlink()
+    with pytest.raises(StoreError, match=r"annotations\.parquet is missing") as info:
+        Dataset.open(tmp_path)
+    _one_line(info)
