@@ -161,7 +161,7 @@ def annotation_problems(
     >>> annotation_problems(boxes, ["cat"], ["a"], sizes)["problem"].to_list()
     ['outside_image', 'non_positive_size']
     """
-    a = annotations.with_row_index("row")
+    a = annotations.select(ANNOTATION_COLUMNS).with_row_index("row")  # extra columns stay out
     box = [pl.col(c) for c in BOX_COLUMNS]
     fmt = pl.format("{} x {}", pl.col("w"), pl.col("h"))
     required_null = pl.any_horizontal(pl.col(c).is_null() for c in ANNOTATION_COLUMNS)

@@ -63,7 +63,8 @@ def test_classification_dataset_has_no_annotations_and_unchanged_version_files(
 
 
 def test_detection_dataset_casts_and_keeps_extra_columns(tmp_path: Path) -> None:
-    boxes = {**BOXES, "x": [0, 2, 1], "score": [0.9, 0.5, 0.1], "note": ["a", "b", "c"]}
+    boxes = {**BOXES, "x": [0, 2, 1], "score": [0.9, 0.5, 0.1], "note": ["a", "b", "c"],
+             "row": [7, 8, 9], "width": [1, 1, 1]}  # fmt: skip
     ds = _detection(tmp_path / "d", boxes)
     a = ds.annotations
     assert ds.task == "detection"

@@ -415,3 +415,20 @@ def test_a_damaged_detection_version_is_one_store_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"annotations\.parquet is missing") as info:
         Dataset.open(tmp_path)
     _one_line(info)
+
+
+def test_a_folder_with_a_bad_annotations_parquet_is_one_line(tmp_path: Path) -> None:
+    ds = Dataset.from_coco(tmp_path, write_coco(tmp_path), images_dir="images")
+    ds.to_folder(tmp_path / "copy")
+    path = tmp_path / "copy" / "annotations.parquet"
+    path.write_bytes(b"PAR1 not really")
+    with pytest.raises(SchemaError, match="could not read the annotations") as info:
+        Dataset.from_folder(tmp_path / "copy")
+    _one_line(info)
+    secret = tmp_path / "secret.parquet"
+    ds.annotations.write_parquet(secret)  # type: ignore[union-attr]
+    path.unlink()
+    path.symlink_to(secret)
+    with pytest.raises(PathEscapeError, match="annotations file") as info2:
+        Dataset.from_folder(tmp_path / "copy")
+    _one_line(info2)
