@@ -41,7 +41,7 @@ from datacentric.dataset.annotations import (
     image_sizes,
     normalize_annotations,
 )
-from datacentric.dataset.diff import diff_manifests
+from datacentric.dataset.diff import diff_annotations, diff_manifests
 from datacentric.dataset.images import (
     ARRAY_PREFIX,
     CHECK_IMAGES,
@@ -983,6 +983,19 @@ class Dataset(EditsMixin, BoxEditsMixin):
         """
         store = self._store()
         return diff_manifests(store.read(v1)[0], store.read(v2)[0])
+
+    def diff_boxes(self, v1: int | str, v2: int | str | None = None) -> pl.DataFrame:
+        """Differences of the boxes from version ``v1`` to ``v2`` (HEAD by default).
+
+        ``annotation_id, change, field, old, new``: one row per added box, removed box and
+        changed column of a kept box (see
+        :func:`~datacentric.dataset.diff.diff_annotations`). A classification version
+        counts as having no boxes.
+        """
+        store = self._store()
+        empty = empty_annotations()
+        old, new = store.read_annotations(v1), store.read_annotations(v2)
+        return diff_annotations(empty if old is None else old, empty if new is None else new)
 
 
 def _check_class_ids(

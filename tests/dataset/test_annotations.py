@@ -235,6 +235,16 @@ def test_box_edits_commit_one_version_with_lineage_per_annotation(tmp_path: Path
     assert Dataset.open(root, version=1).annotations.height == 3  # type: ignore[union-attr]
     ds.move_boxes(["b2"], [(0.0, 0.0, 1.0, 1.0)], reason="again")
     ds.commit("move again")
+    diff = back.diff_boxes(1, 2)
+    assert diff.rows() == [
+        ("1", "added", None, None, None),
+        ("b3", "removed", None, None, None),
+        ("b1", "modified", "label", "cat", "dog"),
+        ("b2", "modified", "x", "2.0", "1.0"),
+        ("b2", "modified", "y", "2.0", "1.0"),
+        ("b2", "modified", "w", "3.0", "2.0"),
+        ("b2", "modified", "h", "3.0", "2.0"),
+    ]
     history = back.annotation_lineage("b2").select("version", "field", "new", "reason")
     assert history.rows() == [
         (2, "bbox", "[1.0, 1.0, 2.0, 2.0]", "badly located"),
@@ -310,3 +320,29 @@ def test_box_edits_on_a_classification_dataset_are_refused() -> None:
     ds = Dataset.from_arrays(np.zeros((2, 4, 4), np.uint8), [0, 1], ["a", "b"])
     with pytest.raises(SchemaError, match="classification dataset and has no boxes"):
         ds.remove_boxes(["1"], reason="r")
+
+
+def test_a_commit_failing_while_writing_the_boxes_leaves_head_and_no_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datacentric.exceptions import FileAccessError
+
+    root = tmp_path / "d"
+    ds = _detection(root)
+    ds.commit("boxes")
+    ds.remove_boxes(["b1"], reason="r")
+    real_write = pl.DataFrame.write_parquet
+
+    def failing(self: pl.DataFrame, file: object, *args: object, **kwargs: object) -> None:
+        if str(file).endswith("annotations.parquet"):
+            raise OSError(28, "No space left on device")
+        real_write(self, file, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", failing)
+    with pytest.raises(FileAccessError, match="No space left on device"):
+        ds.commit("fails")
+    monkeypatch.undo()
+    store = VersionStore(root)
+    assert store.head() == 1
+    assert sorted(p.name for p in (root / ".datacentric/versions").iterdir()) == ["0001"]
+    assert Dataset.open(root).annotations.height == 3  # type: ignore[union-attr]
