@@ -21,6 +21,9 @@ The limits (``docs/data-model.md`` explains each):
     The largest YAML file (slices, monitor alerts) read, and the most nodes it may expand to
     once aliases are followed (a few hundred bytes of nested aliases can otherwise expand to
     gigabytes). Alias cycles are always refused.
+``annotations_max_bytes`` (default 500,000,000)
+    The largest annotation file (a COCO JSON, one YOLO label file) read; larger files are
+    refused before they are read (COCO's own 2017 training annotations are 448 MB).
 ``max_recipe_width`` (default 1024)
     The largest width (channels, embedding size) a model recipe may ask for, in code or in a
     model file (checked before anything is allocated).
@@ -60,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     "yaml_max_bytes": 10_000_000,
     "yaml_max_nodes": 1_000_000,
     "max_recipe_width": 1024,
+    "annotations_max_bytes": 500_000_000,
     "train_cache_bytes": 1 << 30,
 }
 
@@ -124,8 +128,8 @@ def get_config() -> dict[str, Any]:
     Examples
     --------
     >>> sorted(get_config())  # doctest: +NORMALIZE_WHITESPACE
-    ['allow_symlinks_outside', 'max_image_pixels', 'max_recipe_width', 'train_cache_bytes',
-     'yaml_max_bytes', 'yaml_max_nodes']
+    ['allow_symlinks_outside', 'annotations_max_bytes', 'max_image_pixels', 'max_recipe_width',
+     'train_cache_bytes', 'yaml_max_bytes', 'yaml_max_nodes']
     """
     out = {name: _from_env(name) for name in DEFAULTS}
     out.update(_global)

@@ -23,6 +23,7 @@ __all__ = [
     "FileAccessError",
     "ImageTooLargeError",
     "IntegrationError",
+    "InvalidAnnotationError",
     "InvalidDatasetError",
     "InvalidParameterError",
     "LabelStudioError",
@@ -150,6 +151,11 @@ class UnreadableImageError(InvalidDatasetError):
 
 class PathEscapeError(InvalidDatasetError):
     """An image path points outside the dataset root (absolute, or with ``..``)."""
+
+
+class InvalidAnnotationError(InvalidDatasetError):
+    """A box annotation is invalid (duplicate id, non-finite or non-positive box, unknown class,
+    unknown sample), or an annotation file (COCO JSON, YOLO txt) is malformed."""
 
 
 class LimitExceededError(DatacentricError, ValueError):

@@ -1,8 +1,17 @@
 """Datasets: the manifest, loaders, edits with lineage, and the versioned store."""
 
+from datacentric.dataset.annotations import ANNOTATION_COLUMNS, annotation_problems
 from datacentric.dataset.core import Dataset
 from datacentric.dataset.diff import diff_manifests
 from datacentric.dataset.lineage import CHANGES_SCHEMA
 from datacentric.dataset.store import VersionInfo, VersionStore
 
-__all__ = ["CHANGES_SCHEMA", "Dataset", "VersionInfo", "VersionStore", "diff_manifests"]
+__all__ = [
+    "ANNOTATION_COLUMNS",
+    "CHANGES_SCHEMA",
+    "Dataset",
+    "VersionInfo",
+    "VersionStore",
+    "annotation_problems",
+    "diff_manifests",
+]

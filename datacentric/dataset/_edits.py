@@ -15,6 +15,7 @@ from datacentric.dataset.lineage import changes_frame, empty_changes
 from datacentric.exceptions import (
     InvalidDatasetError,
     InvalidParameterError,
+    SchemaError,
     StoreError,
     UnknownLabelError,
     format_items,
@@ -32,6 +33,7 @@ class EditsMixin:
     root: Path | None
     _manifest: pl.DataFrame
     _pending: list[pl.DataFrame]
+    _annotations: pl.DataFrame | None
 
     def __len__(self) -> int:  # pragma: no cover - Dataset defines it
         return self._manifest.height
@@ -82,6 +84,11 @@ class EditsMixin:
         Dataset
             ``self``, for chaining.
         """
+        if self._annotations is not None:
+            raise SchemaError(
+                "relabel: this is a detection dataset; its classes are on the boxes and the "
+                "manifest label stays empty. Use relabel_boxes(annotation_ids, labels, ...)."
+            )
         ids = self._lookup(sample_ids, "relabel")
         n = ids.height
         new = [labels] * n if labels is None or isinstance(labels, str) else list(labels)
@@ -140,7 +147,11 @@ class EditsMixin:
         source: str | Sequence[str] = "manual",
         iteration: int | None = None,
     ) -> T:
-        """Remove samples; lineage rows have ``field="sample"``, ``old`` the image path."""
+        """Remove samples; lineage rows have ``field="sample"``, ``old`` the image path.
+
+        In a detection dataset the samples' boxes go with them, each with its own lineage
+        row (``field="box"``, see :meth:`remove_boxes`).
+        """
         ids = self._lookup(sample_ids, "remove")
         if ids.height == len(self):
             raise InvalidParameterError(
@@ -157,6 +168,17 @@ class EditsMixin:
         gone = ids.join(
             self._manifest.select(SAMPLE_ID, IMAGE), on=SAMPLE_ID, how="left", maintain_order="left"
         )
+        if self._annotations is not None:
+            boxes = self._annotations.filter(pl.col(SAMPLE_ID).is_in(ids[SAMPLE_ID].implode()))
+            if boxes.height:
+                by_sample = dict(zip(ids[SAMPLE_ID].to_list(), reasons, strict=True))
+                by_source = dict(zip(ids[SAMPLE_ID].to_list(), sources, strict=True))
+                self.remove_boxes(  # type: ignore[attr-defined]
+                    boxes["annotation_id"].to_list(),
+                    reason=[by_sample[s] for s in boxes[SAMPLE_ID].to_list()],
+                    source=[by_source[s] for s in boxes[SAMPLE_ID].to_list()],
+                    iteration=iteration,
+                )
         self._manifest = self._manifest.filter(~pl.col(SAMPLE_ID).is_in(ids[SAMPLE_ID].implode()))
         self._pending.append(
             changes_frame(
@@ -189,6 +211,11 @@ class EditsMixin:
             )
         frame = rows if isinstance(rows, pl.DataFrame) else pl.DataFrame(dict(rows))
         frame = normalize_manifest(frame, self.classes, source="add")
+        if self._annotations is not None and frame[LABEL].is_not_null().any():
+            raise SchemaError(
+                "add: this is a detection dataset; new samples come without a label (their "
+                "classes go on boxes). Leave label empty, then add_boxes(...)."
+            )
         clash = frame.filter(pl.col(SAMPLE_ID).is_in(self._manifest[SAMPLE_ID].implode()))[
             SAMPLE_ID
         ].to_list()

@@ -21,6 +21,7 @@ from datacentric._validation import (
     invalid_parameter,
     validate_call,
 )
+from datacentric.dataset._box_edits import BoxEditsMixin
 from datacentric.dataset._edits import EditsMixin
 from datacentric.dataset._schema import (
     IMAGE,
@@ -28,11 +29,19 @@ from datacentric.dataset._schema import (
     RESERVED_COLUMNS,
     SAMPLE_ID,
     SPLIT,
+    VALID_SPLITS,
     check_classes,
     check_required_columns,
     normalize_manifest,
 )
-from datacentric.dataset.diff import diff_manifests
+from datacentric.dataset.annotations import (
+    TASKS,
+    annotation_problems,
+    empty_annotations,
+    image_sizes,
+    normalize_annotations,
+)
+from datacentric.dataset.diff import diff_annotations, diff_manifests
 from datacentric.dataset.images import (
     ARRAY_PREFIX,
     CHECK_IMAGES,
@@ -44,7 +53,7 @@ from datacentric.dataset.images import (
     read_image,
 )
 from datacentric.dataset.lineage import empty_changes
-from datacentric.dataset.loaders import read_folder
+from datacentric.dataset.loaders import ANNOTATIONS_FILE, read_annotations_file, read_folder
 from datacentric.dataset.store import VersionStore
 from datacentric.exceptions import (
     InvalidDatasetError,
@@ -57,13 +66,19 @@ from datacentric.exceptions import (
 __all__ = ["Dataset"]
 
 
-class Dataset(EditsMixin):
-    """Samples of an image-classification dataset: a manifest and its ordered classes.
+class Dataset(EditsMixin, BoxEditsMixin):
+    """Samples of an image dataset: a manifest, its ordered classes and, for detection, boxes.
 
     The manifest is a :class:`polars.DataFrame` with ``sample_id`` (unique), ``image``
     (a path relative to ``root``, or ``array:<i>`` for in-memory arrays), ``label``
     (null for unlabeled), ``split`` (train/val/test), an optional ``annotator`` and any
     number of metadata columns, which are the slice features.
+
+    A detection dataset (``task="detection"``) also carries :attr:`annotations`, one row
+    per box (see :mod:`datacentric.dataset.annotations`); its manifest ``label`` is null
+    (the classes belong to the boxes). Box edits (:meth:`add_boxes`, :meth:`remove_boxes`,
+    :meth:`relabel_boxes`, :meth:`move_boxes`) record lineage per ``annotation_id``. Build one
+    with :meth:`from_coco` or :meth:`from_yolo`; see ``docs/detection.md``.
 
     Edits (:meth:`relabel`, :meth:`remove`, :meth:`add`) change the working copy and
     record lineage; :meth:`commit` writes them as a new immutable version under
@@ -91,6 +106,10 @@ class Dataset(EditsMixin):
         arrays: Sequence[np.ndarray] | np.ndarray | None = None,
         version: int | None = None,
         source: str = "manifest",
+        annotations: pl.DataFrame | None = None,
+        task: str | None = None,
+        class_ids: Sequence[int] | None = None,
+        supercategories: Sequence[str] | None = None,
     ) -> None:
         self.classes: list[str] = check_classes(classes)
         self._manifest = normalize_manifest(manifest, self.classes, source=source)
@@ -99,6 +118,42 @@ class Dataset(EditsMixin):
         self.version = version
         self._pending: list[pl.DataFrame] = []
         self._is_view = False
+        task = (
+            task if task is not None else ("classification" if annotations is None else "detection")
+        )
+        if task not in TASKS:
+            raise invalid_parameter("Dataset", "task", task, "'classification' or 'detection'")
+        self._task = task
+        self._annotations: pl.DataFrame | None = None
+        self.class_ids: list[int] | None = None
+        self.supercategories: list[str] | None = None
+        if task == "classification":
+            if annotations is not None or class_ids is not None or supercategories is not None:
+                raise SchemaError(
+                    f"{source}: annotations, class_ids and supercategories belong to detection "
+                    "datasets; pass task='detection' (or leave task out) with them."
+                )
+            return
+        labelled = self._manifest.filter(pl.col(LABEL).is_not_null())[SAMPLE_ID].to_list()
+        if labelled:
+            raise SchemaError(
+                f"{source}: a detection dataset keeps its classes on the boxes, so the manifest "
+                f"label must be empty; {len(labelled)} sample(s) have one: "
+                f"{format_items(labelled)}. Drop the label column's values (set them to null)."
+            )
+        boxes = empty_annotations() if annotations is None else annotations
+        self._annotations = normalize_annotations(
+            boxes, self.classes, self._manifest[SAMPLE_ID], source=source
+        )
+        self.class_ids = _check_class_ids(class_ids, self.classes, source)
+        if supercategories is not None:
+            sup = [str(s) for s in supercategories]
+            if len(sup) != len(self.classes):
+                raise SchemaError(
+                    f"{source}: {len(sup)} supercategories for {len(self.classes)} classes; "
+                    "give one per class, in class order."
+                )
+            self.supercategories = sup
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -115,7 +170,9 @@ class Dataset(EditsMixin):
         Accepts ``root/manifest.parquet`` or ``root/manifest.csv`` (image paths relative to
         ``root``; classes from ``classes=``, ``root/classes.txt`` or the sorted labels), or
         the ImageFolder layout ``root/<class>/<file>`` (``sample_id`` = the relative path),
-        optionally ``root/<split>/<class>/<file>``.
+        optionally ``root/<split>/<class>/<file>``. A ``root/annotations.parquet`` beside
+        the manifest (written by :meth:`to_folder` of a detection dataset) makes it a
+        detection dataset with those boxes.
 
         Parameters
         ----------
@@ -145,8 +202,11 @@ class Dataset(EditsMixin):
         root = Path(root)
         manifest, found_classes, source = read_folder(root)
         check_required_columns(manifest, source)
+        boxes = read_annotations_file(root)
         if classes is None:
             classes = found_classes
+        if classes is None and boxes is not None and LABEL in boxes.columns:
+            classes = sorted(str(x) for x in boxes[LABEL].drop_nulls().unique())
         if classes is None:
             if LABEL in manifest.columns:
                 classes = sorted(str(x) for x in manifest[LABEL].drop_nulls().unique())
@@ -155,9 +215,116 @@ class Dataset(EditsMixin):
                     f"{source}: no classes given and none can be inferred (no labels). Pass "
                     "classes=[...] or write classes.txt (one class per line) next to it."
                 )
-        ds = cls(manifest, classes, root, source=source)
+        if boxes is not None:
+            source = f"{source} + {root / ANNOTATIONS_FILE}"
+        ds = cls(manifest, classes, root, source=source, annotations=boxes)
         ds._check_images(check_images)
         return ds
+
+    @classmethod
+    @validate_call({"check_images": CHECK_IMAGES, "split": [Options(str, VALID_SPLITS)]})
+    def from_coco(
+        cls,
+        root: str | Path,
+        ann_json: str | Path,
+        *,
+        images_dir: str = ".",
+        split: str = "train",
+        check_images: CheckImages = "exists",
+    ) -> Dataset:
+        """A detection dataset from a COCO instances file (see :mod:`datacentric.dataset.coco`).
+
+        Parameters
+        ----------
+        root : str or Path
+            The dataset directory; image paths are ``images_dir/file_name`` under it.
+        ann_json : str or Path
+            The COCO JSON file (anywhere).
+        images_dir : str
+            The folder under ``root`` that COCO's ``file_name`` values are relative to.
+        split : {"train", "val", "test"}
+            The split of every image (COCO files hold one split each).
+        check_images : {"exists", "none", "decode"}
+            As in :meth:`from_folder`.
+
+        Examples
+        --------
+        >>> import json, tempfile
+        >>> from pathlib import Path
+        >>> from PIL import Image
+        >>> d = Path(tempfile.mkdtemp())
+        >>> Image.new("L", (8, 6)).save(d / "a.png")
+        >>> _ = (d / "ann.json").write_text(json.dumps({
+        ...     "images": [{"id": 1, "file_name": "a.png", "width": 8, "height": 6}],
+        ...     "annotations": [{"id": 9, "image_id": 1, "category_id": 3,
+        ...                      "bbox": [1, 1, 2, 2]}],
+        ...     "categories": [{"id": 3, "name": "cat"}]}))
+        >>> ds = Dataset.from_coco(d, d / "ann.json")
+        >>> ds.task, ds.annotations.height, ds.class_ids
+        ('detection', 1, [3])
+        """
+        from datacentric.dataset.coco import read_coco
+
+        data = read_coco(ann_json, images_dir=images_dir, split=split)
+        ds = cls(
+            data.manifest,
+            data.classes,
+            root,
+            source=str(ann_json),
+            annotations=data.annotations,
+            task="detection",
+            class_ids=data.class_ids,
+            supercategories=data.supercategories,
+        )
+        ds._check_images(check_images)
+        return ds
+
+    @classmethod
+    @validate_call({"check_images": CHECK_IMAGES})
+    def from_yolo(
+        cls,
+        root: str | Path,
+        classes: Sequence[str] | None = None,
+        *,
+        check_images: CheckImages = "exists",
+    ) -> Dataset:
+        """A detection dataset from a YOLO folder (see :mod:`datacentric.dataset.yolo`).
+
+        ``root/images/...`` and ``root/labels/...``; classes from ``classes=``,
+        ``root/data.yaml`` (``names``) or ``root/classes.txt``. Image sizes are read from
+        the image headers (never decoded) to turn the normalised boxes into pixels.
+        """
+        from datacentric.dataset.yolo import read_yolo
+
+        root = Path(root)
+        data = read_yolo(root, classes)
+        ds = cls(
+            data.manifest,
+            data.classes,
+            root,
+            source=f"YOLO {root}",
+            annotations=data.annotations,
+            task="detection",
+        )
+        ds._check_images(check_images)
+        return ds
+
+    def to_coco(self, path: str | Path, *, images_dir: str = ".") -> Path:
+        """Write the boxes as a COCO instances file (atomically); returns the path.
+
+        ``file_name`` is each image path relative to ``images_dir``. Round-trips exactly
+        with :meth:`from_coco` (see :mod:`datacentric.dataset.coco` for what is kept).
+        """
+        from datacentric.dataset.coco import write_coco
+
+        return write_coco(self, path, images_dir=images_dir)
+
+    def to_yolo(self, directory: str | Path) -> Path:
+        """Write a YOLO folder (images copied, one label file per image, classes.txt,
+        data.yaml); returns it. Round-trips with :meth:`from_yolo` within 1e-6 pixel."""
+        from datacentric.dataset.yolo import write_yolo
+
+        return write_yolo(self, directory)
 
     @classmethod
     def from_arrays(
@@ -275,9 +442,22 @@ class Dataset(EditsMixin):
         """
         store = VersionStore(root)
         manifest, _, info = store.read(version)
-        ds = cls(
-            manifest, info.classes, root, version=info.version, source=f"version {info.version}"
-        )
+        source = f"version {info.version}"
+        if info.task == "detection":
+            boxes = store.read_annotations(info.version)
+            ds = cls(
+                manifest,
+                info.classes,
+                root,
+                version=info.version,
+                source=f"{source} ({store.version_dir(info.version) / 'annotations.parquet'})",
+                annotations=boxes,
+                task="detection",
+                class_ids=info.class_ids,
+                supercategories=info.supercategories,
+            )
+        else:
+            ds = cls(manifest, info.classes, root, version=info.version, source=source)
         ds._check_images(check_images)
         return ds
 
@@ -291,6 +471,46 @@ class Dataset(EditsMixin):
         """The manifest as a polars DataFrame."""
         return self._manifest
 
+    @property
+    def task(self) -> str:
+        """``"classification"`` (one label per image) or ``"detection"`` (boxes)."""
+        return self._task
+
+    @property
+    def annotations(self) -> pl.DataFrame | None:
+        """The boxes of a detection dataset (read-only; edit via the box methods), else None.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Dataset.from_arrays(np.zeros((1, 2, 2)), [0], ["a"]).annotations is None
+        True
+        """
+        return self._annotations
+
+    def image_sizes(self) -> pl.DataFrame:
+        """``sample_id, width, height, reason`` of every image, read from the image headers.
+
+        Nothing is decoded (see :func:`~datacentric.dataset.annotations.image_sizes`).
+        """
+        arrays: Sequence[object] | None = None if self._arrays is None else list(self._arrays)
+        return image_sizes(self.root, self._manifest, arrays)
+
+    def box_problems(self, *, geometry: bool = True) -> pl.DataFrame:
+        """Every bad box and why (see
+        :func:`~datacentric.dataset.annotations.annotation_problems`).
+
+        A loaded dataset has no load errors, so this lists the geometry problems: boxes
+        reaching outside their image, the image size read from its header (``geometry``).
+        Empty for a classification dataset.
+        """
+        if self._annotations is None:
+            return annotation_problems(empty_annotations(), self.classes, [])
+        sizes = self.image_sizes() if geometry else None
+        return annotation_problems(
+            self._annotations, self.classes, self._manifest[SAMPLE_ID], sizes
+        )
+
     def __len__(self) -> int:
         return self._manifest.height
 
@@ -298,7 +518,10 @@ class Dataset(EditsMixin):
         where = f"root={str(self.root)!r}" if self.root is not None else "in memory"
         ver = f", version={self.version}" if self.version is not None else ""
         pend = f", {self.pending_changes.height} uncommitted changes" if self._pending else ""
-        return f"Dataset({len(self)} samples, {len(self.classes)} classes, {where}{ver}{pend})"
+        boxes = f", {self._annotations.height} boxes" if self._annotations is not None else ""
+        return (
+            f"Dataset({len(self)} samples{boxes}, {len(self.classes)} classes, {where}{ver}{pend})"
+        )
 
     @property
     def sample_ids(self) -> list[str]:
@@ -327,6 +550,14 @@ class Dataset(EditsMixin):
         sub.version = self.version
         sub._pending = []
         sub._is_view = True
+        sub._task = self._task
+        sub.class_ids = self.class_ids
+        sub.supercategories = self.supercategories
+        sub._annotations = (
+            None
+            if self._annotations is None
+            else self._annotations.filter(pl.col(SAMPLE_ID).is_in(manifest[SAMPLE_ID].implode()))
+        )
         return sub
 
     def filter(self, *predicates: pl.Expr | str, **constraints: Any) -> Dataset:
@@ -360,6 +591,17 @@ class Dataset(EditsMixin):
             "per_class": {("<unlabeled>" if k is None else k): v for k, v in per_class},
             "metadata_columns": self.metadata_columns,
             "uncommitted_changes": self.pending_changes.height,
+            **(
+                {}
+                if self._annotations is None
+                else {
+                    "task": "detection",
+                    "n_boxes": self._annotations.height,
+                    "boxes_per_class": dict(
+                        self._annotations.group_by(LABEL).len().sort(LABEL).rows()
+                    ),
+                }
+            ),
         }
 
     # ------------------------------------------------------------------ images
@@ -622,7 +864,18 @@ class Dataset(EditsMixin):
         manifest = self._manifest.with_columns(pl.Series(IMAGE, rel, dtype=pl.Utf8))
         atomic_write(root / "manifest.parquet", manifest.write_parquet)
         atomic_write_text(root / "classes.txt", "\n".join(self.classes) + "\n")
-        out = Dataset(manifest, self.classes, root, source=str(root / "manifest.parquet"))
+        if self._annotations is not None:
+            atomic_write(root / ANNOTATIONS_FILE, self._annotations.write_parquet)
+        out = Dataset(
+            manifest,
+            self.classes,
+            root,
+            source=str(root / "manifest.parquet"),
+            annotations=self._annotations,
+            task=self._task,
+            class_ids=self.class_ids,
+            supercategories=self.supercategories,
+        )
         out._pending = list(self._pending)  # uncommitted edits travel with the data
         return out
 
@@ -668,6 +921,9 @@ class Dataset(EditsMixin):
             message=message.strip(),
             base=self.version,
             extra=dict(meta or {}),
+            annotations=self._annotations,
+            class_ids=self.class_ids,
+            supercategories=self.supercategories,
         )
         self.version = number
         self._pending = []
@@ -709,6 +965,17 @@ class Dataset(EditsMixin):
             parts.append(ch.with_columns(pl.lit(info.version).alias("version")))
         return pl.concat(parts) if parts else empty_changes()
 
+    def annotation_lineage(self, annotation_id: str) -> pl.DataFrame:
+        """Every recorded change to one box across all versions, oldest first."""
+        store = self._store()
+        parts = []
+        for info in reversed(store.history()):
+            ch = store.read(info.version, verify=False)[1].filter(
+                pl.col("annotation_id") == annotation_id
+            )
+            parts.append(ch.with_columns(pl.lit(info.version).alias("version")))
+        return pl.concat(parts) if parts else empty_changes()
+
     def diff(self, v1: int | str, v2: int | str | None = None) -> pl.DataFrame:
         """Differences from version ``v1`` to ``v2`` (HEAD by default), by sample.
 
@@ -716,6 +983,35 @@ class Dataset(EditsMixin):
         """
         store = self._store()
         return diff_manifests(store.read(v1)[0], store.read(v2)[0])
+
+    def diff_boxes(self, v1: int | str, v2: int | str | None = None) -> pl.DataFrame:
+        """Differences of the boxes from version ``v1`` to ``v2`` (HEAD by default).
+
+        ``annotation_id, change, field, old, new``: one row per added box, removed box and
+        changed column of a kept box (see
+        :func:`~datacentric.dataset.diff.diff_annotations`). A classification version
+        counts as having no boxes.
+        """
+        store = self._store()
+        empty = empty_annotations()
+        old, new = store.read_annotations(v1), store.read_annotations(v2)
+        return diff_annotations(empty if old is None else old, empty if new is None else new)
+
+
+def _check_class_ids(
+    class_ids: Sequence[int] | None, classes: list[str], source: str
+) -> list[int] | None:
+    """COCO category ids, one unique int per class, or None."""
+    if class_ids is None:
+        return None
+    ids = list(class_ids)
+    bad = [c for c in ids if isinstance(c, bool) or not isinstance(c, Integral)]
+    if bad or len(ids) != len(classes) or len(set(ids)) != len(ids):
+        raise SchemaError(
+            f"{source}: class_ids must be {len(classes)} unique integers, one per class in "
+            f"class order; received {format_items(ids)}."
+        )
+    return [int(c) for c in ids]
 
 
 @contextmanager

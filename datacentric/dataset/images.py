@@ -55,6 +55,7 @@ __all__ = [
     "image_error_reason",
     "read_image",
     "read_image_bytes",
+    "read_image_size",
     "resolve_image_path",
 ]
 
@@ -477,6 +478,40 @@ def read_image_bytes(root: Path, rel: str, *, sample_id: str | None = None) -> b
     real = _real_path(root, rel, sample_id)
     with _open_regular(real, root / rel) as fh:
         return fh.read()
+
+
+def read_image_size(
+    root: Path, rel: str, *, sample_id: str | None = None, resolver: PathResolver | None = None
+) -> tuple[int, int]:
+    """``(width, height)`` of the manifest image ``rel`` from its header, never decoded.
+
+    The same checks as :func:`read_image` (inside the root, links resolved, a regular file,
+    at most ``max_image_pixels`` pixels); only the header is read, so this costs a few
+    kilobytes per image whatever its size.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> Image.new("L", (30, 20)).save(d / "a.png")
+    >>> read_image_size(d, "a.png")
+    (30, 20)
+    """
+    real = _real_path(root, rel, sample_id, resolver)
+    shown = root / rel
+    try:
+        with _open_regular(real, shown) as fh, _open_header(fh, shown) as im:
+            width, height = im.size
+            return int(width), int(height)
+    except DatacentricError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        why = "not an image format PIL can read" if isinstance(exc, UnidentifiedImageError) else exc
+        raise UnreadableImageError(
+            f"image file {shown} could not be read ({why}); it is corrupt or not an image. "
+            "Re-export it or remove the sample.",
+            rows=[str(shown)],
+        ) from exc
 
 
 # --------------------------------------------------------------------------- pre-pass

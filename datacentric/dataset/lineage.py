@@ -1,4 +1,8 @@
-"""Lineage rows: one row per edited field of one sample, with why and by whom."""
+"""Lineage rows: one row per edited field of one sample (or one box), with why and by whom.
+
+``annotation_id`` is null for a sample edit and names the box for a box edit (detection
+datasets). Versions written before the column existed are read with it added, all null.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from datetime import datetime, timezone
 
 import polars as pl
 
-__all__ = ["CHANGES_SCHEMA", "changes_frame", "empty_changes"]
+__all__ = ["BASE_CHANGES_COLUMNS", "CHANGES_SCHEMA", "changes_frame", "empty_changes"]
 
 CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "sample_id": pl.Utf8(),
@@ -18,7 +22,11 @@ CHANGES_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.Utf8(),
     "iteration": pl.Int64(),
     "at": pl.Datetime("us", "UTC"),
+    "annotation_id": pl.Utf8(),
 }
+
+#: The columns every version's ``changes.parquet`` has had since the first format.
+BASE_CHANGES_COLUMNS = ("sample_id", "field", "old", "new", "reason", "source", "iteration", "at")
 
 
 def empty_changes() -> pl.DataFrame:
@@ -27,7 +35,7 @@ def empty_changes() -> pl.DataFrame:
     Examples
     --------
     >>> empty_changes().columns
-    ['sample_id', 'field', 'old', 'new', 'reason', 'source', 'iteration', 'at']
+    ['sample_id', 'field', 'old', 'new', 'reason', 'source', 'iteration', 'at', 'annotation_id']
     """
     return pl.DataFrame(schema=CHANGES_SCHEMA)
 
@@ -41,8 +49,11 @@ def changes_frame(
     reason: str | Sequence[str],
     source: str | Sequence[str],
     iteration: int | None = None,
+    annotation_ids: Sequence[str] | pl.Series | None = None,
 ) -> pl.DataFrame:
     """Build lineage rows for one field; ``reason``/``source`` may be per-row sequences.
+
+    ``annotation_ids`` names the box of each row for box edits (null for sample edits).
 
     Examples
     --------
@@ -62,6 +73,9 @@ def changes_frame(
             "source": pl.Series([source] * n if isinstance(source, str) else source, dtype=pl.Utf8),
             "iteration": pl.Series([iteration] * n, dtype=pl.Int64),
             "at": pl.Series([now] * n, dtype=pl.Datetime("us", "UTC")),
+            "annotation_id": pl.Series(
+                [None] * n if annotation_ids is None else annotation_ids, dtype=pl.Utf8
+            ),
         }
     )
     return frame

@@ -18,10 +18,17 @@ from datacentric.exceptions import (
     format_items,
 )
 
-__all__ = ["read_classes_file", "read_folder", "read_manifest_file"]
+__all__ = [
+    "ANNOTATIONS_FILE",
+    "read_annotations_file",
+    "read_classes_file",
+    "read_folder",
+    "read_manifest_file",
+]
 
 MANIFEST_NAMES = ("manifest.parquet", "manifest.csv")
 CLASSES_FILE = "classes.txt"
+ANNOTATIONS_FILE = "annotations.parquet"
 
 
 def _one_line(exc: BaseException, limit: int = 300) -> str:
@@ -119,6 +126,21 @@ def read_classes_file(root: Path) -> list[str] | None:
             f"could not read the classes file {path}: {exc.strerror or exc}."
         ) from None
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def read_annotations_file(root: Path) -> pl.DataFrame | None:
+    """The boxes in ``root/annotations.parquet`` (a detection dataset folder), if present."""
+    path = root / ANNOTATIONS_FILE
+    if not path.is_file():
+        return None
+    _check_inside(root, path, "annotations file")
+    try:
+        return pl.read_parquet(path, glob=False)
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise SchemaError(
+            f"could not read the annotations {path}: {_one_line(exc)}. It must be a Parquet "
+            "file with columns annotation_id, sample_id, label, x, y, w, h."
+        ) from exc
 
 
 def _list_image_folder(root: Path) -> pl.DataFrame:

@@ -8,6 +8,12 @@ Layout::
       versions/0001/manifest.parquet
                     changes.parquet    lineage rows from the parent version to this one
                     meta.json          message, parent, time, classes, counts, manifest hash
+                    annotations.parquet  the boxes (detection datasets only)
+
+A detection version's ``meta.json`` also holds ``task: "detection"``, ``n_annotations``,
+``annotations_sha256`` and the optional ``class_ids``/``supercategories`` (COCO category ids
+and supercategories, in class order); a classification version has none of these keys, so
+its files are exactly what they were before detection existed.
 
 Versions are immutable. A commit writes a temporary directory, fsyncs it, renames it
 into place and only then replaces ``HEAD`` atomically (write + ``os.replace``), all under
@@ -41,7 +47,7 @@ import polars as pl
 from filelock import FileLock, Timeout
 
 from datacentric._io import file_access_error, os_errors_as
-from datacentric.dataset.lineage import CHANGES_SCHEMA
+from datacentric.dataset.lineage import BASE_CHANGES_COLUMNS, CHANGES_SCHEMA
 from datacentric.exceptions import (
     CommitConflictError,
     DatacentricError,
@@ -73,6 +79,11 @@ class VersionInfo:
     n_changes: int
     manifest_sha256: str
     extra: dict[str, Any]
+    task: str = "classification"
+    n_annotations: int = 0
+    annotations_sha256: str | None = None
+    class_ids: list[int] | None = None
+    supercategories: list[str] | None = None
 
 
 def _fsync_dir(path: Path) -> None:
@@ -210,8 +221,9 @@ class VersionStore:
                 n_changes=int(meta["n_changes"]),
                 manifest_sha256=str(meta["manifest_sha256"]),
                 extra=dict(meta.get("extra") or {}),
+                **_detection_meta(meta),
             )
-        except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
             reason = " ".join(str(exc).split())[:200] or type(exc).__name__
             raise StoreError(
                 f"{meta_file} is corrupt ({reason}): version {version} cannot be read. "
@@ -248,13 +260,38 @@ class VersionStore:
                 )
         manifest = _read_version_file(manifest_file, number)
         changes = _read_version_file(vdir / "changes.parquet", number)
-        lacking = [c for c in CHANGES_SCHEMA if c not in changes.columns]
+        lacking = [c for c in BASE_CHANGES_COLUMNS if c not in changes.columns]
         if lacking:
             raise StoreError(
                 f"{vdir / 'changes.parquet'} is corrupt: it lacks the lineage column(s) "
                 f"{', '.join(lacking)}. Restore the file from a backup, or open another version."
             )
+        if "annotation_id" not in changes.columns:  # written before box edits existed
+            changes = changes.with_columns(pl.lit(None, dtype=pl.Utf8).alias("annotation_id"))
         return manifest, changes, info
+
+    def read_annotations(
+        self, version: int | str | None = None, verify: bool = True
+    ) -> pl.DataFrame | None:
+        """The boxes of a detection version (HEAD by default); ``None`` for classification.
+
+        With ``verify`` the file's SHA-256 is checked against ``meta.json``.
+        """
+        number = self.resolve(version)
+        info = self.info(number)
+        if info.task != "detection":
+            return None
+        path = self.version_dir(number) / "annotations.parquet"
+        if verify and path.is_file():
+            with os_errors_as(path, "read"):
+                digest = _sha256(path)
+            if digest != info.annotations_sha256:
+                raise StoreError(
+                    f"{path} does not match the hash recorded in its meta.json: the version was "
+                    "modified after it was written. Versions are immutable; restore the file "
+                    "or open another version."
+                )
+        return _read_version_file(path, number)
 
     def history(self) -> list[VersionInfo]:
         """Versions from HEAD back to the first, newest first."""
@@ -302,8 +339,15 @@ class VersionStore:
         message: str,
         base: int | None,
         extra: dict[str, Any] | None = None,
+        annotations: pl.DataFrame | None = None,
+        class_ids: list[int] | None = None,
+        supercategories: list[str] | None = None,
     ) -> int:
         """Write a new immutable version whose parent is ``base`` and move HEAD to it.
+
+        ``annotations`` (the boxes) makes it a detection version: ``annotations.parquet`` is
+        written in the same temporary directory, so the boxes and the manifest appear together
+        or not at all.
 
         Raises :class:`CommitConflictError` when HEAD is no longer ``base`` (another
         writer committed since this data was read); nothing is written in that case.
@@ -325,7 +369,17 @@ class VersionStore:
             )
             final = self.version_dir(number)
             with os_errors_as(final, "write the dataset version", note=note):
-                self._write_version(final, number, head, manifest, changes, classes, message, extra)
+                self._write_version(
+                    final,
+                    number,
+                    head,
+                    manifest,
+                    changes,
+                    classes,
+                    message,
+                    extra,
+                    _Boxes(annotations, class_ids, supercategories),
+                )
             try:
                 with os_errors_as(self.path / "HEAD", "write", note=note):
                     self._write_head(number)
@@ -344,6 +398,7 @@ class VersionStore:
         classes: list[str],
         message: str,
         extra: dict[str, Any] | None,
+        boxes: _Boxes,
     ) -> None:
         """Write version ``number`` to a temporary directory and rename it to ``final``."""
         versions = final.parent
@@ -363,7 +418,7 @@ class VersionStore:
             manifest_file = tmp / "manifest.parquet"
             manifest.write_parquet(manifest_file)
             changes.cast(CHANGES_SCHEMA).write_parquet(tmp / "changes.parquet")  # type: ignore[arg-type]
-            meta = {
+            meta: dict[str, Any] = {
                 "format": _FORMAT,
                 "version": number,
                 "parent": head,
@@ -375,6 +430,16 @@ class VersionStore:
                 "manifest_sha256": _sha256(manifest_file),
                 "extra": extra or {},
             }
+            if boxes.annotations is not None:
+                boxes_file = tmp / "annotations.parquet"
+                boxes.annotations.write_parquet(boxes_file)
+                meta.update(
+                    task="detection",
+                    n_annotations=boxes.annotations.height,
+                    annotations_sha256=_sha256(boxes_file),
+                    class_ids=boxes.class_ids,
+                    supercategories=boxes.supercategories,
+                )
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2))
             for f in tmp.iterdir():
                 with f.open("rb") as fh:
@@ -400,6 +465,36 @@ class VersionStore:
                 tmp.unlink()
             raise
         _fsync_dir(self.path)
+
+
+@dataclass(frozen=True)
+class _Boxes:
+    """What a detection version writes besides the manifest (``annotations`` None: none)."""
+
+    annotations: pl.DataFrame | None
+    class_ids: list[int] | None
+    supercategories: list[str] | None
+
+
+def _detection_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    """The detection keys of a ``meta.json`` (defaults for a classification version)."""
+    task = meta.get("task", "classification")
+    if task == "classification":
+        return {}
+    if task != "detection":
+        raise ValueError(f"task is {str(task)[:40]!r}, not 'classification' or 'detection'")
+    class_ids = meta.get("class_ids")
+    sup = meta.get("supercategories")
+    for key, value in (("class_ids", class_ids), ("supercategories", sup)):
+        if value is not None and not isinstance(value, list):
+            raise ValueError(f"{key} is a {type(value).__name__}, not a list")
+    return {
+        "task": "detection",
+        "n_annotations": int(meta["n_annotations"]),
+        "annotations_sha256": str(meta["annotations_sha256"]),
+        "class_ids": None if class_ids is None else [int(c) for c in class_ids],
+        "supercategories": None if sup is None else [str(c) for c in sup],
+    }
 
 
 def _read_version_file(path: Path, version: int) -> pl.DataFrame:

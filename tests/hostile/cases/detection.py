@@ -1,0 +1,129 @@
+"""Hostile COCO files and YOLO folders for ``datacentric init DIR --coco ann.json / --yolo``.
+
+Each case is refused with one ``Error:`` line naming the file and the entry (or line), and
+no version is written; the two well-formed fixtures initialise (exit 0).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tests.dataset._detection import coco_doc, write_coco, write_yolo
+from tests.hostile.cases import CliCase
+
+INIT_COCO = {"init": ("init", "{dataset}", "--coco", "{ann}", "--images-dir", "images")}
+INIT_YOLO = {"init": ("init", "{dataset}", "--yolo")}
+
+
+def _coco(edit: Callable[[dict[str, Any]], object] | None = None, raw: str | None = None):  # type: ignore[no-untyped-def]
+    def build(tmp: Path) -> Mapping[str, str]:
+        doc = copy.deepcopy(coco_doc())
+        if edit is not None:
+            edit(doc)
+        ann = write_coco(tmp / "data", doc)
+        if raw is not None:
+            ann.write_text(raw)
+        return {"dataset": str(tmp / "data"), "ann": str(ann)}
+
+    return build
+
+
+def _yolo(labels: dict[str, str] | None = None, names: str | None = None):  # type: ignore[no-untyped-def]
+    def build(tmp: Path) -> Mapping[str, str]:
+        root = write_yolo(tmp / "data", labels=labels, names=names)
+        return {"dataset": str(root), "label_file": str(root / "labels/train/a.txt")}
+
+    return build
+
+
+def _missing_json(tmp: Path) -> Mapping[str, str]:
+    write_coco(tmp / "data")
+    return {"dataset": str(tmp / "data"), "ann": str(tmp / "data" / "nope.json")}
+
+
+CASES: list[CliCase] = [
+    CliCase(name="coco_ok", build=_coco(), argvs=INIT_COCO, default="ok"),
+    CliCase(name="yolo_ok", build=_yolo(), argvs=INIT_YOLO, default="ok"),
+    CliCase(
+        name="coco_file_name_escapes",
+        build=_coco(lambda d: d["images"][0].__setitem__("file_name", "../../x.png")),
+        argvs=INIT_COCO,
+        match="{ann}: images[0] (id 1): file_name '../../x.png' leads outside",
+    ),
+    CliCase(
+        name="coco_nan",
+        build=_coco(raw='{"images": [{"id": 1, "width": NaN}]}'),
+        argvs=INIT_COCO,
+        match="{ann}: the COCO annotations contain the non-finite number NaN",
+    ),
+    CliCase(
+        name="coco_id_wrong_type",
+        build=_coco(lambda d: d["annotations"][1].__setitem__("id", "11")),
+        argvs=INIT_COCO,
+        match="{ann}: annotations[1] (id '11'): id must be an integer",
+    ),
+    CliCase(
+        name="coco_duplicate_image_id",
+        build=_coco(lambda d: d["images"][2].__setitem__("id", 1)),
+        argvs=INIT_COCO,
+        match="image id 1 is used twice",
+    ),
+    CliCase(
+        name="coco_negative_box",
+        build=_coco(lambda d: d["annotations"][0].__setitem__("bbox", [0, 0, -1, 1])),
+        argvs=INIT_COCO,
+        match="{ann}: 1 annotation(s) with problem non_positive_size",
+    ),
+    CliCase(
+        name="coco_not_json",
+        build=_coco(raw="not json"),
+        argvs=INIT_COCO,
+        match="{ann}: the COCO annotations are not valid JSON",
+    ),
+    CliCase(name="coco_missing", build=_missing_json, argvs=INIT_COCO, match="{ann}"),
+    CliCase(
+        name="coco_and_yolo",
+        build=_coco(),
+        argvs={"init": ("init", "{dataset}", "--coco", "{ann}", "--yolo")},
+        match="pass one of them",
+    ),
+    CliCase(
+        name="coco_bad_split",
+        build=_coco(),
+        argvs={"init": ("init", "{dataset}", "--coco", "{ann}", "--split", "dev")},
+        match="--split",
+    ),
+    CliCase(
+        name="yolo_polygon_line",
+        build=_yolo(labels={"train/a.txt": "0 0.1 0.1 0.2 0.1 0.3 0.3\n"}),
+        argvs=INIT_YOLO,
+        match="{label_file}:1: a box line is 'class cx cy w h' (5 values), received 7",
+    ),
+    CliCase(
+        name="yolo_class_out_of_range",
+        build=_yolo(labels={"train/a.txt": "0 0.5 0.5 0.1 0.1\n9 0.5 0.5 0.1 0.1\n"}),
+        argvs=INIT_YOLO,
+        match="{label_file}:2: class index 9 is outside 0..1",
+    ),
+    CliCase(
+        name="yolo_nan",
+        build=_yolo(labels={"train/a.txt": "0 nan 0.5 0.1 0.1\n"}),
+        argvs=INIT_YOLO,
+        match="{label_file}:1: cx cy w h must be finite numbers",
+    ),
+    CliCase(
+        name="yolo_orphan_label",
+        build=_yolo(labels={"train/zz.txt": "0 0.5 0.5 0.1 0.1\n"}),
+        argvs=INIT_YOLO,
+        match="have no image in images/",
+    ),
+    CliCase(
+        name="yolo_bad_names",
+        build=_yolo(names="names: 3\n"),
+        argvs=INIT_YOLO,
+        match="'names' must be a non-empty list",
+    ),
+]
