@@ -33,6 +33,7 @@ __version__ = "0.1.0"
 # Imported on first use: each of these pulls in more (duckdb, onnx, the recipes).
 _LAZY = {
     "load_demo": "datacentric.datasets",
+    "load_detection_demo": "datacentric.datasets",
     "evaluate": "datacentric.slices",
     "run_loop": "datacentric.loop",
     "compress": "datacentric.export",
@@ -70,6 +71,7 @@ __all__ = [
     "exceptions",
     "get_config",
     "load_demo",
+    "load_detection_demo",
     "register_finder",
     "run_loop",
     "scan",

@@ -9,11 +9,13 @@ import typer
 from rich.table import Table
 
 from datacentric._io import atomic_write, ensure_writable
-from datacentric.cli._common import console, esc, user_errors
+from datacentric.cli._common import check_option, console, esc, user_errors
 from datacentric.cli._options import REV
 from datacentric.dataset import Dataset, VersionStore
 
 __all__ = ["register"]
+
+DEMO_TASKS = ("classification", "detection")
 
 
 def _open_any(directory: Path, version: str | None = None) -> Dataset:
@@ -27,8 +29,28 @@ def demo_data(
     directory: Path = typer.Argument(..., help="Where to write the demo dataset."),
     seed: int = typer.Option(0, help="Seed of the simulated problems."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing demo there."),
+    task: str = typer.Option(
+        "classification",
+        "--task",
+        help="classification (one digit per image) or detection (scenes of digits with boxes).",
+    ),
 ) -> None:
     """Write the bundled demo dataset (real handwritten digits with planted problems)."""
+    from datacentric._validation import Options
+
+    check_option("demo-data", "--task", task, Options(str, DEMO_TASKS), default="detection")
+    if task == "detection":
+        from datacentric.datasets import load_detection_demo
+
+        ds = load_detection_demo(directory, seed=seed, overwrite=overwrite, progress=True)
+        n_boxes = 0 if ds.annotations is None else ds.annotations.height
+        console.print(
+            f"[green]Wrote[/] {len(ds)} scenes, {n_boxes} boxes, {len(ds.classes)} classes to "
+            f"[bold]{esc(directory)}[/] (version {ds.version}). Ground truth of the planted "
+            f"problems: {esc(directory / 'ground_truth_boxes.parquet')}, "
+            f"{esc(directory / 'ground_truth_images.parquet')}"
+        )
+        return
     from datacentric.datasets import load_demo
 
     ds = load_demo(directory, seed=seed, overwrite=overwrite, progress=True)

@@ -48,7 +48,15 @@ GROUND_TRUTH_FILE = "ground_truth.parquet"
 _MANIFEST = "manifest.parquet"
 _CLASSES_FILE = "classes.txt"
 _IMAGES = "images"
-_IMAGE_NAME = re.compile(r"^d\d{4}\.png$")
+# Files either demo writes (classification: d0000.png; detection: s00000.png and its boxes),
+# so that overwrite=True replaces an earlier demo of either task.
+_IMAGE_NAME = re.compile(r"^(d\d{4}|s\d{5})\.png$")
+_DETECTION_FILES = (
+    "annotations.parquet",
+    "ground_truth_boxes.parquet",
+    "ground_truth_images.parquet",
+)
+_MARKERS = (GROUND_TRUTH_FILE, "ground_truth_boxes.parquet")
 _SIZE_RANGE = (8, 256)
 
 
@@ -312,29 +320,35 @@ def _simulate(
 
 
 # ---------------------------------------------------------------------- files
-def _check_args(root: Path, seed: int, size: int, overwrite: bool) -> None:
+def _check_args(root: Path, overwrite: bool, owner: str = "load_demo") -> None:
     if root.exists() and not root.is_dir():
         raise InvalidParameterError(
-            f"load_demo: {root} exists and is not a directory. Pass a new or existing directory."
+            f"{owner}: {root} exists and is not a directory. Pass a new or existing directory."
         )
     manifests = [root / m for m in (_MANIFEST, "manifest.csv") if (root / m).is_file()]
     if manifests and not overwrite:
         raise InvalidParameterError(
-            f"load_demo: {root} already holds a dataset ({manifests[0].name}); refusing to "
+            f"{owner}: {root} already holds a dataset ({manifests[0].name}); refusing to "
             "overwrite it. Pass overwrite=True to regenerate the demo there (CLI: --overwrite), "
             "or choose another directory."
         )
-    if manifests and not (root / GROUND_TRUTH_FILE).is_file():
+    if manifests and not _is_demo(root):
         raise InvalidParameterError(
-            f"load_demo: {root} holds a dataset that load_demo did not write (it has "
-            f"{manifests[0].name} but no {GROUND_TRUTH_FILE}); overwrite=True only replaces an "
-            "earlier demo, never your own data. Choose another (or an empty) directory."
+            f"{owner}: {root} holds a dataset that the demo loaders did not write (it has "
+            f"{manifests[0].name} but no {GROUND_TRUTH_FILE} or {_MARKERS[1]}); overwrite=True "
+            "only replaces an earlier demo, never your own data. Choose another (or an empty) "
+            "directory."
         )
 
 
+def _is_demo(root: Path) -> bool:
+    """Whether ``root`` holds a ground-truth file of either demo (written by a demo loader)."""
+    return any((root / m).is_file() for m in _MARKERS)
+
+
 def _clear_previous_demo(root: Path) -> None:
-    """Remove what an earlier ``load_demo`` wrote, its versions included."""
-    for name in (_MANIFEST, GROUND_TRUTH_FILE, _CLASSES_FILE):
+    """Remove what an earlier demo (classification or detection) wrote, its versions included."""
+    for name in (_MANIFEST, GROUND_TRUTH_FILE, _CLASSES_FILE, *_DETECTION_FILES):
         (root / name).unlink(missing_ok=True)
     images = root / _IMAGES
     if images.is_dir():
@@ -429,12 +443,12 @@ def load_demo(
     (113, 20)
     """
     root = Path(root)
-    _check_args(root, seed, size, overwrite)
+    _check_args(root, overwrite)
     ensure_writable(root, "the demo dataset", folder=True)
     from PIL import Image
 
     manifest, truth, images = _simulate(int(seed), int(size), DEMO_INJECTIONS)
-    if (root / GROUND_TRUTH_FILE).is_file():
+    if _is_demo(root):
         _clear_previous_demo(root)
     with os_errors_as(root / _IMAGES, "write the demo images to"):
         (root / _IMAGES).mkdir(parents=True, exist_ok=True)
