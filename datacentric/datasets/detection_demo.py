@@ -512,10 +512,10 @@ def load_detection_demo(
     >>> root = tempfile.mkdtemp()
     >>> ds = load_detection_demo(root, seed=0)
     >>> ds.task, ds.version, len(ds), ds.annotations.height
-    ('detection', 1, 300, 912)
+    ('detection', 1, 300, 820)
     >>> truth = load_detection_ground_truth(root)
     >>> truth.boxes.group_by("problem").len().sort("problem").rows()
-    [('badly_located', 41), ('duplicate', 27), ('none', 537), ('overlooked', 41), ('swapped', 34)]
+    [('badly_located', 37), ('duplicate', 25), ('none', 727), ('overlooked', 37), ('swapped', 31)]
     """
     root = Path(root)
     _check_args(root, overwrite, owner="load_detection_demo")

@@ -56,6 +56,7 @@ _BLOCKED_ARGVS: dict[str, tuple[str, ...]] = {
     "guide-out": ("guide", "{dataset}", "--out", "{blocker}/guide.md"),
     "diff-out": ("diff", "{dataset}", "1", "--out", "{blocker}/diff.csv"),
     "demo-data": ("demo-data", "{blocker}/demo"),
+    "demo-data-detection": ("demo-data", "{blocker}/demo", "--task", "detection"),
     "demo-production": ("demo-production", "{dataset}", "--out", "{blocker}/prod"),
     "slices-evaluate-out": (
         "slices", "evaluate", "{dataset}", "-p", "{preds}", "--out", "{blocker}/m.json",
