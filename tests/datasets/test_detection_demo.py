@@ -13,8 +13,10 @@ from typer.testing import CliRunner
 from datacentric.cli import app
 from datacentric.dataset import Dataset
 from datacentric.datasets import (
+    DEMO_INJECTIONS,
     DETECTION_DEMO_INJECTIONS,
     DETECTION_GROUND_TRUTH_FILES,
+    dark_score,
     load_detection_demo,
     load_detection_ground_truth,
 )
@@ -173,6 +175,8 @@ def test_the_dark_camera_is_darker_and_flat(demo: tuple[Path, Dataset, pl.DataFr
     for sid, dark in images.select("sample_id", "is_dark").rows():
         img = _gray(root, sid)
         stats[dark].append((float(img.mean()), float(np.percentile(img, 99) - img.min())))
+        with Image.open(root / "images" / f"{sid}.png") as im:  # CleanVision's definition
+            assert (dark_score(np.asarray(im)) < DEMO_INJECTIONS.dark_threshold) == dark, sid
     dark, lit = np.array(stats[True]), np.array(stats[False])
     assert dark[:, 0].max() < 80 < 150 < lit[:, 0].min()  # mean grey level
     assert dark[:, 1].max() < 60 < 120 < lit[:, 1].min()  # contrast: paper to darkest ink
