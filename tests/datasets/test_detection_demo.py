@@ -216,3 +216,19 @@ def test_overwrite_and_refusals(tmp_path: Path) -> None:
         load_detection_ground_truth(own)
     with pytest.raises(InvalidParameterError, match="n_scenes"):
         load_detection_demo(tmp_path / "x", n_scenes=3)
+
+
+def test_each_demo_replaces_the_other(tmp_path: Path) -> None:
+    from datacentric.datasets import load_demo
+
+    root = tmp_path / "demo"
+    load_demo(root, size=8, commit=False)
+    ds = load_detection_demo(root, n_scenes=8, size=48, overwrite=True)
+    names = {p.name for p in (root / "images").iterdir()}
+    assert (ds.task, len(names), min(names)) == ("detection", 8, "s00000.png")
+    assert not (root / "ground_truth.parquet").exists()
+    back = load_demo(root, size=8, overwrite=True, commit=False)
+    assert back.task == "classification"
+    left = {"annotations.parquet", *DETECTION_GROUND_TRUTH_FILES} & {p.name for p in root.iterdir()}
+    assert left == set()
+    assert not any(p.name.startswith("s") for p in (root / "images").iterdir())
