@@ -15,6 +15,7 @@ Examples
 
 from datacentric.slices.clusters import error_clusters
 from datacentric.slices.compare import compare
+from datacentric.slices.detection import detection_metrics, evaluate_detection
 from datacentric.slices.discover import DiscoveryResult, discover, discover_dataset
 from datacentric.slices.evaluate import evaluate, prediction_frame
 from datacentric.slices.gate import GateResult, check
@@ -40,10 +41,12 @@ __all__ = [
     "SliceSpec",
     "check",
     "compare",
+    "detection_metrics",
     "discover",
     "discover_dataset",
     "error_clusters",
     "evaluate",
+    "evaluate_detection",
     "evaluate_frame",
     "expand_slices",
     "load_slices",

@@ -74,8 +74,12 @@ class SliceMetrics:
         return t.pivot(on="metric", index=["slice", "n", "low_support"], values="value")
 
     def __repr__(self) -> str:
-        acc = self.table.filter((pl.col("metric") == "accuracy") & (pl.col("slice") == OVERALL))
-        overall = f"overall accuracy {acc['value'][0]:.4f}, " if acc.height else ""
+        overall = ""
+        for name in ("accuracy", "map"):
+            row = self.table.filter((pl.col("metric") == name) & (pl.col("slice") == OVERALL))
+            if row.height and row["value"][0] is not None:
+                overall = f"overall {name} {row['value'][0]:.4f}, "
+                break
         return f"SliceMetrics({overall}{len(self.slices) - 1} slices)"
 
     # ------------------------------------------------------------------ persistence
