@@ -19,8 +19,14 @@ app = new_app("Metrics by slice, slice discovery, and the CI gate that fails on 
 
 _PRED_HELP = (
     "Predictions: .npz (Predictions.save, or scan's predictions.npz), .npy (N x K, manifest "
-    "order), or .parquet/.csv with sample_id, pred[, confidence]."
+    "order), or .parquet/.csv with sample_id, pred[, confidence]. For a detection dataset: "
+    ".parquet of predicted boxes (sample_id, label, x, y, w, h, score)."
 )
+
+
+def _num(value: float | None, spec: str) -> str:
+    """A metric cell: ``-`` for a missing value (no interval, no box in the slice)."""
+    return "-" if value is None else format(value, spec)
 
 
 def _open(directory: Path, version: str | None) -> Any:
@@ -41,14 +47,18 @@ def evaluate_cmd(
     version: str | None = REV,
     report: Path | None = typer.Option(None, "--report", help="Also write .html or .md."),
 ) -> None:
-    """Evaluate predictions overall and per slice (with intervals and tests)."""
-    from datacentric.slices import evaluate
+    """Evaluate predictions overall and per slice (with intervals and tests).
+
+    On a detection dataset: COCO mAP@[.5:.95] (``map``), mAP@0.5 (``map50``), recall at
+    precision 0.9 and per-class AP, per slice of image metadata and of box area/class."""
+    from datacentric.slices import evaluate, evaluate_detection
 
     ensure_writable(out, "--out")
     if report is not None:
         ensure_writable(report, "--report")
     ds = _open(directory, version)
-    metrics = evaluate(
+    run = evaluate_detection if ds.task == "detection" else evaluate
+    metrics = run(
         ds,
         predictions,
         slices,
@@ -56,9 +66,11 @@ def evaluate_cmd(
         min_n=min_n,
     )
     metrics.save(out)
-    acc = metrics.metric("accuracy")
-    t = Table(title=f"Accuracy by slice ({acc.height - 1} slices), worst first")
-    for col in ("slice", "n", "accuracy", "95% CI", "Δ overall", "p"):
+    name = "map" if ds.task == "detection" else "accuracy"
+    acc = metrics.metric(name)
+    title = "Accuracy" if name == "accuracy" else "mAP@[.5:.95]"
+    t = Table(title=f"{title} by slice ({acc.height - 1} slices), worst first")
+    for col in ("slice", "n", name, "95% CI", "Δ overall", "p"):
         t.add_column(col, justify="left" if col == "slice" else "right")
     for r in acc.head(15).iter_rows(named=True):
         bad = r["p_value"] is not None and r["p_value"] < 0.05 and r["delta_vs_overall"] < 0
@@ -66,9 +78,9 @@ def evaluate_cmd(
         t.add_row(
             f"[{style}]{esc(r['slice'])}[/]" if style else esc(r["slice"]),
             str(r["n"]),
-            f"{r['value']:.4f}",
-            f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
-            f"{r['delta_vs_overall']:+.4f}",
+            _num(r["value"], ".4f"),
+            f"[{_num(r['ci_low'], '.3f')}, {_num(r['ci_high'], '.3f')}]",
+            _num(r["delta_vs_overall"], "+.4f"),
             "" if r["p_value"] is None else f"{r['p_value']:.3g}",
         )
     console.print(t)

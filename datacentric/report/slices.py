@@ -41,6 +41,10 @@ _STATUS = {
 }
 
 
+#: Display names of metrics whose column name is terse.
+_LABELS = {"map": "mAP@[.5:.95]", "map50": "mAP@0.5"}
+
+
 def _num(v: Any) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
@@ -50,7 +54,9 @@ def _p(v: Any) -> str:
 
 
 def _fmt(metric: str, diff: bool = False) -> Formatter:  # rates in %, their changes in pp
-    if metric in ("accuracy", "ece") or metric.startswith(("macro_", "recall[")):
+    if metric in ("accuracy", "ece", "map", "map50") or metric.startswith(
+        ("macro_", "recall[", "recall@", "ap[", "ap50[")
+    ):
         return (lambda v: f"{100 * float(v):+.1f} pp") if diff else "{:.1%}"
     return "{:+.3g}" if diff else "{:.3g}"
 
@@ -71,7 +77,9 @@ def _ci(row: Mapping[str, Any] | None, fmt: Formatter) -> str:
 class _View:
     """``metric``'s overall row, slice rows (worst first), a (slice, metric) → row lookup."""
 
-    def __init__(self, metrics: SliceMetrics, metric: str) -> None:
+    def __init__(self, metrics: SliceMetrics, metric: str | None) -> None:
+        if metric is None:  # detection results have no accuracy: mAP@[.5:.95] leads
+            metric = "map" if metrics.meta.get("task") == "detection" else "accuracy"
         rows = metrics.table.filter(pl.col("metric") == metric).to_dicts()
         if not rows:
             have = sorted(set(metrics.table["metric"].to_list()))
@@ -101,9 +109,10 @@ class _View:
         cards: dict[str, Any] = {}
         hints: dict[str, str] = {}
         for name, label in {
-            self.metric: f"Overall {self.metric}",
+            self.metric: f"Overall {_LABELS.get(self.metric, self.metric)}",
             "accuracy": "Overall accuracy",
             "macro_f1": "Macro F1",
+            "map50": "Overall mAP@0.5",
             "ece": "Calibration error (ECE)",
         }.items():
             if (row := self.look.get((_OVERALL, name))) is not None and label not in cards:
@@ -120,7 +129,9 @@ class _View:
         """Slices × main metrics, overall first then worst first; and their formats."""
         metric, look = self.metric, self.look
         extra = [
-            m for m in ("accuracy", "macro_f1", "ece") if (_OVERALL, m) in look and m != metric
+            m
+            for m in ("accuracy", "macro_f1", "ece", "map", "map50")
+            if (_OVERALL, m) in look and m != metric
         ]
         records = [
             {
@@ -249,7 +260,7 @@ STATUS_BADGES = {text: kind for text, kind in _STATUS.values()}
 
 
 def render_slices_html(
-    metrics: SliceMetrics, *, baseline: SliceMetrics | None = None, metric: str = "accuracy"
+    metrics: SliceMetrics, *, baseline: SliceMetrics | None = None, metric: str | None = None
 ) -> str:
     """A self-contained HTML report of metrics by slice (the ``slices.html`` template).
 
@@ -259,8 +270,9 @@ def render_slices_html(
     baseline : SliceMetrics, optional
         A previous run: adds a "Compared with baseline" section (changes, intervals,
         significance, a forest plot of the changes).
-    metric : str
-        The metric of the forest plot, the ranking and the comparison.
+    metric : str, optional
+        The metric of the forest plot, the ranking and the comparison (default
+        ``accuracy``; ``map`` for detection results).
 
     Returns
     -------
@@ -268,6 +280,7 @@ def render_slices_html(
         A complete HTML document: no external files, scripts or fonts.
     """
     view = _View(metrics, metric)
+    metric = view.metric
     rest, min_n = view.rest, view.min_n
     ref, lo, hi = (_num((view.overall or {}).get(k)) for k in ("value", "ci_low", "ci_high"))
     plot = (
@@ -309,7 +322,7 @@ def render_slices_html(
         }
     cards, hints = view.cards()
     nav = {
-        "forest": f"{metric.capitalize()} by slice",
+        "forest": f"{_LABELS.get(metric, metric.capitalize())} by slice",
         "table": "All metrics by slice",
         **({"recall": "Per-class recall by slice"} if hot_cells else {}),
         "definitions": "Slice definitions",
@@ -351,18 +364,20 @@ def render_slices_html(
 
 
 def render_slices_markdown(
-    metrics: SliceMetrics, *, baseline: SliceMetrics | None = None, metric: str = "accuracy"
+    metrics: SliceMetrics, *, baseline: SliceMetrics | None = None, metric: str | None = None
 ) -> str:
     """A Markdown report of metrics by slice, e.g. for a pull request: the sections of
     :func:`render_slices_html` (same parameters), as tables.
     """
     view = _View(metrics, metric)
+    metric = view.metric
     frame, formats = view.overview()
     cards, hints = view.cards()
     lines = [
         *markdown_header("Slice metrics report", view.chips(), cards, hints),
         "",
-        f"## {md_text(metric.capitalize())} by slice (Δ, p: the slice vs the rest)",
+        f"## {md_text(_LABELS.get(metric, metric.capitalize()))} by slice "
+        "(Δ, p: the slice vs the rest)",
         "",
         markdown_table(frame, max_rows=None, formats=formats),
     ]

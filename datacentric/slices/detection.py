@@ -7,8 +7,9 @@ metadata and of box attributes, with percentile intervals from resampling images
 
 The numbers are COCO's: the evaluator is ``faster_coco_eval.COCOeval_faster`` on
 in-memory COCO dicts built from the polars tables (equal to ``pycocotools`` to 1e-6,
-tested in ``tests/slices/test_detection.py``). Boxes are never crowd (``iscrowd = 0``),
-the area of a true box is ``w * h``, and at most 100 detections per image count.
+tested in ``tests/slices/test_detection.py``). A true box is a crowd region when the
+box table has ``iscrowd = 1`` (COCO imports keep it), the area of a true box is ``w * h``,
+and at most 100 detections per image count.
 """
 
 from __future__ import annotations
@@ -90,7 +91,10 @@ class _CocoInputs:
             cols = tuple(f[c].to_numpy().astype(np.float64) for c in [*_BOX, *extra])
             return (starts, counts, f["__cat"].to_numpy().astype(np.int64), *cols)
 
-        self.gt = grouped(gt, [])
+        if "iscrowd" not in gt.columns:
+            gt = gt.with_columns(iscrowd=pl.lit(0))
+        gt = gt.with_columns(pl.col("iscrowd").cast(pl.Int64, strict=False).fill_null(0))
+        self.gt = grouped(gt, ["iscrowd"])
         self.dt = grouped(pred, ["score"])
 
     @staticmethod
@@ -110,7 +114,7 @@ class _CocoInputs:
         list; repeats allowed — each occurrence becomes its own COCO image)."""
         if images is None:
             images = np.arange(self.n_images)
-        _, g_img, (g_cat, gx, gy, gw, gh) = self._gather(self.gt, images)
+        _, g_img, (g_cat, gx, gy, gw, gh, gc) = self._gather(self.gt, images)
         _, d_img, (d_cat, dx, dy, dw, dh, ds) = self._gather(self.dt, images)
         gt = {
             "images": [{"id": i + 1} for i in range(len(images))],
@@ -122,9 +126,9 @@ class _CocoInputs:
                     "category_id": k + 1,
                     "bbox": [x, y, w, h],
                     "area": w * h,
-                    "iscrowd": 0,
+                    "iscrowd": int(c),
                 }
-                for j, (i, k, x, y, w, h) in enumerate(
+                for j, (i, k, x, y, w, h, c) in enumerate(
                     zip(
                         g_img.tolist(),
                         g_cat.tolist(),
@@ -132,6 +136,7 @@ class _CocoInputs:
                         gy.tolist(),
                         gw.tolist(),
                         gh.tolist(),
+                        gc.tolist(),
                         strict=True,
                     )
                 )
@@ -156,9 +161,9 @@ class _CocoInputs:
         """True boxes in ``images``: in all, per class, per area range."""
         if images is None:
             images = np.arange(self.n_images)
-        _, _, (cat, _, _, w, h) = self._gather(self.gt, images)
+        _, _, (cat, _, _, w, h, crowd) = self._gather(self.gt, images)
+        cat, area = cat[crowd == 0], (w * h)[crowd == 0]  # crowd regions are not objects
         per_class = np.bincount(cat, minlength=len(self.classes))
-        area = w * h
         per_area = np.array([((area >= lo) & (area < hi)).sum() for lo, hi in AREAS.values()])
         return len(cat), per_class, per_area
 

@@ -11,6 +11,7 @@ import pytest
 
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidAnnotationError, InvalidParameterError, SchemaError
+from datacentric.slices import SliceMetrics
 from datacentric.slices.detection import (
     _CocoInputs,
     _summaries,
@@ -91,6 +92,28 @@ def test_equal_to_pycocotools() -> None:
     assert ours["area=large/map"] == pytest.approx(stats[5], abs=1e-6)
     # the case exercises TP, FP and missed boxes: nothing is perfect, nothing is zero
     assert 0.3 < ours["map"] < ours["map50"] < 1.0
+
+
+def test_crowd_regions_as_in_pycocotools() -> None:
+    """A COCO import keeps ``iscrowd``: a crowd box is no object to find, and detections on
+    it are neither true nor false positives — as in pycocotools."""
+    pytest.importorskip("pycocotools")
+    gt = _gt().with_columns(iscrowd=pl.lit(0))
+    crowd = pl.DataFrame(
+        {"annotation_id": ["9"], "sample_id": ["d"], "label": ["car"], "x": [0.0],
+         "y": [0.0], "w": [60.0], "h": [60.0], "iscrowd": [1]}
+    )  # fmt: skip
+    gt = pl.concat([gt, crowd], how="vertical_relaxed")
+    ids = ["a", "b", "c", "d"]
+    ours = detection_metrics(gt, _pred(), CLASSES, ids)
+    precision, stats = _pycocotools_precision(*_CocoInputs(gt, _pred(), CLASSES, ids).coco())
+    assert ours["map"] == pytest.approx(stats[0], abs=1e-6)
+    assert ours["map50"] == pytest.approx(stats[1], abs=1e-6)
+    assert ours["ap50[car]"] == pytest.approx(
+        _summaries(precision, CLASSES, 0.9)[("", "ap50[car]")]
+    )
+    # the false positive on image d now lies on the crowd region: car AP rises
+    assert ours["ap50[car]"] > detection_metrics(_gt(), _pred(), CLASSES, ids)["ap50[car]"]
 
 
 def _dataset(n_per_camera: int = 4) -> Dataset:
@@ -217,3 +240,35 @@ def test_parquet_file_in_equals_the_frame(tmp_path) -> None:
     from_file = evaluate_detection(ds, path, n_boot=3).table
     assert from_file.equals(evaluate_detection(ds, pred, n_boot=3).table)
     assert from_file.filter(pl.col("metric") == "map")["value"][0] < 1.0
+
+
+def test_cli_evaluate_check_report_on_a_detection_dataset(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from datacentric.cli import app
+    from tests.dataset._detection import write_coco
+
+    root = tmp_path / "data"
+    ds = Dataset.from_coco(root, write_coco(root), images_dir="images")
+    ds.commit("fixture")
+    assert ds.annotations is not None
+    # every box found except the dog of image 2
+    pred = ds.annotations.filter(pl.col("annotation_id") != "12").select(
+        "sample_id", "label", "x", "y", "w", "h"
+    )
+    pred.with_columns(score=pl.lit(0.9)).write_parquet(tmp_path / "pred.parquet")
+    run = CliRunner().invoke
+    out = tmp_path / "m.json"
+    argv = ["slices", "evaluate", str(root), "-p", str(tmp_path / "pred.parquet")]
+    res = run(app, [*argv, "--split", "all", "--out", str(out), "--min-n", "1"])
+    assert res.exit_code == 0, res.output
+    assert "mAP@[.5:.95] by slice" in res.output
+    metrics = SliceMetrics.load(out)
+    dog = metrics.table.filter((pl.col("slice") == "overall") & (pl.col("metric") == "ap50[dog]"))
+    assert dog["value"].item() == pytest.approx(51 / 101)  # 1 of 2 dogs, precision 1
+    res = run(app, ["slices", "check", "--baseline", str(out), "--current", str(out),
+                    "--metric", "map50", "--min-n", "1"])  # fmt: skip
+    assert res.exit_code == 0 and "passed" in res.output, res.output
+    res = run(app, ["slices", "report", str(out), "--out", str(tmp_path / "r.md")])
+    assert res.exit_code == 0, res.output
+    assert "Overall mAP@\\[.5:.95\\]" in (tmp_path / "r.md").read_text()

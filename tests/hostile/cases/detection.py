@@ -11,11 +11,40 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from datacentric import Dataset
 from tests.dataset._detection import coco_doc, write_coco, write_yolo
 from tests.hostile.cases import CliCase
 
 INIT_COCO = {"init": ("init", "{dataset}", "--coco", "{ann}", "--images-dir", "images")}
 INIT_YOLO = {"init": ("init", "{dataset}", "--yolo")}
+EVALUATE = {
+    "slices_evaluate": (
+        "slices", "evaluate", "{dataset}", "-p", "{preds}", "--split", "all", "--out",
+        "{dataset}/m.json",
+    )
+}  # fmt: skip
+
+
+def _predicted(write: Callable[[Any, Path], object]):  # type: ignore[no-untyped-def]
+    """A committed detection dataset (the COCO fixture) and a predicted-boxes file that
+    ``write(good_boxes, path)`` writes (the true boxes with score 0.9 are good ones)."""
+
+    def build(tmp: Path) -> Mapping[str, str]:
+        root = tmp / "data"
+        ds = Dataset.from_coco(root, write_coco(root), images_dir="images")
+        ds.commit("fixture")
+        boxes = ds.annotations
+        assert boxes is not None
+        good = boxes.select("sample_id", "label", "x", "y", "w", "h").with_columns(
+            score=pl.lit(0.9)
+        )
+        preds = tmp / "preds.parquet"
+        write(good, preds)
+        return {"dataset": str(root), "preds": str(preds)}
+
+    return build
 
 
 def _coco(edit: Callable[[dict[str, Any]], object] | None = None, raw: str | None = None):  # type: ignore[no-untyped-def]
@@ -125,5 +154,29 @@ CASES: list[CliCase] = [
         build=_yolo(names="names: 3\n"),
         argvs=INIT_YOLO,
         match="'names' must be a non-empty list",
+    ),
+    CliCase(
+        name="det_preds_ok",
+        build=_predicted(lambda good, p: good.write_parquet(p)),
+        argvs=EVALUATE,
+        default="ok",
+    ),
+    CliCase(
+        name="det_preds_not_parquet",
+        build=_predicted(lambda good, p: p.write_bytes(b"PAR1 not parquet")),
+        argvs=EVALUATE,
+        match="{preds}: cannot be read as Parquet",
+    ),
+    CliCase(
+        name="det_preds_unknown_class",
+        build=_predicted(lambda good, p: good.with_columns(label=pl.lit("bird")).write_parquet(p)),
+        argvs=EVALUATE,
+        match="{preds}: 4 annotation(s) with problem unknown_class",
+    ),
+    CliCase(
+        name="det_preds_no_score",
+        build=_predicted(lambda good, p: good.drop("score").write_parquet(p)),
+        argvs=EVALUATE,
+        match="{preds}: lacks the column(s) 'score'",
     ),
 ]
