@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from datacentric._validation import Interval, invalid_parameter, validate_call
+from datacentric._validation import Interval, SequenceOf, invalid_parameter, validate_call
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.slices.evaluate import SlicesArg, resolve_slices
@@ -49,6 +49,7 @@ AREAS: dict[str, tuple[float, float]] = {
     "large": (96.0**2, 1e5**2),
 }
 _BOX = ("x", "y", "w", "h")
+_GT_FIX = "Pass a box table like ds.annotations: sample_id, label, x, y, w, h (pixels)."
 _PRED_FIX = (
     "A predicted-boxes table has one row per box: sample_id, label, x, y, w, h (pixels) and "
     "score, as a polars DataFrame or a .parquet file."
@@ -232,18 +233,15 @@ def _summaries(
     return out
 
 
-def _check_level(level: Any) -> float:
-    if not isinstance(level, Real) or isinstance(level, bool) or not 0 < float(level) <= 1:
-        raise invalid_parameter(
-            "detection metrics",
-            "precision",
-            level,
-            "a number in (0, 1]",
-            fix="Pass the precision at which to read the recall, e.g. precision=0.9.",
-        )
-    return float(level)
-
-
+@validate_call(
+    {
+        "gt_boxes": [pl.DataFrame],
+        "pred_boxes": [pl.DataFrame],
+        "classes": [SequenceOf(str)],
+        "image_ids": [SequenceOf(str)],
+        "precision": [Interval(Real, 0, 1, closed="right")],
+    }
+)
 def detection_metrics(
     gt_boxes: pl.DataFrame,
     pred_boxes: pl.DataFrame,
@@ -287,9 +285,14 @@ def detection_metrics(
     >>> m["map50"], m["ap50[cat]"], m["ap50[dog]"], m["recall@p90"]
     (0.7524752475247525, 0.504950495049505, 1.0, 0.75)
     """
-    level = _check_level(precision)
+    from datacentric._read import check_frame
+
+    cols = {"sample_id": "string", "label": "string", **dict.fromkeys(_BOX, "number")}
+    check_frame(gt_boxes, cols, "gt_boxes", what="true boxes", fix=_GT_FIX)
+    check_frame(pred_boxes, {**cols, "score": "number"}, "pred_boxes", what="predicted boxes",
+                fix=_PRED_FIX)  # fmt: skip
     inputs = _CocoInputs(gt_boxes, pred_boxes, classes, image_ids)
-    values = _summaries(_coco_precision(*inputs.coco()), inputs.classes, level)
+    values = _summaries(_coco_precision(*inputs.coco()), inputs.classes, float(precision))
     return {
         (f"{k}/{m}" if k else m): v for (k, m), v in values.items() if not k.startswith("class=")
     }
@@ -397,6 +400,7 @@ def _row(
         "n_boot": [Interval(Integral, 0, None, closed="left")],
         "seed": [Interval(Integral, 0, None, closed="left")],
         "box_slices": [bool],
+        "precision": [Interval(Real, 0, 1, closed="right")],
         "model": [str, None],
     }
 )
@@ -468,7 +472,7 @@ def evaluate_detection(
     >>> m.metric("map50")[["slice", "value"]].rows()
     [('camera=y', 0.0), ('overall', 0.504950495049505), ('camera=x', 1.0)]
     """
-    level = _check_level(precision)
+    level = float(precision)
     truth = ds.annotations
     if ds.task != "detection" or truth is None:
         raise invalid_parameter(

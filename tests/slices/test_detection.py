@@ -18,6 +18,7 @@ from datacentric.slices.detection import (
     detection_metrics,
     evaluate_detection,
 )
+from datacentric.testing import check_parameter_constraints
 
 CLASSES = ["cat", "dog", "car"]
 
@@ -226,6 +227,19 @@ def test_refusals(tmp_path) -> None:
         evaluate_detection(ds, good, split="val")
     with pytest.raises(InvalidParameterError, match="parameter precision"):
         evaluate_detection(ds, good, precision=1.5)
+    # every bad value of every declared constraint is refused, naming the parameter
+    assert check_parameter_constraints(evaluate_detection, {"ds": ds}) == 20
+    assert (
+        check_parameter_constraints(
+            detection_metrics,
+            {"gt_boxes": ds.annotations, "pred_boxes": good, "classes": ["cat"], "image_ids": []},
+        )
+        == 13
+    )
+    with pytest.raises(SchemaError, match=r"^pred_boxes: lacks the column\(s\) 'score'"):
+        detection_metrics(good, good.drop("score"), ["cat", "dog"], ["s0"])
+    with pytest.raises(SchemaError, match=r"^gt_boxes: column 'x' has dtype String"):
+        detection_metrics(good.with_columns(x=pl.lit("0")), good, ["cat", "dog"], ["s0"])
     with pytest.raises(InvalidParameterError, match=r"existing \.parquet"):
         evaluate_detection(ds, tmp_path / "nope.csv")
     with pytest.raises(InvalidParameterError, match="detection dataset"):
