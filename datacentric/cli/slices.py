@@ -97,7 +97,9 @@ def check_cmd(
     current: Path = typer.Option(..., "--current", help="Current slice metrics JSON."),
     max_drop: float = typer.Option(0.02, help="Largest allowed drop of the metric per slice."),
     min_n: int = typer.Option(30, help="Skip slices with fewer rows."),
-    metric: str = typer.Option("accuracy", help="Metric to gate on."),
+    metric: str | None = typer.Option(
+        None, help="Metric to gate on (default: accuracy; map for detection results)."
+    ),
     require_significant: bool = typer.Option(
         False, "--require-significant", help="Fail only when the drop is also significant."
     ),
@@ -119,9 +121,12 @@ def check_cmd(
     for path, option in ((markdown, "--markdown"), (junit, "--junit"), (json_out, "--json")):
         if path is not None:
             ensure_writable(path, option)
+    base, cur = SliceMetrics.load(baseline), SliceMetrics.load(current)
+    if metric is None:
+        metric = "map" if base.meta.get("task") == "detection" else "accuracy"
     result = check(
-        SliceMetrics.load(baseline),
-        SliceMetrics.load(current),
+        base,
+        cur,
         metric=metric,
         max_drop=max_drop,
         min_n=min_n,

@@ -72,7 +72,6 @@ def _pycocotools_precision(gt: dict, dt: list) -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_equal_to_pycocotools() -> None:
-    pytest.importorskip("pycocotools")
     ids = ["a", "b", "c", "d"]
     ours = detection_metrics(_gt(), _pred(), CLASSES, ids)
     gt, dt = _CocoInputs(_gt(), _pred(), CLASSES, ids).coco()
@@ -98,7 +97,6 @@ def test_equal_to_pycocotools() -> None:
 def test_crowd_regions_as_in_pycocotools() -> None:
     """A COCO import keeps ``iscrowd``: a crowd box is no object to find, and detections on
     it are neither true nor false positives — as in pycocotools."""
-    pytest.importorskip("pycocotools")
     gt = _gt().with_columns(iscrowd=pl.lit(0))
     crowd = pl.DataFrame(
         {"annotation_id": ["9"], "sample_id": ["d"], "label": ["car"], "x": [0.0],
@@ -283,6 +281,18 @@ def test_cli_evaluate_check_report_on_a_detection_dataset(tmp_path) -> None:
     res = run(app, ["slices", "check", "--baseline", str(out), "--current", str(out),
                     "--metric", "map50", "--min-n", "1"])  # fmt: skip
     assert res.exit_code == 0 and "passed" in res.output, res.output
+    # the gate reads mAP by default on detection results, and fails a drop in it
+    worse = SliceMetrics(
+        metrics.table.with_columns(
+            value=pl.when(pl.col("metric") == "map").then(pl.col("value") - 0.1)
+            .otherwise(pl.col("value"))
+        ),
+        metrics.meta,
+    )  # fmt: skip
+    worse.save(tmp_path / "worse.json")
+    argv = ["slices", "check", "--baseline", str(out), "--current", str(tmp_path / "worse.json")]
+    res = run(app, [*argv, "--min-n", "1"])
+    assert res.exit_code == 1 and "FAIL overall: map dropped 0.1000" in res.output, res.output
     res = run(app, ["slices", "report", str(out), "--out", str(tmp_path / "r.md")])
     assert res.exit_code == 0, res.output
     assert "Overall mAP@\\[.5:.95\\]" in (tmp_path / "r.md").read_text()
