@@ -4,7 +4,8 @@ Two datasets with known answers, each scanned by ``ImageQualityFinder(mode=...)`
 modes (the image statistics are computed once per dataset):
 
 - ``demo``: the bundled demo as shipped (``load_demo``); planted quality problem: the dark,
-  low-contrast ``scanner_c`` (``is_dark`` in its ground truth). Every other image is clean.
+  low-contrast, out-of-focus ``scanner_c`` (``is_dark`` in its ground truth). Every other
+  image is clean.
 - ``lowres``: the demo's kind of data as the issue met it — the same digits, upsampled from
   8x8 to 32x32 without smoothing (``NEAREST``) and without sensor noise, so every image has
   few grey levels — with a degraded-camera slice of ``DEGRADED_SHARE`` of the images:

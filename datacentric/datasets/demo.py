@@ -75,14 +75,24 @@ class DemoInjections:
     scanner_weights, vendor_weights, writer_group_weights : mapping of str to float
         Probabilities of each metadata value per original image; ``annotators_per_vendor``
         annotators ``<vendor>/ann1`` .. ``annN`` are drawn uniformly within the vendor.
+    vendor_weights_by_scanner : mapping of str to (mapping of str to float)
+        Scanners whose images go to the vendors in other shares than ``vendor_weights``
+        (a site that sends its scans mostly to one vendor).
     label_noise_rate : mapping of str to float
         Per vendor: share of its eligible train rows whose label is flipped. Eligible = train
-        originals whose true class is not ``rare_class``; the count is ``round(rate * n)``.
+        originals whose true class is in ``noise_classes[vendor]`` (default: every class of
+        ``confusion``, so never ``rare_class``); the count is ``round(rate * n)``.
+    noise_classes : mapping of str to tuple of str
+        Per vendor, the true classes its annotators confuse (vendors not listed: every key
+        of ``confusion``).
     confusion : mapping of str to str
         Class-conditional flip: a noisy row of true class ``k`` is labelled ``confusion[k]``.
         No class flips to ``rare_class``.
     dark_scanner : str
-        The scanner whose images are dark and low-contrast.
+        The scanner whose images are dark, low-contrast and out of focus.
+    dark_blur_radius : float
+        The dark scanner's blur radius (in place of ``blur_radius``), in pixels of a 32-px
+        image.
     dark_threshold : float
         An image is dark when :func:`dark_score` (CleanVision's 99th-percentile perceived
         brightness) is below this.
@@ -104,22 +114,29 @@ class DemoInjections:
         Train rows of ``rare_class`` kept: ``round(ratio * median train count of the others)``.
     """
 
-    test_fraction: float = 0.25
+    test_fraction: float = 0.4
     scanner_weights: Mapping[str, float] = _frozen(
-        {"scanner_a": 0.45, "scanner_b": 0.35, "scanner_c": 0.2}
+        {"scanner_a": 0.4, "scanner_b": 0.3, "scanner_c": 0.3}
     )
     vendor_weights: Mapping[str, float] = _frozen(
-        {"vendor_a": 0.4, "vendor_b": 0.3, "vendor_c": 0.3}
+        {"vendor_a": 0.5, "vendor_b": 0.4, "vendor_c": 0.1}
+    )
+    vendor_weights_by_scanner: Mapping[str, Mapping[str, float]] = _frozen(
+        {"scanner_c": MappingProxyType({"vendor_a": 0.05, "vendor_b": 0.05, "vendor_c": 0.9})}
     )
     writer_group_weights: Mapping[str, float] = _frozen({"adult": 0.6, "school": 0.4})
     annotators_per_vendor: int = 3
     label_noise_rate: Mapping[str, float] = _frozen(
-        {"vendor_a": 0.02, "vendor_b": 0.02, "vendor_c": 0.28}
+        {"vendor_a": 0.02, "vendor_b": 0.02, "vendor_c": 0.3}
+    )
+    noise_classes: Mapping[str, tuple[str, ...]] = _frozen(
+        {"vendor_c": ("1", "3", "4", "7", "8", "9")}  # the look-alike pairs 1/7, 3/8, 4/9
     )
     confusion: Mapping[str, str] = _frozen(
         {"0": "6", "1": "7", "3": "8", "4": "9", "5": "6", "6": "5", "7": "1", "8": "3", "9": "4"}
     )
     dark_scanner: str = "scanner_c"
+    dark_blur_radius: float = 1.2
     dark_threshold: float = 0.32
     scanner_style: Mapping[str, tuple[RGB, RGB]] = _frozen(
         {
@@ -147,10 +164,15 @@ class DemoInjections:
         Examples
         --------
         >>> DEMO_INJECTIONS.as_dict()["label_noise_rate"]["vendor_c"]
-        0.28
+        0.3
+        >>> DEMO_INJECTIONS.as_dict()["vendor_weights_by_scanner"]["scanner_c"]["vendor_c"]
+        0.9
         """
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {k: dict(v) if isinstance(v, Mapping) else v for k, v in values.items()}
+
+        def plain(v: Any) -> Any:
+            return {k: plain(x) for k, x in v.items()} if isinstance(v, Mapping) else v
+
+        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
 
 
 DEMO_INJECTIONS = DemoInjections()
@@ -186,7 +208,13 @@ def _metadata(rng: np.random.Generator, n: int, cfg: DemoInjections) -> dict[str
     def draw(weights: Mapping[str, float]) -> np.ndarray:
         return rng.choice(np.array(list(weights)), size=n, p=np.array(list(weights.values())))
 
-    scanner, vendor = draw(cfg.scanner_weights), draw(cfg.vendor_weights)
+    scanner = draw(cfg.scanner_weights)
+    vendor = draw(cfg.vendor_weights)
+    for sc, weights in cfg.vendor_weights_by_scanner.items():
+        at = scanner == sc
+        vendor[at] = rng.choice(
+            np.array(list(weights)), size=int(at.sum()), p=np.array(list(weights.values()))
+        )
     writer = draw(cfg.writer_group_weights)
     ann = rng.integers(1, cfg.annotators_per_vendor + 1, size=n)
     annotator = np.array([f"{v}/ann{a}" for v, a in zip(vendor, ann, strict=True)])
@@ -209,10 +237,12 @@ def _render(
 
     out = np.empty((len(raw), size, size, 3), dtype=np.uint8)
     blur = ImageFilter.GaussianBlur(cfg.blur_radius * size / 32)
+    dark_blur = ImageFilter.GaussianBlur(cfg.dark_blur_radius * size / 32)
     exposure = rng.uniform(*cfg.exposure_range, size=len(raw))
     for i, digit in enumerate(raw):
         small = Image.fromarray(np.round(digit * (255 / 16)).astype(np.uint8), "L")
-        ink = np.asarray(small.resize((size, size), Image.Resampling.BILINEAR).filter(blur))
+        big = small.resize((size, size), Image.Resampling.BILINEAR)
+        ink = np.asarray(big.filter(dark_blur if scanner[i] == cfg.dark_scanner else blur))
         v = (ink.astype(np.float64) / 255.0)[..., None]
         paper, ink_rgb = (np.array(c, dtype=np.float64) for c in cfg.scanner_style[scanner[i]])
         img = (paper * (1 - v) + ink_rgb * v) * exposure[i]
@@ -259,7 +289,8 @@ def _simulate(
     label = y.copy()
     noisy = np.zeros(n, dtype=bool)
     for vendor, rate in cfg.label_noise_rate.items():
-        cand = np.flatnonzero(keep & ~test & (meta["vendor"] == vendor) & (y != cfg.rare_class))
+        classes = cfg.noise_classes.get(vendor, tuple(cfg.confusion))
+        cand = np.flatnonzero(keep & ~test & (meta["vendor"] == vendor) & np.isin(y, classes))
         pick = rng.choice(cand, round(rate * len(cand)), replace=False)
         noisy[pick] = True
         label[pick] = [cfg.confusion[t] for t in y[pick]]
@@ -396,8 +427,9 @@ def load_demo(
 
     Renders scikit-learn's 1,797 handwritten digits (no network) as ``size`` x ``size`` RGB
     PNGs under ``root/images/``, simulates the problems described by
-    :data:`DEMO_INJECTIONS` (label noise concentrated in ``vendor_c``, a dark scanner,
-    exact and near duplicates, a train/test leak and a rare class) and writes
+    :data:`DEMO_INJECTIONS` (look-alike label confusions concentrated in ``vendor_c``,
+    which annotates most of a dark, out-of-focus scanner's images; exact and near
+    duplicates, a train/test leak and a rare class) and writes
     ``root/manifest.parquet`` (last, atomically), ``root/classes.txt`` and the answers in
     ``root/ground_truth.parquet`` (read them with :func:`load_ground_truth`). The same
     ``seed`` gives byte-identical files. See ``docs/demo-data.md``.
@@ -435,12 +467,12 @@ def load_demo(
     >>> root = tempfile.mkdtemp()
     >>> ds = load_demo(root, seed=0)
     >>> ds.version, ds.classes[:3], len(ds)
-    (1, ['0', '1', '2'], 1737)
+    (1, ['0', '1', '2'], 1759)
     >>> ds.manifest.columns
     ['sample_id', 'image', 'label', 'split', 'scanner', 'vendor', 'writer_group', 'annotator']
     >>> truth = load_ground_truth(root)
     >>> int(truth["is_label_noise"].sum()), int(truth["leak_of"].is_not_null().sum())
-    (113, 20)
+    (82, 20)
     """
     root = Path(root)
     _check_args(root, overwrite)

@@ -26,14 +26,14 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_demo_data_writes_and_commits(demo_dir: Path) -> None:
     ds = Dataset.open(demo_dir)
     assert ds.version == 1
-    assert len(ds) == 1737
+    assert len(ds) == 1759
     assert (demo_dir / "ground_truth.parquet").is_file()
 
 
 def test_info_shows_counts_and_slices(demo_dir: Path) -> None:
     result = runner.invoke(app, ["info", str(demo_dir)])
     assert result.exit_code == 0, result.output
-    assert "1737 samples" in result.output
+    assert "1759 samples" in result.output
     assert "version 1" in result.output
     for column in ("scanner", "vendor", "writer_group"):
         assert column in result.output

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 from PIL import Image
+from scipy.ndimage import uniform_filter
 from sklearn.datasets import load_digits
 
 from datacentric.dataset import Dataset
@@ -89,7 +90,7 @@ def test_row_count_known_answer(demo: tuple[Path, Dataset, pl.DataFrame]) -> Non
     _, ds, _ = demo
     keep, before = _expected_rare_keep()
     n_copies = CFG.exact_duplicates + CFG.near_duplicates + CFG.exact_leaks + CFG.near_leaks
-    assert len(ds) == N_DIGITS - (before - keep) + n_copies == 1737
+    assert len(ds) == N_DIGITS - (before - keep) + n_copies == 1759
 
 
 def test_injection_counts_match_knobs(demo: tuple[Path, Dataset, pl.DataFrame]) -> None:
@@ -102,13 +103,19 @@ def test_injection_counts_match_knobs(demo: tuple[Path, Dataset, pl.DataFrame]) 
     assert kinds.max() == 1
     is_copy = kinds == 1
     for vendor, rate in CFG.label_noise_rate.items():
+        classes = list(CFG.noise_classes.get(vendor, tuple(CFG.confusion)))
         eligible = j.filter(
             ~is_copy
             & (pl.col("split") == "train")
             & (pl.col("vendor") == vendor)
-            & (pl.col("true_label") != CFG.rare_class)
+            & pl.col("true_label").is_in(classes)
         )
         assert eligible["is_label_noise"].sum() == round(rate * eligible.height), vendor
+        assert j.filter(pl.col("is_label_noise") & (pl.col("vendor") == vendor)).height == round(
+            rate * eligible.height
+        )
+    # seed 0 (docs/demo-data.md): 8 + 5 + 69 flipped rows
+    assert j["is_label_noise"].sum() == 82
 
 
 # ------------------------------------------------------------------ determinism
@@ -146,9 +153,30 @@ def test_noise_concentrated_in_vendor_c_and_train_only(
         .agg(pl.col("is_label_noise").mean())
         .iter_rows()
     )
-    assert rates["vendor_c"] > 0.2
+    assert rates["vendor_c"] > 0.15
     assert rates["vendor_a"] < 0.04 and rates["vendor_b"] < 0.04
     assert rates["vendor_c"] > 5 * max(rates["vendor_a"], rates["vendor_b"])
+    # vendor_c confuses only its look-alike pairs (1/7, 3/8, 4/9), the others any class
+    noisy_c = j.filter(pl.col("is_label_noise") & (pl.col("vendor") == "vendor_c"))
+    confused = set(noisy_c["true_label"])
+    assert confused == set(CFG.noise_classes["vendor_c"]) == {"1", "3", "4", "7", "8", "9"}
+    assert "vendor_a" not in CFG.noise_classes and "vendor_b" not in CFG.noise_classes
+
+
+def test_noisy_vendor_annotates_the_dark_scanner(
+    demo: tuple[Path, Dataset, pl.DataFrame],
+) -> None:
+    """scanner_c's site sends 90 % of its scans to vendor_c; the other scanners 10 %."""
+    _, _, j = demo
+    share = dict(j.group_by("scanner").agg((pl.col("vendor") == "vendor_c").mean()).iter_rows())
+    assert CFG.vendor_weights_by_scanner["scanner_c"]["vendor_c"] == 0.9
+    assert CFG.vendor_weights["vendor_c"] == 0.1
+    assert 0.85 < share["scanner_c"] < 0.95  # binomial, n = 542 for seed 0
+    assert 0.05 < share["scanner_a"] < 0.15 and 0.05 < share["scanner_b"] < 0.15
+    # so most of the train label noise sits in the dark scanner's images
+    train = j.filter(pl.col("split") == "train")
+    noisy = train.filter(pl.col("is_label_noise"))
+    assert (noisy["scanner"] == "scanner_c").mean() > 0.6
 
 
 def test_labels_follow_the_truth_and_confusion_map(
@@ -189,6 +217,31 @@ def test_dark_scanner_satisfies_the_dark_definition(
     assert (scores[dark] < CFG.dark_threshold).all()
     assert (scores[~dark] >= CFG.dark_threshold).all()
     assert scores[dark].max() < 0.3 and scores[~dark].min() > 0.8  # a wide margin both ways
+
+
+def _sharpness(img: np.ndarray) -> float:
+    """Steepest edge (99th percentile of the gradient) of the grayscale image, smoothed over
+    3x3 pixels against the sensor noise, divided by its contrast."""
+    gray = uniform_filter(img.astype(np.float64).mean(axis=-1), 3)
+    gy, gx = np.gradient(gray)
+    contrast = np.percentile(gray, 99) - np.percentile(gray, 1)
+    return float(np.percentile(np.hypot(gx, gy), 99) / contrast)
+
+
+def test_dark_scanner_is_out_of_focus(demo: tuple[Path, Dataset, pl.DataFrame]) -> None:
+    """scanner_c blurs with radius 1.2 px instead of 0.6: its edges are softer for its contrast."""
+    root, _, j = demo
+    assert CFG.dark_blur_radius == 2 * CFG.blur_radius == 1.2
+    originals = j.filter(pl.all_horizontal(pl.col(*LINKS).is_null()))
+    values = {
+        sc: np.array([_sharpness(_pixels(root, r)) for r in rows["image"].to_list()[::5]])
+        for (sc,), rows in originals.group_by("scanner")
+    }
+    sharp = {sc: float(np.median(v)) for sc, v in values.items()}
+    # seed 0: medians 0.200 (scanner_a), 0.199 (scanner_b), 0.172 (scanner_c)
+    assert sharp["scanner_c"] < 0.92 * min(sharp["scanner_a"], sharp["scanner_b"])
+    assert np.percentile(values["scanner_c"], 90) < min(sharp["scanner_a"], sharp["scanner_b"])
+    assert abs(sharp["scanner_a"] - sharp["scanner_b"]) < 0.05 * sharp["scanner_a"]
 
 
 def test_exact_duplicates_are_identical_copies(demo: tuple[Path, Dataset, pl.DataFrame]) -> None:

@@ -30,7 +30,7 @@ def test_batches_plant_a_darker_scanner_at_one_vendor(demo_model, tmp_path: Path
     root, model = demo_model
     made = make_demo_production(root, tmp_path, model=model, days=2, rows_per_day=400)
     ref = pl.read_parquet(made.reference)
-    assert ref.height == 450 and ref["label"].null_count() == 0  # the demo's test split
+    assert ref.height == 719 and ref["label"].null_count() == 0  # the demo's test split
     day1, day2 = (pl.read_parquet(p) for p in made.batches)
     assert {"sample_id", "timestamp", "image", "prediction", "confidence"} <= set(day1.columns)
     assert "label" not in day1.columns and day1.height == day2.height == 400

@@ -28,7 +28,7 @@ def test_review_fiftyone_pushes_and_pulls(demo: Demo, tmp_path: Path) -> None:
     args = ["review", "fiftyone", str(root), "--name", "dc-test-cli", "--no-brain"]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
-    assert "1737 samples" in res.output and "worst-issues" in res.output
+    assert "1759 samples" in res.output and "worst-issues" in res.output
     assert "slice-vendor-vendor-c" in res.output  # DIR/predictions.npz was found
 
     import fiftyone as fo
@@ -57,7 +57,7 @@ def test_review_push_pull_through_the_fiftyone_backend(demo: Demo, tmp_path: Pat
         app, [*push, "--scan", str(scan), "--no-brain", "--option", "worst_slices=2"]
     )
     assert res.exit_code == 0, res.output
-    assert "FiftyOne dataset dc-test-verbs: 1737 samples (added 1737" in res.output
+    assert "FiftyOne dataset dc-test-verbs: 1759 samples (added 1759" in res.output
 
     import fiftyone as fo
 
