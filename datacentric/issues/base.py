@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,6 +20,7 @@ __all__ = [
     "ISSUE_SCHEMA",
     "REQUIREMENTS",
     "IssueFinder",
+    "concat_issue_tables",
     "issue_table",
 ]
 
@@ -58,19 +60,98 @@ def issue_table(
     sev = np.clip(np.asarray(severity, dtype=np.float64), 0.0, 1.0)
     frame = pl.DataFrame(
         {
-            "sample_id": pl.Series(sample_ids, dtype=pl.Utf8),
-            "issue_type": pl.Series([issue_type] * n, dtype=pl.Utf8),
+            "sample_id": _text(sample_ids, n),
+            "issue_type": pl.repeat(issue_type, n, dtype=pl.Utf8, eager=True),
             "is_issue": pl.Series(np.asarray(is_issue, dtype=bool)),
             "severity": pl.Series(sev),
-            "suggested_label": pl.Series(
-                [None] * n if suggested_label is None else suggested_label, dtype=pl.Utf8
-            ),
-            "detail": pl.Series(detail, dtype=pl.Utf8),
+            "suggested_label": _text(suggested_label, n),
+            "detail": _text(detail, n),
         }
     )
     if extra:
         frame = frame.with_columns([pl.Series(name, v, strict=False) for name, v in extra.items()])
     return frame
+
+
+def _text(values: Sequence[str | None] | pl.Series | None, n: int) -> pl.Series:
+    """A text column of ``n`` rows: a Series as is (its buffers shared, not copied); no values,
+    or only ``None``, as a column of nulls that takes no memory per row (most rows of
+    ``detail`` and ``suggested_label`` are null: the rows that are not flagged)."""
+    if isinstance(values, pl.Series):
+        return values if values.dtype == pl.Utf8 else values.cast(pl.Utf8)
+    if values is None or all(v is None for v in values):
+        return pl.Series(dtype=pl.Utf8).extend_constant(None, n)
+    return pl.Series(values, dtype=pl.Utf8)
+
+
+def concat_issue_tables(
+    tables: Sequence[pl.DataFrame], shared_ids: Sequence[pl.Series] = ()
+) -> pl.DataFrame:
+    """Stack finders' IssueTables into one table, without copying them.
+
+    The result equals ``pl.concat(tables, how="diagonal_relaxed")`` (columns in order of
+    first appearance, each of the common supertype; a column a table lacks is null in its
+    rows), but it is laid out so that its memory stays the finders' own:
+
+    - a ``sample_id`` column equal to one of ``shared_ids`` (the manifest's ids) is
+      replaced by that Series, so the 16 or so tables of a scan share one copy of the ids;
+    - a column a table lacks is a run of nulls that takes no memory per row;
+    - every column is cut at the same row boundaries (one chunk per piece of a table), so
+      that row-wise work on the result (``filter``, a Parquet write) goes piece by piece.
+      With columns chunked differently polars first copies every column into one chunk:
+      at 1 M images, 16 M rows and 27 columns, that copy was 3.3 GB.
+
+    Examples
+    --------
+    >>> a = issue_table("dark", ["a", "b"], [True, False], [0.9, 0.1], ["too dark", None],
+    ...                 value=[0.1, 0.5])
+    >>> b = issue_table("label", ["a", "b"], [False, True], [0.2, 0.8], [None, "check"],
+    ...                 predicted_label=["x", "y"])
+    >>> t = concat_issue_tables([a, b])
+    >>> t.equals(pl.concat([a, b], how="diagonal_relaxed"))
+    True
+    >>> {t[c].n_chunks() for c in t.columns}
+    {2}
+    """
+    if not tables:
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    schema = pl.concat([t.clear() for t in tables], how="diagonal_relaxed").schema
+    pieces: list[pl.DataFrame] = []
+    for table in tables:
+        if "sample_id" in table.columns:
+            ids = table.get_column("sample_id")
+            same = next((s for s in shared_ids if s.dtype == ids.dtype and s.equals(ids)), None)
+            if same is not None:
+                table = table.with_columns(same.alias("sample_id"))
+        for piece in _aligned_pieces(table):
+            n = piece.height
+            pieces.append(
+                pl.DataFrame(
+                    [
+                        piece.get_column(c).cast(dtype)
+                        if c in piece.columns
+                        else pl.Series(c, dtype=dtype).extend_constant(None, n)
+                        for c, dtype in schema.items()
+                    ]
+                )
+            )
+    return pl.concat(pieces, how="vertical", rechunk=False)
+
+
+def _aligned_pieces(table: pl.DataFrame) -> list[pl.DataFrame]:
+    """``table`` cut (zero-copy slices) at every chunk boundary of any of its columns, so
+    that in each piece every column is one chunk."""
+    cuts = {0, table.height}
+    for s in table.get_columns():
+        if s.n_chunks() > 1:
+            at = 0
+            for chunk in s.get_chunks():
+                at += len(chunk)
+                cuts.add(at)
+    bounds = sorted(cuts)
+    if len(bounds) <= 2:
+        return [table]
+    return [table.slice(a, b - a) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 class IssueFinder:

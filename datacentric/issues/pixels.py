@@ -140,16 +140,25 @@ def pixel_pairs(
     rows = np.flatnonzero(ok & textured)
     if rows.size < 2:
         return pl.DataFrame(schema=schema)
-    coarse = coarse_all[rows]
+    # every row usually takes part: then no copy
+    coarse = coarse_all if rows.size == len(coarse_all) else coarse_all[rows]
     del coarse_all
     graph = knn(coarse, k)
     del coarse
     m = len(rows)
     qi = np.repeat(np.arange(m, dtype=np.int64), graph.k)
     qj = graph.indices.ravel().astype(np.int64)
-    # the distinct pairs (lo, hi), sorted, as one int64 code each (lighter than unique rows)
-    codes = np.unique(np.minimum(qi, qj) * m + np.maximum(qi, qj))
-    del qi, qj
+    del graph
+    # the distinct pairs (lo, hi), sorted, as one int64 code each (lighter than unique rows),
+    # computed in place: lo * m + hi
+    lo = np.minimum(qi, qj)
+    np.maximum(qi, qj, out=qj)
+    del qi
+    lo *= m
+    lo += qj
+    del qj
+    codes = np.unique(lo)
+    del lo
     cand = np.stack(np.divmod(codes, m), axis=1)
     del codes
     dist = np.empty(len(cand), dtype=np.float32)

@@ -122,12 +122,17 @@ class ScanResult:
             )
             .with_columns((pl.col("n_flagged") / pl.col("n_examined")).alias("rate"))
         )
-        joined = self.issues.select("sample_id", "issue_type", "is_issue").join(
-            self.samples, on="sample_id", how="left"
+        # the join of every issue row with its sample is streamed down to the counts, one
+        # query per grouping (a whole join at 1 M images, 16 M rows: +1.2 GB of memory)
+        joined = (
+            self.issues.lazy()
+            .select("sample_id", "issue_type", "is_issue")
+            .join(self.samples.lazy(), on="sample_id", how="left")
         )
         by_class = (
             joined.group_by("label", "issue_type")
             .agg(pl.col("is_issue").sum().alias("n_flagged"), pl.len().alias("n"))
+            .collect(engine="streaming")
             .with_columns((pl.col("n_flagged") / pl.col("n")).alias("rate"))
             .sort("label", "issue_type", nulls_last=True)
         )
@@ -135,6 +140,7 @@ class ScanResult:
         blocks = [
             joined.group_by(pl.col(c).cast(pl.Utf8).alias("value"), "issue_type")
             .agg(pl.col("is_issue").sum().alias("n_flagged"), pl.len().alias("n"))
+            .collect(engine="streaming")
             .with_columns(
                 pl.lit(c).alias("column"), (pl.col("n_flagged") / pl.col("n")).alias("rate")
             )

@@ -17,7 +17,7 @@ from datacentric.dataset import Dataset
 from datacentric.dataset.readable import exclude_unreadable
 from datacentric.engine import Engine, get_engine
 from datacentric.exceptions import InvalidParameterError, SchemaError
-from datacentric.issues.base import IssueFinder
+from datacentric.issues.base import IssueFinder, concat_issue_tables
 from datacentric.issues.context import ScanContext, check_embeddings, check_pred_probs
 from datacentric.issues.registry import REGISTRY, FinderRegistry
 from datacentric.issues.result import ScanResult
@@ -274,6 +274,9 @@ def _scan(
         )
 
     tables: list[pl.DataFrame] = []
+    shared_ids = [
+        d.manifest.get_column("sample_id") for d in ([ds] if model_ds is ds else [ds, model_ds])
+    ]
     skipped: dict[str, str] = {}
     statistics: dict[str, Any] = {}
     params: dict[str, dict[str, Any]] = {}
@@ -292,23 +295,13 @@ def _scan(
         if callable(stats_fn):
             statistics[finder.name] = stats_fn(fctx)
         timings[finder.name] = time.perf_counter() - t0
-        tables.append(table)
+        # its ids shared with the manifest's as soon as it is made: 16 or so tables are kept
+        tables.append(concat_issue_tables([table], shared_ids))
     for c in (ctx, ctx_all):  # thumbnails, graph, statistics: not needed any more
         c.release()
-    issues = (
-        pl.concat(tables, how="diagonal_relaxed")
-        if tables
-        else pl.DataFrame(
-            schema={
-                "sample_id": pl.Utf8,
-                "issue_type": pl.Utf8,
-                "is_issue": pl.Boolean,
-                "severity": pl.Float64,
-                "suggested_label": pl.Utf8,
-                "detail": pl.Utf8,
-            }
-        )
-    )
+    # one table of the finders' tables, not copied (see concat_issue_tables)
+    issues = concat_issue_tables(tables, shared_ids)
+    del tables
     keep_cols = ["sample_id", "label", "split", *ds.metadata_columns]
     if "annotator" in ds.manifest.columns:
         keep_cols.append("annotator")
