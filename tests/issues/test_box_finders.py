@@ -230,3 +230,17 @@ def test_box_geometry_flags_a_box_outside(demo) -> None:
     row = t.filter(pl.col("is_issue"))
     assert row["annotation_id"].to_list() == [aid]
     assert "outside the 96 x 96 image" in row["detail"][0]
+
+
+def test_integrity_does_not_call_detection_images_unlabelled() -> None:
+    """A detection manifest's label is null by design: no missing_label rows; the other
+    integrity checks still run."""
+    from datacentric.issues import IntegrityFinder
+
+    ctx = make_detection_check_context()
+    t = IntegrityFinder().find(ctx)
+    assert "missing_label" not in t["issue_type"].to_list()
+    assert t.filter(pl.col("issue_type") == "unreadable_image").height == 12
+    # classification: unchanged
+    cls = IntegrityFinder().find(make_check_context())
+    assert "missing_label" in cls["issue_type"].to_list()
