@@ -21,7 +21,14 @@ import polars as pl
 from datacentric.issues.boxes import given_boxes, xyxy
 from datacentric.issues.context import ScanContext
 
-__all__ = ["ObjectLabScores", "flag", "fmt_box", "objectlab_scores", "suggested_box_columns"]
+__all__ = [
+    "ObjectLabScores",
+    "class_ap",
+    "flag",
+    "fmt_box",
+    "objectlab_scores",
+    "suggested_box_columns",
+]
 
 
 @dataclass(frozen=True)
@@ -35,9 +42,9 @@ class ObjectLabScores:
     overlooked: np.ndarray
     badloc: np.ndarray
     swap: np.ndarray
-    #: per-class cleanlab threshold of each given / predicted box (AP of its class)
-    given_ap: np.ndarray
-    predicted_ap: np.ndarray
+    #: cleanlab's inputs, kept for :func:`class_ap` (the threshold=None rule)
+    cl_labels: list[dict[str, Any]]
+    cl_predictions: list[list[np.ndarray]]
     #: sample_id → cleanlab's label quality score of the image (lower is worse)
     image_quality: dict[str, float]
     #: for each given box: the best-matching predicted box (row of ``predicted``) or -1
@@ -52,7 +59,6 @@ def objectlab_scores(ctx: ScanContext) -> ObjectLabScores:
 def _compute(ctx: ScanContext) -> ObjectLabScores:
     from cleanlab.internal.constants import ALPHA
     from cleanlab.object_detection import rank
-    from cleanlab.object_detection.filter import _get_per_class_ap
 
     from datacentric.issues.boxes import box_iou
 
@@ -100,7 +106,6 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
     badloc = rank.compute_badloc_box_scores(auxiliary_inputs=aux)
     swap = rank.compute_swap_box_scores(auxiliary_inputs=aux)
     quality = rank.get_label_quality_scores(labels, predictions, verbose=False)
-    ap = _get_per_class_ap(labels, predictions)
     n_given, n_pred = ann.height, pred.height
     out_over = np.full(n_pred, np.nan)
     out_badloc = np.full(n_given, np.nan)
@@ -117,16 +122,14 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
             if len(pr):
                 iou = box_iou(labels[i]["bboxes"], pred_xyxy[pr])
                 match[g] = pr[iou.argmax(axis=1)]
-    given_ap = np.array([ap.get(index[c], 0.0) for c in ann["label"].to_list()], dtype=float)
-    pred_ap = np.array([ap.get(index[c], 0.0) for c in pred["label"].to_list()], dtype=float)
     return ObjectLabScores(
         given=ann.select("annotation_id", "sample_id", "label", "x", "y", "w", "h"),
         predicted=pred.drop("_r"),
         overlooked=out_over,
         badloc=out_badloc,
         swap=out_swap,
-        given_ap=given_ap,
-        predicted_ap=pred_ap,
+        cl_labels=labels,
+        cl_predictions=predictions,
         image_quality=dict(
             zip(ds.sample_ids, np.asarray(quality, dtype=float).tolist(), strict=True)
         ),
@@ -134,11 +137,37 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
     )
 
 
-def flag(scores: np.ndarray, ap: np.ndarray, factor: float, threshold: float | None) -> np.ndarray:
-    """cleanlab's rule: a box is an issue when its score is at most ``factor`` times the
-    AP of its class (or at most ``threshold`` when given); NaN scores are not issues."""
+def class_ap(ctx: ScanContext) -> dict[str, float]:
+    """cleanlab's per-class threshold base (``_get_per_class_ap``: the scaled average
+    precision over IoU 0.5..0.95), class name → value; computed once per context, and only
+    when a finder uses ``threshold=None`` (it is more than half of the ObjectLab time)."""
+
+    def compute() -> dict[str, float]:
+        from cleanlab.object_detection.filter import _get_per_class_ap
+
+        s = objectlab_scores(ctx)
+        ap = _get_per_class_ap(s.cl_labels, s.cl_predictions)
+        return {c: float(ap.get(i, 0.0)) for i, c in enumerate(ctx.dataset.classes)}
+
+    return ctx.memo(("objectlab_ap",), compute)
+
+
+def flag(
+    ctx: ScanContext,
+    scores: np.ndarray,
+    labels: pl.Series,
+    factor: float,
+    threshold: float | None,
+) -> np.ndarray:
+    """Which boxes are issues: score at most ``threshold``; with ``threshold=None``
+    cleanlab's rule, at most ``factor`` × :func:`class_ap` of the box's class (labels).
+    NaN scores are not issues."""
     s = np.where(np.isnan(scores), 1.0, scores)
-    limit = ap * factor if threshold is None else np.full_like(s, threshold)
+    if threshold is None:
+        ap = class_ap(ctx)
+        limit = np.array([ap[c] * factor for c in labels.to_list()], dtype=np.float64)
+    else:
+        limit = np.full_like(s, threshold)
     return np.asarray(s <= limit, dtype=bool)
 
 

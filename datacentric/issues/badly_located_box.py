@@ -62,7 +62,7 @@ class BadlyLocatedBoxFinder(IssueFinder):
         """Score every given box."""
         s = objectlab_scores(ctx)
         g = s.given
-        is_issue = flag(s.badloc, s.given_ap, FACTOR, self.threshold)
+        is_issue = flag(ctx, s.badloc, g["label"], FACTOR, self.threshold)
         score = np.where(np.isnan(s.badloc), 1.0, s.badloc)
         sugg = suggested_box_columns(s.predicted, s.given_match)
         detail = [

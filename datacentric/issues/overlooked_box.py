@@ -61,7 +61,7 @@ class OverlookedBoxFinder(IssueFinder):
         """Score every predicted box."""
         s = objectlab_scores(ctx)
         p = s.predicted
-        is_issue = flag(s.overlooked, s.predicted_ap, FACTOR, self.threshold)
+        is_issue = flag(ctx, s.overlooked, p["label"], FACTOR, self.threshold)
         score = np.where(np.isnan(s.overlooked), 1.0, s.overlooked)
         detail = [
             f"The model finds a {lab!r} at {fmt_box(x, y, w, h)} (confidence {conf:.2f}) "

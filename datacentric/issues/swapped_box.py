@@ -60,7 +60,7 @@ class SwappedBoxFinder(IssueFinder):
         """Score every given box."""
         s = objectlab_scores(ctx)
         g = s.given
-        is_issue = flag(s.swap, s.given_ap, FACTOR, self.threshold)
+        is_issue = flag(ctx, s.swap, g["label"], FACTOR, self.threshold)
         score = np.where(np.isnan(s.swap), 1.0, s.swap)
         pred_labels = s.predicted["label"].to_list()
         suggested = [
