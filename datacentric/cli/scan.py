@@ -55,6 +55,12 @@ def scan_cmd(
         help="Where to save the predictions the scan used (default: predictions.npz next to "
         "--out, where `datacentric review fiftyone` picks them up).",
     ),
+    predicted_boxes: Path | None = typer.Option(
+        None,
+        "--predicted-boxes",
+        help="Detection datasets: out-of-sample predicted boxes, a .parquet with sample_id, "
+        "label, x, y, w, h, score (for overlooked_box, badly_located_box, swapped_box).",
+    ),
     engine: str | None = ENGINE,
     workers: str | None = WORKERS,
     address: str | None = ADDRESS,
@@ -82,6 +88,7 @@ def scan_cmd(
         seed=seed,
         progress=True,
         cache=cache,
+        predicted_boxes=predicted_boxes,
         **run_on,
     )
     result.save(out)

@@ -5,6 +5,9 @@ Importing this package registers the built-in finders, one module each.
 
 from datacentric.issues import (  # noqa: F401  (imported to register the finders)
     annotator_disagreement,
+    badly_located_box,
+    box_geometry,
+    duplicate_box,
     exact_duplicate,
     image_quality,
     imbalance,
@@ -14,10 +17,16 @@ from datacentric.issues import (  # noqa: F401  (imported to register the finder
     leakage,
     near_duplicate,
     outlier,
+    overlooked_box,
+    swapped_box,
 )
 from datacentric.issues.annotator_disagreement import AnnotatorDisagreementFinder
+from datacentric.issues.badly_located_box import BadlyLocatedBoxFinder
 from datacentric.issues.base import ISSUE_SCHEMA, IssueFinder, issue_table
+from datacentric.issues.box_geometry import BoxGeometryFinder
+from datacentric.issues.boxes import box_iou, check_predicted_boxes
 from datacentric.issues.context import ScanContext
+from datacentric.issues.duplicate_box import DuplicateBoxFinder
 from datacentric.issues.exact_duplicate import ExactDuplicateFinder
 from datacentric.issues.image_quality import ImageQualityFinder
 from datacentric.issues.imbalance import ImbalanceFinder
@@ -27,14 +36,19 @@ from datacentric.issues.label_inconsistency import LabelInconsistencyFinder
 from datacentric.issues.leakage import LeakageFinder
 from datacentric.issues.near_duplicate import NearDuplicateFinder
 from datacentric.issues.outlier import OutlierFinder
+from datacentric.issues.overlooked_box import OverlookedBoxFinder
 from datacentric.issues.registry import REGISTRY, FinderRegistry, register_finder
 from datacentric.issues.result import ScanResult
 from datacentric.issues.scan import scan
+from datacentric.issues.swapped_box import SwappedBoxFinder
 
 __all__ = [
     "ISSUE_SCHEMA",
     "REGISTRY",
     "AnnotatorDisagreementFinder",
+    "BadlyLocatedBoxFinder",
+    "BoxGeometryFinder",
+    "DuplicateBoxFinder",
     "ExactDuplicateFinder",
     "FinderRegistry",
     "ImageQualityFinder",
@@ -46,8 +60,12 @@ __all__ = [
     "LeakageFinder",
     "NearDuplicateFinder",
     "OutlierFinder",
+    "OverlookedBoxFinder",
     "ScanContext",
     "ScanResult",
+    "SwappedBoxFinder",
+    "box_iou",
+    "check_predicted_boxes",
     "issue_table",
     "register_finder",
     "scan",

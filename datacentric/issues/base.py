@@ -34,7 +34,19 @@ ISSUE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: What a finder may require; ``scan`` skips a finder whose requirement is absent.
-REQUIREMENTS = frozenset({"labels", "pred_probs", "embeddings", "images", "annotators", "splits"})
+#: ``boxes``: a detection dataset; ``predicted_boxes``: out-of-sample predicted boxes.
+REQUIREMENTS = frozenset(
+    {
+        "labels",
+        "pred_probs",
+        "embeddings",
+        "images",
+        "annotators",
+        "splits",
+        "boxes",
+        "predicted_boxes",
+    }
+)
 
 
 def issue_table(
@@ -44,11 +56,14 @@ def issue_table(
     severity: Sequence[float] | np.ndarray | pl.Series,
     detail: Sequence[str | None] | pl.Series,
     suggested_label: Sequence[str | None] | pl.Series | None = None,
+    annotation_id: Sequence[str | None] | np.ndarray | pl.Series | None = None,
     **extra: Sequence[Any] | np.ndarray | pl.Series,
 ) -> pl.DataFrame:
     """Build an IssueTable: the common columns, then finder-specific ones.
 
-    Severity is clipped to [0, 1] (higher is worse).
+    Severity is clipped to [0, 1] (higher is worse). Box-level finders pass
+    ``annotation_id`` (the box a row is about; null for a row about no given box): it
+    becomes a Utf8 column after ``detail``.
 
     Examples
     --------
@@ -68,6 +83,8 @@ def issue_table(
             "detail": _text(detail, n),
         }
     )
+    if annotation_id is not None:
+        frame = frame.with_columns(pl.Series("annotation_id", annotation_id, dtype=pl.Utf8))
     if extra:
         frame = frame.with_columns([pl.Series(name, v, strict=False) for name, v in extra.items()])
     return frame

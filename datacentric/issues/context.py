@@ -14,6 +14,7 @@ from datacentric.dataset import Dataset
 from datacentric.engine import Engine
 from datacentric.exceptions import SchemaError, format_items
 from datacentric.issues import knn as knn_module
+from datacentric.issues.boxes import check_predicted_boxes
 from datacentric.issues.knn import KnnGraph, knn, normalize_rows
 
 __all__ = ["ScanContext", "check_embeddings", "check_pred_probs"]
@@ -110,6 +111,10 @@ class ScanContext:
     image_stats : polars.DataFrame, optional
         Per-image statistics of ``dataset`` already computed (same rows, same order), so
         that :attr:`image_stats` does not decode every image again.
+    predicted_boxes : polars.DataFrame, optional
+        Out-of-sample predicted boxes of a detection dataset (``sample_id, label, x, y, w,
+        h, score``; see :func:`~datacentric.issues.boxes.check_predicted_boxes`), for the
+        ObjectLab finders.
     engine : Engine, optional
         The scan's execution engine. :attr:`knn_graph` searches on it (sharded, see
         :func:`~datacentric.issues.knn.knn`) when the embeddings take the IVF path (more
@@ -130,6 +135,7 @@ class ScanContext:
         progress: bool = False,
         image_stats: pl.DataFrame | None = None,
         engine: Engine | None = None,
+        predicted_boxes: Any = None,
     ) -> None:
         self.dataset = dataset
         self.engine = engine
@@ -146,6 +152,9 @@ class ScanContext:
         )
         self.embeddings = None if embeddings is None else check_embeddings(embeddings, n)
         self.annotations = None if annotations is None else self._check_annotations(annotations)
+        self.predicted_boxes = (
+            None if predicted_boxes is None else check_predicted_boxes(predicted_boxes, dataset)
+        )
         self.knn_k = knn_k
         self.progress = progress
         self._memo: dict[Hashable, Any] = {}
@@ -215,6 +224,12 @@ class ScanContext:
             "splits": None
             if m["split"].n_unique() >= 2
             else "the dataset has a single split; leakage needs train and test/val",
+            "boxes": None
+            if self.dataset.task == "detection"
+            else "not a detection dataset (no boxes)",
+            "predicted_boxes": None
+            if self.predicted_boxes is not None
+            else "no predicted_boxes were given",
         }
 
     # ------------------------------------------------------------------ derived, cached

@@ -18,7 +18,8 @@ __all__ = ["IntegrityFinder"]
 class IntegrityFinder(IssueFinder):
     """Basic integrity of every row; one row per sample and check.
 
-    Reports ``missing_label`` (label is null), ``unreadable_image`` (the image cannot be
+    Reports ``missing_label`` (label is null; not for a detection dataset, whose labels
+    are on its boxes: see the ``box_geometry`` finder), ``unreadable_image`` (the image cannot be
     used: missing, corrupt, truncated, larger than ``max_image_pixels`` or linked from
     outside the dataset — the reason, and for a large image its size and the limit, is in
     ``detail``) and
@@ -59,19 +60,20 @@ class IntegrityFinder(IssueFinder):
         m = ds.manifest
         ids = ds.sample_ids
         parts = []
-        missing = m["label"].is_null().to_numpy()
-        parts.append(
-            issue_table(
-                "missing_label",
-                ids,
-                missing,
-                missing.astype(float),
-                [
-                    "No label: annotate it, or keep it out of training." if x else None
-                    for x in missing
-                ],
+        if ds.task != "detection":  # a detection manifest has no labels (they are on boxes)
+            missing = m["label"].is_null().to_numpy()
+            parts.append(
+                issue_table(
+                    "missing_label",
+                    ids,
+                    missing,
+                    missing.astype(float),
+                    [
+                        "No label: annotate it, or keep it out of training." if x else None
+                        for x in missing
+                    ],
+                )
             )
-        )
         if self.check_images:
             stats = ctx.image_stats
             bad = ~stats["readable"].to_numpy()

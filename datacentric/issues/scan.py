@@ -91,6 +91,7 @@ def scan(
     workers: int | None = None,
     address: str | None = None,
     cache: bool = True,
+    predicted_boxes: Any = None,
 ) -> ScanResult:
     """Find label errors, duplicates, leakage, outliers, image problems and more.
 
@@ -136,6 +137,12 @@ def scan(
     cache : bool
         Reuse the cross-validation folds a previous (maybe interrupted) scan of the same
         data, recipe, folds and seed cached under ``<root>/.datacentric/cache/cv/``.
+    predicted_boxes : polars.DataFrame or path, optional
+        Detection datasets: out-of-sample predicted boxes (``sample_id, label, x, y, w, h,
+        score``; see :func:`~datacentric.issues.boxes.check_predicted_boxes`) for the
+        ``overlooked_box``, ``badly_located_box`` and ``swapped_box`` finders. The box
+        finders (they require ``boxes``) are left out of the default finders of a
+        classification dataset, so its scan is unchanged.
 
     Returns
     -------
@@ -167,7 +174,7 @@ def scan(
     try:
         return _scan(
             ds, predictions, embeddings, finders, annotations, recipe, cross_validate, folds,
-            seed, registry, progress, eng, cache,
+            seed, registry, progress, eng, cache, predicted_boxes,
         )  # fmt: skip
     finally:
         if eng is not engine:
@@ -188,8 +195,11 @@ def _scan(
     progress: bool,
     eng: Engine,
     cache: bool,
+    predicted_boxes: Any = None,
 ) -> ScanResult:
     chosen = resolve_finders(finders, registry)
+    if finders is None and ds.task != "detection":  # box finders: detection only
+        chosen = [f for f in chosen if "boxes" not in f.requires]
     names = [f.name for f in chosen]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -252,7 +262,13 @@ def _scan(
         if embeddings is None:
             embeddings = preds.embeddings[order]
     if excluded.height:  # integrity sees every row, the other finders the readable ones
-        ctx_all = ScanContext(ds, annotations=annotations, progress=progress, image_stats=stats)
+        ctx_all = ScanContext(
+            ds,
+            annotations=annotations,
+            progress=progress,
+            image_stats=stats,
+            predicted_boxes=predicted_boxes,
+        )
         ctx = ScanContext(
             model_ds,
             pred_probs,
@@ -261,6 +277,7 @@ def _scan(
             progress=progress,
             image_stats=_rows_of(stats, model_ds),
             engine=eng,
+            predicted_boxes=_rows_of(ctx_all.predicted_boxes, model_ds),
         )
     else:
         ctx = ctx_all = ScanContext(
@@ -271,6 +288,7 @@ def _scan(
             progress=progress,
             image_stats=stats,
             engine=eng,
+            predicted_boxes=predicted_boxes,
         )
 
     tables: list[pl.DataFrame] = []

@@ -151,7 +151,9 @@ def test_knn_on_memmap_keeps_resident_memory_to_a_chunk(tmp_path: pytest.TempPat
                 for line in fh:
                     if line.startswith(key):
                         return int(line.split()[1]) * 1024
+        import datacentric._arrays as arrays_mod
         knn_mod.QUERY_CHUNK = 4096
+        arrays_mod.STEP_BYTES = 1 << 19  # re-rank steps of 0.5 MiB of the file (+ 2 folios)
         knn_mod.knn(np.ones((50, 4), np.float32), 2, method="ivf")  # faiss warmed up
 
         def grew(base):

@@ -180,3 +180,63 @@ CASES: list[CliCase] = [
         match="{preds}: lacks the column(s) 'score'",
     ),
 ]
+
+
+def _scan_boxes(rows: dict[str, list[Any]] | None, raw: bytes | None = None):  # type: ignore[no-untyped-def]
+    """A COCO dataset (committed) and a predicted boxes file for ``scan --predicted-boxes``."""
+
+    def build(tmp: Path) -> Mapping[str, str]:
+        import polars as pl
+
+        from datacentric import Dataset
+
+        ann = write_coco(tmp / "data", coco_doc())
+        Dataset.from_coco(tmp / "data", ann, images_dir="images").commit("coco")
+        boxes = tmp / "pred.parquet"
+        if raw is not None:
+            boxes.write_bytes(raw)
+        elif rows is not None:
+            pl.DataFrame(rows).write_parquet(boxes)
+        return {"dataset": str(tmp / "data"), "boxes": str(boxes)}
+
+    return build
+
+
+_GOOD_BOXES = {"sample_id": ["1", "2"], "label": ["dog", "cat"], "x": [1.0, 2.0],
+               "y": [1.0, 2.0], "w": [5.0, 6.0], "h": [5.0, 6.0],
+               "score": [0.99, 0.97]}  # fmt: skip
+SCAN_BOXES = {
+    "scan": ("scan", "{dataset}", "--predicted-boxes", "{boxes}", "--no-cv",
+             "--out", "{out}/s.parquet",
+             "--finders", "swapped_box,overlooked_box,badly_located_box"),
+}  # fmt: skip
+
+CASES += [
+    CliCase(
+        name="predicted_boxes_ok", build=_scan_boxes(_GOOD_BOXES), argvs=SCAN_BOXES, default="ok"
+    ),
+    CliCase(
+        name="predicted_boxes_zero_width",
+        build=_scan_boxes({**_GOOD_BOXES, "w": [5.0, 0.0]}),
+        argvs=SCAN_BOXES,
+        match="predicted_boxes: 1 annotation(s) with problem non_positive_size: '1 (row 1)",
+    ),
+    CliCase(
+        name="predicted_boxes_unknown_image",
+        build=_scan_boxes({**_GOOD_BOXES, "sample_id": ["1", "99"]}),
+        argvs=SCAN_BOXES,
+        match="unknown_sample: '1 (row 1): sample_id is not in the manifest'",
+    ),
+    CliCase(
+        name="predicted_boxes_no_score",
+        build=_scan_boxes({k: v for k, v in _GOOD_BOXES.items() if k != "score"}),
+        argvs=SCAN_BOXES,
+        match="predicted_boxes lack column(s) ['score']",
+    ),
+    CliCase(
+        name="predicted_boxes_not_parquet",
+        build=_scan_boxes(None, raw=b"sample_id,label\n1,dog\n"),
+        argvs=SCAN_BOXES,
+        match="predicted_boxes: {boxes} cannot be read as Parquet",
+    ),
+]
