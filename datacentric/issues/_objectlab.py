@@ -13,15 +13,19 @@ precision of its class over IoU 0.5..0.95.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from numbers import Real
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
+from datacentric._validation import Interval
+from datacentric.issues.base import IssueFinder
 from datacentric.issues.boxes import given_boxes, xyxy
 from datacentric.issues.context import ScanContext
 
 __all__ = [
+    "ObjectLabFinder",
     "ObjectLabScores",
     "class_ap",
     "flag",
@@ -29,6 +33,19 @@ __all__ = [
     "objectlab_scores",
     "suggested_box_columns",
 ]
+
+
+class ObjectLabFinder(IssueFinder):
+    """What the three ObjectLab finders share: their inputs and their ``threshold`` (a box
+    is flagged when its score is at most it; ``None``: cleanlab's own rule)."""
+
+    requires = frozenset({"boxes", "predicted_boxes"})
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "threshold": [Interval(Real, 0, 1, closed="both"), None]
+    }
+
+    def __init__(self, threshold: float | None = 0.5) -> None:
+        self.threshold = threshold
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from numbers import Real
-from typing import Any, ClassVar
-
 import numpy as np
 import polars as pl
 
-from datacentric._validation import Interval
-from datacentric.issues._objectlab import flag, fmt_box, objectlab_scores, suggested_box_columns
-from datacentric.issues.base import IssueFinder, issue_table
+from datacentric.issues._objectlab import (
+    ObjectLabFinder,
+    flag,
+    fmt_box,
+    objectlab_scores,
+    suggested_box_columns,
+)
+from datacentric.issues.base import issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
 
@@ -21,7 +23,7 @@ FACTOR = 0.8
 
 
 @register_finder
-class BadlyLocatedBoxFinder(IssueFinder):
+class BadlyLocatedBoxFinder(ObjectLabFinder):
     """Given boxes whose edges are off, scored by ObjectLab against predicted boxes.
 
     One row per given box (``annotation_id``): ``severity`` is 1 − cleanlab's badly
@@ -49,14 +51,7 @@ class BadlyLocatedBoxFinder(IssueFinder):
     """
 
     name = "badly_located_box"
-    requires = frozenset({"boxes", "predicted_boxes"})
     description = "Boxes whose edges are off (ObjectLab, against predicted boxes)."
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "threshold": [Interval(Real, 0, 1, closed="both"), None]
-    }
-
-    def __init__(self, threshold: float | None = 0.5) -> None:
-        self.threshold = threshold
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Score every given box."""

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Real
-from typing import Any, ClassVar
-
 import numpy as np
 import polars as pl
 
-from datacentric._validation import Interval
-from datacentric.issues._objectlab import flag, fmt_box, objectlab_scores
-from datacentric.issues.base import IssueFinder, issue_table
+from datacentric.issues._objectlab import ObjectLabFinder, flag, fmt_box, objectlab_scores
+from datacentric.issues.base import issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
 
@@ -21,7 +17,7 @@ FACTOR = 0.8
 
 
 @register_finder
-class OverlookedBoxFinder(IssueFinder):
+class OverlookedBoxFinder(ObjectLabFinder):
     """Objects without a box: confident predicted boxes that no given box matches.
 
     One row per **predicted** box (``prediction_id``; ``annotation_id`` is null, there is
@@ -48,14 +44,7 @@ class OverlookedBoxFinder(IssueFinder):
     """
 
     name = "overlooked_box"
-    requires = frozenset({"boxes", "predicted_boxes"})
     description = "Objects the model finds that have no box (ObjectLab)."
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "threshold": [Interval(Real, 0, 1, closed="both"), None]
-    }
-
-    def __init__(self, threshold: float | None = 0.5) -> None:
-        self.threshold = threshold
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Score every predicted box."""

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from numbers import Real
-from typing import Any, ClassVar
-
 import numpy as np
 import polars as pl
 
-from datacentric._validation import Interval
-from datacentric.issues._objectlab import flag, fmt_box, objectlab_scores
-from datacentric.issues.base import IssueFinder, issue_table
+from datacentric.issues._objectlab import ObjectLabFinder, flag, fmt_box, objectlab_scores
+from datacentric.issues.base import issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
 
@@ -21,7 +17,7 @@ FACTOR = 0.8
 
 
 @register_finder
-class SwappedBoxFinder(IssueFinder):
+class SwappedBoxFinder(ObjectLabFinder):
     """Given boxes with the wrong class, scored by ObjectLab against predicted boxes.
 
     One row per given box (``annotation_id``): ``severity`` is 1 − cleanlab's swap score
@@ -47,14 +43,7 @@ class SwappedBoxFinder(IssueFinder):
     """
 
     name = "swapped_box"
-    requires = frozenset({"boxes", "predicted_boxes"})
     description = "Boxes with the wrong class (ObjectLab, against predicted boxes)."
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
-        "threshold": [Interval(Real, 0, 1, closed="both"), None]
-    }
-
-    def __init__(self, threshold: float | None = 0.5) -> None:
-        self.threshold = threshold
 
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Score every given box."""
