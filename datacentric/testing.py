@@ -32,8 +32,8 @@ def make_check_context(n: int = 60, n_classes: int = 3, seed: int = 0) -> ScanCo
     Examples
     --------
     >>> ctx = make_check_context()
-    >>> sorted(k for k, v in ctx.available().items() if v is None) == sorted(
-    ...     ["annotators", "embeddings", "images", "labels", "pred_probs", "splits"])
+    >>> sorted(k for k, v in ctx.available().items() if v is None) == sorted(["annotators",
+    ...     "class_labels", "embeddings", "images", "labels", "pred_probs", "splits"])
     True
     """
     rng = np.random.default_rng(seed)

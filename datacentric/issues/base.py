@@ -34,7 +34,8 @@ ISSUE_SCHEMA: dict[str, pl.DataType] = {
 }
 
 #: What a finder may require; ``scan`` skips a finder whose requirement is absent.
-#: ``boxes``: a detection dataset; ``predicted_boxes``: out-of-sample predicted boxes.
+#: ``boxes``: a detection dataset; ``predicted_boxes``: out-of-sample predicted boxes;
+#: ``class_labels``: labels on samples or on boxes.
 REQUIREMENTS = frozenset(
     {
         "labels",
@@ -45,6 +46,7 @@ REQUIREMENTS = frozenset(
         "splits",
         "boxes",
         "predicted_boxes",
+        "class_labels",
     }
 )
 

@@ -215,6 +215,10 @@ class ScanContext:
         ) or 0
         return {
             "labels": None if m["label"].null_count() < m.height else "no sample has a label",
+            "class_labels": None  # labels on samples, or on boxes
+            if m["label"].null_count() < m.height
+            or (self.dataset.annotations is not None and self.dataset.annotations.height)
+            else "no sample or box has a label",
             "pred_probs": None if self.pred_probs is not None else "no pred_probs were given",
             "embeddings": None if self.embeddings is not None else "no embeddings were given",
             "images": None,

@@ -244,3 +244,41 @@ def test_integrity_does_not_call_detection_images_unlabelled() -> None:
     # classification: unchanged
     cls = IntegrityFinder().find(make_check_context())
     assert "missing_label" in cls["issue_type"].to_list()
+
+
+def test_imbalance_counts_boxes_on_a_detection_dataset() -> None:
+    """Classes are counted over the train split's boxes; every box of a rare class is a row
+    with its annotation_id (a classification scan is covered in test_imbalance.py)."""
+    from datacentric.issues import ImbalanceFinder
+
+    n = 8
+    manifest = pl.DataFrame({
+        "sample_id": [f"s{i}" for i in range(n)],
+        "image": [f"s{i}.png" for i in range(n)],
+        "label": pl.Series([None] * n, dtype=pl.Utf8),
+        "split": ["train"] * 6 + ["test"] * 2,
+    })  # fmt: skip
+    # train: 10 "a", 12 "b", 2 "c" boxes (median 10: "c" is rare); test: 5 more "c"
+    labels = ["a"] * 10 + ["b"] * 12 + ["c"] * 2 + ["c"] * 5
+    samples = [f"s{i % 6}" for i in range(24)] + ["s6"] * 3 + ["s7"] * 2
+    boxes = pl.DataFrame({
+        "annotation_id": [f"b{i}" for i in range(len(labels))],
+        "sample_id": samples, "label": labels,
+        "x": [1.0] * len(labels), "y": [1.0] * len(labels),
+        "w": [2.0] * len(labels), "h": [2.0] * len(labels),
+    })  # fmt: skip
+    ds = Dataset(manifest, ["a", "b", "c"], None, annotations=boxes)
+    ctx = ScanContext(ds)
+    assert ctx.available()["class_labels"] is None and ctx.available()["labels"] is not None
+    f = ImbalanceFinder()
+    stats = f.statistics(ctx)
+    assert stats["class_counts"] == {"a": 10, "b": 12, "c": 2}
+    assert stats["rare_classes"] == ["c"]
+    t = f.find(ctx)
+    assert t.height == len(labels)  # a row per box, every split
+    flagged = t.filter(pl.col("is_issue"))
+    assert flagged["annotation_id"].to_list() == [f"b{i}" for i in range(22, 29)]
+    assert flagged["severity"].to_list() == pytest.approx([1 - 2 / 5] * 7)
+    assert "2 boxes in the train split" in flagged["detail"][0]
+    r = scan(ds, finders=["imbalance"], cross_validate=False)
+    assert r.flagged()["annotation_id"].to_list() == flagged["annotation_id"].to_list()
