@@ -24,6 +24,7 @@ from datacentric.exceptions import FileAccessError, SchemaError, format_items
 __all__ = [
     "check_fields",
     "check_frame",
+    "check_parquet_rows",
     "describe",
     "parquet_metadata",
     "parse_json",
@@ -129,6 +130,28 @@ def parquet_metadata(path: str | Path, *, what: str, fix: str) -> dict[str, str]
         raise _polars_error(path, what, fix, exc) from None
 
 
+def check_parquet_rows(path: Path, rows: int, size: int, *, what: str, fix: str) -> None:
+    """Refuse a Parquet file of ``size`` bytes that claims ``rows`` rows, more than a real
+    table of that size holds (run-length encoding lets a few kilobytes stand for millions of
+    identical rows: gigabytes once read). Call it before reading the file.
+
+    Examples
+    --------
+    >>> check_parquet_rows(Path("t.parquet"), 10, 100, what="a table", fix="")
+    >>> check_parquet_rows(Path("t.parquet"), 10**9, 100, what="a table", fix="Write it again.")
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.SchemaError: t.parquet: claims 1,000,000,000 rows in 100 bytes, ...
+    """
+    most = _ROWS_FLOOR + _ROWS_PER_BYTE * size
+    if rows > most:
+        raise SchemaError(
+            f"{path}: claims {rows:,} rows in {size:,} bytes, more than a real {what} holds "
+            f"(at most {most:,} for this size; a crafted file can make a few bytes stand for "
+            f"gigabytes). {fix}"
+        )
+
+
 def read_parquet(
     path: str | Path, *, what: str, fix: str, columns: Mapping[str, str] | None = None
 ) -> pl.DataFrame:
@@ -145,13 +168,7 @@ def read_parquet(
         raise FileAccessError(f"{path}: cannot read {what} ({exc.strerror or exc}).") from None
     except _READ_ERRORS as exc:
         raise _polars_error(path, what, fix, exc) from None
-    most = _ROWS_FLOOR + _ROWS_PER_BYTE * size
-    if rows > most:
-        raise SchemaError(
-            f"{path}: claims {rows:,} rows in {size:,} bytes, more than a real {what} holds "
-            f"(at most {most:,} for this size; a crafted file can make a few bytes stand for "
-            f"gigabytes). {fix}"
-        )
+    check_parquet_rows(path, rows, size, what=what, fix=fix)
     try:
         frame = pl.read_parquet(path, glob=False)
     except _READ_ERRORS as exc:

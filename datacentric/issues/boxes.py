@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from datacentric._read import check_parquet_rows
 from datacentric.dataset import Dataset
 from datacentric.dataset.annotations import check_annotations, empty_annotations
 from datacentric.exceptions import InvalidAnnotationError, SchemaError, format_items
@@ -90,7 +91,12 @@ def check_predicted_boxes(boxes: Any, dataset: Dataset) -> pl.DataFrame:
                 "score."
             )
         try:
-            boxes = pl.read_parquet(path)
+            rows = int(pl.scan_parquet(path, glob=False).select(pl.len()).collect().item())
+            check_parquet_rows(path, rows, path.stat().st_size, what="predicted boxes",
+                               fix="Write it again with DataFrame.write_parquet.")  # fmt: skip
+            boxes = pl.read_parquet(path, glob=False)
+        except SchemaError:
+            raise
         except Exception as exc:
             raise SchemaError(
                 f"predicted_boxes: {path} cannot be read as Parquet "

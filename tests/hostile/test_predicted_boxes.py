@@ -100,3 +100,37 @@ def test_empty_table_is_valid(ctx) -> None:
         ("swapped_box", 24),
     ]
     assert r.flagged().height == 0
+
+
+def test_a_few_kilobytes_claiming_millions_of_boxes_are_refused_unread(
+    ctx, tmp_path: Path
+) -> None:
+    from tests.hostile._child import GIB, run_child
+
+    bomb = tmp_path / "bomb.parquet"
+    n = 3_000_000  # one box repeated: run-length encoding keeps the file tiny
+    pl.select(pl.repeat(pl.struct(**{c: pl.lit(v[0]) for c, v in _good().to_dict(
+        as_series=False).items()}), n).alias("r")).unnest("r").write_parquet(bomb)  # fmt: skip
+    size = bomb.stat().st_size
+    assert size < 200_000
+    with pytest.raises(SchemaError) as info:
+        check_predicted_boxes(bomb, ctx.dataset)
+    msg = str(info.value)
+    assert f"claims {n:,} rows in {size:,} bytes" in msg and "\n" not in msg
+    res = run_child(  # refused before the rows are read: no GBs for a few KB
+        f"""
+        import numpy as np, polars as pl
+        from datacentric import Dataset
+        from datacentric.exceptions import SchemaError
+        from datacentric.issues.boxes import check_predicted_boxes
+        ds = Dataset(pl.DataFrame({{"sample_id": ["0"], "image": ["0.png"],
+            "label": pl.Series([None], dtype=pl.Utf8), "split": ["train"]}}), ["cat"],
+            task="detection", arrays=np.zeros((1, 8, 8)))
+        try:
+            check_predicted_boxes({str(bomb)!r}, ds)
+        except SchemaError:
+            print("REFUSED")
+        """
+    )
+    assert "REFUSED" in res.stdout, res.stderr
+    assert res.peak_rss < GIB
