@@ -4,14 +4,17 @@ from datacentric.dataset.annotations import ANNOTATION_COLUMNS, annotation_probl
 from datacentric.dataset.core import Dataset
 from datacentric.dataset.diff import diff_manifests
 from datacentric.dataset.lineage import CHANGES_SCHEMA
+from datacentric.dataset.predicted_boxes import PREDICTED_BOX_COLUMNS, read_predicted_boxes
 from datacentric.dataset.store import VersionInfo, VersionStore
 
 __all__ = [
     "ANNOTATION_COLUMNS",
     "CHANGES_SCHEMA",
+    "PREDICTED_BOX_COLUMNS",
     "Dataset",
     "VersionInfo",
     "VersionStore",
     "annotation_problems",
     "diff_manifests",
+    "read_predicted_boxes",
 ]

@@ -24,7 +24,7 @@ from datacentric.issues.annotator_disagreement import AnnotatorDisagreementFinde
 from datacentric.issues.badly_located_box import BadlyLocatedBoxFinder
 from datacentric.issues.base import ISSUE_SCHEMA, IssueFinder, issue_table
 from datacentric.issues.box_geometry import BoxGeometryFinder
-from datacentric.issues.boxes import box_iou, check_predicted_boxes
+from datacentric.issues.boxes import box_iou
 from datacentric.issues.context import ScanContext
 from datacentric.issues.duplicate_box import DuplicateBoxFinder
 from datacentric.issues.exact_duplicate import ExactDuplicateFinder
@@ -65,7 +65,6 @@ __all__ = [
     "ScanResult",
     "SwappedBoxFinder",
     "box_iou",
-    "check_predicted_boxes",
     "issue_table",
     "register_finder",
     "scan",

@@ -10,11 +10,10 @@ import numpy as np
 import polars as pl
 
 from datacentric._arrays import finite_rows
-from datacentric.dataset import Dataset
+from datacentric.dataset import Dataset, read_predicted_boxes
 from datacentric.engine import Engine
 from datacentric.exceptions import SchemaError, format_items
 from datacentric.issues import knn as knn_module
-from datacentric.issues.boxes import check_predicted_boxes
 from datacentric.issues.knn import KnnGraph, knn, normalize_rows
 
 __all__ = ["ScanContext", "check_embeddings", "check_pred_probs"]
@@ -113,7 +112,7 @@ class ScanContext:
         that :attr:`image_stats` does not decode every image again.
     predicted_boxes : polars.DataFrame, optional
         Out-of-sample predicted boxes of a detection dataset (``sample_id, label, x, y, w,
-        h, score``; see :func:`~datacentric.issues.boxes.check_predicted_boxes`), for the
+        h, score``; see :func:`~datacentric.dataset.predicted_boxes.read_predicted_boxes`), for the
         ObjectLab finders.
     engine : Engine, optional
         The scan's execution engine. :attr:`knn_graph` searches on it (sharded, see
@@ -153,7 +152,7 @@ class ScanContext:
         self.embeddings = None if embeddings is None else check_embeddings(embeddings, n)
         self.annotations = None if annotations is None else self._check_annotations(annotations)
         self.predicted_boxes = (
-            None if predicted_boxes is None else check_predicted_boxes(predicted_boxes, dataset)
+            None if predicted_boxes is None else read_predicted_boxes(predicted_boxes, dataset)
         )
         self.knn_k = knn_k
         self.progress = progress

@@ -139,7 +139,7 @@ def scan(
         data, recipe, folds and seed cached under ``<root>/.datacentric/cache/cv/``.
     predicted_boxes : polars.DataFrame or path, optional
         Detection datasets: out-of-sample predicted boxes (``sample_id, label, x, y, w, h,
-        score``; see :func:`~datacentric.issues.boxes.check_predicted_boxes`) for the
+        score``; see :func:`~datacentric.dataset.predicted_boxes.read_predicted_boxes`) for the
         ``overlooked_box``, ``badly_located_box`` and ``swapped_box`` finders. The box
         finders (they require ``boxes``) are left out of the default finders of a
         classification dataset, so its scan is unchanged.

@@ -19,15 +19,14 @@ import math
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from datacentric._validation import Interval, SequenceOf, invalid_parameter, validate_call
-from datacentric.dataset import Dataset
-from datacentric.exceptions import InvalidParameterError, SchemaError
+from datacentric.dataset import Dataset, read_predicted_boxes
+from datacentric.exceptions import SchemaError
 from datacentric.slices.evaluate import SlicesArg, resolve_slices
 from datacentric.slices.metrics import METRICS_SCHEMA, OVERALL
 from datacentric.slices.result import SliceMetrics
@@ -37,7 +36,6 @@ __all__ = [
     "AREAS",
     "detection_metrics",
     "evaluate_detection",
-    "prediction_boxes",
 ]
 
 log = logging.getLogger(__name__)
@@ -298,74 +296,6 @@ def detection_metrics(
     }
 
 
-# ---------------------------------------------------------------------------- predictions
-def prediction_boxes(ds: Dataset, pred_boxes: Any) -> pl.DataFrame:
-    """Predicted boxes checked against ``ds``: ``sample_id, label, x, y, w, h, score``.
-
-    ``pred_boxes`` is a polars DataFrame or the path of a ``.parquet`` file of one. Every
-    box must name a sample of the dataset and one of its classes, with finite
-    coordinates, positive size and a finite score; anything else is one
-    :class:`~datacentric.exceptions.SchemaError` (or ``InvalidAnnotationError``) line
-    naming the offending rows.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ds = Dataset(pl.DataFrame({"sample_id": ["a"], "image": ["a.png"], "label": [None],
-    ...     "split": ["test"]}), ["cat"], annotations=pl.DataFrame({"annotation_id": ["1"],
-    ...     "sample_id": ["a"], "label": ["cat"], "x": [0.0], "y": [0.0], "w": [4.0],
-    ...     "h": [4.0]}))
-    >>> prediction_boxes(ds, pl.DataFrame({"sample_id": ["a"], "label": ["cat"], "x": [0],
-    ...     "y": [0], "w": [4], "h": [4], "score": [0.5]})).row(0)
-    ('a', 'cat', 0.0, 0.0, 4.0, 4.0, 0.5)
-    """
-    from datacentric._read import check_frame, read_parquet
-    from datacentric.dataset.annotations import normalize_annotations
-
-    what = "predicted boxes"
-    columns = {
-        "sample_id": "string",
-        "label": "string",
-        **dict.fromkeys(_BOX, "number"),
-        "score": "number",
-    }
-    if isinstance(pred_boxes, (str, Path)):
-        path = Path(pred_boxes)
-        source = str(path)
-        if path.suffix.lower() != ".parquet" or not path.is_file():
-            raise InvalidParameterError(
-                f"predicted boxes must be a polars DataFrame or an existing .parquet file; "
-                f"received {source!r}. {_PRED_FIX}"
-            )
-        frame = read_parquet(path, what=what, fix=_PRED_FIX, columns=columns)
-    elif isinstance(pred_boxes, pl.DataFrame):
-        source = "predicted boxes"
-        frame = check_frame(pred_boxes, columns, source, what=what, fix=_PRED_FIX)
-    else:
-        raise InvalidParameterError(
-            f"predicted boxes must be a polars DataFrame or a .parquet path; received "
-            f"{type(pred_boxes).__name__}. {_PRED_FIX}"
-        )
-    frame = frame.select(
-        pl.col("sample_id").cast(pl.Utf8),
-        pl.col("label").cast(pl.Utf8),
-        *(pl.col(c).cast(pl.Float64) for c in _BOX),
-        pl.col("score").cast(pl.Float64),
-    )
-    bad_score = frame.with_row_index("row").filter(~pl.col("score").is_finite().fill_null(False))
-    if bad_score.height:
-        rows = bad_score["row"].head(5).to_list()
-        raise SchemaError(
-            f"{source}: {bad_score.height} box(es) with a missing or non-finite score (rows "
-            f"{rows}). Every predicted box needs a finite confidence score."
-        )
-    boxes = frame.with_columns(pl.int_range(pl.len()).cast(pl.Utf8).alias("annotation_id")).select(
-        "annotation_id", "sample_id", "label", *_BOX, "score"
-    )
-    normalize_annotations(boxes, ds.classes, ds.manifest["sample_id"], source=source)
-    return frame
-
-
 # ---------------------------------------------------------------------------- by slice
 def _row(
     slice_name: str,
@@ -425,9 +355,10 @@ def evaluate_detection(
     ds : Dataset
         A detection dataset (``ds.task == "detection"``); its boxes are the truth.
     pred_boxes : polars.DataFrame or path
-        ``sample_id, label, x, y, w, h, score`` (see :func:`prediction_boxes`); boxes of
-        images outside the split are ignored, an image without predicted boxes is an
-        image where nothing was detected.
+        ``sample_id, label, x, y, w, h, score``, any finite score (read by
+        :func:`~datacentric.dataset.read_predicted_boxes`); boxes of images outside the
+        split are ignored, an image without predicted boxes is an image where nothing was
+        detected.
     slices : path, YAML text, list of Slice/SliceSpec, or None
         Slices over the manifest (image metadata), as for
         :func:`datacentric.slices.evaluate`. ``None``: one slice per value of each
@@ -495,7 +426,7 @@ def evaluate_detection(
                 "split=None to use every image.",
             )
         m = m.filter(pl.col("split") == split)
-    preds = prediction_boxes(ds, pred_boxes)
+    preds = read_predicted_boxes(pred_boxes, ds, unit_scores=False).drop("prediction_id")
     metadata = [c for c in ds.metadata_columns if c not in ("annotator", "width", "height")]
     resolved = resolve_slices(slices, m, metadata)
     names = [s.name for s in resolved]

@@ -10,8 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from datacentric.exceptions import InvalidAnnotationError, SchemaError
-from datacentric.issues import ScanContext, check_predicted_boxes, scan
+from datacentric.dataset import read_predicted_boxes
+from datacentric.exceptions import InvalidAnnotationError, InvalidParameterError, SchemaError
+from datacentric.issues import ScanContext, scan
 from datacentric.testing import make_check_context, make_detection_check_context
 
 
@@ -28,8 +29,9 @@ def _good() -> pl.DataFrame:
 
 
 CASES = [
-    ("no score", lambda f: f.drop("score"), SchemaError, "lack column(s) ['score']"),
-    ("text x", lambda f: f.with_columns(pl.lit("left").alias("x")), SchemaError, "wrong types"),
+    ("no score", lambda f: f.drop("score"), SchemaError, "lacks the column(s) 'score'"),
+    ("text x", lambda f: f.with_columns(pl.lit("left").alias("x")), SchemaError,
+     "column 'x' has dtype String, expected number"),
     ("NaN", lambda f: f.with_columns(pl.Series("y", [1.0, np.nan])), InvalidAnnotationError,
      "1 (row 1): x, y, w, h"),
     ("inf", lambda f: f.with_columns(pl.Series("w", [np.inf, 1.0])), InvalidAnnotationError,
@@ -56,7 +58,7 @@ CASES = [
 @pytest.mark.parametrize(("case", "make", "error", "text"), CASES, ids=[c[0] for c in CASES])
 def test_bad_tables_are_one_line_errors(ctx, case, make, error, text) -> None:
     with pytest.raises(error) as info:
-        check_predicted_boxes(make(_good()), ctx.dataset)
+        read_predicted_boxes(make(_good()), ctx.dataset)
     msg = str(info.value)
     assert "\n" not in msg and msg.startswith("predicted_boxes")
     assert text in msg
@@ -66,17 +68,17 @@ def test_bad_tables_are_one_line_errors(ctx, case, make, error, text) -> None:
 
 
 def test_not_a_table_or_file(ctx, tmp_path: Path) -> None:
-    with pytest.raises(SchemaError, match="must be a polars DataFrame"):
-        check_predicted_boxes(42, ctx.dataset)
-    with pytest.raises(SchemaError, match=r"is not a \.parquet file"):
-        check_predicted_boxes(tmp_path / "missing.parquet", ctx.dataset)
+    with pytest.raises(InvalidParameterError, match=r"must be a polars DataFrame.*received int"):
+        read_predicted_boxes(42, ctx.dataset)
+    with pytest.raises(InvalidParameterError, match=r"an existing \.parquet file"):
+        read_predicted_boxes(tmp_path / "missing.parquet", ctx.dataset)
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"PAR1 not really")
     with pytest.raises(SchemaError, match="cannot be read as Parquet"):
-        check_predicted_boxes(bad, ctx.dataset)
+        read_predicted_boxes(bad, ctx.dataset)
     good = tmp_path / "good.parquet"
     _good().write_parquet(good)
-    assert check_predicted_boxes(good, ctx.dataset)["prediction_id"].to_list() == ["0", "1"]
+    assert read_predicted_boxes(good, ctx.dataset)["prediction_id"].to_list() == ["0", "1"]
 
 
 def test_classification_dataset_refuses_predicted_boxes() -> None:
@@ -87,7 +89,7 @@ def test_classification_dataset_refuses_predicted_boxes() -> None:
 
 def test_empty_table_is_valid(ctx) -> None:
     empty = _good().head(0)
-    assert check_predicted_boxes(empty, ctx.dataset).height == 0
+    assert read_predicted_boxes(empty, ctx.dataset).height == 0
     r = scan(
         ctx.dataset,
         finders=["overlooked_box", "swapped_box", "badly_located_box"],
@@ -102,9 +104,7 @@ def test_empty_table_is_valid(ctx) -> None:
     assert r.flagged().height == 0
 
 
-def test_a_few_kilobytes_claiming_millions_of_boxes_are_refused_unread(
-    ctx, tmp_path: Path
-) -> None:
+def test_a_few_kilobytes_claiming_millions_of_boxes_are_refused_unread(ctx, tmp_path: Path) -> None:
     from tests.hostile._child import GIB, run_child
 
     bomb = tmp_path / "bomb.parquet"
@@ -114,7 +114,7 @@ def test_a_few_kilobytes_claiming_millions_of_boxes_are_refused_unread(
     size = bomb.stat().st_size
     assert size < 200_000
     with pytest.raises(SchemaError) as info:
-        check_predicted_boxes(bomb, ctx.dataset)
+        read_predicted_boxes(bomb, ctx.dataset)
     msg = str(info.value)
     assert f"claims {n:,} rows in {size:,} bytes" in msg and "\n" not in msg
     res = run_child(  # refused before the rows are read: no GBs for a few KB
@@ -122,12 +122,12 @@ def test_a_few_kilobytes_claiming_millions_of_boxes_are_refused_unread(
         import numpy as np, polars as pl
         from datacentric import Dataset
         from datacentric.exceptions import SchemaError
-        from datacentric.issues.boxes import check_predicted_boxes
+        from datacentric.dataset import read_predicted_boxes
         ds = Dataset(pl.DataFrame({{"sample_id": ["0"], "image": ["0.png"],
             "label": pl.Series([None], dtype=pl.Utf8), "split": ["train"]}}), ["cat"],
             task="detection", arrays=np.zeros((1, 8, 8)))
         try:
-            check_predicted_boxes({str(bomb)!r}, ds)
+            read_predicted_boxes({str(bomb)!r}, ds)
         except SchemaError:
             print("REFUSED")
         """

@@ -219,8 +219,11 @@ def test_refusals(tmp_path) -> None:
         evaluate_detection(ds, good.with_columns(w=pl.lit(0.0)), n_boot=0)
     with pytest.raises(SchemaError, match=r"lacks the column\(s\) 'score'"):
         evaluate_detection(ds, good.drop("score"), n_boot=0)
-    with pytest.raises(SchemaError, match="non-finite score"):
+    with pytest.raises(InvalidAnnotationError, match="score that is not a finite number"):
         evaluate_detection(ds, good.with_columns(score=pl.lit(math.nan)), n_boot=0)
+    # any finite score ranks (COCO sorts them); the finders' loader wants [0, 1]
+    scored = evaluate_detection(ds, good.with_columns(score=pl.lit(7.5)), n_boot=0)
+    assert scored.metric("map").filter(pl.col("slice") == "overall")["value"].item() == 1.0
     with pytest.raises(InvalidParameterError, match="split 'val' has no rows"):
         evaluate_detection(ds, good, split="val")
     with pytest.raises(InvalidParameterError, match="parameter precision"):

@@ -219,7 +219,7 @@ CASES += [
         name="predicted_boxes_zero_width",
         build=_scan_boxes({**_GOOD_BOXES, "w": [5.0, 0.0]}),
         argvs=SCAN_BOXES,
-        match="predicted_boxes: 1 annotation(s) with problem non_positive_size: '1 (row 1)",
+        match="{boxes}: 1 annotation(s) with problem non_positive_size: '1 (row 1)",
     ),
     CliCase(
         name="predicted_boxes_unknown_image",
@@ -231,12 +231,12 @@ CASES += [
         name="predicted_boxes_no_score",
         build=_scan_boxes({k: v for k, v in _GOOD_BOXES.items() if k != "score"}),
         argvs=SCAN_BOXES,
-        match="predicted_boxes lack column(s) ['score']",
+        match="{boxes}: lacks the column(s) 'score'",
     ),
     CliCase(
         name="predicted_boxes_not_parquet",
         build=_scan_boxes(None, raw=b"sample_id,label\n1,dog\n"),
         argvs=SCAN_BOXES,
-        match="predicted_boxes: {boxes} cannot be read as Parquet",
+        match="{boxes}: cannot be read as Parquet",
     ),
 ]
