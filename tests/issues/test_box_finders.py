@@ -193,6 +193,12 @@ def test_demo_box_problems_found(demo) -> None:
     )
     tp = sum(frozenset(p) in pairs for p in got)
     assert tp / len(got) >= 0.8 and tp / len(pairs) >= 0.8
+    # the detector's boxes tell the copy from its source: 20 of the 25 planted copies are
+    # the flagged box (seed 0; table order alone, without predicted boxes, picks 13)
+    copies = set(d["annotation_id"])
+    assert len({a for a, _ in got} & copies) >= 18
+    kept = f.filter(pl.col("issue_type") == "duplicate_box")["kept_by"]
+    assert set(kept.to_list()) == {"prediction"}
     # overlooked: a flagged predicted box on an object whose box was removed (IoU > 0.5)
     over = truth.filter(pl.col("problem") == "overlooked")
     ov = f.filter(pl.col("issue_type") == "overlooked_box")
