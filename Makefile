@@ -18,7 +18,7 @@ DEMO_OUT ?= demo_out
 help:
 	@echo "make demo   - set up .venv and run the main job on the bundled demo data"
 	@echo "make test   - set up .venv with dev extras and run the whole test suite"
-	@echo "make check  - ruff + mypy"
+	@echo "make check  - ruff (lint + format) + mypy"
 	@echo "make bench  - run every benchmark, writing benchmarks/results/*.json"
 
 # The stamp files re-run pip only when pyproject.toml changes.
@@ -80,6 +80,7 @@ demo: $(VENV)/.stamp-base
 
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check datacentric tests benchmarks
+	$(VENV)/bin/ruff format --check datacentric tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 typecheck: $(VENV)/.stamp-dev
@@ -89,6 +90,7 @@ check: lint typecheck
 
 test: $(VENV)/.stamp-dev servers
 	$(VENV)/bin/ruff check datacentric tests benchmarks
+	$(VENV)/bin/ruff format --check datacentric tests benchmarks
 	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(VENV)/bin/mypy datacentric
 	$(PY) -m pytest -q --doctest-modules datacentric tests
