@@ -218,7 +218,7 @@ def _expand(paths: list[Path], option: str) -> list[Path]:
 
 _RUNS_HELP = (
     "Predictions of one seed (repeat the option, or give a quoted glob); the same formats "
-    "as --predictions."
+    "as --predictions (predicted boxes, .parquet, on a detection dataset)."
 )
 
 
@@ -230,20 +230,28 @@ def compare_cmd(
     after: list[Path] = typer.Option(..., "--after", help=_RUNS_HELP),
     slices: Path | None = slices_option("YAML slice definitions (default: every metadata value)."),
     split: str = typer.Option("test", help="Split to compare ('all' for every labelled row)."),
-    metric: str = typer.Option("accuracy", help="accuracy or recall[<class>]."),
+    metric: str | None = typer.Option(
+        None,
+        help="accuracy (default) or recall[<class>]; on a detection dataset map (default), "
+        "map50 or recall@p90.",
+    ),
     min_n: int = typer.Option(30, help="Slices with fewer rows are marked low support."),
     min_effect: float = typer.Option(
         0.0, help="Smallest difference called improved/regressed, even when significant."
+    ),
+    n_boot: int | None = typer.Option(
+        None, "--n-boot", help="Bootstrap draws (default 2000; 200 on a detection dataset)."
     ),
     version: str | None = REV,
     json_out: Path | None = typer.Option(None, "--json", help="Write the verdicts as JSON."),
 ) -> None:
     """Before vs after per slice over several seeds: mean [95% CI] of each side, the
-    difference with its interval and p-value, and a verdict (seed and sample noise)."""
+    difference with its interval and p-value, and a verdict (seed and sample noise).
+    On a detection dataset the runs are predicted boxes and the metric is mAP."""
     from numbers import Integral, Real
 
     from datacentric._validation import Interval
-    from datacentric.slices import seed_runs, seed_verdict
+    from datacentric.slices import detection_seed_verdict, seed_runs, seed_verdict
 
     check_option("slices compare", "--min-effect", min_effect, Interval(Real, 0, 1), default=0.0)
     check_option(
@@ -251,13 +259,23 @@ def compare_cmd(
     )
     if json_out is not None:
         ensure_writable(json_out, "--json")
+    detection_boot = 200
+    if n_boot is not None:
+        at_least_100 = Interval(Integral, 100, None, closed="left")
+        check_option("slices compare", "--n-boot", n_boot, at_least_100, default=detection_boot)
     ds = _open(directory, version)
     at = None if split == "all" else split
-    runs = [
-        seed_runs(ds, _expand(paths, option), split=at)
-        for paths, option in ((before, "--before"), (after, "--after"))
-    ]
-    v = seed_verdict(runs[0], runs[1], slices, metric=metric, min_n=min_n, min_effect=min_effect)
+    paths = [_expand(p, option) for p, option in ((before, "--before"), (after, "--after"))]
+    if ds.task == "detection":
+        metric = metric or "map"
+        v = detection_seed_verdict(ds, paths[0], paths[1], slices, split=at, metric=metric,
+                                   min_n=min_n, min_effect=min_effect,
+                                   n_boot=n_boot or detection_boot)  # fmt: skip
+    else:
+        metric = metric or "accuracy"
+        runs = [seed_runs(ds, p, split=at) for p in paths]
+        v = seed_verdict(runs[0], runs[1], slices, metric=metric, min_n=min_n,
+                         min_effect=min_effect, n_boot=n_boot or 2000)  # fmt: skip
     console.print(verdict_table(v, f"{metric} by slice", ("before", "after"), "runs"))
     if json_out is not None:
         from datacentric._io import atomic_write_text

@@ -297,6 +297,46 @@ def detection_metrics(
 
 
 # ---------------------------------------------------------------------------- by slice
+
+
+def detection_split(
+    ds: Dataset, slices: SlicesArg, split: str | None, owner: str
+) -> tuple[pl.DataFrame, pl.DataFrame, list[Any]]:
+    """The truth, the manifest rows of ``split`` and the resolved image slices of a
+    detection evaluation (``owner`` names the caller in errors)."""
+    truth = ds.annotations
+    if ds.task != "detection" or truth is None:
+        raise invalid_parameter(
+            owner,
+            "ds",
+            f"a {ds.task} dataset",
+            "a detection dataset (with boxes)",
+            fix="Use datacentric.slices.evaluate for classification predictions.",
+        )
+    m = ds.manifest
+    if split is not None:
+        splits = sorted(set(m["split"].drop_nulls().to_list()))
+        if split not in splits:
+            raise invalid_parameter(
+                owner,
+                "split",
+                split,
+                f"a split of the dataset ({', '.join(map(repr, splits))}) or None",
+                fix=f"The dataset's split {split!r} has no rows: pass one that has, or "
+                "split=None to use every image.",
+            )
+        m = m.filter(pl.col("split") == split)
+    metadata = [c for c in ds.metadata_columns if c not in ("annotator", "width", "height")]
+    resolved = resolve_slices(slices, m, metadata)
+    names = [s.name for s in resolved]
+    dup = sorted({x for x in names if names.count(x) > 1} | ({OVERALL} & set(names)))
+    if dup:
+        raise SchemaError(
+            f"slice names must be unique and not {OVERALL!r}; received duplicates {dup}."
+        )
+    return truth, m, resolved
+
+
 def _row(
     slice_name: str,
     n: int,
@@ -404,37 +444,8 @@ def evaluate_detection(
     [('camera=y', 0.0), ('overall', 0.504950495049505), ('camera=x', 1.0)]
     """
     level = float(precision)
-    truth = ds.annotations
-    if ds.task != "detection" or truth is None:
-        raise invalid_parameter(
-            "evaluate_detection",
-            "ds",
-            f"a {ds.task} dataset",
-            "a detection dataset (with boxes)",
-            fix="Use datacentric.slices.evaluate for classification predictions.",
-        )
-    m = ds.manifest
-    if split is not None:
-        splits = sorted(set(m["split"].drop_nulls().to_list()))
-        if split not in splits:
-            raise invalid_parameter(
-                "evaluate_detection",
-                "split",
-                split,
-                f"a split of the dataset ({', '.join(map(repr, splits))}) or None",
-                fix=f"The dataset's split {split!r} has no rows: pass one that has, or "
-                "split=None to use every image.",
-            )
-        m = m.filter(pl.col("split") == split)
+    truth, m, resolved = detection_split(ds, slices, split, "evaluate_detection")
     preds = read_predicted_boxes(pred_boxes, ds, unit_scores=False).drop("prediction_id")
-    metadata = [c for c in ds.metadata_columns if c not in ("annotator", "width", "height")]
-    resolved = resolve_slices(slices, m, metadata)
-    names = [s.name for s in resolved]
-    dup = sorted({x for x in names if names.count(x) > 1} | ({OVERALL} & set(names)))
-    if dup:
-        raise SchemaError(
-            f"slice names must be unique and not {OVERALL!r}; received duplicates {dup}."
-        )
     ids = m["sample_id"].to_list()
     inputs = _CocoInputs(truth, preds, ds.classes, ids)
     rng = np.random.default_rng(seed)

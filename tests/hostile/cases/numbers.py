@@ -366,6 +366,17 @@ CASES: list[CliCase] = [
                 "--max-drop",
                 "inf",
             ),
+            "slices-compare-n-boot-5": (
+                "slices",
+                "compare",
+                "{dataset}",
+                "--before",
+                "{out}/a.csv",
+                "--after",
+                "{out}/b.csv",
+                "--n-boot",
+                "5",
+            ),
             "slices-check-max-drop-nan": (
                 "slices",
                 "check",
