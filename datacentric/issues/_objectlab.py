@@ -32,6 +32,7 @@ __all__ = [
     "fmt_box",
     "objectlab_scores",
     "suggested_box_columns",
+    "suggested_scores",
 ]
 
 
@@ -196,6 +197,13 @@ def suggested_box_columns(boxes: pl.DataFrame, rows: np.ndarray) -> dict[str, li
         col = boxes[c].to_list()
         out[f"suggested_{c}"] = [col[r] if r >= 0 else None for r in rows.tolist()]
     return out
+
+
+def suggested_scores(boxes: pl.DataFrame, rows: np.ndarray, keep: Any) -> list[float | None]:
+    """The detector's confidence of the predicted box at each row that suggests a fix
+    (``keep`` true), null elsewhere: what an automatic fix policy trusts."""
+    col = boxes["score"].to_list()
+    return [col[r] if k and r >= 0 else None for r, k in zip(rows.tolist(), keep, strict=True)]
 
 
 def fmt_box(x: float, y: float, w: float, h: float) -> str:

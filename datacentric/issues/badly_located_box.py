@@ -11,6 +11,7 @@ from datacentric.issues._objectlab import (
     fmt_box,
     objectlab_scores,
     suggested_box_columns,
+    suggested_scores,
 )
 from datacentric.issues.base import issue_table
 from datacentric.issues.context import ScanContext
@@ -29,7 +30,8 @@ class BadlyLocatedBoxFinder(ObjectLabFinder):
     One row per given box (``annotation_id``): ``severity`` is 1 − cleanlab's badly
     located score (:func:`cleanlab.object_detection.rank.compute_badloc_box_scores`);
     a box is flagged when the score is at most ``threshold``. ``suggested_x ..
-    suggested_h`` hold the predicted box that overlaps it most; ``image_label_quality``
+    suggested_h`` hold the predicted box that overlaps it most (``suggested_score`` its
+    confidence, on flagged rows); ``image_label_quality``
     cleanlab's score of the whole image (lower is worse). Detection datasets with
     ``predicted_boxes`` only.
 
@@ -81,6 +83,9 @@ class BadlyLocatedBoxFinder(ObjectLabFinder):
             detail,
             annotation_id=g["annotation_id"],
             box_score=score,
+            suggested_score=pl.Series(
+                suggested_scores(s.predicted, s.given_match, is_issue), dtype=pl.Float64
+            ),
             image_label_quality=[s.image_quality[x] for x in g["sample_id"].to_list()],
             **sugg,
         )

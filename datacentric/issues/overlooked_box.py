@@ -75,6 +75,7 @@ class OverlookedBoxFinder(ObjectLabFinder):
             prediction_id=p["prediction_id"],
             box_score=score,
             image_label_quality=[s.image_quality[x] for x in p["sample_id"].to_list()],
+            suggested_score=p["score"],
             suggested_x=p["x"],
             suggested_y=p["y"],
             suggested_w=p["w"],

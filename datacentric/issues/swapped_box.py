@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from datacentric.issues._objectlab import ObjectLabFinder, flag, fmt_box, objectlab_scores
+from datacentric.issues._objectlab import (
+    ObjectLabFinder,
+    flag,
+    fmt_box,
+    objectlab_scores,
+    suggested_scores,
+)
 from datacentric.issues.base import issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
@@ -23,8 +29,9 @@ class SwappedBoxFinder(ObjectLabFinder):
     One row per given box (``annotation_id``): ``severity`` is 1 − cleanlab's swap score
     (:func:`cleanlab.object_detection.rank.compute_swap_box_scores`); a box is flagged
     when the score is at most ``threshold``. ``suggested_label`` is the class of the
-    predicted box that overlaps it most; ``image_label_quality`` cleanlab's score of the
-    image. Detection datasets with ``predicted_boxes`` only.
+    predicted box that overlaps it most (``suggested_score`` its confidence);
+    ``image_label_quality`` cleanlab's score of the image. Detection datasets with
+    ``predicted_boxes`` only.
 
     Parameters
     ----------
@@ -76,5 +83,9 @@ class SwappedBoxFinder(ObjectLabFinder):
             suggested_label=suggested,
             annotation_id=g["annotation_id"],
             box_score=score,
+            suggested_score=pl.Series(
+                suggested_scores(s.predicted, s.given_match, [x is not None for x in suggested]),
+                dtype=pl.Float64,
+            ),
             image_label_quality=[s.image_quality[x] for x in g["sample_id"].to_list()],
         )
