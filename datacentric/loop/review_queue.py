@@ -85,6 +85,11 @@ P_WRONG_PRIOR: Mapping[str, float] = {
     "odd_aspect_ratio": 0.3,
     "grayscale": 0.3,
     "imbalance": 0.1,  # a data-collection task rather than a review
+    "box_geometry": 1.0,  # a box reaching outside its image is wrong as drawn
+    "duplicate_box": 0.9,
+    "swapped_box": 0.8,
+    "badly_located_box": 0.8,
+    "overlooked_box": 0.8,
 }
 _OTHER_PRIOR = 0.3
 _OWN_PROBABILITY = ("annotator_disagreement",)
