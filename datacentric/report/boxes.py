@@ -15,8 +15,10 @@ dataset's annotation table, decodes each image once (cached by ``sample_id``) an
   of the box outside.
 
 Coordinates are the image's pixels: the ``viewBox`` is in pixels, so a ``<rect>`` carries
-the box's exact ``x, y, width, height`` and the browser scales it with the image (upscaled
-nearest-neighbour by a whole factor, so pixels stay crisp). The colours are Okabe-Ito's
+the box's exact ``x, y, width, height`` and the browser scales it with the image. A small
+image is embedded as it is and upscaled by a whole factor, nearest-neighbour
+(``image-rendering: pixelated``: crisp pixels at any zoom, a quarter of the pixels of a
+pre-scaled copy at 2x); a large one is embedded at the size shown. The colours are Okabe-Ito's
 (told apart with the common colour-vision deficiencies), and dashes tell them apart too.
 Every label and id is escaped.
 """
@@ -207,10 +209,11 @@ def box_figure_svg(
     boxes : sequence of DrawnBox
         Drawn in order (later on top); each ``<rect>`` has the box's exact coordinates.
     image : ndarray, optional
-        (H, W) or (H, W, C) ``uint8``, drawn at (0, 0) and W × H pixels.
+        (H, W) or (H, W, C) ``uint8``, drawn at (0, 0) over the image's size.
     image_size : (width, height), optional
-        The image's size when no ``image`` is given (e.g. unreadable), to draw its border;
-        without either, the canvas is the boxes' extent from (0, 0).
+        The image's size in pixels, the box coordinates' frame (default: ``image``'s; a
+        reduced copy of a large image may be passed with its original size). Without
+        either, the canvas is the boxes' extent from (0, 0).
     border : bool
         Draw the image border and grow the canvas to show what lies outside it.
     class_note : str, optional
@@ -235,10 +238,10 @@ def box_figure_svg(
     >>> 'width="248" height="248"' in svg  # 40 px scaled by 6, and a 4 px margin
     True
     """
-    if image is not None:
-        width, height = float(image.shape[1]), float(image.shape[0])
-    elif image_size is not None:
+    if image_size is not None:
         width, height = float(image_size[0]), float(image_size[1])
+    elif image is not None:
+        width, height = float(image.shape[1]), float(image.shape[0])
     else:
         width = max([b.x + b.w for b in boxes] + [1.0])
         height = max([b.y + b.h for b in boxes] + [1.0])
@@ -263,12 +266,16 @@ def box_figure_svg(
     ]
     if image is not None:
         cache = {} if encoded is None else encoded
-        if scale not in cache:
-            cache[scale] = png_data_uri(image, scale=scale, optimize=False)[0]
+        if scale not in cache:  # small images as they are (the browser upscales them
+            # nearest-neighbour, image-rendering: pixelated), large ones at the size shown
+            shown = (round(width * scale), round(height * scale))
+            small = scale >= 1 and image.shape[1] <= shown[0] and image.shape[0] <= shown[1]
+            cache[scale] = png_data_uri(image, size=None if small else shown, optimize=False)[0]
         uri = cache[scale]
         out.append(
             f'<image href="{uri}" x="0" y="0" width="{_num(width)}" height="{_num(height)}" '
-            'preserveAspectRatio="none" style="image-rendering:pixelated"/>'
+            'preserveAspectRatio="none" image-rendering="optimizeSpeed" '
+            'style="image-rendering:pixelated"/>'
         )
     if border:
         colour = ROLES["border"][0]
@@ -322,7 +329,8 @@ _Given = tuple[str | None, float, float, float, float]
 
 
 class BoxFigures:
-    """Draws the box rows of a scan's issue table, decoding each image once.
+    """Draws the box rows of a scan's issue table, decoding each image once (kept reduced
+    to the figure size, so a thousand large photos cost a thousand small arrays).
 
     Parameters
     ----------
@@ -356,7 +364,8 @@ class BoxFigures:
     ) -> None:
         self.dataset = dataset
         self.size = size
-        self.decoded: dict[str, np.ndarray | None] = {}
+        #: sample_id → (the image, reduced to ``size`` px when larger; its width, height)
+        self.decoded: dict[str, tuple[np.ndarray, int, int] | None] = {}
         self._encoded: dict[str, dict[float, str]] = {}
         boxes = None if dataset is None else dataset.annotations
         self.has_boxes = boxes is not None
@@ -371,17 +380,59 @@ class BoxFigures:
                 for r in cols.iter_rows()
             }
 
+    def _keep(self, sample_id: str, image: np.ndarray) -> None:
+        """Cache an image, reduced to ``size`` px on its longest side when larger (no figure
+        shows more), with its original size."""
+        from PIL import Image
+
+        h, w = image.shape[:2]
+        if max(w, h) > self.size:
+            f = self.size / max(w, h)
+            small = (max(1, round(w * f)), max(1, round(h * f)))
+            image = np.asarray(Image.fromarray(image).resize(small, Image.Resampling.LANCZOS))
+        self.decoded[sample_id] = (image, w, h)
+
+    def prefetch(self, sample_ids: Iterable[str]) -> None:
+        """Decode the images of ``sample_ids`` not decoded yet, resolving their files in one
+        pass (:meth:`Dataset.iter_batches`, one image per batch: sizes may differ). An image
+        that cannot be read is cached as None."""
+        if self.dataset is None:
+            return
+        todo = [s for s in dict.fromkeys(str(s) for s in sample_ids) if s not in self.decoded]
+        while todo:
+            try:
+                batches = self.dataset.iter_batches(1, mode="RGB", sample_ids=todo)
+            except (DatacentricError, OSError, ValueError):  # e.g. an id of another version
+                for sid in todo:
+                    self.image(sid)
+                return
+            done = 0
+            try:
+                for ids, batch in batches:
+                    self._keep(ids[0], batch[0])
+                    done += 1
+            except (DatacentricError, OSError, ValueError):
+                self.decoded[todo[done]] = None  # the image being read
+                done += 1
+            todo = todo[done:]
+
     def image(self, sample_id: str) -> np.ndarray | None:
-        """The image of ``sample_id`` as RGB ``uint8`` (None: no dataset, or unreadable),
-        decoded at most once."""
+        """The image of ``sample_id`` as RGB ``uint8``, reduced to ``size`` px on its longest
+        side when larger (None: no dataset, or unreadable), decoded at most once."""
         if self.dataset is None:
             return None
         if sample_id not in self.decoded:
             try:
-                self.decoded[sample_id] = self.dataset.load_images([sample_id], mode="RGB")[0]
+                self._keep(sample_id, self.dataset.load_images([sample_id], mode="RGB")[0])
             except (DatacentricError, OSError, ValueError):
                 self.decoded[sample_id] = None
-        return self.decoded[sample_id]
+        found = self.decoded[sample_id]
+        return None if found is None else found[0]
+
+    def image_size(self, sample_id: str) -> tuple[int, int] | None:
+        """``(width, height)`` of a decoded image (None: not decoded or unreadable)."""
+        found = self.decoded.get(sample_id)
+        return None if found is None else (found[1], found[2])
 
     def given(self, annotation_id: Any) -> _Given | None:
         """``label, x, y, w, h`` of a box of the dataset (None: unknown id or no dataset)."""
@@ -449,6 +500,7 @@ class BoxFigures:
             svg = box_figure_svg(
                 boxes,
                 image=image,
+                image_size=self.image_size(sid),
                 border=border and image is not None,
                 class_note=class_note,
                 size=self.size,

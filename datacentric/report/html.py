@@ -339,10 +339,15 @@ def _as_image(arr: np.ndarray, what: str) -> np.ndarray:
 
 
 def png_data_uri(
-    arr: np.ndarray, *, scale: float = 1.0, optimize: bool = True
+    arr: np.ndarray,
+    *,
+    scale: float = 1.0,
+    size: tuple[int, int] | None = None,
+    optimize: bool = True,
 ) -> tuple[str, int, int]:
-    """An image as a PNG data URI, resized by ``scale``: upscaled nearest-neighbour (crisp
-    pixels), downscaled smoothly. Returns the URI and the PNG's width and height.
+    """An image as a PNG data URI, resized by ``scale`` (or to ``size`` = (width, height)):
+    upscaled nearest-neighbour (crisp pixels), downscaled smoothly. Returns the URI and the
+    PNG's width and height.
 
     Takes the shapes :func:`thumbnail_img` takes. ``optimize`` makes PIL search for the
     smallest encoding: a few percent smaller, several times slower on upscaled images.
@@ -357,8 +362,12 @@ def png_data_uri(
 
     a = _as_image(arr, "png_data_uri")
     h, w = a.shape[:2]
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.LANCZOS
+    if size is None:
+        new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    else:
+        new = (max(1, int(size[0])), max(1, int(size[1])))
+    upscale = new[0] >= w and new[1] >= h
+    resample = Image.Resampling.NEAREST if upscale else Image.Resampling.LANCZOS
     buf = io.BytesIO()
     im = Image.fromarray(a)
     (im if new == (w, h) else im.resize(new, resample)).save(buf, format="PNG", optimize=optimize)

@@ -268,8 +268,11 @@ def _gallery(
     }
 
 
-def _box_figures(owner: str, dataset: Dataset | None, shown: Iterable[pl.DataFrame]) -> BoxFigures:
-    """The box drawer of a report, indexing only the boxes its ``shown`` rows name."""
+def _box_figures(
+    owner: str, dataset: Dataset | None, shown: Iterable[pl.DataFrame], *, decode: bool = True
+) -> BoxFigures:
+    """The box drawer of a report, indexing only the boxes its ``shown`` rows name (and
+    with ``decode``, their images decoded in one pass)."""
     if dataset is not None and not isinstance(dataset, Dataset):
         raise invalid_parameter(
             owner,
@@ -278,13 +281,17 @@ def _box_figures(owner: str, dataset: Dataset | None, shown: Iterable[pl.DataFra
             "the scanned Dataset or None",
             fix="Pass dataset=Dataset.open(root), the dataset the scan ran on, or leave it out.",
         )
+    shown = list(shown)
     ids: list[str] = []
     if dataset is not None and dataset.annotations is not None:
         for rows in shown:
             for col in ("annotation_id", "duplicate_of"):
                 if col in rows.columns:
                     ids += rows[col].drop_nulls().cast(pl.Utf8).to_list()
-    return BoxFigures(dataset, ids)
+    figures = BoxFigures(dataset, ids)
+    if decode:
+        figures.prefetch(sid for rows in shown for sid in rows["sample_id"].cast(pl.Utf8))
+    return figures
 
 
 def _statistics(result: ScanResult) -> list[dict[str, Any]]:
@@ -531,7 +538,7 @@ def render_scan_markdown(
         t: result.flagged(t) for t, n in counts.select("issue_type", "n_flagged").rows() if n
     }
     figures = _box_figures(
-        "render_scan_markdown", dataset, [f.head(top) for f in flagged_by.values()]
+        "render_scan_markdown", dataset, [f.head(top) for f in flagged_by.values()], decode=False
     )
     clean = []
     for t, n_flagged, n_examined in counts.select("issue_type", "n_flagged", "n_examined").rows():

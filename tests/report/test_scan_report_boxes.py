@@ -9,12 +9,15 @@ reaches outside its image; image ``4`` lost its ``c1`` at (2, 2, 12, 12).
 
 from __future__ import annotations
 
+import base64
+import io
 import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import polars as pl
 import pytest
+from PIL import Image
 
 from datacentric.dataset import Dataset
 from datacentric.issues import scan
@@ -76,12 +79,15 @@ def test_badly_located_card_draws_given_and_suggested_box(detection):
     boxes = _boxes(svg)
     assert boxes["given"] == ((11.0, 11.0, 8.0, 12.0), "c1", "b2")
     assert boxes["suggested"] == ((2.0, 2.0, 12.0, 12.0), None, None)  # same class: no label
-    # image pixels via the viewBox (4 px margin at scale 6), the image upscaled 6x
+    # image pixels via the viewBox (4 px margin at scale 6), the image shown 6x
     assert svg.get("viewBox") == f"{-4 / 6:.4g} {-4 / 6:.4g} {40 + 8 / 6:.4g} {40 + 8 / 6:.4g}"
     assert (svg.get("width"), svg.get("height")) == ("248", "248")
     (image,) = svg.iter(f"{SVG}image")
     assert (image.get("width"), image.get("height")) == ("40", "40")
     assert image.get("href", "").startswith("data:image/png;base64,")
+    png = base64.b64decode(image.get("href", "").split(",", 1)[1])
+    assert Image.open(io.BytesIO(png)).size == (40, 40)  # as it is: the browser upscales it
+    assert image.get("style") == "image-rendering:pixelated"  # nearest-neighbour
     assert "given box" in card and "suggested box" in card  # the legend
     assert "box b2 · ObjectLab score 0.067" in card  # caption: the box and the score
     assert "looks badly located" in card  # the finder's detail
@@ -117,18 +123,42 @@ def test_each_box_finder_draws_its_boxes(detection):
 
 def test_each_image_is_decoded_once(detection, monkeypatch):
     result, ds = detection
-    calls: list[str] = []
-    load = ds.load_images
+    decoded: list[str] = []
+    read = ds._image  # what every decoding path of the dataset goes through
 
-    def counting(ids, **kwargs):
-        calls.extend(ids)
-        return load(ids, **kwargs)
+    def counting(path, mode, sample_id=None, resolver=None):
+        decoded.append(sample_id)
+        return read(path, mode, sample_id, resolver)
 
-    monkeypatch.setattr(ds, "load_images", counting)
+    monkeypatch.setattr(ds, "_image", counting)
     doc = render_scan_html(result, dataset=ds)
     # image "1" has a swapped and a badly located box: two figures, one decode
     assert doc.count('aria-label="image 1:') == 2
-    assert sorted(calls) == sorted(set(calls)) == ["0", "1", "2", "4"]
+    assert sorted(decoded) == ["0", "1", "2", "4"]
+
+
+def test_large_images_are_kept_small_and_drawn_in_their_own_pixels():
+    from datacentric.report.boxes import BoxFigures
+
+    classes = ["c0"]
+    images = np.zeros((1, 300, 1200, 3), np.uint8)
+    base = Dataset.from_arrays(images, [None], classes)
+    boxes = pl.DataFrame(
+        {"annotation_id": ["a"], "sample_id": ["0"], "label": ["c0"]}
+        | {"x": [1000.5], "y": [100.0], "w": [150.0], "h": [80.0]}
+    )
+    ds = Dataset(base.manifest, classes, arrays=images, annotations=boxes)
+    figures = BoxFigures(ds)
+    row = {"sample_id": "0", "issue_type": "badly_located_box", "annotation_id": "a"}
+    svg = _svg(figures.figure(row))
+    assert figures.image("0").shape == (60, 240, 3)  # cached at the figure's size
+    assert figures.image_size("0") == (1200, 300)
+    assert _boxes(svg)["given"][0] == (1000.5, 100.0, 150.0, 80.0)
+    (image,) = svg.iter(f"{SVG}image")
+    assert (image.get("width"), image.get("height")) == ("1200", "300")  # the image's pixels
+    assert (svg.get("width"), svg.get("height")) == ("248", "68")  # 1200 px shown as 240
+    png = base64.b64decode(image.get("href", "").split(",", 1)[1])
+    assert Image.open(io.BytesIO(png)).size == (240, 60)  # encoded at the size shown
 
 
 def test_top_bounds_the_cards(detection):
