@@ -429,6 +429,16 @@ class BoxFigures:
         found = self.decoded[sample_id]
         return None if found is None else found[0]
 
+    def any_image(self, sample_id: str) -> np.ndarray | None:
+        """The image for a thumbnail: the cached copy when a figure decoded it, else decoded
+        whole and not kept (None: no dataset, or unreadable)."""
+        if self.dataset is None or sample_id in self.decoded:
+            return self.image(sample_id)
+        try:
+            return self.dataset.load_images([sample_id], mode="RGB")[0]
+        except (DatacentricError, OSError, ValueError):
+            return None
+
     def image_size(self, sample_id: str) -> tuple[int, int] | None:
         """``(width, height)`` of a decoded image (None: not decoded or unreadable)."""
         found = self.decoded.get(sample_id)

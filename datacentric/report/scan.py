@@ -181,7 +181,7 @@ def _extra_fields(
 
 def _thumb(figures: BoxFigures, sample_id: str, cache: dict[str, Markup]) -> Markup:
     if sample_id not in cache:
-        arr = figures.image(sample_id)
+        arr = figures.any_image(sample_id)
         cache[sample_id] = (
             Markup()
             if arr is None
@@ -289,8 +289,13 @@ def _box_figures(
                 if col in rows.columns:
                     ids += rows[col].drop_nulls().cast(pl.Utf8).to_list()
     figures = BoxFigures(dataset, ids)
-    if decode:
-        figures.prefetch(sid for rows in shown for sid in rows["sample_id"].cast(pl.Utf8))
+    if decode:  # the images of the box cards (thumbnails are decoded one by one, not kept)
+        figures.prefetch(
+            str(row["sample_id"])
+            for rows in shown
+            for row in rows.iter_rows(named=True)
+            if is_box_row(row)
+        )
     return figures
 
 
@@ -462,6 +467,12 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
     )
 
 
+def _number(value: Any) -> float | None:
+    """A number of a finder column as a float (None: missing or not a number)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok else None
+
+
 def _box_rows_markdown(shown: pl.DataFrame, figures: BoxFigures) -> list[str]:
     """The worst rows of a box finder: each row's boxes as text, its finder's score."""
     rows = list(shown.iter_rows(named=True))
@@ -475,9 +486,12 @@ def _box_rows_markdown(shown: pl.DataFrame, figures: BoxFigures) -> list[str]:
                 for r in rows
             ],
             "boxes": [figures.text(r) for r in rows],
-            "severity": [r["severity"] for r in rows],
+            "severity": [_number(r["severity"]) for r in rows],
             "score": [
-                r.get("box_score") if r.get("box_score") is not None else r.get("iou") for r in rows
+                _number(r.get("box_score"))
+                if r.get("box_score") is not None
+                else _number(r.get("iou"))
+                for r in rows
             ],
             "detail": [r.get("detail") for r in rows],
         },

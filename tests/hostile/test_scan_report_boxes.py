@@ -81,8 +81,14 @@ def test_suggested_box_columns_of_the_wrong_type_draw_nothing() -> None:
         suggested_y=[True],
         suggested_w=[None],
         suggested_h=[2.0],
+        box_score=["low"],
+        iou=[[0.5]],
     )
     doc = render_scan_html(result)
     assert '<svg class="boxes"' not in doc
     assert "The suggested box is not drawn" in doc
     assert "<b>x</b>" not in doc and "&lt;b&gt;x&lt;/b&gt;" in doc
+    assert "ObjectLab score low" in doc  # shown as it is
+    md = render_scan_markdown(result)
+    assert "→ suggested box not a box (1, True, None, 2.0)" in md
+    assert "| 0.90 |  | found |" in md  # a score that is not a number: an empty cell
