@@ -380,7 +380,16 @@ def describe(constraints: Sequence[object]) -> str:
 
 
 def _received(value: object) -> str:
-    text = repr(value)
+    """``repr(value)`` on one line (an array's or a frame's repr spans several), shortened,
+    and the type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _received(np.zeros((2, 2)))
+    'array([[0., 0.], [0., 0.]]) (ndarray)'
+    """
+    text = " ".join(repr(value).split())
     if len(text) > _MAX_REPR:
         text = text[: _MAX_REPR - 3] + "..."
     return f"{text} ({type(value).__name__})"

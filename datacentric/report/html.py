@@ -46,6 +46,7 @@ __all__ = [
     "heat_table_html",
     "metric_cards",
     "page",
+    "png_data_uri",
     "render",
     "section",
     "severity_badge",
@@ -114,7 +115,9 @@ class Table:
 @dataclass(frozen=True)
 class GalleryItem:
     """One sample in a gallery: thumbnail, id, ``old → new`` labels (``old`` None: shown as
-    unlabeled; ``new`` None: no arrow), text before them, a badge, a detail, a grey line."""
+    ``missing``, "unlabeled" by default; ``new`` None: no arrow), text before them, a badge,
+    a detail, a grey line. ``figure`` (trusted HTML, e.g. a box figure) makes a wide card:
+    the figure above, the text under it, ``caption`` first."""
 
     sample_id: str
     old: Any
@@ -124,6 +127,9 @@ class GalleryItem:
     badge: Markup | None = None
     detail: str | None = None
     extra: str | None = None
+    missing: str = "unlabeled"
+    figure: Markup | None = None
+    caption: str | None = None
 
 
 def page(
@@ -315,6 +321,60 @@ def heat_table_html(frame: pl.DataFrame, value_columns: Sequence[str], **options
     return str(_macro("table")(heat_table(frame, value_columns, **options)))
 
 
+def _as_image(arr: np.ndarray, what: str) -> np.ndarray:
+    """(H, W) or (H, W, 3|4) ``uint8`` from (H, W), (H, W, 1|3|4) or (1, H, W, C); floats in
+    [0, 1] become 0-255."""
+    a = np.asarray(arr)
+    a = a[0] if a.ndim == 4 and a.shape[0] == 1 else a
+    a = a[:, :, 0] if a.ndim == 3 and a.shape[2] == 1 else a
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or a.size == 0:
+        raise InvalidParameterError(
+            f"{what} needs an image of shape (H, W), (H, W, 1|3|4) or (1, H, W, C); "
+            f"received shape {a.shape}."
+        )
+    if a.dtype != np.uint8:
+        f = a.astype(np.float64)
+        a = np.clip(f * 255.0 if np.nanmax(f) <= 1.0 else f, 0, 255).astype(np.uint8)
+    return a
+
+
+def png_data_uri(
+    arr: np.ndarray,
+    *,
+    scale: float = 1.0,
+    size: tuple[int, int] | None = None,
+    optimize: bool = True,
+) -> tuple[str, int, int]:
+    """An image as a PNG data URI, resized by ``scale`` (or to ``size`` = (width, height)):
+    upscaled nearest-neighbour (crisp pixels), downscaled smoothly. Returns the URI and the
+    PNG's width and height.
+
+    Takes the shapes :func:`thumbnail_img` takes. ``optimize`` makes PIL search for the
+    smallest encoding: a few percent smaller, several times slower on upscaled images.
+
+    Examples
+    --------
+    >>> uri, w, h = png_data_uri(np.zeros((8, 6, 3), np.uint8), scale=3)
+    >>> uri.startswith("data:image/png;base64,"), w, h
+    (True, 18, 24)
+    """
+    from PIL import Image
+
+    a = _as_image(arr, "png_data_uri")
+    h, w = a.shape[:2]
+    if size is None:
+        new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    else:
+        new = (max(1, int(size[0])), max(1, int(size[1])))
+    upscale = new[0] >= w and new[1] >= h
+    resample = Image.Resampling.NEAREST if upscale else Image.Resampling.LANCZOS
+    buf = io.BytesIO()
+    im = Image.fromarray(a)
+    (im if new == (w, h) else im.resize(new, resample)).save(buf, format="PNG", optimize=optimize)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"data:image/png;base64,{data}", new[0], new[1]
+
+
 def thumbnail_img(
     arr: np.ndarray, size: int = 96, *, alt: str = "", title: str | None = None
 ) -> str:
@@ -329,28 +389,7 @@ def thumbnail_img(
     >>> img.startswith('<img src="data:image/png;base64,'), 'width="32"' in img, "&lt;id&gt;" in img
     (True, True, True)
     """
-    from PIL import Image
-
-    a = np.asarray(arr)
-    a = a[0] if a.ndim == 4 and a.shape[0] == 1 else a
-    a = a[:, :, 0] if a.ndim == 3 and a.shape[2] == 1 else a
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)) or a.size == 0:
-        raise InvalidParameterError(
-            f"thumbnail_img needs an image of shape (H, W), (H, W, 1|3|4) or (1, H, W, C); "
-            f"received shape {a.shape}."
-        )
-    if a.dtype != np.uint8:
-        f = a.astype(np.float64)
-        a = np.clip(f * 255.0 if np.nanmax(f) <= 1.0 else f, 0, 255).astype(np.uint8)
-    h, w = a.shape[:2]
-    scale = size / max(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.LANCZOS
-    buf = io.BytesIO()
-    Image.fromarray(a).resize(new, resample).save(buf, format="PNG", optimize=True)
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    a = _as_image(arr, "thumbnail_img")
+    uri, w, h = png_data_uri(a, scale=size / max(a.shape[:2]))
     tip = f' title="{esc(title)}"' if title else ""
-    return (
-        f'<img src="data:image/png;base64,{data}" width="{new[0]}" height="{new[1]}" '
-        f'alt="{esc(alt)}"{tip}>'
-    )
+    return f'<img src="{uri}" width="{w}" height="{h}" alt="{esc(alt)}"{tip}>'

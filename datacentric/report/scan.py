@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from datacentric.exceptions import DatacentricError
+from datacentric._validation import invalid_parameter
+from datacentric.dataset import Dataset
+from datacentric.report.boxes import BoxFigures, is_box_row
 from datacentric.report.charts import bar_chart_svg
 from datacentric.report.html import (
     GalleryItem,
@@ -24,7 +27,6 @@ from datacentric.report.html import (
 from datacentric.report.markdown import markdown_header, markdown_table, md_text
 
 if TYPE_CHECKING:
-    from datacentric.dataset import Dataset
     from datacentric.issues.result import ScanResult
 
 __all__ = ["describe_issue_type", "render_scan_html", "render_scan_markdown"]
@@ -146,49 +148,117 @@ def _slice_blocks(
     return blocks
 
 
-def _extra_fields(row: dict[str, Any], sample_cols: set[str]) -> str:
+#: Columns a box card shows in its figure or caption, not again in its grey line.
+_BOX_SHOWN = frozenset(
+    {
+        "annotation_id",
+        "prediction_id",
+        "duplicate_of",
+        "box_score",
+        "iou",
+        "suggested_x",
+        "suggested_y",
+        "suggested_w",
+        "suggested_h",
+    }
+)
+
+
+def _extra_fields(
+    row: dict[str, Any], sample_cols: set[str], skip: frozenset[str] = frozenset()
+) -> str:
     bits = [
         f"{k}: {format_value(v)}"
         for k, v in row.items()
-        if k not in _BASE and k not in sample_cols and v is not None and format_value(v) != ""
+        if k not in _BASE
+        and k not in sample_cols
+        and k not in skip
+        and v is not None
+        and format_value(v) != ""
     ]
     return " · ".join(bits[:4])
 
 
-def _thumb(dataset: Dataset | None, sample_id: str, cache: dict[str, Markup]) -> Markup:
-    if dataset is None:
-        return Markup()
+def _thumb(figures: BoxFigures, sample_id: str, cache: dict[str, Markup]) -> Markup:
     if sample_id not in cache:
-        try:
-            arr = dataset.load_images([sample_id], mode="RGB")
-            cache[sample_id] = Markup(thumbnail_img(arr[0], 96, alt=sample_id, title=sample_id))
-        except (DatacentricError, OSError, ValueError):
-            cache[sample_id] = Markup()
+        arr = figures.any_image(sample_id)
+        cache[sample_id] = (
+            Markup()
+            if arr is None
+            else Markup(thumbnail_img(arr, 96, alt=sample_id, title=sample_id))
+        )
     return cache[sample_id]
 
 
+def _box_caption(row: dict[str, Any]) -> str:
+    """``box b3 · ObjectLab score 0.003``: the box and the finder's own score."""
+    if row.get("annotation_id") is not None:
+        name = f"box {row['annotation_id']}"
+    else:
+        name = f"predicted box {row.get('prediction_id')}"
+    if row.get("box_score") is not None:
+        return f"{name} · ObjectLab score {format_value(row['box_score'])}"
+    if row.get("iou") is not None and row.get("duplicate_of") is not None:
+        return f"{name} · IoU {format_value(row['iou'])} with box {row['duplicate_of']}"
+    return name
+
+
+def _box_labels(row: dict[str, Any], figures: BoxFigures) -> tuple[Any, Any, str]:
+    """``old``, ``new`` and the text for a missing ``old`` of a box card."""
+    given = figures.given(row.get("annotation_id"))
+    old = None if given is None else given[0]
+    new = row.get("suggested_label")
+    if row.get("annotation_id") is None:
+        missing = "no box"
+    elif given is None:
+        missing = "class not known"
+    else:
+        missing = "unlabeled"
+    return old, (new if new is not None and new != old else None), missing
+
+
+def _gallery_item(
+    row: dict[str, Any], sample_cols: set[str], figures: BoxFigures, cache: dict[str, Markup]
+) -> GalleryItem:
+    sid = str(row["sample_id"])
+    badge = Markup(severity_badge(row["severity"]))
+    detail = row.get("detail") or ""
+    if is_box_row(row):
+        old, new, missing = _box_labels(row, figures)
+        return GalleryItem(
+            sample_id=sid,
+            badge=badge,
+            detail=detail,
+            old=old,
+            new=new,
+            prefix="class" if old is not None else None,
+            missing=missing,
+            figure=Markup(figures.figure(row)),
+            caption=_box_caption(row),
+            extra=_extra_fields(row, sample_cols, _BOX_SHOWN),
+        )
+    suggested = row.get("suggested_label")
+    return GalleryItem(
+        sample_id=sid,
+        badge=badge,
+        detail=detail,
+        old=row.get("label"),
+        new=suggested if suggested not in (None, row.get("label")) else None,
+        thumb=_thumb(figures, sid, cache),
+        extra=_extra_fields(row, sample_cols),
+    )
+
+
 def _gallery(
-    result: ScanResult,
-    issue_type: str,
-    dataset: Dataset | None,
+    rows: pl.DataFrame,
+    sample_cols: set[str],
+    figures: BoxFigures,
     top: int,
     cache: dict[str, Markup],
 ) -> dict[str, Any]:
-    """The worst ``top`` samples of an issue type, for the gallery macro."""
-    rows = result.flagged(issue_type)
-    sample_cols = set(result.samples.columns)
+    """The worst ``top`` flagged ``rows`` of an issue type, for the gallery macro."""
     items = [
-        GalleryItem(
-            sample_id=str(row["sample_id"]),
-            old=row.get("label"),
-            new=row.get("suggested_label")
-            if row.get("suggested_label") not in (None, row.get("label"))
-            else None,
-            thumb=_thumb(dataset, str(row["sample_id"]), cache),
-            badge=Markup(severity_badge(row["severity"])),
-            detail=row.get("detail") or "",
-            extra=_extra_fields(row, sample_cols),
-        )
+        _gallery_item(row, sample_cols, figures, cache)
         for row in rows.head(top).iter_rows(named=True)
     ]
     more = rows.height - min(top, rows.height)
@@ -196,6 +266,37 @@ def _gallery(
         "samples": items,
         "more": f"… and {more:,} more flagged (worst shown first)." if more else None,
     }
+
+
+def _box_figures(
+    owner: str, dataset: Dataset | None, shown: Iterable[pl.DataFrame], *, decode: bool = True
+) -> BoxFigures:
+    """The box drawer of a report, indexing only the boxes its ``shown`` rows name (and
+    with ``decode``, their images decoded in one pass)."""
+    if dataset is not None and not isinstance(dataset, Dataset):
+        raise invalid_parameter(
+            owner,
+            "dataset",
+            dataset,
+            "the scanned Dataset or None",
+            fix="Pass dataset=Dataset.open(root), the dataset the scan ran on, or leave it out.",
+        )
+    shown = list(shown)
+    ids: list[str] = []
+    if dataset is not None and dataset.annotations is not None:
+        for rows in shown:
+            for col in ("annotation_id", "duplicate_of"):
+                if col in rows.columns:
+                    ids += rows[col].drop_nulls().cast(pl.Utf8).to_list()
+    figures = BoxFigures(dataset, ids)
+    if decode:  # the images of the box cards (thumbnails are decoded one by one, not kept)
+        figures.prefetch(
+            str(row["sample_id"])
+            for rows in shown
+            for row in rows.iter_rows(named=True)
+            if is_box_row(row)
+        )
+    return figures
 
 
 def _statistics(result: ScanResult) -> list[dict[str, Any]]:
@@ -286,6 +387,9 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
         for col, frame, types, hidden in _slice_blocks(result, by_type)
     ]
     cache: dict[str, Markup] = {}
+    flagged = {t: result.flagged(t) for t in found["issue_type"].to_list()}
+    figures = _box_figures("render_scan_html", dataset, [f.head(top) for f in flagged.values()])
+    sample_cols = set(result.samples.columns)
     galleries = [
         {
             "title": _title(t),
@@ -293,7 +397,7 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
             "intro": describe_issue_type(t),
             "n_flagged": n_flagged,
             "n_examined": n_examined,
-            **_gallery(result, t, dataset, top, cache),
+            **_gallery(flagged[t], sample_cols, figures, top, cache),
         }
         for t, n_flagged, n_examined in found.select("issue_type", "n_flagged", "n_examined").rows()
     ]
@@ -363,12 +467,57 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
     )
 
 
-def render_scan_markdown(result: ScanResult, *, top: int = 12) -> str:
+def _number(value: Any) -> float | None:
+    """A number of a finder column as a float (None: missing or not a number)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if ok else None
+
+
+def _box_rows_markdown(shown: pl.DataFrame, figures: BoxFigures) -> list[str]:
+    """The worst rows of a box finder: each row's boxes as text, its finder's score."""
+    rows = list(shown.iter_rows(named=True))
+    frame = pl.DataFrame(
+        {
+            "sample_id": [str(r["sample_id"]) for r in rows],
+            "box": [
+                str(r["annotation_id"])
+                if r.get("annotation_id") is not None
+                else f"predicted {r.get('prediction_id')}"
+                for r in rows
+            ],
+            "boxes": [figures.text(r) for r in rows],
+            "severity": [_number(r["severity"]) for r in rows],
+            "score": [
+                _number(r.get("box_score"))
+                if r.get("box_score") is not None
+                else _number(r.get("iou"))
+                for r in rows
+            ],
+            "detail": [r.get("detail") for r in rows],
+        },
+        schema_overrides={"score": pl.Float64, "severity": pl.Float64, "detail": pl.Utf8},
+    )
+    lines = ["", markdown_table(frame, formats={"severity": "{:.2f}"}, max_rows=None)]
+    named = any(r.get("annotation_id") is not None for r in rows)
+    if named and not figures.has_boxes:
+        lines.append(
+            "\nGiven boxes are named by id only: pass dataset= (the scanned dataset) for "
+            "their class and coordinates."
+        )
+    return lines
+
+
+def render_scan_markdown(
+    result: ScanResult, *, dataset: Dataset | None = None, top: int = 12
+) -> str:
     """A Markdown report of a scan: summary, per-type worst items, skipped finders.
 
     Parameters
     ----------
     result : ScanResult
+    dataset : Dataset, optional
+        The scanned dataset: the rows of box finders then give the class and coordinates of
+        their given box (``given [11, 11, 8, 12] class c1 → suggested [2, 2, 12, 12]``).
     top : int
         How many of the worst items to list per issue type.
     """
@@ -399,18 +548,27 @@ def render_scan_markdown(result: ScanResult, *, top: int = 12) -> str:
         )
     )
     counts = by_type.sort("n_flagged", "issue_type", descending=[True, False])
+    flagged_by = {
+        t: result.flagged(t) for t, n in counts.select("issue_type", "n_flagged").rows() if n
+    }
+    figures = _box_figures(
+        "render_scan_markdown", dataset, [f.head(top) for f in flagged_by.values()], decode=False
+    )
     clean = []
     for t, n_flagged, n_examined in counts.select("issue_type", "n_flagged", "n_examined").rows():
         if not n_flagged:
             clean.append(t)
             continue
-        flagged = result.flagged(t)
+        flagged = flagged_by[t]
         lines += ["", f"## {md_text(_title(t))}", "", md_text(describe_issue_type(t)), ""]
         lines.append(f"**{n_flagged:,}** flagged of {n_examined:,} examined; worst first:")
-        shown = flagged.head(top).select(
-            "sample_id", "label", "suggested_label", "severity", "detail"
-        )
-        lines += ["", markdown_table(shown, formats={"severity": "{:.2f}"}, max_rows=None)]
+        if any(is_box_row(r) for r in flagged.head(top).iter_rows(named=True)):
+            lines += _box_rows_markdown(flagged.head(top), figures)
+        else:
+            shown = flagged.head(top).select(
+                "sample_id", "label", "suggested_label", "severity", "detail"
+            )
+            lines += ["", markdown_table(shown, formats={"severity": "{:.2f}"}, max_rows=None)]
         if flagged.height > top:
             lines.append(f"\n… and {flagged.height - top:,} more.")
     if clean:

@@ -108,6 +108,7 @@ def test_html_report_thumbnails_when_dataset_given(result, dataset):
     doc = render_scan_html(result, dataset=dataset, top=12)
     _assert_self_contained(doc)
     assert doc.count("data:image/png;base64,") == 5  # five flagged rows, all shown
+    assert '<svg class="boxes"' not in doc and 'class="box-figure"' not in doc
 
 
 def test_html_report_respects_top(result, dataset):
