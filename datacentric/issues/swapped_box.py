@@ -10,6 +10,7 @@ from datacentric.issues._objectlab import (
     flag,
     fmt_box,
     objectlab_scores,
+    suggested_box_columns,
     suggested_scores,
 )
 from datacentric.issues.base import issue_table
@@ -29,7 +30,8 @@ class SwappedBoxFinder(ObjectLabFinder):
     One row per given box (``annotation_id``): ``severity`` is 1 − cleanlab's swap score
     (:func:`cleanlab.object_detection.rank.compute_swap_box_scores`); a box is flagged
     when the score is at most ``threshold``. ``suggested_label`` is the class of the
-    predicted box that overlaps it most (``suggested_score`` its confidence);
+    predicted box that overlaps it most (``suggested_score`` its confidence,
+    ``suggested_x .. suggested_h`` the box);
     ``image_label_quality`` cleanlab's score of the image. Detection datasets with
     ``predicted_boxes`` only.
 
@@ -86,6 +88,10 @@ class SwappedBoxFinder(ObjectLabFinder):
             suggested_score=pl.Series(
                 suggested_scores(s.predicted, s.given_match, [x is not None for x in suggested]),
                 dtype=pl.Float64,
+            ),
+            **suggested_box_columns(
+                s.predicted,
+                np.where([x is not None for x in suggested], s.given_match, -1),
             ),
             image_label_quality=[s.image_quality[x] for x in g["sample_id"].to_list()],
         )

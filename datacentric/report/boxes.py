@@ -8,8 +8,8 @@ in ``suggested_x .. suggested_h``). :class:`BoxFigures` looks the given boxes up
 dataset's annotation table, decodes each image once (cached by ``sample_id``) and draws:
 
 - the **given** box: solid, blue, its class;
-- the **suggested** box: dashed, orange, the suggested class when it differs (a swapped box
-  has a suggested class but no box: the class is written under the given box);
+- the **suggested** box: dashed, orange, the suggested class when it differs (a swapped box:
+  the predicted box that gives the other class);
 - the **repeated** box of a duplicate pair: dotted, purple, its id and class;
 - the **image border** (``box_geometry``): a dark line, the canvas grown to show the part
   of the box outside.

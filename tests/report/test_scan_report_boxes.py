@@ -98,8 +98,8 @@ def test_each_box_finder_draws_its_boxes(detection):
     doc = render_scan_html(result, dataset=ds)
     swapped = _boxes(_svg(_cards(doc, "swapped_box")[0]))
     assert swapped["given"] == ((22.0, 20.0, 14.0, 14.0), "c1", "b3")
-    assert "suggested" not in swapped  # a suggested class, no suggested box
-    assert "→ c2" in _cards(doc, "swapped_box")[0] and "suggested class" in doc
+    # the predicted box that sees another class, with that class
+    assert swapped["suggested"] == ((22.0, 20.0, 14.0, 14.0), "c2", None)
 
     dup = _boxes(_svg(_cards(doc, "duplicate_box")[0]))
     assert dup["given"] == ((2.5, 2.0, 12.0, 11.5), "c0", "d0")
@@ -200,7 +200,8 @@ def test_markdown_lists_given_and_suggested_boxes(detection, tmp_path):
     md = render_scan_markdown(result, dataset=ds)
     assert "| sample_id | box | boxes | severity | score | detail |" in md
     assert r"| b2 | given \[11, 11, 8, 12\] class c1 → suggested \[2, 2, 12, 12\] |" in md
-    assert r"| b3 | given \[22, 20, 14, 14\] class c1 → suggested class c2 |" in md
+    swapped = r"| b3 | given \[22, 20, 14, 14\] class c1 → suggested \[22, 20, 14, 14\] class c2 |"
+    assert swapped in md
     assert (
         r"| d0 | given \[2.5, 2, 12, 11.5\] class c0 repeats box b0 \[2, 2, 12, 12\] class c0 |"
         in md
