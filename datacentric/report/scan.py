@@ -75,21 +75,26 @@ def _title(issue_type: str) -> str:
     return issue_type.replace("_", " ").capitalize()
 
 
-def _class_counts(result: ScanResult) -> tuple[dict[str, int], list[str], str]:
+def _class_counts(
+    result: ScanResult, dataset: Dataset | None = None
+) -> tuple[dict[str, int], list[str], str]:
+    """Per class: the imbalance finder's counts when it ran; else the labels of the samples
+    (the boxes of a detection dataset, when it is given)."""
     stats = result.statistics.get("imbalance") or {}
     counts = stats.get("class_counts")
     if counts:
         where = stats.get("counted_split")
         rare = [*stats.get("rare_classes", []), *stats.get("empty_classes", [])]
         return {str(k): int(v) for k, v in counts.items()}, rare, f"split: {where or 'all'}"
-    vc = result.samples["label"].value_counts()
+    boxes = dataset.annotations if dataset is not None else None
+    vc = (boxes if boxes is not None else result.samples)["label"].value_counts()
     seen = {str(k): int(v) for k, v in vc.iter_rows() if k is not None}
     ordered = {c: seen.get(c, 0) for c in result.classes}
     ordered.update({k: v for k, v in seen.items() if k not in ordered})
     nonzero = sorted(v for v in ordered.values() if v > 0)
     median = nonzero[len(nonzero) // 2] if nonzero else 0
     rare = [k for k, v in ordered.items() if v < 0.5 * median]
-    return ordered, rare, "all samples"
+    return ordered, rare, "all boxes" if boxes is not None else "all samples"
 
 
 def _overview(result: ScanResult) -> tuple[pl.DataFrame, dict[str, Any], dict[str, str]]:
@@ -372,7 +377,7 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
     counts = by_type.sort("n_flagged", "issue_type", descending=[True, False])
     found = counts.filter(pl.col("n_flagged") > 0)
     clean = counts.filter(pl.col("n_flagged") == 0)["issue_type"].to_list()
-    class_counts, rare, where = _class_counts(result)
+    class_counts, rare, where = _class_counts(result, dataset)
     rare_note = (
         f"Rare classes, highlighted: {', '.join(rare)}."
         if rare
@@ -451,7 +456,7 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
                 bar_chart_svg(
                     list(class_counts),
                     list(class_counts.values()),
-                    title=f"Samples per class ({where})",
+                    title=f"{'Boxes' if where == 'all boxes' else 'Samples'} per class ({where})",
                     highlight=set(rare),
                 )
             ),
@@ -533,7 +538,7 @@ def render_scan_markdown(
             max_rows=None,
         )
     )
-    class_counts, rare, where = _class_counts(result)
+    class_counts, rare, where = _class_counts(result, dataset)
     lines += ["", f"## Class distribution ({md_text(where)})", ""]
     lines.append(
         markdown_table(

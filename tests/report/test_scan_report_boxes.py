@@ -257,3 +257,14 @@ def test_hostile_labels_and_ids_are_escaped():
     assert boxes["suggested"] == ((3.0, 4.0, 5.0, 6.0), "c1", None)
     md = render_scan_markdown(result, dataset=ds)
     assert "<script" not in md and "&lt;script&gt;" in md
+
+
+def test_class_chart_counts_boxes_on_a_detection_dataset(detection):
+    """Without the imbalance finder the chart counted sample labels: all null on detection."""
+    result, ds = detection
+    doc = render_scan_html(result, dataset=ds)
+    assert "Boxes per class (all boxes)" in doc
+    md = render_scan_markdown(result, dataset=ds)
+    counts = ds.annotations["label"].value_counts().sort("label").rows()
+    for label, n in counts:  # c0 9, c1 7, c2 8 in the check context
+        assert f"| {label} | {n} |" in md
