@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from datacentric._io import ensure_writable
+from datacentric._io import atomic_write, ensure_writable
 from datacentric.cli._common import console, esc, user_errors
 from datacentric.cli._options import ADDRESS, CACHE, ENGINE, REV, WORKERS, engine_kwargs
 from datacentric.cli.data import _open_any
@@ -59,7 +59,9 @@ def scan_cmd(
         None,
         "--predicted-boxes",
         help="Detection datasets: out-of-sample predicted boxes, a .parquet with sample_id, "
-        "label, x, y, w, h, score (for overlooked_box, badly_located_box, swapped_box).",
+        "label, x, y, w, h, score (for overlooked_box, badly_located_box, swapped_box); "
+        "without it (and with --cv) the default detector is cross-validated for them and "
+        "saved as predicted_boxes.parquet next to --out.",
     ),
     engine: str | None = ENGINE,
     workers: str | None = WORKERS,
@@ -114,6 +116,14 @@ def scan_cmd(
         dest = predictions_out or out.parent / "predictions.npz"
         result.predictions.save(dest)
         console.print(f"Saved the predictions it used to [bold]{esc(dest)}[/]")
+    boxes_from = str(result.meta.get("predicted_boxes") or "")
+    if result.predicted_boxes is not None and boxes_from.startswith("cross-validation"):
+        dest = out.parent / "predicted_boxes.parquet"
+        atomic_write(dest, lambda tmp: result.predicted_boxes.write_parquet(tmp))
+        console.print(
+            f"Saved the cross-validated predicted boxes to [bold]{esc(dest)}[/] (reuse them with "
+            "--predicted-boxes)"
+        )
     if report is not None:
         result.report(report, dataset=ds)
         console.print(f"Report: [bold]{esc(report)}[/]")

@@ -62,7 +62,10 @@ class ScanResult:
         order; kept in memory only (``save`` does not write them: see
         ``Predictions.save``).
     meta : dict
-        Dataset root and version, where predictions came from, when.
+        Dataset root and version, where predictions (and predicted boxes) came from, when.
+    predicted_boxes : polars.DataFrame or None
+        Detection scans: the predicted boxes the box finders used (given or
+        cross-validated); kept in memory only, like ``predictions``.
     """
 
     issues: pl.DataFrame
@@ -74,6 +77,7 @@ class ScanResult:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     predictions: Any = field(default=None, repr=False, compare=False)
+    predicted_boxes: Any = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ views
     def to_polars(self) -> pl.DataFrame:

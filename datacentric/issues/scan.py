@@ -112,8 +112,10 @@ def scan(
         Default: every registered finder with default parameters.
     annotations : polars.DataFrame, optional
         Several labels per sample (``sample_id, annotator, label``) for agreement checks.
-    recipe : ModelRecipe, optional
-        The fixed model recipe used for cross-validation (default: the small CNN).
+    recipe : ModelRecipe or DetectorRecipe, optional
+        The fixed model recipe used for cross-validation (default: the small CNN; on a
+        detection dataset a :class:`~datacentric.train.DetectorRecipe`, default
+        :class:`~datacentric.train.CenterNetRecipe`).
     cross_validate : {"auto", True, False}
         Compute out-of-sample pred_probs and embeddings by K-fold cross-validation when a
         selected finder needs them and they were not given (``"auto"``), always, or never.
@@ -139,10 +141,14 @@ def scan(
         data, recipe, folds and seed cached under ``<root>/.datacentric/cache/cv/``.
     predicted_boxes : polars.DataFrame or path, optional
         Detection datasets: out-of-sample predicted boxes (``sample_id, label, x, y, w, h,
-        score``; see :func:`~datacentric.dataset.predicted_boxes.read_predicted_boxes`) for the
-        ``overlooked_box``, ``badly_located_box`` and ``swapped_box`` finders. The box
-        finders (they require ``boxes``) are left out of the default finders of a
-        classification dataset, so its scan is unchanged.
+        score``; see :func:`~datacentric.dataset.read_predicted_boxes`) for the
+        ``overlooked_box``, ``badly_located_box`` and ``swapped_box`` finders. When they
+        are missing and such a finder (or one needing embeddings) is selected, a detection
+        scan cross-validates the detector recipe (:func:`~datacentric.train.
+        cross_val_predict_boxes`, ``folds`` folds over the images) for the predicted boxes
+        and per-image embeddings (``cross_validate`` as for pred_probs; given boxes or
+        embeddings are kept). The box finders (they require ``boxes``) are left out of the
+        default finders of a classification dataset, so its scan is unchanged.
 
     Returns
     -------
@@ -223,12 +229,21 @@ def _scan(
     do_cv = cross_validate is True or (
         cross_validate == "auto" and needs_model and (pred_probs is None or embeddings is None)
     )
+    # detection: the default detector, cross-validated, gives the missing predicted boxes and
+    # embeddings (given predicted boxes win)
+    needs_boxes = any("predicted_boxes" in f.requires for f in chosen) and predicted_boxes is None
+    needs_emb = any("embeddings" in f.requires for f in chosen) and embeddings is None
+    do_box_cv = ds.task == "detection" and (
+        cross_validate is True or (cross_validate == "auto" and (needs_boxes or needs_emb))
+    )
+    box_source = "given" if predicted_boxes is not None else None
+    detector = _detector(recipe) if do_box_cv else None
     stats: pl.DataFrame | None = None
     model_ds = ds
     excluded = pl.DataFrame(schema={"sample_id": pl.Utf8, "image": pl.Utf8, "reason": pl.Utf8})
-    checked = do_cv and has_labels
+    checked = (do_cv and has_labels) or do_box_cv
     if checked:
-        from datacentric.train import cross_val_predict
+        from datacentric.train import cross_val_predict, cross_val_predict_boxes
 
         # One streaming pass finds the images the model cannot read (the image statistics
         # when a finder needs them anyway): they are left out of training and prediction,
@@ -251,16 +266,29 @@ def _scan(
             if embeddings is not None:
                 embeddings = check_embeddings(embeddings, len(ds))[keep]
         t0 = time.perf_counter()
-        preds = cross_val_predict(
-            model_ds, recipe, folds=folds, seed=seed, progress=progress, engine=eng, cache=cache
-        )
-        timings["cross_validation"] = time.perf_counter() - t0
-        order = _align(list(preds.sample_ids), model_ds, "cross-validated predictions")
-        if pred_probs is None:
-            pred_probs = preds.pred_probs[order]
-            source = f"cross-validation ({folds} folds, {getattr(recipe, 'name', 'small_cnn')})"
-        if embeddings is None:
-            embeddings = preds.embeddings[order]
+        if detector is not None:
+            boxes = cross_val_predict_boxes(
+                model_ds, detector, folds=folds, seed=seed, progress=progress, engine=eng,
+                cache=cache,
+            )  # fmt: skip
+            timings["cross_validation"] = time.perf_counter() - t0
+            if predicted_boxes is None:
+                predicted_boxes = boxes.boxes
+                box_source = f"cross-validation ({folds} folds, {detector.name})"
+            if embeddings is None:  # BoxPredictions are in model_ds's manifest order
+                embeddings = boxes.embeddings
+        else:
+            preds = cross_val_predict(
+                model_ds, recipe, folds=folds, seed=seed, progress=progress, engine=eng,
+                cache=cache,
+            )  # fmt: skip
+            timings["cross_validation"] = time.perf_counter() - t0
+            order = _align(list(preds.sample_ids), model_ds, "cross-validated predictions")
+            if pred_probs is None:
+                pred_probs = preds.pred_probs[order]
+                source = f"cross-validation ({folds} folds, {getattr(recipe, 'name', 'small_cnn')})"
+            if embeddings is None:
+                embeddings = preds.embeddings[order]
     if excluded.height:  # integrity sees every row, the other finders the readable ones
         ctx_all = ScanContext(
             ds,
@@ -330,6 +358,7 @@ def _scan(
         "n_samples": len(ds),
         "predictions": source,
         "embeddings": "given or cross-validation" if embeddings is not None else None,
+        "predicted_boxes": box_source,
         # images left out of the model (None: not checked, no model was trained)
         "n_excluded": excluded.height if checked else None,
         "excluded": excluded.select("sample_id", "reason").to_dicts() if checked else None,
@@ -342,8 +371,26 @@ def _scan(
         emb = embeddings if embeddings is not None else np.zeros((len(model_ds), 0), np.float32)
         used = Predictions(model_ds.sample_ids, pred_probs, emb, classes=list(ds.classes))
     return ScanResult(
-        issues, samples, list(ds.classes), skipped, statistics, timings, params, meta, used
-    )
+        issues, samples, list(ds.classes), skipped, statistics, timings, params, meta, used,
+        predicted_boxes=ctx.predicted_boxes,
+    )  # fmt: skip
+
+
+def _detector(recipe: Any) -> Any:
+    """The detector a detection scan cross-validates: ``recipe``, or the default one."""
+    from datacentric.train.detector import DetectorRecipe
+
+    if recipe is None:
+        from datacentric.train.centernet import CenterNetRecipe
+
+        return CenterNetRecipe()
+    if not isinstance(recipe, DetectorRecipe):
+        raise InvalidParameterError(
+            f"scan: parameter recipe must be a DetectorRecipe for a detection dataset, received "
+            f"{type(recipe).__name__} (a classification recipe). Pass recipe=None for the "
+            "default CenterNetRecipe, or a detector recipe."
+        )
+    return recipe
 
 
 def _reads_image_stats(finders: Sequence[IssueFinder]) -> bool:
