@@ -16,7 +16,7 @@ Examples
 from datacentric.slices.clusters import error_clusters
 from datacentric.slices.compare import compare
 from datacentric.slices.detection import detection_metrics, evaluate_detection
-from datacentric.slices.detection_verdict import detection_seed_verdict
+from datacentric.slices.detection_verdict import detection_seed_summary, detection_seed_verdict
 from datacentric.slices.discover import DiscoveryResult, discover, discover_dataset
 from datacentric.slices.evaluate import evaluate, prediction_frame
 from datacentric.slices.gate import GateResult, check
@@ -43,6 +43,7 @@ __all__ = [
     "check",
     "compare",
     "detection_metrics",
+    "detection_seed_summary",
     "detection_seed_verdict",
     "discover",
     "discover_dataset",

@@ -17,6 +17,7 @@ overall draw also serves the box slices). One evaluation of 75 demo images takes
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import Any
 
@@ -35,20 +36,28 @@ from datacentric.slices.detection import (
 )
 from datacentric.slices.evaluate import SlicesArg
 from datacentric.slices.metrics import OVERALL
-from datacentric.slices.seeds import VERDICT_SCHEMA, _interval, bootstrap_p
+from datacentric.slices.seeds import SUMMARY_SCHEMA, VERDICT_SCHEMA, _interval, bootstrap_p
 
-__all__ = ["detection_seed_verdict"]
+__all__ = ["detection_seed_summary", "detection_seed_verdict"]
 
 TEST_BOTH = "bootstrap over seeds × images"
 TEST_IMAGES = "bootstrap over images only (1 seed on a side: seed noise not measured)"
 
 
-def _runs(runs: Any, ds: Dataset, name: str) -> list[pl.DataFrame]:
+def _runs(runs: Any, ds: Dataset, name: str, owner: str) -> list[pl.DataFrame]:
     """One predicted-box table per seed (a single table or path is one seed)."""
+    if ds.task != "detection":
+        raise invalid_parameter(
+            owner,
+            "ds",
+            f"a {ds.task} dataset",
+            "a detection dataset (with boxes)",
+            fix="Use datacentric.slices.seed_verdict / seed_summary for classification.",
+        )
     items = list(runs) if isinstance(runs, (list, tuple)) else [runs]
     if not items:
         raise invalid_parameter(
-            "detection_seed_verdict",
+            owner,
             name,
             "an empty list",
             "one predicted-box table (or .parquet path) per training seed",
@@ -155,62 +164,117 @@ def detection_seed_verdict(
     >>> v.select("slice", pl.col("before", "after").round(3), "verdict").rows()
     [('overall', 0.505, 0.901, 'improved')]
     """
-    truth, m, resolved = detection_split(ds, slices, split, "detection_seed_verdict")
+    owner = "detection_seed_verdict"
+    sides = [_runs(before, ds, "before", owner), _runs(after, ds, "after", owner)]
+    s_before, s_after = len(sides[0]), len(sides[1])
+    test = TEST_BOTH if min(s_before, s_after) >= 2 else TEST_IMAGES
+    rows: list[dict[str, Any]] = []
+    for name, n, point, draws in _bootstrap(
+        ds, sides, slices, split, metric, n_boot, seed, precision, box_slices,
+        "detection_seed_verdict",
+    ):  # fmt: skip
+        row: dict[str, Any] = {
+            "slice": name,
+            "metric": metric,
+            "n": n,
+            "seeds_before": s_before,
+            "seeds_after": s_after,
+            "verdict": "empty",
+            "low_support": n < min_n,
+            "test": test,
+        }
+        if point is None:
+            rows.append(row)
+            continue
+        # a resample can lack every true box of a box slice (NaN): such draws are left out
+        keep = np.isfinite(draws[0]) & np.isfinite(draws[1])
+        da, db = draws[0][keep], draws[1][keep]
+        d = db - da
+        b_mean, a_mean = float(point[0].mean()), float(point[1].mean())
+        diff = a_mean - b_mean
+        lo, hi = _interval(d, level, (-1.0, 1.0))
+        verdict = "no significant change"
+        if abs(diff) >= min_effect and (lo > 0 or hi < 0):
+            verdict = "improved" if lo > 0 else "regressed"
+        before_ci = _interval(da, level, (0.0, 1.0))
+        after_ci = _interval(db, level, (0.0, 1.0))
+        rows.append(
+            row
+            | {
+                "before": b_mean,
+                "before_low": before_ci[0],
+                "before_high": before_ci[1],
+                "after": a_mean,
+                "after_low": after_ci[0],
+                "after_high": after_ci[1],
+                "diff": diff,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_value": bootstrap_p(d),
+                "verdict": verdict,
+            }
+        )
+    out = pl.DataFrame(rows, schema=VERDICT_SCHEMA)
+    return pl.concat([out.head(1), out.slice(1).sort("diff", "slice", nulls_last=True)])
+
+
+def _bootstrap(
+    ds: Dataset,
+    sides: list[list[pl.DataFrame]],
+    slices: SlicesArg,
+    split: str | None,
+    metric: str,
+    n_boot: int,
+    seed: int,
+    precision: float,
+    box_slices: bool,
+    owner: str,
+) -> Iterator[tuple[str, int, list[np.ndarray] | None, list[np.ndarray]]]:
+    """Per slice: its name, its images, each side's per-seed values on all its images
+    (``None`` for an image slice without images or true boxes; box slices without true boxes
+    are left out) and each side's ``n_boot`` bootstrap means (images resampled with one draw
+    shared by the sides, seeds resampled per side with widened offsets; NaN where a draw
+    had no true box of the slice)."""
+    truth, m, resolved = detection_split(ds, slices, split, owner)
     rname = _precision_level_name(float(precision))
     if metric not in ("map", "map50", rname):
         raise invalid_parameter(
-            "detection_seed_verdict",
+            owner,
             "metric",
             metric,
             f"'map', 'map50' or {rname!r}",
             fix="Pass one of those (per-class AP is read through the box_class= slices).",
         )
-    sides = [_runs(before, ds, "before"), _runs(after, ds, "after")]
     ids = m["sample_id"].to_list()
     inputs = [[_CocoInputs(truth, p, ds.classes, ids) for p in side] for side in sides]
-    s_before, s_after = len(sides[0]), len(sides[1])
-    test = TEST_BOTH if min(s_before, s_after) >= 2 else TEST_IMAGES
     rng = np.random.default_rng(seed)
-    level_f = float(precision)
+    level = float(precision)
 
     def values(images: np.ndarray) -> list[list[dict[tuple[str, str], float]]]:
-        """The summaries of every seed of both sides on ``images``."""
+        """The summaries of every seed of every side on ``images``."""
         return [
-            [_summaries(_coco_precision(*x.coco(images)), ds.classes, level_f) for x in side]
+            [_summaries(_coco_precision(*x.coco(images)), ds.classes, level) for x in side]
             for side in inputs
         ]
 
     # image groups: everything (with the box slices), then each image slice
-    everything = np.arange(len(ids))
-    groups: list[tuple[np.ndarray, list[tuple[str, str]]]] = []
     box_keys: list[tuple[str, str]] = [(OVERALL, "")]
     if box_slices:
         box_keys += [(f"box_area={a}", f"area={a}") for a in AREAS]
         box_keys += [(f"box_class={c}", f"class={c}") for c in ds.classes]
-    groups.append((everything, box_keys))
+    groups: list[tuple[np.ndarray, list[tuple[str, str]]]] = [(np.arange(len(ids)), box_keys)]
     for sl in resolved:
         mask = sl.mask(m).fill_null(False).to_numpy()
         groups.append((np.flatnonzero(mask), [(sl.name, "")]))
-
-    rows: list[dict[str, Any]] = []
     for images, keys in groups:
         base = values(images) if len(images) else None
-        draws: list[list[list[dict[tuple[str, str], float]]]] = []
-        if len(images):
-            for _ in range(int(n_boot)):
-                draws.append(values(rng.choice(images, size=len(images))))
-        seed_picks = [rng.integers(0, s, size=(int(n_boot), s)) for s in (s_before, s_after)]
+        draws = (
+            [values(rng.choice(images, size=len(images))) for _ in range(n_boot)]
+            if len(images)
+            else []
+        )
+        picks = [rng.integers(0, len(side), size=(n_boot, len(side))) for side in inputs]
         for name, key in keys:
-            row: dict[str, Any] = {
-                "slice": name,
-                "metric": metric,
-                "n": len(images),
-                "seeds_before": s_before,
-                "seeds_after": s_after,
-                "verdict": "empty",
-                "low_support": len(images) < min_n,
-                "test": test,
-            }
             point = (
                 [np.array([v[(key, metric)] for v in side]) for side in base]
                 if base is not None
@@ -218,40 +282,89 @@ def detection_seed_verdict(
             )
             if point is None or any(np.isnan(p).any() for p in point):
                 if key == "":  # an image slice without images or true boxes: empty
-                    rows.append(row)
+                    yield name, len(images), None, []
                 continue  # a box slice without true boxes is left out (as in evaluation)
             side_draws = []
-            for j in range(2):
+            for j, side in enumerate(inputs):
                 per_seed = np.array([[d[j][k][(key, metric)] for d in draws]
-                                     for k in range(len(inputs[j]))])  # fmt: skip
+                                     for k in range(len(side))])  # fmt: skip
                 wide = _widened(per_seed)  # seeds × draws
-                picks = seed_picks[j]
-                side_draws.append(np.take_along_axis(wide.T, picks, axis=1).mean(axis=1))
-            # a resample can lack every true box of a box slice (NaN): such draws are left out
-            keep = np.isfinite(side_draws[0]) & np.isfinite(side_draws[1])
-            da, db = side_draws[0][keep], side_draws[1][keep]
-            d = db - da
-            b_mean, a_mean = float(point[0].mean()), float(point[1].mean())
-            diff = a_mean - b_mean
-            lo, hi = _interval(d, level, (-1.0, 1.0))
-            verdict = "no significant change"
-            if abs(diff) >= min_effect and (lo > 0 or hi < 0):
-                verdict = "improved" if lo > 0 else "regressed"
-            rows.append(
-                row
-                | {
-                    "before": b_mean,
-                    "before_low": _interval(da, level, (0.0, 1.0))[0],
-                    "before_high": _interval(da, level, (0.0, 1.0))[1],
-                    "after": a_mean,
-                    "after_low": _interval(db, level, (0.0, 1.0))[0],
-                    "after_high": _interval(db, level, (0.0, 1.0))[1],
-                    "diff": diff,
-                    "ci_low": lo,
-                    "ci_high": hi,
-                    "p_value": bootstrap_p(d),
-                    "verdict": verdict,
-                }
-            )
-    out = pl.DataFrame(rows, schema=VERDICT_SCHEMA)
-    return pl.concat([out.head(1), out.slice(1).sort("diff", "slice", nulls_last=True)])
+                side_draws.append(np.take_along_axis(wide.T, picks[j], axis=1).mean(axis=1))
+            yield name, len(images), point, side_draws
+
+
+@validate_call(
+    {
+        "ds": [Dataset],
+        "split": [str, None],
+        "metric": [str],
+        "level": [Interval(Real, 0, 1, closed="neither")],
+        "n_boot": [Interval(Integral, 100, None, closed="left")],
+        "min_n": [Interval(Integral, 0, None, closed="left")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "precision": [Interval(Real, 0, 1, closed="right")],
+        "box_slices": [bool],
+    }
+)
+def detection_seed_summary(
+    ds: Dataset,
+    runs: Any,
+    slices: SlicesArg = None,
+    *,
+    split: str | None = "test",
+    metric: str = "map",
+    level: float = 0.95,
+    n_boot: int = 200,
+    min_n: int = 30,
+    seed: int = 0,
+    precision: float = 0.9,
+    box_slices: bool = True,
+) -> pl.DataFrame:
+    """Per slice: a detector's mean mAP over its training seeds, with an interval over seeds
+    and images (the detection twin of :func:`~datacentric.slices.seed_summary`).
+
+    ``runs`` is one predicted-box table (or ``.parquet`` path) per training seed; the other
+    parameters are those of :func:`detection_seed_verdict`.
+
+    Returns
+    -------
+    polars.DataFrame
+        :data:`~datacentric.slices.seeds.SUMMARY_SCHEMA` (``slice, metric, n, seeds, mean,
+        ci_low, ci_high, seed_min, seed_max, low_support``), overall first, then the slices
+        worst mean first.
+
+    Examples
+    --------
+    >>> ds = Dataset(pl.DataFrame({"sample_id": [str(i) for i in range(40)],
+    ...     "image": [f"{i}.png" for i in range(40)], "label": [None] * 40,
+    ...     "split": ["test"] * 40}), ["cat"], annotations=pl.DataFrame({
+    ...     "annotation_id": [str(i) for i in range(40)], "sample_id": [str(i) for i in range(40)],
+    ...     "label": ["cat"] * 40, "x": [0.0] * 40, "y": [0.0] * 40, "w": [40.0] * 40,
+    ...     "h": [40.0] * 40}))
+    >>> found = ds.annotations.drop("annotation_id").with_columns(score=pl.lit(0.9))
+    >>> s = detection_seed_summary(ds, [found.head(20), found.head(30)], metric="map50",
+    ...                            n_boot=100, box_slices=False)
+    >>> s.select("slice", "seeds", pl.col("mean", "seed_min", "seed_max").round(3)).rows()
+    [('overall', 2, 0.629, 0.505, 0.752)]
+    """
+    side = _runs(runs, ds, "runs", "detection_seed_summary")
+    rows: list[dict[str, Any]] = []
+    for name, n, point, draws in _bootstrap(
+        ds, [side], slices, split, metric, n_boot, seed, precision, box_slices,
+        "detection_seed_summary",
+    ):  # fmt: skip
+        row: dict[str, Any] = {"slice": name, "metric": metric, "n": n, "seeds": len(side),
+                               "low_support": n < min_n}  # fmt: skip
+        if point is not None:
+            d = draws[0][np.isfinite(draws[0])]
+            lo, hi = _interval(d, level, (0.0, 1.0))
+            row |= {
+                "mean": float(point[0].mean()),
+                "ci_low": lo,
+                "ci_high": hi,
+                "seed_min": float(point[0].min()),
+                "seed_max": float(point[0].max()),
+            }
+        rows.append(row)
+    out = pl.DataFrame(rows, schema=SUMMARY_SCHEMA)
+    return pl.concat([out.head(1), out.slice(1).sort("mean", "slice", nulls_last=True)])
