@@ -102,3 +102,21 @@ def test_splits_none_answers_every_split_and_unknown_rows_are_listed(tmp_path: P
     r = simulate_review(ds, queue, truth, accuracy=1.0, splits=None, reviewer="sim-2")
     assert r.relabels["sample_id"].to_list() == ["1"] and r.not_in_dataset == ["9"]
     assert r.source == "sim-2"
+
+
+def test_the_cli_hook_answers_from_the_demo_ground_truth(tmp_path: Path) -> None:
+    """``datacentric loop --simulated-review``'s hook: the demo's planted errors set right."""
+    from datacentric.cli.loop import _simulated_reviewer
+    from datacentric.datasets import load_demo, load_ground_truth
+
+    root = tmp_path / "demo"
+    load_demo(root)
+    truth = load_ground_truth(root)
+    noisy = truth.filter(pl.col("is_label_noise")).head(5)
+    hook = _simulated_reviewer(root, 1.0, 0)
+    ds = Dataset.open(root)
+    r = hook(ds, noisy.select("sample_id"))
+    assert r.backend == "simulated" and r.relabels.height == 5
+    want = dict(noisy.select("sample_id", "true_label").rows())
+    assert dict(r.relabels.select("sample_id", "new").rows()) == want
+    assert set(ds.changes(r.version)["source"]) == {"simulated-reviewer"}
