@@ -196,3 +196,9 @@ def test_the_review_queue_answered_before_retraining(tmp_path: Path) -> None:
     queued_flips = set(queue["sample_id"]) & set(flipped) & train
     assert queued_flips and all(head[s] == truth[int(s)] for s in queued_flips)
     assert "review" in it1.record["timings_s"]
+    # the report says who answered the queue, and that it was simulated
+    text = ExperimentLog(root).report(tmp_path / "r.md").read_text()
+    assert (
+        f"answered before retraining by simulated 'simulated-reviewer' (iteration 1: "
+        f"{changes.height} of {queue.height} applied): a SIMULATED reviewer"
+    ) in text
