@@ -406,7 +406,7 @@ def _queue_intro(summary: Mapping[str, Any] | None) -> str:
     )
 
 
-def _answered(records: list[Mapping[str, Any]]) -> str:
+def _answered(records: Sequence[Mapping[str, Any]]) -> str:
     """Who answered the review queues before retraining (``run_loop(review=...)``), if anyone."""
     rows = [(r["iteration"], r["review_answered"]) for r in records if r.get("review_answered")]
     if not rows:
