@@ -18,6 +18,12 @@ test labels are the true ones, see ``docs/demo-data.md``) the SAME fixed recipe
     rows; the test split is never edited (checked: identical rows before and after).
     Iteration 0 of the loop is exactly (a) (same recipe, seed and rows), so (a) is read
     from it; an independent training of (a) for the first seed checks that;
+(b') ``loop_reviewed``: the same loop with its review queue answered (issue 16): in each fix
+    iteration, after the automatic fixes, ``simulate_review`` answers the queued train
+    samples from the demo's ground truth (reviewer accuracy 0.95, ``--reviewer-accuracy``),
+    applied through the same step as a FiftyOne pull (lineage source
+    ``simulated-reviewer``), and the recipe is retrained on the result
+    (``run_loop(..., review=...)``); no interventions in this arm;
 (c) ``oracle``: the train split with every label set to the ground-truth ``true_label``
     (``ds.relabel`` on a copy in a temp dir); all other rows unchanged — planted duplicates
     and train/test leak copies are left as shipped;
@@ -78,7 +84,8 @@ TARGET_CI_LOWER = 0.5  # issue 16: the interval's lower bound above this
 LOOP_SEEDS = 3  # training seeds per loop iteration (run_loop(seeds=...), the CLI default)
 MIN_N_WORST = 30  # the worst slice is chosen among slices with at least this many test rows
 N_BOOT = 4000
-METHODS = ["noisy", "loop", "oracle", "oracle_same_rows", "cleanlearning"]
+REVIEWER_ACCURACY = 0.95  # the simulated reviewer's (simulate_review's default)
+METHODS = ["noisy", "loop", "loop_reviewed", "oracle", "oracle_same_rows", "cleanlearning"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -193,14 +200,31 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
 
     from datacentric.dataset import Dataset
     from datacentric.datasets import load_ground_truth
+    from datacentric.integrations.review import simulate_review
     from datacentric.loop import ExperimentLog, run_loop
 
+    reviewed = bool(getattr(args, "reviewed", False))
     tmp = Path(tempfile.mkdtemp(prefix="bench_loop_loop_"))
     try:
         root = _copy_demo(args.demo, tmp / "demo")
         shipped = Dataset.open(root)
         shipped_version = shipped.version
         test_ids = _test_ids(shipped)
+        truth = load_ground_truth(root)
+        answered: list[Any] = []
+
+        def review(ds: Any, queue: Any) -> Any:
+            """The simulated reviewer answers the queue (train split) before retraining."""
+            result = simulate_review(
+                ds,
+                queue,
+                truth,
+                accuracy=args.reviewer_accuracy,
+                seed=1000 * args.seed + len(answered),
+            )
+            answered.append((queue, result))
+            return result
+
         t0 = time.perf_counter()
         results = run_loop(
             root,
@@ -209,12 +233,14 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             folds=FOLDS,
             seed=args.seed,
             seeds=LOOP_SEEDS,
-            interventions=True,  # after the fix iterations (not returned: read from the log)
+            # the plain arm tries the interventions after its fix iterations (not returned:
+            # read from the log); the reviewed arm does not (it is compared without them)
+            interventions=not reviewed,
+            review=review if reviewed else None,
         )
         loop_s = time.perf_counter() - t0
         log = ExperimentLog(root)
         head = Dataset.open(root)
-        truth = load_ground_truth(root)
 
         iters: list[dict[str, Any]] = []
         arrays: dict[str, np.ndarray] = {}
@@ -261,6 +287,14 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
         final_train = head.split("train").sample_ids
         arrays["final_train_ids"] = np.array(final_train, dtype=np.str_)
         _save_arrays(args.job_arrays, test_ids, **arrays)
+        # every training seed's test predictions of the baseline and the last fix iteration,
+        # for the verdicts pooled over the benchmark's seeds x the loop's (analyse_pooled)
+        job_arrays = Path(str(args.job_arrays))
+        seed_runs = {}
+        for key, it in (("baseline", 0), ("last_fix", results[-1].iteration)):
+            path = job_arrays.with_name(f"{job_arrays.stem}_{key}_seeds.parquet")
+            log.seed_predictions(it).write_parquet(path)
+            seed_runs[key] = str(path)
         return {
             "seed": args.seed,
             "loop_s": round(loop_s, 2),
@@ -273,7 +307,12 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             "fix_quality": fix_quality,
             "review_queue": _review_queue_quality(log, results, truth),
             "loop_verdict": loop_verdict,
-            "interventions": _interventions(log, results, Path(str(args.job_arrays))),
+            "interventions": (
+                None if reviewed else _interventions(log, results, Path(str(args.job_arrays)))
+            ),
+            "reviewed": reviewed,
+            "_seed_runs": seed_runs,
+            "simulated_review": _review_quality(answered, truth, shipped) if reviewed else None,
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -331,11 +370,79 @@ def _interventions(log: Any, results: list[Any], arrays: Path) -> dict[str, Any]
     }
 
 
+def _review_quality(answered: list[Any], truth: Any, shipped: Any) -> list[dict[str, Any]]:
+    """Per answered queue: how many samples were queued and answered, and the reviewer's
+    relabels scored against the planted ground truth."""
+    t = truth.select("sample_id", "true_label", "is_label_noise")
+    split = shipped.manifest.select("sample_id", "split")
+    out = []
+    for queue, r in answered:
+        q = queue.join(split, on="sample_id", how="left")
+        rel = r.relabels.join(t, on="sample_id", how="left")
+        out.append(
+            {
+                "version": r.version,
+                "queued": queue.height,
+                "queued_train": int((q["split"] == "train").sum()),
+                "queued_label_noise": int(
+                    queue.join(t, on="sample_id", how="left")["is_label_noise"].sum()
+                ),
+                "relabels": rel.height,
+                "to_true_label": int((rel["new"] == rel["true_label"]).sum()),
+                "clean_row_made_wrong": int(
+                    ((rel["old"] == rel["true_label"]) & (rel["new"] != rel["true_label"])).sum()
+                ),
+                "noisy_row_to_another_wrong_class": int(
+                    (rel["is_label_noise"] & (rel["new"] != rel["true_label"])).sum()
+                ),
+                "source": r.source,
+                "seconds": round(r.seconds, 2),
+            }
+        )
+    return out
+
+
 def pl_in(column: str, values: list[str]) -> Any:
     """``pl.col(column).is_in(values)`` (polars imported lazily, as in the jobs)."""
     import polars as pl
 
     return pl.col(column).is_in(values)
+
+
+def analyse_pooled(res: dict[str, Any]) -> dict[str, Any]:
+    """Verdicts pooled over the benchmark's seeds x each loop's training seeds and the test
+    images (:func:`datacentric.slices.seed_verdict`, paired by image): the reviewed loop and
+    the plain loop (last fix iterations) against the noisy baseline (iteration 0), and the
+    reviewed loop against the plain one."""
+    import polars as pl
+
+    from datacentric.slices import seed_verdict
+
+    runs: dict[str, list[Any]] = {"noisy": [], "loop": [], "loop_reviewed": []}
+    for s in res["seeds"]:
+        per = res["per_seed"].get(str(s)) or {}
+        if not all(isinstance(per.get(k), dict) and "_seed_runs" in per[k] for k in
+                   ("loop", "loop_reviewed")):  # fmt: skip
+            continue
+        paths = {k: per[k].pop("_seed_runs") for k in ("loop", "loop_reviewed")}
+
+        def read(path: str, s: int = s) -> Any:
+            return pl.read_parquet(path).with_columns(pl.col("seed") + 1000 * s)
+
+        runs["noisy"].append(read(paths["loop"]["baseline"]))
+        runs["loop"].append(read(paths["loop"]["last_fix"]))
+        runs["loop_reviewed"].append(read(paths["loop_reviewed"]["last_fix"]))
+    if not runs["noisy"]:
+        return {"error": "no seed ran both loops"}
+    frames = {k: pl.concat(v) for k, v in runs.items()}
+    out: dict[str, Any] = {"n_seeds_a_side": frames["noisy"]["seed"].n_unique()}
+    for before, after in (("noisy", "loop"), ("noisy", "loop_reviewed"), ("loop", "loop_reviewed")):
+        v = seed_verdict(frames[before], frames[after], str(SLICES), n_boot=N_BOOT)
+        out[f"{after}_vs_{before}"] = [
+            {k: round(x, 4) if isinstance(x, float) else x for k, x in r.items()}
+            for r in v.drop("metric").iter_rows(named=True)
+        ]
+    return out
 
 
 def analyse_interventions(res: dict[str, Any]) -> dict[str, Any]:
@@ -759,9 +866,10 @@ def _verdicts(
         )
 
     out: dict[str, list[dict[str, Any]]] = {}
-    for method in ("loop", "oracle"):
-        v = seed_verdict(run("noisy"), run(method), str(SLICES), n_boot=N_BOOT)
-        out[f"{method}_vs_noisy"] = [
+    pairs = [("noisy", "loop"), ("noisy", "loop_reviewed"), ("noisy", "oracle")]
+    for before, method in [*pairs, ("loop", "loop_reviewed")]:
+        v = seed_verdict(run(before), run(method), str(SLICES), n_boot=N_BOOT)
+        out[f"{method}_vs_{before}"] = [
             {k: round(x, 4) if isinstance(x, float) else x for k, x in r.items()}
             for r in v.drop("metric").iter_rows(named=True)
         ]
@@ -797,7 +905,7 @@ def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
     for s in seeds:
         runs = per_seed[str(s)]
         paths = runs.pop("_arrays", {})
-        needed = ["loop", "oracle", "oracle_same_rows", "cleanlearning"]
+        needed = ["loop", "loop_reviewed", "oracle", "oracle_same_rows", "cleanlearning"]
         if any(m not in paths for m in needed):
             continue
         arr = {k: np.load(v) for k, v in paths.items()}
@@ -807,6 +915,10 @@ def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
         last = max(int(k[9:]) for k in arr["loop"].files if k.startswith("pred_iter"))
         preds["noisy"].append(arr["loop"]["pred_iter0"])
         preds["loop"].append(arr["loop"][f"pred_iter{last}"])
+        last_r = max(int(k[9:]) for k in arr["loop_reviewed"].files if k.startswith("pred_iter"))
+        preds["loop_reviewed"].append(arr["loop_reviewed"][f"pred_iter{last_r}"])
+        if not np.array_equal(arr["loop_reviewed"]["pred_iter0"], arr["loop"]["pred_iter0"]):
+            raise RuntimeError(f"seed {s}: the two loops' baselines differ")
         for m in ("oracle", "oracle_same_rows", "cleanlearning"):
             preds[m].append(arr[m]["pred"])
         if "noisy_independent" in arr:
@@ -828,8 +940,12 @@ def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     gaps: dict[str, Any] = {"loop_vs_oracle": {}, "cleanlearning_vs_oracle": {}}
     gaps["loop_vs_oracle_same_rows"] = {}
+    gaps["loop_reviewed_vs_oracle"] = {}
     for name, mask in masks.items():
         gaps["loop_vs_oracle"][name] = gap_closed(correct, "loop", "oracle", mask, rng)
+        gaps["loop_reviewed_vs_oracle"][name] = gap_closed(
+            correct, "loop_reviewed", "oracle", mask, rng
+        )
         gaps["cleanlearning_vs_oracle"][name] = gap_closed(
             correct, "cleanlearning", "oracle", mask, rng
         )
@@ -948,6 +1064,21 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
         f"the loop's training seeds ({LOOP_SEEDS} each) and the test images, paired by image; "
         f"target: 'improved' on {DEGRADED_SLICE}. A seed whose loop kept no intervention "
         "contributes a zero difference.",
+        "loop_reviewed": "(b') the same loop (same data copy, seeds, policy, iterations) with "
+        "its review queue answered: in each fix iteration, after the automatic fixes, "
+        "datacentric.integrations.review.simulate_review answers the queued train samples "
+        f"from the demo's ground truth (reviewer accuracy {REVIEWER_ACCURACY} unless "
+        "--reviewer-accuracy says otherwise; a wrong answer is another class drawn "
+        "uniformly; seed 1000*S + k for the k-th queue) and applies them through the same "
+        "step as a FiftyOne pull (lineage source simulated-reviewer, one new version); then "
+        "the recipe is retrained on it. No interventions in this arm. Its baseline is (a), "
+        "checked identical. Test-split samples in the queue are not answered.",
+        "pooled_verdicts": "seed_verdict over the benchmark's seeds x each loop's "
+        f"{LOOP_SEEDS} training seeds (models a side = seeds x {LOOP_SEEDS}) and the test "
+        "images, paired by image: the last fix iteration of each loop against the baseline, "
+        "and the reviewed loop against the plain one.",
+        "simulated_review": "per answered queue: queued samples, those in train, those that "
+        "are planted label noise, and the reviewer's relabels scored against the truth.",
         "timings": "wall seconds; every job is its own process (peak_rss_mib = its "
         "ru_maxrss); jobs ran one after another, each under the same limits.",
     }
@@ -955,27 +1086,30 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
 
 def targets(res: dict[str, Any]) -> dict[str, Any]:
     an = res.get("analysis", {})
-    g = an.get("gap_closed", {}).get("loop_vs_oracle", {})
     out: dict[str, Any] = {}
     pairs = [("overall", "overall"), ("noisiest_slice", NOISY_SLICE)]
     if an.get("worst_slice"):
         pairs.append(("worst_slice", an["worst_slice"]))
-    for key, name in pairs:
-        r = g.get(name, {})
-        v = r.get("gap_closed")
-        ci = r.get("gap_closed_ci95")
-        out[f"gap_closed_{key}_ge_{TARGET_GAP_CLOSED}"] = {
-            "slice": name,
-            "target": TARGET_GAP_CLOSED,
-            "measured": v,
-            "ci95": ci,
-            "pass": bool(v is not None and v >= TARGET_GAP_CLOSED),
-            "pass_ci_lower_bound": bool(ci is not None and ci[0] >= TARGET_GAP_CLOSED),
-            f"pass_ci_lower_bound_gt_{TARGET_CI_LOWER}": bool(
-                ci is not None and ci[0] > TARGET_CI_LOWER
-            ),
-            "ci_resamples": r.get("interval_resamples"),
-        }
+    arms = (("", "loop_vs_oracle"), ("reviewed_", "loop_reviewed_vs_oracle"))
+    for prefix, arm in arms:
+        g = an.get("gap_closed", {}).get(arm, {})
+        for key, name in pairs:
+            r = g.get(name, {})
+            v = r.get("gap_closed")
+            ci = r.get("gap_closed_ci95")
+            out[f"{prefix}gap_closed_{key}_ge_{TARGET_GAP_CLOSED}"] = {
+                "arm": arm.removesuffix("_vs_oracle"),
+                "slice": name,
+                "target": TARGET_GAP_CLOSED,
+                "measured": v,
+                "ci95": ci,
+                "pass": bool(v is not None and v >= TARGET_GAP_CLOSED),
+                "pass_ci_lower_bound": bool(ci is not None and ci[0] >= TARGET_GAP_CLOSED),
+                f"pass_ci_lower_bound_gt_{TARGET_CI_LOWER}": bool(
+                    ci is not None and ci[0] > TARGET_CI_LOWER
+                ),
+                "ci_resamples": r.get("interval_resamples"),
+            }
     out.update(quality_targets(res))
     deg = (res.get("interventions") or {}).get("degraded_slice") or {}
     out["interventions_improve_degraded_slice"] = {
@@ -1036,7 +1170,7 @@ def print_summary(res: dict[str, Any]) -> None:
              r["gap_c_minus_a"])
             for key, g in gaps.items()
             for s, r in g.items()
-            if key == "loop_vs_oracle" or s in ("overall", NOISY_SLICE)
+            if key in ("loop_vs_oracle", "loop_reviewed_vs_oracle") or s in ("overall", NOISY_SLICE)
         ],
     )  # fmt: skip
     for pair, rows in an.get("verdicts", {}).items():
@@ -1073,6 +1207,24 @@ def print_summary(res: dict[str, Any]) -> None:
                 f"diff {own.get('diff')} [{own.get('ci_low')}, {own.get('ci_high')}], "
                 f"p = {own.get('p_value')}"
             )
+    pooled = res.get("pooled_verdicts") or {}
+    for pair, rows in pooled.items():
+        if not isinstance(rows, list):
+            continue
+        print_table(
+            f"Pooled verdict, {pair.replace('_vs_', ' vs ')} "
+            f"({pooled.get('n_seeds_a_side')} models a side x test images)",
+            ["slice", "n", "before", "after", "diff", "95 % CI", "p", "verdict"],
+            [
+                (r["slice"], r["n"], r["before"], r["after"], r["diff"],
+                 [r["ci_low"], r["ci_high"]], r["p_value"], r["verdict"])
+                for r in rows
+            ],
+        )  # fmt: skip
+    for s in res["seeds"]:
+        lr = res["per_seed"][str(s)].get("loop_reviewed") or {}
+        for q in lr.get("simulated_review") or []:
+            print(f"seed {s}: simulated review {q}")
     deg = (res.get("interventions") or {}).get("degraded_slice")
     if deg:
         print(
@@ -1112,6 +1264,13 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     for s in seeds:
         runs: dict[str, Any] = {}
         common = {"demo": demo, "seed": s}
+        runs["loop_reviewed"] = jobs(
+            "loop",
+            tag=f"loop_reviewed_s{s}",
+            reviewed=True,
+            reviewer_accuracy=args.reviewer_accuracy,
+            **common,
+        )
         runs["loop"] = jobs("loop", tag=f"loop_s{s}", **common)
         per_seed[str(s)] = runs
         if "_arrays" not in runs["loop"]:
@@ -1127,6 +1286,11 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
             runs["noisy_independent"] = jobs("train", tag=f"noisy_s{s}", variant="noisy", **common)
         runs["_arrays"] = {k: v.pop("_arrays") for k, v in runs.items() if "_arrays" in v}
     res["per_seed"] = per_seed
+    try:
+        res["pooled_verdicts"] = analyse_pooled(res)
+    except Exception as exc:  # keep the job outputs to look at
+        res["_keep_tmp"] = True
+        res["pooled_verdicts"] = {"error": repr(exc), "work_dir_kept": str(jobs.tmp)}
     try:
         res["interventions"] = analyse_interventions(res)
     except Exception as exc:  # keep the job outputs to look at
@@ -1159,6 +1323,7 @@ def _timings(res: dict[str, Any]) -> dict[str, Any]:
     """Mean wall seconds per kind of work over the seeds that ran it."""
     keys = {
         "loop_total": ("loop", "loop_s"),
+        "loop_reviewed_total": ("loop_reviewed", "loop_s"),
         "oracle_fit": ("oracle", "fit_s"),
         "oracle_same_rows_fit": ("oracle_same_rows", "fit_s"),
         "noisy_independent_fit": ("noisy_independent", "fit_s"),
@@ -1189,6 +1354,12 @@ def _timings(res: dict[str, Any]) -> dict[str, Any]:
 
 def options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2")
+    ap.add_argument(
+        "--reviewer-accuracy",
+        type=float,
+        default=REVIEWER_ACCURACY,
+        help=f"the simulated reviewer's accuracy (default {REVIEWER_ACCURACY})",
+    )
 
 
 BENCH = Benchmark(

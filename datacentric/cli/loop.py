@@ -62,6 +62,14 @@ def loop_cmd(
         help="With --interventions: how many times the worst slice's training rows are "
         "present when oversampling (2 to 100).",
     ),
+    simulated_review: float | None = typer.Option(
+        None,
+        "--simulated-review",
+        metavar="ACCURACY",
+        help="Demo folders only: answer each iteration's review queue (train samples) with a "
+        "simulated reviewer of this accuracy (e.g. 0.95) from the demo's ground truth, "
+        "standing in for a Label Studio review, before retraining.",
+    ),
     engine: str | None = ENGINE,
     workers: str | None = WORKERS,
     address: str | None = ADDRESS,
@@ -76,11 +84,17 @@ def loop_cmd(
     budget = _review_budget(review_budget)
     _check_seeds(seeds)
     _check_oversample_factor(oversample_factor)
+    if simulated_review is not None:
+        check_option("loop", "--simulated-review", simulated_review, Interval(Real, 0, 1),
+                     default=0.95)  # fmt: skip
     run_on = engine_kwargs("loop", engine, workers, address)
     from datacentric.loop import ExperimentLog, FixPolicy, run_loop
 
     if report is not None:  # before the iterations (minutes of training), not after
         ensure_writable(report, "--report")
+    review = None if simulated_review is None else _simulated_reviewer(
+        directory, simulated_review, seed
+    )  # fmt: skip
     run_loop(
         directory,
         iterations,
@@ -94,6 +108,7 @@ def loop_cmd(
         cache=cache,
         interventions=interventions,
         oversample_factor=oversample_factor,
+        review=review,
         **run_on,
     )
     records = ExperimentLog(directory).records()
@@ -175,6 +190,29 @@ def _check_seeds(seeds: int) -> None:
 
     check_option("loop", "--seeds", seeds, Interval(Integral, 1, MAX_SEEDS, closed="both"),
                  default=3)  # fmt: skip
+
+
+def _simulated_reviewer(directory: Path, accuracy: float, seed: int) -> Any:
+    """``--simulated-review``: the hook that answers each queue from the demo's ground truth
+    (read now: a folder without one is refused before any training)."""
+    from datacentric.datasets import load_ground_truth
+    from datacentric.integrations.review import simulate_review
+
+    truth = load_ground_truth(directory)
+    calls: list[int] = []
+    console.print(
+        f"[bold]Simulated review:[/] each review queue is answered by a simulated reviewer "
+        f"from the demo's ground truth (accuracy {accuracy:g}), standing in for Label Studio; "
+        "its relabels are committed with lineage source 'simulated-reviewer'."
+    )
+
+    def review(ds: Any, queue: Any) -> Any:
+        calls.append(1)  # the k-th queue gets seed 1000 * seed + k (as bench_loop does)
+        return simulate_review(
+            ds, queue, truth, accuracy=accuracy, seed=1000 * seed + len(calls) - 1
+        )
+
+    return review
 
 
 def _check_oversample_factor(factor: int) -> None:

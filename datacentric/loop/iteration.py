@@ -92,6 +92,7 @@ def _default_recipe(recipe: ModelRecipe | None) -> ModelRecipe:
         "progress": ["boolean"],
         "say": ["callable", None],
         "cache": ["boolean"],
+        "review": ["callable", None],
     }
 )
 def run_iteration(
@@ -111,6 +112,7 @@ def run_iteration(
     workers: int | None = None,
     address: str | None = None,
     cache: bool = True,
+    review: Callable[[Dataset, pl.DataFrame], Any] | None = None,
 ) -> IterationResult:
     """Run the next iteration of the loop on the dataset at ``root`` (HEAD) and record it.
 
@@ -143,12 +145,21 @@ def run_iteration(
         (:func:`datacentric.engine.get_engine`; default: every core of this machine).
     cache : bool
         Reuse the scan's cached cross-validation folds (see :func:`datacentric.issues.scan`).
+    review : callable, optional
+        Who answers the review queue before retraining: called as ``review(ds, queue)``
+        with the dataset after the automatic fixes and the queued samples
+        (``FixResult.review``), when the queue is not empty; it applies the answers and
+        commits them (e.g. a pull, or
+        :func:`datacentric.integrations.review.simulate_review` in demos and benchmarks).
+        The recipe is then retrained on HEAD; the record's ``review_answered`` says what it
+        returned (``backend``, ``target``, ``version``, ``applied``). Default: nobody, the
+        queue waits for a person.
     """
     eng = get_engine(engine, workers=workers, address=address)  # bad options fail now
     try:
         return _run_iteration(
             root, recipe, policy, slices, folds, seed, int(seeds), train_split, eval_split,
-            progress, say, eng, cache,
+            progress, say, eng, cache, review,
         )  # fmt: skip
     finally:
         if eng is not engine:
@@ -169,6 +180,7 @@ def _run_iteration(
     say: Callable[[str], None] | None,
     engine: Engine,
     cache: bool,
+    review: Callable[[Dataset, pl.DataFrame], Any] | None = None,
 ) -> IterationResult:
     if isinstance(slices, (str, Path)):  # a bad slice file fails now, not after training
         slices = load_slices(slices)
@@ -188,6 +200,7 @@ def _run_iteration(
     note = say or (lambda _msg: None)
     recipe = _default_recipe(recipe)
     timings: dict[str, float] = {}
+    answered: dict[str, Any] | None = None
     version_before = ds.version
     scan_result: ScanResult | None = None
     fixed: FixResult | None = None
@@ -220,6 +233,16 @@ def _run_iteration(
             f"{fixed.counts['removed']} (version {version_before} → {ds.version}); "
             + review_line(fixed.review_summary)
         )
+        if review is not None and fixed.review.height:
+            t0 = time.perf_counter()
+            answered = _answer_queue(review, ds, fixed.review)
+            timings["review"] = time.perf_counter() - t0
+            ds = Dataset.open(root)
+            note(
+                f"iteration {it}: review queue answered by {answered['backend']} "
+                f"{answered['target']!r}: {answered['applied']} decision(s) applied "
+                f"(version {answered['version'] or 'unchanged'})"
+            )
     # images that cannot be read are left out of training and evaluation (the scan found
     # them already when there was one; the baseline makes one streaming pass)
     t0 = time.perf_counter()
@@ -287,6 +310,7 @@ def _run_iteration(
         "worst_slice_accuracy": worst.row(0, named=True)["mean"] if worst.height else None,
         "counts": fixed.counts if fixed else {},
         "review_queue": fixed.review_summary if fixed else None,
+        "review_answered": answered,
         "issues_flagged": (
             dict(scan_result.summary()["by_type"].select("issue_type", "n_flagged").rows())
             if scan_result
@@ -323,6 +347,22 @@ def _run_iteration(
         + (f" (mean of {seeds} seeds)" if seeds > 1 else "")
     )
     return IterationResult(it, ds.version, metrics, comparison, scan_result, fixed, record, summary)
+
+
+def _answer_queue(
+    review: Callable[[Dataset, pl.DataFrame], Any],
+    ds: Dataset,
+    queue: pl.DataFrame,
+) -> dict[str, Any]:
+    """Call ``review`` on the queue; what it returned, as the record keeps it."""
+    result = review(ds, queue)
+    return {
+        "backend": str(getattr(result, "backend", type(result).__name__)),
+        "target": str(getattr(result, "target", "")),
+        "version": getattr(result, "version", None),
+        "applied": int(getattr(result, "applied", 0) or 0),
+        "n_queued": queue.height,
+    }
 
 
 def _verdict_vs_previous(

@@ -406,6 +406,25 @@ def _queue_intro(summary: Mapping[str, Any] | None) -> str:
     )
 
 
+def _answered(records: Sequence[Mapping[str, Any]]) -> str:
+    """Who answered the review queues before retraining (``run_loop(review=...)``), if anyone."""
+    rows = [(r["iteration"], r["review_answered"]) for r in records if r.get("review_answered")]
+    if not rows:
+        return ""
+    each = "; ".join(
+        f"iteration {it}: {a.get('applied')} of {a.get('n_queued')} applied" for it, a in rows
+    )
+    who = {(a.get("backend"), a.get("target")) for _, a in rows}
+    simulated = any(b == "simulated" for b, _ in who)
+    by = ", ".join(f"{b} {t!r}" for b, t in sorted(who, key=str))
+    return f" Each queue was answered before retraining by {by} ({each})" + (
+        ": a SIMULATED reviewer answering from the demo's ground truth, standing in for a "
+        "Label Studio review."
+        if simulated
+        else "."
+    )
+
+
 def _sections(loop: _Loop) -> list[Section]:
     """The sections, shared by HTML and Markdown."""
     (issues, clean), edits, queue, top = loop.issues(), loop.edits, loop.review, loop.top
@@ -468,6 +487,7 @@ def _sections(loop: _Loop) -> list[Section]:
             "Flagged but not fixed automatically: for a person to "
             f"decide, worst first ({_name(loop.fixed)})."
             + _queue_intro(loop.fixed.get("review_queue"))
+            + _answered(loop.records)
             if queue.height
             else "The review queue is empty." + _queue_intro(loop.fixed.get("review_queue")),
             [

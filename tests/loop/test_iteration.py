@@ -161,3 +161,44 @@ def test_cli_export_uses_the_loops_latest_model(looped, tmp_path: Path) -> None:
     assert "iter_001" in res.output and "model.pt" in res.output
     html = (out / "export.html").read_text()
     assert html.startswith("<!DOCTYPE html>") and "onnx-fp32" in html and "http" not in html
+
+
+def test_the_review_queue_answered_before_retraining(tmp_path: Path) -> None:
+    """``review=`` answers the queue after the automatic fixes; the recipe trains on that."""
+    from datacentric.integrations.review import simulate_review
+
+    root = tmp_path / "d"
+    flipped, truth = _noisy_digits(root)
+    gt = pl.DataFrame({"sample_id": [str(i) for i in range(len(truth))], "true_label": truth})
+    seen: list[pl.DataFrame] = []
+
+    def review(ds: Dataset, queue: pl.DataFrame):
+        seen.append(queue)
+        return simulate_review(ds, queue, gt, accuracy=1.0)
+
+    _, it1 = run_loop(root, 1, recipe=RECIPE, folds=2, seeds=1, seed=0, review=review)
+    queue = seen[0]
+    assert queue.equals(it1.fix.review) and queue.height > 0
+    answered = it1.record["review_answered"]
+    changes = Dataset.open(root).changes(it1.version)
+    assert answered == {
+        "backend": "simulated",
+        "target": "simulated-reviewer",
+        "version": it1.fix.version + 1,
+        "applied": changes.height,
+        "n_queued": queue.height,
+    }
+    assert it1.version == it1.record["version"] == it1.fix.version + 1  # trained on the review
+    assert changes.height > 0 and set(changes["source"]) == {"simulated-reviewer"}
+    # with accuracy 1 every queued train label error is now its true label
+    head = dict(Dataset.open(root).manifest.select("sample_id", "label").rows())
+    train = set(Dataset.open(root).split("train").sample_ids)
+    queued_flips = set(queue["sample_id"]) & set(flipped) & train
+    assert queued_flips and all(head[s] == truth[int(s)] for s in queued_flips)
+    assert "review" in it1.record["timings_s"]
+    # the report says who answered the queue, and that it was simulated
+    text = ExperimentLog(root).report(tmp_path / "r.md").read_text()
+    assert (
+        f"answered before retraining by simulated 'simulated-reviewer' (iteration 1: "
+        f"{changes.height} of {queue.height} applied): a SIMULATED reviewer"
+    ) in text

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -32,52 +31,19 @@ from datacentric.integrations.fiftyone.records import (
     NOT_AN_ISSUE,
     RELABEL_TAG_PREFIX,
 )
-from datacentric.integrations.review.results import PullResult as ReviewPullResult
+from datacentric.integrations.review.apply import AppliedReview, apply_review
 
 __all__ = ["SOURCE_PREFIX", "PullResult", "from_fiftyone", "review_decisions"]
 
 log = logging.getLogger(__name__)
 
 SOURCE_PREFIX = "fiftyone:"
-REVIEW_FIELD = "review"
 
 
-@dataclass(frozen=True, kw_only=True)
-class PullResult(ReviewPullResult):
-    """What :func:`from_fiftyone` brought back (the shared review fields, plus FiftyOne's own).
-
-    Attributes
-    ----------
-    backend, target : str
-        ``"fiftyone"`` and the FiftyOne dataset name.
-    version : int or None
-        The committed dataset version, or ``None`` when there was nothing new.
-    applied : int
-        Relabels plus verdicts recorded now.
-    already_applied : int
-        Decisions an earlier pull already recorded (skipped).
-    relabels : polars.DataFrame
-        ``sample_id, old, new, how`` (``how`` is ``"tag"`` or ``"edit"``) — applied now.
-    verdicts : polars.DataFrame
-        ``sample_id, verdict, issues`` — recorded now.
-    not_in_dataset : list of str
-        Reviewed sample ids no longer in the dataset (skipped).
-    source : str
-        The lineage ``source`` of the rows, ``fiftyone:<reviewer or dataset name>``.
-    seconds : float
-    """
-
-    relabels: pl.DataFrame = field(repr=False)
-    verdicts: pl.DataFrame = field(repr=False)
-    not_in_dataset: list[str] = field(default_factory=list)
-    source: str = ""
-
-    def __repr__(self) -> str:
-        where = f"version {self.version}" if self.version is not None else "nothing to commit"
-        return (
-            f"PullResult({where}: {self.relabels.height} relabels, {self.verdicts.height} "
-            f"verdicts, {self.already_applied} already applied)"
-        )
+PullResult = AppliedReview
+"""What :func:`from_fiftyone` brought back: an
+:class:`~datacentric.integrations.review.apply.AppliedReview` with ``backend="fiftyone"``,
+``target`` the FiftyOne dataset name and ``source`` ``fiftyone:<reviewer or dataset name>``."""
 
 
 def review_decisions(
@@ -154,20 +120,6 @@ def review_decisions(
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _applied(ds: Dataset) -> tuple[set[tuple[str, str | None]], dict[str, str | None]]:
-    """What earlier FiftyOne pulls recorded: ``(sample_id, label)`` of every relabel, and
-    each sample's latest review verdict."""
-    labels: set[tuple[str, str | None]] = set()
-    verdicts: dict[str, str | None] = {}
-    for version in sorted(ds.history()["version"].to_list()):
-        ch = ds.changes(version).filter(pl.col("source").str.starts_with(SOURCE_PREFIX))
-        labels.update(ch.filter(pl.col("field") == "label").select("sample_id", "new").iter_rows())
-        verdicts.update(
-            ch.filter(pl.col("field") == REVIEW_FIELD).select("sample_id", "new").iter_rows()
-        )
-    return labels, verdicts
-
-
 def from_fiftyone(
     ds: Dataset | str | Path,
     name: str | None = None,
@@ -230,69 +182,22 @@ def from_fiftyone(
         list(ds.classes),
     )
     source = SOURCE_PREFIX + (reviewer or name)
-    known = set(ds.sample_ids)
-    missing = decisions.filter(~pl.col("sample_id").is_in(list(known)))["sample_id"].to_list()
-    decisions = decisions.filter(pl.col("sample_id").is_in(list(known)))
-    done_labels, last_verdict = _applied(ds)
-    current = dict(ds.manifest.select("sample_id", "label").iter_rows())
-    skipped = 0
-    relabel_rows: list[tuple[str, str | None, str, str, str]] = []
-    verdict_rows: list[tuple[str, str, str]] = []
-    for sid, verdict, new, how, issues in decisions.iter_rows():
-        if new is not None:
-            if (sid, new) in done_labels or current[sid] == new:
-                skipped += 1
-            else:
-                relabel_rows.append((sid, current[sid], new, how, issues))
-        if verdict is not None:
-            if last_verdict.get(sid) == verdict:
-                skipped += 1
-            else:
-                verdict_rows.append((sid, verdict, issues))
-    if relabel_rows:
-        ds.relabel(
-            [r[0] for r in relabel_rows],
-            [r[2] for r in relabel_rows],
-            reason=[_relabel_reason(r[3], r[2], r[4]) for r in relabel_rows],
-            source=source,
-        )
-    if verdict_rows:
-        # A verdict changes no manifest column; it is a lineage row of its own field.
-        ds.annotate(
-            [r[0] for r in verdict_rows],
-            REVIEW_FIELD,
-            [r[1] for r in verdict_rows],
-            old=[r[2] or None for r in verdict_rows],
-            reason=[_verdict_reason(r[1], r[2]) for r in verdict_rows],
-            source=source,
-        )
-    version = None
-    if commit and (relabel_rows or verdict_rows):
-        version = ds.commit(
-            message
-            or f"FiftyOne review ({name}): {len(relabel_rows)} relabels, "
-            f"{len(verdict_rows)} verdicts",
-            meta={"fiftyone": {"dataset": name, "source": source}},
-        )
-    return PullResult(
+    return apply_review(
+        ds,
+        decisions,
         backend="fiftyone",
         target=name,
-        version=version,
-        applied=len(relabel_rows) + len(verdict_rows),
-        already_applied=skipped,
-        seconds=time.perf_counter() - t0,
-        relabels=pl.DataFrame(
-            [r[:4] for r in relabel_rows],
-            schema={"sample_id": pl.Utf8, "old": pl.Utf8, "new": pl.Utf8, "how": pl.Utf8},
-            orient="row",
-        ),
-        verdicts=pl.DataFrame(
-            verdict_rows,
-            schema={"sample_id": pl.Utf8, "verdict": pl.Utf8, "issues": pl.Utf8},
-            orient="row",
-        ),
-        not_in_dataset=missing,
         source=source,
+        source_prefix=SOURCE_PREFIX,
+        relabel_reason=_relabel_reason,
+        verdict_reason=_verdict_reason,
+        commit=commit,
+        message=message,
+        default_message=lambda n_relabels, n_verdicts: (
+            f"FiftyOne review ({name}): {n_relabels} relabels, {n_verdicts} verdicts"
+        ),
+        meta={"fiftyone": {"dataset": name, "source": source}},
+        started=t0,
     )
 
 

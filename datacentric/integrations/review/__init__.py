@@ -5,6 +5,10 @@
 :func:`register_backend` adds another. The CLI's ``datacentric review push --to NAME`` and
 ``review pull --from NAME`` go through :func:`get_backend`.
 
+Where no person is at hand (demos, benchmarks), :func:`simulate_review` answers a review
+queue from a ground truth and applies it through the same step as a FiftyOne pull
+(:func:`apply_review`), with lineage source ``simulated-reviewer``.
+
 >>> from datacentric.integrations import review
 >>> review.REGISTRY.names()[:2]
 ['labelstudio', 'fiftyone']
@@ -12,6 +16,7 @@
 
 from __future__ import annotations
 
+from datacentric.integrations.review.apply import AppliedReview, apply_review
 from datacentric.integrations.review.backend import (
     REGISTRY,
     BackendRegistry,
@@ -24,17 +29,21 @@ from datacentric.integrations.review.backend import (
     register_backend,
 )
 from datacentric.integrations.review.results import PullResult, PushResult
+from datacentric.integrations.review.simulated import simulate_review
 
 __all__ = [
     "REGISTRY",
+    "AppliedReview",
     "BackendRegistry",
     "PullResult",
     "PushResult",
     "ReviewBackend",
     "ReviewItems",
+    "apply_review",
     "check_options",
     "get_backend",
     "pull",
     "push",
     "register_backend",
+    "simulate_review",
 ]

@@ -321,6 +321,8 @@ CASES: list[CliCase] = [
             "loop-seeds-negative": ("loop", "{dataset}", "--seeds", "-3"),
             "loop-seeds-huge": ("loop", "{dataset}", "--seeds", "1000000"),
             "loop-oversample-factor-1": ("loop", "{dataset}", "--oversample-factor", "1"),
+            "loop-simulated-review-nan": ("loop", "{dataset}", "--simulated-review", "nan"),
+            "loop-simulated-review-2": ("loop", "{dataset}", "--simulated-review", "2"),
             "loop-oversample-factor-huge": (
                 "loop",
                 "{dataset}",
@@ -404,5 +406,11 @@ CASES: list[CliCase] = [
             )
         },
         match="--review-budget must be an integer >= 0 or one of 'all'",
+    ),
+    CliCase(
+        name="simulated-review-not-a-demo",
+        build=_dataset_only,
+        argvs={"loop-simulated-review": ("loop", "{dataset}", "--simulated-review", "0.95")},
+        match="is not a demo folder written by load_demo",
     ),
 ]
