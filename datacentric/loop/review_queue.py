@@ -22,7 +22,8 @@ Every flagged sample that the fix policy did not fix is a *candidate*. Each gets
   taking them as independent).
 
 ``slice_weight`` — how much the sample's slices lag: ``1 + max(0, e_s - e)`` over the slices
-``s`` the sample belongs to, where ``e_s`` is the slice's error rate (1 - accuracy) and ``e``
+``s`` the sample belongs to, where ``e_s`` is the slice's error rate (1 - accuracy; on a
+detection dataset 1 - mAP@0.5) and ``e``
 the overall one, from the slice metrics of the model the scan judged (slices marked
 ``low_support`` are left out); 1 without metrics. A sample of a slice that errs 12 points more
 often than overall weighs 1.12.
@@ -171,7 +172,10 @@ def _slice_weights(
     none = pl.Series("worst_slice", [None] * n, dtype=pl.Utf8)
     if metrics is None or n == 0:
         return ones, none
-    acc = metrics.table.filter(pl.col("metric") == "accuracy")
+    # classification: accuracy; detection: mAP@0.5 (1 - it stands for the error rate)
+    have = set(metrics.table["metric"].unique().to_list())
+    headline = "accuracy" if "accuracy" in have or "map50" not in have else "map50"
+    acc = metrics.table.filter(pl.col("metric") == headline)
     overall = acc.filter(pl.col("slice") == OVERALL)["value"]
     if overall.len() == 0 or overall[0] is None:
         return ones, none

@@ -164,11 +164,39 @@ def detection_seed_verdict(
     >>> v.select("slice", pl.col("before", "after").round(3), "verdict").rows()
     [('overall', 0.505, 0.901, 'improved')]
     """
+    verdict, _ = verdict_and_summary(
+        ds, before, after, slices, split=split, metric=metric, level=level, n_boot=n_boot,
+        min_effect=min_effect, min_n=min_n, seed=seed, precision=precision,
+        box_slices=box_slices,
+    )  # fmt: skip
+    return verdict
+
+
+def verdict_and_summary(
+    ds: Dataset,
+    before: Any,
+    after: Any,
+    slices: SlicesArg = None,
+    *,
+    split: str | None,
+    metric: str,
+    level: float,
+    n_boot: int,
+    min_effect: float,
+    min_n: int,
+    seed: int,
+    precision: float,
+    box_slices: bool,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`detection_seed_verdict` and, from the same draws, the
+    :func:`detection_seed_summary` of the ``after`` side (the loop needs both: one
+    bootstrap instead of two). Parameters as checked by ``detection_seed_verdict``."""
     owner = "detection_seed_verdict"
     sides = [_runs(before, ds, "before", owner), _runs(after, ds, "after", owner)]
     s_before, s_after = len(sides[0]), len(sides[1])
     test = TEST_BOTH if min(s_before, s_after) >= 2 else TEST_IMAGES
     rows: list[dict[str, Any]] = []
+    summary: list[dict[str, Any]] = []
     for name, n, point, draws in _bootstrap(
         ds, sides, slices, split, metric, n_boot, seed, precision, box_slices,
         "detection_seed_verdict",
@@ -185,7 +213,9 @@ def detection_seed_verdict(
         }
         if point is None:
             rows.append(row)
+            summary.append(_summary_row(name, metric, n, s_after, min_n, None, None, level))
             continue
+        summary.append(_summary_row(name, metric, n, s_after, min_n, point[1], draws[1], level))
         # a resample can lack every true box of a box slice (NaN): such draws are left out
         keep = np.isfinite(draws[0]) & np.isfinite(draws[1])
         da, db = draws[0][keep], draws[1][keep]
@@ -215,7 +245,10 @@ def detection_seed_verdict(
             }
         )
     out = pl.DataFrame(rows, schema=VERDICT_SCHEMA)
-    return pl.concat([out.head(1), out.slice(1).sort("diff", "slice", nulls_last=True)])
+    return (
+        pl.concat([out.head(1), out.slice(1).sort("diff", "slice", nulls_last=True)]),
+        _summary_frame(summary),
+    )
 
 
 def _bootstrap(
@@ -348,23 +381,44 @@ def detection_seed_summary(
     [('overall', 2, 0.629, 0.505, 0.752)]
     """
     side = _runs(runs, ds, "runs", "detection_seed_summary")
-    rows: list[dict[str, Any]] = []
-    for name, n, point, draws in _bootstrap(
+    boot = _bootstrap(
         ds, [side], slices, split, metric, n_boot, seed, precision, box_slices,
         "detection_seed_summary",
-    ):  # fmt: skip
-        row: dict[str, Any] = {"slice": name, "metric": metric, "n": n, "seeds": len(side),
-                               "low_support": n < min_n}  # fmt: skip
-        if point is not None:
-            d = draws[0][np.isfinite(draws[0])]
-            lo, hi = _interval(d, level, (0.0, 1.0))
-            row |= {
-                "mean": float(point[0].mean()),
-                "ci_low": lo,
-                "ci_high": hi,
-                "seed_min": float(point[0].min()),
-                "seed_max": float(point[0].max()),
-            }
-        rows.append(row)
+    )  # fmt: skip
+    rows = []
+    for name, n, point, draws in boot:
+        per_seed = None if point is None else point[0]
+        mean_draws = None if point is None else draws[0]
+        rows.append(_summary_row(name, metric, n, len(side), min_n, per_seed, mean_draws, level))
+    return _summary_frame(rows)
+
+
+def _summary_row(
+    name: str,
+    metric: str,
+    n: int,
+    seeds: int,
+    min_n: int,
+    per_seed: np.ndarray | None,
+    draws: np.ndarray | None,
+    level: float,
+) -> dict[str, Any]:
+    """A :data:`SUMMARY_SCHEMA` row from a side's per-seed values and bootstrap means."""
+    row: dict[str, Any] = {"slice": name, "metric": metric, "n": n, "seeds": seeds,
+                           "low_support": n < min_n}  # fmt: skip
+    if per_seed is not None and draws is not None:
+        lo, hi = _interval(draws[np.isfinite(draws)], level, (0.0, 1.0))
+        row |= {
+            "mean": float(per_seed.mean()),
+            "ci_low": lo,
+            "ci_high": hi,
+            "seed_min": float(per_seed.min()),
+            "seed_max": float(per_seed.max()),
+        }
+    return row
+
+
+def _summary_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Overall first, then the slices worst mean first."""
     out = pl.DataFrame(rows, schema=SUMMARY_SCHEMA)
     return pl.concat([out.head(1), out.slice(1).sort("mean", "slice", nulls_last=True)])
