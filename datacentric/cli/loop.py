@@ -39,7 +39,9 @@ def loop_cmd(
         "each slice's verdict accounts for seed and sample noise.",
     ),
     min_confidence: float = typer.Option(
-        0.9, help="Relabel automatically when the model gives the new class at least this."
+        0.9,
+        help="Relabel automatically when the model gives the new class at least this (on a "
+        "detection dataset: fix a box when the detector's box behind the fix scores this).",
     ),
     report: Path | None = typer.Option(None, "--report", help="Write the HTML report here."),
     review_budget: str | None = typer.Option(
@@ -88,10 +90,17 @@ def loop_cmd(
         check_option("loop", "--simulated-review", simulated_review, Interval(Real, 0, 1),
                      default=0.95)  # fmt: skip
     run_on = engine_kwargs("loop", engine, workers, address)
-    from datacentric.loop import ExperimentLog, FixPolicy, run_loop
+    from datacentric.dataset import Dataset
+    from datacentric.loop import BoxFixPolicy, ExperimentLog, FixPolicy, run_loop
 
     if report is not None:  # before the iterations (minutes of training), not after
         ensure_writable(report, "--report")
+    detection = Dataset.open(directory).task == "detection"
+    policy: FixPolicy | BoxFixPolicy = (
+        BoxFixPolicy(min_detector_score=min_confidence, review_budget=budget)
+        if detection
+        else FixPolicy(relabel_min_confidence=min_confidence, review_budget=budget)
+    )
     review = None if simulated_review is None else _simulated_reviewer(
         directory, simulated_review, seed
     )  # fmt: skip
@@ -102,7 +111,7 @@ def loop_cmd(
         folds=folds,
         seed=seed,
         seeds=seeds,
-        policy=FixPolicy(relabel_min_confidence=min_confidence, review_budget=budget),
+        policy=policy,
         progress=False,
         say=lambda msg: console.print(f"[dim]·[/] {esc(msg)}"),
         cache=cache,
@@ -113,15 +122,9 @@ def loop_cmd(
     )
     records = ExperimentLog(directory).records()
     t = Table(title=f"Data iterations of {esc(directory)} (model held fixed)")
-    for col in (
-        "it",
-        "ver",
-        "relabel",
-        "remove",
-        "review",
-        "test accuracy [95% CI]",
-        "worst slice",
-    ):
+    metric = "mAP@0.5" if detection else "accuracy"
+    edits = ("relabel", "move", "add", "remove") if detection else ("relabel", "remove")
+    for col in ("it", "ver", *edits, "review", f"test {metric} [95% CI]", "worst slice"):
         t.add_column(col, justify="left" if col == "worst slice" else "right")
     base = records[0]["accuracy"] if records else None
     for r in records:
@@ -136,8 +139,7 @@ def loop_cmd(
         t.add_row(
             str(r["iteration"]),
             str(r["version"]),
-            str(c.get("relabeled", "")),
-            str(c.get("removed", "")),
+            *(str(c.get(k, "")) for k in (edits if detection else ("relabeled", "removed"))),
             str(c.get("queued_for_review", "")),
             f"{r['accuracy']:.3f} [{lo:.3f}, {hi:.3f}]{gain}",
             worst,

@@ -25,6 +25,8 @@ from datacentric.dataset.readable import exclude_unreadable
 from datacentric.engine import Engine, get_engine
 from datacentric.exceptions import StoreError
 from datacentric.issues import ScanResult, scan
+from datacentric.loop.box_policy import BoxFixPolicy, fix_boxes
+from datacentric.loop.detection import DETECTION_METRIC, evaluate_detectors
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
 from datacentric.loop.review_queue import review_line
@@ -73,9 +75,14 @@ class IterationResult:
         return float(self.record["accuracy"])
 
 
-def _default_recipe(recipe: ModelRecipe | None) -> ModelRecipe:
+def _default_recipe(recipe: Any, detection: bool = False) -> Any:
+    """``recipe``, or the default one of the task (a detector on a detection dataset)."""
     if recipe is not None:
         return recipe
+    if detection:
+        from datacentric.train import CenterNetRecipe
+
+        return CenterNetRecipe()
     from datacentric.train import SmallCNNRecipe
 
     return SmallCNNRecipe()
@@ -83,7 +90,7 @@ def _default_recipe(recipe: ModelRecipe | None) -> ModelRecipe:
 
 @validate_call(
     {
-        "policy": [FixPolicy, None],
+        "policy": [FixPolicy, BoxFixPolicy, None],
         "folds": [Interval(Integral, 2, None, closed="left")],
         "seed": [Interval(Integral, 0, None, closed="left")],
         "seeds": [Interval(Integral, 1, MAX_SEEDS, closed="both")],
@@ -198,7 +205,17 @@ def _run_iteration(
             "splits, or assign held-out rows to it.",
         )
     note = say or (lambda _msg: None)
-    recipe = _default_recipe(recipe)
+    detection = ds.task == "detection"
+    if policy is not None and isinstance(policy, BoxFixPolicy) != detection:
+        raise invalid_parameter(
+            "run_iteration",
+            "policy",
+            type(policy).__name__,
+            "a BoxFixPolicy" if detection else "a FixPolicy",
+            fix=f"The dataset's task is {ds.task!r}: boxes are fixed by a BoxFixPolicy, "
+            "class labels by a FixPolicy.",
+        )
+    recipe = _default_recipe(recipe, detection)
     timings: dict[str, float] = {}
     answered: dict[str, Any] | None = None
     version_before = ds.version
@@ -219,7 +236,8 @@ def _run_iteration(
         timings["scan"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         judged = log.last_kept()  # the model the scan judged: its slices weigh the queue
-        fixed = fix(
+        fixer: Any = fix_boxes if detection else fix
+        fixed = fixer(
             ds,
             scan_result,
             policy,
@@ -228,9 +246,14 @@ def _run_iteration(
         )
         timings["fix"] = time.perf_counter() - t0
         ds = fixed.dataset
+        done = (
+            ", ".join(f"{k} {fixed.counts[k]}" for k in ("relabel", "move", "add", "remove"))
+            + " boxes"
+            if detection
+            else f"relabeled {fixed.counts['relabeled']}, removed {fixed.counts['removed']}"
+        )
         note(
-            f"iteration {it}: relabeled {fixed.counts['relabeled']}, removed "
-            f"{fixed.counts['removed']} (version {version_before} → {ds.version}); "
+            f"iteration {it}: {done} (version {version_before} → {ds.version}); "
             + review_line(fixed.review_summary)
         )
         if review is not None and fixed.review.height:
@@ -272,17 +295,27 @@ def _run_iteration(
     timings["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     preds = all_preds[0]
-    metrics = evaluate(ok, preds, slices, split=eval_split, model=recipe.name)
-    runs = seed_table([_prediction_table(ok, p, eval_split) for p in all_preds], used_seeds)
-    summary = seed_summary(runs, slices, min_n=int(metrics.meta.get("min_n") or 0), seed=seed)
-    comparison = _verdict_vs_previous(log, runs, slices, int(metrics.meta.get("min_n") or 0), seed)
+    if detection:
+        det = evaluate_detectors(
+            ok, all_preds, used_seeds, slices=slices, eval_split=eval_split,
+            model=recipe.name, seed=seed, previous=_previous_runs(log),
+        )  # fmt: skip
+        metrics, runs, summary, comparison = det.metrics, det.runs, det.summary, det.comparison
+    else:
+        metrics = evaluate(ok, preds, slices, split=eval_split, model=recipe.name)
+        runs = seed_table([_prediction_table(ok, p, eval_split) for p in all_preds], used_seeds)
+        min_n = int(metrics.meta.get("min_n") or 0)
+        summary = seed_summary(runs, slices, min_n=min_n, seed=seed)
+        comparison = _verdict_vs_previous(log, runs, slices, min_n, seed)
     timings["evaluate"] = time.perf_counter() - t0
     overall = summary.row(0, named=True)
     worst = summary.filter(
         (pl.col("slice") != "overall") & ~pl.col("low_support") & pl.col("mean").is_not_null()
     )
     by_seed = (
-        runs.group_by("seed", maintain_order=True)
+        det.by_seed
+        if detection
+        else runs.group_by("seed", maintain_order=True)
         .agg((pl.col("pred") == pl.col("label")).mean().alias("accuracy"))["accuracy"]
         .to_list()
     )
@@ -293,7 +326,11 @@ def _run_iteration(
         "version": ds.version,
         "recipe": recipe.name,
         "recipe_params": recipe.get_params(),
-        "policy": (policy or FixPolicy()).to_dict() if it > 0 else None,
+        "policy": (policy or (BoxFixPolicy() if detection else FixPolicy())).to_dict()
+        if it > 0
+        else None,
+        # the headline metric: the "accuracy" fields hold it (mAP@0.5 on detection datasets)
+        "metric": DETECTION_METRIC if detection else "accuracy",
         "seed": seed,
         "seeds": used_seeds,
         "folds": folds if it > 0 else None,
@@ -385,6 +422,22 @@ def _verdict_vs_previous(
     return seed_verdict(before, runs, slices, min_n=min_n, seed=seed)
 
 
+def _previous_runs(log: ExperimentLog) -> pl.DataFrame | None:
+    """The seed box table of the last kept iteration (``None`` for the baseline)."""
+    from datacentric.loop.intervene import last_kept
+
+    previous = last_kept(log)
+    if previous is None:
+        return None
+    try:
+        return log.seed_predictions(int(previous["iteration"]))
+    except StoreError:
+        logger.warning(
+            "iteration %s recorded no predictions: no verdict against it", previous["iteration"]
+        )
+        return None
+
+
 def _with_verdict(comparison: pl.DataFrame | None, verdict: str) -> list[str]:
     """The slices (overall included) with this verdict."""
     if comparison is None:
@@ -445,6 +498,19 @@ def run_loop(
     """
     if isinstance(kwargs.get("slices"), (str, Path)):  # read once, and before any training
         kwargs["slices"] = load_slices(kwargs["slices"])
+    if (
+        interventions
+        and (Path(root) / ".datacentric").is_dir()
+        and Dataset.open(root).task == "detection"
+    ):
+        raise invalid_parameter(
+            "run_loop",
+            "interventions",
+            True,
+            "False on a detection dataset",
+            fix="Slice interventions (augmentation, oversampling, learning curves) are for "
+            "classification datasets so far; run the detection loop without them.",
+        )
     # The loop writes versions and its log under root/.datacentric: check before training.
     if Path(root).is_dir():  # (a missing dataset is reported by run_iteration)
         ensure_writable(ExperimentLog(root).path, "the experiment log", folder=True)

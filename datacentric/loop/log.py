@@ -272,7 +272,8 @@ class ExperimentLog:
         """The verdict per slice of iteration ``after`` (default: the latest, a rejected
         slice intervention skipped) against
         ``before`` (default: the baseline): :func:`datacentric.slices.seed_verdict` of their
-        seed predictions, on the slices ``after`` was evaluated on.
+        seed predictions, on the slices ``after`` was evaluated on
+        (:func:`~datacentric.slices.detection_seed_verdict` of mAP@0.5 on a detection dataset).
 
         Keyword arguments go to :func:`~datacentric.slices.seed_verdict` (``level``,
         ``n_boot``, ``min_effect``, ``seed``; ``min_n`` defaults to the evaluation's).
@@ -288,7 +289,20 @@ class ExperimentLog:
         defs = list((meta.get("slices") or {}).values())
         slices = load_slices(slices_to_yaml(defs)) if defs else []
         kwargs.setdefault("min_n", int(meta.get("min_n") or 0))
-        return seed_verdict(self.seed_predictions(b), self.seed_predictions(a), slices, **kwargs)
+        runs_b, runs_a = self.seed_predictions(b), self.seed_predictions(a)
+        if meta.get("task") == "detection":  # predicted boxes: mAP@0.5 over seeds × images
+            from datacentric.dataset import Dataset
+            from datacentric.loop.detection import DETECTION_METRIC, LOOP_N_BOOT, runs_by_seed
+            from datacentric.slices import detection_seed_verdict
+
+            rec = next((r for r in recs if int(r["iteration"]) == a), {})
+            kwargs.setdefault("metric", DETECTION_METRIC)
+            kwargs.setdefault("n_boot", LOOP_N_BOOT)
+            return detection_seed_verdict(
+                Dataset.open(self.root), runs_by_seed(runs_b), runs_by_seed(runs_a), slices,
+                split=rec.get("eval_split") or "test", **kwargs,
+            )  # fmt: skip
+        return seed_verdict(runs_b, runs_a, slices, **kwargs)
 
     def report(self, path: str | Path, *, top: int = 12) -> Path:
         """Render every recorded iteration: ``.html`` (self-contained: learning curve, slices,
