@@ -26,6 +26,14 @@ The same through the review-backend protocol: ``review.get_backend("labelstudio"
 from __future__ import annotations
 
 from datacentric.integrations.labelstudio.backend import LabelStudioBackend
+from datacentric.integrations.labelstudio.box_decision import BoxDecisions, decide_boxes
+from datacentric.integrations.labelstudio.box_pull import BoxPullResult
+from datacentric.integrations.labelstudio.boxes import (
+    box_label_config,
+    box_region,
+    read_regions,
+    region_pixels,
+)
 from datacentric.integrations.labelstudio.client import (
     LabelStudioClient,
     LabelStudioError,
@@ -50,6 +58,8 @@ from datacentric.integrations.labelstudio.push import PushResult, push_review, r
 from datacentric.integrations.labelstudio.state import ProjectState
 
 __all__ = [
+    "BoxDecisions",
+    "BoxPullResult",
     "Decisions",
     "FetchedAnnotations",
     "LabelStudioBackend",
@@ -61,13 +71,18 @@ __all__ = [
     "ServerUnavailableError",
     "annotations_frame",
     "apply_decisions",
+    "box_label_config",
+    "box_region",
     "choice_result",
     "decide",
+    "decide_boxes",
     "fetch_annotations",
     "instructions_html",
     "label_config",
     "pull_annotations",
     "push_review",
+    "read_regions",
+    "region_pixels",
     "result_label",
     "review_items",
 ]

@@ -23,7 +23,7 @@ from typing import Any
 
 from tests.integration._chromium import HEADLESS_FLAGS, chromium_binary
 
-__all__ = ["Browser", "capture_task"]
+__all__ = ["Browser", "capture_box_task", "capture_task"]
 
 
 class Browser:
@@ -172,6 +172,45 @@ def capture_task(
             "({text: document.body.innerText,"
             " choices: Array.from(document.querySelectorAll('input[type=radio]'))"
             "   .map(r => (r.closest('label') || r.parentElement).innerText.trim()),"
+            " images: Array.from(document.images).filter(i => i.src.includes('local-files'))"
+            "   .map(i => [i.naturalWidth, i.naturalHeight])})"
+        )
+        browser.screenshot(out)
+        return dict(seen or {})
+    finally:
+        browser.close()
+
+
+def capture_box_task(
+    url: str, email: str, password: str, project_id: int, task_id: int, out: str | Path
+) -> dict[str, Any]:
+    """Log in as ``email`` and screenshot the box task ``task_id`` in the labeling view.
+
+    Returns ``text`` (visible text), ``labels`` (the label buttons shown), ``regions``
+    (the region count Label Studio shows, from the "Regions" panel's text) and ``images``
+    (natural sizes of the loaded task images).
+    """
+    browser = Browser()
+    try:
+        browser.goto(f"{url}/user/login/")
+        browser.evaluate(
+            f"document.querySelector('input[name=email]').value = {json.dumps(email)};"
+            f"document.querySelector('input[name=password]').value = {json.dumps(password)};"
+            "document.querySelector('form').submit(); true"
+        )
+        time.sleep(2.0)
+        browser.goto(f"{url}/projects/{project_id}/data?task={task_id}", settle=1.0)
+        browser.wait_for("document.querySelectorAll('canvas').length > 0")
+        browser.wait_for(
+            "Array.from(document.images).some(i => i.complete && i.naturalWidth > 0 "
+            "&& i.src.includes('local-files'))",
+            timeout=30,
+        )
+        time.sleep(2.5)
+        seen = browser.evaluate(
+            "({text: document.body.innerText,"
+            " labels: Array.from(document.querySelectorAll('[class*=label_]'))"
+            "   .map(e => e.innerText.trim()).filter(t => t),"
             " images: Array.from(document.images).filter(i => i.src.includes('local-files'))"
             "   .map(i => [i.naturalWidth, i.naturalHeight])})"
         )
