@@ -44,10 +44,21 @@ def _task(tid: int, sid: str, *results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _pull(ds: Dataset, tasks: list[dict[str, Any]], **kw: Any):  # type: ignore[no-untyped-def]
-    kw = {"iou_threshold": 0.5, "max_regions": 1000} | kw
-    return pull_boxes(ds, tasks, {1: "ann@x"}, url="http://h", project_id=1, project="p",
-                      applied={}, commit=True, message=None, t0=time.perf_counter(), **kw)  # fmt: skip
+def _pull(ds: Dataset, tasks: list[dict[str, Any]]) -> tuple[Any, Any]:
+    return pull_boxes(
+        ds,
+        tasks,
+        {1: "ann@x"},
+        url="http://h",
+        project_id=1,
+        project="p",
+        applied={},
+        commit=True,
+        message=None,
+        iou_threshold=0.5,
+        max_regions=1000,
+        t0=time.perf_counter(),
+    )
 
 
 GOOD_B0 = (2.0, 2.0, 12.0, 12.0)  # b0 of image "0", as it is
@@ -128,7 +139,7 @@ def test_push_and_pull_inputs_are_checked_before_the_server(det: Dataset, tmp_pa
                         "w": [2.0], "h": [2.0], "score": [0.5]})  # fmt: skip
     with pytest.raises(InvalidAnnotationError, match="x, y, w, h"):
         push_review(det, items, project="abc", predicted_boxes=nan, **NOWHERE)
-    with pytest.raises(InvalidParameterError, match="predictions= .* does not apply"):
+    with pytest.raises(InvalidParameterError, match=r"predictions= .* does not apply"):
         push_review(det, items, project="abc", predictions="p.npz", **NOWHERE)
     cls = Dataset.from_arrays(
         __import__("numpy").zeros((2, 4, 4)), ["a", "b"], classes=["a", "b"]
