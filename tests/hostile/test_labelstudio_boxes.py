@@ -102,7 +102,9 @@ def test_a_bad_annotation_is_skipped_whole(
     assert reason in why and "\n" not in why and len(why) <= 300
 
 
-def test_good_and_bad_annotations_in_one_pull(det: Dataset) -> None:
+def test_good_and_bad_annotations_in_one_pull(
+    det: Dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = [_region("b0", "c0", MOVED_B0), _region("b1", "c1", (1.0, 1.0, 1.0, 1.0), x=-1.0)]
     tasks = [
         _task(
@@ -122,6 +124,13 @@ def test_good_and_bad_annotations_in_one_pull(det: Dataset) -> None:
     assert res.edits.select("edit", "annotation_id").rows() == [("move", "b0")]
     assert sorted(res.skipped["task_id"].to_list()) == [2, 3]
     assert "'no-such-image' is not in the dataset" in res.skipped.sort("task_id")["reason"][1]
+    from datacentric.cli.review_verbs import show_pull
+
+    show_pull(res)  # the CLI's report: counts, each skipped annotation on one line
+    out = capsys.readouterr().out
+    assert "new edits: 1 move, 0 relabel, 0 remove, 0 add" in out
+    assert "skipped annotation 20 (task 2): region 'b1' reaches outside" in out
+    assert f"New version: {res.version}" in out
 
 
 def test_a_huge_number_of_regions_is_skipped_quickly(det: Dataset) -> None:
