@@ -268,6 +268,22 @@ def ensure_project(
     return int(project.id)
 
 
+def _check_prelabel_version(
+    client: LabelStudioClient, pid: int, title: str, model_version: str
+) -> None:
+    """Label Studio pre-labels (copies into the annotator's draft) only the predictions of
+    the project's ``model_version``: box tasks pushed with another would show no boxes."""
+    found = client.call(f"get project {pid}", client.sdk.projects.get, pid, read=True)
+    current = str(getattr(found, "model_version", "") or "")
+    if current and current != model_version:
+        raise InvalidParameterError(
+            f"the Label Studio project {title!r} (id {pid}) pre-labels tasks with the "
+            f"predictions of model_version {current!r}, so boxes pushed with model_version="
+            f"{model_version!r} would not be shown to annotators. Push with model_version="
+            f"{current!r}, or to a new project title."
+        )
+
+
 def _local_files_url(
     client: LabelStudioClient, pid: int, ds_root: Path, document_root: Path
 ) -> Callable[[str], str]:
@@ -441,6 +457,8 @@ def push_review(
     state = ProjectState.load(ds.root, client.url, project)
     try:
         pid = ensure_project(client, project, ds.classes, guide, ds.task)
+        if ds.task == "detection":
+            _check_prelabel_version(client, pid, project, model_version)
         image_url = (
             _local_files_url(client, pid, Path(ds.root), Path(str(doc)))
             if mode == "local-files"

@@ -15,6 +15,7 @@ from PIL import Image
 
 from datacentric.dataset import Dataset
 from datacentric.datasets import load_detection_demo, load_detection_ground_truth
+from datacentric.exceptions import InvalidParameterError
 from datacentric.integrations import review
 from datacentric.integrations.labelstudio import (
     BoxPullResult,
@@ -174,6 +175,9 @@ def test_box_round_trip(ls_server: LabelStudioServer, det_dir: Path) -> None:
     repushed = push_review(Dataset.open(det_dir), result, **kw)
     assert (repushed.created, repushed.unchanged) == (0, 12)
     assert repushed.task_ids == pushed.task_ids
+    # the project pre-labels with 'datacentric' boxes: another model_version would show none
+    with pytest.raises(InvalidParameterError, match=r"model_version='v2' would not be shown"):
+        push_review(Dataset.open(det_dir), result, **kw, model_version="v2")
 
 
 def test_box_annotator_view(ls_server: LabelStudioServer, det_dir: Path, tmp_path: Path) -> None:
