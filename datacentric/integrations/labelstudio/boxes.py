@@ -220,7 +220,8 @@ def read_regions(
         is accepted only when it is such a box left as it was (an overhanging box of the
         dataset the annotator did not touch).
     max_regions : int
-        More regions than this makes the annotation unreadable.
+        More :data:`BOX_FROM` regions than this (or more than ten times as many result
+        items of any kind) makes the annotation unreadable.
 
     Raises
     ------
@@ -242,9 +243,13 @@ def read_regions(
     """
     if not isinstance(result, list):
         raise RegionError(f"its result is a {type(result).__name__}, not a list of regions")
+    if len(result) > 10 * max_regions:  # the detector's read-only regions come back too
+        raise RegionError(
+            f"its result has {len(result)} items, more than 10 x max_regions={max_regions}"
+        )
     mine = [r for r in result if isinstance(r, dict) and r.get("from_name") == BOX_FROM]
-    if len(result) > max_regions or len(mine) > max_regions:
-        raise RegionError(f"it has {len(result)} regions, more than max_regions={max_regions}")
+    if len(mine) > max_regions:
+        raise RegionError(f"it has {len(mine)} regions, more than max_regions={max_regions}")
     if any(not isinstance(r, dict) for r in result):
         raise RegionError("its result holds an item that is not an object")
     out: list[Region] = []

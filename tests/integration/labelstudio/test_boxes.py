@@ -34,9 +34,9 @@ FINDERS = ["badly_located_box", "swapped_box", "overlooked_box", "duplicate_box"
 
 @pytest.fixture
 def det_dir(ls_root: Path, request: pytest.FixtureRequest) -> Path:
-    """A fresh detection demo under the server's document root (one per test)."""
+    """A fresh detection demo (80 scenes) under the server's document root (one per test)."""
     root = ls_root / "docroot" / f"det-{request.node.name[:40]}"
-    load_detection_demo(root, overwrite=True)
+    load_detection_demo(root, n_scenes=80, overwrite=True)
     return root
 
 
