@@ -199,13 +199,20 @@ def capture_task(
 
 
 def capture_box_task(
-    url: str, email: str, password: str, project_id: int, task_id: int, out: str | Path
+    url: str,
+    email: str,
+    password: str,
+    project_id: int,
+    task_id: int,
+    out: str | Path,
+    *,
+    submit: bool = False,
 ) -> dict[str, Any]:
     """Log in as ``email`` and screenshot the box task ``task_id`` in the labeling view.
 
-    Returns ``text`` (visible text), ``labels`` (the label buttons shown), ``regions``
-    (the region count Label Studio shows, from the "Regions" panel's text) and ``images``
-    (natural sizes of the loaded task images).
+    Returns ``text`` (visible text), ``labels`` (the label buttons shown) and ``images``
+    (natural sizes of the loaded task images). With ``submit``, then press **Submit** as the
+    annotator would without changing anything (``submitted``: whether the button was found).
     """
     browser = Browser()
     try:
@@ -226,7 +233,15 @@ def capture_box_task(
             "   .map(i => [i.naturalWidth, i.naturalHeight])})"
         )
         browser.screenshot(out)
-        return dict(seen or {})
+        seen = dict(seen or {})
+        if submit:
+            seen["submitted"] = browser.evaluate(
+                "(() => { const b = Array.from(document.querySelectorAll('button'))"
+                "  .find(x => x.innerText.trim() === 'Submit');"
+                " if (!b) return false; b.click(); return true; })()"
+            )
+            time.sleep(3.0)
+        return seen
     finally:
         browser.close()
 

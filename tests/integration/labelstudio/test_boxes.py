@@ -192,7 +192,9 @@ def test_box_annotator_view(ls_server: LabelStudioServer, det_dir: Path, tmp_pat
         if boxes.filter(pl.col("sample_id") == s).height
     )  # fmt: skip
     out = tmp_path / "boxes.png"
-    seen = capture_box_task(ls_server.url, ADMIN_EMAIL, ADMIN_PASSWORD, pushed.project_id, tid, out)
+    seen = capture_box_task(
+        ls_server.url, ADMIN_EMAIL, ADMIN_PASSWORD, pushed.project_id, tid, out, submit=True
+    )
     text = seen["text"]
     assert f"Sample {sid}" in text and "Regions" in text
     # the editable labels are shown once per class (the detector's control is hidden)
@@ -204,3 +206,16 @@ def test_box_annotator_view(ls_server: LabelStudioServer, det_dir: Path, tmp_pat
     with Image.open(out) as img:
         gray = np.asarray(img.convert("L").resize((64, 64)))
         assert len(np.unique(gray)) > 20
+
+    # the current boxes are editable: Label Studio copied them into the annotator's draft,
+    # and submitting it untouched gives them back with the same ids and coordinates
+    assert seen["submitted"]
+    task = client.sdk.tasks.get(tid)
+    (ann,) = [a if isinstance(a, dict) else a.dict() for a in task.annotations]
+    (pred0,) = [p if isinstance(p, dict) else p.dict() for p in task.predictions]
+    pushed_regions = [r for r in pred0["result"] if r["from_name"] == "box"]
+    got = [r for r in ann["result"] if r["from_name"] == "box"]
+    assert [(r["id"], r["value"]) for r in got] == [(r["id"], r["value"]) for r in pushed_regions]
+    pulled = pull_annotations(det_dir, project="Boxes view", client=client)
+    assert isinstance(pulled, BoxPullResult) and pulled.n_annotations == 1
+    assert pulled.edits.height == 0 and pulled.version is None
