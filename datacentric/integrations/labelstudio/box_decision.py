@@ -226,12 +226,15 @@ def decide_boxes(
     n_done = 0
     pair_stats: dict[tuple[str, str], list[Any]] = {}
     n_images = 0
+    wanted = boxes.filter(pl.col("sample_id").is_in(list(by_sample)))
+    per_image = {str(k[0]): v for k, v in wanted.partition_by("sample_id", as_dict=True).items()}
+    empty = boxes.clear()
     for sid, anns in by_sample.items():
         if all(done.get(str(a.ls_annotation_id)) == a.updated_at for a in anns):
             n_done += 1
             continue
         newly |= {str(a.ls_annotation_id): a.updated_at for a in anns}
-        current = boxes.filter(pl.col("sample_id") == sid)
+        current = per_image.get(sid, empty)
         matched, groups = _assign(anns, current, iou_threshold)
         n = len(anns)
 
