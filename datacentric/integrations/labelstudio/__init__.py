@@ -19,6 +19,10 @@ Typical use::
     result = pull_annotations("data/", project="Digits review", client=client)
     result.version, result.agreement["pairwise"]
 
+A detection dataset goes through the same two calls with boxes: its images are pushed with
+the current boxes to check and ``predicted_boxes=`` beside them, and the pull returns a
+:class:`BoxPullResult` of box edits (see :mod:`.box_push`, :mod:`.box_pull`).
+
 The same through the review-backend protocol: ``review.get_backend("labelstudio")``, or
 ``datacentric review push DIR --to labelstudio --project NAME``.
 """
