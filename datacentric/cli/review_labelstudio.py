@@ -13,10 +13,11 @@ from rich.table import Table
 
 from datacentric.cli._common import console, esc
 from datacentric.cli.review_verbs import show_pull, show_push
+from datacentric.integrations.labelstudio.box_pull import BoxPullResult
 from datacentric.integrations.labelstudio.pull import PullResult
 from datacentric.integrations.labelstudio.push import PushResult
 
-__all__ = ["show_labelstudio_pull", "show_labelstudio_push"]
+__all__ = ["show_labelstudio_box_pull", "show_labelstudio_pull", "show_labelstudio_push"]
 
 
 @show_push.register
@@ -63,3 +64,33 @@ def show_labelstudio_pull(res: PullResult) -> None:
                 f"  {esc(a['annotator'])}: {a['n_labeled']} labeled, agrees with the majority on "
                 f"{a['agreement_with_consensus']:.0%} of {a['n_with_consensus']} shared item(s)"
             )
+
+
+@show_pull.register
+def show_labelstudio_box_pull(res: BoxPullResult) -> None:
+    """Box edits by kind, skipped annotations with their reasons, the version, agreement."""
+    counts = dict(res.edits.group_by("edit").len().rows())
+    kinds = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("move", "relabel", "remove", "add"))
+    console.print(
+        f"{res.n_annotations} box annotation(s); new edits: {kinds}; {res.ties.height} tie(s) "
+        f"kept; {res.already_applied} image(s) already applied earlier."
+    )
+    for r in res.skipped.head(10).iter_rows(named=True):
+        console.print(
+            f"  skipped annotation {r['ls_annotation_id']} (task {r['task_id']}): "
+            f"{esc(r['reason'])}"
+        )
+    if res.skipped.height > 10:
+        console.print(f"  ... and {res.skipped.height - 10} more skipped annotation(s)")
+    console.print(
+        f"New version: [bold]{esc(res.version)}[/]"
+        if res.version is not None
+        else "Nothing to commit."
+    )
+    ag = res.agreement
+    if ag.get("n_matched"):
+        console.print(
+            f"Agreement over {ag['n_images']} image(s) with 2+ annotators: {ag['n_matched']} "
+            f"matched box pair(s), mean IoU {ag['mean_iou']:.3f}, same class "
+            f"{ag['class_agreement']:.0%}; {ag['n_unmatched']} box(es) only one annotator drew."
+        )

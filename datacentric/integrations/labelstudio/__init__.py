@@ -19,6 +19,10 @@ Typical use::
     result = pull_annotations("data/", project="Digits review", client=client)
     result.version, result.agreement["pairwise"]
 
+A detection dataset goes through the same two calls with boxes: its images are pushed with
+the current boxes to check and ``predicted_boxes=`` beside them, and the pull returns a
+:class:`BoxPullResult` of box edits (see :mod:`.box_push`, :mod:`.box_pull`).
+
 The same through the review-backend protocol: ``review.get_backend("labelstudio")``, or
 ``datacentric review push DIR --to labelstudio --project NAME``.
 """
@@ -26,6 +30,14 @@ The same through the review-backend protocol: ``review.get_backend("labelstudio"
 from __future__ import annotations
 
 from datacentric.integrations.labelstudio.backend import LabelStudioBackend
+from datacentric.integrations.labelstudio.box_decision import BoxDecisions, decide_boxes
+from datacentric.integrations.labelstudio.box_pull import BoxPullResult
+from datacentric.integrations.labelstudio.boxes import (
+    box_label_config,
+    box_region,
+    read_regions,
+    region_pixels,
+)
 from datacentric.integrations.labelstudio.client import (
     LabelStudioClient,
     LabelStudioError,
@@ -50,6 +62,8 @@ from datacentric.integrations.labelstudio.push import PushResult, push_review, r
 from datacentric.integrations.labelstudio.state import ProjectState
 
 __all__ = [
+    "BoxDecisions",
+    "BoxPullResult",
     "Decisions",
     "FetchedAnnotations",
     "LabelStudioBackend",
@@ -61,13 +75,18 @@ __all__ = [
     "ServerUnavailableError",
     "annotations_frame",
     "apply_decisions",
+    "box_label_config",
+    "box_region",
     "choice_result",
     "decide",
+    "decide_boxes",
     "fetch_annotations",
     "instructions_html",
     "label_config",
     "pull_annotations",
     "push_review",
+    "read_regions",
+    "region_pixels",
     "result_label",
     "review_items",
 ]

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from datacentric._validation import invalid_parameter
+from datacentric.integrations.labelstudio.box_pull import BoxPullResult
 from datacentric.integrations.labelstudio.pull import PullResult, pull_annotations
 from datacentric.integrations.labelstudio.push import PushResult, push_review
 
@@ -50,11 +51,18 @@ class LabelStudioBackend:
             "document_root": "the server's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT",
             "chunk_size": "tasks per import request",
             "model_version": "recorded on every pre-annotation",
+            "predicted_boxes": "boxes: the detector's boxes (DataFrame or .parquet), shown "
+            "read-only",
             "on_chunk": "callback on_chunk(created_so_far, to_create)",
         }
     )
     pull_options: Mapping[str, str] = MappingProxyType(
-        {**_CONNECTION, "page_size": "tasks per page when reading"}
+        {
+            **_CONNECTION,
+            "page_size": "tasks per page when reading",
+            "iou_threshold": "boxes: least IoU for two boxes to be one object (0.5)",
+            "max_regions": "boxes: an annotation with more regions is skipped",
+        }
     )
 
     def push(
@@ -78,7 +86,7 @@ class LabelStudioBackend:
         commit: bool = True,
         message: str | None = None,
         **options: Any,
-    ) -> PullResult:
+    ) -> PullResult | BoxPullResult:
         """:func:`pull_annotations` of the project titled ``target``."""
         return pull_annotations(
             ds, project=_project(target), commit=commit, message=message, **options

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from datacentric.exceptions import InvalidParameterError
 
@@ -96,16 +96,28 @@ def result_label(result: Sequence[dict[str, Any]] | None) -> str | None:
     return None
 
 
-def instructions_html(guide: Any | None, classes: Sequence[str]) -> str:
+def instructions_html(
+    guide: Any | None, classes: Sequence[str], task: str = "classification"
+) -> str:
     """Project instructions: the guide as HTML, or a short default naming the classes.
 
-    ``guide`` is an :class:`~datacentric.integrations.guide.AnnotationGuide` or ``None``.
+    ``guide`` is an :class:`~datacentric.integrations.guide.AnnotationGuide` or ``None``;
+    ``task`` the dataset's (``"detection"``: the default text is about boxes).
 
     Examples
     --------
     >>> instructions_html(None, ["a", "b"])
     '<p>Choose the class of each image: a, b. The suggested label is a model guess.</p>'
+    >>> instructions_html(None, ["a", "b"], "detection")[:60]
+    '<p>Check every box: move or resize it to fit its object, cha'
     """
+    if guide is None and task == "detection":
+        return (
+            "<p>Check every box: move or resize it to fit its object, change its class, "
+            "delete it if there is no object, and draw a box for every object without one. "
+            f"Classes: {escape(', '.join(classes))}. The grey, locked boxes with a score are "
+            "a detector's guesses, for comparison only: to accept one, draw the box.</p>"
+        )
     if guide is None:
         return (
             f"<p>Choose the class of each image: {', '.join(classes)}. "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ import polars as pl
 from datacentric._validation import Interval, NonEmptyString, validate_call
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
+from datacentric.integrations.labelstudio.box_pull import BoxPullResult, pull_boxes
+from datacentric.integrations.labelstudio.boxes import MAX_REGIONS
 from datacentric.integrations.labelstudio.client import LabelStudioClient, LabelStudioError
 from datacentric.integrations.labelstudio.config import result_label
 from datacentric.integrations.labelstudio.decision import decide
@@ -263,6 +265,8 @@ def apply_decisions(
         "commit": ["boolean"],
         "message": [str, None],
         "page_size": _PAGE_SIZE,
+        "iou_threshold": [Interval(Real, 0, 1, closed="right")],
+        "max_regions": [Interval(Integral, 1, None, closed="left")],
     }
 )
 def pull_annotations(
@@ -275,8 +279,13 @@ def pull_annotations(
     commit: bool = True,
     message: str | None = None,
     page_size: int = 500,
-) -> PullResult:
+    iou_threshold: float = 0.5,
+    max_regions: int = MAX_REGIONS,
+) -> PullResult | BoxPullResult:
     """Apply the completed annotations of ``project`` to ``dataset`` as a new version.
+
+    A detection dataset's annotations become box edits (see :mod:`.box_pull`) and the
+    result is a :class:`~.box_pull.BoxPullResult`.
 
     Parameters
     ----------
@@ -293,6 +302,11 @@ def pull_annotations(
         Commit message (default names the project and the counts).
     page_size : int
         Tasks per page when reading the project.
+    iou_threshold : float
+        Detection only: least IoU for two annotators' boxes (or an annotator's box and a
+        current box) to be the same object.
+    max_regions : int
+        Detection only: an annotation with more regions is skipped with the reason.
     """
     t0 = time.perf_counter()
     ds = Dataset.open(dataset) if isinstance(dataset, (str, Path)) else dataset
@@ -301,6 +315,9 @@ def pull_annotations(
             "pull_annotations needs the folder-backed dataset the tasks were pushed from."
         )
     client = client or LabelStudioClient(url, token)
+    if ds.task == "detection":
+        return _pull_boxes(ds, client, project, commit, message, page_size, iou_threshold,
+                           max_regions, t0)  # fmt: skip
     try:  # read everything first: a failure here leaves the dataset untouched
         fetched = fetch_annotations(client, project, page_size=page_size)
     except LabelStudioError as exc:
@@ -338,3 +355,50 @@ def pull_annotations(
         decisions=decided.table,
         agreement=agreement,
     )
+
+
+def _pull_boxes(
+    ds: Dataset,
+    client: LabelStudioClient,
+    project: str | int,
+    commit: bool,
+    message: str | None,
+    page_size: int,
+    iou_threshold: float,
+    max_regions: int,
+    t0: float,
+) -> BoxPullResult:
+    """The detection half of :func:`pull_annotations`."""
+    assert ds.root is not None
+    try:  # read everything first: a failure here leaves the dataset untouched
+        pid, title = _resolve_project(client, project)
+        tasks = list(client.iter_tasks(pid, query=_ANNOTATED, fields="all", page_size=page_size))
+        users = client.users()
+    except LabelStudioError as exc:
+        raise type(exc)(
+            f"{exc} Nothing was applied: the dataset stays at version {ds.version} and every "
+            "annotation is still pending. Pull again when the server answers.",
+            exc.status_code,
+        ) from None
+    state = ProjectState.load(ds.root, client.url, title)
+    if state.project_id not in (None, pid):
+        state.applied = {}
+    state.project_id = pid
+    result, decided = pull_boxes(
+        ds,
+        tasks,
+        users,
+        url=client.url,
+        project_id=pid,
+        project=title,
+        applied=state.applied,
+        commit=commit,
+        message=message,
+        iou_threshold=iou_threshold,
+        max_regions=max_regions,
+        t0=t0,
+    )
+    if commit:
+        state.applied |= decided.applied
+        state.save()
+    return result

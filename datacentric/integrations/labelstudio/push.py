@@ -34,6 +34,8 @@ from datacentric._validation import (
 from datacentric.dataset import Dataset
 from datacentric.dataset.images import check_paths_inside, read_image_bytes
 from datacentric.exceptions import InvalidDatasetError, InvalidParameterError, format_items
+from datacentric.integrations.labelstudio.box_push import box_tasks, check_box_inputs
+from datacentric.integrations.labelstudio.boxes import BOX_FROM, box_label_config
 from datacentric.integrations.labelstudio.client import LabelStudioClient, LabelStudioError
 from datacentric.integrations.labelstudio.config import (
     choice_result,
@@ -133,18 +135,7 @@ def review_items(
     >>> review_items(t, None, ds).select("sample_id", "issue_type", "severity").rows()
     [('0', 'label, dark', 0.9), ('1', 'dark', 0.5)]
     """
-    if items is None:
-        items = _last_review_queue(root)
-    elif not isinstance(items, pl.DataFrame):
-        items = items.flagged()
-    if "sample_id" not in items.columns:
-        raise InvalidParameterError(
-            f"the items to push need a 'sample_id' column; received columns {items.columns}. "
-            "Pass an IssueTable, a ScanResult or the review queue of fix()."
-        )
-    t = items
-    if "is_issue" in t.columns:
-        t = t.filter(pl.col("is_issue"))
+    t = issue_rows(items, root)
     if isinstance(t.schema.get("issue_types"), pl.List):  # a ranked queue: one row per sample
         t = t.drop("issue_type", strict=False).explode("issue_types")
         t = t.rename({"issue_types": "issue_type"})
@@ -192,6 +183,23 @@ def review_items(
     return out.sort([by, "sample_id"], descending=[True, False])
 
 
+def issue_rows(items: pl.DataFrame | ScanResult | None, root: Path | None) -> pl.DataFrame:
+    """The flagged rows of ``items`` (an IssueTable's ``is_issue`` rows, a ScanResult's
+    flagged rows, or the last loop's review queue under ``root`` for ``None``)."""
+    if items is None:
+        items = _last_review_queue(root)
+    elif not isinstance(items, pl.DataFrame):
+        items = items.flagged()
+    if "sample_id" not in items.columns:
+        raise InvalidParameterError(
+            f"the items to push need a 'sample_id' column; received columns {items.columns}. "
+            "Pass an IssueTable, a ScanResult or the review queue of fix()."
+        )
+    if "is_issue" in items.columns:
+        items = items.filter(pl.col("is_issue"))
+    return items
+
+
 def _last_review_queue(root: Path | None) -> pl.DataFrame:
     from datacentric.loop.log import ExperimentLog
 
@@ -212,22 +220,30 @@ def _last_review_queue(root: Path | None) -> pl.DataFrame:
 
 @validate_call({"title": PROJECT_TITLE})
 def ensure_project(
-    client: LabelStudioClient, title: str, classes: list[str], guide: AnnotationGuide | None
+    client: LabelStudioClient,
+    title: str,
+    classes: list[str],
+    guide: AnnotationGuide | None,
+    task: str = "classification",
 ) -> int:
     """Id of the project titled ``title``; created (labeling config, instructions) if missing.
 
-    An existing project must offer a choice for every class; its instructions are replaced by
-    the guide when one is given.
+    An existing project must offer a choice (a box label, for ``task="detection"``) for
+    every class; its instructions are replaced by the guide when one is given.
     """
+    detection = task == "detection"
     pid = client.find_project(title)
     if pid is not None:
         found = client.call(f"get project {pid}", client.sdk.projects.get, pid, read=True)
         config = str(found.label_config or "")
-        missing = [c for c in classes if f"<Choice value={quoteattr(c)}" not in config]
+        tag, what = ("<Label value=", "box label") if detection else ("<Choice value=", "choice")
+        missing = [c for c in classes if f"{tag}{quoteattr(c)}" not in config]
+        if detection and f'<RectangleLabels name="{BOX_FROM}"' not in config:
+            missing = list(classes)
         if missing:
             raise InvalidParameterError(
                 f"the Label Studio project {title!r} (id {pid}) was not made for these classes: "
-                f"its labeling config has no choice for {missing}. Push to a new project title, "
+                f"its labeling config has no {what} for {missing}. Push to a new project title, "
                 "or fix the project's labeling config in Label Studio."
             )
         if guide is not None:
@@ -235,7 +251,7 @@ def ensure_project(
                 f"update the instructions of project {pid}",
                 client.sdk.projects.update,
                 pid,
-                expert_instruction=instructions_html(guide, classes),
+                expert_instruction=instructions_html(guide, classes, task),
                 show_instruction=True,
             )
         return pid
@@ -243,12 +259,29 @@ def ensure_project(
         f"create project {title!r}",
         client.sdk.projects.create,
         title=title,
-        label_config=label_config(classes),
-        expert_instruction=instructions_html(guide, classes),
+        label_config=box_label_config(classes) if detection else label_config(classes),
+        expert_instruction=instructions_html(guide, classes, task),
         show_instruction=True,
-        description=f"datacentric review: {len(classes)} classes",
+        description=f"datacentric review: {len(classes)} classes"
+        + (" (boxes)" if detection else ""),
     )
     return int(project.id)
+
+
+def _check_prelabel_version(
+    client: LabelStudioClient, pid: int, title: str, model_version: str
+) -> None:
+    """Label Studio pre-labels (copies into the annotator's draft) only the predictions of
+    the project's ``model_version``: box tasks pushed with another would show no boxes."""
+    found = client.call(f"get project {pid}", client.sdk.projects.get, pid, read=True)
+    current = str(getattr(found, "model_version", "") or "")
+    if current and current != model_version:
+        raise InvalidParameterError(
+            f"the Label Studio project {title!r} (id {pid}) pre-labels tasks with the "
+            f"predictions of model_version {current!r}, so boxes pushed with model_version="
+            f"{model_version!r} would not be shown to annotators. Push with model_version="
+            f"{current!r}, or to a new project title."
+        )
 
 
 def _local_files_url(
@@ -334,6 +367,7 @@ def push_review(
     token: str | None = None,
     guide: AnnotationGuide | str | Path | None = None,
     predictions: Predictions | str | Path | None = None,
+    predicted_boxes: pl.DataFrame | str | Path | None = None,
     model_version: str = "datacentric",
     images: ImageMode = "auto",
     document_root: str | Path | None = None,
@@ -363,6 +397,11 @@ def push_review(
         :meth:`~datacentric.train.Predictions.coerce` (matched by sample id and class name;
         every pushed sample needs one); default: the scan's suggested
         label (score = ``predicted_prob`` when the items carry it), else the current label.
+        Classification only.
+    predicted_boxes : polars.DataFrame or path, optional
+        Detection only: the detector's boxes (``sample_id, label, x, y, w, h, score``,
+        pixels; checked by :func:`~datacentric.issues.check_predicted_boxes`), shown
+        read-only beside the current boxes (see :mod:`.box_push`).
     model_version : str
         Recorded on every prediction.
     images : {"auto", "local-files", "data-uri"}
@@ -393,6 +432,7 @@ def push_review(
             "push_review needs a folder-backed dataset (its images are sent to Label Studio); "
             "save it with ds.to_folder(DIR) first."
         )
+    pred_boxes = check_box_inputs(ds, predictions, predicted_boxes)
     if predictions is not None:  # checked before anything is sent (classes by name, ranges)
         from datacentric.train.recipe import Predictions as _Predictions
 
@@ -400,7 +440,10 @@ def push_review(
     client = client or LabelStudioClient(url, token)
     if isinstance(guide, (str, Path)):
         guide = AnnotationGuide.load(guide)
-    table = review_items(items, ds.root, ds, issue_types)
+    rows = issue_rows(items, ds.root)
+    table = review_items(rows, ds.root, ds, issue_types)
+    if issue_types and "issue_type" in rows.columns:
+        rows = rows.filter(pl.col("issue_type").is_in(list(issue_types)))
     if limit is not None:
         table = table.head(limit)
     doc = document_root or os.environ.get(ENV_DOCUMENT_ROOT)
@@ -413,7 +456,9 @@ def push_review(
 
     state = ProjectState.load(ds.root, client.url, project)
     try:
-        pid = ensure_project(client, project, ds.classes, guide)
+        pid = ensure_project(client, project, ds.classes, guide, ds.task)
+        if ds.task == "detection":
+            _check_prelabel_version(client, pid, project, model_version)
         image_url = (
             _local_files_url(client, pid, Path(ds.root), Path(str(doc)))
             if mode == "local-files"
@@ -438,10 +483,12 @@ def push_review(
     todo = todo.join(manifest, on="sample_id", how="left", maintain_order="left")
     # nothing read or pointed at outside the dataset root (symbolic links resolved)
     check_paths_inside(Path(ds.root), todo["sample_id"].to_list(), todo["image"].to_list())
-    labels = dict(manifest.select("sample_id", "label").rows())
-    preds = _predictions(todo, predictions, labels)
     tasks: list[dict[str, Any]] = []
-    for row in todo.iter_rows(named=True):
+    if ds.task == "detection":
+        tasks = box_tasks(ds, todo, rows, pred_boxes, image_url, model_version)
+    labels = dict(manifest.select("sample_id", "label").rows())
+    preds = _predictions(todo, predictions, labels) if ds.task != "detection" else {}
+    for row in todo.iter_rows(named=True) if ds.task != "detection" else ():
         sid = row["sample_id"]
         task: dict[str, Any] = {
             "data": {

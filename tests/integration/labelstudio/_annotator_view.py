@@ -6,6 +6,8 @@ needed. Run as a script to regenerate the documentation screenshot::
 
     .venv/bin/python -m tests.integration.labelstudio._annotator_view \
         docs/img/labelstudio-annotator.png
+    .venv/bin/python -m tests.integration.labelstudio._annotator_view \
+        --boxes docs/img/labelstudio-boxes.png
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 from tests.integration._chromium import HEADLESS_FLAGS, chromium_binary
 
-__all__ = ["Browser", "capture_task"]
+__all__ = ["Browser", "capture_box_task", "capture_task"]
 
 
 class Browser:
@@ -143,6 +145,27 @@ class Browser:
         self._profile.cleanup()
 
 
+def login(browser: Browser, url: str, email: str, password: str) -> None:
+    """Log in through the real login form; wait until the server has accepted it."""
+    for _ in range(3):
+        browser.goto(f"{url}/user/login/")
+        browser.evaluate(
+            f"document.querySelector('input[name=email]').value = {json.dumps(email)};"
+            f"document.querySelector('input[name=password]').value = {json.dumps(password)};"
+            "document.querySelector('form').submit(); true"
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(0.5)
+            try:  # the page may be between documents
+                if browser.evaluate("!location.pathname.startsWith('/user/login')"):
+                    time.sleep(1.0)
+                    return
+            except RuntimeError:
+                continue
+    raise RuntimeError(f"could not log in to {url} as {email}")
+
+
 def capture_task(
     url: str, email: str, password: str, project_id: int, task_id: int, out: str | Path
 ) -> dict[str, Any]:
@@ -153,13 +176,7 @@ def capture_task(
     """
     browser = Browser()
     try:
-        browser.goto(f"{url}/user/login/")
-        browser.evaluate(
-            f"document.querySelector('input[name=email]').value = {json.dumps(email)};"
-            f"document.querySelector('input[name=password]').value = {json.dumps(password)};"
-            "document.querySelector('form').submit(); true"
-        )
-        time.sleep(2.0)
+        login(browser, url, email, password)
         browser.goto(f"{url}/projects/{project_id}/data?task={task_id}", settle=1.0)
         browser.wait_for("document.querySelectorAll('input[type=radio]').length > 0")
         browser.wait_for(
@@ -177,6 +194,54 @@ def capture_task(
         )
         browser.screenshot(out)
         return dict(seen or {})
+    finally:
+        browser.close()
+
+
+def capture_box_task(
+    url: str,
+    email: str,
+    password: str,
+    project_id: int,
+    task_id: int,
+    out: str | Path,
+    *,
+    submit: bool = False,
+) -> dict[str, Any]:
+    """Log in as ``email`` and screenshot the box task ``task_id`` in the labeling view.
+
+    Returns ``text`` (visible text), ``labels`` (the label buttons shown) and ``images``
+    (natural sizes of the loaded task images). With ``submit``, then press **Submit** as the
+    annotator would without changing anything (``submitted``: whether the button was found).
+    """
+    browser = Browser()
+    try:
+        login(browser, url, email, password)
+        browser.goto(f"{url}/projects/{project_id}/data?task={task_id}", settle=1.0)
+        browser.wait_for("document.querySelectorAll('canvas').length > 0")
+        browser.wait_for(
+            "Array.from(document.images).some(i => i.complete && i.naturalWidth > 0 "
+            "&& i.src.includes('local-files'))",
+            timeout=30,
+        )
+        time.sleep(2.5)
+        seen = browser.evaluate(
+            "({text: document.body.innerText,"
+            " labels: Array.from(document.querySelectorAll('[class*=label_]'))"
+            "   .map(e => e.innerText.trim()).filter(t => t),"
+            " images: Array.from(document.images).filter(i => i.src.includes('local-files'))"
+            "   .map(i => [i.naturalWidth, i.naturalHeight])})"
+        )
+        browser.screenshot(out)
+        seen = dict(seen or {})
+        if submit:
+            seen["submitted"] = browser.evaluate(
+                "(() => { const b = Array.from(document.querySelectorAll('button'))"
+                "  .find(x => x.innerText.trim() === 'Submit');"
+                " if (!b) return false; b.click(); return true; })()"
+            )
+            time.sleep(3.0)
+        return seen
     finally:
         browser.close()
 
@@ -229,5 +294,75 @@ def main(out: str) -> None:  # pragma: no cover - regenerates the documentation 
             server.stop()
 
 
+def push_box_demo(url: str, token: str, docroot: Path) -> tuple[int, int]:  # pragma: no cover
+    """Push the detection demo's 20 worst images (with a simulated detector's boxes) to
+    ``url``; return the project id and the task of the first image with swapped and
+    overlooked boxes."""
+    import polars as pl
+
+    from datacentric.dataset import Dataset
+    from datacentric.datasets import load_detection_demo, load_detection_ground_truth
+    from datacentric.integrations.labelstudio import LabelStudioClient, push_review
+    from datacentric.issues import scan
+    from datacentric.testing import noisy_predicted_boxes
+
+    demo = docroot / "digit-boxes"
+    load_detection_demo(demo, overwrite=True)
+    ds = Dataset.open(demo)
+    truth = load_detection_ground_truth(demo).boxes.filter(pl.col("problem") != "duplicate")
+    pred = noisy_predicted_boxes(
+        truth.select("sample_id", pl.col("true_label").alias("label"),
+                     *(pl.col(f"true_{c}").alias(c) for c in "xywh")),
+        classes=ds.classes,
+    )  # fmt: skip
+    finders = ["badly_located_box", "swapped_box", "overlooked_box", "duplicate_box"]
+    result = scan(ds, predicted_boxes=pred, finders=finders)
+    repo = Path(__file__).resolve().parents[3]
+    pushed = push_review(
+        ds,
+        result,
+        project="Digit boxes review",
+        client=LabelStudioClient(url, token),
+        predicted_boxes=pred,
+        model_version="simulated",
+        guide=repo / "annotation_guides" / "digits.md",
+        document_root=docroot,
+        limit=20,
+    )
+    flagged = result.flagged()
+    kinds = flagged.group_by("sample_id").agg(pl.col("issue_type").unique())
+    both = {s for s, k in kinds.rows() if {"swapped_box", "overlooked_box"} <= set(k)} & set(
+        pushed.task_ids
+    )
+    sid = min(both or pushed.task_ids, key=lambda s: pushed.task_ids[s])
+    return pushed.project_id, pushed.task_ids[sid]
+
+
+def main_boxes(out: str) -> None:  # pragma: no cover - regenerates the documentation screenshot
+    """Start a server, push detection demo images with boxes, screenshot one."""
+    from tests.integration.labelstudio._server import (
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        LabelStudioServer,
+        init_template,
+    )
+
+    with tempfile.TemporaryDirectory(prefix="dc-ls-shot-") as tmp:
+        root = Path(tmp)
+        (root / "docroot").mkdir()
+        init_template(root / "template", root / "docroot")
+        server = LabelStudioServer(root / "template", root / "server", root / "docroot").start()
+        try:
+            pid, tid = push_box_demo(server.url, server.token, root / "docroot")
+            seen = capture_box_task(server.url, ADMIN_EMAIL, ADMIN_PASSWORD, pid, tid, out)
+            print(json.dumps({k: seen.get(k) for k in ("images",)}))
+        finally:
+            server.stop()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main(sys.argv[1] if len(sys.argv) > 1 else "docs/img/labelstudio-annotator.png")
+    args = sys.argv[1:]
+    if args[:1] == ["--boxes"]:
+        main_boxes(args[1] if len(args) > 1 else "docs/img/labelstudio-boxes.png")
+    else:
+        main(args[0] if args else "docs/img/labelstudio-annotator.png")
