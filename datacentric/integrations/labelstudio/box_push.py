@@ -50,9 +50,9 @@ def check_box_inputs(
         )
     if predicted_boxes is None:
         return None
-    from datacentric.issues.boxes import check_predicted_boxes
+    from datacentric.dataset import read_predicted_boxes
 
-    return check_predicted_boxes(predicted_boxes, ds)
+    return read_predicted_boxes(predicted_boxes, ds)
 
 
 def box_issue_texts(rows: pl.DataFrame) -> tuple[dict[str, str], dict[str, list[str]]]:

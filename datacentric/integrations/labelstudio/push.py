@@ -400,7 +400,7 @@ def push_review(
         Classification only.
     predicted_boxes : polars.DataFrame or path, optional
         Detection only: the detector's boxes (``sample_id, label, x, y, w, h, score``,
-        pixels; checked by :func:`~datacentric.issues.check_predicted_boxes`), shown
+        pixels; checked by :func:`~datacentric.dataset.read_predicted_boxes`), shown
         read-only beside the current boxes (see :mod:`.box_push`).
     model_version : str
         Recorded on every prediction.
