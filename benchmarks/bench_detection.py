@@ -6,10 +6,12 @@ Run ``python benchmarks/bench_detection.py [--quick]``; writes
 
 **Predicted boxes** (parts 1 and 2) are made from the true objects of the detection demo
 (its ground truth, overlooked objects included, planted duplicates left out) by
-:func:`datacentric.testing.noisy_predicted_boxes` with its defaults (``NOISE``): each of
-x, y, w, h moved by N(0, 0.03 × box size), the true class, score U(0.96, 1.0); plus
-10 % false positives (a random true box's size, offset by 0.5–1 box size, another class,
-score U(0.05, 0.3)); seeded with the demo's seed. No detector is trained.
+:func:`datacentric.testing.noisy_predicted_boxes`, seeded with the demo's seed, in two
+settings (``NOISES``): ``default``, its defaults (each of x, y, w, h moved by N(0, 0.03 ×
+box size), the true class, score U(0.96, 1.0); plus 10 % false positives: a random true
+box's size, offset by 0.5–1 box size, another class, score U(0.05, 0.3)), and ``hard``
+(jitter 0.08, scores U(0.6, 1.0), 30 % false positives with scores U(0.3, 0.8)). Part 2
+uses ``default``. No detector is trained.
 
 Part 1 — quality. The demo (``--scenes`` scenes, 1,000 by default; seeds 0, 1, 2), each
 planted box problem (overlooked, badly located, swapped, duplicate): precision, recall and
