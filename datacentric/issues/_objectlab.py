@@ -65,7 +65,8 @@ class ObjectLabScores:
     cl_predictions: list[list[np.ndarray]]
     #: sample_id → cleanlab's label quality score of the image (lower is worse)
     image_quality: dict[str, float]
-    #: for each given box: the best-matching predicted box (row of ``predicted``) or -1
+    #: for each given box: the predicted box (row of ``predicted``) overlapping it most, or
+    #: -1 when none overlaps it
     given_match: np.ndarray
 
 
@@ -139,7 +140,9 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
             out_swap[g] = np.asarray(swap[i], dtype=np.float64)[: len(g)]
             if len(pr):
                 iou = box_iou(labels[i]["bboxes"], pred_xyxy[pr])
-                match[g] = pr[iou.argmax(axis=1)]
+                best = iou.argmax(axis=1)
+                overlaps = iou[np.arange(len(g)), best] > 0
+                match[g] = np.where(overlaps, pr[best], -1)  # none overlaps: no suggestion
     return ObjectLabScores(
         given=ann.select("annotation_id", "sample_id", "label", "x", "y", "w", "h"),
         predicted=pred.drop("_r"),

@@ -70,6 +70,36 @@ def test_known_answers_on_the_check_context() -> None:
     assert worst <= {"0", "1", "4"}
 
 
+def test_no_suggestion_from_a_predicted_box_that_does_not_overlap() -> None:
+    """A given box that no predicted box overlaps gets no suggested box or class (it got
+    the first predicted box of its image, an unrelated object, before)."""
+    ctx = make_detection_check_context()
+    ds = ctx.dataset
+    # b6 (image 3, c0) moved to the empty top-right corner: no predicted box there
+    moved = ds.annotations.with_columns(
+        *(
+            pl.when(pl.col("annotation_id") == "b6").then(v).otherwise(pl.col(c)).alias(c)
+            for c, v in (("x", 28.0), ("y", 1.0), ("w", 8.0), ("h", 8.0))
+        )
+    )
+    pred = ctx.predicted_boxes
+    assert pred is not None
+    p3 = pred.filter(pl.col("sample_id") == "3")
+    assert box_iou(np.array([[28.0, 1, 36, 9]]), xyxy(p3)).max() == 0
+    ctx2 = ScanContext(Dataset(ds.manifest, ds.classes, annotations=moved),
+                       predicted_boxes=pred)  # fmt: skip
+    bl = BadlyLocatedBoxFinder(threshold=1.0).find(ctx2)
+    row = bl.filter(pl.col("annotation_id") == "b6").row(0, named=True)
+    assert row["is_issue"]
+    assert row["suggested_x"] is None and row["detail"].endswith("Redraw the box.")
+    assert "the model sees" not in row["detail"]
+    sw = SwappedBoxFinder(threshold=1.0).find(ctx2)
+    assert sw.filter(pl.col("annotation_id") == "b6")["suggested_label"].to_list() == [None]
+    # the other box of image 3 still gets the predicted box on it
+    other = bl.filter(pl.col("annotation_id") == "b7").row(0, named=True)
+    assert other["suggested_x"] == pytest.approx(22.0)
+
+
 def test_threshold_none_is_cleanlabs_rule_and_stricter() -> None:
     ctx = make_detection_check_context()
     default = SwappedBoxFinder().find(ctx)["is_issue"].sum()
