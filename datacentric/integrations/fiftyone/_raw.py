@@ -117,7 +117,10 @@ def insert(
     now = _now()
     rand = np.random.default_rng().random(len(gt)) * 0.001 + 0.999  # as FiftyOne's _rand
     # like add_samples, a new document leaves out the fields that are None
-    docs = [{k: v for k, v in d.items() if v is not None} for d in documents(cols, gt, pred, conf, boxes)]
+    docs = [
+        {k: v for k, v in d.items() if v is not None}
+        for d in documents(cols, gt, pred, conf, boxes)
+    ]
     for doc, r in zip(docs, rand, strict=True):
         doc.update(
             _media_type="image",

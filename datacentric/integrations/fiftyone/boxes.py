@@ -223,8 +223,13 @@ def box_records(
         issues.filter(pl.col("sample_id").is_in(wanted.implode()))
         if issues is not None
         else pl.DataFrame(
-            schema={"sample_id": pl.Utf8, "issue_type": pl.Utf8, "is_issue": pl.Boolean,
-                    "severity": pl.Float64, SUGGESTED: pl.Utf8}  # fmt: skip
+            schema={
+                "sample_id": pl.Utf8,
+                "issue_type": pl.Utf8,
+                "is_issue": pl.Boolean,
+                "severity": pl.Float64,
+                SUGGESTED: pl.Utf8,
+            }
         )
     )
     if SUGGESTED not in rows.columns:

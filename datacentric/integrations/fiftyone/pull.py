@@ -412,10 +412,11 @@ def _pull_boxes(
             [r[0] for r in plan.relabels],
             [r[1] for r in plan.relabels],
             reason=[
-                f"reviewer tag {RELABEL_TAG_PREFIX}{r[1]} {why}" if r[2] == "tag"
+                f"reviewer tag {RELABEL_TAG_PREFIX}{r[1]} {why}"
+                if r[2] == "tag"
                 else f"box relabelled to {r[1]!r} {why}"
                 for r in plan.relabels
-            ],  # fmt: skip
+            ],
             source=source,
         )
     if plan.moves:

@@ -440,8 +440,10 @@ def _update(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) 
 
         got_ids, oids, old_tags, old_pushed, *dets = view.values(
             ["sample_id", "_id", "tags", "dc_label"]
-            + [f"ground_truth.detections.{a}" for a in ("annotation_id", "label",
-                                                        "bounding_box", "tags")]  # fmt: skip
+            + [
+                f"ground_truth.detections.{a}"
+                for a in ("annotation_id", "label", "bounding_box", "tags")
+            ]
         )
         old_gt = [boxes_digest(*(d or [] for d in per)) for per in zip(*dets, strict=True)]
     if got_ids != ids:  # pragma: no cover - the unique index prevents it

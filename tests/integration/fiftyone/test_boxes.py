@@ -46,8 +46,12 @@ def test_push_writes_detections_with_relative_boxes_and_issue_tags(
     truth = {r[0]: r[1:] for r in ds.annotations.select(  # type: ignore[union-attr]
         "annotation_id", "sample_id", "label", "x", "y", "w", "h").rows()}  # fmt: skip
     sids, aids, labels, boxes = fds.values(
-        ["sample_id", "ground_truth.detections.annotation_id", "ground_truth.detections.label",
-         "ground_truth.detections.bounding_box"]  # fmt: skip
+        [
+            "sample_id",
+            "ground_truth.detections.annotation_id",
+            "ground_truth.detections.label",
+            "ground_truth.detections.bounding_box",
+        ]
     )
     seen = 0
     for sid, a, lab, bb in zip(sids, aids, labels, boxes, strict=True):
@@ -67,7 +71,9 @@ def test_push_writes_detections_with_relative_boxes_and_issue_tags(
     assert over == _flagged(det_demo, "overlooked_box", "prediction_id") and over
     # a swapped box carries its severity and the suggested class as attributes
     row = det_demo.scan.flagged("swapped_box").row(0, named=True)
-    box = fds.filter_labels("ground_truth", _fo().ViewField("annotation_id") == row["annotation_id"])
+    box = fds.filter_labels(
+        "ground_truth", _fo().ViewField("annotation_id") == row["annotation_id"]
+    )
     det = box.first().ground_truth.detections[0]
     assert det.issue_swapped_box == pytest.approx(row["severity"])
     assert det.suggested_label == row["suggested_label"] and "issue:swapped_box" in det.tags
