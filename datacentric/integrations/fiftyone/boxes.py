@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,6 +47,8 @@ class BoxRecords:
         without the ones that are null.
     digest : list of str
         Per sample, :func:`boxes_digest` of its ground-truth boxes as pushed.
+    content : list of str
+        Per sample, a hash of everything pushed on its boxes (for the row's ``dc_hash``).
     gt_issue_types, pred_issue_types : list of str
         Issue types with rows on ground-truth boxes / on predicted boxes (their
         ``issue_<type>`` label attributes).
@@ -56,6 +59,7 @@ class BoxRecords:
     gt: list[list[dict[str, Any]]]
     pred: list[list[dict[str, Any]]]
     digest: list[str]
+    content: list[str]
     gt_issue_types: list[str]
     pred_issue_types: list[str]
     has_predictions: bool
@@ -96,12 +100,27 @@ def boxes_digest(
     >>> a == boxes_digest(["1"], ["dog"], [[0.1, 0.2, 0.3, 0.4]], [[]])
     False
     """
-    rows = [
-        [i, lab, [float(v) for v in (b or [])], sorted(t or [])]
-        for i, lab, b, t in zip(ids, labels, bboxes, tags, strict=True)
-    ]
-    text = json.dumps(rows, separators=(",", ":"))
-    return "boxes:" + hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    h = hashlib.blake2b(digest_size=12)
+    flat: list[float] = []
+    for i, lab, b, t in zip(ids, labels, bboxes, tags, strict=True):
+        h.update(json.dumps([i, lab, sorted(t or []), len(b or [])]).encode())
+        flat.extend(float(v) for v in (b or []))
+    h.update(array("d", flat).tobytes())
+    return "boxes:" + h.hexdigest()
+
+
+def _content_hashes(frame: pl.DataFrame, columns: list[str]) -> dict[str, int]:
+    """``sample_id`` → a hash of its rows of ``frame`` (in order), computed by polars
+    (stable within one polars version: an upgrade rewrites every sample once)."""
+    if frame.height == 0:
+        return {}
+    per = (
+        frame.select("sample_id", pl.struct(columns).hash(seed=0).alias("_h"))
+        .group_by("sample_id", maintain_order=True)
+        .agg(pl.col("_h"))
+        .select("sample_id", pl.col("_h").hash(seed=1))
+    )
+    return dict(zip(per["sample_id"].to_list(), per["_h"].to_list(), strict=True))
 
 
 def _issue_attributes(issues: pl.DataFrame, key: str) -> tuple[pl.DataFrame, list[str]]:
@@ -125,8 +144,26 @@ def _issue_attributes(issues: pl.DataFrame, key: str) -> tuple[pl.DataFrame, lis
     return scores.join(flagged, on=key, how="left"), types
 
 
+def image_sizes(ds: Dataset, needed: set[str]) -> pl.DataFrame:
+    """``sample_id, width, height, reason`` of the images: the manifest's ``width`` and
+    ``height`` columns when they hold a positive integer for every image in ``needed`` (COCO
+    and YOLO imports and the demo keep them), else read from the image headers."""
+    m = ds.manifest
+    if {"width", "height"} <= set(m.columns) and all(
+        m.schema[c].is_integer() for c in ("width", "height")
+    ):
+        sizes = m.select(
+            "sample_id", "width", "height", pl.lit(None, pl.Utf8).alias("reason")
+        ).filter(pl.col("sample_id").is_in(list(needed)))
+        if sizes.height == len(needed) and sizes.filter(
+            (pl.col("width") > 0) & (pl.col("height") > 0)
+        ).height == len(needed):
+            return sizes
+    return ds.image_sizes()
+
+
 def _sizes(ds: Dataset, needed: set[str]) -> dict[str, tuple[int, int]]:
-    sizes = ds.image_sizes()
+    sizes = image_sizes(ds, needed)
     known = sizes.filter(pl.col("width").is_not_null() & pl.col("height").is_not_null())
     out = {s: (int(w), int(h)) for s, w, h in known.select("sample_id", "width", "height").rows()}
     bad = sizes.filter(pl.col("sample_id").is_in(list(needed - set(out))))
@@ -147,25 +184,40 @@ def _label_dicts(
     attributes: list[str],
     confidence: str | None,
 ) -> dict[str, list[dict[str, Any]]]:
-    """``sample_id`` → label dicts of the rows of ``frame`` (pixel boxes → relative)."""
+    """``sample_id`` → label dicts of the rows of ``frame`` (pixel boxes → relative, as
+    :func:`to_relative` computes them)."""
     out: dict[str, list[dict[str, Any]]] = {}
-    cols = ["sample_id", key, "label", "x", "y", "w", "h", "_tags", *attributes]
-    if confidence is not None:
-        cols.append(confidence)
-    for row in frame.select(cols).iter_rows(named=True):
-        width, height = sizes[row["sample_id"]]
-        d: dict[str, Any] = {
-            "label": row["label"],
-            "bounding_box": to_relative(row["x"], row["y"], row["w"], row["h"], width, height),
-            "tags": list(row["_tags"] or []),
-            key: row[key],
-        }
-        if confidence is not None and row[confidence] is not None:
-            d["confidence"] = float(row[confidence])
-        for a in attributes:
-            if row[a] is not None:
-                d[a] = row[a]
-        out.setdefault(row["sample_id"], []).append(d)
+    size = pl.DataFrame(
+        {
+            "sample_id": list(sizes),
+            "_W": [float(v[0]) for v in sizes.values()],
+            "_H": [float(v[1]) for v in sizes.values()],
+        },
+        schema={"sample_id": pl.Utf8, "_W": pl.Float64, "_H": pl.Float64},
+    )
+    rel = frame.join(size, on="sample_id", how="left", maintain_order="left").select(
+        "sample_id",
+        "label",
+        key,
+        pl.concat_list(
+            pl.col("x") / pl.col("_W"),
+            pl.col("y") / pl.col("_H"),
+            pl.col("w") / pl.col("_W"),
+            pl.col("h") / pl.col("_H"),
+        ).alias("_bb"),
+        pl.col("_tags").fill_null(pl.lit([], pl.List(pl.Utf8))),
+        pl.col(confidence) if confidence is not None else pl.lit(None).alias("_conf"),
+        *attributes,
+    )
+    columns = [rel[c].to_list() for c in rel.columns]
+    for sid, label, ident, bb, tags, conf, *attrs in zip(*columns, strict=True):
+        d: dict[str, Any] = {"label": label, "bounding_box": bb, "tags": tags, key: ident}
+        if conf is not None:
+            d["confidence"] = float(conf)
+        for a, v in zip(attributes, attrs, strict=True):
+            if v is not None:
+                d[a] = v
+        out.setdefault(sid, []).append(d)
     return out
 
 
@@ -259,6 +311,8 @@ def box_records(
     if "_tags" not in gt_frame.columns:
         gt_frame = gt_frame.with_columns(pl.lit(None, pl.List(pl.Utf8)).alias("_tags"))
     gt = _label_dicts(gt_frame, GT_ID, sizes, gt_cols, None)
+    gt_hash = _content_hashes(gt_frame, [GT_ID, "label", "x", "y", "w", "h", "_tags", *gt_cols])
+    pred_hash: dict[str, int] = {}
     pr: dict[str, list[dict[str, Any]]] = {}
     if pred is not None:
         pred_frame = pred.join(pred_attr, on=PRED_ID, how="left", maintain_order="left")
@@ -266,6 +320,9 @@ def box_records(
         if "_tags" not in pred_frame.columns:
             pred_frame = pred_frame.with_columns(pl.lit(None, pl.List(pl.Utf8)).alias("_tags"))
         pr = _label_dicts(pred_frame, PRED_ID, sizes, pred_cols, "score")
+        pred_hash = _content_hashes(
+            pred_frame, [PRED_ID, "label", "x", "y", "w", "h", "score", "_tags", *pred_cols]
+        )
     gt_lists = [gt.get(s, []) for s in sample_ids]
     digest = [
         boxes_digest(
@@ -280,6 +337,7 @@ def box_records(
         gt=gt_lists,
         pred=[pr.get(s, []) for s in sample_ids],
         digest=digest,
+        content=[f"{gt_hash.get(s)}:{pred_hash.get(s)}:{sizes.get(s)}" for s in sample_ids],
         gt_issue_types=gt_types,
         pred_issue_types=pred_types,
         has_predictions=pred is not None,

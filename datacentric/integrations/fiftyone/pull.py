@@ -346,6 +346,7 @@ def _pull_boxes(
 ) -> PullResult:
     """:func:`from_fiftyone` of a detection dataset: box edits and sample verdicts."""
     from datacentric.integrations.fiftyone.box_pull import FoBox, plan_box_edits
+    from datacentric.integrations.fiftyone.boxes import image_sizes
 
     fields = ["id", "annotation_id", "label", "bounding_box", "tags"]
     sids, stags, *per = fds.values(
@@ -389,7 +390,7 @@ def _pull_boxes(
     pushed = pushed.filter(pl.col("sample_id").is_in(rows))
     current = current.filter(pl.col("sample_id").is_in(rows))
     with_boxes = {b.sample_id for b in fo_boxes}
-    sizes_frame = ds.image_sizes().filter(pl.col("sample_id").is_in(list(with_boxes)))
+    sizes_frame = image_sizes(ds, with_boxes).filter(pl.col("sample_id").is_in(list(with_boxes)))
     sizes = {
         s: (int(w), int(h))
         for s, w, h in sizes_frame.select("sample_id", "width", "height").rows()

@@ -291,7 +291,7 @@ def build_records(
             pl.Series("dc_label", box_recs.digest, dtype=pl.Utf8),
             pl.Series(
                 "box_hash",
-                [repr(g) + repr(p) for g, p in zip(box_recs.gt, box_recs.pred, strict=True)],
+                box_recs.content,
                 dtype=pl.Utf8,
             ),
         )

@@ -226,3 +226,46 @@ def test_raw_detection_insert_matches_add_samples(
     public = to_fiftyone(ds, det_demo.scan, name="dc-test-box-public", **common)
     assert (raw.write_path, public.write_path) == ("raw", "public")
     assert _dump(raw.load()) == _dump(public.load())
+
+
+@pytest.mark.parametrize("write_path", ["raw", "public"])
+def test_update_rewrites_changed_boxes_and_keeps_unpulled_box_edits(
+    det_demo: DetectionDemo, monkeypatch: pytest.MonkeyPatch, write_path: str
+) -> None:
+    fo = _fo()
+    if write_path == "public":
+        monkeypatch.setattr(_raw, "RAW_WRITE_VERSIONS", frozenset())
+    name = f"dc-test-box-update-{write_path}"
+    ds = det_demo.ds
+    first = to_fiftyone(ds, det_demo.scan, name=name, brain=False, worst_slices=0)
+    assert first.write_path == write_path
+    fds = fo.load_dataset(name)
+    swapped = det_demo.scan.flagged("swapped_box")
+    edited_sid, edited_aid = swapped.select("sample_id", "annotation_id").row(0)
+
+    def move(dets: list[Any]) -> None:
+        d = next(d for d in dets if d.annotation_id == edited_aid)
+        d.bounding_box = [0.0, 0.0, 0.5, 0.5]
+
+    _edit(fds, edited_sid, move)
+    # a second scan unflags the swapped boxes of three images, the edited one among them
+    three = list(dict.fromkeys(swapped["sample_id"].to_list()))[:3]
+    assert three[0] == edited_sid
+    from datacentric.issues import ScanResult
+
+    unflag = (pl.col("issue_type") == "swapped_box") & pl.col("sample_id").is_in(three)
+    issues = det_demo.scan.issues.with_columns(
+        pl.when(unflag).then(False).otherwise(pl.col("is_issue")).alias("is_issue")
+    )
+    scan2 = ScanResult(issues, det_demo.scan.samples, det_demo.scan.classes, det_demo.scan.meta)
+    again = to_fiftyone(ds, scan2, name=name, brain=False, worst_slices=0)
+    assert (again.updated, again.unchanged, again.added, again.deleted) == (3, len(ds) - 3, 0, 0)
+    # the edited sample keeps its (unpulled) boxes, tags included; the other two lose theirs
+    left = fds.filter_labels("ground_truth", _has_tag("swapped_box"))
+    still = set(left.values("sample_id"))
+    assert edited_sid in still and not still & set(three[1:])
+    assert still == set(swapped["sample_id"].to_list()) - set(three[1:])
+    box = fds.match({"sample_id": edited_sid}).first().ground_truth.detections
+    assert next(d for d in box if d.annotation_id == edited_aid).bounding_box == [0, 0, 0.5, 0.5]
+    assert "issue:swapped_box" not in fds.match({"sample_id": three[1]}).first().tags
+    fo.delete_dataset(name)
