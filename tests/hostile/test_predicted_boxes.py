@@ -102,7 +102,9 @@ def test_empty_table_is_valid(ctx) -> None:
     assert r.flagged().height == 0
 
 
-def test_a_few_kilobytes_claiming_millions_of_boxes_are_refused_unread(ctx, tmp_path: Path) -> None:
+def test_a_few_kilobytes_claiming_millions_of_boxes_are_refused_unread(
+    ctx, tmp_path: Path
+) -> None:
     from tests.hostile._child import GIB, run_child
 
     bomb = tmp_path / "bomb.parquet"
