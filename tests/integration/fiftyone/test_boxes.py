@@ -219,8 +219,10 @@ def test_raw_detection_insert_matches_add_samples(
 ) -> None:
     from tests.integration.fiftyone.test_push_pull import _dump
 
-    ds = det_demo.ds
-    common = dict(predicted_boxes=det_demo.predicted_boxes, brain=False, worst_slices=0)
+    some = det_demo.ds.sample_ids[:60]
+    ds = det_demo.ds.filter(pl.col("sample_id").is_in(some))
+    pred = det_demo.predicted_boxes.filter(pl.col("sample_id").is_in(some))
+    common = dict(predicted_boxes=pred, brain=False, worst_slices=0)
     raw = to_fiftyone(ds, det_demo.scan, name="dc-test-box-raw", **common)
     monkeypatch.setattr(_raw, "RAW_WRITE_VERSIONS", frozenset())
     public = to_fiftyone(ds, det_demo.scan, name="dc-test-box-public", **common)
