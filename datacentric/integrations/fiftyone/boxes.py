@@ -85,26 +85,27 @@ def boxes_digest(
     ids: Sequence[str | None],
     labels: Sequence[str | None],
     bboxes: Sequence[Sequence[float] | None],
-    tags: Sequence[Sequence[str] | None],
 ) -> str:
-    """Content hash of one sample's ground-truth Detections (ids, classes, boxes, tags).
+    """Content hash of one sample's ground-truth Detections: ids, classes and boxes (rounded
+    to 1e-9 of the image size, so a box that went to pixels and back hashes the same).
 
     The push stores it as ``dc_label``; a sample whose boxes hash differently in FiftyOne was
-    edited there (an update keeps its boxes until they are pulled).
+    edited there (an update keeps its boxes until they are pulled). Label tags are not part
+    of it: an update carries reviewers' label tags over to the rewritten boxes.
 
     Examples
     --------
-    >>> a = boxes_digest(["1"], ["cat"], [[0.1, 0.2, 0.3, 0.4]], [[]])
-    >>> a == boxes_digest(["1"], ["cat"], [[0.1, 0.2, 0.3, 0.4]], [[]])
+    >>> a = boxes_digest(["1"], ["cat"], [[0.1, 0.2, 0.3, 0.4]])
+    >>> a == boxes_digest(["1"], ["cat"], [[0.1, 0.2, 0.30000000000000004, 0.4]])
     True
-    >>> a == boxes_digest(["1"], ["dog"], [[0.1, 0.2, 0.3, 0.4]], [[]])
+    >>> a == boxes_digest(["1"], ["dog"], [[0.1, 0.2, 0.3, 0.4]])
     False
     """
     h = hashlib.blake2b(digest_size=12)
     flat: list[float] = []
-    for i, lab, b, t in zip(ids, labels, bboxes, tags, strict=True):
-        h.update(json.dumps([i, lab, sorted(t or []), len(b or [])]).encode())
-        flat.extend(float(v) for v in (b or []))
+    for i, lab, b in zip(ids, labels, bboxes, strict=True):
+        h.update(json.dumps([i, lab, len(b or [])]).encode())
+        flat.extend(round(float(v), 9) for v in (b or []))
     h.update(array("d", flat).tobytes())
     return "boxes:" + h.hexdigest()
 
@@ -329,7 +330,6 @@ def box_records(
             [d[GT_ID] for d in dets],
             [d["label"] for d in dets],
             [d["bounding_box"] for d in dets],
-            [d["tags"] for d in dets],
         )
         for dets in gt_lists
     ]

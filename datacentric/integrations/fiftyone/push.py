@@ -424,6 +424,29 @@ def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) -> 
     fds.add_samples(samples, expand_schema=False, validate=False, batcher=batcher, progress=False)
 
 
+def _carry_tags(
+    gt: list[list[dict[str, Any]]], old_ids: list[Any], old_tags: list[Any]
+) -> list[list[dict[str, Any]]]:
+    """The new ground-truth dicts with each box's reviewer label tags (not ``issue:``) from
+    FiftyOne carried over (matched by ``annotation_id``)."""
+    out = []
+    for dets, ids, tags in zip(gt, old_ids, old_tags, strict=True):
+        kept = {
+            a: [t for t in tg or [] if not t.startswith(ISSUE_TAG_PREFIX)]
+            for a, tg in zip(ids or [], tags or [], strict=True)
+            if a is not None
+        }
+        out.append(
+            [
+                {**d, "tags": sorted({*d["tags"], *kept[d["annotation_id"]]})}
+                if kept.get(d["annotation_id"])
+                else d
+                for d in dets
+            ]
+        )
+    return out
+
+
 def _update(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) -> None:
     """Rewrite changed samples in place (same FiftyOne ids), keeping reviewers' work: their
     tags, and label edits not pulled yet."""
@@ -445,7 +468,14 @@ def _update(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) 
                 for a in ("annotation_id", "label", "bounding_box", "tags")
             ]
         )
-        old_gt = [boxes_digest(*(d or [] for d in per)) for per in zip(*dets, strict=True)]
+        old_gt = [boxes_digest(*(d or [] for d in per[:3])) for per in zip(*dets, strict=True)]
+        # boxes equal to the new version's (e.g. edits pulled since) are not unpulled edits
+        new_digest = sub["dc_label"].to_list()
+        old_pushed = [
+            og if og == nd else op
+            for og, op, nd in zip(old_gt, old_pushed, new_digest, strict=True)
+        ]
+        boxes = (_carry_tags(boxes[0], dets[0], dets[3]), boxes[1])
     if got_ids != ids:  # pragma: no cover - the unique index prevents it
         raise FiftyOneError(f"FiftyOne dataset {fds.name!r} lost samples during the update.")
     edited = [og != op for og, op in zip(old_gt, old_pushed, strict=True)]

@@ -120,7 +120,7 @@ def _edit(fds: Any, sid: str, fn: Any) -> None:
 
 
 def test_box_edits_pull_as_one_version_with_lineage(
-    det_demo: DetectionDemo, tmp_path: Path
+    det_demo: DetectionDemo, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     fo = _fo()
     ds = Dataset.open(det_demo.copy(tmp_path / "scenes"))
@@ -178,6 +178,17 @@ def test_box_edits_pull_as_one_version_with_lineage(
     again = from_fiftyone(head, "dc-test-box-edits", reviewer="bob")
     assert again.version is None and again.applied == 0 and again.already_applied == 4
     assert fds.match({"sample_id": b}).first().ground_truth.detections[-1].annotation_id == new_id
+    caplog.clear()
+    # pushing the new version: the two images are rewritten (their boxes now equal the
+    # dataset's, so they are no unpulled edits), the reviewer's label tag is carried over
+    repushed = to_fiftyone(head, det_demo.scan, name="dc-test-box-edits", brain=False,
+                           worst_slices=0)  # fmt: skip
+    assert (repushed.updated, repushed.unchanged) == (2, len(ds) - 2)
+    assert "not pulled yet" not in caplog.text
+    dets = {d.annotation_id: d for d in fds.match({"sample_id": a}).first().ground_truth.detections}
+    assert dets[relabelled].label == new_label and "reviewed:wrong" in dets[relabelled].tags
+    assert deleted not in dets
+    assert from_fiftyone(head, "dc-test-box-edits").applied == 0
 
 
 def test_bad_boxes_are_refused_and_nothing_is_written(
