@@ -27,6 +27,18 @@ Timed, ``--repeats`` times each (median reported, every run kept):
 
 The push step timings returned by ``to_fiftyone`` (records, write, brain, views) are kept
 for each run. FiftyOne's import time is measured once, apart.
+
+**Detection part** (``--part detection``, or ``all``; issue 18): ``--n`` scenes (32x32 PNGs)
+with 1-5 boxes each (3 on average), predicted boxes from
+:func:`datacentric.testing.noisy_predicted_boxes` (one per box plus 10 % false positives;
+camera ``d`` misses a third of its objects)
+and a synthetic box scan shaped like the real one: ``badly_located_box``/``swapped_box``/
+``duplicate_box`` rows per box, ``overlooked_box`` rows per predicted box, about 4 %
+flagged. Timed, ``--repeats`` times: ``det_push`` (``to_fiftyone`` with ``predicted_boxes``
+into a new dataset: Detections with per-box tags and severities, box views;
+``worst_slices=0``), ``det_push_worst_slices`` (the same with the default 5 worst slices,
+which evaluates mAP@0.5 per metadata slice over every scene) and ``det_noop`` (pushing the
+same again). Target: ``det_push`` under 15 s for 10,000 scenes.
 """
 
 from __future__ import annotations
@@ -46,6 +58,8 @@ import polars as pl
 from _harness import Benchmark, now, peak_mib
 
 TARGET_PUSH_S = 10.0
+TARGET_DET_PUSH_S = 15.0
+BOX_ISSUE_TYPES = ["badly_located_box", "swapped_box", "duplicate_box"]
 ISSUE_TYPES = [
     "exact_duplicate",
     "dark",
@@ -159,13 +173,151 @@ def _timed(fn: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, out
 
 
+def _make_detection_inputs(n: int, root: Path, seed: int) -> tuple[Any, Any, Any]:
+    """A detection dataset of ``n`` 32x32 scenes, predicted boxes, a synthetic box scan."""
+    from datacentric import Dataset
+    from datacentric.issues import ScanResult
+    from datacentric.testing import noisy_predicted_boxes
+
+    rng = np.random.default_rng(seed)
+    imgs = rng.integers(0, 255, (n, 32, 32), dtype=np.uint8)
+    meta = {
+        "camera": rng.choice(["a", "b", "c", "d"], n).tolist(),
+        "site": rng.choice(["s1", "s2", "s3"], n).tolist(),
+    }
+    base = Dataset.from_arrays(imgs, [0] * n, CLASSES, metadata=meta).to_folder(root)
+    per = rng.integers(1, 6, n)
+    sid = np.repeat(np.array(base.sample_ids), per)
+    k = len(sid)
+    wh = rng.uniform(4, 14, (k, 2))
+    xy = rng.uniform(0, 1, (k, 2)) * (32 - wh)
+    boxes = pl.DataFrame(
+        {
+            "annotation_id": [str(i + 1) for i in range(k)],
+            "sample_id": sid,
+            "label": rng.choice(CLASSES, k),
+            "x": xy[:, 0], "y": xy[:, 1], "w": wh[:, 0], "h": wh[:, 1],
+        }
+    )  # fmt: skip
+    (root / "manifest.parquet").unlink()  # re-open it as a detection dataset
+    manifest = base.manifest.with_columns(pl.lit(None, pl.Utf8).alias("label"))
+    boxes.write_parquet(root / "annotations.parquet")
+    manifest.write_parquet(root / "manifest.parquet")
+    ds = Dataset.from_folder(root)
+    ds.commit("bench scenes")
+    pred = noisy_predicted_boxes(boxes.drop("annotation_id"), classes=CLASSES, seed=seed)
+    # camera "d" misses a third of its objects: a worst slice to find
+    cam_d = set(ds.manifest.filter(pl.col("camera") == "d")["sample_id"].to_list())
+    drop = np.array([s in cam_d for s in pred["sample_id"].to_list()]) & (
+        rng.random(pred.height) < 0.33
+    )
+    pred = pred.filter(pl.Series(~drop))
+    pred = pred.with_columns(pl.int_range(pl.len()).cast(pl.Utf8).alias("prediction_id"))
+    rows = []
+    for t in BOX_ISSUE_TYPES:
+        sev = rng.random(k)
+        rows.append(
+            pl.DataFrame(
+                {
+                    "sample_id": sid, "issue_type": [t] * k, "is_issue": sev > 0.96,
+                    "severity": sev, "annotation_id": boxes["annotation_id"],
+                    "prediction_id": pl.Series([None] * k, dtype=pl.Utf8),
+                    "suggested_label": pl.Series(
+                        np.where((sev > 0.96) & (t == "swapped_box"), rng.choice(CLASSES, k),
+                                 None).tolist(), dtype=pl.Utf8),
+                    "detail": [f"{t} score"] * k,
+                }
+            )
+        )  # fmt: skip
+    sev = rng.random(pred.height)
+    rows.append(
+        pl.DataFrame(
+            {
+                "sample_id": pred["sample_id"], "issue_type": ["overlooked_box"] * pred.height,
+                "is_issue": sev > 0.96, "severity": sev,
+                "annotation_id": pl.Series([None] * pred.height, dtype=pl.Utf8),
+                "prediction_id": pred["prediction_id"], "suggested_label": pred["label"],
+                "detail": ["overlooked_box score"] * pred.height,
+            }
+        )
+    )  # fmt: skip
+    issues = pl.concat(rows)
+    samples = ds.manifest.select("sample_id", "label", "split", *ds.metadata_columns)
+    scan = ScanResult(issues, samples, list(ds.classes), meta={"version": ds.version})
+    return ds, scan, pred
+
+
+def _run_detection(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    t_setup, (ds, scan, pred) = _timed(
+        lambda: _make_detection_inputs(args.n, tmp / "scenes", args.seed)
+    )
+    from datacentric.integrations.fiftyone import to_fiftyone
+    from datacentric.integrations.fiftyone._env import import_fiftyone
+
+    fo = import_fiftyone()
+    runs: dict[str, list[dict[str, Any]]] = {
+        k: [] for k in ("det_push", "det_push_worst_slices", "det_noop")
+    }
+
+    def push(key: str, name: str, worst: int) -> Any:
+        t0 = time.perf_counter()
+        res = to_fiftyone(ds, scan, predicted_boxes=pred, name=name, worst_slices=worst)
+        seconds = time.perf_counter() - t0
+        runs[key].append(
+            {
+                "s": round(seconds, 3),
+                "added": res.added,
+                "unchanged": res.unchanged,
+                "views": len(res.views),
+                "steps_s": {k: round(v, 3) for k, v in res.timings.items()},
+            }
+        )
+        print(f"[{now()}] {key}: {seconds:.2f} s {res!r}", flush=True)
+        return res
+
+    n_labels = 0
+    for rep in range(args.repeats):
+        for key, worst in (("det_push", 0), ("det_push_worst_slices", 5)):
+            name = f"bench-det-{rep}-{worst}"
+            if fo.dataset_exists(name):
+                fo.delete_dataset(name)
+            res = push(key, name, worst)
+            if worst == 0:
+                fds = res.load()
+                n_labels = fds.count("ground_truth.detections") + fds.count(
+                    "predictions.detections"
+                )
+                push("det_noop", name, 0)
+            fo.delete_dataset(name)
+    median = {k: round(statistics.median(r["s"] for r in v), 3) for k, v in runs.items()}
+    return {
+        "n_scenes": args.n,
+        "n_boxes": ds.annotations.height,
+        "n_predicted_boxes": pred.height,
+        "n_labels_written": n_labels,
+        "n_issue_rows": scan.issues.height,
+        "n_flagged_boxes": int(scan.issues["is_issue"].sum()),
+        "target_push_s": TARGET_DET_PUSH_S,
+        "push_meets_target": median["det_push"] < TARGET_DET_PUSH_S,
+        "median_s": median,
+        "runs": runs,
+        "setup_s": round(t_setup, 2),
+    }
+
+
 def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     if args.quick:
         args.n, args.changed, args.repeats = 1_000, 100, 1
     mongod, uri = _start_mongod(jobs.tmp)
     os.environ["FIFTYONE_DATABASE_URI"] = uri
     try:
-        return _run(args, jobs.tmp)
+        out: dict[str, Any] = {}
+        if args.part in ("all", "classification"):
+            out = _run(args, jobs.tmp)
+        if args.part in ("all", "detection"):
+            out["detection"] = _run_detection(args, jobs.tmp)
+            out["peak_rss_mib"] = peak_mib()["peak_rss_mib"]
+        return out
     finally:
         mongod.terminate()
         mongod.wait(timeout=30)
@@ -240,6 +392,17 @@ def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def summary(res: dict[str, Any]) -> None:
+    if "detection" in res:
+        d = res["detection"]
+        m = d["median_s"]
+        print(
+            f"detection push {d['n_scenes']} scenes ({d['n_boxes']} boxes, "
+            f"{d['n_predicted_boxes']} predicted): {m['det_push']:.2f} s (target < "
+            f"{TARGET_DET_PUSH_S:.0f} s); with 5 worst slices {m['det_push_worst_slices']:.2f} s; "
+            f"no-op {m['det_noop']:.2f} s"
+        )
+    if "median_s" not in res:
+        return
     m = res["median_s"]
     print(
         f"push {res['n_samples']}: {m['push']:.2f} s (target < {TARGET_PUSH_S:.0f} s), with "
@@ -253,6 +416,12 @@ def options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--changed", type=int, default=1_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--part",
+        choices=("all", "classification", "detection"),
+        default="all",
+        help="which pushes to time (detection: 10k scenes with boxes, issue 18)",
+    )
 
 
 BENCH = Benchmark(

@@ -10,6 +10,8 @@ add_boxes          ``box``      null                                     the box
 remove_boxes       ``box``      the box (JSON)                           null
 relabel_boxes      ``label``    the old class                            the new class
 move_boxes         ``bbox``     ``[x, y, w, h]`` before                  ``[x, y, w, h]`` after
+annotate_boxes     any (e.g.    given (default null)                     given (a decision)
+                   ``review``)
 =================  ===========  =======================================  ======================
 
 The box JSON is ``{"label": ..., "x": ..., "y": ..., "w": ..., "h": ...}``. An edit that
@@ -278,6 +280,56 @@ class BoxEditsMixin:
         )
         edits = edits.filter(pl.col(LABEL) != pl.col("_new"))
         return self._update(edits, "bbox", "move_boxes", iteration)
+
+    def annotate_boxes(
+        self: T,
+        annotation_ids: Sequence[str],
+        field: str,
+        values: str | Sequence[str],
+        *,
+        old: str | Sequence[str] | None = None,
+        reason: str | Sequence[str],
+        source: str | Sequence[str] = "manual",
+        iteration: int | None = None,
+    ) -> T:
+        """Record a decision about boxes that changes no box (lineage only), e.g. a
+        reviewer's ``reviewed:wrong`` tag; one row per box, committed with the next commit.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> from datacentric import Dataset
+        >>> m = pl.DataFrame({"sample_id": ["a"], "image": ["a.png"], "label": [None]})
+        >>> b = pl.DataFrame({"annotation_id": ["b1"], "sample_id": ["a"], "label": ["cat"],
+        ...                   "x": [0.0], "y": [0.0], "w": [2.0], "h": [2.0]})
+        >>> ds = Dataset(m, ["cat"], annotations=b)
+        >>> ds = ds.annotate_boxes(["b1"], "review", "reviewed:wrong", reason="looked at it")
+        >>> ds.pending_changes.select("sample_id", "annotation_id", "field", "new").row(0)
+        ('a', 'b1', 'review', 'reviewed:wrong')
+        """
+        rows = self._find_boxes(annotation_ids, "annotate_boxes")
+        if field in (LABEL, "box", "bbox", *BOX_COLUMNS):
+            raise InvalidParameterError(
+                f"annotate_boxes: field {field!r} is a box edit's; annotate_boxes records "
+                "decisions that change no box. Use relabel_boxes/move_boxes, or another field."
+            )
+        n = rows.height
+        new = _per_row("values", values, n)
+        olds: list[str | None] = [None] * n if old is None else list(_per_row("old", old, n))
+        reasons, sources = _per_row("reason", reason, n), _per_row("source", source, n)
+        self._pending.append(
+            changes_frame(
+                rows[SAMPLE_ID],
+                field,
+                olds,
+                new,
+                reason=reasons,
+                source=sources,
+                iteration=iteration,
+                annotation_ids=rows[ANNOTATION_ID],
+            )
+        )
+        return self
 
     def _update(self: T, edits: pl.DataFrame, field: str, what: str, iteration: int | None) -> T:
         """Apply ``edits`` (``annotation_id``, ``_new`` or ``_x..._h``) and record lineage."""

@@ -13,6 +13,11 @@ quiet, offline defaults (telemetry off — see :mod:`._env`).
   ``relabel:<class>``) and label edits → a new dataset version with lineage.
 * :class:`FiftyOneBackend` — the two above as a review backend (``review push --to fiftyone``).
 
+A detection dataset is pushed as ``Detections`` (boxes with their ``annotation_id``, predicted
+boxes, per-box ``issue:<type>`` label tags and severities, views of the flagged boxes), and
+boxes moved, resized, deleted, added or relabelled in FiftyOne are pulled back as box edits
+with lineage (see ``docs/fiftyone.md``, "Boxes").
+
 Examples
 --------
 >>> import datacentric.integrations.fiftyone as dcfo

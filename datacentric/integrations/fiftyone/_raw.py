@@ -41,13 +41,32 @@ def raw_writes(version: str) -> bool:
     return version in RAW_WRITE_VERSIONS
 
 
+Boxes = tuple[Sequence[Sequence[dict[str, Any]]], Sequence[Sequence[dict[str, Any]]] | None]
+"""Per sample, the ground-truth and (or ``None``) predicted label dicts of a detection push."""
+
+
+def detections_doc(dets: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """A ``Detections`` document as FiftyOne stores it, from label dicts (``label``,
+    ``bounding_box``, ``tags``, attributes)."""
+    from bson import ObjectId
+
+    return {
+        "_cls": "Detections",
+        "detections": [
+            {"_id": ObjectId(), "_cls": "Detection", "attributes": {}, **d} for d in dets
+        ],
+    }
+
+
 def documents(
     cols: dict[str, list[Any]],
     gt: Sequence[str | None],
     pred: Sequence[str | None],
     conf: Sequence[float | None],
+    boxes: Boxes | None = None,
 ) -> list[dict[str, Any]]:
-    """One dict of field values per sample, serialised as FiftyOne stores them."""
+    """One dict of field values per sample, serialised as FiftyOne stores them (``boxes``:
+    Detections instead of Classifications)."""
     from bson import ObjectId
     from fiftyone.core.utils import serialize_numpy_array
 
@@ -65,8 +84,12 @@ def documents(
     out = []
     for i, values in enumerate(zip(*(cols[c] for c in names), strict=True)):
         doc = dict(zip(names, values, strict=True))
-        doc["ground_truth"] = label(gt[i])
-        doc["predictions"] = label(pred[i], conf[i])
+        if boxes is None:
+            doc["ground_truth"] = label(gt[i])
+            doc["predictions"] = label(pred[i], conf[i])
+        else:
+            doc["ground_truth"] = detections_doc(boxes[0][i])
+            doc["predictions"] = detections_doc(boxes[1][i]) if boxes[1] is not None else None
         if emb is not None:
             doc["embedding"] = serialize_numpy_array(emb[i]) if emb[i] is not None else None
         out.append(doc)
@@ -83,14 +106,21 @@ def insert(
     gt: Sequence[str | None],
     pred: Sequence[str | None],
     conf: Sequence[float | None],
+    boxes: Boxes | None = None,
 ) -> None:
     """Insert new image samples into ``fds`` as documents, in one bulk write."""
     from fiftyone.core.odm.database import insert_documents
 
+    if fds.media_type is None and len(fds) == 0:
+        # as add_samples does: without it, a later add_sample refuses the dataset
+        fds.media_type = "image"
     now = _now()
     rand = np.random.default_rng().random(len(gt)) * 0.001 + 0.999  # as FiftyOne's _rand
     # like add_samples, a new document leaves out the fields that are None
-    docs = [{k: v for k, v in d.items() if v is not None} for d in documents(cols, gt, pred, conf)]
+    docs = [
+        {k: v for k, v in d.items() if v is not None}
+        for d in documents(cols, gt, pred, conf, boxes)
+    ]
     for doc, r in zip(docs, rand, strict=True):
         doc.update(
             _media_type="image",
@@ -110,6 +140,7 @@ def update(
     gt: Sequence[str | None],
     pred: Sequence[str | None],
     conf: Sequence[float | None],
+    boxes: Boxes | None = None,
 ) -> None:
     """Rewrite the fields of existing samples (by FiftyOne ``_id``) in one bulk write;
     ``keep_ground_truth[i]`` leaves sample i's label document as it is."""
@@ -117,7 +148,7 @@ def update(
 
     now = _now()
     ops = []
-    docs = documents(cols, gt, pred, conf)
+    docs = documents(cols, gt, pred, conf, boxes)
     for oid, keep, doc in zip(oids, keep_ground_truth, docs, strict=True):
         if keep:
             del doc["ground_truth"]

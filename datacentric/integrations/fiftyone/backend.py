@@ -49,6 +49,7 @@ class FiftyOneBackend:
             "min_slice_n": "smallest slice considered",
             "brain": "compute FiftyOne Brain uniqueness and mistakenness",
             "overwrite": "replace a same-named FiftyOne dataset datacentric did not create",
+            "predicted_boxes": "detection: predicted boxes (Parquet path or DataFrame) to show",
         }
     )
     pull_options: Mapping[str, str] = MappingProxyType(

@@ -8,6 +8,11 @@ Reviewers work in the FiftyOne App with three kinds of sample tags and one kind 
 * an edited ``ground_truth`` label (e.g. ``sample.ground_truth.label = "7"`` in Python or
   an annotation run) — a relabel with lineage. A ``relabel:`` tag wins over an edit.
 
+On a detection dataset the edits are box edits (:mod:`.box_pull`): a box moved, resized,
+relabelled, deleted or added in the ``ground_truth`` Detections, and label tags on boxes
+(``reviewed:wrong``, ``relabel:<class>``), each with lineage naming its ``annotation_id``;
+the sample tags ``confirmed_issue``/``not_an_issue`` work as for classification.
+
 Pulling is idempotent: a relabel that an earlier pull from FiftyOne already recorded (same
 sample and label), or a verdict equal to the sample's latest recorded one, is not applied
 again.
@@ -18,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -31,7 +37,12 @@ from datacentric.integrations.fiftyone.records import (
     NOT_AN_ISSUE,
     RELABEL_TAG_PREFIX,
 )
-from datacentric.integrations.review.apply import AppliedReview, apply_review
+from datacentric.integrations.review.apply import (
+    REVIEW_FIELD,
+    AppliedReview,
+    applied_before,
+    apply_review,
+)
 
 __all__ = ["SOURCE_PREFIX", "PullResult", "from_fiftyone", "review_decisions"]
 
@@ -174,6 +185,9 @@ def from_fiftyone(
         log.warning(
             "FiftyOne dataset %s was pushed from %s, pulling into %s", name, info["root"], ds.root
         )
+    source = SOURCE_PREFIX + (reviewer or name)
+    if ds.task == "detection":
+        return _pull_boxes(ds, fds, info, source, commit, message, t0)
     decisions = review_decisions(
         fds.values("sample_id"),
         fds.values("tags"),
@@ -181,7 +195,6 @@ def from_fiftyone(
         fds.values("dc_label"),
         list(ds.classes),
     )
-    source = SOURCE_PREFIX + (reviewer or name)
     return apply_review(
         ds,
         decisions,
@@ -198,6 +211,202 @@ def from_fiftyone(
         ),
         meta={"fiftyone": {"dataset": name, "source": source}},
         started=t0,
+    )
+
+
+def _reviewed_boxes(ds: Dataset) -> set[tuple[str, str]]:
+    """``(annotation_id, tag)`` of every box tag earlier FiftyOne pulls recorded."""
+    out: set[tuple[str, str]] = set()
+    for version in sorted(ds.history()["version"].to_list()):
+        ch = ds.changes(version)
+        if "annotation_id" not in ch.columns:
+            continue
+        ch = ch.filter(
+            pl.col("source").str.starts_with(SOURCE_PREFIX)
+            & (pl.col("field") == REVIEW_FIELD)
+            & pl.col("annotation_id").is_not_null()
+        )
+        out.update(ch.select("annotation_id", "new").iter_rows())
+    return out
+
+
+def _pull_boxes(
+    ds: Dataset,
+    fds: Any,
+    info: dict[str, Any],
+    source: str,
+    commit: bool,
+    message: str | None,
+    t0: float,
+) -> PullResult:
+    """:func:`from_fiftyone` of a detection dataset: box edits and sample verdicts."""
+    from datacentric.integrations.fiftyone.box_pull import FoBox, plan_box_edits
+    from datacentric.integrations.fiftyone.boxes import image_sizes
+
+    fields = ["id", "annotation_id", "label", "bounding_box", "tags"]
+    sids, stags, *per = fds.values(
+        ["sample_id", "tags", *(f"ground_truth.detections.{f}" for f in fields)]
+    )
+    known = set(ds.sample_ids)
+    missing = [
+        s
+        for s, ids, tg in zip(sids, per[0], stags, strict=True)
+        if s not in known and (ids or any(not t.startswith(ISSUE_TAG_PREFIX) for t in tg or []))
+    ]
+    ours = [i for i, s in enumerate(sids) if s in known]
+    decisions = review_decisions(
+        [sids[i] for i in ours],
+        [stags[i] for i in ours],
+        [None] * len(ours),
+        [None] * len(ours),
+        list(ds.classes),
+    )
+    if decisions["relabel"].is_not_null().any():
+        bad = decisions.filter(pl.col("relabel").is_not_null())["sample_id"].to_list()
+        raise InvalidParameterError(
+            f"FiftyOne sample tags relabel:<class> on {format_items(bad)}: a detection "
+            "dataset has no sample label. Tag the box (label tag relabel:<class>) or edit its "
+            "label in the App, then pull again; nothing was applied."
+        )
+    fo_boxes = [
+        FoBox(sids[i], str(lid), aid, lab, bb, list(tg or []))
+        for i in ours
+        for lid, aid, lab, bb, tg in zip(*(p[i] or [] for p in per), strict=True)
+    ]
+    current = ds.annotations
+    assert current is not None  # a detection dataset
+    pushed = current
+    version = info.get("version")
+    if isinstance(version, int) and version != ds.version:
+        pushed_ds = Dataset.open(Path(ds.root or "."), version, check_images="none")
+        if pushed_ds.annotations is not None:
+            pushed = pushed_ds.annotations
+    rows = [sids[i] for i in ours]
+    pushed = pushed.filter(pl.col("sample_id").is_in(rows))
+    current = current.filter(pl.col("sample_id").is_in(rows))
+    with_boxes = {b.sample_id for b in fo_boxes}
+    sizes_frame = image_sizes(ds, with_boxes).filter(pl.col("sample_id").is_in(list(with_boxes)))
+    sizes = {
+        s: (int(w), int(h))
+        for s, w, h in sizes_frame.select("sample_id", "width", "height").rows()
+        if w is not None and h is not None
+    }
+    unsized = sorted(with_boxes - set(sizes))
+    if unsized:
+        raise InvalidParameterError(
+            f"from_fiftyone: the image size of {format_items(unsized)} cannot be read, so their "
+            "relative FiftyOne boxes cannot become pixels; fix the images and pull again. "
+            "Nothing was applied."
+        )
+    plan = plan_box_edits(fo_boxes, pushed, current, sizes, ds.classes, _reviewed_boxes(ds))
+    before = ds.pending_changes.height
+    why = "in FiftyOne"
+    if plan.removes:
+        ds.remove_boxes(plan.removes, reason=f"box deleted {why}", source=source)
+    if plan.relabels:
+        ds.relabel_boxes(
+            [r[0] for r in plan.relabels],
+            [r[1] for r in plan.relabels],
+            reason=[
+                f"reviewer tag {RELABEL_TAG_PREFIX}{r[1]} {why}"
+                if r[2] == "tag"
+                else f"box relabelled to {r[1]!r} {why}"
+                for r in plan.relabels
+            ],
+            source=source,
+        )
+    if plan.moves:
+        ds.move_boxes(
+            [m[0] for m in plan.moves],
+            [m[1] for m in plan.moves],
+            reason=f"box moved/resized {why}",
+            source=source,
+        )
+    stamps: dict[str, str] = {}
+    reviews = list(plan.reviews)
+    if plan.adds:
+        numeric = ds.annotations["annotation_id"].str.to_integer(strict=False).drop_nulls()  # type: ignore[index]
+        start = int(numeric.max() or 0) + 1 if numeric.len() else 1  # type: ignore[arg-type]
+        new_ids = [str(start + k) for k in range(len(plan.adds))]
+        ds.add_boxes(
+            {
+                "annotation_id": new_ids,
+                "sample_id": [a[1] for a in plan.adds],
+                "label": [a[2] for a in plan.adds],
+                **{c: [a[3][k] for a in plan.adds] for k, c in enumerate("xywh")},
+            },
+            reason=f"box added {why}",
+            source=source,
+        )
+        stamps = {a[0]: aid for a, aid in zip(plan.adds, new_ids, strict=True)}
+        reviews += [
+            (aid, t)
+            for a, aid in zip(plan.adds, new_ids, strict=True)
+            for t in a[4]
+            if not t.startswith(RELABEL_TAG_PREFIX)
+        ]
+    if reviews:
+        ds.annotate_boxes(
+            [r[0] for r in reviews],
+            REVIEW_FIELD,
+            [r[1] for r in reviews],
+            reason=[f"reviewer tag {r[1]!r} on the box {why}" for r in reviews],
+            source=source,
+        )
+    verdict_rows = []
+    last_verdict = applied_before(ds, SOURCE_PREFIX)[1]
+    already = plan.already
+    for sid, verdict, _, _, issues in decisions.iter_rows():
+        if verdict is None:
+            continue
+        if last_verdict.get(sid) == verdict:
+            already += 1
+        else:
+            verdict_rows.append((sid, verdict, issues))
+    if verdict_rows:
+        ds.annotate(
+            [r[0] for r in verdict_rows],
+            REVIEW_FIELD,
+            [r[1] for r in verdict_rows],
+            old=[r[2] or None for r in verdict_rows],
+            reason=[_verdict_reason(r[1], r[2]) for r in verdict_rows],
+            source=source,
+        )
+    pending = ds.pending_changes[before:]
+    box_rows = pending.filter(pl.col("annotation_id").is_not_null()).select(
+        "annotation_id", "sample_id", "field", "old", "new"
+    )
+    new_version = None
+    if commit and pending.height:
+        new_version = ds.commit(
+            message
+            or f"FiftyOne review ({fds.name}): {box_rows.height} box edits, "
+            f"{len(verdict_rows)} verdicts",
+            meta={"fiftyone": {"dataset": fds.name, "source": source}},
+        )
+        if stamps:  # the added boxes now have ids: a later pull must not add them again
+            fds.set_label_values("ground_truth.detections.annotation_id", stamps)
+    if plan.skipped:
+        log.warning("FiftyOne boxes left alone: %s", "; ".join(plan.skipped))
+    return PullResult(
+        backend="fiftyone",
+        target=fds.name,
+        version=new_version,
+        applied=box_rows.height + len(verdict_rows),
+        already_applied=already,
+        seconds=time.perf_counter() - t0,
+        relabels=pl.DataFrame(
+            schema={"sample_id": pl.Utf8, "old": pl.Utf8, "new": pl.Utf8, "how": pl.Utf8}
+        ),
+        verdicts=pl.DataFrame(
+            verdict_rows,
+            schema={"sample_id": pl.Utf8, "verdict": pl.Utf8, "issues": pl.Utf8},
+            orient="row",
+        ),
+        not_in_dataset=missing,
+        source=source,
+        box_edits=box_rows,
+        skipped=plan.skipped,
     )
 
 

@@ -20,6 +20,7 @@ from datacentric.integrations.fiftyone.records import (
     Records,
     WorstSlice,
     build_records,
+    issue_field,
 )
 from datacentric.integrations.review.results import PushResult as ReviewPushResult
 
@@ -121,6 +122,7 @@ def to_fiftyone(
     min_slice_n: int = 30,
     brain: bool = True,
     overwrite: bool = False,
+    predicted_boxes: Any = None,
 ) -> PushResult:
     """Create or update a persistent FiftyOne dataset with samples, issues, predictions, slices.
 
@@ -132,6 +134,14 @@ def to_fiftyone(
     ``worst-issues`` view, one per flagged issue type and one per worst slice, each sorted
     by severity. With ``brain``, FiftyOne Brain's ``uniqueness`` (from our embeddings) and
     ``mistakenness`` (from our predictions) are computed offline.
+
+    A detection dataset (``ds.task == "detection"``) gets ``Detections`` instead: one
+    ``Detection`` per box in ``ground_truth`` (relative ``[x, y, w, h]`` from the image size,
+    its ``annotation_id``), the ``predicted_boxes`` in ``predictions`` (with confidence and
+    ``prediction_id``), and per box an ``issue:<type>`` label tag per flagged issue and an
+    ``issue_<type>`` severity attribute from the scan's box rows (overlooked-box rows attach
+    to the predicted box). Its box issue views hold only the flagged boxes; worst slices
+    are by mAP@0.5.
 
     Pushing again updates in place, keyed by ``sample_id``: only samples whose content
     changed are rewritten, new ones are added, ones gone from ``ds`` are deleted. Reviewer
@@ -158,6 +168,9 @@ def to_fiftyone(
         Compute uniqueness and mistakenness (needs ``predictions``).
     overwrite : bool
         Replace a same-named FiftyOne dataset that datacentric did not create.
+    predicted_boxes : polars.DataFrame or path, optional
+        A detection dataset's out-of-sample predicted boxes (``sample_id, label, x, y, w, h,
+        score``, pixels; see :func:`~datacentric.dataset.read_predicted_boxes`).
 
     Returns
     -------
@@ -171,7 +184,13 @@ def to_fiftyone(
     timings: dict[str, float] = {}
     start = t0 = time.perf_counter()
     records = build_records(
-        ds, scan, predictions, slices=slices, worst_slices=worst_slices, min_slice_n=min_slice_n
+        ds,
+        scan,
+        predictions,
+        slices=slices,
+        worst_slices=worst_slices,
+        min_slice_n=min_slice_n,
+        predicted_boxes=predicted_boxes,
     )
     timings["records"] = time.perf_counter() - t0
     fo = import_fiftyone()
@@ -235,6 +254,7 @@ def to_fiftyone(
         "root": str(ds.root),
         "version": ds.version,
         "classes": list(ds.classes),
+        "task": ds.task,
         "issue_types": records.issue_types,
         "flagged_types": records.flagged_types,
         "fields": records.columns,
@@ -291,9 +311,18 @@ def _open_or_create(fo: Any, name: str, overwrite: bool) -> Any:
 def _ensure_schema(fo: Any, fds: Any, records: Records) -> None:
     schema = fds.get_field_schema()
     frame = records.frame
+    label_type = fo.Detections if records.boxes is not None else fo.Classification
+    for f in ("ground_truth", "predictions"):
+        have = getattr(schema.get(f), "document_type", None)
+        if have is not None and have is not label_type:
+            raise FiftyOneError(
+                f"FiftyOne dataset {fds.name!r} holds {f} as {have.__name__}, but this dataset "
+                f"needs {label_type.__name__} (it was pushed from a dataset of another task); "
+                "pass another name (CLI: --name), or delete it with fo.delete_dataset(name)."
+            )
     wanted: dict[str, tuple[Any, dict[str, Any]]] = {
-        "ground_truth": (fo.EmbeddedDocumentField, {"embedded_doc_type": fo.Classification}),
-        "predictions": (fo.EmbeddedDocumentField, {"embedded_doc_type": fo.Classification}),
+        "ground_truth": (fo.EmbeddedDocumentField, {"embedded_doc_type": label_type}),
+        "predictions": (fo.EmbeddedDocumentField, {"embedded_doc_type": label_type}),
         "embedding": (fo.VectorField, {}),
         "worst_slices": (fo.ListField, {"subfield": fo.StringField}),
         "dc_hash": (fo.StringField, {}),
@@ -309,6 +338,19 @@ def _ensure_schema(fo: Any, fds: Any, records: Records) -> None:
     for name, (ftype, kwargs) in wanted.items():
         if name not in schema:
             fds.add_sample_field(name, ftype, **kwargs)
+    if records.boxes is not None:
+        from datacentric.integrations.fiftyone.boxes import GT_ID, PRED_ID, SUGGESTED
+
+        flat = fds.get_field_schema(flat=True)
+        attrs = {GT_ID: fo.StringField, SUGGESTED: fo.StringField}
+        attrs.update({issue_field(t): fo.FloatField for t in records.boxes.issue_types})
+        for f, extra in (("ground_truth", GT_ID), ("predictions", PRED_ID)):
+            for a, ftype in {**attrs, extra: fo.StringField}.items():
+                if a == GT_ID and f == "predictions":
+                    continue
+                path = f"{f}.detections.{a}"
+                if path not in flat:
+                    fds.add_sample_field(path, ftype)
     # Issue types the new scan does not have: their old scores would be stale.
     stale = [f for f in schema if f.startswith("issue_") and f not in wanted]
     if stale:
@@ -327,6 +369,31 @@ def _classification(fo: Any, label: str | None, conf: float | None = None) -> An
     return fo.Classification(label=label, confidence=conf)
 
 
+_Boxes = tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]] | None]
+
+
+def _box_lists(records: Records, rows: list[int]) -> _Boxes | None:
+    """The rows' ground-truth and predicted label dicts (detection), else ``None``."""
+    b = records.boxes
+    if b is None:
+        return None
+    return [b.gt[i] for i in rows], ([b.pred[i] for i in rows] if b.has_predictions else None)
+
+
+def _detections(fo: Any, dets: list[dict[str, Any]]) -> Any:
+    return fo.Detections(detections=[fo.Detection(**d) for d in dets])
+
+
+def _label(
+    fo: Any, boxes: _Boxes | None, which: int, i: int, label: str | None, conf: float | None = None
+) -> Any:
+    """Sample i's ground truth (``which=0``) or prediction (1): Detections or Classification."""
+    if boxes is None:
+        return _classification(fo, label, conf)
+    lists = boxes[which]
+    return None if lists is None else _detections(fo, lists[i])
+
+
 def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) -> None:
     """Insert new samples: bulk documents on a pinned FiftyOne version (see :mod:`._raw`),
     else through the public ``add_samples``."""
@@ -341,13 +408,14 @@ def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) -> 
     conf = sub["confidence"].to_list()
     if emb is not None:
         cols["embedding"] = [e if p is not None else None for e, p in zip(emb, pred, strict=True)]
+    boxes = _box_lists(records, rows)
     if raw:
-        _raw.insert(fds, cols, gt, pred, conf)
+        _raw.insert(fds, cols, gt, pred, conf, boxes=boxes)
         return
     samples = [
         fo.Sample(
-            ground_truth=_classification(fo, gt[i]),
-            predictions=_classification(fo, pred[i], conf[i]),
+            ground_truth=_label(fo, boxes, 0, i, gt[i]),
+            predictions=_label(fo, boxes, 1, i, pred[i], conf[i]),
             **{c: v[i] for c, v in cols.items()},
         )
         for i in range(len(gt))
@@ -356,15 +424,58 @@ def _add(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) -> 
     fds.add_samples(samples, expand_schema=False, validate=False, batcher=batcher, progress=False)
 
 
+def _carry_tags(
+    gt: list[list[dict[str, Any]]], old_ids: list[Any], old_tags: list[Any]
+) -> list[list[dict[str, Any]]]:
+    """The new ground-truth dicts with each box's reviewer label tags (not ``issue:``) from
+    FiftyOne carried over (matched by ``annotation_id``)."""
+    out = []
+    for dets, ids, tags in zip(gt, old_ids, old_tags, strict=True):
+        kept = {
+            a: [t for t in tg or [] if not t.startswith(ISSUE_TAG_PREFIX)]
+            for a, tg in zip(ids or [], tags or [], strict=True)
+            if a is not None
+        }
+        out.append(
+            [
+                {**d, "tags": sorted({*d["tags"], *kept[d["annotation_id"]]})}
+                if kept.get(d["annotation_id"])
+                else d
+                for d in dets
+            ]
+        )
+    return out
+
+
 def _update(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) -> None:
     """Rewrite changed samples in place (same FiftyOne ids), keeping reviewers' work: their
     tags, and label edits not pulled yet."""
     sub, emb = _columns(records, rows)
     ids = sub["sample_id"].to_list()
     view = fds.select_by("sample_id", ids, ordered=True)
-    got_ids, oids, old_tags, old_gt, old_pushed = view.values(
-        ["sample_id", "_id", "tags", "ground_truth.label", "dc_label"]
-    )
+    boxes = _box_lists(records, rows)
+    if boxes is None:
+        got_ids, oids, old_tags, old_gt, old_pushed = view.values(
+            ["sample_id", "_id", "tags", "ground_truth.label", "dc_label"]
+        )
+    else:
+        from datacentric.integrations.fiftyone.boxes import boxes_digest
+
+        got_ids, oids, old_tags, old_pushed, *dets = view.values(
+            ["sample_id", "_id", "tags", "dc_label"]
+            + [
+                f"ground_truth.detections.{a}"
+                for a in ("annotation_id", "label", "bounding_box", "tags")
+            ]
+        )
+        old_gt = [boxes_digest(*(d or [] for d in per[:3])) for per in zip(*dets, strict=True)]
+        # boxes equal to the new version's (e.g. edits pulled since) are not unpulled edits
+        new_digest = sub["dc_label"].to_list()
+        old_pushed = [
+            og if og == nd else op
+            for og, op, nd in zip(old_gt, old_pushed, new_digest, strict=True)
+        ]
+        boxes = (_carry_tags(boxes[0], dets[0], dets[3]), boxes[1])
     if got_ids != ids:  # pragma: no cover - the unique index prevents it
         raise FiftyOneError(f"FiftyOne dataset {fds.name!r} lost samples during the update.")
     edited = [og != op for og, op in zip(old_gt, old_pushed, strict=True)]
@@ -386,17 +497,17 @@ def _update(fo: Any, fds: Any, records: Records, rows: list[int], *, raw: bool) 
     if emb is not None:
         cols["embedding"] = [e if np.isfinite(e).all() else None for e in emb]
     if raw:
-        _raw.update(fds, oids, edited, cols, gt, pred, conf)
+        _raw.update(fds, oids, edited, cols, gt, pred, conf, boxes=boxes)
         return
     for c, values in cols.items():
         view.set_values(c, values, progress=False)
     view.set_values(
         "predictions",
-        [_classification(fo, p, c) for p, c in zip(pred, conf, strict=True)],
+        [_label(fo, boxes, 1, i, p, c) for i, (p, c) in enumerate(zip(pred, conf, strict=True))],
         progress=False,
     )
     fresh = [i for i, e in enumerate(edited) if not e]  # reviewers' label edits are kept
     if fresh:
         fds.select_by("sample_id", [ids[i] for i in fresh], ordered=True).set_values(
-            "ground_truth", [_classification(fo, gt[i]) for i in fresh], progress=False
+            "ground_truth", [_label(fo, boxes, 0, i, gt[i]) for i in fresh], progress=False
         )

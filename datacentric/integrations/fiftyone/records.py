@@ -26,6 +26,7 @@ from datacentric.exceptions import InvalidParameterError, SchemaError
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
+    from datacentric.integrations.fiftyone.boxes import BoxRecords
     from datacentric.issues import ScanResult
     from datacentric.train import Predictions
 
@@ -114,11 +115,13 @@ def field_for_column(column: str) -> str:
 
 @dataclass(frozen=True)
 class WorstSlice:
-    """A slice where the model does worst: its name, support and accuracy."""
+    """A slice where the model does worst: its name, support and score (``metric``:
+    ``accuracy`` for classification, ``map50`` for detection — stored as ``accuracy``)."""
 
     name: str
     n: int
     accuracy: float
+    metric: str = "accuracy"
 
 
 @dataclass
@@ -142,6 +145,9 @@ class Records:
         Manifest column → FiftyOne field (``split`` and the metadata columns).
     worst_slices : list of WorstSlice
         Worst first.
+    boxes : BoxRecords or None
+        A detection dataset's ``ground_truth``/``predictions`` Detections, aligned with
+        ``frame`` (``None`` for classification).
     """
 
     frame: pl.DataFrame
@@ -150,6 +156,7 @@ class Records:
     flagged_types: list[str]
     columns: dict[str, str]
     worst_slices: list[WorstSlice] = field(default_factory=list)
+    boxes: BoxRecords | None = None
 
     @property
     def scalar_fields(self) -> list[str]:
@@ -179,6 +186,7 @@ def build_records(
     slices: Any = None,
     worst_slices: int = 5,
     min_slice_n: int = 30,
+    predicted_boxes: Any = None,
 ) -> Records:
     """Join manifest, scan and predictions into one row per sample of ``ds``.
 
@@ -198,6 +206,11 @@ def build_records(
         How many of the lowest-accuracy slices to keep (needs ``predictions``).
     min_slice_n : int
         Slices with fewer labelled, predicted samples are not considered.
+    predicted_boxes : polars.DataFrame or path, optional
+        A detection dataset's out-of-sample predicted boxes (pixels, with ``score``; see
+        :func:`~datacentric.dataset.read_predicted_boxes`): the ``predictions`` Detections,
+        and the worst slices by mAP@0.5. Detection datasets take these instead of
+        ``predictions``.
 
     Returns
     -------
@@ -257,6 +270,36 @@ def build_records(
             pl.lit(None, pl.Utf8).alias("details"),
         )
     embeddings = None
+    box_recs = None
+    if ds.task == "detection":
+        if predictions is not None:
+            raise InvalidParameterError(
+                "to_fiftyone: predictions= are class probabilities, for classification; this "
+                "is a detection dataset. Pass its predicted boxes as predicted_boxes= (CLI: "
+                "--option predicted_boxes=FILE.parquet)."
+            )
+        from datacentric.integrations.fiftyone.boxes import box_records
+
+        box_recs = box_records(
+            ds,
+            frame["sample_id"].to_list(),
+            scan.issues if scan is not None else None,
+            predicted_boxes,
+        )
+        # dc_label holds the digest of the boxes as pushed: edits in FiftyOne change it
+        frame = frame.with_columns(
+            pl.Series("dc_label", box_recs.digest, dtype=pl.Utf8),
+            pl.Series(
+                "box_hash",
+                box_recs.content,
+                dtype=pl.Utf8,
+            ),
+        )
+    elif predicted_boxes is not None:
+        raise InvalidParameterError(
+            "to_fiftyone: predicted_boxes= are for detection datasets; this dataset's task is "
+            f"{ds.task!r}. Pass predictions= (probabilities) for classification."
+        )
     if predictions is not None:
         from datacentric.train.recipe import Predictions as _Predictions
 
@@ -270,9 +313,15 @@ def build_records(
     membership = [[] for _ in range(frame.height)]  # type: list[list[str]]
     if predictions is not None and worst_slices > 0:
         worst, membership = _worst_slices(ds, frame, slices, worst_slices, min_slice_n)
+    elif predicted_boxes is not None and worst_slices > 0:
+        worst, membership = _worst_box_slices(
+            ds, predicted_boxes, slices, worst_slices, min_slice_n
+        )
     frame = frame.with_columns(pl.Series("worst_slices", membership, dtype=pl.List(pl.Utf8)))
     frame = frame.with_columns(pl.Series("dc_hash", _row_hashes(frame, embeddings), pl.Utf8))
-    return Records(frame, embeddings, issue_types, flagged_types, columns, worst)
+    if box_recs is not None:
+        frame = frame.drop("box_hash")
+    return Records(frame, embeddings, issue_types, flagged_types, columns, worst, box_recs)
 
 
 def _join_issues(
@@ -376,6 +425,40 @@ def _worst_slices(
     membership: list[list[str]] = [[] for _ in range(m.height)]
     for w in worst:
         for i in np.flatnonzero(masks[w.name]):
+            membership[i].append(w.name)
+    return worst, membership
+
+
+def _worst_box_slices(
+    ds: Dataset, predicted_boxes: Any, slices: Any, k: int, min_n: int
+) -> tuple[list[WorstSlice], list[list[str]]]:
+    """Slices whose mAP@0.5 (all splits, no bootstrap) is lowest and below the overall."""
+    from datacentric.slices.detection import evaluate_detection
+    from datacentric.slices.evaluate import resolve_slices
+
+    m = ds.manifest
+    metadata = [c for c in ds.metadata_columns if c not in ("annotator", "width", "height")]
+    resolved = resolve_slices(slices, m, metadata)
+    table = evaluate_detection(
+        ds, predicted_boxes, resolved, split=None, min_n=min_n, n_boot=0, box_slices=False
+    ).metric("map50")
+    values = dict(table.select("slice", "value").iter_rows())
+    support = dict(table.select("slice", "n").iter_rows())
+    overall = values.get("overall")
+    candidates = [
+        WorstSlice(s.name, int(support[s.name]), float(values[s.name]), "map50")
+        for s in resolved
+        if values.get(s.name) is not None
+        and overall is not None
+        and support[s.name] >= min_n
+        and values[s.name] < overall
+    ]
+    candidates.sort(key=lambda w: (w.accuracy, w.name))
+    worst = candidates[:k]
+    membership: list[list[str]] = [[] for _ in range(m.height)]
+    for w in worst:
+        mask = next(s for s in resolved if s.name == w.name).mask(m).fill_null(False).to_numpy()
+        for i in np.flatnonzero(mask):
             membership[i].append(w.name)
     return worst, membership
 

@@ -63,17 +63,32 @@ def save_views(fds: Any, records: Records) -> list[str]:
             "Every flagged sample, worst first (max severity over its issues).",
         )
     }
+    boxes = records.boxes
     for t in records.flagged_types:
-        views[issue_view_name(t)] = (
-            fds.match_tags(issue_tag(t)).sort_by(issue_field(t), reverse=True),
-            f"Samples flagged as {t}, most severe first.",
-        )
+        on = None
+        if boxes is not None and t in boxes.gt_issue_types:
+            on = "ground_truth"
+        elif boxes is not None and t in boxes.pred_issue_types:
+            on = "predictions"
+        if on is None:
+            views[issue_view_name(t)] = (
+                fds.match_tags(issue_tag(t)).sort_by(issue_field(t), reverse=True),
+                f"Samples flagged as {t}, most severe first.",
+            )
+        else:  # box issues: only the flagged boxes of that field are shown
+            views[issue_view_name(t)] = (
+                fds.filter_labels(on, F("tags").contains(issue_tag(t))).sort_by(
+                    issue_field(t), reverse=True
+                ),
+                f"Boxes flagged as {t} ({on}), most severe sample first.",
+            )
     for w in records.worst_slices:
+        order = [("max_severity", -1)]
+        if boxes is None:
+            order.append(("predictions.confidence", 1))
         views[slice_view_name(w.name)] = (
-            fds.match(F("worst_slices").contains(w.name)).sort_by(
-                [("max_severity", -1), ("predictions.confidence", 1)]
-            ),
-            f"Slice {w.name}: accuracy {w.accuracy:.3f} on {w.n} samples; worst issues first.",
+            fds.match(F("worst_slices").contains(w.name)).sort_by(order),
+            f"Slice {w.name}: {w.metric} {w.accuracy:.3f} on {w.n} samples; worst issues first.",
         )
     if "mistakenness" in fds.get_field_schema():
         views[MOST_MISTAKEN_VIEW] = (

@@ -58,6 +58,12 @@ class AppliedReview(PullResult):
         Reviewed sample ids no longer in the dataset (skipped).
     source : str
         The lineage ``source`` of the rows.
+    box_edits : polars.DataFrame or None
+        Detection datasets: the box lineage rows recorded now, ``annotation_id,
+        sample_id, field, old, new`` (``field``: ``box`` added/removed, ``bbox`` moved,
+        ``label`` relabelled, ``review`` a label tag).
+    skipped : list of str
+        Boxes left alone, each with the reason.
     seconds : float
     """
 
@@ -65,9 +71,17 @@ class AppliedReview(PullResult):
     verdicts: pl.DataFrame = field(repr=False)
     not_in_dataset: list[str] = field(default_factory=list)
     source: str = ""
+    box_edits: pl.DataFrame | None = field(default=None, repr=False)
+    skipped: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         where = f"version {self.version}" if self.version is not None else "nothing to commit"
+        if self.box_edits is not None:
+            return (
+                f"PullResult({where}: {self.box_edits.height} box edits, "
+                f"{self.verdicts.height} verdicts, {self.already_applied} already applied, "
+                f"{len(self.skipped)} skipped)"
+            )
         return (
             f"PullResult({where}: {self.relabels.height} relabels, {self.verdicts.height} "
             f"verdicts, {self.already_applied} already applied)"
@@ -84,9 +98,10 @@ def applied_before(
     for version in sorted(ds.history()["version"].to_list()):
         ch = ds.changes(version).filter(pl.col("source").str.starts_with(source_prefix))
         labels.update(ch.filter(pl.col("field") == "label").select("sample_id", "new").iter_rows())
-        verdicts.update(
-            ch.filter(pl.col("field") == REVIEW_FIELD).select("sample_id", "new").iter_rows()
-        )
+        rows = ch.filter(pl.col("field") == REVIEW_FIELD)
+        if "annotation_id" in rows.columns:  # box tags are not sample verdicts
+            rows = rows.filter(pl.col("annotation_id").is_null())
+        verdicts.update(rows.select("sample_id", "new").iter_rows())
     return labels, verdicts
 
 

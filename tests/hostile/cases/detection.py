@@ -240,3 +240,39 @@ CASES += [
         match="{boxes}: cannot be read as Parquet",
     ),
 ]
+
+
+def _review_boxes(rows: dict[str, list[Any]] | None, raw: bytes | None = None):  # type: ignore[no-untyped-def]
+    """``_scan_boxes`` plus a box scan (``scan.parquet``) to push to FiftyOne."""
+
+    def build(tmp: Path) -> Mapping[str, str]:
+        from datacentric.issues import scan
+
+        out = dict(_scan_boxes(rows, raw)(tmp))
+        result = scan(Dataset.open(out["dataset"]), finders=["duplicate_box"])
+        result.save(Path(out["dataset"]) / "scan.parquet")
+        return out
+
+    return build
+
+
+# predicted boxes for the FiftyOne push are checked before FiftyOne is contacted
+REVIEW_BOXES = {
+    "review_push_fiftyone": ("review", "push", "{dataset}", "--to", "fiftyone",
+                             "--option", "predicted_boxes={boxes}"),
+}  # fmt: skip
+
+CASES += [
+    CliCase(
+        name="review_predicted_boxes_unknown_class",
+        build=_review_boxes({**_GOOD_BOXES, "label": ["dog", "bird"]}),
+        argvs=REVIEW_BOXES,
+        match="predicted_boxes: 1 annotation(s) with problem unknown_class",
+    ),
+    CliCase(
+        name="review_predicted_boxes_not_parquet",
+        build=_review_boxes(None, raw=b"sample_id,label\n1,dog\n"),
+        argvs=REVIEW_BOXES,
+        match="predicted_boxes: {boxes} cannot be read as Parquet",
+    ),
+]

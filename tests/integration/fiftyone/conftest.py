@@ -152,3 +152,58 @@ def pushed(mongod_uri: str, demo: Demo) -> Any:
     from datacentric.integrations.fiftyone import to_fiftyone
 
     return to_fiftyone(demo.ds, demo.scan, demo.predictions, name="dc-test-push")
+
+
+@dataclass
+class DetectionDemo:
+    """The detection demo on disk, predicted boxes from the true objects, a real box scan."""
+
+    root: Path
+    ds: Dataset
+    predicted_boxes: Any
+    scan: ScanResult
+
+    def copy(self, dest: Path) -> Path:
+        """A private copy of the dataset directory (images, store)."""
+        shutil.copytree(self.root, dest)
+        return dest
+
+
+BOX_FINDERS = ["duplicate_box", "badly_located_box", "swapped_box", "overlooked_box"]
+
+
+@pytest.fixture(scope="session")
+def det_demo(tmp_path_factory: pytest.TempPathFactory) -> DetectionDemo:
+    import polars as pl
+
+    from datacentric.datasets import load_detection_demo, load_detection_ground_truth
+    from datacentric.testing import noisy_predicted_boxes
+
+    root = tmp_path_factory.mktemp("fo-det-demo") / "scenes"
+    ds = load_detection_demo(root, n_scenes=200)
+    truth = load_detection_ground_truth(root).boxes.filter(pl.col("problem") != "duplicate")
+    pred = noisy_predicted_boxes(
+        truth.select(
+            "sample_id",
+            pl.col("true_label").alias("label"),
+            *(pl.col(f"true_{c}").alias(c) for c in "xywh"),
+        ),
+        classes=ds.classes,
+    )
+    result = scan(ds, predicted_boxes=pred, finders=BOX_FINDERS)
+    return DetectionDemo(root, ds, pred, result)
+
+
+@pytest.fixture(scope="session")
+def det_pushed(mongod_uri: str, det_demo: DetectionDemo) -> Any:
+    """The detection demo's box scan pushed once as FiftyOne dataset ``dc-test-boxes``."""
+    from datacentric.integrations.fiftyone import to_fiftyone
+
+    return to_fiftyone(
+        det_demo.ds,
+        det_demo.scan,
+        predicted_boxes=det_demo.predicted_boxes,
+        name="dc-test-boxes",
+        worst_slices=2,
+        min_slice_n=20,
+    )

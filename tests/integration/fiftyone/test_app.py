@@ -51,3 +51,21 @@ def test_launch_refuses_unknown_dataset_and_view(pushed: PushResult) -> None:
         launch_app("nope")
     with pytest.raises(FiftyOneError, match="has no saved view 'nope'"):
         launch_app(pushed.name, view="nope")
+
+
+def test_app_draws_the_boxes_of_a_box_issue_view(det_pushed: PushResult, tmp_path: Path) -> None:
+    view = "issue-swapped-box"
+    n = len(det_pushed.load().load_saved_view(view))
+    with launch_app(det_pushed.name, view=view) as app:
+        assert app.url.endswith(f"?view={view}") and n > 0
+        png = screenshot(app.url, tmp_path / "fiftyone-boxes.png")
+    # The scenes are near-grey digits; boxes are thin outlines in saturated label colours.
+    # Thin lines: saturated pixels whose neighbours 3 px across are not (a filled label
+    # badge is no thin line). The classification grid (badges, no boxes) has ~350
+    # horizontal and ~1,350 vertical such pixels, this view ~4,300 and ~6,350.
+    img = np.asarray(Image.open(png).convert("RGB")).astype(np.int16)
+    grid = img[150:880, 310:960]
+    sat = (grid.max(axis=-1) - grid.min(axis=-1)) > 120
+    horizontal = sat[3:-3] & ~sat[:-6] & ~sat[6:]
+    vertical = sat[:, 3:-3] & ~sat[:, :-6] & ~sat[:, 6:]
+    assert horizontal.sum() > 2000 and vertical.sum() > 3000

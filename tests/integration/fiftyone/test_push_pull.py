@@ -46,7 +46,9 @@ def _dump(fds: Any) -> list[dict[str, Any]]:
         }
         for f in ("ground_truth", "predictions"):
             if d.get(f):
-                d[f].pop("_id")
+                d[f].pop("_id", None)  # a Detections container has no id; its labels do
+                for det in d[f].get("detections", []):
+                    det.pop("_id")
         out.append(d)
     return out
 
