@@ -65,6 +65,10 @@ class _Loop:
         # the latest kept state (a rejected slice intervention is not one); the review
         # queue of the latest fix iteration (an intervention fixes nothing)
         self.first, self.last = self.records[0], self.log.last_kept() or self.records[-1]
+        # the headline metric: accuracy, or mAP@0.5 on a detection dataset
+        self.metric = str(self.last.get("metric") or "accuracy")
+        self.label = "mAP@0.5" if self.metric == "map50" else "accuracy"
+        self.detection = self.metric != "accuracy"
         self.fixed = next(
             (r for r in reversed(self.records) if "intervention" not in r), self.records[0]
         )
@@ -72,7 +76,7 @@ class _Loop:
             self.log.metrics(int(r["iteration"])) for r in (self.first, self.last)
         )
         self.cmp, self.shown, self.cmp_formats, self.summary = (
-            _View(self.current, "accuracy").compare(self.base)
+            _View(self.current, self.metric).compare(self.base)
             if len(self.records) > 1
             else (None, pl.DataFrame(), dict[str, Formatter](), "")
         )
@@ -109,7 +113,7 @@ class _Loop:
         first, last, pct = self.first, self.last, partial(format_value, fmt=_PCT)
         done = {
             k: sum(int((r.get("counts") or {}).get(k) or 0) for r in self.records)
-            for k in ("relabeled", "removed")
+            for k in ("relabeled", "removed", "relabel", "move", "add", "remove")
         }
         ch = next(
             iter(
@@ -122,15 +126,24 @@ class _Loop:
             ch = {"change": v["diff"], "significant": v["verdict"] != "no significant change"}
             ch |= {"p_value": v["p_value"], "verdict": v["verdict"]}
         cards = {
-            "Test accuracy": pct(last.get("accuracy")),
+            f"Test {self.label}": pct(last.get("accuracy")),
             "Gain vs baseline": _PP(ch["change"]) if _num(ch.get("change")) is not None else None,
             "Worst slice": pct(last.get("worst_slice_accuracy")),
-            "Labels fixed automatically": done["relabeled"],
-            "Samples removed": done["removed"],
+            **(
+                {
+                    "Boxes fixed automatically": sum(done[k] for k in ("relabel", "move", "add")),
+                    "Boxes removed": done["remove"],
+                }
+                if self.detection
+                else {
+                    "Labels fixed automatically": done["relabeled"],
+                    "Samples removed": done["removed"],
+                }
+            ),
             "Queued for review": (self.fixed.get("counts") or {}).get("queued_for_review"),
         }
         hints = {
-            "Test accuracy": f"baseline {pct(first.get('accuracy'))}" + _seeds_hint(last),
+            f"Test {self.label}": f"baseline {pct(first.get('accuracy'))}" + _seeds_hint(last),
             "Gain vs baseline": (
                 ch.get("verdict") or ("significant" if ch.get("significant") else "not significant")
             )
@@ -140,6 +153,8 @@ class _Loop:
             "Worst slice": f"{last.get('worst_slice') or '—'}; baseline: "
             f"{first.get('worst_slice')} at {pct(first.get('worst_slice_accuracy')) or '—'}",
             "Samples removed": "duplicates and leaked copies",
+            "Boxes fixed automatically": "confident swaps, bad locations, overlooked objects",
+            "Boxes removed": "duplicate boxes",
             "Queued for review": f"latest queue, {_name(self.fixed)}"
             + (f"; {review_line(q)}" if (q := self.fixed.get("review_queue")) else ""),
         }
@@ -155,14 +170,14 @@ class _Loop:
                     "iteration": r["iteration"],
                     "version": f"{before} → {after}" * (before != after) or str(after),
                     "seeds": len(r.get("seeds") or [r.get("seed")]),
-                    "accuracy": acc,  # the interval never wraps: no-break space, word joiner
+                    self.label: acc,  # the interval never wraps: no-break space, word joiner
                     "95% CI": f"{format_value(lo, _PCT)}\u00a0–\u2060\u00a0{format_value(hi, _PCT)}"
                     if _num(lo) is not None and _num(hi) is not None
                     else "",
                     "Δ vs prev.": None if acc is None or prev is None else acc - prev,
                     "worst slice": r.get("worst_slice"),
                     "worst acc.": r.get("worst_slice_accuracy"),
-                    "relabeled": c.get("relabeled"),
+                    "relabeled": c.get("relabeled", c.get("relabel")),
                     "removed": c.get("removed"),
                     "queued": c.get("queued_for_review"),
                     "regressed": ", ".join(r.get("regressed_slices") or []) or "none",
@@ -172,7 +187,7 @@ class _Loop:
         return (
             "",
             pl.DataFrame(rows, infer_schema_length=None),
-            {"accuracy": _PCT, "worst acc.": _PCT, "Δ vs prev.": _PP},
+            {self.label: _PCT, "worst acc.": _PCT, "Δ vs prev.": _PP},
             None,
             None,
         )
@@ -290,7 +305,7 @@ def _verdict_section(loop: _Loop) -> Section | None:
         }
     )
     intro = (
-        f"Mean accuracy over {first['seeds_before']} training seed(s) of the baseline and "
+        f"Mean {loop.label} over {first['seeds_before']} training seed(s) of the baseline and "
         f"{first['seeds_after']} of {_name(loop.last)}, on the same test samples; "
         f"{first['test']}. A slice is improved or regressed only when the 95% interval of "
         "the difference excludes 0; otherwise the change is within seed and sample noise."
@@ -433,7 +448,7 @@ def _sections(loop: _Loop) -> list[Section]:
             "curve",
             "Learning curve of the data iterations",
             "Same model recipe every time; "
-            "only the data changed. Whiskers: 95% interval of the overall test accuracy; "
+            "only the data changed. Whiskers: 95% interval of the overall test metric; "
             "dashed: the worst slice of each run.",
             [loop.iterations()],
         ),
@@ -441,7 +456,7 @@ def _sections(loop: _Loop) -> list[Section]:
         _interventions_section(loop),
         (
             "slices",
-            "Accuracy by slice, before and after",
+            f"{loop.label[0].upper()}{loop.label[1:]} by slice, before and after",
             (
                 "Models of the first seed only; the verdict over every seed is above. "
                 * (loop.verdict is not None)
@@ -514,13 +529,13 @@ def _charts(loop: _Loop) -> dict[str, h.Markup]:
         "curve": line_chart_svg(
             [_name(r) for r in recs],
             {
-                "overall test accuracy": [r.get("accuracy") for r in recs],
+                f"overall test {loop.label}": [r.get("accuracy") for r in recs],
                 "worst slice": [r.get("worst_slice_accuracy") for r in recs],
             },
-            intervals={"overall test accuracy": ([c[0] for c in ci], [c[1] for c in ci])},
+            intervals={f"overall test {loop.label}": ([c[0] for c in ci], [c[1] for c in ci])},
             value_format=_PCT,
             y_max=1.0,
-            title="Test accuracy per data iteration (recipe fixed)",
+            title=f"Test {loop.label} per data iteration (recipe fixed)",
         )
     }
     if loop.verdict is not None:
@@ -531,14 +546,14 @@ def _charts(loop: _Loop) -> dict[str, h.Markup]:
             v,
             int(loop.current.meta.get("min_n") or 0),
             _PP,
-            f"Change in mean accuracy over seeds per slice, {_name(loop.last)} − baseline",
+            f"Change in mean {loop.label} over seeds per slice, {_name(loop.last)} − baseline",
         )
     if loop.cmp is not None:
         out["slices"] = change_plot(
             loop.cmp,
             int(loop.current.meta.get("min_n") or 0),
             _PP,
-            f"Change in accuracy per slice, {_name(loop.last)} − baseline",
+            f"Change in {loop.label} per slice, {_name(loop.last)} − baseline",
         )
     if issues.height:
         out["issues"] = grouped_bar_chart_svg(

@@ -83,6 +83,8 @@ def test_log_verdict_and_cli(looped, tmp_path: Path) -> None:
     root, _ = looped
     v = ExperimentLog(root).verdict()
     assert v["metric"][0] == "map50" and v["slice"][0] == "overall"
+    md = ExperimentLog(root).report(tmp_path / "loop.md").read_text()
+    assert "Test mAP@0.5" in md and "Boxes removed" in md and "accuracy" not in md.lower()
     res = CliRunner().invoke(app, ["loop", str(root), "--iterations", "0", "--seeds", "2"])
     assert res.exit_code == 0, res.output
     assert "mAP@0.5" in res.output and "move" in res.output
