@@ -276,6 +276,13 @@ class Monitor:
                 f"{score_threshold} cannot be applied to it. Leave score_threshold out, or "
                 "start a new store."
             )
+        if reference is not None and (reference_boxes is None) != (stored_threshold is None):
+            has = "monitors" if stored_threshold is not None else "does not monitor"
+            raise MonitorStoreError(
+                f"the monitor store {str(store)!r} {has} predicted boxes; reference= was given "
+                f"{'without' if reference_boxes is None else 'with'} reference_boxes=. Open "
+                "it without reference=, or pass the reference it was created with."
+            )
         if reference is not None:
             other = build_profile(
                 read_frame(reference, "reference"), specs if specs is not None else
@@ -695,6 +702,7 @@ class Monitor:
             "reference_rows": self.profile.n_rows,
             "metrics": {m.name: m.kind for m in self.profile.metrics},
             "slices": [spec.name for spec in self.profile.specs],
+            "box_score_threshold": self.profile.score_threshold,
             "n_alerts": int(sum(sev.values())),
             "alerts_by_severity": {k: int(v) for k, v in sorted(sev.items())},
         }

@@ -476,6 +476,7 @@ def _reference_boxes(
             "matched to rows by it. Give every row its own sample id."
         )
     check_image_sizes(reference, "reference")
+    reference = reference.with_columns(pl.col(SAMPLE_ID).cast(pl.String))
     table = read_boxes(boxes, reference, name="reference_boxes")
     counted, per_box = box_rows(reference, table, score_threshold)
     if per_box.height == 0:

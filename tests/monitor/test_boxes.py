@@ -174,6 +174,17 @@ def test_reopen_with_the_same_or_other_reference_boxes(
     Monitor(store, reference=images, reference_boxes=boxes.reverse()).close()  # same content
     with pytest.raises(MonitorStoreError, match="another reference"):
         Monitor(store, reference=images, reference_boxes=boxes.head(1500))
+    with pytest.raises(MonitorStoreError, match="monitors predicted boxes; reference= was given"):
+        Monitor(store, reference=images)
+    # a reference with integer sample ids is matched to its boxes as text
+    numbered = images.with_columns(pl.col("sample_id").str.slice(1).cast(pl.Int64))
+    with Monitor(
+        tmp_path / "int.duckdb",
+        reference=numbered,
+        reference_boxes=boxes.with_columns(pl.col("sample_id").str.slice(1)),
+    ) as mon:
+        assert mon.status()["box_score_threshold"] == 0.5
+        assert sum(mon.profile.ref_counts["overall"]["box_class"]) == 2000
 
 
 def test_a_classification_monitor_refuses_boxes(tmp_path: Path) -> None:
