@@ -27,7 +27,7 @@ read from.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -36,7 +36,6 @@ import polars as pl
 
 from datacentric.dataset.predicted_boxes import check_predicted_boxes
 from datacentric.exceptions import LimitExceededError, SchemaError, format_items
-from datacentric.monitor.hist import BatchHistograms, MetricSpec, histograms
 from datacentric.monitor.schema import SAMPLE_ID
 
 __all__ = [
@@ -47,11 +46,9 @@ __all__ = [
     "BOX_METRICS",
     "MAX_BOXES_PER_IMAGE",
     "PER_BOX_METRICS",
-    "box_histograms",
     "box_rows",
     "boxes_digest",
     "check_image_sizes",
-    "per_box_frame",
     "read_boxes",
 ]
 
@@ -188,8 +185,9 @@ def box_rows(
     -------
     tuple of polars.DataFrame
         The rows with ``box_count`` (0 for an image without a kept box), and one row per kept
-        box: ``sample_id, box_area, box_confidence, box_class`` (an image of unknown size
-        gives a null ``box_area``, counted as missing).
+        box: ``sample_id, box_area, box_confidence, box_class`` and ``row``, the index of its
+        image in ``frame`` (an image of unknown size gives a null ``box_area``, counted as
+        missing).
 
     Examples
     --------
@@ -199,7 +197,7 @@ def box_rows(
     ...     "score": [0.9, 0.3, 0.6]})
     >>> counted, kept = box_rows(rows, boxes, 0.5)
     >>> counted["box_count"].to_list(), kept.rows()
-    ([1, 1], [('a', 0.1, 0.9, 'cat'), ('b', 0.1, 0.6, 'cat')])
+    ([1, 1], [('a', 0.1, 0.9, 'cat', 0), ('b', 0.1, 0.6, 'cat', 1)])
     """
     kept = boxes.filter(pl.col("score") >= threshold)
     counts = kept.group_by(SAMPLE_ID).len(name=BOX_COUNT)
@@ -213,12 +211,15 @@ def box_rows(
     size = frame.select(
         pl.col(SAMPLE_ID).cast(pl.String),
         (pl.col("width").cast(pl.Float64) * pl.col("height").cast(pl.Float64)).alias("__area"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
     )
-    per_box = kept.join(size, on=SAMPLE_ID, how="left", maintain_order="left").select(
+    # every box names a row (read_boxes checked it): the inner join drops nothing
+    per_box = kept.join(size, on=SAMPLE_ID, how="inner", maintain_order="left").select(
         SAMPLE_ID,
         (pl.col("w") * pl.col("h") / pl.col("__area")).alias(BOX_AREA),
         pl.col("score").alias(BOX_CONFIDENCE),
         pl.col("label").alias(BOX_CLASS),
+        "row",
     )
     return counted, per_box
 
@@ -228,38 +229,3 @@ def boxes_digest(boxes: pl.DataFrame) -> bytes:
     cols = ["sample_id", "label", "x", "y", "w", "h", "score"]
     hashes = np.sort(boxes.select(cols).hash_rows(seed=11).to_numpy())
     return hashlib.blake2b(hashes.tobytes(), digest_size=16).digest()
-
-
-def per_box_frame(
-    per_box: pl.DataFrame,
-    rows: pl.DataFrame,
-    masks: Sequence[tuple[str, pl.Expr]],
-    window: pl.Expr,
-) -> tuple[pl.DataFrame, list[tuple[str, pl.Expr]]]:
-    """The kept boxes with their image's window and slice memberships, and the slices as
-    expressions on them: a box is in the slices of its image (slices are evaluated on the
-    image rows, never on the boxes)."""
-    member = rows.select(
-        pl.col(SAMPLE_ID).cast(pl.String),
-        window.alias("__box_window"),
-        *[expr.alias(f"__box_s{j}") for j, (_, expr) in enumerate(masks)],
-    )
-    joined = per_box.join(member, on=SAMPLE_ID, how="inner", maintain_order="left")
-    return joined, [(name, pl.col(f"__box_s{j}")) for j, (name, _) in enumerate(masks)]
-
-
-def box_histograms(
-    per_box: pl.DataFrame,
-    rows: pl.DataFrame,
-    slices: Sequence[tuple[str, pl.Expr]],
-    specs: Sequence[MetricSpec],
-    window: pl.Expr,
-) -> BatchHistograms | None:
-    """Histograms of the per-box metrics by (window, slice of the box's image); None when
-    there is no kept box (or no per-box metric)."""
-    if not specs or per_box.height == 0:
-        return None
-    frame, masks = per_box_frame(per_box, rows, slices, window)
-    if frame.height == 0:
-        return None
-    return histograms(frame, masks, specs, pl.col("__box_window"))

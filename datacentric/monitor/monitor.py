@@ -39,7 +39,6 @@ from datacentric.monitor.batch import (
     _window_param,
 )
 from datacentric.monitor.boxes import (
-    box_histograms,
     box_rows,
     boxes_digest,
     check_image_sizes,
@@ -436,15 +435,13 @@ class Monitor:
                 if self.profile.calibrator is not None:
                     conf = frame[CONFIDENCE].fill_null(np.nan).to_numpy()
                     calibrated = self.profile.calibrator.apply(conf)
-                masks = [(s.name, s.expr) for s in slices]
+                items = None
+                if per_box is not None:  # each box is counted in its image's window and slices
+                    items = (per_box, per_box["row"].to_numpy(), self.profile.box_metrics)
                 h = histograms(
-                    frame, masks, self.profile.row_metrics, pl.col("window_start"), calibrated
-                )
-                hb = None
-                if per_box is not None:
-                    hb = box_histograms(
-                        per_box, frame, masks, self.profile.box_metrics, pl.col("window_start")
-                    )
+                    frame, [(s.name, s.expr) for s in slices], self.profile.row_metrics,
+                    pl.col("window_start"), calibrated, items,
+                )  # fmt: skip
                 clock.lap("histograms")
             finally:
                 if writer is not None:
@@ -459,10 +456,7 @@ class Monitor:
             if LABEL in frame.columns:
                 self._insert_labels(frame.select(SAMPLE_ID, LABEL).drop_nulls(LABEL))
             tag = pl.lit(batch_id).alias("batch_id")
-            hist = h.hist_frame()
-            if hb is not None:
-                hist = pl.concat([hist, hb.hist_frame()])
-            store.insert_frame("hist", hist.with_columns(tag))
+            store.insert_frame("hist", h.hist_frame().with_columns(tag))
             store.insert_frame("perf", h.perf_frame().with_columns(tag))
             _crash_hook("after_rows")
             alerts = self._recompute(h.windows)

@@ -26,7 +26,6 @@ from datacentric.exceptions import SchemaError, format_items
 from datacentric.monitor.boxes import (
     BOX_METRICS,
     PER_BOX_METRICS,
-    box_histograms,
     box_rows,
     boxes_digest,
     check_image_sizes,
@@ -388,13 +387,11 @@ def build_profile(
     if calibrator is not None:
         conf = reference[CONFIDENCE].cast(pl.Float64).fill_null(np.nan).to_numpy()
         calibrated = calibrator.apply(conf)
-    h = histograms(reference, masks, row_specs, pl.lit(0), calibrated)
+    items = None
     if per_box is not None:
         box_specs = [m for m in metric_specs if m.name in PER_BOX_METRICS]
-        hb = box_histograms(per_box, reference, masks, box_specs, pl.lit(0))
-        if hb is not None:
-            h.counts.update(hb.counts)
-            h.sums.update(hb.sums)
+        items = (per_box, per_box["row"].to_numpy(), box_specs)
+    h = histograms(reference, masks, row_specs, pl.lit(0), calibrated, items)
     ref_accuracy: dict[str, float | None] = {s.name: None for s in slices}
     # CBPE on the reference rows: the histograms already summed the calibrated confidences
     ref_expected: dict[str, float | None] = {
