@@ -381,6 +381,9 @@ def describe(constraints: Sequence[object]) -> str:
 
 def _received(value: object) -> str:
     text = repr(value)
+    if "\n" in text:  # a table's repr: the message stays one line
+        shape = getattr(value, "shape", None)
+        text = f"<shape {tuple(shape)}>" if shape is not None else " ".join(text.split())
     if len(text) > _MAX_REPR:
         text = text[: _MAX_REPR - 3] + "..."
     return f"{text} ({type(value).__name__})"

@@ -269,11 +269,14 @@ class Monitor:
             )
         stored_threshold = self.profile.score_threshold
         if score_threshold is not None and score_threshold != stored_threshold:
+            now = (
+                "monitors no predicted boxes"
+                if stored_threshold is None
+                else f"counts boxes from score {stored_threshold}"
+            )
             raise MonitorStoreError(
-                f"the monitor store {str(store)!r} counts boxes from score "
-                f"{stored_threshold} (None: it monitors no boxes); score_threshold="
-                f"{score_threshold} cannot be applied to it. Leave score_threshold out, or "
-                "start a new store."
+                f"the monitor store {str(store)!r} {now}; score_threshold={score_threshold} "
+                "cannot be applied to it. Leave score_threshold out, or start a new store."
             )
         if reference is not None and (reference_boxes is None) != (stored_threshold is None):
             has = "monitors" if stored_threshold is not None else "does not monitor"

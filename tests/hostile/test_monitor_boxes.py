@@ -137,8 +137,10 @@ def test_monitor_box_parameters(tmp_path: Path, kwargs: dict[str, object], match
 
 def test_reference_boxes_without_reference(tmp_path: Path) -> None:
     _, boxes = detection_rows(10, seed=3)
-    with pytest.raises(InvalidParameterError, match="reference_boxes must be given with"):
+    with pytest.raises(InvalidParameterError, match="reference_boxes must be given with") as info:
         Monitor(tmp_path / "m.duckdb", reference_boxes=boxes)
+    assert "received <shape (20, 7)> (DataFrame)" in str(info.value)
+    assert "\n" not in str(info.value)
     assert not (tmp_path / "m.duckdb").exists()
 
 

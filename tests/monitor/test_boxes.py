@@ -196,6 +196,10 @@ def test_a_classification_monitor_refuses_boxes(tmp_path: Path) -> None:
             mon.ingest(batch, boxes=boxes)
         assert mon.ingest(batch).status == "ingested"  # the classification path as before
         assert "box_count" not in mon.status()["metrics"]
+    with pytest.raises(MonitorStoreError, match="monitors no predicted boxes; score_threshold"):
+        Monitor(tmp_path / "cls.duckdb", score_threshold=0.5)
+    with pytest.raises(MonitorStoreError, match="does not monitor predicted boxes"):
+        Monitor(tmp_path / "cls.duckdb", reference=ref, reference_boxes=boxes)
 
 
 @pytest.mark.parametrize(
