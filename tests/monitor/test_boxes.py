@@ -256,3 +256,23 @@ def test_late_batch_keeps_box_statistics_in_their_window(
             stats.filter(pl.col("statistic") == "mean").select("window_start", "value").rows()
         )
         assert means == {DAY: 3.0, day2: 2.0}
+
+
+def test_image_sizes_are_read_from_image_paths(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for name, size in [("a.png", (100, 50)), ("b.png", (40, 40))]:
+        Image.new("RGB", size).save(tmp_path / name)
+    ref = pl.DataFrame({"sample_id": ["r0", "r1"], "image": ["a.png", "b.png"]})
+    ref_boxes = pl.DataFrame({"sample_id": ["r0", "r1"], "label": ["cat", "dog"],
+        "x": [0.0, 0.0], "y": [0.0, 0.0], "w": [10.0, 20.0], "h": [25.0, 4.0],
+        "score": [0.9, 0.8]})  # fmt: skip
+    with Monitor(tmp_path / "img.duckdb", reference=ref, reference_boxes=ref_boxes,
+                 image_root=tmp_path, metrics=["box_area"]) as mon:  # fmt: skip
+        # 10 x 25 of 100 x 50 and 20 x 4 of 40 x 40: both 5 % of their image
+        assert mon.profile.metric("box_area").edges == (0.05, 0.05)
+        batch = ref.with_columns(sample_id=pl.Series(["p0", "p1"]), timestamp=pl.lit(DAY))
+        boxes = ref_boxes.with_columns(sample_id=pl.Series(["p0", "p1"]), w=pl.lit(20.0))
+        mon.ingest(batch, boxes=boxes)
+        # 20 x 25 of 100 x 50 (10 %) and 20 x 4 of 40 x 40 (5 %)
+        assert _value(mon, "overall", "box_area", "mean") == pytest.approx((0.1 + 0.05) / 2)
