@@ -153,7 +153,8 @@ def check_predicted_boxes(
     datacentric.exceptions.InvalidAnnotationError: boxes: 1 box(es) with a score that is not ...
     """
     frame, source = _frame(boxes, name)
-    if "prediction_id" not in frame.columns:
+    numbered = "prediction_id" not in frame.columns
+    if numbered:
         frame = frame.with_columns(pl.int_range(pl.len()).cast(pl.Utf8).alias("prediction_id"))
     try:
         frame = frame.select(pl.col(c).cast(t) for c, t in _TYPES.items())
@@ -164,9 +165,12 @@ def check_predicted_boxes(
         ) from None
     if classes is None:
         classes = frame["label"].drop_nulls().unique().to_list()
-    check_annotations(
-        frame.rename({"prediction_id": "annotation_id"}), classes, sample_ids, source=source
-    )
+    checked = frame.rename({"prediction_id": "annotation_id"})
+    if numbered:  # row numbers: the same ids as integers, cheaper to check for repeats
+        checked = checked.with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("annotation_id")
+        )
+    check_annotations(checked, classes, sample_ids, source=source)
     ok = pl.col("score").is_finite()
     if unit_scores:
         ok = ok & (pl.col("score") >= 0) & (pl.col("score") <= 1)
