@@ -381,7 +381,7 @@ def describe(constraints: Sequence[object]) -> str:
 
 def _received(value: object) -> str:
     """``repr(value)`` on one line (an array's or a frame's repr spans several), shortened,
-    and the type.
+    and the type; a table is shown by its shape.
 
     Examples
     --------
@@ -389,7 +389,11 @@ def _received(value: object) -> str:
     >>> _received(np.zeros((2, 2)))
     'array([[0., 0.], [0., 0.]]) (ndarray)'
     """
-    text = " ".join(repr(value).split())
+    text = repr(value)
+    if "\n" in text:  # the message stays one line
+        shape = getattr(value, "shape", None)
+        table = type(value).__name__ in ("DataFrame", "Series")
+        text = f"<shape {tuple(shape)}>" if table and shape is not None else " ".join(text.split())
     if len(text) > _MAX_REPR:
         text = text[: _MAX_REPR - 3] + "..."
     return f"{text} ({type(value).__name__})"

@@ -28,6 +28,8 @@ def _open(
     config: Path | None = None,
     image_root: Path | None = None,
     extra_columns: str = "error",
+    reference_boxes: Path | None = None,
+    score_threshold: float | None = None,
 ) -> Any:
     from datacentric.exceptions import InvalidParameterError
     from datacentric.monitor import Monitor
@@ -41,7 +43,8 @@ def _open(
         ensure_writable(store, "--store")
     return Monitor(
         store, reference=reference, slices=slices, config=config,
-        image_root=image_root, extra_columns=extra_columns,
+        image_root=image_root, extra_columns=extra_columns, reference_boxes=reference_boxes,
+        score_threshold=score_threshold,
     )  # fmt: skip
 
 
@@ -84,6 +87,20 @@ def ingest_cmd(
     fail_on_alert: bool = typer.Option(
         False, "--fail-on-alert", help="Exit with status 2 when the batches leave alerts."
     ),
+    boxes: list[Path] | None = typer.Option(
+        None,
+        "--boxes",
+        help="A detector's predicted boxes (.parquet: sample_id, label, x, y, w, h, score) "
+        "for each batch, repeated in the batches' order (a store made with --reference-boxes).",
+    ),
+    reference_boxes: Path | None = typer.Option(
+        None, "--reference-boxes", help="Predicted boxes of the reference rows (with -r)."
+    ),
+    score_threshold: float | None = typer.Option(
+        None,
+        "--score-threshold",
+        help="Score from which a predicted box counts, in [0, 1] (new store; default 0.5).",
+    ),
 ) -> None:
     """Ingest production batches (idempotent: a batch already in the store is skipped)."""
     from datacentric.exceptions import InvalidParameterError
@@ -93,11 +110,18 @@ def ingest_cmd(
             f"--batch-id names one batch, received {len(batches)} files. Ingest them one at a "
             "time, or leave --batch-id out (each gets a hash of its content)."
         )
+    if boxes and len(boxes) != len(batches):
+        raise InvalidParameterError(
+            f"--boxes gives the predicted boxes of each batch, in order: received "
+            f"{len(boxes)} --boxes for {len(batches)} batch file(s). Pass one --boxes per batch."
+        )
     extra = "drop" if drop_extra else "error"
-    with _open(store, reference, slices, config, image_root, extra) as mon:
+    with _open(
+        store, reference, slices, config, image_root, extra, reference_boxes, score_threshold
+    ) as mon:
         n_alerts = 0
-        for path in batches:
-            res = mon.ingest(path, batch_id=batch_id)
+        for i, path in enumerate(batches):
+            res = mon.ingest(path, batch_id=batch_id, boxes=boxes[i] if boxes else None)
             n_alerts += res.alerts.height
             note = "already in the store, skipped" if res.status == "skipped" else (
                 f"{res.n_rows:,} rows, {len(res.windows)} window(s), {res.seconds:.1f} s, "

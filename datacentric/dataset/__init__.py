@@ -4,7 +4,11 @@ from datacentric.dataset.annotations import ANNOTATION_COLUMNS, annotation_probl
 from datacentric.dataset.core import Dataset
 from datacentric.dataset.diff import diff_manifests
 from datacentric.dataset.lineage import CHANGES_SCHEMA
-from datacentric.dataset.predicted_boxes import PREDICTED_BOX_COLUMNS, read_predicted_boxes
+from datacentric.dataset.predicted_boxes import (
+    PREDICTED_BOX_COLUMNS,
+    check_predicted_boxes,
+    read_predicted_boxes,
+)
 from datacentric.dataset.store import VersionInfo, VersionStore
 
 __all__ = [
@@ -15,6 +19,7 @@ __all__ = [
     "VersionInfo",
     "VersionStore",
     "annotation_problems",
+    "check_predicted_boxes",
     "diff_manifests",
     "read_predicted_boxes",
 ]

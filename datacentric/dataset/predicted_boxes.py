@@ -7,8 +7,8 @@ The scan's box finders (``scan(..., predicted_boxes=)``) and the detection metri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePath
 from typing import Any
 
 import polars as pl
@@ -23,7 +23,7 @@ from datacentric.exceptions import (
     format_items,
 )
 
-__all__ = ["PREDICTED_BOX_COLUMNS", "read_predicted_boxes"]
+__all__ = ["PREDICTED_BOX_COLUMNS", "check_predicted_boxes", "read_predicted_boxes"]
 
 #: The required columns of a predicted box table (``prediction_id`` is optional: row numbers).
 PREDICTED_BOX_COLUMNS: tuple[str, ...] = ("sample_id", "label", "x", "y", "w", "h", "score")
@@ -43,33 +43,29 @@ _FIX = (
 )
 
 
-def _frame(boxes: Any) -> tuple[pl.DataFrame, str]:
-    """The table and the name its messages start with (the file, or ``predicted_boxes``)."""
-    if isinstance(boxes, (str, Path)):
+def _frame(boxes: Any, name: str) -> tuple[pl.DataFrame, str]:
+    """The table and the name its messages start with (the file, or ``name``)."""
+    if isinstance(boxes, (str, PurePath)):
         path = Path(boxes)
         if path.suffix.lower() != ".parquet" or not path.is_file():
             raise InvalidParameterError(
-                f"predicted_boxes must be a polars DataFrame or an existing .parquet file; "
+                f"{name} must be a polars DataFrame or an existing .parquet file; "
                 f"received {str(path)!r}. {_FIX}"
             )
         return read_parquet(path, what=_WHAT, fix=_FIX, columns=_KINDS), str(path)
     if isinstance(boxes, pl.DataFrame):
-        return check_frame(boxes, _KINDS, "predicted_boxes", what=_WHAT, fix=_FIX), (
-            "predicted_boxes"
-        )
+        return check_frame(boxes, _KINDS, name, what=_WHAT, fix=_FIX), name
     if isinstance(boxes, Mapping):
         try:
             frame = pl.DataFrame(dict(boxes))
         except Exception as exc:
             raise InvalidParameterError(
-                f"predicted_boxes: the columns given as a mapping do not form a table "
+                f"{name}: the columns given as a mapping do not form a table "
                 f"({' '.join(str(exc).split()[:12])}). {_FIX}"
             ) from None
-        return check_frame(frame, _KINDS, "predicted_boxes", what=_WHAT, fix=_FIX), (
-            "predicted_boxes"
-        )
+        return check_frame(frame, _KINDS, name, what=_WHAT, fix=_FIX), name
     raise InvalidParameterError(
-        f"predicted_boxes must be a polars DataFrame, a mapping of columns or a .parquet "
+        f"{name} must be a polars DataFrame, a mapping of columns or a .parquet "
         f"path; received {type(boxes).__name__}. {_FIX}"
     )
 
@@ -127,8 +123,38 @@ def read_predicted_boxes(boxes: Any, dataset: Dataset, *, unit_scores: bool = Tr
             f"predicted_boxes are for detection datasets; this dataset's task is "
             f"{dataset.task!r}. Pass predictions= (probabilities) for classification."
         )
-    frame, source = _frame(boxes)
-    if "prediction_id" not in frame.columns:
+    return check_predicted_boxes(
+        boxes, dataset.classes, dataset.manifest["sample_id"], unit_scores=unit_scores
+    )
+
+
+def check_predicted_boxes(
+    boxes: Any,
+    classes: Sequence[str] | None,
+    sample_ids: Sequence[str] | pl.Series,
+    *,
+    unit_scores: bool = True,
+    name: str = "predicted_boxes",
+) -> pl.DataFrame:
+    """Read and check a predicted-box table against known samples (and classes).
+
+    The checks of :func:`read_predicted_boxes` without a dataset: ``sample_ids`` are the
+    samples the boxes may name; ``classes`` the labels they may have (``None``: any
+    non-empty label, e.g. for the monitor, where a class the reference never predicted is
+    drift, not an error). ``name`` starts the messages about a table (a file's path starts
+    those about a file).
+
+    Examples
+    --------
+    >>> check_predicted_boxes({"sample_id": ["a"], "label": ["cat"], "x": [0], "y": [0],
+    ...     "w": [4], "h": [4], "score": [1.5]}, None, ["a"], name="boxes")
+    Traceback (most recent call last):
+    ...
+    datacentric.exceptions.InvalidAnnotationError: boxes: 1 box(es) with a score that is not ...
+    """
+    frame, source = _frame(boxes, name)
+    numbered = "prediction_id" not in frame.columns
+    if numbered:
         frame = frame.with_columns(pl.int_range(pl.len()).cast(pl.Utf8).alias("prediction_id"))
     try:
         frame = frame.select(pl.col(c).cast(t) for c, t in _TYPES.items())
@@ -137,12 +163,14 @@ def read_predicted_boxes(boxes: Any, dataset: Dataset, *, unit_scores: bool = Tr
             f"{source}: prediction_id {frame.schema['prediction_id']} cannot be read as text "
             f"({' '.join(str(exc).split()[:12])}). {_FIX}"
         ) from None
-    check_annotations(
-        frame.rename({"prediction_id": "annotation_id"}),
-        dataset.classes,
-        dataset.manifest["sample_id"],
-        source=source,
-    )
+    if classes is None:
+        classes = frame["label"].drop_nulls().unique().to_list()
+    checked = frame.rename({"prediction_id": "annotation_id"})
+    if numbered:  # row numbers: the same ids as integers, cheaper to check for repeats
+        checked = checked.with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("annotation_id")
+        )
+    check_annotations(checked, classes, sample_ids, source=source)
     ok = pl.col("score").is_finite()
     if unit_scores:
         ok = ok & (pl.col("score") >= 0) & (pl.col("score") <= 1)

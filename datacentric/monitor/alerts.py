@@ -1,7 +1,7 @@
 """Alerts: window statistics over the thresholds of the config.
 
-Rules, per window (every (window, slice) with at least ``min_rows`` rows; fewer rows give
-statistics but never an alert):
+Rules, per window (every (window, slice) with at least ``min_rows`` rows, or boxes for the
+per-box metrics of a detector; fewer give statistics but never an alert):
 
 - drift: the headline statistic of each metric (see :mod:`datacentric.monitor.drift`).
   p-value tests (KS, chi-square) alert when ``p < alpha / m``, with ``m`` the number of
@@ -29,6 +29,7 @@ from typing import Any
 
 import polars as pl
 
+from datacentric.monitor.boxes import PER_BOX_METRICS
 from datacentric.monitor.config import MonitorConfig
 
 __all__ = ["ALERTS_SCHEMA", "evaluate_alerts"]
@@ -59,6 +60,11 @@ def _wilson_high(p: float, n: int, z: float = 1.96) -> float:
     centre = p + z * z / (2 * n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return (centre + half) / (1 + z * z / n)
+
+
+def _unit(metric: str) -> str:
+    """What a metric's ``n`` counts: boxes for the per-box metrics of a detector."""
+    return "boxes" if metric in PER_BOX_METRICS else "rows"
 
 
 def _fmt(v: float) -> str:
@@ -105,7 +111,7 @@ def evaluate_alerts(stats: pl.DataFrame, config: MonitorConfig) -> pl.DataFrame:
                 msg = (
                     f"{metric} drifted in {where}: {_NAMES[stat]} {_fmt(value)} < {_fmt(limit)} "
                     f"(alpha {cfg.alpha} over {tests.get(w, 1)} tests; n={n:,} vs "
-                    f"{r['n_reference']:,} reference rows, {r['reference']} reference)"
+                    f"{r['n_reference']:,} reference {_unit(metric)}, {r['reference']} reference)"
                 )
                 rows.append((w, s, metric, stat, value, limit, sev, n, msg))
             continue
@@ -115,8 +121,8 @@ def evaluate_alerts(stats: pl.DataFrame, config: MonitorConfig) -> pl.DataFrame:
                 sev = "critical" if value >= cfg.critical_factor * t else "warning"
                 msg = (
                     f"{metric} drifted in {where}: {_NAMES[stat]} {_fmt(value)} >= {_fmt(t)} "
-                    f"(n={n:,} vs {r['n_reference']:,} reference rows, {r['reference']} "
-                    "reference)"
+                    f"(n={n:,} vs {r['n_reference']:,} reference {_unit(metric)}, "
+                    f"{r['reference']} reference)"
                 )
                 rows.append((w, s, metric, stat, value, t, sev, n, msg))
             continue
@@ -126,7 +132,7 @@ def evaluate_alerts(stats: pl.DataFrame, config: MonitorConfig) -> pl.DataFrame:
             if t is not None and value - ref >= t:
                 sev = "critical" if value - ref >= cfg.critical_factor * t else "warning"
                 msg = (
-                    f"{metric} is missing (null/NaN) in {value:.1%} of rows in {where}, "
+                    f"{metric} is missing (null/NaN) in {value:.1%} of {_unit(metric)} in {where}, "
                     f"{ref:.1%} in the reference (threshold +{t:.1%})"
                 )
                 rows.append((w, s, metric, stat, value, ref + t, sev, n, msg))

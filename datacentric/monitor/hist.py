@@ -220,6 +220,7 @@ def histograms(
     metrics: Sequence[MetricSpec],
     window: pl.Expr,
     calibrated: np.ndarray | None = None,
+    items: tuple[pl.DataFrame, np.ndarray, Sequence[MetricSpec]] | None = None,
 ) -> BatchHistograms:
     """Histograms of ``frame`` by (window, slice) for every metric.
 
@@ -234,6 +235,10 @@ def histograms(
         The window start of each row (a constant for the reference).
     calibrated : numpy.ndarray, optional
         Calibrated confidence per row (NaN when unknown), summed for CBPE.
+    items : (polars.DataFrame, numpy.ndarray, sequence of MetricSpec), optional
+        Things that belong to rows (a detector's predicted boxes), the row of ``frame`` each
+        belongs to, and their metrics: each item is counted in the window and slices of its
+        row (its cell), so slices are never evaluated on the items.
 
     Examples
     --------
@@ -252,19 +257,24 @@ def histograms(
     for c in range(n_cells):
         agg[win_idx[c], :, c] = member[c]
     out = BatchHistograms(windows, names)
-    for spec in metrics:
-        codes = bin_codes(frame, spec)
-        key = cell * spec.n_bins + codes
-        size = n_cells * spec.n_bins
-        counts = np.bincount(key, minlength=size).reshape(n_cells, spec.n_bins)
-        out.counts[spec.name] = np.rint(_fold(agg, counts)).astype(np.int64)
-        if spec.kind == "continuous":
-            # NaN/null rows sit in the missing bin, whose sum is never used; infinities never
-            # get here (validate_batch and build_profile refuse them), and are not zeroed
-            x = _values(frame, spec.name)
-            x = np.where(np.isnan(x), 0.0, x)
-            sums = np.bincount(key, weights=x, minlength=size).reshape(n_cells, spec.n_bins)
-            out.sums[spec.name] = _fold(agg, sums)
+    sources = [(frame, cell, metrics)]
+    if items is not None:
+        item_frame, owner, item_metrics = items
+        sources.append((item_frame, cell[np.asarray(owner, dtype=np.int64)], item_metrics))
+    for source, cells, specs in sources:
+        for spec in specs:
+            codes = bin_codes(source, spec)
+            key = cells * spec.n_bins + codes
+            size = n_cells * spec.n_bins
+            counts = np.bincount(key, minlength=size).reshape(n_cells, spec.n_bins)
+            out.counts[spec.name] = np.rint(_fold(agg, counts)).astype(np.int64)
+            if spec.kind == "continuous":
+                # NaN/null rows sit in the missing bin, whose sum is never used; infinities
+                # never get here (validate_batch and build_profile refuse them)
+                x = _values(source, spec.name)
+                x = np.where(np.isnan(x), 0.0, x)
+                sums = np.bincount(key, weights=x, minlength=size).reshape(n_cells, spec.n_bins)
+                out.sums[spec.name] = _fold(agg, sums)
     rows = np.bincount(cell, minlength=n_cells).astype(np.float64)
     out.n = np.rint(_fold(agg, rows)).astype(np.int64)
     if calibrated is not None:

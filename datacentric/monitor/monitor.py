@@ -38,11 +38,18 @@ from datacentric.monitor.batch import (
     _crash_hook,
     _window_param,
 )
+from datacentric.monitor.boxes import (
+    box_rows,
+    boxes_digest,
+    check_image_sizes,
+    read_boxes,
+)
 from datacentric.monitor.config import MonitorConfig, load_config
 from datacentric.monitor.hist import histograms
 from datacentric.monitor.profile import (
     IMAGE_METRICS,
     N_BINS,
+    SCORE_THRESHOLD,
     ReferenceProfile,
     build_profile,
     derive_columns,
@@ -68,10 +75,16 @@ __all__ = ["CRASH_ENV", "BatchConflictError", "IngestResult", "Monitor"]
 logger = logging.getLogger(__name__)
 
 
+#: A predicted-box table: a frame, a mapping of columns or a Parquet path (or none).
+_BOXES: list[Any] = [pl.DataFrame, Mapping, str, PurePath, None]
 #: ``Monitor.ingest``'s arguments: constraints and defaults.
 _INGEST: tuple[dict[str, list[Any]], dict[str, Any]] = (
-    {"batch": [pl.DataFrame, str, PurePath], "batch_id": [NonEmptyString(), None]},
-    {"batch_id": None},
+    {
+        "batch": [pl.DataFrame, str, PurePath],
+        "batch_id": [NonEmptyString(), None],
+        "boxes": _BOXES,
+    },
+    {"batch_id": None, "boxes": None},
 )
 
 
@@ -109,6 +122,16 @@ class Monitor:
         sample ids are checked for duplicates within a batch only, and labels cannot be
         recorded (``record_labels``, or a batch's ``label`` column, is refused). Fixed when
         the store is created.
+    reference_boxes : polars.DataFrame, mapping or path, optional
+        A detector's predicted boxes for the reference rows (``sample_id, label, x, y, w, h,
+        score`` in pixels, matched by ``sample_id``; the reference then needs ``sample_id``
+        and the image ``width``/``height`` or ``image`` paths). Makes this a detection
+        monitor: ``box_count``, ``box_area``, ``box_confidence`` and ``box_class`` are
+        watched (see :mod:`datacentric.monitor.boxes`), every batch is ingested with its
+        ``boxes=``, and ``prediction``/``confidence`` become optional.
+    score_threshold : float, optional
+        The score from which a predicted box counts, in [0, 1] (default 0.5); fixed when the
+        store is created.
 
     Examples
     --------
@@ -143,6 +166,8 @@ class Monitor:
         "image_root": [str, PurePath, None],
         "extra_columns": EXTRA_COLUMNS,
         "store_rows": ["boolean"],
+        "reference_boxes": _BOXES,
+        "score_threshold": [*SCORE_THRESHOLD, None],
     }
 
     def __init__(
@@ -157,6 +182,8 @@ class Monitor:
         image_root: str | Path | None = None,
         extra_columns: str = "error",
         store_rows: bool = True,
+        reference_boxes: pl.DataFrame | Mapping[str, Any] | str | Path | None = None,
+        score_threshold: float | None = None,
     ) -> None:
         params = {
             "store": store,
@@ -168,8 +195,19 @@ class Monitor:
             "image_root": image_root,
             "extra_columns": extra_columns,
             "store_rows": store_rows,
+            "reference_boxes": reference_boxes,
+            "score_threshold": score_threshold,
         }
         check_params("Monitor", params, self._parameter_constraints, param_defaults(Monitor))
+        if reference_boxes is not None and reference is None:
+            raise invalid_parameter(
+                "Monitor",
+                "reference_boxes",
+                reference_boxes,
+                "given with reference=",
+                fix="The boxes are the detector's output on the reference rows: pass "
+                "reference= too, or leave reference_boxes out.",
+            )
         new_file = str(store) != ":memory:" and not Path(store).exists()
         if reference is None and new_file:
             raise _needs_reference(store)  # before the store file is created
@@ -177,7 +215,8 @@ class Monitor:
         self.image_root = image_root
         self.extra_columns = extra_columns
         try:
-            self._open(store, reference, slices, config, metrics, n_bins, image_root, store_rows)
+            self._open(store, reference, slices, config, metrics, n_bins, image_root, store_rows,
+                       reference_boxes, score_threshold)  # fmt: skip
         except BaseException:
             self._store.close()
             if new_file:  # a failed first open leaves no store file behind
@@ -195,9 +234,12 @@ class Monitor:
         n_bins: int,
         image_root: str | Path | None,
         store_rows: bool,
+        reference_boxes: Any = None,
+        score_threshold: float | None = None,
     ) -> None:
         """Create the store's profile from ``reference``, or read it back and check the
         arguments against it."""
+        threshold = 0.5 if score_threshold is None else score_threshold
         stored = self._store.get_meta("profile")
         specs = _specs(slices)
         if stored is None:
@@ -206,7 +248,8 @@ class Monitor:
             self.config = load_config(config)  # a bad config fails before the reference is read
             self.profile = build_profile(
                 read_frame(reference, "reference"), specs or [], metrics=metrics,
-                n_bins=n_bins, image_root=image_root,
+                n_bins=n_bins, image_root=image_root, boxes=reference_boxes,
+                score_threshold=threshold,
             )  # fmt: skip
             self.store_rows = bool(store_rows)
             with self._store.transaction():
@@ -224,11 +267,30 @@ class Monitor:
             self.config = MonitorConfig.from_dict(
                 json.loads(self._store.get_meta("config") or "{}"), source="the stored config"
             )
+        stored_threshold = self.profile.score_threshold
+        if score_threshold is not None and score_threshold != stored_threshold:
+            now = (
+                "monitors no predicted boxes"
+                if stored_threshold is None
+                else f"counts boxes from score {stored_threshold}"
+            )
+            raise MonitorStoreError(
+                f"the monitor store {str(store)!r} {now}; score_threshold={score_threshold} "
+                "cannot be applied to it. Leave score_threshold out, or start a new store."
+            )
+        if reference is not None and (reference_boxes is None) != (stored_threshold is None):
+            has = "monitors" if stored_threshold is not None else "does not monitor"
+            raise MonitorStoreError(
+                f"the monitor store {str(store)!r} {has} predicted boxes; reference= was given "
+                f"{'without' if reference_boxes is None else 'with'} reference_boxes=. Open "
+                "it without reference=, or pass the reference it was created with."
+            )
         if reference is not None:
             other = build_profile(
                 read_frame(reference, "reference"), specs if specs is not None else
                 self.profile.specs, metrics=metrics or [m.name for m in self.profile.metrics],
-                n_bins=n_bins, image_root=image_root,
+                n_bins=n_bins, image_root=image_root, boxes=reference_boxes,
+                score_threshold=threshold if stored_threshold is None else stored_threshold,
             )  # fmt: skip
             if other.fingerprint != self.profile.fingerprint:
                 raise MonitorStoreError(
@@ -262,6 +324,7 @@ class Monitor:
         batch: pl.DataFrame | str | Path,
         *,
         batch_id: str | None = None,
+        boxes: pl.DataFrame | Mapping[str, Any] | str | Path | None = None,
     ) -> IngestResult:
         """Add one batch of production rows, in one transaction.
 
@@ -274,6 +337,11 @@ class Monitor:
         batch_id : str, optional
             Default: ``"batch-"`` + a hash of the content. A batch id already in the store
             with the same content is skipped (idempotent); with other content it is an error.
+        boxes : polars.DataFrame, mapping or path, optional
+            The detector's predicted boxes for the batch's rows (``sample_id, label, x, y,
+            w, h, score``): required by a monitor created with ``reference_boxes``, refused
+            by one without. An image without a row has no box (``box_count`` 0); a batch
+            without any box passes an empty table. Part of the batch's content (its hash).
 
         Returns
         -------
@@ -288,6 +356,11 @@ class Monitor:
             Missing, extra or wrongly typed columns; null ids or timestamps; bad confidences.
         DuplicateSampleIdError
             A sample id twice in the batch, or already ingested with another batch.
+        InvalidAnnotationError
+            A box of a sample that is not in the batch, a NaN, infinite, zero or negative
+            size, a score outside [0, 1].
+        LimitExceededError
+            More than 1,000 boxes per row of the batch, or on one image.
         BatchConflictError
             ``batch_id`` is in the store with different content.
 
@@ -296,7 +369,9 @@ class Monitor:
         Rows land in the window of their own timestamp: late or out-of-order rows update
         (and may raise alerts in) past windows, whose statistics are recomputed.
         """
-        check_params("Monitor.ingest", {"batch": batch, "batch_id": batch_id}, *_INGEST)
+        check_params(
+            "Monitor.ingest", {"batch": batch, "batch_id": batch_id, "boxes": boxes}, *_INGEST
+        )
         clock = _Clock()
         source = str(batch) if isinstance(batch, (str, Path)) else "DataFrame"
         frame = validate_batch(
@@ -318,10 +393,20 @@ class Monitor:
                 "batch has labels, but this monitor store keeps no rows (store_rows=False), so "
                 "they cannot be kept. Drop the 'label' column, or use a store that keeps rows."
             )
+        if LABEL in frame.columns and PREDICTION not in self.profile.expected:
+            raise SchemaError(
+                "batch has a 'label' column, but this monitor has no 'prediction' to compare "
+                "labels with (its reference had none). Drop the 'label' column."
+            )
+        box_digest, derived = self._boxes(frame, boxes)
+        per_box = None
+        if derived is not None:
+            frame, per_box = derived
         clock.lap("validate")
         digest = hashlib.blake2b(digest_size=16)
         digest.update(json.dumps(frame.columns).encode())
         digest.update(frame.hash_rows(seed=7).to_numpy().tobytes())
+        digest.update(box_digest)
         content_hash = digest.hexdigest()
         if batch_id is None:
             batch_id = f"batch-{content_hash[:16]}"
@@ -353,9 +438,12 @@ class Monitor:
                 if self.profile.calibrator is not None:
                     conf = frame[CONFIDENCE].fill_null(np.nan).to_numpy()
                     calibrated = self.profile.calibrator.apply(conf)
+                items = None
+                if per_box is not None:  # each box is counted in its image's window and slices
+                    items = (per_box, per_box["row"].to_numpy(), self.profile.box_metrics)
                 h = histograms(
-                    frame, [(s.name, s.expr) for s in slices], self.profile.metrics,
-                    pl.col("window_start"), calibrated,
+                    frame, [(s.name, s.expr) for s in slices], self.profile.row_metrics,
+                    pl.col("window_start"), calibrated, items,
                 )  # fmt: skip
                 clock.lap("histograms")
             finally:
@@ -382,6 +470,30 @@ class Monitor:
         return IngestResult(
             batch_id, "ingested", frame.height, list(h.windows), alerts, clock.total(), timings
         )
+
+    def _boxes(
+        self, frame: pl.DataFrame, boxes: Any
+    ) -> tuple[bytes, tuple[pl.DataFrame, pl.DataFrame] | None]:
+        """Check the batch's boxes against the profile; their digest, and the rows with
+        ``box_count`` and the kept boxes (None for a monitor without boxes)."""
+        threshold = self.profile.score_threshold
+        if threshold is None:
+            if boxes is not None:
+                raise SchemaError(
+                    "boxes were passed, but this monitor's reference had no predicted boxes, "
+                    "so there is nothing to compare them with. Start a store with "
+                    "reference_boxes=, or leave boxes out."
+                )
+            return b"", None
+        if boxes is None:
+            raise SchemaError(
+                "this monitor watches a detector's boxes (its reference had predicted boxes); "
+                "the batch came without boxes=. Pass the batch's predicted boxes (an empty "
+                "table when no image has one)."
+            )
+        check_image_sizes(frame, "batch")
+        table = read_boxes(boxes, frame)
+        return boxes_digest(table), box_rows(frame, table, threshold)
 
     def _store_rows(self, frame: pl.DataFrame, batch_id: str, clock: _Clock) -> None:
         """Stage the batch's rows, refuse ids already in the store, insert (in a thread)."""
@@ -430,6 +542,12 @@ class Monitor:
         """
         frame = validate_labels(read_frame(labels, "labels", "Monitor.record_labels"))
         store = self._store
+        if PREDICTION not in self.profile.expected:
+            raise SchemaError(
+                "this monitor has no per-row 'prediction' (its reference had none, e.g. a "
+                "detector's boxes), so labels have nothing to be compared with. Nothing was "
+                "recorded."
+            )
         if not self.store_rows:
             raise MonitorStoreError(
                 f"the monitor store {store.path!r} keeps no rows (created with "
@@ -581,6 +699,7 @@ class Monitor:
             "reference_rows": self.profile.n_rows,
             "metrics": {m.name: m.kind for m in self.profile.metrics},
             "slices": [spec.name for spec in self.profile.specs],
+            "box_score_threshold": self.profile.score_threshold,
             "n_alerts": int(sum(sev.values())),
             "alerts_by_severity": {k: int(v) for k, v in sorted(sev.items())},
         }

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from numbers import Integral
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,14 @@ import polars as pl
 from datacentric._numbers import nonfinite_rows
 from datacentric._validation import Interval, SequenceOf, validate_call
 from datacentric.exceptions import SchemaError, format_items
+from datacentric.monitor.boxes import (
+    BOX_METRICS,
+    PER_BOX_METRICS,
+    box_rows,
+    boxes_digest,
+    check_image_sizes,
+    read_boxes,
+)
 from datacentric.monitor.drift import quantile_edges
 from datacentric.monitor.hist import MetricSpec, histograms
 from datacentric.monitor.performance import Calibrator, fit_calibrator
@@ -33,6 +41,7 @@ from datacentric.monitor.schema import (
     LABEL,
     PREDICTION,
     RESERVED,
+    SAMPLE_ID,
     check_numbers,
     column_kind,
     expected_columns,
@@ -85,6 +94,23 @@ class ReferenceProfile:
     def specs(self) -> list[SliceSpec]:
         """The slice entries (unexpanded)."""
         return load_slices(self.slices_yaml) if self.slices_yaml.strip() else []
+
+    @property
+    def score_threshold(self) -> float | None:
+        """The score from which a predicted box counts, or None when the reference had no
+        boxes (see :mod:`datacentric.monitor.boxes`)."""
+        boxes = self.extra.get("boxes")
+        return None if boxes is None else float(boxes["score_threshold"])
+
+    @property
+    def row_metrics(self) -> list[MetricSpec]:
+        """The metrics with one value per row (all but the per-box ones)."""
+        return [m for m in self.metrics if m.name not in PER_BOX_METRICS]
+
+    @property
+    def box_metrics(self) -> list[MetricSpec]:
+        """The metrics with one value per predicted box."""
+        return [m for m in self.metrics if m.name in PER_BOX_METRICS]
 
     def metric(self, name: str) -> MetricSpec:
         """The spec of one metric."""
@@ -238,9 +264,13 @@ def _image_metrics(
 
 #: Bins per continuous metric (shared with :class:`~datacentric.monitor.Monitor`).
 N_BINS = [Interval(Integral, 2, 1000)]
+#: The score from which a predicted box counts (shared with ``Monitor``).
+SCORE_THRESHOLD = [Interval(Real, 0, 1)]
 
 
-@validate_call({"metrics": [SequenceOf(str), None], "n_bins": N_BINS})
+@validate_call(
+    {"metrics": [SequenceOf(str), None], "n_bins": N_BINS, "score_threshold": SCORE_THRESHOLD}
+)
 def build_profile(
     reference: pl.DataFrame,
     specs: Sequence[SliceSpec],
@@ -248,6 +278,8 @@ def build_profile(
     metrics: Sequence[str] | None = None,
     n_bins: int = 32,
     image_root: str | Path | None = None,
+    boxes: Any = None,
+    score_threshold: float = 0.5,
 ) -> ReferenceProfile:
     """Fit the profile of a reference frame.
 
@@ -265,6 +297,15 @@ def build_profile(
         ``embedding_distance`` when there is an ``embedding`` column.
     n_bins : int
         Bins per continuous metric: reference quantiles, plus as many equal-width steps.
+    image_root : path, optional
+        Where relative ``image`` paths are resolved.
+    boxes : polars.DataFrame, mapping or path, optional
+        A detector's predicted boxes for the reference rows (matched by ``sample_id``; see
+        :mod:`datacentric.monitor.boxes`): adds ``box_count``, ``box_area``,
+        ``box_confidence`` and ``box_class`` to the default metrics, and makes
+        ``prediction`` and ``confidence`` optional.
+    score_threshold : float
+        With ``boxes``: the score from which a box counts, in [0, 1].
 
     Examples
     --------
@@ -279,12 +320,18 @@ def build_profile(
             "the reference has no rows. Pass the labelled rows the model was tested on."
         )
     for col in (PREDICTION, CONFIDENCE):
-        if col not in reference.columns:
+        if col not in reference.columns and boxes is None:
             raise SchemaError(
                 f"the reference has no {col!r} column (received {format_items(reference.columns)})."
                 f" The monitor needs the model's {col} on every reference row."
             )
     check_numbers(reference, "reference")
+    if LABEL in reference.columns and PREDICTION not in reference.columns:
+        raise SchemaError(
+            "the reference has a 'label' column but no 'prediction' column to compare it "
+            "with. Drop 'label' (a detector's boxes are monitored without image labels), or "
+            "add the model's prediction per row."
+        )
     if LABEL in reference.columns:
         dtype = reference.schema[LABEL]
         if not (column_kind(dtype) == "string" or dtype.is_integer() or dtype == pl.Null):
@@ -304,8 +351,14 @@ def build_profile(
         centroid = centroid.tolist()
     reference = derive_columns(reference, expected=None, centroid=centroid, image_root=image_root)
     expected = expected_columns(reference.drop(EMBEDDING_DISTANCE, strict=False).schema)
+    per_box = table = None
+    if boxes is not None:
+        reference, per_box, table = _reference_boxes(reference, boxes, score_threshold)
     names = list(metrics) if metrics is not None else _default_metrics(reference)
-    unknown = [m for m in names if m not in reference.columns]
+    if per_box is not None and metrics is None:
+        names += list(BOX_METRICS)
+    have = [*reference.columns, *(PER_BOX_METRICS if per_box is not None else ())]
+    unknown = [m for m in names if m not in have]
     if unknown:
         raise SchemaError(
             f"metric column(s) {format_items(unknown)} are not in the reference (received "
@@ -313,7 +366,11 @@ def build_profile(
         )
     specs_list = list(specs)
     slices = slices_of(specs_list, reference)
-    metric_specs = [_fit_metric(reference, m, n_bins) for m in names]
+    metric_specs = [
+        _fit_metric(reference if m not in PER_BOX_METRICS or per_box is None else per_box, m,
+                    n_bins)
+        for m in names
+    ]  # fmt: skip
     calibrator, correct = None, None
     if LABEL in reference.columns and reference[LABEL].null_count() < reference.height:
         lab = reference.filter(pl.col(LABEL).is_not_null())
@@ -324,11 +381,17 @@ def build_profile(
         correct = (pl.col(PREDICTION).cast(pl.String) == pl.col(LABEL).cast(pl.String)).fill_null(
             False
         )
-    conf = reference[CONFIDENCE].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    h = histograms(
-        reference, [(s.name, s.expr) for s in slices], metric_specs, pl.lit(0),
-        None if calibrator is None else calibrator.apply(conf),
-    )  # fmt: skip
+    masks = [(s.name, s.expr) for s in slices]
+    row_specs = [m for m in metric_specs if m.name not in PER_BOX_METRICS]
+    calibrated = None
+    if calibrator is not None:
+        conf = reference[CONFIDENCE].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        calibrated = calibrator.apply(conf)
+    items = None
+    if per_box is not None:
+        box_specs = [m for m in metric_specs if m.name in PER_BOX_METRICS]
+        items = (per_box, per_box["row"].to_numpy(), box_specs)
+    h = histograms(reference, masks, row_specs, pl.lit(0), calibrated, items)
     ref_accuracy: dict[str, float | None] = {s.name: None for s in slices}
     # CBPE on the reference rows: the histograms already summed the calibrated confidences
     ref_expected: dict[str, float | None] = {
@@ -351,6 +414,11 @@ def build_profile(
     digest = hashlib.blake2b(digest_size=12)
     digest.update(str(reference.hash_rows(seed=0).sum()).encode())
     digest.update(json.dumps(expected).encode())
+    extra: dict[str, Any] = {}
+    if table is not None:
+        extra["boxes"] = {"score_threshold": float(score_threshold)}
+        digest.update(json.dumps(extra).encode())
+        digest.update(boxes_digest(table))
     return ReferenceProfile(
         expected=expected,
         metrics=metric_specs,
@@ -365,16 +433,56 @@ def build_profile(
         calibrator=calibrator,
         centroid=centroid,
         fingerprint=digest.hexdigest(),
+        extra=extra,
     )
 
 
 def _default_metrics(reference: pl.DataFrame) -> list[str]:
     out = [
         c for c, t in reference.schema.items()
-        if c not in RESERVED and c != EMBEDDING_DISTANCE and column_kind(t) == "numeric"
+        if c not in RESERVED and c != EMBEDDING_DISTANCE and c not in BOX_METRICS
+        and column_kind(t) == "numeric"
     ]  # fmt: skip
     extra = [EMBEDDING_DISTANCE] if EMBEDDING_DISTANCE in reference.columns else []
-    return [*out, *extra, CONFIDENCE, PREDICTION]
+    model = [c for c in (CONFIDENCE, PREDICTION) if c in reference.columns]
+    return [*out, *extra, *model]
+
+
+def _reference_boxes(
+    reference: pl.DataFrame, boxes: Any, score_threshold: float
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The reference with ``box_count``, its kept boxes with the per-box metrics, and the
+    checked box table."""
+    taken = [c for c in BOX_METRICS if c in reference.columns]
+    if taken:
+        raise SchemaError(
+            f"the reference has column(s) {format_items(taken)}, the names of the metrics "
+            "derived from predicted boxes. Rename them."
+        )
+    if SAMPLE_ID not in reference.columns:
+        raise SchemaError(
+            "the reference has no 'sample_id' column, so its predicted boxes cannot be "
+            f"matched to its rows (received {format_items(reference.columns, limit=12)}). Add "
+            "the sample id of every row."
+        )
+    ids = reference[SAMPLE_ID]
+    if ids.null_count() or ids.n_unique() < reference.height:
+        raise SchemaError(
+            f"the reference's 'sample_id' column has {ids.null_count()} null and "
+            f"{reference.height - ids.n_unique()} repeated value(s); its predicted boxes are "
+            "matched to rows by it. Give every row its own sample id."
+        )
+    check_image_sizes(reference, "reference")
+    reference = reference.with_columns(pl.col(SAMPLE_ID).cast(pl.String))
+    table = read_boxes(boxes, reference, name="reference_boxes")
+    counted, per_box = box_rows(reference, table, score_threshold)
+    if per_box.height == 0:
+        raise SchemaError(
+            f"reference_boxes: none of the {table.height:,} box(es) has a score of at least "
+            f"score_threshold={score_threshold}, so there is nothing to compare production "
+            "boxes with. Lower score_threshold, or pass the detector's boxes on the reference."
+        )
+    return counted, per_box, table
 
 
 def _fit_metric(reference: pl.DataFrame, name: str, n_bins: int) -> MetricSpec:

@@ -9,7 +9,9 @@ One row per statistic, columns of :data:`STATS_SCHEMA`. Statistics per metric: c
 ``psi, ks, ks_p_value, wasserstein, mean``; categorical ``psi, jensen_shannon,
 chi2_p_value``; both ``missing_rate, missing_rate_reference``. The ``headline`` flag marks
 the statistic that decides drift (``ks_p_value``, ``wasserstein``, ``chi2_p_value`` or
-``jensen_shannon``, see :func:`~datacentric.monitor.drift.headline_method`). Performance
+``jensen_shannon``, see :func:`~datacentric.monitor.drift.headline_method`). ``n`` and
+``n_reference`` count rows, or boxes for the per-box metrics of a detector
+(:data:`~datacentric.monitor.boxes.PER_BOX_METRICS`). Performance
 rows (metric ``"performance"``): ``expected_accuracy`` (CBPE), ``reference_accuracy``,
 ``reference_expected_accuracy`` (CBPE on the reference rows), ``accuracy`` and
 ``n_labelled`` (on recorded labels). Metric ``"rows"``: ``n``.
@@ -24,6 +26,7 @@ import numpy as np
 import polars as pl
 
 from datacentric.monitor import drift
+from datacentric.monitor.boxes import PER_BOX_METRICS
 from datacentric.monitor.hist import MetricSpec
 from datacentric.monitor.profile import OVERALL, ReferenceProfile
 
@@ -141,8 +144,12 @@ def window_stats(
                 continue
             counts, sums = _dense(part, spec.n_bins)
             ref = np.asarray(profile.ref_counts[scope][name], dtype=np.int64)
+            # a per-box metric's sample is the boxes: they decide min_rows and the messages
+            n_m, n_ref_m = (
+                (int(counts.sum()), int(ref.sum())) if name in PER_BOX_METRICS else (n, n_ref)
+            )
             for stat, value, head in _metric_stats(spec, counts, sums, ref):
-                rows.append((w, s, name, stat, value, n, n_ref, ref_scope, head))
+                rows.append((w, s, name, stat, value, n_m, n_ref_m, ref_scope, head))
         ref_acc = profile.ref_accuracy.get(scope)
         perf_rows: list[tuple[str, float | None, int]] = []
         if profile.calibrator is not None and n_scored:

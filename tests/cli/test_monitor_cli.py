@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import polars as pl
 from typer.testing import CliRunner
 
 from datacentric.cli import app
-from tests.monitor._data import SLICES, reference, rows, shift
+from tests.monitor._data import DAY, SLICES, detection_rows, reference, rows, shift
 
 runner = CliRunner()
 
@@ -71,3 +72,35 @@ def test_schema_error_is_one_clear_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 1
     assert "missing column(s) 'contrast'" in result.output and "Traceback" not in result.output
+
+
+def test_monitor_ingest_with_predicted_boxes(tmp_path: Path) -> None:
+    ref, ref_boxes = detection_rows(1000, seed=0)
+    ref.drop("timestamp").write_parquet(tmp_path / "ref.parquet")
+    ref_boxes.write_parquet(tmp_path / "ref_boxes.parquet")
+    (tmp_path / "slices.yaml").write_text("slices: [{by: camera}]")
+    (tmp_path / "alerts.yaml").write_text("min_rows: 30\n")
+    day1 = detection_rows(800, seed=1, id_prefix="a")
+    day2 = detection_rows(800, seed=2, id_prefix="b", start=DAY + dt.timedelta(days=1),
+                          camera_boxes={"cam_d": 5})  # fmt: skip
+    for name, (images, boxes) in {"day1": day1, "day2": day2}.items():
+        images.write_parquet(tmp_path / f"{name}.parquet")
+        boxes.write_parquet(tmp_path / f"{name}_boxes.parquet")
+    store = str(tmp_path / "m.duckdb")
+    files = [str(tmp_path / f"{d}.parquet") for d in ("day1", "day2")]
+    result = runner.invoke(app, ["monitor", "ingest", *files, "--store", store,
+                                 "--boxes", str(tmp_path / "day1_boxes.parquet")])  # fmt: skip
+    assert result.exit_code == 1 and "received 1 --boxes for 2 batch file(s)" in result.output
+    result = runner.invoke(
+        app,
+        ["monitor", "ingest", *files, "--store", store, "-r", str(tmp_path / "ref.parquet"),
+         "--reference-boxes", str(tmp_path / "ref_boxes.parquet"), "--score-threshold", "0.5",
+         "--slices", str(tmp_path / "slices.yaml"), "--config", str(tmp_path / "alerts.yaml"),
+         "--boxes", str(tmp_path / "day1_boxes.parquet"),
+         "--boxes", str(tmp_path / "day2_boxes.parquet"), "--fail-on-alert"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "800 rows, 1 window(s)" in result.output and "0 alert(s)" in result.output
+    assert "camera=cam_d" in result.output and "box_count" in result.output
+    result = runner.invoke(app, ["monitor", "status", "--store", store, "--format", "json"])
+    assert json.loads(result.output)["n_alerts"] == 1

@@ -58,3 +58,54 @@ def shift(frame: pl.DataFrame, column: str, by: float, camera: str | None = None
     return frame.with_columns(
         pl.when(hit).then(pl.col(column) + by).otherwise(pl.col(column)).alias(column)
     )
+
+
+def detection_rows(
+    n: int,
+    seed: int,
+    *,
+    start: dt.datetime = DAY,
+    id_prefix: str = "d",
+    boxes_per_image: int = 2,
+    camera_boxes: dict[str, int] | None = None,
+    score_shift: float = 0.0,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``n`` images of a detector in production and its predicted boxes.
+
+    Images: camera (exactly 6 % ``cam_d``, in a seeded order), site, 640 x 480 pixels,
+    brightness. Boxes: ``boxes_per_image`` per image (``camera_boxes`` overrides it per
+    camera), class uniform over ``CLASSES``, 20-80 pixels a side, score uniform in
+    [0.7, 1.0) plus ``score_shift``.
+    """
+    rng = np.random.default_rng(seed)
+    n_d = round(0.06 * n)
+    rest = n - n_d
+    cams = np.array(["cam_d"] * n_d + [CAMERAS[i % 3] for i in range(rest)])
+    rng.shuffle(cams)
+    ids = [f"{id_prefix}{i}" for i in range(n)]
+    images = pl.DataFrame(
+        {
+            "sample_id": ids,
+            "timestamp": [start + dt.timedelta(seconds=int(s)) for s in rng.integers(0, 80_000, n)],
+            "camera": cams,
+            "site": rng.choice(["north", "south"], n),
+            "width": np.full(n, 640),
+            "height": np.full(n, 480),
+            "brightness": rng.normal(0.5, 0.1, n),
+        }
+    )
+    per = np.array([(camera_boxes or {}).get(c, boxes_per_image) for c in cams])
+    owner = np.repeat(np.arange(n), per)
+    k = owner.size
+    boxes = pl.DataFrame(
+        {
+            "sample_id": [ids[i] for i in owner],
+            "label": rng.choice(CLASSES, k),
+            "x": rng.uniform(0, 500, k),
+            "y": rng.uniform(0, 380, k),
+            "w": rng.uniform(20, 80, k),
+            "h": rng.uniform(20, 80, k),
+            "score": np.clip(rng.uniform(0.7, 1.0, k) + score_shift, 0.0, 1.0),
+        }
+    )
+    return images, boxes

@@ -19,8 +19,9 @@ from tests.monitor._data import reference, rows
 def test_monitor_declares_and_enforces_every_parameter(tmp_path: Path) -> None:
     store = tmp_path / "never.duckdb"
     # one unrelated type per parameter; slices [object()]; metrics a bare string and
-    # [object()]; n_bins 1, 1001, 2.5; extra_columns an unknown option; store_rows 'yes', 1
-    assert check_parameter_constraints(Monitor, {"store": store}) == 9 + 1 + 2 + 3 + 1 + 2
+    # [object()]; n_bins 1, 1001, 2.5; extra_columns an unknown option; store_rows 'yes', 1;
+    # score_threshold below 0, above 1 and NaN
+    assert check_parameter_constraints(Monitor, {"store": store}) == 11 + 1 + 2 + 3 + 1 + 2 + 3
     assert not store.exists()  # every bad value is refused before the store is opened
 
 
@@ -74,8 +75,9 @@ def test_ingest_and_record_labels_arguments(tmp_path: Path) -> None:
 
 
 def test_functions_declare_their_parameters() -> None:
-    # metrics: another type, a bare string, [object()]; n_bins: another type, 1, 1001, 2.5
-    assert check_parameter_constraints(build_profile, {"reference": pl.DataFrame()}) == 3 + 4
+    # metrics: another type, a bare string, [object()]; n_bins: another type, 1, 1001, 2.5;
+    # score_threshold: another type, -0.001, 1.001, NaN
+    assert check_parameter_constraints(build_profile, {"reference": pl.DataFrame()}) == 3 + 4 + 4
     assert check_parameter_constraints(validate_batch, {"frame": pl.DataFrame()}) == 2
     with pytest.raises(InvalidParameterError, match=r"^validate_batch: parameter extra_columns"):
         validate_batch(pl.DataFrame({"a": [1]}), {}, extra_columns="keep")
