@@ -12,11 +12,16 @@ export LATEST_VERSION_CHECK := false
 
 DEMO_DIR ?= demo_data
 DEMO_OUT ?= demo_out
+DET_DIR ?= demo_detection
+DET_OUT ?= demo_out/detection
+# extra `datacentric loop` options for demo-detection (e.g. --seeds 1 for a quick look)
+DET_LOOP ?=
 
-.PHONY: help venv install install-dev servers chromium demo test lint typecheck check bench bench-peers clean
+.PHONY: help venv install install-dev servers chromium demo demo-detection test lint typecheck check bench bench-peers clean
 
 help:
 	@echo "make demo   - set up .venv and run the main job on the bundled demo data"
+	@echo "make demo-detection - the same loop on the detection demo (boxes)"
 	@echo "make test   - set up .venv with dev extras and run the whole test suite"
 	@echo "make check  - ruff (lint + format) + mypy"
 	@echo "make bench  - run every benchmark, writing benchmarks/results/*.json"
@@ -56,6 +61,22 @@ servers: $(LS_VENV)/.stamp chromium
 
 venv install: $(VENV)/.stamp-base
 install-dev: $(VENV)/.stamp-dev
+
+# The detection loop on the detection demo (300 scenes of real digits with planted box problems):
+# scan it (the default CenterNet detector cross-validated for out-of-sample boxes; the report
+# draws each flagged box and the suggested one), then run the data loop on the boxes (confident
+# swaps, bad locations, overlooked and duplicate boxes fixed with lineage, the rest queued for
+# review; the detector retrained with 3 seeds; mAP@0.5 by slice before/after with intervals).
+# About 15 minutes on 2 idle cores.
+demo-detection: $(VENV)/.stamp-base
+	$(VENV)/bin/datacentric demo-data $(DET_DIR) --task detection --overwrite
+	$(VENV)/bin/datacentric info $(DET_DIR)
+	mkdir -p $(DET_OUT)
+	$(VENV)/bin/datacentric scan $(DET_DIR) --out $(DET_OUT)/scan.parquet \
+	  --report $(DET_OUT)/scan.html
+	$(VENV)/bin/datacentric loop $(DET_DIR) --iterations 1 --report $(DET_OUT)/loop.html $(DET_LOOP)
+	$(VENV)/bin/datacentric history $(DET_DIR)
+	@echo "Open $(DET_OUT)/scan.html and $(DET_OUT)/loop.html"
 
 # The main job on the bundled demo data: write it, look at it, then run the data loop with the
 # model held fixed (scan -> fix -> retrain -> evaluate by slice, twice) and write one report.
@@ -120,4 +141,4 @@ bench: $(VENV)/.stamp-dev $(PEERS)/.stamp $(PEERS_EVIDENTLY)/.stamp servers
 	  DATACENTRIC_BENCH_EVIDENTLY_PATH=$(CURDIR)/$(PEERS_EVIDENTLY) $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(DEMO_DIR) $(DEMO_OUT) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(DEMO_DIR) $(DEMO_OUT) $(DET_DIR) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
