@@ -267,12 +267,12 @@ CASES += [
         name="review_predicted_boxes_unknown_class",
         build=_review_boxes({**_GOOD_BOXES, "label": ["dog", "bird"]}),
         argvs=REVIEW_BOXES,
-        match="predicted_boxes: 1 annotation(s) with problem unknown_class",
+        match="{boxes}: 1 annotation(s) with problem unknown_class",
     ),
     CliCase(
         name="review_predicted_boxes_not_parquet",
         build=_review_boxes(None, raw=b"sample_id,label\n1,dog\n"),
         argvs=REVIEW_BOXES,
-        match="predicted_boxes: {boxes} cannot be read as Parquet",
+        match="{boxes}: cannot be read as Parquet",
     ),
 ]
