@@ -12,9 +12,9 @@ precision of its class over IoU 0.5..0.95.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
@@ -25,9 +25,11 @@ from datacentric.issues.boxes import given_boxes, xyxy
 from datacentric.issues.context import ScanContext
 
 __all__ = [
+    "ConfidentObjectLabFinder",
     "ObjectLabFinder",
     "ObjectLabScores",
     "class_ap",
+    "confident_scores",
     "flag",
     "fmt_box",
     "objectlab_scores",
@@ -49,6 +51,23 @@ class ObjectLabFinder(IssueFinder):
         self.threshold = threshold
 
 
+class ConfidentObjectLabFinder(ObjectLabFinder):
+    """An ObjectLab finder that relies on *confident* predicted boxes (overlooked, swapped):
+    ``confident_score`` is cleanlab's ``high_probability_threshold``, the detector
+    confidence from which a predicted box counts as an object (``None``: cleanlab's 0.95).
+    A detector whose scores are not calibrated that high (most heatmap detectors) finds
+    almost nothing at 0.95; set it to the score at which the detector is reliable."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "threshold": [Interval(Real, 0, 1, closed="both"), None],
+        "confident_score": [Interval(Real, 0, 1, closed="neither"), None],
+    }
+
+    def __init__(self, threshold: float | None = 0.5, confident_score: float | None = None) -> None:
+        super().__init__(threshold)
+        self.confident_score = confident_score
+
+
 @dataclass(frozen=True)
 class ObjectLabScores:
     """Scores in dataset box order (given boxes) and predicted-box order (predictions)."""
@@ -68,6 +87,9 @@ class ObjectLabScores:
     #: for each given box: the predicted box (row of ``predicted``) overlapping it most, or
     #: -1 when none overlaps it
     given_match: np.ndarray
+    #: per image (cleanlab's order): the rows of the given / predicted boxes in it
+    given_rows: list[np.ndarray] = field(default_factory=list)
+    pred_rows: list[np.ndarray] = field(default_factory=list)
 
 
 def objectlab_scores(ctx: ScanContext) -> ObjectLabScores:
@@ -155,7 +177,41 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
             zip(ds.sample_ids, np.asarray(quality, dtype=float).tolist(), strict=True)
         ),
         given_match=match,
+        given_rows=given_rows,
+        pred_rows=pred_rows,
     )
+
+
+def confident_scores(
+    ctx: ScanContext, kind: Literal["overlooked", "swap"], confident_score: float | None
+) -> np.ndarray:
+    """The overlooked or swap scores with cleanlab's ``high_probability_threshold`` (the
+    detector confidence from which a predicted box counts as a confident object) set to
+    ``confident_score``; ``None``: cleanlab's default (0.95), the shared scores. Computed
+    once per context and value."""
+    s = objectlab_scores(ctx)
+    if confident_score is None:
+        return s.overlooked if kind == "overlooked" else s.swap
+
+    def compute() -> np.ndarray:
+        from cleanlab.internal.constants import ALPHA
+        from cleanlab.object_detection import rank
+
+        aux = rank._get_valid_inputs_for_compute_scores(ALPHA, s.cl_labels, s.cl_predictions)
+        fn = (
+            rank.compute_overlooked_box_scores
+            if kind == "overlooked"
+            else rank.compute_swap_box_scores
+        )
+        per_image = fn(high_probability_threshold=float(confident_score), auxiliary_inputs=aux)
+        rows = s.pred_rows if kind == "overlooked" else s.given_rows
+        out = np.full(s.predicted.height if kind == "overlooked" else s.given.height, np.nan)
+        for i, r in enumerate(rows):
+            if len(r):
+                out[r] = np.asarray(per_image[i], dtype=np.float64)[: len(r)]
+        return out
+
+    return ctx.memo(("objectlab", kind, float(confident_score)), compute)
 
 
 def class_ap(ctx: ScanContext) -> dict[str, float]:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from datacentric.issues._objectlab import ObjectLabFinder, flag, fmt_box, objectlab_scores
+from datacentric.issues._objectlab import (
+    ConfidentObjectLabFinder,
+    confident_scores,
+    flag,
+    fmt_box,
+    objectlab_scores,
+)
 from datacentric.issues.base import issue_table
 from datacentric.issues.context import ScanContext
 from datacentric.issues.registry import register_finder
@@ -17,7 +23,7 @@ FACTOR = 0.8
 
 
 @register_finder
-class OverlookedBoxFinder(ObjectLabFinder):
+class OverlookedBoxFinder(ConfidentObjectLabFinder):
     """Objects without a box: confident predicted boxes that no given box matches.
 
     One row per **predicted** box (``prediction_id``; ``annotation_id`` is null, there is
@@ -34,6 +40,10 @@ class OverlookedBoxFinder(ObjectLabFinder):
         own rule in ``find_label_issues`` (score at most 0.8 × a quarter of the average
         precision of the box's class over IoU 0.5..0.95), much stricter: on the detection
         demo with near-perfect predictions it flags no badly located box.
+    confident_score : float in (0, 1) or None
+        The detector confidence from which a predicted box counts as a confident object
+        (cleanlab's ``high_probability_threshold``; ``None``: its 0.95). Lower it for a
+        detector whose scores rarely reach 0.95.
 
     Examples
     --------
@@ -49,9 +59,10 @@ class OverlookedBoxFinder(ObjectLabFinder):
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Score every predicted box."""
         s = objectlab_scores(ctx)
+        scores = confident_scores(ctx, "overlooked", self.confident_score)
         p = s.predicted
-        is_issue = flag(ctx, s.overlooked, p["label"], FACTOR, self.threshold)
-        score = np.where(np.isnan(s.overlooked), 1.0, s.overlooked)
+        is_issue = flag(ctx, scores, p["label"], FACTOR, self.threshold)
+        score = np.where(np.isnan(scores), 1.0, scores)
         detail = [
             f"The model finds a {lab!r} at {fmt_box(x, y, w, h)} (confidence {conf:.2f}) "
             f"that no box covers (ObjectLab score {sc:.3f}). Add the box."

@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 
 from datacentric.issues._objectlab import (
-    ObjectLabFinder,
+    ConfidentObjectLabFinder,
+    confident_scores,
     flag,
     fmt_box,
     objectlab_scores,
@@ -24,7 +25,7 @@ FACTOR = 0.8
 
 
 @register_finder
-class SwappedBoxFinder(ObjectLabFinder):
+class SwappedBoxFinder(ConfidentObjectLabFinder):
     """Given boxes with the wrong class, scored by ObjectLab against predicted boxes.
 
     One row per given box (``annotation_id``): ``severity`` is 1 − cleanlab's swap score
@@ -42,6 +43,10 @@ class SwappedBoxFinder(ObjectLabFinder):
         own rule in ``find_label_issues`` (score at most 0.8 × a quarter of the average
         precision of the box's class over IoU 0.5..0.95), much stricter: on the detection
         demo with near-perfect predictions it flags no badly located box.
+    confident_score : float in (0, 1) or None
+        The detector confidence from which a predicted box counts as a confident object
+        (cleanlab's ``high_probability_threshold``; ``None``: its 0.95). Lower it for a
+        detector whose scores rarely reach 0.95.
 
     Examples
     --------
@@ -57,9 +62,10 @@ class SwappedBoxFinder(ObjectLabFinder):
     def find(self, ctx: ScanContext) -> pl.DataFrame:
         """Score every given box."""
         s = objectlab_scores(ctx)
+        scores = confident_scores(ctx, "swap", self.confident_score)
         g = s.given
-        is_issue = flag(ctx, s.swap, g["label"], FACTOR, self.threshold)
-        score = np.where(np.isnan(s.swap), 1.0, s.swap)
+        is_issue = flag(ctx, scores, g["label"], FACTOR, self.threshold)
+        score = np.where(np.isnan(scores), 1.0, scores)
         pred_labels = s.predicted["label"].to_list()
         suggested = [
             pred_labels[m] if bad and m >= 0 and pred_labels[m] != lab else None

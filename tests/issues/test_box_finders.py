@@ -318,3 +318,24 @@ def test_imbalance_counts_boxes_on_a_detection_dataset() -> None:
     assert "2 boxes in the train split" in flagged["detail"][0]
     r = scan(ds, finders=["imbalance"], cross_validate=False)
     assert r.flagged()["annotation_id"].to_list() == flagged["annotation_id"].to_list()
+
+
+def test_confident_score_lets_a_less_confident_detector_count() -> None:
+    """cleanlab counts a predicted box as a confident object from 0.95; a detector scoring
+    its right boxes 0.6-0.8 finds no swap or overlooked object until confident_score is
+    lowered below its scores."""
+    base = make_detection_check_context()
+    pred = base.predicted_boxes.with_columns(
+        score=pl.when(pl.col("score") > 0.5).then(pl.col("score") * 0.8).otherwise("score")
+    )
+    ctx = ScanContext(base.dataset, predicted_boxes=pred)
+    swapped = SwappedBoxFinder().find(ctx).filter(pl.col("is_issue"))
+    overlooked = OverlookedBoxFinder().find(ctx).filter(pl.col("is_issue"))
+    assert swapped.height == 0 and overlooked.height == 0  # nothing reaches 0.95
+    ctx = ScanContext(base.dataset, predicted_boxes=pred)
+    swapped = SwappedBoxFinder(confident_score=0.7).find(ctx).filter(pl.col("is_issue"))
+    overlooked = OverlookedBoxFinder(confident_score=0.7).find(ctx).filter(pl.col("is_issue"))
+    assert swapped["annotation_id"].to_list() == ["b3"]  # the planted swap, as with 0.95
+    assert overlooked["sample_id"].to_list() == ["4"]  # and the planted overlooked object
+    # the shared default scores are untouched by the other value
+    assert SwappedBoxFinder().find(ctx).filter(pl.col("is_issue")).height == 0
