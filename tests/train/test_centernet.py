@@ -144,3 +144,26 @@ def test_generalises_on_a_small_demo(tmp_path: Path) -> None:
     pred = model.predict(test)
     m = detection_metrics(test.annotations, pred.boxes, ds.classes, test.sample_ids)
     assert m["map50"] >= 0.8, m
+
+
+def test_augmentation_moves_boxes_with_the_pixels() -> None:
+    from datacentric.train.centernet import _augment
+
+    rng = np.random.default_rng(0)
+    side = 48
+    batch = np.zeros((20, side, side, 3), np.uint8)
+    boxes = []
+    for i in range(20):
+        x, y = int(rng.integers(0, 30)), int(rng.integers(0, 30))
+        batch[i, y : y + 12, x : x + 8] = 200
+        boxes.append(np.array([[x, y, 8.0, 12.0]]))
+    out, moved = _augment(batch, boxes, np.random.default_rng(1))
+    shifted = 0
+    for i in range(20):
+        x, y, w, h = moved[i][0]
+        assert x >= 0 and x + w <= side and y >= 0 and y + h <= side  # never cut
+        inside = out[i, int(y) : int(y + h), int(x) : int(x + w)].astype(float)
+        outside = out[i].astype(float).sum() - inside.sum()
+        assert inside.mean() > 3 * max(outside / (side * side - w * h), 1.0)
+        shifted += not np.array_equal(moved[i], boxes[i])
+    assert shifted >= 15
