@@ -236,7 +236,12 @@ def _scan(
     do_box_cv = ds.task == "detection" and (
         cross_validate is True or (cross_validate == "auto" and (needs_boxes or needs_emb))
     )
-    box_source = "given" if predicted_boxes is not None else None
+    box_source = None
+    if predicted_boxes is not None:  # checked before minutes of cross-validation
+        from datacentric.dataset import read_predicted_boxes
+
+        predicted_boxes = read_predicted_boxes(predicted_boxes, ds)
+        box_source = "given"
     detector = _detector(recipe) if do_box_cv else None
     stats: pl.DataFrame | None = None
     model_ds = ds

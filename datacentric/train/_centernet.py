@@ -175,9 +175,17 @@ def centernet_loss(
 
 
 def decode(
-    heat_logits: torch.Tensor, box_pred: torch.Tensor, max_boxes: int, min_score: float
+    heat_logits: torch.Tensor,
+    box_pred: torch.Tensor,
+    max_boxes: int,
+    min_score: float,
+    scale: float = 1.0,
+    shift: float = 0.0,
 ) -> list[np.ndarray]:
     """Boxes of a batch: per image a (B, 6) float64 array ``x, y, w, h, score, class``.
+
+    The score of a cell is ``sigmoid(scale * logit + shift)`` (Platt scaling of the heatmap
+    logit; ``scale=1, shift=0`` is the raw heatmap).
 
     Peaks are the cells that are the maximum of their 3x3 neighbourhood in their class's
     heatmap (CenterNet's max-pooling in place of non-maximum suppression); the ``max_boxes``
@@ -187,7 +195,7 @@ def decode(
     import torch
     from torch.nn import functional
 
-    heat = torch.sigmoid(heat_logits.float())
+    heat = torch.sigmoid(heat_logits.float() * scale + shift)
     peaks = heat * (functional.max_pool2d(heat, 3, stride=1, padding=1) == heat)
     n, _, s, t = heat.shape
     flat = peaks.reshape(n, -1)

@@ -124,7 +124,8 @@ def cross_val_predict_boxes(
     >>> from datacentric.datasets import load_detection_demo
     >>> from datacentric.train import CenterNetRecipe
     >>> ds = load_detection_demo(tempfile.mkdtemp(), n_scenes=8, size=48, commit=False)
-    >>> pred = cross_val_predict_boxes(ds, CenterNetRecipe(image_size=48, epochs=1), folds=2,
+    >>> recipe = CenterNetRecipe(image_size=48, epochs=1, min_steps=0)
+    >>> pred = cross_val_predict_boxes(ds, recipe, folds=2,
     ...                                engine="sequential")
     >>> pred.sample_ids == ds.sample_ids, pred.boxes.columns[:3], pred.embeddings.shape
     (True, ['sample_id', 'label', 'x'], (8, 128))

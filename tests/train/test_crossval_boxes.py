@@ -25,7 +25,7 @@ from datacentric.train import (
 from datacentric.train.crossval_boxes import image_folds
 from tests.train._detection import clean_detection_demo
 
-TINY = {"image_size": 48, "epochs": 1, "width": 4, "batch_size": 8}
+TINY = {"image_size": 48, "epochs": 1, "width": 4, "batch_size": 8, "min_steps": 0}
 UNSEEN_SCORE = 0.25
 
 
