@@ -13,6 +13,8 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
+import time
 import types
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -33,10 +35,21 @@ _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def _init_worker() -> None:
-    """Run once in each worker before its first task: one compute thread per worker."""
+    """Run once in each worker before its first task: one compute thread per worker, and a
+    watch on the parent so that the worker never outlives it."""
     for var in _THREAD_VARS:
         os.environ[var] = "1"
     _one_torch_thread()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every: float = 1.0) -> None:
+    """End this worker when its parent is gone. A parent killed outright (SIGKILL, out of
+    memory) cannot stop its pool: the workers would otherwise run on, each holding its
+    memory, with no one to collect their results."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(1)
 
 
 def _one_torch_thread() -> None:

@@ -89,3 +89,10 @@ def setting(name: str) -> Any:
     from datacentric import get_config
 
     return get_config()[name]
+
+
+def note_pid_and_wait(folder: str) -> int:
+    """Write this worker's pid to ``folder`` and wait (the test kills the caller meanwhile)."""
+    Path(folder, f"{os.getpid()}.pid").write_text("")
+    time.sleep(120)
+    return os.getpid()
