@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from datacentric.train import BoxPredictions, CenterNetRecipe
 
 __all__ = [
+    "DEFAULT_DETECTOR_TARGETS",
     "DETECTOR_TARGETS",
     "DetectorArtefact",
     "DetectorExportReport",
@@ -395,6 +396,13 @@ class _DetectorTargets(Constraint):
         return ["pruned-50", "onnx-int4", "onnx-fp32,onnx-fp32", " , ", 3]
 
 
+#: What ``targets`` of :func:`export_detector` accepts (and ``datacentric export --targets``
+#: on a detection dataset).
+TARGETS = [_DetectorTargets()]
+#: The targets exported when none are named.
+DEFAULT_DETECTOR_TARGETS = ("onnx-fp32", "onnx-int8-static")
+
+
 def _targets(value: str | Sequence[str]) -> list[str]:
     if isinstance(value, str):
         return [t.strip() for t in value.split(",") if t.strip()]
@@ -446,7 +454,7 @@ def _map50(ds: Dataset, boxes: pl.DataFrame, split: str, min_n: int) -> float:
 @validate_call(
     {
         "ds": [Dataset],
-        "targets": [_DetectorTargets()],
+        "targets": TARGETS,
         "out_dir": [str, Path],
         "split": [str],
         "max_drop": [Interval(Real, 0, 1, closed="both")],
@@ -463,7 +471,7 @@ def export_detector(
     recipe: CenterNetRecipe,
     ds: Dataset,
     *,
-    targets: str | Sequence[str] = ("onnx-fp32", "onnx-int8-static"),
+    targets: str | Sequence[str] = DEFAULT_DETECTOR_TARGETS,
     slices: Any = None,
     out_dir: str | Path = "export",
     split: str = "test",

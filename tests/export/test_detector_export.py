@@ -140,3 +140,28 @@ def test_bad_arguments(scenes: Dataset, fitted: CenterNetRecipe, tmp_path: Path)
     assert (
         check_parameter_constraints(export_detector, {"ds": scenes}) == 34
     )  # targets: 5 bad values
+
+
+def test_cli_export_on_a_detection_dataset(
+    scenes: Dataset, fitted: CenterNetRecipe, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from tests.export.test_cli_export import _app
+
+    scenes.commit("detection fixture")
+    weights = tmp_path / "model.pt"
+    fitted.save(weights)
+    args = ["export", str(scenes.root), "--out", str(tmp_path / "out"), "--weights", str(weights)]
+    res = CliRunner().invoke(_app(), [*args, "--targets", "onnx-fp32", "--min-n", "1"])
+    assert res.exit_code == 0, res.output
+    assert "mAP@0.5" in res.output and "onnx-fp32" in res.output
+    manifest = json.loads((tmp_path / "out" / "export.json").read_text())
+    assert manifest["format"] == "datacentric.export.detector"
+    assert manifest["gate"] == {"passed": True, "failed_targets": []}
+    assert manifest["artefacts"][0]["max_abs_box_diff_px"] <= 1e-4
+    res = CliRunner().invoke(_app(), [*args, "--targets", "pruned-50"])
+    assert res.exit_code == 1
+    out = " ".join(res.output.split())
+    assert "parameter --targets must be a list or a comma-separated string of detector" in out
+    assert "received 'pruned-50'" in out
