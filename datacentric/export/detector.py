@@ -118,7 +118,9 @@ def _torch_run(net: Any, threads: int = 1) -> Callable[[np.ndarray], tuple[np.nd
         torch.set_num_threads(threads)
         try:
             with torch.inference_mode():
-                return tuple(t.float().numpy() for t in mod(torch.from_numpy(x)))
+                # the layout predict feeds (the network is trained in channels-last memory)
+                t = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+                return tuple(o.float().numpy() for o in mod(t))
         finally:
             torch.set_num_threads(prev)
 
