@@ -533,6 +533,21 @@ def export_detector(
         ``onnx-int8-static`` without images outside ``split``.
     ExportVerificationError
         The fp32 ONNX boxes differ from torch's by more than ``atol`` pixels.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from datacentric.datasets import load_detection_demo
+    >>> from datacentric.train import CenterNetRecipe
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> ds = load_detection_demo(tmp / "det", n_scenes=16, size=48, commit=False)
+    >>> recipe = CenterNetRecipe(image_size=48, width=4, epochs=1).fit(ds.split("train"))
+    >>> report = export_detector(recipe, ds, targets="onnx-fp32,onnx-int8-dynamic",
+    ...                          out_dir=tmp / "x", slices=[], n_boot=100, latency_repeats=1)
+    >>> report["onnx-fp32"].passed, report["onnx-fp32"].extra["max_abs_box_diff_px"] < 1e-4
+    (True, True)
+    >>> [a.target for a in report.artefacts], sorted(report["onnx-fp32"].latency_ms)
+    (['onnx-fp32', 'onnx-int8-dynamic'], ['p50@1', 'p50@16', 'p95@1', 'p95@16'])
     """
     from datacentric.slices import detection_seed_verdict, load_slices
 
