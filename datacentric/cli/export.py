@@ -8,6 +8,7 @@ Register it in ``datacentric/cli/__init__.py`` with
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -30,30 +31,41 @@ def export_cmd(
         "--recipe).",
     ),
     recipe_name: str = typer.Option(
-        "small_cnn", "--recipe", help="Recipe to train when there is no model: small_cnn, resnet18."
+        "small_cnn",
+        "--recipe",
+        help="Recipe to train when there is no model: small_cnn, resnet18 (a detection dataset "
+        "trains centernet).",
     ),
-    targets: str = typer.Option(
-        "onnx-fp32,onnx-int8-dynamic,onnx-int8-static,pruned-50",
+    targets: str | None = typer.Option(
+        None,
         "--targets",
-        help="Comma-separated: onnx-fp32, onnx-int8-dynamic, onnx-int8-static, pruned-<pct>.",
+        help="Comma-separated: onnx-fp32, onnx-int8-dynamic, onnx-int8-static, pruned-<pct> "
+        "(default: all four, pruned-50; a detection dataset: onnx-fp32,onnx-int8-static, no "
+        "pruned-<pct>).",
     ),
     slices: Path | None = typer.Option(None, "--slices", help="Slice YAML (default: by metadata)."),
-    max_drop: float = typer.Option(0.01, "--max-drop", help="Allowed accuracy drop per slice."),
+    max_drop: float = typer.Option(
+        0.01, "--max-drop", help="Allowed accuracy (detection: mAP@0.5) drop per slice."
+    ),
     min_n: int = typer.Option(30, "--min-n", help="Slices with fewer test rows are not gated."),
     calib_size: int = typer.Option(256, "--calib-size", help="Calibration sample size."),
     version: str | None = REV,
     seed: int = typer.Option(0, help="Seed for training, calibration sampling, bootstrap."),
 ) -> None:
-    """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much."""
+    """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much.
+
+    On a detection dataset the model is a CenterNetRecipe, exported to ONNX fp32/int8 (the
+    network; decoding stays outside the graph) and gated per slice on mAP@0.5.
+    """
     from numbers import Real
 
     from datacentric._validation import Interval, Options
     from datacentric.export.compress import TARGETS
+    from datacentric.export.detector import DEFAULT_DETECTOR_TARGETS
+    from datacentric.export.detector import TARGETS as DETECTOR_TARGETS
     from datacentric.train.load import RECIPES
 
     check_option("export", "--max-drop", max_drop, Interval(Real, 0, 1), default=0.01)
-    # before any work: a bad target or recipe name must not cost a training run
-    check_option("export", "--targets", targets, *TARGETS, default="onnx-fp32,pruned-50")
     recipes = Options(str, tuple(sorted(RECIPES)))
     check_option("export", "--recipe", recipe_name, recipes, default="small_cnn")
     from datacentric.cli.data import _open_any
@@ -63,13 +75,20 @@ def export_cmd(
     from datacentric.slices import load_slices
     from datacentric.train import load_recipe, make_recipe
 
+    opened = _open_any(directory, version)
+    detection = opened.task == "detection"
+    # before any work: a bad target must not cost a training run
+    if detection:
+        targets = targets or ",".join(DEFAULT_DETECTOR_TARGETS)
+        check_option("export", "--targets", targets, *DETECTOR_TARGETS, default="onnx-fp32")
+    else:
+        targets = targets or "onnx-fp32,onnx-int8-dynamic,onnx-int8-static,pruned-50"
+        check_option("export", "--targets", targets, *TARGETS, default="onnx-fp32,pruned-50")
     slice_specs = None if slices is None else load_slices(slices)  # fail before any training
     ensure_writable(out, "--out", folder=True)  # before training/exporting, not after
     # images that cannot be read are left out of training, calibration and evaluation
     ds, _ = exclude_unreadable(
-        _open_any(directory, version),
-        progress=True,
-        say=lambda line: console.print(f"[yellow]{esc(line)}[/]"),
+        opened, progress=True, say=lambda line: console.print(f"[yellow]{esc(line)}[/]")
     )
     if weights is None and version is None:
         weights = ExperimentLog(directory).model_path()
@@ -80,16 +99,20 @@ def export_cmd(
             raise InvalidParameterError(
                 f"--weights must be a file written by recipe.save, received {weights} (not found)."
             )
-        recipe = load_recipe(weights)
+        recipe = _load_detector(weights) if detection else load_recipe(weights)
         console.print(f"Loaded {esc(repr(recipe))} from [bold]{esc(weights)}[/]")
     else:
-        recipe = make_recipe(recipe_name)
+        recipe = _new_detector() if detection else make_recipe(recipe_name)
         console.print(
             "[yellow]No model given and no data-loop model found:[/] training "
             f"{esc(repr(recipe))} on the train split (pass --weights model.pt to export a "
             "trained model)."
         )
         recipe.fit(ds.split("train"), seed=seed, progress=True)
+    if detection:
+        _export_detector(recipe, ds, directory, out, targets, slice_specs, max_drop, min_n,
+                         calib_size, seed)  # fmt: skip
+        return
     report = compress(
         recipe,
         ds,
@@ -137,6 +160,82 @@ def export_cmd(
         console.print(
             f"[bold red]Gate failed[/] for {esc(', '.join(report.failed_targets))}: a slice "
             f"dropped more than {max_drop:.3f}; see {esc(out / 'export.md')}."
+        )
+        raise typer.Exit(1)
+
+
+def _load_detector(path: Path) -> Any:
+    from datacentric.train import CenterNetRecipe
+
+    return CenterNetRecipe.load(path)
+
+
+def _new_detector() -> Any:
+    from datacentric.train import CenterNetRecipe
+
+    return CenterNetRecipe()
+
+
+def _export_detector(
+    recipe: Any,
+    ds: Any,
+    directory: Path,
+    out: Path,
+    targets: str,
+    slice_specs: Any,
+    max_drop: float,
+    min_n: int,
+    calib_size: int,
+    seed: int,
+) -> None:
+    """The detection branch of ``export``: export, gate on mAP@0.5, print, exit 1 on fail."""
+    from datacentric.export import export_detector
+
+    report = export_detector(
+        recipe,
+        ds,
+        targets=targets,
+        slices=slice_specs,
+        out_dir=out,
+        max_drop=max_drop,
+        min_n=min_n,
+        calib_size=calib_size,
+        seed=seed,
+    )
+    t = Table(title=f"Detector export of {esc(directory)} → {esc(out)}")
+    for col, just in (
+        ("target", "left"),
+        ("size", "right"),
+        ("ratio", "right"),
+        ("p50@1 ms", "right"),
+        ("p50@16 ms", "right"),
+        ("mAP@0.5", "right"),
+        ("worst slice Δ", "right"),
+        ("gate", "left"),
+    ):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for a in [report.baseline, *report.artefacts]:
+        worst, delta = a.worst_slice
+        gate = "" if a.passed is None else ("[green]pass[/]" if a.passed else "[bold red]FAIL[/]")
+        t.add_row(
+            esc(a.target),
+            f"{a.size_bytes / 1024:.1f} KiB",
+            f"{a.size_ratio:.2f}",
+            f"{a.latency_ms['p50@1']:.2f}",
+            f"{a.latency_ms['p50@16']:.2f}",
+            f"{a.map50:.4f}",
+            "" if delta is None else f"{delta:+.4f} ({esc(worst)})",
+            gate,
+        )
+    console.print(t)
+    console.print(
+        f"Manifest: [bold]{esc(out / 'export.json')}[/]; report: [bold]{esc(out / 'export.md')}[/]"
+        " (decoding runs outside the ONNX graph: CenterNetRecipe.predict_with)"
+    )
+    if not report.passed:
+        console.print(
+            f"[bold red]Gate failed[/] for {esc(', '.join(report.failed_targets))}: a slice's "
+            f"mAP@0.5 dropped more than {max_drop:.3f}; see {esc(out / 'export.md')}."
         )
         raise typer.Exit(1)
 

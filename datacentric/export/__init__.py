@@ -3,7 +3,9 @@
 :func:`compress` turns a fitted torch recipe into ONNX fp32, int8 (dynamic and static,
 calibrated on a sample stratified across slices and classes) and L1-pruned artefacts, and
 reports for each its size, CPU latency, accuracy overall and per slice, the samples whose
-prediction changed, and a gate against the uncompressed model. See ``docs/export.md``.
+prediction changed, and a gate against the uncompressed model. :func:`export_detector` does
+the same for a fitted ``CenterNetRecipe`` (ONNX fp32/int8, gated per slice on mAP@0.5). See
+``docs/export.md``.
 """
 
 from datacentric.exceptions import CalibrationDataError, ExportVerificationError
@@ -13,6 +15,14 @@ from datacentric.export.compress import (
     compress,
     parse_targets,
     verify_manifest,
+)
+from datacentric.export.detector import (
+    DETECTOR_TARGETS,
+    DetectorArtefact,
+    DetectorExportReport,
+    OnnxDetector,
+    export_detector,
+    export_detector_onnx,
 )
 from datacentric.export.onnx import export_onnx, verify_onnx
 from datacentric.export.prune import prune_network, sparsity
@@ -25,13 +35,19 @@ from datacentric.export.result import ArtefactResult, CompressionReport
 
 __all__ = [
     "DEFAULT_TARGETS",
+    "DETECTOR_TARGETS",
     "VALID_TARGETS",
     "ArtefactResult",
     "CalibrationDataError",
     "CompressionReport",
+    "DetectorArtefact",
+    "DetectorExportReport",
     "ExportVerificationError",
+    "OnnxDetector",
     "calibration_sample",
     "compress",
+    "export_detector",
+    "export_detector_onnx",
     "export_onnx",
     "parse_targets",
     "prune_network",

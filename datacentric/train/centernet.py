@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -285,29 +286,10 @@ class CenterNetRecipe(TorchRecipe):
         """
         import torch
 
-        check_params(
-            "CenterNetRecipe.predict",
-            {"batch_size": batch_size},
-            {"batch_size": [Interval(Integral, 1, None, closed="left")]},
-            {"batch_size": 64},
-        )
-        if self._net is None or self._mean is None or self._std is None:
-            raise InvalidParameterError(
-                "CenterNetRecipe.predict: this recipe is not fitted yet. Call "
-                "recipe.fit(dataset) first, or load one with CenterNetRecipe.load(path)."
-            )
-        classes = _detection_classes(ds, "predict")
-        if classes != self.classes_:
-            raise InvalidDatasetError(
-                f"CenterNetRecipe.predict: the dataset's classes {classes!r} differ from the "
-                f"classes the model was trained on {self.classes_!r}. Predict on a dataset with "
-                "the same ordered classes, or retrain."
-            )
-        side = self.image_size
-        batch_size = max(1, min(batch_size, _PREDICT_PIXELS // side**2))
-        sizes = _image_sizes(ds, "predict")
+        side, batch_size, sizes, classes = self._predict_setup(ds, batch_size, "predict")
         dev = resolve_device(self._title, self.device)
         net = self._net
+        assert net is not None and self._mean is not None and self._std is not None
         images = data.ManifestImages(ds, size=(side, side), mode=self._mode)
         n = len(ds)
         emb = np.zeros((n, self._embedding_size), np.float32)
@@ -326,6 +308,88 @@ class CenterNetRecipe(TorchRecipe):
         return BoxPredictions(
             ds.sample_ids, _to_frame(found, ds.sample_ids, sizes, side, classes), emb
         )
+
+    def predict_with(
+        self,
+        ds: Dataset,
+        run: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]],
+        *,
+        batch_size: int = 64,
+    ) -> BoxPredictions:
+        """:meth:`predict` with another runtime of the fitted network (an ONNX session).
+
+        ``run(x)`` takes a float32 ``(N, C, H, W)`` batch, already scaled to [0, 1] and
+        normalised with the recipe's mean and std, and returns the network's outputs as
+        numpy arrays: heatmap logits ``(N, K, S, S)``, box regressions ``(N, 4, S, S)`` and
+        the image embeddings ``(N, 8*width)``. Decoding (3x3 peaks, ``max_boxes``,
+        ``min_score``) and the scaling back to each image's pixels are this recipe's own
+        (:func:`datacentric.train._centernet.decode`), outside ``run``.
+
+        Raises
+        ------
+        InvalidParameterError, InvalidDatasetError
+            As :meth:`predict`.
+
+        Examples
+        --------
+        >>> recipe = CenterNetRecipe()
+        >>> recipe.predict_with(None, lambda x: (x, x, x))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        datacentric.exceptions.InvalidParameterError: CenterNetRecipe.predict_with: this ...
+        """
+        import torch
+
+        side, batch_size, sizes, classes = self._predict_setup(ds, batch_size, "predict_with")
+        assert self._mean is not None and self._std is not None
+        images = data.ManifestImages(ds, size=(side, side), mode=self._mode)
+        emb = np.zeros((len(ds), self._embedding_size), np.float32)
+        found: list[np.ndarray] = []
+        start = 0
+        for batch in images.batches(batch_size=batch_size):
+            x = np.ascontiguousarray(_to_tensor(batch, self._mean, self._std).numpy())
+            heat, reg, pooled = run(x)
+            emb[start : start + len(batch)] = pooled
+            start += len(batch)
+            found.extend(
+                cn.decode(
+                    torch.from_numpy(np.asarray(heat)),
+                    torch.from_numpy(np.asarray(reg)),
+                    self.max_boxes,
+                    self.min_score,
+                )
+            )
+        return BoxPredictions(
+            ds.sample_ids, _to_frame(found, ds.sample_ids, sizes, side, classes), emb
+        )
+
+    def _predict_setup(
+        self, ds: Dataset, batch_size: int, step: str
+    ) -> tuple[int, int, np.ndarray, list[str]]:
+        """Checks shared by the predict methods; the input side, the batch size, the image
+        sizes and the classes."""
+        title = f"CenterNetRecipe.{step}"
+        check_params(
+            title,
+            {"batch_size": batch_size},
+            {"batch_size": [Interval(Integral, 1, None, closed="left")]},
+            {"batch_size": 64},
+        )
+        if self._net is None or self._mean is None or self._std is None:
+            raise InvalidParameterError(
+                f"{title}: this recipe is not fitted yet. Call "
+                "recipe.fit(dataset) first, or load one with CenterNetRecipe.load(path)."
+            )
+        classes = _detection_classes(ds, step)
+        if classes != self.classes_:
+            raise InvalidDatasetError(
+                f"{title}: the dataset's classes {classes!r} differ from the "
+                f"classes the model was trained on {self.classes_!r}. Predict on a dataset with "
+                "the same ordered classes, or retrain."
+            )
+        side = self.image_size
+        batch_size = max(1, min(batch_size, _PREDICT_PIXELS // side**2))
+        return side, batch_size, _image_sizes(ds, step), classes
 
 
 def _detection_classes(ds: Dataset, step: str) -> list[str]:

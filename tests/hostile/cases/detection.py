@@ -68,12 +68,34 @@ def _yolo(labels: dict[str, str] | None = None, names: str | None = None):  # ty
     return build
 
 
+def _committed_coco(tmp: Path) -> Mapping[str, str]:
+    """A committed detection dataset (the COCO fixture) and a file that is not a model."""
+    root = tmp / "data"
+    Dataset.from_coco(root, write_coco(root), images_dir="images").commit("fixture")
+    junk = tmp / "model.pt"
+    junk.write_bytes(b"not a model")
+    return {"dataset": str(root), "junk": str(junk)}
+
+
 def _missing_json(tmp: Path) -> Mapping[str, str]:
     write_coco(tmp / "data")
     return {"dataset": str(tmp / "data"), "ann": str(tmp / "data" / "nope.json")}
 
 
 CASES: list[CliCase] = [
+    # `export` on a detection dataset: detector targets only, a CenterNetRecipe file only
+    CliCase(
+        name="export_detection_pruned_target",
+        build=_committed_coco,
+        argvs={"export": ("export", "{dataset}", "--out", "{out}/x", "--targets", "pruned-50")},
+        match="parameter --targets must be a list or a comma-separated string of detector",
+    ),
+    CliCase(
+        name="export_detection_weights_not_a_model",
+        build=_committed_coco,
+        argvs={"export": ("export", "{dataset}", "--out", "{out}/x", "--weights", "{junk}")},
+        match="{junk}",
+    ),
     CliCase(name="coco_ok", build=_coco(), argvs=INIT_COCO, default="ok"),
     CliCase(name="yolo_ok", build=_yolo(), argvs=INIT_YOLO, default="ok"),
     CliCase(
