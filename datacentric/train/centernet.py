@@ -357,6 +357,8 @@ class CenterNetRecipe(TorchRecipe):
                     torch.from_numpy(np.asarray(reg)),
                     self.max_boxes,
                     self.min_score,
+                    self.score_scale,
+                    self.score_shift,
                 )
             )
         return BoxPredictions(

@@ -82,10 +82,10 @@ def test_int8_runs_and_is_at_most_half_the_size(
 
 
 def _own_truth(scenes: Dataset, fitted: CenterNetRecipe) -> Dataset:
-    """The scenes with the torch model's top tenth of boxes (by score) as the truth: torch
-    scores mAP@0.5 1.0, so any change of the boxes by the int8 model can only lower it."""
-    boxes = fitted.predict(scenes).boxes
-    found = boxes.filter(pl.col("score") >= boxes["score"].quantile(0.9))
+    """The scenes with the torch model's own boxes as the truth: torch scores mAP@0.5 1.0, so
+    any change of the boxes by the int8 model (a box moved, dropped or added) can only lower
+    it."""
+    found = fitted.predict(scenes).boxes
     ann = (
         found.drop("score")
         .with_row_index("annotation_id")
