@@ -34,6 +34,7 @@ __all__ = [
     "NoStoreError",
     "ParameterLimitError",
     "PathEscapeError",
+    "RegionError",
     "SchemaError",
     "ServerUnavailableError",
     "StoreError",
@@ -232,6 +233,11 @@ class LabelStudioError(IntegrationError):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class RegionError(IntegrationError, ValueError):
+    """A submitted annotation that cannot be read as boxes (a region that is not a box, off
+    the image, too many regions ...); the message is the reason the annotation is skipped."""
 
 
 class ServerUnavailableError(LabelStudioError):

@@ -273,11 +273,8 @@ def _gallery(
     }
 
 
-def _box_figures(
-    owner: str, dataset: Dataset | None, shown: Iterable[pl.DataFrame], *, decode: bool = True
-) -> BoxFigures:
-    """The box drawer of a report, indexing only the boxes its ``shown`` rows name (and
-    with ``decode``, their images decoded in one pass)."""
+def _check_dataset(owner: str, dataset: object) -> None:
+    """``dataset`` is the scanned Dataset or None (checked before anything reads it)."""
     if dataset is not None and not isinstance(dataset, Dataset):
         raise invalid_parameter(
             owner,
@@ -286,6 +283,14 @@ def _box_figures(
             "the scanned Dataset or None",
             fix="Pass dataset=Dataset.open(root), the dataset the scan ran on, or leave it out.",
         )
+
+
+def _box_figures(
+    owner: str, dataset: Dataset | None, shown: Iterable[pl.DataFrame], *, decode: bool = True
+) -> BoxFigures:
+    """The box drawer of a report, indexing only the boxes its ``shown`` rows name (and
+    with ``decode``, their images decoded in one pass)."""
+    _check_dataset(owner, dataset)
     shown = list(shown)
     ids: list[str] = []
     if dataset is not None and dataset.annotations is not None:
@@ -377,6 +382,7 @@ def render_scan_html(result: ScanResult, *, dataset: Dataset | None = None, top:
     counts = by_type.sort("n_flagged", "issue_type", descending=[True, False])
     found = counts.filter(pl.col("n_flagged") > 0)
     clean = counts.filter(pl.col("n_flagged") == 0)["issue_type"].to_list()
+    _check_dataset("render_scan_html", dataset)
     class_counts, rare, where = _class_counts(result, dataset)
     rare_note = (
         f"Rare classes, highlighted: {', '.join(rare)}."
@@ -538,6 +544,7 @@ def render_scan_markdown(
             max_rows=None,
         )
     )
+    _check_dataset("render_scan_markdown", dataset)
     class_counts, rare, where = _class_counts(result, dataset)
     lines += ["", f"## Class distribution ({md_text(where)})", ""]
     lines.append(

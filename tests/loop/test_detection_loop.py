@@ -10,7 +10,7 @@ import pytest
 from datacentric.datasets import load_detection_demo, load_detection_ground_truth
 from datacentric.exceptions import InvalidParameterError
 from datacentric.issues.boxes import box_iou, xyxy
-from datacentric.loop import ExperimentLog, FixPolicy, run_iteration, run_loop
+from datacentric.loop import BoxFixPolicy, ExperimentLog, FixPolicy, run_iteration, run_loop
 from datacentric.slices.seeds import SUMMARY_SCHEMA, VERDICT_SCHEMA
 from datacentric.train import CenterNetRecipe
 
@@ -22,8 +22,11 @@ TINY = {"image_size": 48, "epochs": 2, "width": 8}
 def looped(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("detloop") / "ds"
     load_detection_demo(root, n_scenes=60, size=48)
+    # the detector-based fixes are off: which boxes a tiny detector scores >= 0.9 depends on
+    # the CPU's float kernels (tests/loop/test_box_policy.py covers them with known boxes)
+    policy = BoxFixPolicy(relabel_swapped=False, add_overlooked=False, move_badly_located=False)
     results = run_loop(root, 1, seeds=2, folds=2, recipe=CenterNetRecipe(**TINY),
-                       engine="sequential")  # fmt: skip
+                       policy=policy, engine="sequential")  # fmt: skip
     return root, results
 
 
@@ -47,8 +50,8 @@ def test_box_fixes_are_committed_with_lineage(looped) -> None:
     assert it1.fix is not None
     counts = it1.record["counts"]
     assert set(counts) >= {"relabel", "move", "add", "remove", "queued_for_review"}
-    # the tiny detector finds nothing, so the only confident fixes are the duplicate boxes
-    # that overlap the box they repeat >= 0.9: exactly those planted pairs of the train split
+    # the only automatic fixes left on are the duplicate boxes that overlap the box they
+    # repeat >= 0.9: exactly those planted pairs of the train split
     from datacentric import Dataset
 
     given = Dataset.open(root, version=1).annotations

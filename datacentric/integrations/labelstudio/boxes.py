@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from datacentric.exceptions import InvalidParameterError
+from datacentric.exceptions import InvalidParameterError, RegionError
 from datacentric.integrations.labelstudio.config import TO_NAME
 
 __all__ = [
@@ -158,10 +158,6 @@ def region_pixels(
     )
 
 
-class RegionError(ValueError):
-    """An annotation that cannot be read as boxes; the message is the skip reason."""
-
-
 @dataclass(frozen=True)
 class Region:
     """One box an annotator submitted, in pixels.
@@ -239,7 +235,7 @@ def read_regions(
     >>> read_regions([bad], ["cat"], (64, 48), {}, {})
     Traceback (most recent call last):
     ...
-    datacentric.integrations.labelstudio.boxes.RegionError: region 'b1' reaches outside ...
+    datacentric.exceptions.RegionError: region 'b1' reaches outside ...
     """
     if not isinstance(result, list):
         raise RegionError(f"its result is a {type(result).__name__}, not a list of regions")
