@@ -71,6 +71,9 @@ def demo_production(
     days: int = typer.Option(3, help="Daily production batches."),
     rows_per_day: int = typer.Option(600, "--rows-per-day", help="Rows in each batch."),
     seed: int = typer.Option(0, help="Seed of the draws."),
+    darken: float = typer.Option(
+        0.45, "--darken", help="Pixel factor of the new device's images, in (0, 1]."
+    ),
 ) -> None:
     """Simulate production traffic for the monitor: a darker new device on the last day.
 
@@ -82,8 +85,9 @@ def demo_production(
 
     ensure_writable(out, "--out", folder=True)
     made = make_demo_production(
-        directory, out, model=weights, days=days, rows_per_day=rows_per_day, seed=seed
-    )
+        directory, out, model=weights, days=days, rows_per_day=rows_per_day, seed=seed,
+        darken=darken,
+    )  # fmt: skip
     console.print(
         f"[green]Wrote[/] reference {esc(made.reference)} and {len(made.batches)} batches "
         f"({esc(', '.join(p.name for p in made.batches))}); on the last day "

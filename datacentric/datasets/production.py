@@ -147,8 +147,8 @@ def make_demo_production(
     root = Path(dataset_dir)
     ds = Dataset.open(root)
     detection = ds.task == "detection"
-    test = drawable_split(ds, root, ("camera", "site") if detection else ("scanner", "vendor"))
     model = resolve_model(model, root, ds)
+    test = drawable_split(ds, root, ("camera", "site") if detection else ("scanner", "vendor"))
     out = Path(out_dir)
     if detection:
         from datacentric.datasets.production_boxes import write_box_production
