@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import typer
@@ -70,20 +71,53 @@ def demo_production(
     days: int = typer.Option(3, help="Daily production batches."),
     rows_per_day: int = typer.Option(600, "--rows-per-day", help="Rows in each batch."),
     seed: int = typer.Option(0, help="Seed of the draws."),
+    darken: float = typer.Option(
+        0.45, "--darken", help="Pixel factor of the new device's images, in (0, 1]."
+    ),
 ) -> None:
-    """Simulate production traffic for the monitor: a darker new scanner on the last day."""
-    from datacentric.datasets.production import NEW_SCANNER, make_demo_production
+    """Simulate production traffic for the monitor: a darker new device on the last day.
+
+    On a classification demo, a vendor's rows come from a new scanner; on a detection demo
+    (``demo-data --task detection``), a site's from a new camera, and every batch has the
+    detector's predicted boxes (``OUT/boxes/dayN.parquet``) for ``monitor ingest --boxes``.
+    """
+    from datacentric.datasets.production import make_demo_production
 
     ensure_writable(out, "--out", folder=True)
     made = make_demo_production(
-        directory, out, model=weights, days=days, rows_per_day=rows_per_day, seed=seed
-    )
+        directory, out, model=weights, days=days, rows_per_day=rows_per_day, seed=seed,
+        darken=darken,
+    )  # fmt: skip
     console.print(
         f"[green]Wrote[/] reference {esc(made.reference)} and {len(made.batches)} batches "
         f"({esc(', '.join(p.name for p in made.batches))}); on the last day "
-        f"{made.n_new_scanner} rows come from {esc(NEW_SCANNER)} (darker images). "
+        f"{made.n_new_scanner} rows come from {esc(made.new_device)} (darker images). "
         f"Slices: {esc(made.slices)}"
     )
+    if made.reference_boxes is not None:
+        console.print(
+            f"Predicted boxes: reference {esc(made.reference_boxes)}, batches "
+            f"{esc(', '.join(str(p) for p in made.batch_boxes))}"
+        )
+    console.print("Monitor them by slice:")
+    console.print(esc(_monitor_command(made, out)), soft_wrap=True, highlight=False)
+
+
+def _monitor_command(made: Any, out: Path) -> str:
+    """The ``datacentric monitor ingest`` command line for what ``demo-production`` wrote."""
+    import shlex
+
+    store = out / "monitor.duckdb"
+    parts = ["datacentric", "monitor", "ingest", *map(str, made.batches)]
+    parts += ["--store", str(store), "--reference", str(made.reference)]
+    parts += ["--slices", str(made.slices), "--config", "slices/monitor_alerts.yaml"]
+    if made.reference_boxes is not None:
+        parts += ["--reference-boxes", str(made.reference_boxes)]
+        for box in made.batch_boxes:
+            parts += ["--boxes", str(box)]
+    report = ["datacentric", "monitor", "report", "--store", str(store)]
+    report += ["-o", str(out / "monitor.html")]
+    return f"{shlex.join(parts)}\n{shlex.join(report)}"
 
 
 def info(

@@ -99,7 +99,7 @@ def export_cmd(
             raise InvalidParameterError(
                 f"--weights must be a file written by recipe.save, received {weights} (not found)."
             )
-        recipe = _load_detector(weights) if detection else load_recipe(weights)
+        recipe = load_recipe(weights, task=opened.task)
         console.print(f"Loaded {esc(repr(recipe))} from [bold]{esc(weights)}[/]")
     else:
         recipe = _new_detector() if detection else make_recipe(recipe_name)
@@ -162,12 +162,6 @@ def export_cmd(
             f"dropped more than {max_drop:.3f}; see {esc(out / 'export.md')}."
         )
         raise typer.Exit(1)
-
-
-def _load_detector(path: Path) -> Any:
-    from datacentric.train import CenterNetRecipe
-
-    return CenterNetRecipe.load(path)
 
 
 def _new_detector() -> Any:

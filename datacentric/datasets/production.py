@@ -1,7 +1,8 @@
-"""Simulated production traffic for the demo, to monitor: a new, darker scanner on the last day.
+"""Simulated production traffic for the demo, to monitor: a new, darker device on the last day.
 
-:func:`make_demo_production` takes the demo dataset and a trained model (by default the data
-loop's latest) and writes what :mod:`datacentric.monitor` ingests:
+:func:`make_demo_production` takes a demo dataset and a trained model (by default the data
+loop's latest) and writes what :mod:`datacentric.monitor` ingests. On the classification demo
+(``datacentric demo-data DIR``):
 
 - ``reference.parquet``: the model's predictions on the demo's test split, with labels,
   the slice metadata and the image paths (the monitor computes brightness, contrast, blur
@@ -15,12 +16,15 @@ loop's latest) and writes what :mod:`datacentric.monitor` ingests:
 
 Monitoring by slice then raises the image drift in ``scanner=scanner_new``, in
 ``vendor=vendor_b`` and (diluted) overall, and nothing in the other vendors and scanners.
+
+On the detection demo (``datacentric demo-data DIR --task detection``) the same draws give
+image rows and the detector's predicted boxes (a site's cameras replaced by the darker
+``cam_new`` on the last day; slices by camera and site): see
+:mod:`datacentric.datasets.production_boxes`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
@@ -29,7 +33,15 @@ import numpy as np
 import polars as pl
 
 from datacentric._validation import Interval, validate_call
-from datacentric.exceptions import InvalidParameterError
+from datacentric.datasets._traffic import (
+    ProductionDemo,
+    absolute_images,
+    darker_copy,
+    draw,
+    drawable_split,
+    resolve_model,
+    stamps,
+)
 
 __all__ = ["NEW_SCANNER", "ProductionDemo", "make_demo_production"]
 
@@ -40,17 +52,6 @@ slices:
   - by: scanner
   - by: vendor
 """
-_START = datetime(2026, 1, 5, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class ProductionDemo:
-    """Paths written by :func:`make_demo_production`."""
-
-    reference: Path
-    batches: list[Path]
-    slices: Path
-    n_new_scanner: int
 
 
 def _frame(ds: Any, preds: Any, ids: list[str], root: Path) -> pl.DataFrame:
@@ -62,7 +63,7 @@ def _frame(ds: Any, preds: Any, ids: list[str], root: Path) -> pl.DataFrame:
     )
     return rows.select(
         "sample_id",
-        (pl.lit(str(root.resolve()) + "/") + pl.col("image")).alias("image"),
+        absolute_images(root),
         "scanner",
         "vendor",
         "label",
@@ -79,6 +80,7 @@ def _frame(ds: Any, preds: Any, ids: list[str], root: Path) -> pl.DataFrame:
         "days": [Interval(Integral, 1, None, closed="left")],
         "rows_per_day": [Interval(Integral, 1, None, closed="left")],
         "new_scanner_vendor": [str],
+        "new_camera_site": [str],
         "new_scanner_share": [Interval(Real, 0, 1, closed="both")],
         "darken": [Interval(Real, 0, 1, closed="right")],
         "seed": [Interval(Integral, 0, None, closed="left")],
@@ -92,57 +94,70 @@ def make_demo_production(
     days: int = 3,
     rows_per_day: int = 600,
     new_scanner_vendor: str = "vendor_b",
+    new_camera_site: str = "site_south",
     new_scanner_share: float = 1.0,
     darken: float = 0.45,
     seed: int = 0,
 ) -> ProductionDemo:
     """Write a reference and ``days`` production batches for the demo (see the module doc).
 
+    Dispatches on the dataset's task: a classification demo gets predictions per row, a
+    detection demo the detector's predicted boxes per row
+    (:func:`datacentric.datasets.production_boxes.write_box_production`).
+
     Parameters
     ----------
     dataset_dir : path
-        A demo dataset (``datacentric demo-data``), with a ``test`` split.
+        A demo dataset (``datacentric demo-data``, either task), with a ``test`` split.
     out_dir : path
-        Where to write the Parquet files, ``slices.yaml`` and the new scanner's images.
+        Where to write the Parquet files, ``slices.yaml`` and the new device's images.
     model : recipe or path, optional
-        A fitted recipe or a file written by ``recipe.save``; default: the data loop's latest
-        model of ``dataset_dir``.
+        A fitted recipe or a file written by ``recipe.save`` (a classifier, or a
+        :class:`~datacentric.train.CenterNetRecipe` for a detection demo); default: the data
+        loop's latest model of ``dataset_dir``.
     days, rows_per_day : int
         Number of daily batches and rows in each.
     new_scanner_vendor : str
-        The vendor whose rows come from the new, darker scanner on the last day.
+        Classification: the vendor whose rows come from the new, darker scanner on the last
+        day.
+    new_camera_site : str
+        Detection: the site whose rows come from the new, darker camera (``cam_new``) on the
+        last day.
     new_scanner_share : float
-        Share of that vendor's last-day rows that do.
+        Share of that vendor's (site's) last-day rows that do.
     darken : float
-        Pixel factor of the new scanner's images (in (0, 1]).
+        Pixel factor of the new device's images (in (0, 1]).
     seed : int
         Seeds the draws.
+
+    Returns
+    -------
+    ProductionDemo
+        The paths written (for detection with the box files) and the new device's row count.
 
     Raises
     ------
     InvalidParameterError
-        When no model is given and the data loop has saved none, or a parameter is out of
-        range.
+        When no model is given and the data loop has saved none, the model is for the other
+        task or other classes, the dataset has no ``test`` split or not the demo's slice
+        columns, or a parameter is out of range. Nothing is written then.
     """
     from datacentric.dataset import Dataset
-    from datacentric.loop.log import ExperimentLog
-    from datacentric.train import load_recipe
 
     root = Path(dataset_dir)
-    if model is None:
-        model = ExperimentLog(root).model_path()
-        if model is None:
-            raise InvalidParameterError(
-                f"demo production: {root} has no saved model; run `datacentric loop {root}` "
-                "first, or pass model= (a fitted recipe or a file written by recipe.save)."
-            )
-    if isinstance(model, (str, Path)):
-        model = load_recipe(model)
     ds = Dataset.open(root)
-    test = ds.split("test")
-    if len(test) == 0:
-        raise InvalidParameterError(f"demo production: {root} has no 'test' split to draw from.")
+    detection = ds.task == "detection"
+    model = resolve_model(model, root, ds)
+    test = drawable_split(ds, root, ("camera", "site") if detection else ("scanner", "vendor"))
     out = Path(out_dir)
+    if detection:
+        from datacentric.datasets.production_boxes import write_box_production
+
+        return write_box_production(
+            test, model, out, days=int(days), rows_per_day=int(rows_per_day),
+            new_camera_site=new_camera_site, share=float(new_scanner_share),
+            darken=float(darken), seed=int(seed),
+        )  # fmt: skip
     (out / "images").mkdir(parents=True, exist_ok=True)
     preds = model.predict(test)
     reference = _frame(test, preds, test.sample_ids, root)
@@ -153,9 +168,8 @@ def make_demo_production(
     batches: list[Path] = []
     n_new = 0
     for day in range(1, days + 1):
-        drawn = [str(s) for s in rng.choice(test_ids, rows_per_day, replace=True)]
+        drawn, coin = draw(rng, test_ids, rows_per_day)
         frame = _frame(test, preds, drawn, root)
-        coin = rng.random(rows_per_day)
         new: np.ndarray = np.zeros(rows_per_day, dtype=bool)
         if day == days:
             vendor = (frame["vendor"] == new_scanner_vendor).to_numpy()
@@ -165,11 +179,7 @@ def make_demo_production(
         if new.any():
             frame = _new_scanner_rows(frame, new, test, model, out, darken)
             n_new += int(new.sum())
-        stamps = [
-            _START + timedelta(days=day - 1, seconds=int(s))
-            for s in np.sort(rng.integers(0, 86_400, rows_per_day))
-        ]
-        frame = frame.with_columns(pl.Series("timestamp", stamps)).drop("label")
+        frame = frame.with_columns(stamps(rng, day, rows_per_day)).drop("label")
         path = out / f"day{day}.parquet"
         frame.write_parquet(path)
         batches.append(path)
@@ -181,21 +191,14 @@ def _new_scanner_rows(
     frame: pl.DataFrame, new: np.ndarray, test: Any, model: Any, out: Path, darken: float
 ) -> pl.DataFrame:
     """Darken the images of the ``new`` rows, write them, and predict on what was written."""
-    from PIL import Image
-
     from datacentric.dataset import Dataset
-    from datacentric.dataset.images import read_image
 
     root = Path(test.root).resolve()
     rows = frame.filter(pl.Series(new))
-    written: list[str] = []
-    for sid, src in rows.select("sample_id", "image").iter_rows():
-        # the same checked, capped read as every dataset image (src = root / manifest path)
-        rel = Path(src).relative_to(root).as_posix()
-        arr = read_image(root, rel, "RGB").astype(np.float32) * darken
-        rel = f"images/{sid}.png"
-        Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(out / rel)
-        written.append(rel)
+    written = [
+        darker_copy(root, src, out, sid, darken)
+        for sid, src in rows.select("sample_id", "image").iter_rows()
+    ]
     shot = Dataset(
         pl.DataFrame(
             {"sample_id": rows["sample_id"], "image": written, "label": [None] * rows.height},

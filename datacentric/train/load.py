@@ -10,19 +10,26 @@ from datacentric._validation import Options, invalid_parameter, validate_call
 from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
 from datacentric.train._recipe_file import describe, read_torch_file
 
-__all__ = ["RECIPES", "load_recipe", "make_recipe"]
+__all__ = ["RECIPES", "SAVED_RECIPES", "load_recipe", "make_recipe"]
 
-#: Recipe name (as in ``recipe.name`` and the CLI's ``--recipe``) → class path.
+#: Recipe name (as in ``recipe.name`` and the CLI's ``--recipe``) → class path: the
+#: classification recipes :func:`make_recipe` builds.
 RECIPES: dict[str, str] = {
     "small_cnn": "datacentric.train.small_cnn:SmallCNNRecipe",
     "resnet18": "datacentric.train.resnet:ResNet18Recipe",
+}
+#: Every recipe class :func:`load_recipe` opens (the file names its class): the
+#: classification recipes and the detector.
+SAVED_RECIPES: dict[str, str] = {
+    **RECIPES,
+    "centernet": "datacentric.train.centernet:CenterNetRecipe",
 }
 
 
 def _cls(name: str) -> Any:
     import importlib
 
-    module, attr = RECIPES[name].split(":")
+    module, attr = SAVED_RECIPES[name].split(":")
     return getattr(importlib.import_module(module), attr)
 
 
@@ -63,16 +70,26 @@ def make_recipe(name: str, **params: Any) -> Any:
     return cls(**params)
 
 
-def load_recipe(path: str | Path) -> Any:
+@validate_call({"path": [str, Path], "task": [Options(str, ("classification", "detection")), None]})
+def load_recipe(path: str | Path, *, task: str | None = None) -> Any:
     """A fitted recipe read from a file written by ``recipe.save``, whatever its class.
 
     The file records which recipe wrote it (``format: datacentric.<Class>``); this opens it
-    with that class.
+    with that class: a classifier of :data:`RECIPES` or the detector
+    (:class:`~datacentric.train.CenterNetRecipe`), see :data:`SAVED_RECIPES`.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by ``recipe.save`` (the data loop saves one per iteration).
+    task : {"classification", "detection"}, optional
+        The task the recipe must be for (the dataset's ``task``); a recipe of the other task
+        is refused. Default: any.
 
     Raises
     ------
     InvalidParameterError
-        When ``path`` is not a file.
+        When ``path`` is not a file, or the recipe is not for ``task``.
     SchemaError
         When the file is not a recipe saved by datacentric, or is damaged or crafted: not a
         torch file, truncated, unknown or invalid parameters, weights that do not match
@@ -90,11 +107,18 @@ def load_recipe(path: str | Path) -> Any:
     fix = "Pass a file written by recipe.save (retrain and save it again if it is damaged)."
     state = read_torch_file(path, "load_recipe", "a saved recipe", fix)
     fmt = state.get("format") if isinstance(state, dict) else None
-    for name in RECIPES:
+    for name in SAVED_RECIPES:
         cls = _cls(name)
         if isinstance(fmt, str) and fmt == f"datacentric.{cls._title}":
+            kind = getattr(cls, "task", "classification")
+            if task is not None and kind != task:
+                raise InvalidParameterError(
+                    f"load_recipe: {str(path)!r} holds a {cls._title}, a {kind} model, "
+                    f"not a {task} one; pass a model trained on a {task} dataset (retrain: "
+                    "`datacentric loop DIR`)."
+                )
             return cls._load(path, state=state)  # read once
-    known = ", ".join(f"datacentric.{_cls(n)._title}" for n in RECIPES)
+    known = ", ".join(f"datacentric.{_cls(n)._title}" for n in SAVED_RECIPES)
     if not isinstance(state, dict):
         raise SchemaError(
             f"load_recipe: {str(path)!r} holds {describe(state)}, not a saved recipe (a "

@@ -42,3 +42,30 @@ def test_errors_name_the_problem(tmp_path: Path) -> None:
     ):
         make_recipe("vgg")
     assert make_recipe("resnet18", epochs=1).name == "resnet18"
+
+
+def test_a_saved_detector_opens_and_a_task_is_checked(tmp_path: Path) -> None:
+    from datacentric.datasets import load_detection_demo
+    from datacentric.train import CenterNetRecipe
+
+    ds = load_detection_demo(tmp_path / "det", n_scenes=8, size=48, commit=False)
+    detector = CenterNetRecipe(image_size=32, width=4, epochs=1, min_steps=0).fit(ds)
+    detector.save(tmp_path / "det.pt")
+    again = load_recipe(tmp_path / "det.pt", task="detection")
+    assert isinstance(again, CenterNetRecipe) and again.get_params() == detector.get_params()
+    assert again.predict(ds).boxes.equals(detector.predict(ds).boxes)
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"^load_recipe: '.*det\.pt' holds a CenterNetRecipe, a detection model, not a "
+        r"classification one; pass a model trained on a classification dataset",
+    ):
+        load_recipe(tmp_path / "det.pt", task="classification")
+    rng = np.random.default_rng(0)
+    arrays = Dataset.from_arrays(
+        rng.integers(0, 255, (8, 8, 8), dtype=np.uint8), [0, 1] * 4, ["a", "b"]
+    )
+    SmallCNNRecipe(epochs=1, image_size=8, channels="L").fit(arrays).save(tmp_path / "cls.pt")
+    with pytest.raises(InvalidParameterError, match="holds a SmallCNNRecipe, a classification"):
+        load_recipe(tmp_path / "cls.pt", task="detection")
+    with pytest.raises(InvalidParameterError, match=r"parameter task must be one of"):
+        load_recipe(tmp_path / "cls.pt", task="segmentation")
