@@ -2,7 +2,11 @@
 
 The recording was made with the code before images were streamed (every training image
 decoded into one array); ``test_streaming.py`` checks that today's code gives the very same
-bits. Run this module to record again: ``python -m tests.train._stream_runs``.
+bits. A recording holds the environment it was made in, and the bits are only compared in
+the same one: record one for another environment by running this module *with the code
+before streaming* (commit d317600: ``git worktree add /tmp/old d317600``, copy this module
+there and run ``python -m tests.train._stream_runs`` from it), which writes
+``data/stream_baseline_<cpu model>.npz``.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import platform
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -84,7 +89,33 @@ def environment() -> dict[str, str]:
         "numpy": np.__version__,
         "torch": torch.__version__,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        # the same AVX512 capability gives other bits on an AMD EPYC than where the first
+        # recording was made (its CPU model was not recorded)
+        "cpu_model": cpu_model(),
     }
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; else :func:`platform.processor`)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def baselines() -> list[Path]:
+    """Every recording: ``data/stream_baseline*.npz``, one per environment recorded."""
+    return sorted(BASELINE.parent.glob("stream_baseline*.npz"))
+
+
+def recorded_environment(recorded: Any) -> dict[str, str]:
+    """The environment a recording was made in (``"unrecorded"`` for a key it lacks)."""
+    keys = environment().keys()
+    return {k: str(recorded[f"env_{k}"]) if f"env_{k}" in recorded.files else "unrecorded"
+            for k in keys}  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover - records the baseline
@@ -93,6 +124,8 @@ if __name__ == "__main__":  # pragma: no cover - records the baseline
     with tempfile.TemporaryDirectory() as tmp:
         arrays = runs(Path(tmp))
     env = environment()
-    BASELINE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(BASELINE, **arrays, **{f"env_{k}": np.array(v) for k, v in env.items()})
-    print("recorded", BASELINE, env, file=sys.stderr)
+    slug = "".join(c if c.isalnum() else "_" for c in env["cpu_model"]).strip("_").lower()
+    out = BASELINE.with_name(f"stream_baseline_{slug}.npz")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, **arrays, **{f"env_{k}": np.array(v) for k, v in env.items()})
+    print("recorded", out, env, file=sys.stderr)
