@@ -184,18 +184,18 @@ def decode(
 ) -> list[np.ndarray]:
     """Boxes of a batch: per image a (B, 6) float64 array ``x, y, w, h, score, class``.
 
-    The score of a cell is ``sigmoid(scale * logit + shift)`` (Platt scaling of the heatmap
-    logit; ``scale=1, shift=0`` is the raw heatmap).
-
     Peaks are the cells that are the maximum of their 3x3 neighbourhood in their class's
     heatmap (CenterNet's max-pooling in place of non-maximum suppression); the ``max_boxes``
-    highest with a score ≥ ``min_score`` are kept, highest first. Coordinates are in input
-    pixels.
+    highest with a raw heatmap value ``sigmoid(logit)`` ≥ ``min_score`` are kept, highest
+    first. Their score is ``sigmoid(scale * logit + shift)`` (Platt scaling; ``scale=1,
+    shift=0``: the raw heatmap): monotone, so the calibration changes the scores only, never
+    which boxes are kept or their order (nor mAP). Coordinates are in input pixels.
     """
     import torch
     from torch.nn import functional
 
-    heat = torch.sigmoid(heat_logits.float() * scale + shift)
+    logits = heat_logits.float()
+    heat = torch.sigmoid(logits)
     peaks = heat * (functional.max_pool2d(heat, 3, stride=1, padding=1) == heat)
     n, _, s, t = heat.shape
     flat = peaks.reshape(n, -1)
@@ -211,6 +211,8 @@ def decode(
     h = torch.exp(g[:, 1].clamp(max=10.0)) * STRIDE
     cx = (ix.float() + g[:, 2]) * STRIDE
     cy = (iy.float() + g[:, 3]) * STRIDE
-    out = torch.stack([cx - w / 2, cy - h / 2, w, h, scores, cls.float()], dim=2)
+    calibrated = torch.sigmoid(logits.reshape(n, -1).gather(1, index) * scale + shift)
+    out = torch.stack([cx - w / 2, cy - h / 2, w, h, calibrated, cls.float()], dim=2)
     arr = out.cpu().double().numpy()
-    return [a[a[:, 4] >= min_score] for a in arr]
+    kept = (scores >= min_score).cpu().numpy()
+    return [a[k] for a, k in zip(arr, kept, strict=True)]

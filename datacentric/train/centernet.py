@@ -90,7 +90,9 @@ class CenterNetRecipe(TorchRecipe):
     max_boxes : int
         Most boxes predicted per image (1 to 1000).
     min_score : float
-        Smallest score of a predicted box, in [0, 1).
+        Smallest raw heatmap value ``sigmoid(logit)`` of a predicted box, in [0, 1): a cut
+        made before ``score_scale`` / ``score_shift``, so the calibration never changes which
+        boxes are kept.
     min_steps : int
         Train for at least this many optimizer steps: more passes than ``epochs`` over a
         small dataset (600 steps of 32 images are 20 epochs of 960 images; 240 images get 75

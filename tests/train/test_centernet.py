@@ -91,6 +91,24 @@ def test_deterministic_for_a_seed(scenes: Dataset, fitted: CenterNetRecipe) -> N
     assert not other.predict(scenes).boxes.equals(a.boxes)
 
 
+def test_score_constants_change_scores_only(scenes: Dataset, fitted: CenterNetRecipe) -> None:
+    """min_score cuts the raw peak, so Platt constants keep the same boxes, in the same
+    order, and map each raw score s to sigmoid(scale * logit(s) + shift)."""
+    import copy
+
+    cut = copy.copy(fitted)
+    cut.min_score = float(np.median(fitted.predict(scenes).boxes["score"].to_numpy()))
+    raw = cut.predict(scenes).boxes
+    scaled = copy.copy(cut)
+    scaled.score_scale, scaled.score_shift = 2.5, -1.0  # lowers every score here
+    cal = scaled.predict(scenes).boxes
+    assert raw.height > len(scenes) and cal.drop("score").equals(raw.drop("score"))
+    s = raw["score"].to_numpy()
+    expected = 1 / (1 + np.exp(-(2.5 * np.log(s / (1 - s)) - 1.0)))
+    np.testing.assert_allclose(cal["score"].to_numpy(), expected, rtol=1e-5)
+    assert (cal["score"] != raw["score"]).all()  # every score moved, no box did
+
+
 def test_save_load_same_boxes(tmp_path: Path, scenes: Dataset, fitted: CenterNetRecipe) -> None:
     path = tmp_path / "det.pt"
     fitted.save(path)
