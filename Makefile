@@ -68,8 +68,9 @@ install-dev: $(VENV)/.stamp-dev
 # swaps, bad locations, overlooked and duplicate boxes fixed with lineage, the rest queued for
 # review; the detector retrained with 3 seeds; mAP@0.5 by slice before/after with intervals).
 # Then export the loop's detector to ONNX fp32 and static int8, gated per slice on mAP@0.5 (a
-# form the gate refuses is a result, written to export.md: the demo goes on; any other error
-# stops it), and monitor three days of simulated production traffic by camera and site, with
+# form the gate refuses is a result, written to export.html and export.md: the demo goes on;
+# any other error stops it), and monitor three days of simulated production traffic by camera
+# and site, with
 # the detector's boxes (a site's cameras replaced by a new, darker camera on day 3).
 # About 17 minutes on 2 cores (13.5 with DET_LOOP="--seeds 1" on 2 busy ones).
 DET_DAYS := 1 2 3
@@ -89,7 +90,7 @@ demo-detection: $(VENV)/.stamp-base
 	rm -rf $(DET_OUT)/export
 	$(VENV)/bin/datacentric export $(DET_DIR) --out $(DET_OUT)/export \
 	  --targets onnx-fp32,onnx-int8-static || { test -f $(DET_OUT)/export/export.json && \
-	  echo "The export gate refused a form (see $(DET_OUT)/export/export.md); the demo goes on."; }
+	  echo "The export gate refused a form (see $(DET_OUT)/export/export.html); the demo goes on."; }
 	$(VENV)/bin/datacentric demo-production $(DET_DIR) --out $(DET_PROD) \
 	  --days $(words $(DET_DAYS)) --darken $(DET_DARKEN)
 	rm -f $(DET_OUT)/monitor.duckdb
@@ -100,7 +101,7 @@ demo-detection: $(VENV)/.stamp-base
 	  --slices $(DET_PROD)/slices.yaml --config slices/monitor_alerts.yaml
 	$(VENV)/bin/datacentric monitor report --store $(DET_OUT)/monitor.duckdb \
 	  -o $(DET_OUT)/monitor.html -o $(DET_OUT)/monitor.md
-	@echo "Open $(DET_OUT)/scan.html, $(DET_OUT)/loop.html, $(DET_OUT)/export/export.md and $(DET_OUT)/monitor.html"
+	@echo "Open $(DET_OUT)/scan.html, $(DET_OUT)/loop.html, $(DET_OUT)/export/export.html and $(DET_OUT)/monitor.html"
 
 # The main job on the bundled demo data: write it, look at it, then run the data loop with the
 # model held fixed (scan -> fix -> retrain -> evaluate by slice, twice) and write one report.

@@ -223,8 +223,9 @@ def _export_detector(
         )
     console.print(t)
     console.print(
-        f"Manifest: [bold]{esc(out / 'export.json')}[/]; report: [bold]{esc(out / 'export.md')}[/]"
-        " (decoding runs outside the ONNX graph: CenterNetRecipe.predict_with)"
+        f"Manifest: [bold]{esc(out / 'export.json')}[/]; report: "
+        f"[bold]{esc(out / 'export.html')}[/] (Markdown: {esc(out / 'export.md')}; decoding runs "
+        "outside the ONNX graph: CenterNetRecipe.predict_with)"
     )
     if not report.passed:
         console.print(

@@ -72,6 +72,7 @@ OUTPUTS = ("heatmap", "box", "embedding")
 DETECTOR_TARGETS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static")
 MANIFEST = "export.json"
 SUMMARY = "export.md"
+HTML_REPORT = "export.html"
 _TOLERANCE = 1e-9  # a drop of exactly max_drop is allowed, despite float rounding
 
 
@@ -285,7 +286,10 @@ class DetectorArtefact:
 @dataclass
 class DetectorExportReport:
     """What :func:`export_detector` produced: the torch baseline, the gated ONNX forms and
-    the manifest (``export.json``)."""
+    the manifest (``export.json``).
+
+    Plain data: :func:`datacentric.report.write` renders it (``.html``, ``.md``, ``.json``).
+    """
 
     baseline: DetectorArtefact
     artefacts: list[DetectorArtefact]
@@ -315,7 +319,8 @@ class DetectorExportReport:
     def to_markdown(self) -> str:
         """The forms table and, per form, the mAP@0.5 change of every slice with its
         interval."""
-        s = self.manifest["settings"]
+        s = self.manifest.get("settings", {})
+        n_eval = self.manifest.get("dataset", {}).get("n_eval")
         failed = md_escape(", ".join(self.failed_targets))
         head = (
             "✅ **Detector export gate passed**"
@@ -325,9 +330,9 @@ class DetectorExportReport:
         lines = [
             "# Detector export",
             "",
-            f"{head} — metric mAP@0.5, max slice drop {s['max_drop']:.3f} vs the torch model "
-            f"(slices with at least {s['min_n']} images), {self.manifest['dataset']['n_eval']} "
-            "test images. Decoding runs outside the ONNX graph (the recipe's own).",
+            f"{head} — metric mAP@0.5, max slice drop {_num(s.get('max_drop'), '.3f')} vs the "
+            f"torch model (slices with at least {s.get('min_n')} images), {n_eval} test images. "
+            "Decoding runs outside the ONNX graph (the recipe's own).",
             "",
             "| target | size | ratio | p50@1 ms | p95@1 ms | p50@16 ms | p95@16 ms | mAP@0.5 "
             "| worst slice | change | gate |",
@@ -338,14 +343,17 @@ class DetectorExportReport:
             lat = a.latency_ms
             gate = "" if a.passed is None else ("pass" if a.passed else "**FAIL**")
             lines.append(
-                f"| {md_escape(a.target)} | {format_bytes(a.size_bytes)} | {a.size_ratio:.2f} | "
-                f"{lat.get('p50@1', math.nan):.2f} | {lat.get('p95@1', math.nan):.2f} | "
-                f"{lat.get('p50@16', math.nan):.2f} | {lat.get('p95@16', math.nan):.2f} | "
-                f"{a.map50:.4f} | {md_escape(worst)} | "
-                f"{'' if delta is None else f'{delta:+.4f}'} | {gate} |"
+                f"| {md_escape(a.target)} | {format_bytes(a.size_bytes)} | "
+                f"{_num(a.size_ratio, '.2f')} | "
+                + " | ".join(
+                    _num(lat.get(k), ".2f") for k in ("p50@1", "p95@1", "p50@16", "p95@16")
+                )
+                + f" | {_num(a.map50, '.4f')} | {md_escape(worst)} | "
+                f"{_num(delta, '+.4f')} | {gate} |"
             )
         for a in self.artefacts:
-            assert a.verdict is not None
+            if a.verdict is None:  # a form built by hand without a gate
+                continue
             lines += [
                 "",
                 f"## {md_escape(a.target)}: mAP@0.5 change by slice (95 % interval, paired "
@@ -355,25 +363,42 @@ class DetectorExportReport:
                 "| --- | ---: | ---: | ---: | ---: | --- | --- |",
             ]
             for r in a.verdict.iter_rows(named=True):
-                if r["diff"] is None:
-                    cells = ["", "", "", ""]
-                else:
-                    cells = [
-                        f"{r['before']:.4f}",
-                        f"{r['after']:.4f}",
-                        f"{r['diff']:+.4f}",
-                        f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]",
-                    ]
+                ci = (
+                    f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]"
+                    if _num(r["ci_low"], "") and _num(r["ci_high"], "")
+                    else ""
+                )
+                cells = [
+                    _num(r["before"], ".4f"),
+                    _num(r["after"], ".4f"),
+                    _num(r["diff"], "+.4f"),
+                    ci,
+                ]
                 lines.append(
                     f"| {md_escape(r['slice'])} | {r['n']} | " + " | ".join(cells) + f" | "
                     f"{'**FAIL**' if r['gate'] == 'fail' else r['gate']} |"
                 )
         return "\n".join(lines) + "\n"
 
+    def report(self, path: str | Path) -> Path:
+        """Render to ``path`` by its suffix: ``.html`` (self-contained), ``.md`` or ``.json``;
+        see :func:`datacentric.report.write`."""
+        from datacentric.report import write
+
+        return write(self, path)
+
     def write(self) -> None:
-        """Write ``export.json`` and ``export.md`` into ``out_dir``."""
+        """Write ``export.json``, ``export.md`` and ``export.html`` into ``out_dir``."""
         atomic_write_text(self.out_dir / MANIFEST, self.to_json())
         atomic_write_text(self.out_dir / SUMMARY, self.to_markdown())
+        self.report(self.out_dir / HTML_REPORT)
+
+
+def _num(v: Any, fmt: str) -> str:
+    """``v`` formatted, or an empty string for a missing or NaN number."""
+    if not isinstance(v, Real) or math.isnan(float(v)):
+        return ""
+    return format(v, fmt)
 
 
 class _DetectorTargets(Constraint):
@@ -497,7 +522,7 @@ def export_detector(
     over images, ``n_boot`` draws) and fail the form when a slice with at least ``min_n``
     images drops by more than ``max_drop``. The fp32 file is verified first: its boxes must
     match torch's within ``atol`` pixels, else :class:`ExportVerificationError`. Writes
-    ``export.json`` and ``export.md``.
+    ``export.json``, ``export.md`` and ``export.html`` (the report, as for :func:`compress`).
 
     Parameters
     ----------

@@ -10,7 +10,8 @@ report; autoescaped) filled in by :mod:`.html`, and the Markdown building blocks
 :mod:`.markdown`. :mod:`.scan` renders a :class:`~datacentric.issues.result.ScanResult`,
 :mod:`.slices` a :class:`~datacentric.slices.result.SliceMetrics`, :mod:`.loop` an
 :class:`~datacentric.loop.log.ExperimentLog`, :mod:`.export` a
-:class:`~datacentric.export.result.CompressionReport` and :mod:`.monitor` a
+:class:`~datacentric.export.result.CompressionReport` or a detector's
+:class:`~datacentric.export.detector.DetectorExportReport` and :mod:`.monitor` a
 :class:`~datacentric.monitor.Monitor` store.
 """
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from datacentric._io import atomic_write_text
 from datacentric.exceptions import InvalidParameterError
+from datacentric.export.detector import DetectorExportReport
 from datacentric.export.result import CompressionReport
 from datacentric.issues.result import ScanResult
 from datacentric.loop.log import ExperimentLog
@@ -80,6 +81,14 @@ _register(
     },
 )
 _register(
+    DetectorExportReport,
+    {
+        ".html": render_export_html,
+        ".md": DetectorExportReport.to_markdown,
+        ".json": DetectorExportReport.to_json,
+    },
+)
+_register(
     GateResult,
     {".md": GateResult.to_markdown, ".xml": GateResult.to_junit, ".json": GateResult.to_json},
 )
@@ -110,7 +119,8 @@ def write(obj: Any, path: str | Path, **options: Any) -> Path:
 
     Parameters
     ----------
-    obj : ScanResult, SliceMetrics, ExperimentLog, CompressionReport, Monitor or GateResult
+    obj : ScanResult, SliceMetrics, ExperimentLog, CompressionReport, DetectorExportReport,
+        Monitor or GateResult
         The result to render (see :func:`renderers` to add a type).
     path : str or Path
         The file to write; its suffix picks the format among those the type supports

@@ -119,6 +119,10 @@ def test_gate_fails_on_a_slice_drop_and_passes_with_a_loose_bound(
     assert manifest["gate"] == {"passed": False, "failed_targets": ["onnx-int8-static"]}
     assert "outside the graph" in manifest["recipe"]["output"]["post_processing"]
     assert "**FAIL**" in (tmp_path / "a" / "export.md").read_text()
+    page = (tmp_path / "a" / "export.html").read_text()  # the report (tests/report/ checks it)
+    assert "Why the gate failed" in page and page.count('class="num hot"') == len(
+        int8.failing_slices
+    )
 
     loose = export_detector(
         fitted, ds, targets="onnx-int8-static", out_dir=tmp_path / "b", max_drop=1.0, **FAST
@@ -156,6 +160,8 @@ def test_cli_export_on_a_detection_dataset(
     res = CliRunner().invoke(_app(), [*args, "--targets", "onnx-fp32", "--min-n", "1"])
     assert res.exit_code == 0, res.output
     assert "mAP@0.5" in res.output and "onnx-fp32" in res.output
+    assert "export.html" in "".join(res.output.split())  # the report's path is printed
+    assert (tmp_path / "out" / "export.html").read_text().startswith("<!DOCTYPE html>")
     manifest = json.loads((tmp_path / "out" / "export.json").read_text())
     assert manifest["format"] == "datacentric.export.detector"
     assert manifest["gate"] == {"passed": True, "failed_targets": []}
