@@ -7,6 +7,7 @@ Register it in ``datacentric/cli/__init__.py`` with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -124,42 +125,63 @@ def export_cmd(
         calib_size=calib_size,
         seed=seed,
     )
-    t = Table(title=f"Export of {esc(directory)} → {esc(out)}")
+    _print_report(
+        report,
+        f"Export of {esc(directory)} → {esc(out)}",
+        out,
+        batch=64,
+        metric=("accuracy", lambda a: a.accuracy),
+        passed=lambda a: None if a.gate is None else a.gate.passed,
+        dropped=f"a slice dropped more than {max_drop:.3f}",
+    )
+
+
+def _print_report(
+    report: Any,
+    title: str,
+    out: Path,
+    *,
+    batch: int,
+    metric: tuple[str, Callable[[Any], float]],
+    passed: Callable[[Any], bool | None],
+    dropped: str,
+    note: str = "",
+) -> None:
+    """One table row per form (the baseline first), the report paths, exit 1 on a failed gate."""
+    t = Table(title=title)
     for col, just in (
         ("target", "left"),
         ("size", "right"),
         ("ratio", "right"),
         ("p50@1 ms", "right"),
-        ("p50@64 ms", "right"),
-        ("accuracy", "right"),
+        (f"p50@{batch} ms", "right"),
+        (metric[0], "right"),
         ("worst slice Δ", "right"),
         ("gate", "left"),
     ):
         t.add_column(col, justify=just)  # type: ignore[arg-type]
     for a in [report.baseline, *report.artefacts]:
         worst, delta = a.worst_slice
-        gate = (
-            "" if a.gate is None else ("[green]pass[/]" if a.gate.passed else "[bold red]FAIL[/]")
-        )
+        ok = passed(a)
         t.add_row(
             esc(a.target),
             f"{a.size_bytes / 1024:.1f} KiB",
             f"{a.size_ratio:.2f}",
             f"{a.latency_ms['p50@1']:.2f}",
-            f"{a.latency_ms['p50@64']:.2f}",
-            f"{a.accuracy:.4f}",
+            f"{a.latency_ms[f'p50@{batch}']:.2f}",
+            f"{metric[1](a):.4f}",
             "" if delta is None else f"{delta:+.4f} ({esc(worst)})",
-            gate,
+            "" if ok is None else ("[green]pass[/]" if ok else "[bold red]FAIL[/]"),
         )
     console.print(t)
     console.print(
         f"Manifest: [bold]{esc(out / 'export.json')}[/]; report: "
-        f"[bold]{esc(out / 'export.html')}[/] (Markdown: {esc(out / 'export.md')})"
+        f"[bold]{esc(out / 'export.html')}[/] (Markdown: {esc(out / 'export.md')}{note})"
     )
     if not report.passed:
         console.print(
-            f"[bold red]Gate failed[/] for {esc(', '.join(report.failed_targets))}: a slice "
-            f"dropped more than {max_drop:.3f}; see {esc(out / 'export.md')}."
+            f"[bold red]Gate failed[/] for {esc(', '.join(report.failed_targets))}: {dropped}; "
+            f"see {esc(out / 'export.md')}."
         )
         raise typer.Exit(1)
 
@@ -196,43 +218,16 @@ def _export_detector(
         calib_size=calib_size,
         seed=seed,
     )
-    t = Table(title=f"Detector export of {esc(directory)} → {esc(out)}")
-    for col, just in (
-        ("target", "left"),
-        ("size", "right"),
-        ("ratio", "right"),
-        ("p50@1 ms", "right"),
-        ("p50@16 ms", "right"),
-        ("mAP@0.5", "right"),
-        ("worst slice Δ", "right"),
-        ("gate", "left"),
-    ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
-    for a in [report.baseline, *report.artefacts]:
-        worst, delta = a.worst_slice
-        gate = "" if a.passed is None else ("[green]pass[/]" if a.passed else "[bold red]FAIL[/]")
-        t.add_row(
-            esc(a.target),
-            f"{a.size_bytes / 1024:.1f} KiB",
-            f"{a.size_ratio:.2f}",
-            f"{a.latency_ms['p50@1']:.2f}",
-            f"{a.latency_ms['p50@16']:.2f}",
-            f"{a.map50:.4f}",
-            "" if delta is None else f"{delta:+.4f} ({esc(worst)})",
-            gate,
-        )
-    console.print(t)
-    console.print(
-        f"Manifest: [bold]{esc(out / 'export.json')}[/]; report: "
-        f"[bold]{esc(out / 'export.html')}[/] (Markdown: {esc(out / 'export.md')}; decoding runs "
-        "outside the ONNX graph: CenterNetRecipe.predict_with)"
+    _print_report(
+        report,
+        f"Detector export of {esc(directory)} → {esc(out)}",
+        out,
+        batch=16,
+        metric=("mAP@0.5", lambda a: a.map50),
+        passed=lambda a: a.passed,
+        dropped=f"a slice's mAP@0.5 dropped more than {max_drop:.3f}",
+        note="; decoding runs outside the ONNX graph: CenterNetRecipe.predict_with",
     )
-    if not report.passed:
-        console.print(
-            f"[bold red]Gate failed[/] for {esc(', '.join(report.failed_targets))}: a slice's "
-            f"mAP@0.5 dropped more than {max_drop:.3f}; see {esc(out / 'export.md')}."
-        )
-        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
