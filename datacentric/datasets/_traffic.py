@@ -144,6 +144,37 @@ def darker_copy(root: Path, src: str, out: Path, sample_id: str, darken: float) 
     return written
 
 
+def darker_shot(
+    frame: pl.DataFrame,
+    new: np.ndarray,
+    root: Path,
+    out: Path,
+    darken: float,
+    classes: Sequence[str],
+    task: str = "classification",
+) -> tuple[pl.DataFrame, list[str], Any]:
+    """The ``new`` rows of ``frame``, the darker copies of their images written under ``out``
+    (paths relative to ``out``, :func:`darker_copy`), and an unlabelled dataset of those
+    copies for the model to predict on."""
+    from datacentric.dataset import Dataset
+
+    rows = frame.filter(pl.Series(new))
+    written = [
+        darker_copy(root, src, out, sid, darken)
+        for sid, src in rows.select("sample_id", "image").iter_rows()
+    ]
+    shot = Dataset(
+        pl.DataFrame(
+            {"sample_id": rows["sample_id"], "image": written, "label": [None] * rows.height},
+            schema={"sample_id": pl.Utf8, "image": pl.Utf8, "label": pl.Utf8},
+        ),
+        list(classes),
+        root=out,
+        task=task,
+    )
+    return rows, written, shot
+
+
 def absolute_images(root: Path) -> pl.Expr:
     """The ``image`` column as absolute paths (manifest paths are relative to ``root``)."""
     return (pl.lit(str(root.resolve()) + "/") + pl.col("image")).alias("image")

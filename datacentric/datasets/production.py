@@ -36,7 +36,7 @@ from datacentric._validation import Interval, validate_call
 from datacentric.datasets._traffic import (
     ProductionDemo,
     absolute_images,
-    darker_copy,
+    darker_shot,
     draw,
     drawable_split,
     resolve_model,
@@ -191,22 +191,8 @@ def _new_scanner_rows(
     frame: pl.DataFrame, new: np.ndarray, test: Any, model: Any, out: Path, darken: float
 ) -> pl.DataFrame:
     """Darken the images of the ``new`` rows, write them, and predict on what was written."""
-    from datacentric.dataset import Dataset
-
     root = Path(test.root).resolve()
-    rows = frame.filter(pl.Series(new))
-    written = [
-        darker_copy(root, src, out, sid, darken)
-        for sid, src in rows.select("sample_id", "image").iter_rows()
-    ]
-    shot = Dataset(
-        pl.DataFrame(
-            {"sample_id": rows["sample_id"], "image": written, "label": [None] * rows.height},
-            schema={"sample_id": pl.Utf8, "image": pl.Utf8, "label": pl.Utf8},
-        ),
-        list(test.classes),
-        root=out,
-    )
+    _, written, shot = darker_shot(frame, new, root, out, darken, test.classes)
     preds = model.predict(shot)
     classes = list(preds.classes)
     update = pl.DataFrame(

@@ -33,7 +33,7 @@ import polars as pl
 from datacentric.datasets._traffic import (
     ProductionDemo,
     absolute_images,
-    darker_copy,
+    darker_shot,
     draw,
     stamps,
 )
@@ -184,21 +184,8 @@ def _new_camera_rows(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Darken the images of the ``new`` rows, write them, and predict their boxes on what
     was written; the rows get ``cam_new`` and the new paths, the boxes are replaced."""
-    from datacentric.dataset import Dataset
-
-    rows = frame.filter(pl.Series(new))
-    written = [
-        darker_copy(root, src, out, sid, darken)
-        for sid, src in rows.select("sample_id", "image").iter_rows()
-    ]
-    shot = Dataset(
-        pl.DataFrame(
-            {"sample_id": rows["sample_id"], "image": written, "label": [None] * rows.height},
-            schema={"sample_id": pl.Utf8, "image": pl.Utf8, "label": pl.Utf8},
-        ),
-        list(model.classes_),
-        root=out,
-        task="detection",
+    rows, written, shot = darker_shot(
+        frame, new, root, out, darken, model.classes_, task="detection"
     )
     update = pl.DataFrame(
         {
