@@ -381,7 +381,8 @@ def _run_iteration(
         }
     log.write(record, frames, metrics)
     note(
-        f"iteration {it}: test accuracy {overall['mean']:.4f} "
+        f"iteration {it}: {eval_split} {'mAP@0.5' if detection else 'accuracy'} "
+        f"{overall['mean']:.4f} "
         f"[{overall['ci_low']:.4f}, {overall['ci_high']:.4f}]"
         + (f" (mean of {seeds} seeds)" if seeds > 1 else "")
     )
