@@ -17,7 +17,9 @@ its *planted* problems: ``scan`` with the three ObjectLab finders and no predict
 so it cross-validates the default detector (5 folds over the images, sequential engine so
 that the CPU time is this process's). Reported: the cross-validation time, and the
 precision and recall of the flags on the planted swapped, badly located and overlooked
-boxes (an overlooked flag counts when its predicted box has IoU > 0.5 with a removed object).
+boxes (an overlooked flag counts when its predicted box has IoU > 0.5 with a removed object),
+the score calibration the scan fitted on its own boxes against the given (noisy) ones, and
+per band of calibrated score the share of boxes a true object confirms (reliability).
 
 Times are from a shared 2-core machine: the CPU seconds are the stable figure (the wall
 time grows with the machine's load, reported with it).
@@ -26,6 +28,7 @@ time grows with the machine's load, reported with it).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import tempfile
@@ -129,6 +132,29 @@ def _overlooked(flags: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+BINS = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0)
+
+
+def _reliability(predicted: pl.DataFrame, truth: pl.DataFrame) -> list[dict[str, Any]]:
+    """Per band of (calibrated) score: boxes, and the share a TRUE object confirms (same
+    class, IoU >= 0.5) — the calibration is fitted on the given, noisy boxes."""
+    from datacentric.train.box_calibration import matched_boxes
+
+    objects = truth.filter(pl.col("problem") != "duplicate").select(
+        "sample_id", pl.col("true_label").alias("label"),
+        *(pl.col(f"true_{c}").alias(c) for c in "xywh"),
+    )  # fmt: skip
+    right = matched_boxes(predicted, objects)
+    score = predicted["score"].to_numpy()
+    out = []
+    for lo, hi in itertools.pairwise(BINS):
+        band = (score >= lo) & ((score < hi) if hi < 1.0 else (score <= hi))
+        n = int(band.sum())
+        out.append({"score": f"[{lo}, {hi}{']' if hi == 1.0 else ')'}", "boxes": n,
+                    "right": round(float(right[band].mean()), 3) if n else None})  # fmt: skip
+    return out
+
+
 def scan_with_cv(n_scenes: int, params: dict[str, Any]) -> dict[str, Any]:
     from datacentric.datasets import load_detection_demo, load_detection_ground_truth
     from datacentric.issues import scan
@@ -153,6 +179,8 @@ def scan_with_cv(n_scenes: int, params: dict[str, Any]) -> dict[str, Any]:
     return {
         "scenes": n_scenes,
         "images": len(ds),
+        "score_calibration": result.meta["score_calibration"],
+        "reliability_vs_truth": _reliability(result.predicted_boxes, truth),
         "given_boxes": ds.annotations.height,
         "predicted_boxes": result.meta["predicted_boxes"],
         "n_predicted_boxes": result.predicted_boxes.height,

@@ -237,6 +237,7 @@ def _scan(
         cross_validate is True or (cross_validate == "auto" and (needs_boxes or needs_emb))
     )
     box_source = None
+    calibration: dict[str, Any] | None = None
     if predicted_boxes is not None:  # checked before minutes of cross-validation
         from datacentric.dataset import read_predicted_boxes
 
@@ -280,6 +281,8 @@ def _scan(
             if predicted_boxes is None:
                 predicted_boxes = boxes.boxes
                 box_source = f"cross-validation ({folds} folds, {detector.name})"
+                if boxes.calibration is not None:
+                    calibration = boxes.calibration.to_dict()
             if embeddings is None:  # BoxPredictions are in model_ds's manifest order
                 embeddings = boxes.embeddings
         else:
@@ -364,6 +367,8 @@ def _scan(
         "predictions": source,
         "embeddings": "given or cross-validation" if embeddings is not None else None,
         "predicted_boxes": box_source,
+        # Platt constants fitted on the cross-validated boxes (None: not fitted)
+        "score_calibration": calibration,
         # images left out of the model (None: not checked, no model was trained)
         "n_excluded": excluded.height if checked else None,
         "excluded": excluded.select("sample_id", "reason").to_dicts() if checked else None,

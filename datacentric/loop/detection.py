@@ -18,7 +18,13 @@ from datacentric.dataset import Dataset
 from datacentric.slices import SliceMetrics, detection_metrics, evaluate_detection
 from datacentric.slices.detection_verdict import detection_seed_summary, verdict_and_summary
 
-__all__ = ["DETECTION_METRIC", "LOOP_N_BOOT", "DetectionEvaluation", "evaluate_detectors"]
+__all__ = [
+    "DETECTION_METRIC",
+    "LOOP_N_BOOT",
+    "DetectionEvaluation",
+    "calibrated_recipe",
+    "evaluate_detectors",
+]
 
 #: The loop's headline metric on a detection dataset (the record's ``accuracy`` fields).
 DETECTION_METRIC = "map50"
@@ -108,3 +114,35 @@ def evaluate_detectors(
         float(detection_metrics(truth, p.boxes, ds.classes, ids)[DETECTION_METRIC]) for p in preds
     ]
     return DetectionEvaluation(metrics, runs, summary, comparison, by_seed)
+
+
+def calibrated_recipe(recipe: Any, scan_meta: dict[str, Any] | None) -> Any:
+    """``recipe`` scoring its boxes as the scan calibrated its cross-validated ones.
+
+    The scan fits Platt constants on its out-of-sample boxes against the dataset's boxes
+    (``meta["score_calibration"]``, see :mod:`datacentric.train.box_calibration`); a recipe
+    with ``score_scale`` / ``score_shift`` parameters (:class:`~datacentric.train.
+    CenterNetRecipe`) gets them composed with its own, so the models the loop trains and
+    saves (for export and monitoring) score as calibrated probabilities too. Training is
+    unchanged: the two only map the heatmap logit to a score. Any other recipe, or a scan
+    without a calibration, gives ``recipe`` back.
+
+    Examples
+    --------
+    >>> from datacentric.train import CenterNetRecipe
+    >>> cal = {"scale": 2.0, "shift": 0.5, "n_boxes": 900, "n_right": 600, "iou": 0.5}
+    >>> calibrated_recipe(CenterNetRecipe(epochs=3), {"score_calibration": cal})
+    CenterNetRecipe(epochs=3, score_scale=2.0, score_shift=0.5)
+    >>> calibrated_recipe(CenterNetRecipe(), {"score_calibration": None})
+    CenterNetRecipe()
+    """
+    fitted = (scan_meta or {}).get("score_calibration")
+    params = recipe.get_params()
+    if not fitted or "score_scale" not in params or "score_shift" not in params:
+        return recipe
+    from datacentric.train.box_calibration import ScoreCalibration
+
+    scale, shift = ScoreCalibration(**fitted).compose(params["score_scale"], params["score_shift"])
+    # the recipe's own bounds (0, 100] and [-100, 100]
+    scale, shift = min(scale, 100.0), min(max(shift, -100.0), 100.0)
+    return type(recipe)(**{**params, "score_scale": scale, "score_shift": shift})

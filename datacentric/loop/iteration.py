@@ -26,7 +26,7 @@ from datacentric.engine import Engine, get_engine
 from datacentric.exceptions import StoreError
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.box_policy import BoxFixPolicy, fix_boxes
-from datacentric.loop.detection import DETECTION_METRIC, evaluate_detectors
+from datacentric.loop.detection import DETECTION_METRIC, calibrated_recipe, evaluate_detectors
 from datacentric.loop.log import MODEL_FILE, ExperimentLog
 from datacentric.loop.policy import FixPolicy, FixResult, fix
 from datacentric.loop.review_queue import review_line
@@ -277,6 +277,8 @@ def _run_iteration(
         say=lambda line: note(f"iteration {it}: {line} The scan's integrity issues say why."),
     )
     timings["readable_check"] = time.perf_counter() - t0
+    if detection and scan_result is not None:  # its models score as the scan calibrated
+        recipe = calibrated_recipe(recipe, scan_result.meta)
     used_seeds = list(range(seed, seed + seeds))
     note(
         f"iteration {it}: training {recipe.name} on the {train_split} split, "

@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+from datacentric.train.box_calibration import ScoreCalibration, fit_score_calibration
 from datacentric.train.centernet import CenterNetRecipe
 from datacentric.train.crossval import clear_cv_cache, cross_val_predict
 from datacentric.train.crossval_boxes import cross_val_predict_boxes
@@ -28,10 +29,12 @@ __all__ = [
     "ModelRecipe",
     "Predictions",
     "ResNet18Recipe",
+    "ScoreCalibration",
     "SmallCNNRecipe",
     "clear_cv_cache",
     "cross_val_predict",
     "cross_val_predict_boxes",
+    "fit_score_calibration",
     "load_recipe",
     "make_recipe",
 ]

@@ -97,13 +97,14 @@ class CenterNetRecipe(TorchRecipe):
         epochs). ``0``: exactly ``epochs``.
     score_scale, score_shift : float
         A box's score is ``sigmoid(score_scale * logit + score_shift)`` of its heatmap peak
-        (Platt scaling). The focal loss leaves the raw peaks under-confident (on held-out
-        demo scenes, boxes of raw score 0.6-0.9 were right 98-100 % of the time, and only
-        0.5 % of the boxes scored above 0.9), while cleanlab's ObjectLab considers only boxes
-        scored at least 0.95 as overlooked or swapped objects. The defaults were fitted by
-        logistic regression on held-out predictions of the clean detection demo (300
-        scenes, seed 0); after them, boxes scored 0.8-0.95 were right 93 % of the time and
-        those above 0.95 all were. The ranking of boxes (so mAP) does not depend on them.
+        (Platt scaling; default ``1, 0``: the raw peak). The focal loss leaves raw peaks
+        under-confident (on held-out demo scenes, boxes of raw score 0.6-0.9 were right
+        98-100 % of the time, and only 0.5 % scored above 0.9), while the box finders read a
+        score as a probability. No constants are built in (fitted on one dataset they would
+        carry its answer to others): :func:`~datacentric.train.cross_val_predict_boxes`
+        calibrates each run's out-of-sample boxes against the dataset's own boxes, and the
+        data loop sets these two from its scan's calibration for the models it trains.
+        The ranking of boxes (so mAP) does not depend on them.
 
     Examples
     --------
@@ -148,8 +149,8 @@ class CenterNetRecipe(TorchRecipe):
         max_boxes: int = 50,
         min_score: float = 0.05,
         min_steps: int = 600,
-        score_scale: float = 3.2,
-        score_shift: float = 0.9,
+        score_scale: float = 1.0,
+        score_shift: float = 0.0,
         num_threads: int = 1,
         device: str = "auto",
     ) -> None:

@@ -29,6 +29,7 @@ from datacentric._validation import Interval, Options, validate_call
 from datacentric.config import config_context, get_config
 from datacentric.engine import Engine, get_engine
 from datacentric.exceptions import DatacentricError, InvalidDatasetError, InvalidParameterError
+from datacentric.train.box_calibration import fit_score_calibration
 from datacentric.train.crossval import (
     _engine_gpus,
     _picklable_or_sequential,
@@ -57,6 +58,7 @@ FoldOutput = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
         "progress": ["boolean"],
         "embeddings": [Options(str, ("ensemble", "out_of_fold"))],
         "cache": ["boolean"],
+        "calibrate": ["boolean"],
     }
 )
 def cross_val_predict_boxes(
@@ -71,6 +73,7 @@ def cross_val_predict_boxes(
     workers: int | None = None,
     address: str | None = None,
     cache: bool = True,
+    calibrate: bool = True,
 ) -> BoxPredictions:
     """Out-of-sample predicted boxes and an embedding for every image of a detection dataset.
 
@@ -104,6 +107,13 @@ def cross_val_predict_boxes(
         Reuse (and write) the folds cached under ``<root>/.datacentric/cache/cv/`` for a
         dataset on disk (the key covers the manifest, image files, boxes, recipe, folds,
         seed and versions). In-memory datasets are never cached.
+    calibrate : bool
+        Rescale the out-of-sample scores by Platt scaling fitted on this run's own boxes
+        against the dataset's boxes (:func:`~datacentric.train.box_calibration.
+        fit_score_calibration`: a box is right when a given box of its class overlaps it
+        with IoU >= 0.5), so a score reads as the probability that the annotation agrees.
+        The ranking of boxes is unchanged; the fit is ``BoxPredictions.calibration``
+        (``None`` when there were too few right or wrong boxes to fit, scores unchanged).
 
     Returns
     -------
@@ -146,10 +156,24 @@ def cross_val_predict_boxes(
         )
     eng = get_engine(engine, workers=workers, address=address)
     try:
-        return _cross_val(ds, recipe, int(folds), seed, progress, embeddings, eng, cache)
+        pred = _cross_val(ds, recipe, int(folds), seed, progress, embeddings, eng, cache)
     finally:
         if eng is not engine:
             eng.close()
+    if not calibrate:
+        return pred
+    cal = fit_score_calibration(pred.boxes, ds.annotations)
+    if cal is None:
+        return pred
+    logger.info(
+        "cross_val_predict_boxes: scores calibrated, sigmoid(%.3f * logit + %.3f), fitted on "
+        "%d boxes (%d confirmed by a given box)",
+        cal.scale,
+        cal.shift,
+        cal.n_boxes,
+        cal.n_right,
+    )
+    return BoxPredictions(pred.sample_ids, cal.apply(pred.boxes), pred.embeddings, cal)
 
 
 def image_folds(n_images: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

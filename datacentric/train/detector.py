@@ -26,6 +26,7 @@ from datacentric.exceptions import SchemaError, format_items
 
 if TYPE_CHECKING:
     from datacentric.dataset import Dataset
+    from datacentric.train.box_calibration import ScoreCalibration
 
 __all__ = ["BOX_PREDICTION_SCHEMA", "BoxPredictions", "DetectorRecipe"]
 
@@ -56,6 +57,10 @@ class BoxPredictions:
         This is the ``predicted_boxes`` input of :func:`datacentric.issues.scan`.
     embeddings : numpy.ndarray of shape (N, D)
         ``float32`` features of each image (the detector's pooled backbone features).
+    calibration : ScoreCalibration, optional
+        The per-run score calibration already applied to ``score`` (set by
+        :func:`~datacentric.train.cross_val_predict_boxes`; ``None``: the scores are the
+        detector's own).
 
     Raises
     ------
@@ -78,6 +83,7 @@ class BoxPredictions:
     sample_ids: list[str]
     boxes: pl.DataFrame
     embeddings: np.ndarray
+    calibration: ScoreCalibration | None = None
 
     def __post_init__(self) -> None:
         ids = [str(s) for s in self.sample_ids]
@@ -141,7 +147,7 @@ class BoxPredictions:
             .drop("_row", "_pos")
         )
         rows = np.array([index[s] for s in wanted], dtype=np.int64)
-        return BoxPredictions(wanted, boxes, self.embeddings[rows])
+        return BoxPredictions(wanted, boxes, self.embeddings[rows], self.calibration)
 
 
 @runtime_checkable

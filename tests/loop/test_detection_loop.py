@@ -96,3 +96,20 @@ def test_policy_of_the_other_task_is_refused(looped) -> None:
         run_iteration(root, policy=FixPolicy(), recipe=CenterNetRecipe(**TINY), seeds=1)
     with pytest.raises(InvalidParameterError, match="parameter interventions"):
         run_loop(root, 1, interventions=True)
+
+
+def test_the_retrained_detector_scores_as_the_scan_calibrated(looped) -> None:
+    """The scan's Platt constants (fitted on its cross-validated boxes) go to the models the
+    iteration trains; the baseline, with no scan, keeps the recipe's raw scores."""
+    _, (base, it1) = looped
+    assert (
+        base.record["recipe_params"]["score_scale"],
+        base.record["recipe_params"]["score_shift"],
+    ) == (1.0, 0.0)
+    assert it1.scan is not None
+    cal = it1.scan.meta["score_calibration"]
+    assert cal is not None and cal["n_boxes"] > cal["n_right"] >= 20
+    params = it1.record["recipe_params"]
+    assert (params["score_scale"], params["score_shift"]) == pytest.approx(
+        (cal["scale"], cal["shift"])
+    )

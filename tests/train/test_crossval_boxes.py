@@ -73,6 +73,34 @@ class Memoriser:
         return {}
 
 
+class Oracle(Memoriser):
+    """A detector that knows every image's true boxes (``truth``): it predicts each with a
+    score in [0.55, 0.85) and three tiny boxes of no object in [0.05, 0.45), by sample id."""
+
+    name = "oracle"
+
+    def __init__(self, truth: pl.DataFrame) -> None:
+        super().__init__()
+        self.truth = truth
+
+    def predict(self, ds: Dataset, *, batch_size: int = 64) -> BoxPredictions:
+        rows = []
+        for sid in ds.sample_ids:
+            u = np.random.default_rng(int(sid.lstrip("s") or 0)).random(4)
+            for b in self.truth.filter(pl.col("sample_id") == sid).iter_rows(named=True):
+                rows.append((sid, b["label"], b["x"], b["y"], b["w"], b["h"], 0.55 + 0.3 * u[0]))
+            for k in range(3):
+                score = 0.05 + 0.4 * u[k + 1]
+                rows.append((sid, ds.classes[k], 0.0, 0.0, 2.0, 2.0, score))
+        boxes = pl.DataFrame(
+            rows, schema=["sample_id", "label", "x", "y", "w", "h", "score"], orient="row"
+        ).sort("sample_id", "score", descending=[False, True], maintain_order=True)
+        return BoxPredictions(ds.sample_ids, boxes, np.zeros((len(ds), 1)))
+
+    def clone(self) -> Oracle:
+        return Oracle(self.truth)
+
+
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     return clean_detection_demo(tmp_path_factory.mktemp("det"), n_scenes=12)
@@ -134,6 +162,31 @@ def test_bit_identical_across_engines_and_cached(
     )
     with pytest.raises(AssertionError, match="cached folds must be reused"):
         cross_val_predict_boxes(moved, recipe, folds=2, seed=1, engine="sequential")
+
+
+def test_scores_are_calibrated_per_run_against_the_given_boxes(scenes: Dataset) -> None:
+    assert scenes.annotations is not None
+    oracle = Oracle(scenes.annotations)
+    raw = cross_val_predict_boxes(
+        scenes, oracle, folds=3, engine="sequential", cache=False, calibrate=False
+    )
+    cal = cross_val_predict_boxes(scenes, oracle, folds=3, engine="sequential", cache=False)
+    assert raw.calibration is None and cal.calibration is not None
+    fit = cal.calibration
+    # every true box is confirmed by its given box; the tiny boxes by none
+    assert fit.n_right == scenes.annotations.height
+    assert fit.n_boxes == scenes.annotations.height + 3 * len(scenes) == raw.boxes.height
+    assert cal.boxes.drop("score").equals(raw.boxes.drop("score"))
+    assert np.allclose(cal.boxes["score"].to_numpy(), fit.transform(raw.boxes["score"]))
+    # right and wrong scores are separated, so the calibration spreads them apart:
+    # every right box above 0.9, every wrong one below 0.1
+    right = cal.boxes.filter(pl.col("w") > 2.0)["score"]
+    wrong = cal.boxes.filter(pl.col("w") == 2.0)["score"]
+    assert right.min() > 0.9 > 0.1 > wrong.max()  # type: ignore[operator]
+    assert cal.take(scenes.sample_ids[:2]).calibration is fit
+    res = scan(scenes, finders=["overlooked_box"], recipe=oracle, folds=3, engine="sequential",
+               cache=False)  # fmt: skip
+    assert res.meta["score_calibration"] == fit.to_dict()
 
 
 def test_errors(scenes: Dataset) -> None:
