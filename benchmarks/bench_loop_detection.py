@@ -187,6 +187,10 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
                 "map50_ci_loop": [_r(x) for x in r.record["accuracy_ci"]],
                 "map50_by_seed": [_r(x) for x in r.record["accuracy_by_seed"]],
                 "worst_slice": r.record["worst_slice"],
+                "recipe_params": r.record.get("recipe_params"),
+                "scan_score_calibration": (
+                    r.scan.meta.get("score_calibration") if r.scan is not None else None
+                ),
                 "counts": r.record["counts"],
                 "issues_flagged": r.record["issues_flagged"],
                 "review_queue": r.record["review_queue"],
@@ -295,7 +299,7 @@ def job_train(args: argparse.Namespace) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- edit quality
 def _iou_one(a: dict[str, Any], b: dict[str, Any]) -> float:
-    from datacentric.issues.boxes import box_iou
+    from datacentric.dataset.box_geometry import box_iou
 
     def xy(r: dict[str, Any]) -> list[float]:
         return [r["x"], r["y"], r["x"] + r["w"], r["y"] + r["h"]]
@@ -306,7 +310,7 @@ def _iou_one(a: dict[str, Any], b: dict[str, Any]) -> float:
 def matched_objects(boxes: Any, objects: Any, iou: float = RIGHT_IOU) -> tuple[int, int]:
     """``(true objects with a box of their class at IoU > iou, boxes matching no true object
     of their class at IoU > HIT_IOU)`` — each object and box counted once."""
-    from datacentric.issues.boxes import box_iou, xyxy
+    from datacentric.dataset.box_geometry import box_iou, xyxy
 
     found = spurious = 0
     by_image = dict(boxes.partition_by("sample_id", as_dict=True).items())
@@ -541,6 +545,7 @@ def analyse(res: dict[str, Any], demo: Path, n_boot: int) -> dict[str, Any]:
             "n_draws": int(keep.sum()),
         }
     out["bootstrap_s"] = round(time.perf_counter() - t0, 1)
+    out["common_score_cut"] = _common_cut(ds, sides, jobs["loop"])
     out["slices"] = slices
     image_slices = [s for s, r in slices.items() if s != "overall" and not r.get("empty")]
     big = [s for s in image_slices if slices[s]["n"] >= MIN_N_WORST]
@@ -552,6 +557,60 @@ def analyse(res: dict[str, Any], demo: Path, n_boot: int) -> dict[str, Any]:
         c: int((ds.manifest.filter(pl.col("split") == "test")["camera"] == c).sum())
         for c in sorted(dark)
     }
+    return out
+
+
+def _raw(score: Any, scale: float, shift: float) -> Any:
+    """The raw heatmap score (a polars expression) behind a box scored
+    ``sigmoid(scale * logit + shift)``."""
+    p = score.clip(1e-12, 1 - 1e-12)
+    logit = (p / (1 - p)).log()
+    return 1 / (1 + (-(logit - shift) / scale).exp())
+
+
+def _common_cut(ds: Any, sides: dict[str, list[Any]], loop_job: dict[str, Any]) -> dict:
+    """Sensitivity: the loop's retrained detectors score as its scan calibrated them
+    (``calibrated_recipe``), so their ``min_score`` cut falls at another raw score than that
+    of (a) and (c). Map every arm's scores back to raw heatmap scores, cut all at the higher
+    of the two raw cuts, and recompute overall mAP@0.5 per seed (no bootstrap)."""
+    import math
+
+    import polars as pl
+
+    from datacentric.slices import detection_metrics
+
+    its = loop_job.get("iterations") or []
+    p0 = (its[0].get("recipe_params") or {}) if its else {}
+    p1 = (its[-1].get("recipe_params") or {}) if its else {}
+    consts = {
+        arm: (float(p.get("score_scale", 1.0)), float(p.get("score_shift", 0.0)))
+        for arm, p in (("noisy", p0), ("loop", p1), ("oracle", p0))
+    }
+    min_score = float(p0.get("min_score", 0.0))
+
+    def raw_cut(scale: float, shift: float) -> float:
+        if min_score <= 0:
+            return 0.0
+        logit = (math.log(min_score / (1 - min_score)) - shift) / scale
+        return 1 / (1 + math.exp(-logit))
+
+    cut = max(raw_cut(*c) for c in consts.values())
+    truth = ds.annotations
+    ids = ds.split("test").sample_ids
+    out: dict[str, Any] = {
+        "score_constants": {a: list(c) for a, c in consts.items()},
+        "min_score": min_score,
+        "common_raw_cut": round(cut, 4),
+    }
+    for arm, runs in sides.items():
+        scale, shift = consts[arm]
+        vals = []
+        for r in runs:
+            kept = r.filter(_raw(pl.col("score"), scale, shift) >= cut)
+            vals.append(float(detection_metrics(truth, kept, ds.classes, ids)[METRIC]))
+        out[arm] = mean_sd(vals)
+    a, b, c = (out[arm]["mean"] for arm in ARMS)
+    out["gap_closed"] = _r((b - a) / (c - a), 3) if c - a > 0 else None
     return out
 
 
