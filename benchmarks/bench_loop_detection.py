@@ -210,6 +210,11 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             "iterations": iters,
             "loop_verdict": verdict,
             "box_edits": edit_quality(log, results, shipped, head, truth),
+            "scan_flags": [
+                scan_flags(r.scan, truth, shipped, BoxFixPolicy()) | {"iteration": r.iteration}
+                for r in results
+                if r.scan is not None
+            ],
             "review_queue": _queue_quality(log, results, truth),
             "time": {
                 "noisy_iteration0": {"wall_s": round(t1 - t0, 1), "cpu_s": _sub(c1, c0)},
@@ -419,6 +424,81 @@ def edit_quality(log: Any, results: list[Any], shipped: Any, head: Any, truth: A
             edits.filter(~pl.col("sample_id").is_in(list(train))).height if edits.height else 0
         ),
     }
+
+
+def scan_flags(scan: Any, truth: Any, shipped: Any, policy: Any) -> dict[str, Any]:
+    """Per box finder, on the train images: flags, those on a planted problem of that kind,
+    and how many of each pass the policy's bar for an automatic fix (the detector's
+    suggested box scored >= ``min_detector_score``; duplicates: IoU >=
+    ``remove_duplicates_min_iou``) — what the scan saw against what the loop could fix."""
+    import polars as pl
+
+    train = set(shipped.split("train").sample_ids)
+    gt = {r["annotation_id"]: r for r in truth.boxes.iter_rows(named=True)}
+    sources = {r["duplicate_of"] for r in gt.values() if r["duplicate_of"]}
+    overlooked = [r for r in gt.values() if r["problem"] == "overlooked"]
+    planted = dict(
+        truth.boxes.filter(pl.col("sample_id").is_in(list(train))).group_by("problem").len().rows()
+    )
+
+    def true_box(g: dict[str, Any]) -> dict[str, Any]:
+        return {"x": g["true_x"], "y": g["true_y"], "w": g["true_w"], "h": g["true_h"]}
+
+    def suggested(r: dict[str, Any]) -> dict[str, Any] | None:
+        box = {c: r.get(f"suggested_{c}") for c in "xywh"}
+        return None if None in box.values() else box
+
+    out: dict[str, Any] = {}
+    kinds = {"swapped_box": "swapped", "badly_located_box": "badly_located",
+             "overlooked_box": "overlooked", "duplicate_box": "duplicate"}  # fmt: skip
+    for finder, kind in kinds.items():
+        if finder not in scan.issue_types:
+            continue
+        f = scan.flagged(finder).filter(pl.col("sample_id").is_in(list(train)))
+        hits, passing, passing_hits, scores = 0, 0, 0, []
+        for r in f.iter_rows(named=True):
+            g = gt.get(r.get("annotation_id") or "")
+            box = suggested(r)
+            if kind == "overlooked":
+                hit = box is not None and any(
+                    o["sample_id"] == r["sample_id"]
+                    and o["true_label"] == r["suggested_label"]
+                    and _iou_one(box, true_box(o)) > HIT_IOU
+                    for o in overlooked
+                )
+            elif kind == "duplicate":
+                hit = g is not None and (
+                    g["problem"] == "duplicate" or g["annotation_id"] in sources
+                )
+            else:
+                hit = g is not None and g["problem"] == kind
+            if kind == "duplicate":
+                limit = policy.remove_duplicates_min_iou
+                ok = limit is not None and (r.get("iou") or 0.0) >= limit
+            else:
+                ok = (r.get("suggested_score") or 0.0) >= policy.min_detector_score
+                if hit and r.get("suggested_score") is not None:
+                    scores.append(float(r["suggested_score"]))
+            hits += hit
+            passing += ok
+            passing_hits += hit and ok
+        out[finder] = {
+            "planted_in_train": int(planted.get(kind, 0)),
+            "flagged": f.height,
+            "flagged_on_planted": int(hits),
+            "pass_fix_bar": int(passing),
+            "pass_fix_bar_on_planted": int(passing_hits),
+            "suggested_score_of_planted_hits": (
+                {
+                    "min": _r(min(scores)),
+                    "median": _r(float(np.median(scores))),
+                    "max": _r(max(scores)),
+                }
+                if scores
+                else None
+            ),
+        }
+    return {"by_finder": out, "score_calibration": scan.meta.get("score_calibration")}
 
 
 def _queue_quality(log: Any, results: list[Any], truth: Any) -> list[dict[str, Any]]:
@@ -865,6 +945,13 @@ def print_summary(res: dict[str, Any]) -> None:
         f"{edits.get('true_objects_with_a_right_box_before_after')} of "
         f"{edits.get('true_train_objects')}"
     )
+    for sf in lp.get("scan_flags") or []:
+        for finder, r in sf["by_finder"].items():
+            print(
+                f"  scan {finder}: {r['flagged']} flagged ({r['flagged_on_planted']} on the "
+                f"{r['planted_in_train']} planted), {r['pass_fix_bar']} pass the fix bar "
+                f"({r['pass_fix_bar_on_planted']} planted)"
+            )
     for q in lp.get("review_queue") or []:
         print(
             f"  review queue: {q['queued_images']} images ({q['deferred_images']} deferred), "
