@@ -47,12 +47,15 @@ __all__ = [
     "fmt",
     "jaccard",
     "machine_info",
+    "mean_sd",
     "median",
     "mib",
     "now",
     "ok",
+    "params",
     "peak_mib",
     "print_table",
+    "ratio_interval",
     "run_job",
     "status_kib",
     "version",
@@ -135,6 +138,49 @@ def machine_info(
 # ------------------------------------------------------------------------------ small helpers
 def median(xs: Sequence[float]) -> float | None:
     return round(statistics.median(xs), 4) if xs else None
+
+
+def mean_sd(xs: Sequence[float]) -> dict[str, Any]:
+    """Mean, sample sd (None for one value) and the values, over seeds, rounded."""
+    return {
+        "mean": round(statistics.fmean(xs), 4) if xs else None,
+        "sd": round(statistics.stdev(xs), 4) if len(xs) > 1 else None,
+        "per_seed": [round(x, 4) for x in xs],
+    }
+
+
+def params(obj: Any) -> dict[str, Any]:
+    """``get_params()`` where the object has it (JSON-safe), else its fields or ``repr``."""
+    import dataclasses
+
+    get = getattr(obj, "get_params", None)
+    if get is not None:
+        found = get()
+    elif dataclasses.is_dataclass(obj):
+        found = dataclasses.asdict(obj)  # type: ignore[arg-type]
+    else:
+        return {"repr": repr(obj)}
+    return json.loads(json.dumps(found, default=str))
+
+
+def ratio_interval(
+    gain_draws: Any, gap_draws: Any, max_share_gap_le_0: float = 0.025
+) -> tuple[list[float] | None, float]:
+    """95 % percentile interval of ``gain / gap`` over paired bootstrap draws (numpy arrays),
+    and the share of draws whose gap is <= 0. The interval is ``None`` when that share is
+    above ``max_share_gap_le_0``: the ratio is then unbounded (the gap itself is not clearly
+    positive). Used for "fraction of the gap closed" (bench_loop, bench_loop_detection)."""
+    import numpy as np
+
+    gain, gap = np.asarray(gain_draws, dtype=float), np.asarray(gap_draws, dtype=float)
+    keep = np.isfinite(gain) & np.isfinite(gap)
+    gain, gap = gain[keep], gap[keep]
+    share = float((gap <= 0).mean()) if gap.size else 1.0
+    if share > max_share_gap_le_0:
+        return None, round(share, 4)
+    ok = gap > 0
+    lo, hi = np.percentile(gain[ok] / gap[ok], [2.5, 97.5])
+    return [round(float(lo), 3), round(float(hi), 3)], round(share, 4)
 
 
 def jaccard(a: Any, b: Any) -> float | None:

@@ -62,7 +62,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -70,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import Benchmark, fmt, print_table
+from _harness import Benchmark, fmt, mean_sd, params, print_table, ratio_interval
 
 REPO = Path(__file__).resolve().parent.parent
 SLICES = REPO / "slices" / "demo.yaml"
@@ -752,14 +751,6 @@ def job_cleanlearning(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- analysis
-def _mean_sd(xs: list[float]) -> dict[str, Any]:
-    return {
-        "mean": round(statistics.fmean(xs), 4) if xs else None,
-        "sd": round(statistics.stdev(xs), 4) if len(xs) > 1 else None,
-        "per_seed": [round(x, 4) for x in xs],
-    }
-
-
 def _wilson(k: int, n: int) -> list[float] | None:
     """95 % Wilson score interval of a proportion k / n (the library's, rounded)."""
     from datacentric.slices.stats import wilson_interval
@@ -837,13 +828,7 @@ def _two_level_ratio_ci(
     img_w = rng.multinomial(n, np.full(n, 1 / n), size=N_BOOT) / n
     bg = np.einsum("bn,bn->b", seed_w @ g, img_w)
     bd = np.einsum("bn,bn->b", seed_w @ d, img_w)
-    share = float((bd <= 0).mean())
-    if share > 0.025:
-        return None, round(share, 4)
-    ok = bd > 0
-    return [round(float(v), 3) for v in np.percentile(bg[ok] / bd[ok], [2.5, 97.5])], round(
-        share, 4
-    )
+    return ratio_interval(bg, bd)
 
 
 def _verdicts(
@@ -933,7 +918,7 @@ def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
     for name, mask in masks.items():
         acc[name] = {"n": int(mask.sum())}
         for m in METHODS:
-            acc[name][m] = _mean_sd([float(c[mask].mean()) for c in correct[m]])
+            acc[name][m] = mean_sd([float(c[mask].mean()) for c in correct[m]])
             acc[name][m]["per_seed_ci95"] = [
                 _wilson(int(c[mask].sum()), int(mask.sum())) for c in correct[m]
             ]
@@ -1252,9 +1237,9 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
             "folds": FOLDS,
             "slices": "slices/demo.yaml",
             "policy": "FixPolicy() defaults",
-            "policy_params": _params(FixPolicy()),
+            "policy_params": params(FixPolicy()),
             "recipe": "SmallCNNRecipe() defaults",
-            "recipe_params": _params(SmallCNNRecipe()),
+            "recipe_params": params(SmallCNNRecipe()),
             "noisiest_slice": NOISY_SLICE,
         },
         "demo_build_s": round(time.perf_counter() - t0, 2),
@@ -1305,20 +1290,6 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     return res
 
 
-def _params(obj: Any) -> dict[str, Any]:
-    """``get_params()`` where the object has it (JSON-safe), else its ``repr``."""
-    import dataclasses
-
-    get = getattr(obj, "get_params", None)
-    if get is not None:
-        params = get()
-    elif dataclasses.is_dataclass(obj):
-        params = dataclasses.asdict(obj)  # type: ignore[arg-type]
-    else:
-        return {"repr": repr(obj)}
-    return json.loads(json.dumps(params, default=str))
-
-
 def _timings(res: dict[str, Any]) -> dict[str, Any]:
     """Mean wall seconds per kind of work over the seeds that ran it."""
     keys = {
@@ -1339,7 +1310,7 @@ def _timings(res: dict[str, Any]) -> dict[str, Any]:
             for r in per_seed.values()
             if isinstance(r.get(job), dict) and r[job].get(field) is not None
         ]
-        out[name] = _mean_sd(xs) if xs else None
+        out[name] = mean_sd(xs) if xs else None
     it_train: list[float] = []
     it_scan: list[float] = []
     for r in per_seed.values():
@@ -1347,8 +1318,8 @@ def _timings(res: dict[str, Any]) -> dict[str, Any]:
             it_train.append(float(it["timings_s"].get("train", 0.0)))
             if "scan" in it["timings_s"]:
                 it_scan.append(float(it["timings_s"]["scan"]))
-    out["loop_iteration_train"] = _mean_sd(it_train) if it_train else None
-    out["loop_iteration_scan_incl_cv"] = _mean_sd(it_scan) if it_scan else None
+    out["loop_iteration_train"] = mean_sd(it_train) if it_train else None
+    out["loop_iteration_scan_incl_cv"] = mean_sd(it_scan) if it_scan else None
     return out
 
 

@@ -262,12 +262,17 @@ def _bootstrap(
     precision: float,
     box_slices: bool,
     owner: str,
+    paired_seeds: bool = False,
 ) -> Iterator[tuple[str, int, list[np.ndarray] | None, list[np.ndarray]]]:
     """Per slice: its name, its images, each side's per-seed values on all its images
     (``None`` for an image slice without images or true boxes; box slices without true boxes
     are left out) and each side's ``n_boot`` bootstrap means (images resampled with one draw
     shared by the sides, seeds resampled per side with widened offsets; NaN where a draw
-    had no true box of the slice)."""
+    had no true box of the slice).
+
+    ``paired_seeds``: the sides hold the same training seeds in the same order (e.g. arms
+    of a benchmark trained with seeds 0, 1, 2), so one seed draw is shared by every side,
+    as the image draw is; the sides must then have as many seeds each."""
     truth, m, resolved = detection_split(ds, slices, split, owner)
     rname = _precision_level_name(float(precision))
     if metric not in ("map", "map50", rname):
@@ -277,6 +282,11 @@ def _bootstrap(
             metric,
             f"'map', 'map50' or {rname!r}",
             fix="Pass one of those (per-class AP is read through the box_class= slices).",
+        )
+    if paired_seeds and len({len(side) for side in sides}) > 1:
+        raise ValueError(
+            f"{owner}: paired seeds need as many seeds on every side, received "
+            f"{[len(side) for side in sides]}; pass the same training seeds to each side."
         )
     ids = m["sample_id"].to_list()
     inputs = [[_CocoInputs(truth, p, ds.classes, ids) for p in side] for side in sides]
@@ -306,7 +316,11 @@ def _bootstrap(
             if len(images)
             else []
         )
-        picks = [rng.integers(0, len(side), size=(n_boot, len(side))) for side in inputs]
+        if paired_seeds:  # one seed draw for every side (the same seeds, in the same order)
+            shared = rng.integers(0, len(inputs[0]), size=(n_boot, len(inputs[0])))
+            picks = [shared] * len(inputs)
+        else:
+            picks = [rng.integers(0, len(side), size=(n_boot, len(side))) for side in inputs]
         for name, key in keys:
             point = (
                 [np.array([v[(key, metric)] for v in side]) for side in base]

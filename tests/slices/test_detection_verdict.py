@@ -100,6 +100,28 @@ def test_seed_noise_widens_the_interval(ds: Dataset) -> None:
     assert erratic["verdict"] == "no significant change"
 
 
+def test_paired_seeds_share_the_seed_draw(ds: Dataset) -> None:
+    """Arms trained with the same seeds (benchmarks): when a seed's luck is the same on both
+    sides, one shared seed draw takes it out of the difference, narrowing its interval."""
+    from datacentric.slices.detection_verdict import _bootstrap
+
+    miss = {0: 0.0, 1: 0.3, 2: 0.6}  # erratic seeds, the same on both sides
+    before = [_side(ds, m + 0.2, m + 0.2, [s])[0] for s, m in miss.items()]
+    after = [_side(ds, m, m, [s])[0] for s, m in miss.items()]
+
+    def width(paired: bool) -> float:
+        rows = _bootstrap(ds, [before, after], [], "test", "map50", 200, 0, 0.9, False,
+                          "test", paired_seeds=paired)  # fmt: skip
+        _name, _n, _point, draws = next(iter(rows))
+        lo, hi = np.percentile(draws[1] - draws[0], [2.5, 97.5])
+        return float(hi - lo)
+
+    assert width(True) < 0.5 * width(False)
+    with pytest.raises(ValueError, match="paired seeds need as many seeds"):
+        next(iter(_bootstrap(ds, [before, after[:2]], [], "test", "map50", 100, 0, 0.9, False,
+                             "test", paired_seeds=True)))  # fmt: skip
+
+
 def test_one_seed_a_side_resamples_images_only(ds: Dataset) -> None:
     one = _side(ds, 0.3, 0.3, [0])
     v = detection_seed_verdict(ds, one[0], one, n_boot=100, slices=[], box_slices=False)
