@@ -21,7 +21,7 @@ import polars as pl
 
 from datacentric._validation import Interval
 from datacentric.issues.base import IssueFinder
-from datacentric.issues.boxes import given_boxes, xyxy
+from datacentric.issues.boxes import box_iou, given_boxes, xyxy
 from datacentric.issues.context import ScanContext
 
 __all__ = [
@@ -101,8 +101,6 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
     from cleanlab.internal.constants import ALPHA
     from cleanlab.object_detection import rank
 
-    from datacentric.issues.boxes import box_iou
-
     ds = ctx.dataset
     pred = ctx.predicted_boxes
     assert pred is not None  # the finders require predicted_boxes
@@ -153,6 +151,7 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
     out_swap = np.full(n_given, np.nan)
     match = np.full(n_given, -1, dtype=np.int64)
     pred_xyxy = xyxy(pred)
+    pred_score = pred["score"].to_numpy().astype(np.float64)
     for i in range(len(labels)):
         g, pr = given_rows[i], pred_rows[i]
         if len(pr):
@@ -161,10 +160,7 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
             out_badloc[g] = np.asarray(badloc[i], dtype=np.float64)[: len(g)]
             out_swap[g] = np.asarray(swap[i], dtype=np.float64)[: len(g)]
             if len(pr):
-                iou = box_iou(labels[i]["bboxes"], pred_xyxy[pr])
-                best = iou.argmax(axis=1)
-                overlaps = iou[np.arange(len(g)), best] > 0
-                match[g] = np.where(overlaps, pr[best], -1)  # none overlaps: no suggestion
+                match[g] = _suggesting(labels[i]["bboxes"], pred_xyxy[pr], pred_score[pr], pr)
     return ObjectLabScores(
         given=ann.select("annotation_id", "sample_id", "label", "x", "y", "w", "h"),
         predicted=pred.drop("_r"),
@@ -180,6 +176,20 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
         given_rows=given_rows,
         pred_rows=pred_rows,
     )
+
+
+def _suggesting(
+    given: np.ndarray, predicted: np.ndarray, score: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """Per given box, the row of the predicted box that suggests its fix: the one with the
+    largest IoU x score, i.e. the detector's most confident box where the given box is.
+
+    The plain largest IoU picks a detector's low-score candidates (a heatmap detector keeps
+    dozens per image) over its confident box of the object, which a badly located box only
+    partly overlaps. ``-1`` where no predicted box overlaps."""
+    weight = box_iou(given, predicted) * score[None, :]
+    best = weight.argmax(axis=1)
+    return np.where(weight[np.arange(len(given)), best] > 0, rows[best], -1)
 
 
 def confident_scores(

@@ -30,7 +30,8 @@ class BadlyLocatedBoxFinder(ObjectLabFinder):
     One row per given box (``annotation_id``): ``severity`` is 1 − cleanlab's badly
     located score (:func:`cleanlab.object_detection.rank.compute_badloc_box_scores`);
     a box is flagged when the score is at most ``threshold``. ``suggested_x ..
-    suggested_h`` hold the predicted box that overlaps it most (null when none does;
+    suggested_h`` hold the predicted box with the largest IoU x score with it, the
+    detector's most confident box where it is (null when none overlaps;
     ``suggested_score`` its confidence, on flagged rows); ``image_label_quality`` cleanlab's
     score of the whole image (lower is worse). Detection datasets with ``predicted_boxes``
     only.

@@ -31,10 +31,10 @@ class SwappedBoxFinder(ConfidentObjectLabFinder):
     One row per given box (``annotation_id``): ``severity`` is 1 − cleanlab's swap score
     (:func:`cleanlab.object_detection.rank.compute_swap_box_scores`); a box is flagged
     when the score is at most ``threshold``. ``suggested_label`` is the class of the
-    predicted box that overlaps it most (null when none does, or when it is the box's own
-    class; ``suggested_score`` its confidence, ``suggested_x .. suggested_h`` the box);
-    ``image_label_quality`` cleanlab's score of the image. Detection datasets with
-    ``predicted_boxes`` only.
+    predicted box with the largest IoU x score with it (null when none overlaps, or when it
+    is the box's own class; ``suggested_score`` its confidence, ``suggested_x ..
+    suggested_h`` the box); ``image_label_quality`` cleanlab's score of the image.
+    Detection datasets with ``predicted_boxes`` only.
 
     Parameters
     ----------

@@ -100,6 +100,30 @@ def test_no_suggestion_from_a_predicted_box_that_does_not_overlap() -> None:
     assert other["suggested_x"] == pytest.approx(22.0)
 
 
+def test_the_suggestion_is_the_confident_box_not_a_low_score_candidate() -> None:
+    """A heatmap detector keeps low-score candidates everywhere: one sitting exactly on the
+    badly located box b2 (IoU 1, score 0.02) must not become the suggested fix over the
+    detector's confident box of the object (IoU < 1, score 0.98)."""
+    ctx = make_detection_check_context()
+    ds, pred = ctx.dataset, ctx.predicted_boxes
+    assert ds.annotations is not None and pred is not None
+    b2 = ds.annotations.filter(pl.col("annotation_id") == "b2").row(0, named=True)
+    junk = pl.DataFrame(
+        {"prediction_id": ["junk"], "sample_id": [b2["sample_id"]], "label": [b2["label"]],
+         **{c: [float(b2[c])] for c in "xywh"}, "score": [0.02]}
+    ).select(pred.columns).cast(dict(pred.schema))  # fmt: skip
+    ctx2 = ScanContext(ds, predicted_boxes=pl.concat([pred, junk]))
+    row = (
+        BadlyLocatedBoxFinder()
+        .find(ctx2)
+        .filter(pl.col("annotation_id") == "b2")
+        .row(0, named=True)
+    )
+    assert row["is_issue"]
+    assert (row["suggested_x"], row["suggested_y"], row["suggested_w"]) == (2.0, 2.0, 12.0)
+    assert row["suggested_score"] == pytest.approx(0.9844, abs=1e-4)
+
+
 def test_threshold_none_is_cleanlabs_rule_and_stricter() -> None:
     ctx = make_detection_check_context()
     default = SwappedBoxFinder().find(ctx)["is_issue"].sum()
