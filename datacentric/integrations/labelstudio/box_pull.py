@@ -26,6 +26,7 @@ from datacentric.integrations.labelstudio.box_decision import (
     decide_boxes,
 )
 from datacentric.integrations.labelstudio.boxes import MAX_REGIONS, RegionError, read_regions
+from datacentric.integrations.review.box_apply import apply_box_edits
 from datacentric.integrations.review.results import PullResult as ReviewPullResult
 
 __all__ = ["SKIPPED_SCHEMA", "BoxPullResult", "apply_box_decisions", "read_box_annotations"]
@@ -189,60 +190,17 @@ def _reason(pid: int, r: dict[str, Any]) -> str:
 def apply_box_decisions(ds: Dataset, edits: pl.DataFrame, pid: int) -> int:
     """Apply ``edits`` to ``ds`` as pending box edits with lineage; returns how many.
 
-    All or nothing: when one edit is refused, ``ds`` is left as it was and the error raised.
+    The shared apply step of box reviews
+    (:func:`~datacentric.integrations.review.box_apply.apply_box_edits`), with a Label Studio
+    reason and the source ``labelstudio:<annotators>``. All or nothing: when one edit is
+    refused, ``ds`` is left as it was and the error raised.
     """
-    saved = (ds._annotations, list(ds._pending))  # restored on failure
-    try:
-        return _apply(ds, edits, pid)
-    except Exception:
-        ds._annotations, ds._pending = saved
-        raise
-
-
-def _apply(ds: Dataset, edits: pl.DataFrame, pid: int) -> int:
-    rows = list(edits.iter_rows(named=True))
-    by_kind: dict[str, list[dict[str, Any]]] = {"move": [], "relabel": [], "remove": [], "add": []}
-    for r in rows:
-        by_kind[r["edit"]].append(r)
-
-    def who(rs: list[dict[str, Any]]) -> list[str]:
-        return [f"labelstudio:{r['annotators']}" for r in rs]
-
-    if by_kind["move"]:
-        rs = by_kind["move"]
-        ds.move_boxes(
-            [r["annotation_id"] for r in rs],
-            [(r["x"], r["y"], r["w"], r["h"]) for r in rs],
-            reason=[_reason(pid, r) for r in rs],
-            source=who(rs),
-        )
-    if by_kind["relabel"]:
-        rs = by_kind["relabel"]
-        ds.relabel_boxes(
-            [r["annotation_id"] for r in rs],
-            [r["label"] for r in rs],
-            reason=[_reason(pid, r) for r in rs],
-            source=who(rs),
-        )
-    if by_kind["remove"]:
-        rs = by_kind["remove"]
-        ds.remove_boxes(
-            [r["annotation_id"] for r in rs],
-            reason=[_reason(pid, r) for r in rs],
-            source=who(rs),
-        )
-    if by_kind["add"]:
-        rs = by_kind["add"]
-        ds.add_boxes(
-            {
-                "sample_id": [r["sample_id"] for r in rs],
-                "label": [r["label"] for r in rs],
-                **{c: [float(r[c]) for r in rs] for c in ("x", "y", "w", "h")},
-            },
-            reason=[_reason(pid, r) for r in rs],
-            source=who(rs),
-        )
-    return len(rows)
+    return apply_box_edits(
+        ds,
+        edits,
+        reason=lambda r: _reason(pid, r),
+        source=lambda r: f"labelstudio:{r['annotators']}",
+    )
 
 
 def pull_boxes(
