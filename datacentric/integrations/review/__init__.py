@@ -7,7 +7,10 @@
 
 Where no person is at hand (demos, benchmarks), :func:`simulate_review` answers a review
 queue from a ground truth and applies it through the same step as a FiftyOne pull
-(:func:`apply_review`), with lineage source ``simulated-reviewer``.
+(:func:`apply_review`), with lineage source ``simulated-reviewer``. On a detection dataset
+:func:`simulate_box_review` redraws the queued images' boxes as their true objects and
+applies the box edits through the same step as a Label Studio box pull
+(:func:`apply_box_edits`).
 
 >>> from datacentric.integrations import review
 >>> review.REGISTRY.names()[:2]
@@ -28,8 +31,10 @@ from datacentric.integrations.review.backend import (
     push,
     register_backend,
 )
+from datacentric.integrations.review.box_apply import apply_box_edits
 from datacentric.integrations.review.results import PullResult, PushResult
 from datacentric.integrations.review.simulated import simulate_review
+from datacentric.integrations.review.simulated_boxes import simulate_box_review
 
 __all__ = [
     "REGISTRY",
@@ -39,11 +44,13 @@ __all__ = [
     "PushResult",
     "ReviewBackend",
     "ReviewItems",
+    "apply_box_edits",
     "apply_review",
     "check_options",
     "get_backend",
     "pull",
     "push",
     "register_backend",
+    "simulate_box_review",
     "simulate_review",
 ]

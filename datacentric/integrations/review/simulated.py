@@ -126,6 +126,12 @@ def simulate_review(
             "simulate_review: the dataset has no version store, so the answers cannot become "
             "a new version with lineage; open a versioned dataset directory (Dataset.open)."
         )
+    if ds.task == "detection":
+        raise InvalidParameterError(
+            "simulate_review: the dataset is a detection dataset, whose review queue is "
+            "answered with boxes; use simulate_box_review(ds, queue, "
+            "load_detection_ground_truth(DIR).boxes)."
+        )
     answered = _queued(queue)
     truth = _truth(ground_truth)
     unknown = answered.filter(~pl.col("sample_id").is_in(truth["sample_id"].to_list()))
@@ -189,12 +195,13 @@ def simulate_review(
     )
 
 
-def _queued(queue: Any) -> pl.DataFrame:
-    """``sample_id, issues`` of the rows to answer, in queue order."""
+def _queued(queue: Any, who: str = "simulate_review") -> pl.DataFrame:
+    """``sample_id, issues`` of the rows to answer, in queue order (``who`` names the caller
+    in the error)."""
     if not isinstance(queue, pl.DataFrame) or "sample_id" not in queue.columns:
         got = queue.columns if isinstance(queue, pl.DataFrame) else type(queue).__name__
         raise SchemaError(
-            f"simulate_review: the queue must be a polars DataFrame with a sample_id column; "
+            f"{who}: the queue must be a polars DataFrame with a sample_id column; "
             f"received {got}. Pass a review queue (FixResult.review or an iteration's "
             "review.parquet)."
         )
