@@ -70,7 +70,8 @@ def loop_cmd(
         metavar="ACCURACY",
         help="Demo folders only: answer each iteration's review queue (train samples) with a "
         "simulated reviewer of this accuracy (e.g. 0.95) from the demo's ground truth, "
-        "standing in for a Label Studio review, before retraining.",
+        "standing in for a Label Studio review, before retraining (a detection demo: the "
+        "queued images' boxes are redrawn as their true objects).",
     ),
     engine: str | None = ENGINE,
     workers: str | None = WORKERS,
@@ -102,7 +103,7 @@ def loop_cmd(
         else FixPolicy(relabel_min_confidence=min_confidence, review_budget=budget)
     )
     review = None if simulated_review is None else _simulated_reviewer(
-        directory, simulated_review, seed
+        directory, simulated_review, seed, detection
     )  # fmt: skip
     run_loop(
         directory,
@@ -194,25 +195,47 @@ def _check_seeds(seeds: int) -> None:
                  default=3)  # fmt: skip
 
 
-def _simulated_reviewer(directory: Path, accuracy: float, seed: int) -> Any:
+def _simulated_reviewer(
+    directory: Path, accuracy: float, seed: int, detection: bool | None = None
+) -> Any:
     """``--simulated-review``: the hook that answers each queue from the demo's ground truth
-    (read now: a folder without one is refused before any training)."""
-    from datacentric.datasets import load_ground_truth
-    from datacentric.integrations.review import simulate_review
+    (read now: a folder without one is refused before any training). A detection dataset's
+    queue is answered with boxes (``simulate_box_review``), a classification one's with
+    labels (``simulate_review``); ``detection=None`` reads the dataset's task."""
+    from datacentric.integrations.review import simulate_box_review, simulate_review
 
-    truth = load_ground_truth(directory)
+    if detection is None:
+        from datacentric.dataset import Dataset
+
+        detection = Dataset.open(directory, check_images="none").task == "detection"
+    truth: Any
+    if detection:
+        from datacentric.datasets import load_detection_ground_truth
+
+        truth, answer, what = (
+            load_detection_ground_truth(directory).boxes,
+            simulate_box_review,
+            "redraws each queued image's boxes as its true objects (classes right with "
+            f"probability {accuracy:g})",
+        )
+    else:
+        from datacentric.datasets import load_ground_truth
+
+        truth, answer, what = (
+            load_ground_truth(directory),
+            simulate_review,
+            f"answers each queued sample's label (accuracy {accuracy:g})",
+        )
     calls: list[int] = []
     console.print(
-        f"[bold]Simulated review:[/] each review queue is answered by a simulated reviewer "
-        f"from the demo's ground truth (accuracy {accuracy:g}), standing in for Label Studio; "
-        "its relabels are committed with lineage source 'simulated-reviewer'."
+        f"[bold]Simulated review:[/] a simulated reviewer {what} from the demo's ground "
+        "truth, standing in for Label Studio; its edits are committed with lineage source "
+        "'simulated-reviewer'."
     )
 
     def review(ds: Any, queue: Any) -> Any:
         calls.append(1)  # the k-th queue gets seed 1000 * seed + k (as bench_loop does)
-        return simulate_review(
-            ds, queue, truth, accuracy=accuracy, seed=1000 * seed + len(calls) - 1
-        )
+        return answer(ds, queue, truth, accuracy=accuracy, seed=1000 * seed + len(calls) - 1)
 
     return review
 
