@@ -232,6 +232,17 @@ def _dataset_only(tmp: Path) -> dict[str, str]:
     return {"dataset": str(versioned_dataset(tmp / "data"))}
 
 
+def _detection_without_truth(tmp: Path) -> dict[str, str]:
+    """A detection demo whose ground-truth files are gone (a detection dataset of one's own)."""
+    from datacentric.datasets import DETECTION_GROUND_TRUTH_FILES, load_detection_demo
+
+    root = tmp / "det"
+    load_detection_demo(root, n_scenes=8, size=48, seed=0)
+    for name in DETECTION_GROUND_TRUTH_FILES:
+        (root / name).unlink()
+    return {"dataset": str(root)}
+
+
 CASES: list[CliCase] = [
     _case(
         "pred-permuted-classes",
@@ -412,5 +423,11 @@ CASES: list[CliCase] = [
         build=_dataset_only,
         argvs={"loop-simulated-review": ("loop", "{dataset}", "--simulated-review", "0.95")},
         match="is not a demo folder written by load_demo",
+    ),
+    CliCase(
+        name="simulated-review-detection-not-a-demo",
+        build=_detection_without_truth,
+        argvs={"loop-simulated-review": ("loop", "{dataset}", "--simulated-review", "0.95")},
+        match="is not a folder written by load_detection_demo",
     ),
 ]
