@@ -17,20 +17,30 @@ with the training seeds S = 0, 1, 2 on
     confident box fixes, and retrains with seeds 0, 1, 2: arm (b). One run_loop call gives
     both arms; every seed's test boxes are read from its experiment log. An independent
     training of (a) with seed 0 checks that iteration 0 is (a) (``baseline_reproduced``);
+(b') ``loop_reviewed``: the same loop (same settings, a fresh copy of the demo) with its review
+    queue answered (``run_loop(..., review=...)``): in the fix iteration, after the automatic
+    fixes, ``simulate_box_review`` redraws every queued train image's boxes as its true
+    objects (each object's class right with probability 0.95, ``--reviewer-accuracy``;
+    otherwise another class drawn uniformly, seed ``1000 * min(S) + k`` for the k-th queue),
+    applied through the Label Studio box pull's decision and apply steps (lineage source
+    ``simulated-reviewer``, one new version); the recipe is retrained on the result. Its
+    iteration 0 is (a) again (checked: ``reviewed_baseline_same``);
 (c) ``oracle``: every train box replaced by the true objects (overlooked ones added, planted
     duplicates left out; ``load_detection_ground_truth``), trained with the same seeds by
     the same function the loop uses (``datacentric.loop.seeds.train_seeds``).
 
-All three are scored on the same clean test split, overall and per image slice (every value
+All four are scored on the same clean test split, overall and per image slice (every value
 of ``camera`` and ``site``, the loop's default slices). The fraction of the gap closed is
-``mean_S(b - a) / mean_S(c - a)`` on mAP@0.5, with a two-level bootstrap interval: each draw
-resamples the test images (one draw for every arm and seed) and re-runs the COCO evaluation
-of every seed of every arm on them, then resamples the seeds (one draw for every arm: the
+``mean_S(b - a) / mean_S(c - a)`` on mAP@0.5 (``mean_S(b' - a) / mean_S(c - a)`` for the
+reviewed loop), with a two-level bootstrap interval: each draw resamples the test images
+(one draw for every arm and seed) and re-runs the COCO evaluation of every seed of every
+arm on them, then resamples the seeds (one draw for every arm: the
 arms of a seed are paired), each seed's offset widened by ``sqrt(S / (S - 1))`` —
 ``datacentric.slices.detection_verdict._bootstrap(..., paired_seeds=True)``, the machinery
 of ``detection_seed_verdict``. The loop's own verdict (iteration 1 vs 0, as it recorded it),
-its box edits scored against the ground truth, its review queue and the wall and CPU time of
-every arm are reported beside. Target: at least 0.6 of the gap closed overall.
+its box edits scored against the ground truth, its review queue, the simulated reviewer's
+edits scored against the ground truth and the wall and CPU time of every arm are reported
+beside. Target: at least 0.6 of the gap closed overall.
 
 Every training job runs in its own subprocess (this script re-invoked with ``--job``), one
 after the other. ``--quick``: 100 scenes, one seed, 3 folds, 100 training steps (a smoke
@@ -62,6 +72,7 @@ TARGET_GAP_CLOSED = 0.6
 MIN_N_WORST = 10  # the worst slice is chosen among slices with at least this many test images
 RIGHT_IOU = 0.8  # a box is right for a true object: same class, IoU above this
 HIT_IOU = 0.5  # an added box finds an overlooked object: same class, IoU above this
+REVIEWER_ACCURACY = 0.95  # the simulated reviewer's (simulate_box_review's default)
 QUICK = {"n_scenes": 100, "seeds": [0], "folds": 3, "n_boot": 100, "recipe": {"min_steps": 100}}
 
 
@@ -121,18 +132,39 @@ def _test_ids(ds: Any) -> list[str]:
 
 # --------------------------------------------------------------------------- jobs
 def job_loop(args: argparse.Namespace) -> dict[str, Any]:
-    """(a) and (b): one run_loop call on a private copy; every seed's boxes from its log."""
+    """(a) and (b) — or (a) and (b') with ``reviewed`` — : one run_loop call on a private
+    copy; every seed's boxes from its log."""
     import polars as pl
 
     from datacentric.dataset import Dataset
     from datacentric.datasets import load_detection_ground_truth
+    from datacentric.integrations.review import simulate_box_review
     from datacentric.loop import BoxFixPolicy, ExperimentLog, run_loop
 
     st = _settings(args)
+    reviewed = bool(getattr(args, "reviewed", False))
     tmp = Path(tempfile.mkdtemp(prefix="bench_loop_det_"))
     try:
         root = _copy_demo(Path(args.demo), tmp / "demo")
         shipped = Dataset.open(root)
+        truth = load_detection_ground_truth(root)
+        train = set(shipped.split("train").sample_ids)
+        answered: list[dict[str, Any]] = []
+
+        def review(ds: Any, queue: Any) -> Any:
+            """The simulated reviewer redraws the queued train images' boxes (as the CLI's
+            ``--simulated-review``: the k-th queue gets seed 1000 * seed + k)."""
+            before = ds.annotations.clone()
+            result = simulate_box_review(
+                ds,
+                queue,
+                truth.boxes,
+                accuracy=args.reviewer_accuracy,
+                seed=1000 * min(st["seeds"]) + len(answered),
+            )
+            answered.append(review_quality(queue, result, before, ds.annotations, truth, train))
+            return result
+
         clock = CpuClock()
         marks: list[tuple[str, float, float | None]] = [("start", time.perf_counter(), clock())]
         lines: list[str] = []
@@ -151,11 +183,11 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             seed=min(st["seeds"]),
             seeds=len(st["seeds"]),
             say=say,
+            review=review if reviewed else None,
         )
         marks.append(("end", time.perf_counter(), clock()))
         log = ExperimentLog(root)
         head = Dataset.open(root)
-        truth = load_detection_ground_truth(root)
 
         # the evaluation split must be untouched: same images, metadata and boxes
         def test_rows(ds: Any) -> tuple[Any, Any]:
@@ -203,6 +235,9 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             verdict = _rows(results[-1].comparison.drop("metric"))
         (_, t0, c0), (_, t1, c1), (_, t2, c2) = (marks + [marks[-1]] * 3)[:3]
         return {
+            "reviewed": reviewed,
+            "reviewer_accuracy": args.reviewer_accuracy if reviewed else None,
+            "simulated_review": answered if reviewed else None,
             "n_iterations_run": len(results) - 1,
             "shipped_version": shipped.version,
             "final_version": head.version,
@@ -426,6 +461,85 @@ def edit_quality(log: Any, results: list[Any], shipped: Any, head: Any, truth: A
     }
 
 
+def _right_for(box: dict[str, Any], objects: list[dict[str, Any]], iou: float = RIGHT_IOU) -> list:
+    """The true objects (``_true_objects`` rows) ``box`` is a right box for: same class,
+    IoU > ``iou``."""
+    return [o for o in objects if o["label"] == box["label"] and _iou_one(box, o) > iou]
+
+
+def review_quality(
+    queue: Any, result: Any, before: Any, after: Any, truth: Any, train: set[str]
+) -> dict:
+    """One answered queue: the simulated reviewer's box edits scored against the planted
+    ground truth ("right" per lineage row: a relabel to the true class of the true object
+    its box now is (IoU > RIGHT_IOU); a move whose new box has IoU > RIGHT_IOU with a true
+    object; an added box of a true object, its class, IoU > RIGHT_IOU; a removal that left
+    every true object the removed box was right for with a right box), and the true objects
+    of the answered images with a right box before and after."""
+    import polars as pl
+
+    objects = _true_objects(truth)
+    edits = result.box_edits
+    images = sorted(set(edits["sample_id"].to_list())) if edits is not None else []
+    by_image: dict[str, list[dict[str, Any]]] = {}
+    for o in objects.filter(pl.col("sample_id").is_in(images)).iter_rows(named=True):
+        by_image.setdefault(o["sample_id"], []).append(o)
+    was = {r["annotation_id"]: r for r in before.iter_rows(named=True)}
+    now = {r["annotation_id"]: r for r in after.iter_rows(named=True)}
+    now_by_image: dict[str, list[dict[str, Any]]] = {}
+    for r in now.values():
+        now_by_image.setdefault(r["sample_id"], []).append(r)
+    out = {k: {"n": 0, "right": 0} for k in ("relabel", "move", "add", "remove")}
+    for r in edits.iter_rows(named=True) if edits is not None else []:
+        objs = by_image.get(r["sample_id"], [])
+        aid = r["annotation_id"]
+        if r["field"] == "label":
+            kind, box = "relabel", now[aid]
+            near = max(objs, key=lambda o: _iou_one(box, o), default=None)
+            ok = near is not None and _iou_one(box, near) > RIGHT_IOU
+            ok = ok and near is not None and near["label"] == r["new"]
+        elif r["field"] == "bbox":
+            kind, box = "move", now[aid]
+            ok = any(_iou_one(box, o) > RIGHT_IOU for o in objs)
+        elif r["old"] is None:
+            kind = "add"
+            ok = bool(_right_for(now[aid], objs))
+        else:
+            kind = "remove"
+            kept = now_by_image.get(r["sample_id"], [])
+            ok = all(
+                any(o in _right_for(b, objs) for b in kept) for o in _right_for(was[aid], objs)
+            )
+        out[kind]["n"] += 1
+        out[kind]["right"] += bool(ok)
+    q = queue.filter(pl.col("status") == "queued") if "status" in queue.columns else queue
+    answered_ids = [s for s in q["sample_id"].to_list() if s in train]
+    objs = objects.filter(pl.col("sample_id").is_in(answered_ids))
+    in_q = pl.col("sample_id").is_in(answered_ids)
+    (f0, s0), (f1, s1) = (
+        matched_objects(before.filter(in_q), objs),
+        matched_objects(after.filter(in_q), objs),
+    )
+    n = sum(v["n"] for v in out.values())
+    right = sum(v["right"] for v in out.values())
+    return {
+        "version": result.version,
+        "queued_rows": queue.height,
+        "answered_images": len(answered_ids),
+        "images_edited": len(images),
+        "images_already_right": result.already_applied,
+        "box_edits": n,
+        "right": right,
+        "precision": round(right / n, 4) if n else None,
+        "by_action": out,
+        "true_objects_of_queued_images": objs.height,
+        "with_a_right_box_before_after": [f0, f1],
+        "boxes_matching_no_true_object_before_after": [s0, s1],
+        "source": result.source,
+        "seconds": round(result.seconds, 2),
+    }
+
+
 def scan_flags(scan: Any, truth: Any, shipped: Any, policy: Any) -> dict[str, Any]:
     """Per box finder, on the train images: flags, those on a planted problem of that kind,
     and how many of each pass the policy's bar for an automatic fix (the detector's
@@ -531,7 +645,7 @@ def _queue_quality(log: Any, results: list[Any], truth: Any) -> list[dict[str, A
 
 
 # --------------------------------------------------------------------------- analysis
-ARMS = ("noisy", "loop", "oracle")
+ARMS = ("noisy", "loop", "loop_reviewed", "oracle")
 
 
 def _read_runs(path: str, seeds: list[int], arm: str) -> list[Any]:
@@ -560,14 +674,21 @@ def analyse(res: dict[str, Any], demo: Path, n_boot: int) -> dict[str, Any]:
     jobs = res["jobs"]
     ds = Dataset.open(demo)
     loop_runs = jobs["loop"].pop("_runs")
+    reviewed_runs = jobs["loop_reviewed"].pop("_runs")
     paths = {"noisy": loop_runs["noisy"], "loop": loop_runs["loop"]}
+    paths["loop_reviewed"] = reviewed_runs["loop"]
     paths["oracle"] = jobs["oracle"].pop("_runs")
     sides = {arm: _read_runs(paths[arm], seeds, arm) for arm in ARMS}
     out: dict[str, Any] = {"seeds_analysed": seeds, "n_boot": n_boot}
+    key = ["sample_id", "label", "x", "y", "w", "h", "score"]
+    again0 = _read_runs(reviewed_runs["noisy"], seeds, "loop_reviewed iteration 0")
+    out["reviewed_baseline_same"] = all(  # the reviewed loop's iteration 0 is (a), bit for bit
+        x.select(key).sort(key).equals(y.select(key).sort(key))
+        for x, y in zip(again0, sides["noisy"], strict=True)
+    )
     indep = jobs.get("noisy_independent") or {}
     if "_runs" in indep:
         again = _read_runs(indep.pop("_runs"), seeds[:1], "noisy_independent")[0]
-        key = ["sample_id", "label", "x", "y", "w", "h", "score"]
         out["baseline_reproduced"] = bool(
             again.select(key).sort(key).equals(sides["noisy"][0].select(key).sort(key))
         )
@@ -590,12 +711,12 @@ def analyse(res: dict[str, Any], demo: Path, n_boot: int) -> dict[str, Any]:
         if point is None:
             slices[name] = {"n": n, "empty": True}
             continue
-        a, b, c = point
-        da, db, dc = draws
-        keep = np.isfinite(da) & np.isfinite(db) & np.isfinite(dc)
-        da, db, dc = da[keep], db[keep], dc[keep]
-        gain, gap = b - a, c - a
+        a, b, r, c = point
+        keep = np.logical_and.reduce([np.isfinite(d) for d in draws])
+        da, db, dr, dc = (d[keep] for d in draws)
+        gain, gap, gain_r = b - a, c - a, r - a
         ci, share = ratio_interval(db - da, dc - da)
+        ci_r, share_r = ratio_interval(dr - da, dc - da)
 
         def diff(d: np.ndarray, point_diff: np.ndarray) -> dict[str, Any]:
             lo, hi = _interval(d, 0.95, (-1.0, 1.0))
@@ -622,10 +743,21 @@ def analyse(res: dict[str, Any], demo: Path, n_boot: int) -> dict[str, Any]:
             "gain_loop_minus_noisy": diff(db - da, gain),
             "gap_oracle_minus_noisy": diff(dc - da, gap),
             "oracle_minus_loop": diff(dc - db, c - b),
+            "reviewed": {
+                "gap_closed": _r(gain_r.mean() / gap.mean(), 3) if gap.mean() > 0 else None,
+                "gap_closed_ci95": ci_r,
+                "bootstrap_share_gap_le_0": share_r,
+                "gap_closed_per_seed": [
+                    _r(x / g, 3) if g > 0 else None for x, g in zip(gain_r, gap, strict=True)
+                ],
+                "gain_reviewed_minus_noisy": diff(dr - da, gain_r),
+                "gain_reviewed_minus_loop": diff(dr - db, r - b),
+                "oracle_minus_reviewed": diff(dc - dr, c - r),
+            },
             "n_draws": int(keep.sum()),
         }
     out["bootstrap_s"] = round(time.perf_counter() - t0, 1)
-    out["common_score_cut"] = _common_cut(ds, sides, jobs["loop"])
+    out["common_score_cut"] = _common_cut(ds, sides, jobs["loop"], jobs["loop_reviewed"])
     out["slices"] = slices
     image_slices = [s for s, r in slices.items() if s != "overall" and not r.get("empty")]
     big = [s for s in image_slices if slices[s]["n"] >= MIN_N_WORST]
@@ -648,7 +780,9 @@ def _raw(score: Any, scale: float, shift: float) -> Any:
     return 1 / (1 + (-(logit - shift) / scale).exp())
 
 
-def _common_cut(ds: Any, sides: dict[str, list[Any]], loop_job: dict[str, Any]) -> dict:
+def _common_cut(
+    ds: Any, sides: dict[str, list[Any]], loop_job: dict[str, Any], reviewed_job: dict[str, Any]
+) -> dict:
     """Sensitivity: the loop's retrained detectors score as its scan calibrated them
     (``calibrated_recipe``), so their ``min_score`` cut falls at another raw score than that
     of (a) and (c). Map every arm's scores back to raw heatmap scores, cut all at the higher
@@ -662,9 +796,11 @@ def _common_cut(ds: Any, sides: dict[str, list[Any]], loop_job: dict[str, Any]) 
     its = loop_job.get("iterations") or []
     p0 = (its[0].get("recipe_params") or {}) if its else {}
     p1 = (its[-1].get("recipe_params") or {}) if its else {}
+    its_r = reviewed_job.get("iterations") or []
+    pr = (its_r[-1].get("recipe_params") or {}) if its_r else {}
     consts = {
         arm: (float(p.get("score_scale", 1.0)), float(p.get("score_shift", 0.0)))
-        for arm, p in (("noisy", p0), ("loop", p1), ("oracle", p0))
+        for arm, p in (("noisy", p0), ("loop", p1), ("loop_reviewed", pr), ("oracle", p0))
     }
     min_score = float(p0.get("min_score", 0.0))
 
@@ -689,8 +825,9 @@ def _common_cut(ds: Any, sides: dict[str, list[Any]], loop_job: dict[str, Any]) 
             kept = r.filter(_raw(pl.col("score"), scale, shift) >= cut)
             vals.append(float(detection_metrics(truth, kept, ds.classes, ids)[METRIC]))
         out[arm] = mean_sd(vals)
-    a, b, c = (out[arm]["mean"] for arm in ARMS)
+    a, b, r, c = (out[arm]["mean"] for arm in ARMS)
     out["gap_closed"] = _r((b - a) / (c - a), 3) if c - a > 0 else None
+    out["gap_closed_reviewed"] = _r((r - a) / (c - a), 3) if c - a > 0 else None
     return out
 
 
@@ -758,6 +895,10 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
             + ", ".join(f"{k}={v}" for k, v in st["recipe"].items())
             + f"), policy=BoxFixPolicy(), folds={st['folds']}, seed={min(st['seeds'])}, "
             f"seeds={len(st['seeds'])})",
+            "loop_reviewed_call": "the same, with review=simulate_box_review(ds, queue, "
+            f"truth.boxes, accuracy={args.reviewer_accuracy}, seed=1000 * "
+            f"{min(st['seeds'])} + k) for the k-th queue",
+            "reviewer_accuracy": args.reviewer_accuracy,
             "slices": "the loop's default: one per value of camera and of site",
             "recipe": "CenterNetRecipe() defaults" if not st["recipe"] else "quick settings",
             "recipe_params": params(_recipe(args)),
@@ -770,6 +911,7 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     }
     res["jobs"] = {
         "loop": jobs("loop", tag="loop", demo=demo),
+        "loop_reviewed": jobs("loop", tag="loop_reviewed", demo=demo, reviewed=True),
         "oracle": jobs("train", tag="oracle", variant="oracle", demo=demo),
         "noisy_independent": jobs("train", tag="noisy_s0", variant="noisy", demo=demo),
     }
@@ -808,14 +950,19 @@ def _time_per_arm(res: dict[str, Any]) -> dict[str, Any]:
     lp = res["jobs"].get("loop") or {}
     t = lp.get("time") or {}
     it = {r["iteration"]: r["timings_s"] for r in lp.get("iterations", [])}
+    lr = res["jobs"].get("loop_reviewed") or {}
+    it_r = {r["iteration"]: r["timings_s"] for r in lr.get("iterations", [])}
     return {
         "noisy": t.get("noisy_iteration0", {}) | {"steps_s": it.get(0)},
         "loop": t.get("loop_iteration1", {}) | {"steps_s": it.get(1)},
+        "loop_reviewed": ((lr.get("time") or {}).get("loop_iteration1") or {})
+        | {"steps_s": it_r.get(1)},
         "oracle": (res["jobs"].get("oracle") or {}).get("time"),
         "note": "wall and CPU seconds (this process and its engine workers). noisy and loop "
         "are iterations 0 and 1 of the one run_loop call: training every seed and the "
         "loop's own evaluation (a 100-draw bootstrap); loop also the cross-validated scan "
-        "and the fixes. oracle: training every seed and predicting the test split.",
+        "and the fixes; loop_reviewed is iteration 1 of its own run_loop call (the same, "
+        "plus the simulated review). oracle: training every seed and predicting the test split.",
     }
 
 
@@ -838,6 +985,24 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
         "b_loop": f"{c.get('loop_call')}: scan (CenterNet cross-validated), fix_boxes with "
         "BoxFixPolicy() defaults (config.policy_params), retrain every seed; the last "
         "iteration's test boxes per seed, from the experiment log.",
+        "b2_loop_reviewed": f"{c.get('loop_reviewed_call')}: the same loop on a fresh copy "
+        "of the demo, its review queue (the queued train images, after the automatic fixes) "
+        "answered before retraining by datacentric.integrations.review.simulate_box_review: "
+        "each queued image's boxes redrawn as its true objects (planted duplicates are not "
+        f"objects), every box exact, each class right with probability "
+        f"{c.get('reviewer_accuracy')} (otherwise another class, uniformly), applied through "
+        "the Label Studio box pull's decide_boxes and apply step (lineage source "
+        "simulated-reviewer). reviewed_baseline_same: its iteration 0 gives (a)'s test "
+        "boxes, bit for bit. Its gap closed, interval and p-values are analysis.slices.*."
+        "reviewed (same draws as the loop's).",
+        "simulated_review": f"per answered queue (jobs.loop_reviewed.simulated_review): the "
+        f"reviewer's box edits against the ground truth — a relabel is right when it gives "
+        f"the class of the true object its box now is (IoU > {RIGHT_IOU}); a move when the "
+        f"new box has IoU > {RIGHT_IOU} with a true object; an add when it is a true object "
+        f"of its class at IoU > {RIGHT_IOU}; a removal when every true object the removed "
+        "box was right for still has a right box. with_a_right_box_before_after: the true "
+        "objects of the answered images (queued, train) with a box of their class at IoU > "
+        f"{RIGHT_IOU}, before and after the review.",
         "c_oracle": "every train box replaced by the true objects (overlooked objects added, "
         "planted duplicates left out), test boxes unchanged (they are the true objects), "
         "trained with every seed by datacentric.loop.seeds.train_seeds as the loop does.",
@@ -885,6 +1050,19 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
             "pass_ci_lower_bound": bool(ci is not None and ci[0] >= TARGET_GAP_CLOSED),
             "binding": key == "overall",
         }
+    r = ((an.get("slices") or {}).get("overall") or {}).get("reviewed") or {}
+    v, ci = r.get("gap_closed"), r.get("gap_closed_ci95")
+    out[f"gap_closed_overall_reviewed_ge_{TARGET_GAP_CLOSED}"] = {
+        "slice": "overall",
+        "target": TARGET_GAP_CLOSED,
+        "measured": v,
+        "ci95": ci,
+        "pass": bool(v is not None and v >= TARGET_GAP_CLOSED),
+        "pass_ci_lower_bound": bool(ci is not None and ci[0] >= TARGET_GAP_CLOSED),
+        "binding": False,
+        "note": "the loop with its review queue answered by a simulated reviewer: "
+        "informational (the binding target is the automatic loop's)",
+    }
     return out
 
 
@@ -919,7 +1097,7 @@ def print_summary(res: dict[str, Any]) -> None:
     names = [s for s in sl if not sl[s].get("empty")]
     print_table(
         f"mAP@0.5 on the clean test split, mean ± sd over seeds {an['seeds_analysed']}",
-        ["slice", "n", *ARMS, "gap closed", "95 % CI", "gain [CI]"],
+        ["slice", "n", *ARMS, "gap closed", "95 % CI", "gain [CI]", "reviewed: gap [CI]"],
         [
             (
                 s,
@@ -928,6 +1106,7 @@ def print_summary(res: dict[str, Any]) -> None:
                 sl[s]["gap_closed"],
                 sl[s]["gap_closed_ci95"],
                 "{mean} {ci95}".format(**sl[s]["gain_loop_minus_noisy"]),
+                f"{sl[s]['reviewed']['gap_closed']} {sl[s]['reviewed']['gap_closed_ci95']}",
             )
             for s in names
         ],
@@ -957,6 +1136,15 @@ def print_summary(res: dict[str, Any]) -> None:
             f"  review queue: {q['queued_images']} images ({q['deferred_images']} deferred), "
             f"{q['queued_with_a_planted_problem']} with a planted problem"
         )
+    lr = res["jobs"].get("loop_reviewed") or {}
+    for q in lr.get("simulated_review") or []:
+        print(
+            f"  simulated review (accuracy {lr.get('reviewer_accuracy')}): "
+            f"{q['answered_images']} images answered, {q['box_edits']} box edits, "
+            f"{q['right']} right; true objects with a right box before/after "
+            f"{q['with_a_right_box_before_after']} of {q['true_objects_of_queued_images']}"
+        )
+    print(f"  reviewed loop's iteration 0 is (a): {an.get('reviewed_baseline_same')}")
     own = (lp.get("loop_verdict") or [{}])[0]
     if own:
         print(
@@ -976,6 +1164,12 @@ def options(ap: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help=f"bootstrap draws (default {N_BOOT}; quick {QUICK['n_boot']})",
+    )
+    ap.add_argument(
+        "--reviewer-accuracy",
+        type=float,
+        default=REVIEWER_ACCURACY,
+        help=f"the simulated reviewer's accuracy in loop_reviewed (default {REVIEWER_ACCURACY})",
     )
 
 
