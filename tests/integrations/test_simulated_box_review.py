@@ -220,3 +220,32 @@ def test_the_cli_hook_answers_a_detection_queue_with_boxes(root: Path) -> None:
     assert _box_set(after.filter(in_answered)) == _box_set(
         _objects(truth).filter(in_answered), "true_label", "true_"
     )
+
+
+def test_the_docs_example_prints_what_the_page_says(tmp_path: Path, monkeypatch) -> None:
+    """docs/detection.md: the fix_boxes example, then the simulated box reviewer on its queue."""
+    import contextlib
+    import io
+    import re
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "detection.md"
+    text = doc.read_text()
+    fix = text[text.index("## Fixing boxes automatically") : text.index("## The data loop on")]
+    sim = text[text.index("### Answering the review queue") : text.index("### Measured: how")]
+    code = [re.search(r"```python\n(.*?)```", part, re.S) for part in (fix, sim)]
+    assert code[0] is not None and code[1] is not None
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    scope: dict[str, object] = {}
+    with contextlib.redirect_stdout(out):
+        for c in code:
+            exec(compile(c.group(1), str(doc), "exec"), scope)  # type: ignore[union-attr]
+    assert "3 19 [('bbox', 2), ('box', 15), ('label', 2)]" in out.getvalue()
+    r = simulate_box_review(
+        scope["ds"],  # type: ignore[arg-type]
+        scope["fixed"].review,  # type: ignore[attr-defined]
+        scope["gt"],  # type: ignore[arg-type]
+        accuracy=0.95,
+        seed=0,
+    )
+    assert (r.applied, r.already_applied, r.version) == (0, 15, None)
