@@ -119,13 +119,7 @@ def simulate_review(
     ([('1', 'a', 'b', 'answer')], 2, 'simulated-reviewer')
     """
     t0 = time.perf_counter()
-    if not isinstance(ds, Dataset):
-        ds = Dataset.open(ds, check_images="none")
-    if ds.root is None or ds.version is None:
-        raise InvalidParameterError(
-            "simulate_review: the dataset has no version store, so the answers cannot become "
-            "a new version with lineage; open a versioned dataset directory (Dataset.open)."
-        )
+    ds = versioned(ds, "simulate_review", "the answers")
     if ds.task == "detection":
         raise InvalidParameterError(
             "simulate_review: the dataset is a detection dataset, whose review queue is "
@@ -193,6 +187,19 @@ def simulate_review(
         },
         started=t0,
     )
+
+
+def versioned(ds: Dataset | str | Path, name: str, what: str) -> Dataset:
+    """``ds`` (a path opens its HEAD), refused when it has no version store: ``what`` (the
+    reviewer's edits) could not become a new version with lineage."""
+    if not isinstance(ds, Dataset):
+        ds = Dataset.open(ds, check_images="none")
+    if ds.root is None or ds.version is None:
+        raise InvalidParameterError(
+            f"{name}: the dataset has no version store, so {what} cannot become a new "
+            "version with lineage; open a versioned dataset directory (Dataset.open)."
+        )
+    return ds
 
 
 def _queued(queue: Any, who: str = "simulate_review") -> pl.DataFrame:

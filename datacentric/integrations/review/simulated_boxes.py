@@ -39,6 +39,7 @@ from datacentric.integrations.review.simulated import (
     SIMULATED_SOURCE,
     _answers,
     _queued,
+    versioned,
 )
 
 if TYPE_CHECKING:
@@ -174,11 +175,7 @@ def simulate_box_review(
             "classification review queue with simulate_review(ds, queue, "
             "load_ground_truth(DIR))."
         )
-    if ds.root is None or ds.version is None:
-        raise InvalidParameterError(
-            f"{_NAME}: the dataset has no version store, so the box edits cannot become a new "
-            "version with lineage; open a versioned dataset directory (Dataset.open)."
-        )
+    versioned(ds, _NAME, "the box edits")  # an open Dataset: only the version-store check
     answered = _queued(queue, _NAME)
     truth = _truth(ground_truth)
     unknown = answered.filter(~pl.col("sample_id").is_in(truth["sample_id"].unique().to_list()))
