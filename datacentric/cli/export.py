@@ -40,9 +40,11 @@ def export_cmd(
     targets: str | None = typer.Option(
         None,
         "--targets",
-        help="Comma-separated: onnx-fp32, onnx-int8-dynamic, onnx-int8-static, pruned-<pct> "
-        "(default: all four, pruned-50; a detection dataset: onnx-fp32,onnx-int8-static, no "
-        "pruned-<pct>).",
+        help="Comma-separated: onnx-fp32, onnx-int8-dynamic, onnx-int8-static, qat-int8 "
+        "(quantization-aware fine-tuning, then int8), pruned-<pct>, "
+        "distilled-small_cnn[-w<width>][-int8] (a small CNN student trained on the model's "
+        "soft predictions) (default: onnx-fp32, both int8, pruned-50; a detection dataset: "
+        "onnx-fp32,onnx-int8-static only).",
     ),
     slices: Path | None = typer.Option(None, "--slices", help="Slice YAML (default: by metadata)."),
     max_drop: float = typer.Option(
@@ -53,7 +55,9 @@ def export_cmd(
     version: str | None = REV,
     seed: int = typer.Option(0, help="Seed for training, calibration sampling, bootstrap."),
 ) -> None:
-    """Export ONNX fp32/int8 and pruned models; fail (exit 1) if any slice drops too much.
+    """Export ONNX fp32/int8, QAT, pruned and distilled models; fail (exit 1) if a slice drops.
+
+    qat-int8 and distilled-* train on the train split (the model's training rows).
 
     On a detection dataset the model is a CenterNetRecipe, exported to ONNX fp32/int8 (the
     network; decoding stays outside the graph) and gated per slice on mAP@0.5.
@@ -114,9 +118,11 @@ def export_cmd(
         _export_detector(recipe, ds, directory, out, targets, slice_specs, max_drop, min_n,
                          calib_size, seed)  # fmt: skip
         return
+    train = ds.split("train")
     report = compress(
         recipe,
         ds,
+        train_ds=train if len(train) else None,
         targets=targets,
         slices=slice_specs,
         out_dir=out,

@@ -1,9 +1,11 @@
 """Compressed export with a per-slice regression check.
 
 :func:`compress` turns a fitted torch recipe into ONNX fp32, int8 (dynamic and static,
-calibrated on a sample stratified across slices and classes) and L1-pruned artefacts, and
-reports for each its size, CPU latency, accuracy overall and per slice, the samples whose
-prediction changed, and a gate against the uncompressed model. :func:`export_detector` does
+calibrated on a sample stratified across slices and classes), quantization-aware-trained
+int8, L1-pruned and distilled (a small student trained on the model's soft predictions)
+artefacts, and reports for each its size, CPU latency, accuracy overall and per slice, the
+samples whose prediction changed, and a gate against the uncompressed model.
+:func:`export_detector` does
 the same for a fitted ``CenterNetRecipe`` (ONNX fp32/int8, gated per slice on mAP@0.5). See
 ``docs/export.md``.
 """
@@ -26,6 +28,7 @@ from datacentric.export.detector import (
 )
 from datacentric.export.onnx import export_onnx, verify_onnx
 from datacentric.export.prune import prune_network, sparsity
+from datacentric.export.qat import QATModel, fine_tune_qat
 from datacentric.export.quantize import (
     calibration_sample,
     quantize_dynamic_model,
@@ -44,11 +47,13 @@ __all__ = [
     "DetectorExportReport",
     "ExportVerificationError",
     "OnnxDetector",
+    "QATModel",
     "calibration_sample",
     "compress",
     "export_detector",
     "export_detector_onnx",
     "export_onnx",
+    "fine_tune_qat",
     "parse_targets",
     "prune_network",
     "quantize_dynamic_model",

@@ -49,8 +49,18 @@ __all__ = ["DEFAULT_TARGETS", "VALID_TARGETS", "compress", "parse_targets", "ver
 _ARTEFACT = {"file": "str", "sha256": "str"}
 
 DEFAULT_TARGETS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "pruned-50")
-VALID_TARGETS = ("onnx-fp32", "onnx-int8-dynamic", "onnx-int8-static", "pruned-<percent>")
+VALID_TARGETS = (
+    "onnx-fp32",
+    "onnx-int8-dynamic",
+    "onnx-int8-static",
+    "qat-int8",
+    "pruned-<percent>",
+    "distilled-small_cnn[-w<width>][-int8]",
+)
+_FIXED = VALID_TARGETS[:4]
 _PRUNED = re.compile(r"^pruned-(\d{1,2})$")
+#: ``distilled-<student>``: the student recipe, optionally its width, optionally int8.
+_DISTILLED = re.compile(r"^distilled-(small_cnn)(?:-w(\d{1,3}))?(-int8)?$")
 _VERIFY_ROWS = 64
 
 
@@ -66,8 +76,12 @@ def _target_items(value: object) -> list[str] | None:
 
 
 def _valid_target(name: str) -> bool:
-    pruned = _PRUNED.match(name)
-    return name in VALID_TARGETS[:3] or (pruned is not None and int(pruned.group(1)) > 0)
+    pruned, distilled = _PRUNED.match(name), _DISTILLED.match(name)
+    if distilled is not None and distilled.group(2) is not None:
+        return int(distilled.group(2)) > 0
+    return (
+        name in _FIXED or (pruned is not None and int(pruned.group(1)) > 0) or distilled is not None
+    )
 
 
 class _Targets(Constraint):
@@ -84,12 +98,20 @@ class _Targets(Constraint):
     def __str__(self) -> str:
         return (
             "a list or a comma-separated string of export targets, each one of "
-            f"{', '.join(VALID_TARGETS)} (percent of weights pruned, 1-99, e.g. 'pruned-50'), "
-            "none repeated"
+            f"{', '.join(VALID_TARGETS)} (percent of weights pruned, 1-99, e.g. 'pruned-50'; "
+            "a distilled student's width, e.g. 'distilled-small_cnn-w8-int8'), none repeated"
         )
 
     def invalid_values(self) -> list[object]:
-        return ["onnx-int4", ["pruned-0"], "pruned-100", "onnx-fp32,onnx-fp32", " , "]
+        return [
+            "onnx-int4",
+            ["pruned-0"],
+            "pruned-100",
+            "onnx-fp32,onnx-fp32",
+            " , ",
+            "distilled-resnet50",
+            "distilled-small_cnn-w0",
+        ]
 
 
 #: What ``targets`` accepts (``compress``, ``parse_targets``, the CLI's ``--targets``).
@@ -158,6 +180,7 @@ def _torch_size(net: Any) -> int:
     {
         "calib_ds": [Dataset, None],
         "eval_ds": [Dataset, None],
+        "train_ds": [Dataset, None],
         "targets": TARGETS,
         "out_dir": [str, Path],
         "max_drop": [Interval(Real, 0, 1, closed="both")],
@@ -175,6 +198,7 @@ def compress(
     calib_ds: Dataset | None,
     eval_ds: Dataset | None = None,
     *,
+    train_ds: Dataset | None = None,
     targets: str | Sequence[str] = DEFAULT_TARGETS,
     slices: Any = None,
     out_dir: str | Path = "export",
@@ -208,8 +232,17 @@ def compress(
         out of calibration. Only needed for ``onnx-int8-static``.
     eval_ds : Dataset, optional
         Dataset whose ``eval_split`` split is evaluated (default: ``calib_ds``).
+    train_ds : Dataset, optional
+        The labeled rows ``qat-int8`` fine-tunes on and a ``distilled-*`` student learns from
+        (default: the calibration rows, i.e. ``calib_ds`` less its ``eval_split`` rows when
+        ``eval_ds`` is None). Use the model's own training rows.
     targets : list of str or comma-separated str
-        Any of ``onnx-fp32``, ``onnx-int8-dynamic``, ``onnx-int8-static``, ``pruned-<pct>``.
+        Any of ``onnx-fp32``, ``onnx-int8-dynamic``, ``onnx-int8-static``, ``qat-int8``
+        (quantization-aware fine-tuning, then static int8: :mod:`datacentric.export.qat`),
+        ``pruned-<pct>``, ``distilled-small_cnn[-w<width>][-int8]`` (a ``SmallCNNRecipe``
+        student of that width, default 16, trained on the model's soft predictions with
+        :func:`datacentric.train.distill`, at the model's input size and normalisation;
+        ``-int8``: then static int8).
     slices : YAML path/text, list of Slice/SliceSpec, or None
         As for :func:`datacentric.slices.evaluate`.
     max_drop, min_n : float, int
@@ -256,8 +289,20 @@ def compress(
             f"model's {fn.classes!r}. Evaluate on a dataset with the same ordered classes."
         )
     calib_ids: list[str] = []
-    if "onnx-int8-static" in names:
+    if any(_static(t) for t in names):
         calib_ids = calibration_sample(pool, slices, size=calib_size, seed=seed)
+    if train_ds is None:
+        train_ds = pool
+    trains = [t for t in names if _trains(t)]
+    if trains and train_ds is None:
+        raise CalibrationDataError(
+            "compress: qat-int8 and distilled-* targets train on labeled rows; received no "
+            "calib_ds and no train_ds. Pass the model's training rows as train_ds."
+        )
+    if trains and train_ds is not None:
+        _check_train_rows(train_ds, fn.classes, trains)
+    for width in {w for t in names if (w := _student_width(t)) is not None}:
+        _student(fn, width)  # a width over the max_recipe_width setting fails before any work
     test = _eval_rows(eval_ds, eval_split)
     out = Path(out_dir)
     with os_errors_as(out, "create the export folder"):
@@ -289,8 +334,10 @@ def compress(
     runners = {"torch": torch_runner(fn.net, threads)}
 
     results: list[ArtefactResult] = []
+    build = _Builder(recipe, fn, fp32_path, out, calib_ids, pool, train_ds, x, atol, threads, seed)
+    build.names = names
     for name in names:
-        path, extra = _build(name, fn, fp32_path, out, calib_ids, pool, x, atol, threads)
+        path, extra = build(name)
         session = open_session(path, threads)
         probs = softmax(onnx_logits(session, x))
         metrics, frame = metrics_for(probs, name)
@@ -322,32 +369,149 @@ def compress(
     return report
 
 
-def _build(
-    name: str,
-    fn: FittedNet,
-    fp32_path: Path,
-    out: Path,
-    calib_ids: list[str],
-    pool: Dataset | None,
-    x: np.ndarray,
-    atol: float,
-    threads: int,
-) -> tuple[Path, dict[str, Any]]:
-    """Write the artefact of one target; return its path and target-specific facts."""
-    if name == "onnx-fp32":
-        return fp32_path, {}
-    if name == "onnx-int8-dynamic":
-        return quantize_dynamic_model(fp32_path, out / "model-int8-dynamic.onnx"), {}
-    if name == "onnx-int8-static":
-        assert pool is not None  # calibration_sample raised otherwise
-        calib_x = normalised_inputs(fn, pool, calib_ids)
-        path = quantize_static_model(fp32_path, out / "model-int8-static.onnx", calib_x)
-        return path, {"n_calibration": len(calib_ids)}
-    amount = int(name.split("-")[1]) / 100.0
-    pruned = prune_network(fn.net, amount)
-    path = export_onnx(pruned, out / f"model-{name}.onnx", x[:2])
-    verify_onnx(path, pruned, x[:_VERIFY_ROWS], atol=atol, threads=threads)
-    return path, {"sparsity": sparsity(pruned), "requested_sparsity": amount}
+def _static(name: str) -> bool:
+    """Whether the target quantizes statically (needs the calibration sample)."""
+    return name in ("onnx-int8-static", "qat-int8") or name.endswith("-int8")
+
+
+def _check_train_rows(train_ds: Dataset, classes: list[str], targets: list[str]) -> None:
+    """The training rows of QAT and distillation: labeled, with the model's classes."""
+    n_labeled = int((train_ds.label_indices() >= 0).sum())
+    if n_labeled == 0 or list(train_ds.classes) != classes:
+        raise InvalidDatasetError(
+            f"compress: {', '.join(targets)}: these targets train on labeled rows with the "
+            f"model's classes {classes!r}; received {len(train_ds)} rows, {n_labeled} labeled, "
+            f"classes {list(train_ds.classes)!r}. Pass the model's training rows as train_ds."
+        )
+
+
+def _student(fn: FittedNet, width: int) -> Any:
+    """The untrained student of a ``distilled-small_cnn-w<width>`` target: the teacher's input
+    size and colour mode, so the two take the same input."""
+    from datacentric.train.small_cnn import SmallCNNRecipe
+
+    return SmallCNNRecipe(
+        image_size=fn.image_size,
+        channels="L" if fn.mode == "L" else "RGB",
+        width=width,
+        num_threads=fn.num_threads,
+    )
+
+
+def _student_width(name: str) -> int | None:
+    """The student width of a distilled target (None for another target)."""
+    m = _DISTILLED.match(name)
+    return None if m is None else int(m.group(2) or 16)
+
+
+def _trains(name: str) -> bool:
+    """Whether the target trains a model (needs training rows)."""
+    return name == "qat-int8" or name.startswith("distilled-")
+
+
+class _Builder:
+    """Writes the artefact of one target (``self(name)``): its path and target-specific facts.
+
+    A distilled student is trained once per width and shared by its fp32 and int8 targets.
+    """
+
+    def __init__(
+        self,
+        recipe: Any,
+        fn: FittedNet,
+        fp32_path: Path,
+        out: Path,
+        calib_ids: list[str],
+        pool: Dataset | None,
+        train_ds: Dataset | None,
+        x: np.ndarray,
+        atol: float,
+        threads: int,
+        seed: int,
+    ) -> None:
+        self.recipe, self.fn, self.fp32_path, self.out = recipe, fn, fp32_path, out
+        self.calib_ids, self.pool, self.train_ds = calib_ids, pool, train_ds
+        self.x, self.atol, self.threads, self.seed = x, atol, threads, seed
+        self.names: list[str] = []
+        self._students: dict[int, Any] = {}
+
+    def _calib_x(self) -> np.ndarray:
+        assert self.pool is not None  # calibration_sample raised otherwise
+        return normalised_inputs(self.fn, self.pool, self.calib_ids)
+
+    def _onnx(self, net: Any, path: Path) -> Path:
+        export_onnx(net, path, self.x[:2])
+        verify_onnx(path, net, self.x[:_VERIFY_ROWS], atol=self.atol, threads=self.threads)
+        return path
+
+    def __call__(self, name: str) -> tuple[Path, dict[str, Any]]:
+        out = self.out
+        if name == "onnx-fp32":
+            return self.fp32_path, {}
+        if name == "onnx-int8-dynamic":
+            return quantize_dynamic_model(self.fp32_path, out / "model-int8-dynamic.onnx"), {}
+        if name == "onnx-int8-static":
+            path = quantize_static_model(
+                self.fp32_path, out / "model-int8-static.onnx", self._calib_x()
+            )
+            return path, {"n_calibration": len(self.calib_ids)}
+        if name == "qat-int8":
+            return self._qat()
+        distilled = _DISTILLED.match(name)
+        if distilled is not None:
+            return self._distilled(name, int(distilled.group(2) or 16), bool(distilled.group(3)))
+        amount = int(name.split("-")[1]) / 100.0
+        pruned = prune_network(self.fn.net, amount)
+        path = self._onnx(pruned, out / f"model-{name}.onnx")
+        return path, {"sparsity": sparsity(pruned), "requested_sparsity": amount}
+
+    def _qat(self) -> tuple[Path, dict[str, Any]]:
+        from datacentric.export.qat import fine_tune_qat
+
+        assert self.train_ds is not None  # compress raised otherwise
+        qat = fine_tune_qat(self.recipe, self.train_ds, seed=self.seed)
+        float_path = self._onnx(qat.float, self.out / "model-qat-float.onnx")
+        path = quantize_static_model(float_path, self.out / "model-qat-int8.onnx", self._calib_x())
+        float_path.unlink()
+        # the int8 model vs the fake-quant model it was trained as
+        fq = softmax(torch_logits(qat.fake_quant, self.x))
+        int8 = softmax(onnx_logits(open_session(path, self.threads), self.x))
+        return path, {
+            "qat_epochs": qat.epochs,
+            "qat_lr": qat.lr,
+            "n_train": qat.n_train,
+            "n_fake_quantized_layers": qat.n_quantized,
+            "n_calibration": len(self.calib_ids),
+            "agreement_with_fake_quant": float((fq.argmax(1) == int8.argmax(1)).mean()),
+            "max_abs_diff_vs_fake_quant": float(np.abs(fq - int8).max()),
+        }
+
+    def _distilled(self, name: str, width: int, int8: bool) -> tuple[Path, dict[str, Any]]:
+        from datacentric.train.distill import ALPHA, TEMPERATURE, distill
+
+        assert self.train_ds is not None  # compress raised otherwise
+        student = self._students.get(width)
+        if student is None:
+            student = _student(self.fn, width)
+            student = distill(student, self.recipe, self.train_ds, seed=self.seed)
+            self._students[width] = student
+        net = fitted_net(student).net
+        fp32 = self.out / f"model-{name.removesuffix('-int8')}.onnx"
+        if not fp32.exists():
+            self._onnx(net, fp32)
+        extra: dict[str, Any] = {
+            "student": {"recipe": student.name, "params": student.get_params()},
+            "student_parameters": int(sum(int(p.numel()) for p in net.parameters())),
+            "teacher_parameters": int(sum(int(p.numel()) for p in self.fn.net.parameters())),
+            "temperature": TEMPERATURE,
+            "alpha": ALPHA,
+        }
+        if not int8:
+            return fp32, extra
+        path = quantize_static_model(fp32, self.out / f"model-{name}.onnx", self._calib_x())
+        if name.removesuffix("-int8") not in self.names:
+            fp32.unlink()  # only the int8 form was asked for
+        return path, {**extra, "n_calibration": len(self.calib_ids)}
 
 
 def _manifest(

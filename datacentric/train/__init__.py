@@ -17,6 +17,7 @@ from datacentric.train.centernet import CenterNetRecipe
 from datacentric.train.crossval import clear_cv_cache, cross_val_predict
 from datacentric.train.crossval_boxes import cross_val_predict_boxes
 from datacentric.train.detector import BoxPredictions, DetectorRecipe
+from datacentric.train.distill import SoftTargets, distill
 from datacentric.train.load import load_recipe, make_recipe
 from datacentric.train.recipe import ModelRecipe, Predictions
 from datacentric.train.resnet import ResNet18Recipe
@@ -31,9 +32,11 @@ __all__ = [
     "ResNet18Recipe",
     "ScoreCalibration",
     "SmallCNNRecipe",
+    "SoftTargets",
     "clear_cv_cache",
     "cross_val_predict",
     "cross_val_predict_boxes",
+    "distill",
     "fit_score_calibration",
     "load_recipe",
     "make_recipe",

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     import torch
 
     from datacentric.dataset import Dataset
+    from datacentric.train.distill import SoftTargets
 
 __all__ = ["TorchDevice", "TorchRecipe", "resolve_device"]
 
@@ -343,10 +344,27 @@ class TorchRecipe:
         InvalidDatasetError
             When ``ds`` has no labeled row.
         """
+        check_params(f"{self._title}.fit", {"seed": seed, "progress": progress}, *_FIT_CONSTRAINTS)
+        return self._fit(ds, seed=seed, progress=progress)
+
+    def _fit(
+        self: _R,
+        ds: Dataset,
+        *,
+        seed: int,
+        progress: bool,
+        soft: SoftTargets | None = None,
+        normalisation: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> _R:
+        """:meth:`fit`, optionally against a teacher's soft targets and a given normalisation.
+
+        ``soft`` (rows of ``ds`` in manifest order) makes the loss the distillation loss of
+        :class:`SoftTargets`; ``normalisation`` (per-channel mean, std) replaces the
+        training images' statistics, so a student takes exactly its teacher's input.
+        """
         import torch
 
         title = self._title
-        check_params(f"{title}.fit", {"seed": seed, "progress": progress}, *_FIT_CONSTRAINTS)
         labels_all = ds.label_indices()
         labeled = np.flatnonzero(labels_all >= 0)
         if labeled.size == 0:
@@ -369,74 +387,118 @@ class TorchRecipe:
         dev = resolve_device(title, self.device)
         init = self._init_state()
         ids = ds.sample_ids
-        size = (self.image_size, self.image_size)
         # decoded batch by batch (one pass for the statistics, one per epoch): memory holds
         # a few batches whatever the number of images, plus the decoded images themselves
         # when they fit in the train_cache_bytes setting (then only the first pass decodes)
-        images = data.ManifestImages(
-            ds,
-            [ids[i] for i in labeled],
-            size=size,
-            mode=self._mode,
-            cache_bytes=get_config()["train_cache_bytes"],
-        )
-        fixed = self._fixed_normalisation(init)
+        images = self._images(ds, [ids[i] for i in labeled])
+        fixed = normalisation if normalisation is not None else self._fixed_normalisation(init)
         if fixed is not None:
             mean, std = fixed
         else:
             mean, std = data.channel_stats(images, std_floor=_STD_FLOOR)
-
         rng = np.random.default_rng(seed)
-        augment = self._augmenter(int(rng.integers(2**31 - 1))) if self.augment else None
-        n = len(y)
-        steps_per_epoch = math.ceil(n / self.batch_size)
-        y_t = torch.from_numpy(y)
-        frozen = self._frozen_backbone
         rng_devices = [dev.index or 0] if dev.type == "cuda" else []
+        teacher = None if soft is None else soft.probs[labeled]
         with _torch_settings(self.num_threads, dev), torch.random.fork_rng(devices=rng_devices):
             torch.manual_seed(seed)
             net = self._make_net(len(classes), init)  # on the CPU: the same weights anywhere
-            net = net.to(memory_format=torch.channels_last)
-            net.to(dev)
-            if frozen:
-                net["features"].requires_grad_(False)
-            trainable = [p for p in net.parameters() if p.requires_grad]
-            opt = torch.optim.AdamW(trainable, lr=self.lr, weight_decay=self.weight_decay)
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=self.lr, epochs=self.epochs, steps_per_epoch=steps_per_epoch
+            self._train_net(
+                net,
+                images,
+                y,
+                (mean, std),
+                rng=rng,
+                epochs=self.epochs,
+                lr=self.lr,
+                device=dev,
+                progress=progress,
+                soft=None if soft is None or teacher is None else soft.rows(teacher),
             )
-            net.train()
-            if frozen:
-                net["features"].eval()  # keep the BatchNorm statistics too
-            with _epoch_bar(self.epochs, progress) as advance:
-                for _ in range(self.epochs):
-                    order = rng.permutation(n)
-                    total = 0.0
-                    batches = images.batches(order, batch_size=self.batch_size)
-                    for start, batch in zip(range(0, n, self.batch_size), batches, strict=True):
-                        rows = order[start : start + self.batch_size]
-                        if self._repeat_single_row and len(rows) == 1:
-                            rows = np.repeat(rows, 2)
-                            batch = np.repeat(batch, 2, axis=0)
-                        if augment is not None:
-                            batch = np.stack([augment(image=im)["image"] for im in batch])
-                        x = _to_tensor(batch, mean, std).to(dev)
-                        logits = net["head"](net["features"](x))
-                        loss = torch.nn.functional.cross_entropy(logits, y_t[rows].to(dev))
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                        opt.step()
-                        sched.step()
-                        total += float(loss.detach()) * len(rows)
-                    advance(total / n)
-            net.eval()
-            net.requires_grad_(True)
-            net.to("cpu")  # kept on the CPU: save, export and predict start from there
         self._net = net
         self._mean = np.asarray(mean).astype(np.float32)
         self._std = np.asarray(std).astype(np.float32)
         self.classes_ = classes
         return self
+
+    def _images(self, ds: Dataset, ids: list[str]) -> data.ManifestImages:
+        """The training images of ``ids``, decoded at this recipe's size and mode."""
+        size = (self.image_size, self.image_size)
+        cache = get_config()["train_cache_bytes"]
+        return data.ManifestImages(ds, ids, size=size, mode=self._mode, cache_bytes=cache)
+
+    def _train_net(
+        self,
+        net: Any,
+        images: data.ManifestImages,
+        y: np.ndarray,
+        normalisation: tuple[np.ndarray, np.ndarray],
+        *,
+        rng: np.random.Generator,
+        epochs: int,
+        lr: float,
+        device: torch.device,
+        progress: bool,
+        soft: SoftTargets | None = None,
+        on_epoch: Callable[[int], None] | None = None,
+    ) -> None:
+        """The training loop: AdamW, one-cycle schedule, this recipe's batch size and
+        augmentation, on ``net`` in place (left in eval mode on the CPU).
+
+        Runs inside the caller's :func:`_torch_settings` and seeded torch RNG. ``net`` is
+        any module whose ``net["head"](net["features"](x))`` gives class logits (the
+        recipe's own network, or a quantization-aware copy). ``on_epoch(k)`` is called
+        before epoch ``k`` (0-based), e.g. to freeze quantization observers.
+        """
+        import torch
+
+        mean, std = normalisation
+        augment = self._augmenter(int(rng.integers(2**31 - 1))) if self.augment else None
+        n = len(y)
+        steps_per_epoch = math.ceil(n / self.batch_size)
+        y_t = torch.from_numpy(y)
+        frozen = self._frozen_backbone
+        net = net.to(memory_format=torch.channels_last)
+        net.to(device)
+        if frozen:
+            net["features"].requires_grad_(False)
+        trainable = [p for p in net.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(trainable, lr=lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch
+        )
+        net.train()
+        if frozen:
+            net["features"].eval()  # keep the BatchNorm statistics too
+        with _epoch_bar(epochs, progress) as advance:
+            for epoch in range(epochs):
+                if on_epoch is not None:
+                    on_epoch(epoch)
+                order = rng.permutation(n)
+                total = 0.0
+                batches = images.batches(order, batch_size=self.batch_size)
+                for start, batch in zip(range(0, n, self.batch_size), batches, strict=True):
+                    rows = order[start : start + self.batch_size]
+                    if self._repeat_single_row and len(rows) == 1:
+                        rows = np.repeat(rows, 2)
+                        batch = np.repeat(batch, 2, axis=0)
+                    if augment is not None:
+                        batch = np.stack([augment(image=im)["image"] for im in batch])
+                    x = _to_tensor(batch, mean, std).to(device)
+                    logits = net["head"](net["features"](x))
+                    target = y_t[rows].to(device)
+                    if soft is None:
+                        loss = torch.nn.functional.cross_entropy(logits, target)
+                    else:
+                        loss = soft.loss(logits, target, rows)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    total += float(loss.detach()) * len(rows)
+                advance(total / n)
+        net.eval()
+        net.requires_grad_(True)
+        net.to("cpu")  # kept on the CPU: save, export and predict start from there
 
     @staticmethod
     def _augmenter(seed: int) -> Callable[..., dict[str, Any]]:

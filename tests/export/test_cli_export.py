@@ -63,3 +63,25 @@ def test_cli_unknown_target_is_a_clear_error(
     assert res.exit_code == 1
     out = " ".join(res.output.split())
     assert "parameter --recipe must be one of 'resnet18', 'small_cnn'; received 'vgg'" in out
+
+
+def test_cli_export_qat_and_distilled_targets(
+    digits_ds: Dataset, weights: Path, tmp_path: Path
+) -> None:
+    root = digits_ds.root
+    assert root is not None
+    out = tmp_path / "out"
+    args = ["export", str(root), "--out", str(out), "--weights", str(weights), "--min-n", "5"]
+    targets = "qat-int8,distilled-small_cnn-w4-int8"
+    res = CliRunner().invoke(_app(), [*args, "--targets", targets, "--max-drop", "1"])
+    assert res.exit_code == 0, res.output
+    assert "qat-int8" in res.output and "distilled-small_cnn-w4-int8" in res.output
+    manifest = json.loads((out / "export.json").read_text())
+    qat, student = manifest["artefacts"]
+    # both trained on the train split (200 rows of the fixture), not on every non-test row
+    assert qat["n_train"] == len(digits_ds.split("train")) == 200
+    assert student["student"]["params"]["width"] == 4
+    assert sorted(p.name for p in out.glob("*.onnx")) == [
+        "model-distilled-small_cnn-w4-int8.onnx",
+        "model-qat-int8.onnx",
+    ]

@@ -185,12 +185,13 @@ def test_bad_inputs(recipe: SmallCNNRecipe, digits_ds: Dataset, tmp_path: Path) 
         with pytest.raises(InvalidParameterError, match=r"none repeated; received"):
             parse_targets(repeated)
     assert parse_targets(" onnx-fp32 ,pruned-30,") == ["onnx-fp32", "pruned-30"]
-    assert check_parameter_constraints(parse_targets) == 6
+    assert check_parameter_constraints(parse_targets) == 8
     with pytest.raises(InvalidParameterError, match="not fitted"):
         compress(SmallCNNRecipe(), digits_ds, out_dir=tmp_path)
     with pytest.raises(InvalidParameterError, match=r"^compress: parameter threads must be an"):
         compress(recipe, digits_ds, out_dir=tmp_path, threads=0)  # refused before any export
-    assert check_parameter_constraints(compress) == 28 - 2 + 6  # targets: 6 bad values
+    # targets: 8 bad values; train_ds: 1
+    assert check_parameter_constraints(compress) == 28 - 2 + 8 + 1
     assert check_parameter_constraints(calibration_sample) == 6
     assert check_parameter_constraints(prune_network) == 6
     with pytest.raises(CalibrationDataError, match="calibration data"):
