@@ -92,7 +92,7 @@ class ForgottenReport:
             "rare_rule": self.rare_rule,
             "rare_classes": self.rare_classes,
             "n_flipped": self.n_flipped,
-            "mean_tv": float(self.samples["tv"].mean() or 0.0),
+            "mean_tv": float(self.samples["tv"].to_numpy().mean()) if self.samples.height else 0.0,
             "samples": rows(self.top(top_k)),
             "slices": rows(self.slices),
             "classes": rows(self.classes),
