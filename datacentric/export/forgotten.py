@@ -155,7 +155,10 @@ def _group(
 
 
 def _probs(name: str, value: Any, n: int | None, k: int) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros((0,))
     ok = (
         arr.ndim == 2
         and arr.shape[1] == k
