@@ -137,8 +137,9 @@ def export_cmd(
         out,
         batch=64,
         metric=("accuracy", lambda a: a.accuracy),
-        passed=lambda a: None if a.gate is None else a.gate.passed,
-        dropped=f"a slice dropped more than {max_drop:.3f}",
+        passed=lambda a: a.passed,
+        dropped=f"a slice's accuracy or a class's recall dropped more than {max_drop:.3f}",
+        worst_class=lambda a: a.worst_class,
     )
 
 
@@ -152,8 +153,11 @@ def _print_report(
     passed: Callable[[Any], bool | None],
     dropped: str,
     note: str = "",
+    worst_class: Callable[[Any], tuple[str | None, float | None]] | None = None,
 ) -> None:
-    """One table row per form (the baseline first), the report paths, exit 1 on a failed gate."""
+    """One table row per form (the baseline first), the report paths, exit 1 on a failed gate.
+
+    ``worst_class`` (a classifier's export) adds the class whose recall dropped most."""
     t = Table(title=title)
     for col, just in (
         ("target", "left"),
@@ -163,12 +167,19 @@ def _print_report(
         (f"p50@{batch} ms", "right"),
         (metric[0], "right"),
         ("worst slice Δ", "right"),
+        *([("worst class Δ", "right")] if worst_class is not None else []),
         ("gate", "left"),
     ):
-        t.add_column(col, justify=just)  # type: ignore[arg-type]
+        # a target's name is never cut: it wraps (folds) in a narrow terminal
+        fold = {"overflow": "fold"} if col == "target" else {}
+        t.add_column(col, justify=just, **fold)  # type: ignore[arg-type]
     for a in [report.baseline, *report.artefacts]:
         worst, delta = a.worst_slice
         ok = passed(a)
+        cls: list[str] = []
+        if worst_class is not None:
+            name, change = worst_class(a)
+            cls = ["" if change is None else f"{change:+.4f} ({esc(name)})"]
         t.add_row(
             esc(a.target),
             f"{a.size_bytes / 1024:.1f} KiB",
@@ -177,7 +188,8 @@ def _print_report(
             f"{a.latency_ms[f'p50@{batch}']:.2f}",
             f"{metric[1](a):.4f}",
             "" if delta is None else f"{delta:+.4f} ({esc(worst)})",
-            "" if ok is None else ("[green]pass[/]" if ok else "[bold red]FAIL[/]"),
+            *cls,
+            "" if ok is None else ("[green]pass[/]" if ok else f"[bold red]FAIL{_which(a)}[/]"),
         )
     console.print(t)
     console.print(
@@ -190,6 +202,13 @@ def _print_report(
             f"see {esc(out / 'export.md')}."
         )
         raise typer.Exit(1)
+
+
+def _which(a: Any) -> str:
+    """`` (slice, class)``: the gates of a classifier's form that failed; empty otherwise."""
+    gates = [(n, getattr(a, f, None)) for n, f in (("slice", "gate"), ("class", "class_gate"))]
+    failed = [n for n, g in gates if g is not None and hasattr(g, "passed") and not g.passed]
+    return f" ({', '.join(failed)})" if failed and hasattr(a, "class_gate") else ""
 
 
 def _new_detector() -> Any:

@@ -24,6 +24,8 @@ from datacentric.exceptions import (
     InvalidParameterError,
     SchemaError,
 )
+from datacentric.export.class_gate import class_check
+from datacentric.export.forgotten import forgotten, slice_masks
 from datacentric.export.latency import measure_many, onnx_runner, torch_runner
 from datacentric.export.onnx import (
     FittedNet,
@@ -218,8 +220,13 @@ def compress(
     accuracy overall and per slice on ``eval_ds``'s test split, list the test samples whose
     predicted class changed, and gate it against the uncompressed torch model with
     :func:`datacentric.slices.check` (fail when any slice with at least ``min_n`` rows drops
-    more than ``max_drop``). Writes ``export.json`` (manifest), ``export.md`` and
-    ``changed_predictions.parquet`` next to the artefacts.
+    more than ``max_drop``) and per class with
+    :func:`~datacentric.export.class_gate.class_check` (fail when any class with at least
+    ``min_n`` rows loses more than ``max_drop`` recall), and rank the samples, slices and
+    classes whose predictions it changed most, rare classes called out
+    (:func:`~datacentric.export.forgotten.forgotten`, from the per-sample probabilities of
+    both models). Writes ``export.json`` (manifest), ``export.md``, ``export.html``,
+    ``changed_predictions.parquet`` and ``forgotten_samples.parquet`` next to the artefacts.
 
     Parameters
     ----------
@@ -246,7 +253,8 @@ def compress(
     slices : YAML path/text, list of Slice/SliceSpec, or None
         As for :func:`datacentric.slices.evaluate`.
     max_drop, min_n : float, int
-        Gate bound (absolute accuracy, 0.01 = 1 point) and minimum slice support.
+        Gate bound (absolute accuracy of a slice, recall of a class; 0.01 = 1 point) and
+        minimum support of a gated slice or class.
     calib_size, seed : int
         Calibration sample size and seed.
     latency_repeats, threads : int
@@ -332,6 +340,7 @@ def compress(
         metrics=base_metrics,
     )
     runners = {"torch": torch_runner(fn.net, threads)}
+    forgot = _forgotten_inputs(test, eval_ds, slices, eval_split)
 
     results: list[ArtefactResult] = []
     build = _Builder(recipe, fn, fp32_path, out, calib_ids, pool, train_ds, x, atol, threads, seed)
@@ -343,6 +352,10 @@ def compress(
         metrics, frame = metrics_for(probs, name)
         extra["max_abs_diff_vs_torch"] = float(np.abs(probs - base_probs).max())
         gate = check(base_metrics, metrics, max_drop=float(max_drop), min_n=min_n)
+        class_gate = class_check(base_metrics, metrics, max_drop=float(max_drop), min_n=min_n)
+        lost = forgotten(
+            **forgot, before=base_probs, after=probs, slice_gate=gate, class_gate=class_gate
+        )
         results.append(
             ArtefactResult(
                 target=name,
@@ -354,6 +367,8 @@ def compress(
                 gate=gate,
                 changed=_changed(test, base_frame, frame),
                 extra=extra,
+                class_gate=class_gate,
+                forgotten=lost,
             )
         )
         runners[name] = onnx_runner(session)
@@ -367,6 +382,28 @@ def compress(
     report.manifest = _manifest(report, recipe, fn, eval_ds, pool, calib_ids, names, locals())
     report.write(eval_ds)
     return report
+
+
+def _forgotten_inputs(test: Dataset, eval_ds: Dataset, slices: Any, split: str) -> dict[str, Any]:
+    """What :func:`~datacentric.export.forgotten.forgotten` needs besides the probabilities:
+    labels, ids, slice masks (the gate's slices), metadata, and the training rows per class
+    (the rare rule's support) when ``eval_ds`` has a labeled train split other than ``split``."""
+    from datacentric.slices.evaluate import resolve_slices
+
+    m = test.manifest
+    meta = [c for c in test.metadata_columns if c != "annotator"]
+    train = eval_ds.manifest.filter(
+        (pl.col("split") == "train") & (pl.col("split") != split) & pl.col("label").is_not_null()
+    )
+    support = dict(train.group_by("label").len().iter_rows()) if train.height else None
+    return {
+        "labels": m["label"].to_list(),
+        "classes": list(eval_ds.classes),
+        "sample_ids": m["sample_id"].to_list(),
+        "slices": slice_masks(m, resolve_slices(slices, m, meta)),
+        "metadata": m.select(meta),
+        "class_support": support,
+    }
 
 
 def _static(name: str) -> bool:
@@ -579,6 +616,9 @@ def _manifest(
         "baseline": report.baseline.summary(),
         "artefacts": [a.summary() for a in report.artefacts],
         "gate": {"passed": report.passed, "failed_targets": report.failed_targets},
+        "forgotten": {
+            a.target: a.forgotten.to_dict() for a in report.artefacts if a.forgotten is not None
+        },
     }
 
 

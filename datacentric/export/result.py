@@ -17,6 +17,7 @@ import polars as pl
 from datacentric._format import format_bytes
 from datacentric._io import atomic_write, atomic_write_text
 from datacentric._markdown import md_escape
+from datacentric.export.forgotten import ForgottenReport
 from datacentric.slices.gate import GateResult
 from datacentric.slices.result import SliceMetrics
 
@@ -25,6 +26,7 @@ __all__ = ["ArtefactResult", "CompressionReport", "sha256_file"]
 MANIFEST = "export.json"
 SUMMARY = "export.md"
 CHANGED = "changed_predictions.parquet"
+FORGOTTEN = "forgotten_samples.parquet"
 HTML_REPORT = "export.html"
 
 
@@ -35,6 +37,25 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _worst(gate: GateResult | None) -> tuple[str | None, float | None]:
+    """The gated row (slice or class) of ``gate`` with the lowest change, and that change."""
+    if gate is None:
+        return None, None
+    t = gate.table.filter((pl.col("status") != "skip") & pl.col("change").is_not_null()).sort(
+        "change"
+    )
+    if t.height == 0:
+        return None, None
+    return str(t["slice"][0]), float(t["change"][0])
+
+
+def _class_json(gate: GateResult) -> dict[str, Any]:
+    """The class gate's JSON, its rows keyed by ``class`` rather than ``slice``."""
+    data = json.loads(gate.to_json())
+    data["classes"] = [{"class": r.pop("slice"), **r} for r in data.pop("slices")]
+    return dict(data)
 
 
 @dataclass
@@ -62,6 +83,12 @@ class ArtefactResult:
         ``sample_id, label, before, after`` and the slice metadata columns.
     extra : dict
         Target-specific facts: ``max_abs_diff`` vs torch, ``sparsity``.
+    class_gate : GateResult or None
+        The per-class gate (:func:`~datacentric.export.class_gate.class_check`): recall of
+        every class vs the baseline; its table's ``slice`` column holds the class names.
+    forgotten : ForgottenReport or None
+        Samples, slices and classes ranked by how much compression changed their
+        predictions (:func:`~datacentric.export.forgotten.forgotten`).
     """
 
     target: str
@@ -73,6 +100,14 @@ class ArtefactResult:
     gate: GateResult | None = None
     changed: pl.DataFrame = field(default_factory=pl.DataFrame)
     extra: dict[str, Any] = field(default_factory=dict)
+    class_gate: GateResult | None = None
+    forgotten: ForgottenReport | None = None
+
+    @property
+    def passed(self) -> bool | None:
+        """Whether both gates passed (None for the baseline, which is not gated)."""
+        gates = [g for g in (self.gate, self.class_gate) if g is not None]
+        return all(g.passed for g in gates) if gates else None
 
     @property
     def accuracy(self) -> float:
@@ -96,18 +131,28 @@ class ArtefactResult:
     @property
     def worst_slice(self) -> tuple[str | None, float | None]:
         """The gated slice with the largest accuracy drop vs the baseline, and its change."""
-        if self.gate is None:
-            return None, None
-        t = self.gate.table.filter(
-            (pl.col("status") != "skip") & pl.col("change").is_not_null()
-        ).sort("change")
-        if t.height == 0:
-            return None, None
-        return str(t["slice"][0]), float(t["change"][0])
+        return _worst(self.gate)
+
+    @property
+    def worst_class(self) -> tuple[str | None, float | None]:
+        """The gated class with the largest recall drop vs the baseline, and its change."""
+        return _worst(self.class_gate)
+
+    def class_recall(self) -> dict[str, float]:
+        """Recall of every class over all evaluated rows (classes with rows only)."""
+        t = self.metrics.table.filter(
+            (pl.col("slice") == "overall") & pl.col("metric").str.starts_with("recall[")
+        )
+        return {
+            str(r["metric"])[len("recall[") : -1]: r["value"]
+            for r in t.iter_rows(named=True)
+            if r["value"] is not None
+        }
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able facts of this artefact for the manifest."""
         worst, delta = self.worst_slice
+        worst_c, delta_c = self.worst_class
         return {
             "target": self.target,
             "file": self.path.name if self.path is not None else None,
@@ -122,6 +167,11 @@ class ArtefactResult:
             "n_changed": self.changed.height,
             "low_support_slices": self.low_support(),
             "gate": None if self.gate is None else json.loads(self.gate.to_json()),
+            "class_recall": self.class_recall(),
+            "worst_class": worst_c,
+            "worst_class_change": delta_c,
+            "class_gate": None if self.class_gate is None else _class_json(self.class_gate),
+            "n_flipped": None if self.forgotten is None else self.forgotten.n_flipped,
             **self.extra,
         }
 
@@ -141,13 +191,13 @@ class CompressionReport:
 
     @property
     def passed(self) -> bool:
-        """Whether every artefact passed the slice gate."""
-        return all(a.gate is None or a.gate.passed for a in self.artefacts)
+        """Whether every artefact passed the slice gate and the per-class gate."""
+        return all(a.passed is not False for a in self.artefacts)
 
     @property
     def failed_targets(self) -> list[str]:
-        """The targets whose gate failed."""
-        return [a.target for a in self.artefacts if a.gate is not None and not a.gate.passed]
+        """The targets whose slice gate or per-class gate failed."""
+        return [a.target for a in self.artefacts if a.passed is False]
 
     def __getitem__(self, target: str) -> ArtefactResult:
         for a in [self.baseline, *self.artefacts]:
@@ -185,19 +235,22 @@ class CompressionReport:
             f"{ds.get('n_eval')} test rows.",
             "",
             "| target | size | ratio | p50@1 ms | p95@1 ms | p50@64 ms | p95@64 ms | accuracy "
-            "| worst slice | change | changed | gate |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |",
+            "| worst slice | change | worst class | recall change | changed | gate |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | ---: "
+            "| ---: | --- |",
         ]
         for a in [self.baseline, *self.artefacts]:
             worst, delta = a.worst_slice
-            gate = "" if a.gate is None else ("pass" if a.gate.passed else "**FAIL**")
+            worst_c, delta_c = a.worst_class
             lat = a.latency_ms
             lines.append(
                 f"| {md_escape(a.target)} | {format_bytes(a.size_bytes)} | {a.size_ratio:.2f} | "
                 f"{lat.get('p50@1', math.nan):.2f} | {lat.get('p95@1', math.nan):.2f} | "
                 f"{lat.get('p50@64', math.nan):.2f} | {lat.get('p95@64', math.nan):.2f} | "
                 f"{a.accuracy:.4f} | {md_escape(worst)} | "
-                f"{'' if delta is None else f'{delta:+.4f}'} | {a.changed.height} | {gate} |"
+                f"{'' if delta is None else f'{delta:+.4f}'} | {md_escape(worst_c)} | "
+                f"{'' if delta_c is None else f'{delta_c:+.4f}'} | {a.changed.height} | "
+                f"{_gate_text(a)} |"
             )
         low = self.baseline.low_support()
         if low:
@@ -206,6 +259,10 @@ class CompressionReport:
         for a in self.artefacts:
             if a.gate is not None and not a.gate.passed:
                 lines += ["", f"## Gate: {md_escape(a.target)}", "", a.gate.to_markdown()]
+            if a.class_gate is not None and not a.class_gate.passed:
+                lines += ["", f"## Class gate: {md_escape(a.target)}", "",
+                          _class_gate_markdown(a.class_gate)]  # fmt: skip
+        lines += _forgotten_markdown(self.artefacts)
         changed = self.changed
         if changed.height:
             lines += [
@@ -252,3 +309,120 @@ class CompressionReport:
                 }
             )
         atomic_write(self.out_dir / CHANGED, changed.write_parquet)
+        frames = [
+            a.forgotten.samples.with_columns(pl.lit(a.target).alias("target"))
+            for a in self.artefacts
+            if a.forgotten is not None
+        ]
+        if frames:
+            samples = pl.concat(frames, how="diagonal_relaxed")
+            atomic_write(self.out_dir / FORGOTTEN, samples.write_parquet)
+
+
+def _gate_text(a: ArtefactResult) -> str:
+    """``pass``, ``**FAIL**`` with the gates that failed, or empty for the baseline."""
+    if a.passed is None:
+        return ""
+    if a.passed:
+        return "pass"
+    which = [
+        name
+        for name, g in (("slice", a.gate), ("class", a.class_gate))
+        if g is not None and not g.passed
+    ]
+    return f"**FAIL** ({', '.join(which)})"
+
+
+def _class_gate_markdown(gate: GateResult) -> str:
+    """The per-class gate as a Markdown table, failing classes first, and why they failed."""
+    counts = {s: int((gate.table["status"] == s).sum()) for s in ("pass", "fail", "skip")}
+    lines = [
+        f"{'✅ **Class gate passed**' if gate.passed else '❌ **Class gate failed**'} — "
+        f"recall of each class, max drop {gate.max_drop:.3f}, min n {gate.min_n}: "
+        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.",
+        "",
+        "| status | class | n | baseline | current | change | 95% CI |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    order = {"fail": 0, "pass": 1, "skip": 2}
+    rows = sorted(
+        gate.table.iter_rows(named=True),
+        key=lambda r: (order[r["status"]], r["change"] if r["change"] is not None else 0),
+    )
+    for r in rows:
+        icon = {"pass": "✅", "fail": "❌", "skip": "⚪"}[r["status"]]
+        ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if r["ci_low"] is not None else ""
+        lines.append(
+            f"| {icon} | {md_escape(r['slice'])} | {r['support_current'] or ''} | "
+            f"{_num(r['baseline'])} | {_num(r['current'])} | {_num(r['change'], '{:+.4f}')} | "
+            f"{ci} |"
+        )
+    fails = gate.failures
+    if fails.height:
+        lines += ["", "**Why it failed:**"]
+        lines += [
+            f"- {md_escape(r['slice'])}: {md_escape(r['reason'])}"
+            for r in fails.iter_rows(named=True)
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _num(v: Any, fmt: str = "{:.4f}") -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+
+def _forgotten_markdown(artefacts: list[ArtefactResult], top: int = 5) -> list[str]:
+    """Per target: the rare classes, and the classes, slices and samples compression
+    changed most."""
+    arts = [a for a in artefacts if a.forgotten is not None]
+    if not arts:
+        return []
+    lines = ["", '## What compression changed most (the "forgotten" report)']
+    for a in arts:
+        f = a.forgotten
+        assert f is not None
+        rare = f.rare_classes
+        lines += [
+            "",
+            f"### {md_escape(a.target)}",
+            "",
+            f"{f.n_flipped} of {f.samples.height} predictions flipped. Rare classes "
+            f"({md_escape(f.rare_rule)}): {md_escape(', '.join(rare)) if rare else 'none'}.",
+            "",
+            "| class | n | rare | flipped | mean TV | recall change | 95% CI | gate |",
+            "| --- | ---: | --- | ---: | ---: | ---: | --- | --- |",
+        ]
+        for r in f.classes.head(top).iter_rows(named=True):
+            ci = "" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+            lines.append(
+                f"| {md_escape(r['class'])} | {r['n']} | {'**rare**' if r['rare'] else ''} | "
+                f"{_num(r['flip_rate'], '{:.1%}')} | {_num(r['mean_tv'], '{:.3f}')} | "
+                f"{_num(r['change'], '{:+.4f}')} | {ci} | {r['gate'] or ''} |"
+            )
+        lines += [
+            "",
+            "| slice | n | flipped | mean TV | accuracy change | 95% CI | gate |",
+            "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+        ]
+        for r in f.slices.head(top + 1).iter_rows(named=True):
+            ci = "" if r["ci_low"] is None else f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+            lines.append(
+                f"| {md_escape(r['slice'])} | {r['n']} | {_num(r['flip_rate'], '{:.1%}')} | "
+                f"{_num(r['mean_tv'], '{:.3f}')} | {_num(r['change'], '{:+.4f}')} | {ci} | "
+                f"{r['gate'] or ''} |"
+            )
+        samples = f.top(top)
+        if samples.height:
+            lines += [
+                "",
+                "| sample_id | label | before | after | TV |",
+                "| --- | --- | --- | --- | ---: |",
+            ]
+            for r in samples.iter_rows(named=True):
+                lines.append(
+                    f"| {md_escape(r['sample_id'])} | {md_escape(r['label'])} | "
+                    f"{md_escape(r['before'])} ({r['p_before']:.2f}) | "
+                    f"{md_escape(r['after'])} ({r['p_after']:.2f}) | {r['tv']:.3f} |"
+                )
+    lines.append(f"\nAll samples, ranked, in `{FORGOTTEN}`.")
+    return lines

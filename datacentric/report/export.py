@@ -23,6 +23,7 @@ import polars as pl
 
 from datacentric.exceptions import DatacentricError
 from datacentric.export.detector import DetectorArtefact, DetectorExportReport
+from datacentric.export.forgotten import SAMPLE_COLUMNS
 from datacentric.report import html as h
 from datacentric.report.charts import bar_chart_svg, forest_plot_svg
 from datacentric.report.html import format_bytes
@@ -89,8 +90,9 @@ def _forms(report: CompressionReport) -> h.Table:
                 "speed-up@64": torch64 / lat["p50@64"] if lat.get("p50@64") else math.nan,
                 "accuracy": a.accuracy,
                 "worst slice": None if delta is None else f"{worst} ({delta * 100:+.1f} pt)",
+                "worst class": _worst_class(a),
                 "changed": a.changed.height,
-                "gate": "reference" if a.gate is None else "pass" if a.gate.passed else "FAIL",
+                "gate": "reference" if a.passed is None else "pass" if a.passed else "FAIL",
             }
         )
     formats: dict[str, h.Formatter] = {
@@ -128,15 +130,27 @@ def _deltas(report: CompressionReport, max_drop: float, min_n: int) -> h.Table:
     return h.table(frame, max_rows=None, formats=formats, cell_classes=hot)
 
 
+def _worst_class(a: ArtefactResult) -> str | None:
+    """``class (recall change)`` of the class whose recall dropped most; None if none."""
+    name, delta = a.worst_class
+    return None if delta is None else f"{name} ({delta * 100:+.1f} pt)"
+
+
+def _thumb(ds: Dataset | None, sid: str) -> str:
+    """An 80 px thumbnail of one sample (empty when there is no dataset or no image)."""
+    if ds is None:
+        return ""
+    try:
+        return h.thumbnail_img(ds.load_images([sid], mode="RGB")[0], 80, alt=sid)
+    except (DatacentricError, OSError, ValueError, KeyError):
+        return ""
+
+
 def _changed(report: CompressionReport, ds: Dataset | None, limit: int) -> dict[str, Any]:
     changed, items = report.changed, []
     for r in changed.head(limit).iter_rows(named=True):
-        sid, img = str(r["sample_id"]), ""
-        if ds is not None:
-            try:
-                img = h.thumbnail_img(ds.load_images([sid], mode="RGB")[0], 80, alt=sid)
-            except (DatacentricError, OSError, ValueError, KeyError):
-                img = ""
+        sid = str(r["sample_id"])
+        img = _thumb(ds, sid)
         items.append(
             h.GalleryItem(
                 sample_id=sid,
@@ -154,11 +168,90 @@ def _changed(report: CompressionReport, ds: Dataset | None, limit: int) -> dict[
     }
 
 
+def _pct(v: Any) -> str:
+    return h.format_value(v, "{:.1%}") if isinstance(v, (int, float)) else ""
+
+
+def _forgotten(report: CompressionReport, ds: Dataset | None, top: int) -> list[dict[str, Any]]:
+    """Per compressed form: the rare-class call-out, the classes and slices ranked by how much
+    compression changed them, and a gallery of the samples it changed most."""
+    out = []
+    gate_badges = {"pass": "ok", "fail": "high", "skip": "neutral", "rare": "medium"}
+    for a in report.artefacts:
+        f = a.forgotten
+        if f is None:
+            continue
+        cls = f.classes.with_columns(
+            pl.when(pl.col("rare")).then(pl.lit("rare")).otherwise(None).alias("rare")
+        ).select(
+            "rank", "class", "n", "support", "rare", "flip_rate", "mean_tv", "recall_before",
+            "recall_after", "change", pl.struct("ci_low", "ci_high").alias("95 % CI"), "gate",
+        )  # fmt: skip
+        sl = f.slices.select(
+            "rank", "slice", "n", "flip_rate", "mean_tv", "accuracy_before", "accuracy_after",
+            "change", pl.struct("ci_low", "ci_high").alias("95 % CI"), "gate",
+        )  # fmt: skip
+        formats: dict[str, h.Formatter] = {
+            "flip_rate": "{:.1%}",
+            "mean_tv": "{:.3f}",
+            "recall_before": "{:.1%}",
+            "recall_after": "{:.1%}",
+            "accuracy_before": "{:.1%}",
+            "accuracy_after": "{:.1%}",
+            "change": lambda v: _pt(v),
+            "95 % CI": lambda v: _interval(v["ci_low"], v["ci_high"]) if v else "",
+        }
+        meta = [c for c in f.samples.columns if c not in SAMPLE_COLUMNS]
+        items = []
+        for r in f.top(top).iter_rows(named=True):
+            sid = str(r["sample_id"])
+            where = ", ".join(f"{c}={r[c]}" for c in meta if r[c] is not None)
+            items.append(
+                h.GalleryItem(
+                    sample_id=sid,
+                    prefix=f"label {r['label']}:",
+                    old=f"{r['before']} ({r['p_before']:.2f})",
+                    new=f"{r['after']} ({r['p_after']:.2f})",
+                    thumb=h.Markup(_thumb(ds, sid)),
+                    detail=f"TV {r['tv']:.3f} — {r['effect']}",
+                    extra=where or None,
+                )
+            )
+        rare = f.classes.filter(pl.col("rare"))
+        out.append(
+            {
+                "target": a.target,
+                "summary": f"{f.n_flipped:,} of {f.samples.height:,} test predictions "
+                f"flipped; mean total-variation distance "
+                f"{float(f.samples['tv'].to_numpy().mean()) if f.samples.height else 0.0:.3f}.",
+                "rule": f.rare_rule,
+                "rare": [
+                    f"{r['class']} (support {r['support']:,}; flipped {_pct(r['flip_rate'])}, "
+                    f"recall {_pt(r['change'])}"
+                    + (f", class gate {r['gate']}" if r["gate"] else "")
+                    + ")"
+                    for r in rare.iter_rows(named=True)
+                ],
+                "classes": h.table(
+                    cls,
+                    max_rows=None,
+                    formats=formats,
+                    badges={"gate": gate_badges, "rare": gate_badges},
+                ),
+                "slices": h.table(sl, max_rows=20, formats=formats, badges={"gate": gate_badges}),
+                "samples": items,
+                "more": None,
+            }
+        )
+    return out
+
+
 def render_export_html(
     report: CompressionReport | DetectorExportReport,
     dataset: Dataset | None = None,
     *,
     gallery: int = 48,
+    forgotten_top: int = 12,
 ) -> str:
     """The whole export report as one HTML document (the ``export.html`` template).
 
@@ -172,6 +265,8 @@ def render_export_html(
         export are shown as thumbnails (a detector's report has no such gallery).
     gallery : int
         At most this many changed samples are shown.
+    forgotten_top : int
+        Samples shown per form in the "forgotten" section (those compression changed most).
 
     Examples
     --------
@@ -200,7 +295,8 @@ def render_export_html(
     torch64 = report.baseline.latency_ms.get("p50@64", math.nan)
     best, best_x = _fastest(arts, torch64, "p50@64")
     smallest = min(arts, key=lambda a: a.size_ratio, default=None)
-    failing = [a for a in arts if a.gate is not None and not a.gate.passed]
+    failing = [a for a in arts if a.passed is False]
+    lost = _forgotten(report, dataset, forgotten_top)
     return h.render(
         "export.html",
         title="Compressed export",
@@ -209,7 +305,8 @@ def render_export_html(
         chips=[f"{len(arts)} forms", f"max drop {max_drop * 100:.1f} pt"],
         nav={"forms": "Forms", "slices": "By slice"}
         | ({"gate": "Gate"} if failing else {})
-        | {"changed": "Changed"},
+        | {"changed": "Changed"}
+        | ({"forgotten": "Forgotten"} if lost else {}),
         footer="datacentric export — artefacts and hashes in export.json",
         summary={
             "cards": {
@@ -218,9 +315,12 @@ def render_export_html(
                 "Best speed-up @64": f"{best_x:.2f}×" if best is not None else None,
                 "Smallest size": f"{smallest.size_ratio:.2f} of fp32" if smallest else None,
                 "Changed predictions": report.changed.height,
+                "Rare classes": len(_rare(report)),
             },
             "hints": {
-                "Gate": f"max slice drop {max_drop * 100:.1f} pt, slices with n ≥ {min_n}",
+                "Gate": f"max drop {max_drop * 100:.1f} pt of a slice's accuracy or a class's "
+                f"recall, n ≥ {min_n}",
+                "Rare classes": ", ".join(_rare(report)) or "none",
                 "Best speed-up @64": best.target if best is not None else "",
                 "Smallest size": smallest.target if smallest else "",
                 "Changed predictions": "test images, all forms",
@@ -240,7 +340,16 @@ def render_export_html(
         },
         failing=[(a.target, _reasons(a)) for a in failing],
         changed=_changed(report, dataset, gallery),
+        forgotten=lost,
     )
+
+
+def _rare(report: CompressionReport) -> list[str]:
+    """The rare classes (the same for every form: the rule reads the supports only)."""
+    for a in report.artefacts:
+        if a.forgotten is not None:
+            return a.forgotten.rare_classes
+    return []
 
 
 def _speedup(reference: float, latency: dict[str, float], key: str) -> float:
@@ -558,10 +667,17 @@ def _detector_context(report: DetectorExportReport) -> dict[str, Any]:
 
 
 def _reasons(a: ArtefactResult) -> list[str]:
-    """One sentence per failing slice of an artefact's gate."""
-    if a.gate is None:
-        return []
-    return [f"{r['slice']}: {r['reason']}" for r in a.gate.failures.iter_rows(named=True)]
+    """One sentence per failing slice of an artefact's gate, then per failing class of its
+    per-class gate."""
+    out = []
+    if a.gate is not None:
+        out += [f"{r['slice']}: {r['reason']}" for r in a.gate.failures.iter_rows(named=True)]
+    if a.class_gate is not None:
+        out += [
+            f"class {r['slice']}: {r['reason']}"
+            for r in a.class_gate.failures.iter_rows(named=True)
+        ]
+    return out
 
 
 def write_export_html(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 from datacentric import Dataset
 from datacentric.cli.export import register
 from tests.export.test_compress import _plant_regression
+from tests.export.test_forgotten import _plant_class_regression
 
 
 def _app() -> typer.Typer:
@@ -75,7 +77,9 @@ def test_cli_export_qat_and_distilled_targets(
     targets = "qat-int8,distilled-small_cnn-w4-int8"
     res = CliRunner().invoke(_app(), [*args, "--targets", targets, "--max-drop", "1"])
     assert res.exit_code == 0, res.output
-    assert "qat-int8" in res.output and "distilled-small_cnn-w4-int8" in res.output
+    # a narrow terminal folds the long target name over two lines, never cuts it
+    assert "qat-int8" in res.output and "distilled-small_cnn-" in res.output
+    assert "w4-int8" in res.output and "…" not in res.output
     manifest = json.loads((out / "export.json").read_text())
     qat, student = manifest["artefacts"]
     # both trained on the train split (200 rows of the fixture), not on every non-test row
@@ -85,3 +89,22 @@ def test_cli_export_qat_and_distilled_targets(
         "model-distilled-small_cnn-w4-int8.onnx",
         "model-qat-int8.onnx",
     ]
+
+
+def test_cli_export_exits_1_on_class_regression(
+    digits_ds: Dataset, weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = digits_ds.root
+    assert root is not None
+    labels = digits_ds.filter(pl.col("split") == "test").manifest["label"].to_list()
+    _plant_class_regression(monkeypatch, labels, "0")  # digits' 0s: torch gets most right
+    args = ["export", str(root), "--out", str(tmp_path), "--weights", str(weights)]
+    res = CliRunner().invoke(
+        _app(), [*args, "--targets", "onnx-fp32", "--min-n", "5", "--max-drop", "0.3"]
+    )
+    assert res.exit_code == 1, res.output
+    out = " ".join(res.output.split())
+    assert "worst class Δ" in out and "FAIL (class)" in out
+    assert "a class's recall dropped more than 0.300" in out
+    manifest = json.loads((tmp_path / "export.json").read_text())
+    assert manifest["artefacts"][0]["worst_class"] == "0"

@@ -159,7 +159,13 @@ def test_gate_fires_on_planted_slice_regression(
     # one red cell per failing slice (site=b and, dragged down by it, overall); site=a stays
     assert html.count('class="num hot"') == gate.failures.height
     assert set(gate.failures["slice"].to_list()) == {"site=b", "overall"}
-    assert html.count("data:image/png;base64,") == bad["onnx-fp32"].changed.height
+    gallery = html.split('id="changed"')[1].split('id="forgotten"')[0]
+    assert gallery.count("data:image/png;base64,") == bad["onnx-fp32"].changed.height
+    # the rolled logits also fail the per-class gate, and the forgotten report ranks site=b
+    assert bad["onnx-fp32"].class_gate is not None and not bad["onnx-fp32"].class_gate.passed
+    lost = bad["onnx-fp32"].forgotten
+    assert lost is not None and lost.slices["slice"][1] == "site=b"
+    assert lost.slices["flip_rate"][1] == 1.0  # every site=b prediction moved
     ok_html = (tmp_path / "ok" / "export.html").read_text()
     assert "Why the gate failed" not in ok_html and "No test image changed" in ok_html
 
