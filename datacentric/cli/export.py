@@ -42,8 +42,8 @@ def export_cmd(
         "--targets",
         help="Comma-separated: onnx-fp32, onnx-int8-dynamic, onnx-int8-static, qat-int8 "
         "(quantization-aware fine-tuning, then int8), pruned-<pct>, "
-        "distilled-small_cnn[-w<width>][-int8] (a small CNN student trained on the model's "
-        "soft predictions) (default: onnx-fp32, both int8, pruned-50; a detection dataset: "
+        "distilled-small_cnn[-w<width>][-e<epochs>][-int8] (a small CNN student trained on the "
+        "model's soft predictions) (default: onnx-fp32, both int8, pruned-50; a detection dataset: "
         "onnx-fp32,onnx-int8-static only).",
     ),
     slices: Path | None = typer.Option(None, "--slices", help="Slice YAML (default: by metadata)."),
@@ -170,9 +170,11 @@ def _print_report(
         *([("worst class Δ", "right")] if worst_class is not None else []),
         ("gate", "left"),
     ):
-        # a target's name is never cut: it wraps (folds) in a narrow terminal
-        fold = {"overflow": "fold"} if col == "target" else {}
-        t.add_column(col, justify=just, **fold)  # type: ignore[arg-type]
+        # a target's name is never cut: the column is as wide as the longest name (the other
+        # columns shrink first), and folds only in a terminal too narrow even for that
+        longest = max(len(a.target) for a in [report.baseline, *report.artefacts])
+        wide = {"overflow": "fold", "min_width": longest} if col == "target" else {}
+        t.add_column(col, justify=just, **wide)  # type: ignore[arg-type]
     for a in [report.baseline, *report.artefacts]:
         worst, delta = a.worst_slice
         ok = passed(a)

@@ -57,12 +57,15 @@ VALID_TARGETS = (
     "onnx-int8-static",
     "qat-int8",
     "pruned-<percent>",
-    "distilled-small_cnn[-w<width>][-int8]",
+    "distilled-small_cnn[-w<width>][-e<epochs>][-int8]",
 )
 _FIXED = VALID_TARGETS[:4]
 _PRUNED = re.compile(r"^pruned-(\d{1,2})$")
-#: ``distilled-<student>``: the student recipe, optionally its width, optionally int8.
-_DISTILLED = re.compile(r"^distilled-(small_cnn)(?:-w(\d{1,3}))?(-int8)?$")
+#: ``distilled-<student>``: the student recipe, optionally its width and training epochs,
+#: optionally int8.
+_DISTILLED = re.compile(r"^distilled-(small_cnn)(?:-w(\d{1,3}))?(?:-e(\d{1,3}))?(-int8)?$")
+#: A distilled student's default width (``SmallCNNRecipe``'s) and training epochs.
+STUDENT_WIDTH, STUDENT_EPOCHS = 16, 30
 _VERIFY_ROWS = 64
 
 
@@ -79,8 +82,8 @@ def _target_items(value: object) -> list[str] | None:
 
 def _valid_target(name: str) -> bool:
     pruned, distilled = _PRUNED.match(name), _DISTILLED.match(name)
-    if distilled is not None and distilled.group(2) is not None:
-        return int(distilled.group(2)) > 0
+    if distilled is not None:
+        return all(int(g) > 0 for g in distilled.group(2, 3) if g is not None)
     return (
         name in _FIXED or (pruned is not None and int(pruned.group(1)) > 0) or distilled is not None
     )
@@ -101,7 +104,8 @@ class _Targets(Constraint):
         return (
             "a list or a comma-separated string of export targets, each one of "
             f"{', '.join(VALID_TARGETS)} (percent of weights pruned, 1-99, e.g. 'pruned-50'; "
-            "a distilled student's width, e.g. 'distilled-small_cnn-w8-int8'), none repeated"
+            "a distilled student's width and epochs, e.g. 'distilled-small_cnn-w8-e20-int8'), "
+            "none repeated"
         )
 
     def invalid_values(self) -> list[object]:
@@ -246,8 +250,9 @@ def compress(
     targets : list of str or comma-separated str
         Any of ``onnx-fp32``, ``onnx-int8-dynamic``, ``onnx-int8-static``, ``qat-int8``
         (quantization-aware fine-tuning, then static int8: :mod:`datacentric.export.qat`),
-        ``pruned-<pct>``, ``distilled-small_cnn[-w<width>][-int8]`` (a ``SmallCNNRecipe``
-        student of that width, default 16, trained on the model's soft predictions with
+        ``pruned-<pct>``, ``distilled-small_cnn[-w<width>][-e<epochs>][-int8]`` (a
+        ``SmallCNNRecipe`` student of that width, default 16, trained for that many epochs,
+        default 30, on the model's soft predictions with
         :func:`datacentric.train.distill`, at the model's input size and normalisation;
         ``-int8``: then static int8).
     slices : YAML path/text, list of Slice/SliceSpec, or None
@@ -309,8 +314,8 @@ def compress(
         )
     if trains and train_ds is not None:
         _check_train_rows(train_ds, fn.classes, trains)
-    for width in {w for t in names if (w := _student_width(t)) is not None}:
-        _student(fn, width)  # a width over the max_recipe_width setting fails before any work
+    for spec in {s for t in names if (s := _student_spec(t)) is not None}:
+        _student(fn, *spec)  # a width over the max_recipe_width setting fails before any work
     test = _eval_rows(eval_ds, eval_split)
     out = Path(out_dir)
     with os_errors_as(out, "create the export folder"):
@@ -422,23 +427,26 @@ def _check_train_rows(train_ds: Dataset, classes: list[str], targets: list[str])
         )
 
 
-def _student(fn: FittedNet, width: int) -> Any:
-    """The untrained student of a ``distilled-small_cnn-w<width>`` target: the teacher's input
-    size and colour mode, so the two take the same input."""
+def _student(fn: FittedNet, width: int, epochs: int) -> Any:
+    """The untrained student of a ``distilled-small_cnn-w<width>-e<epochs>`` target: the
+    teacher's input size and colour mode, so the two take the same input."""
     from datacentric.train.small_cnn import SmallCNNRecipe
 
     return SmallCNNRecipe(
         image_size=fn.image_size,
         channels="L" if fn.mode == "L" else "RGB",
         width=width,
+        epochs=epochs,
         num_threads=fn.num_threads,
     )
 
 
-def _student_width(name: str) -> int | None:
-    """The student width of a distilled target (None for another target)."""
+def _student_spec(name: str) -> tuple[int, int] | None:
+    """(width, epochs) of a distilled target's student; None for another target."""
     m = _DISTILLED.match(name)
-    return None if m is None else int(m.group(2) or 16)
+    if m is None:
+        return None
+    return int(m.group(2) or STUDENT_WIDTH), int(m.group(3) or STUDENT_EPOCHS)
 
 
 def _trains(name: str) -> bool:
@@ -470,7 +478,7 @@ class _Builder:
         self.calib_ids, self.pool, self.train_ds = calib_ids, pool, train_ds
         self.x, self.atol, self.threads, self.seed = x, atol, threads, seed
         self.names: list[str] = []
-        self._students: dict[int, Any] = {}
+        self._students: dict[tuple[int, int], Any] = {}
 
     def _calib_x(self) -> np.ndarray:
         assert self.pool is not None  # calibration_sample raised otherwise
@@ -494,9 +502,9 @@ class _Builder:
             return path, {"n_calibration": len(self.calib_ids)}
         if name == "qat-int8":
             return self._qat()
-        distilled = _DISTILLED.match(name)
-        if distilled is not None:
-            return self._distilled(name, int(distilled.group(2) or 16), bool(distilled.group(3)))
+        spec = _student_spec(name)
+        if spec is not None:
+            return self._distilled(name, spec, name.endswith("-int8"))
         amount = int(name.split("-")[1]) / 100.0
         pruned = prune_network(self.fn.net, amount)
         path = self._onnx(pruned, out / f"model-{name}.onnx")
@@ -516,6 +524,7 @@ class _Builder:
         return path, {
             "qat_epochs": qat.epochs,
             "qat_lr": qat.lr,
+            "qat_objective": qat.objective,
             "n_train": qat.n_train,
             "n_fake_quantized_layers": qat.n_quantized,
             "n_calibration": len(self.calib_ids),
@@ -523,15 +532,17 @@ class _Builder:
             "max_abs_diff_vs_fake_quant": float(np.abs(fq - int8).max()),
         }
 
-    def _distilled(self, name: str, width: int, int8: bool) -> tuple[Path, dict[str, Any]]:
+    def _distilled(
+        self, name: str, spec: tuple[int, int], int8: bool
+    ) -> tuple[Path, dict[str, Any]]:
         from datacentric.train.distill import ALPHA, TEMPERATURE, distill
 
         assert self.train_ds is not None  # compress raised otherwise
-        student = self._students.get(width)
+        student = self._students.get(spec)
         if student is None:
-            student = _student(self.fn, width)
+            student = _student(self.fn, *spec)
             student = distill(student, self.recipe, self.train_ds, seed=self.seed)
-            self._students[width] = student
+            self._students[spec] = student
         net = fitted_net(student).net
         fp32 = self.out / f"model-{name.removesuffix('-int8')}.onnx"
         if not fp32.exists():

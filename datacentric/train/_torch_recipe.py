@@ -51,7 +51,7 @@ if TYPE_CHECKING:
     import torch
 
     from datacentric.dataset import Dataset
-    from datacentric.train.distill import SoftTargets
+    from datacentric.train.distill import Objective, SoftTargets
 
 __all__ = ["TorchDevice", "TorchRecipe", "resolve_device"]
 
@@ -438,7 +438,7 @@ class TorchRecipe:
         lr: float,
         device: torch.device,
         progress: bool,
-        soft: SoftTargets | None = None,
+        soft: Objective | None = None,
         on_epoch: Callable[[int], None] | None = None,
     ) -> None:
         """The training loop: AdamW, one-cycle schedule, this recipe's batch size and
@@ -489,7 +489,7 @@ class TorchRecipe:
                     if soft is None:
                         loss = torch.nn.functional.cross_entropy(logits, target)
                     else:
-                        loss = soft.loss(logits, target, rows)
+                        loss = soft.loss(logits, target, rows, x)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()

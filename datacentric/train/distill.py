@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from numbers import Integral, Real
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -28,11 +28,23 @@ if TYPE_CHECKING:
     from datacentric.dataset import Dataset
     from datacentric.train._torch_recipe import TorchRecipe
 
-__all__ = ["ALPHA", "TEMPERATURE", "SoftTargets", "distill"]
+__all__ = ["ALPHA", "TEMPERATURE", "Objective", "SoftTargets", "distill"]
 
 _P_FLOOR = 1e-12
 #: Default softmax temperature and weight of the soft term.
 TEMPERATURE, ALPHA = 4.0, 0.7
+
+
+class Objective(Protocol):
+    """A training loss other than cross-entropy on the labels, for the recipes' training loop.
+
+    ``loss(logits, target, rows, x)``: the batch's logits, its labels, the batch's positions
+    among the labeled training rows, and the network's (augmented, normalised) input.
+    """
+
+    def loss(
+        self, logits: torch.Tensor, target: torch.Tensor, rows: np.ndarray, x: torch.Tensor
+    ) -> torch.Tensor: ...
 
 
 @dataclass(frozen=True)
@@ -72,8 +84,15 @@ class SoftTargets:
         """The same settings for other rows (e.g. the labeled ones only)."""
         return replace(self, probs=probs)
 
-    def loss(self, logits: torch.Tensor, target: torch.Tensor, rows: np.ndarray) -> torch.Tensor:
-        """The distillation loss of a batch: ``logits`` of the training rows ``rows``."""
+    def loss(
+        self,
+        logits: torch.Tensor,
+        target: torch.Tensor,
+        rows: np.ndarray,
+        x: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The distillation loss of a batch: ``logits`` of the training rows ``rows``
+        (``x``, the input, is not needed: the teacher's probabilities are precomputed)."""
         import torch
         from torch.nn import functional
 

@@ -30,7 +30,15 @@ def test_target_names() -> None:
         "distilled-small_cnn-w8-int8",
         "distilled-small_cnn-int8",
     ]
-    for bad in ("distilled-resnet50", "distilled-small_cnn-w0", "distilled-small_cnn-8", "qat"):
+    assert parse_targets("distilled-small_cnn-w8-e5-int8") == ["distilled-small_cnn-w8-e5-int8"]
+    for bad in (
+        "distilled-resnet50",
+        "distilled-small_cnn-w0",
+        "distilled-small_cnn-e0",
+        "distilled-small_cnn-e5-w8",  # width first
+        "distilled-small_cnn-8",
+        "qat",
+    ):
         with pytest.raises(InvalidParameterError, match="distilled-small_cnn\\[-w<width>\\]"):
             parse_targets(bad)
 
@@ -38,14 +46,15 @@ def test_target_names() -> None:
 def test_distilled_student_fp32_and_int8(
     recipe: SmallCNNRecipe, digits_ds: Dataset, tmp_path: Path
 ) -> None:
-    targets = "distilled-small_cnn-w4,distilled-small_cnn-w4-int8"
+    targets = "distilled-small_cnn-w4-e4,distilled-small_cnn-w4-e4-int8"
     rep = compress(recipe, digits_ds, targets=targets, out_dir=tmp_path, **FAST)
-    fp32, int8 = rep["distilled-small_cnn-w4"], rep["distilled-small_cnn-w4-int8"]
+    fp32, int8 = rep["distilled-small_cnn-w4-e4"], rep["distilled-small_cnn-w4-e4-int8"]
     assert fp32.path is not None and int8.path is not None
-    assert fp32.path.name == "model-distilled-small_cnn-w4.onnx"
+    assert fp32.path.name == "model-distilled-small_cnn-w4-e4.onnx"
     # one student, trained once: the int8 form is its quantization
     assert fp32.extra["student"] == int8.extra["student"]
     assert fp32.extra["student"]["params"]["width"] == 4
+    assert fp32.extra["student"]["params"]["epochs"] == 4
     assert fp32.extra["student_parameters"] < fp32.extra["teacher_parameters"]
     assert int8.size_bytes < fp32.size_bytes < rep.baseline.size_bytes
     # the student takes the teacher's input: the teacher's normalised batch goes in as is,
@@ -64,10 +73,13 @@ def test_distilled_student_fp32_and_int8(
 def test_int8_student_alone_leaves_no_fp32_file(
     recipe: SmallCNNRecipe, digits_ds: Dataset, tmp_path: Path
 ) -> None:
-    compress(recipe, digits_ds, targets="distilled-small_cnn-w4-int8", out_dir=tmp_path, **FAST)
+    rep = compress(recipe, digits_ds, targets="distilled-small_cnn-int8", out_dir=tmp_path, **FAST)
     assert sorted(p.name for p in tmp_path.glob("*.onnx")) == [
-        "model-distilled-small_cnn-w4-int8.onnx"
+        "model-distilled-small_cnn-int8.onnx"
     ]
+    # the defaults: SmallCNNRecipe's width, a longer schedule than training on labels
+    params = rep["distilled-small_cnn-int8"].extra["student"]["params"]
+    assert (params["width"], params["epochs"]) == (16, 30)
 
 
 def test_training_targets_need_training_rows(

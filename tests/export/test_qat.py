@@ -69,7 +69,8 @@ def test_fine_tune_is_seeded_and_leaves_the_recipe_alone(
     assert all(np.array_equal(before[k], after[k]) for k in before)
     sa, sb = _state(a.float), _state(b.float)
     assert all(np.array_equal(sa[k], sb[k]) for k in sa)
-    assert a.epochs == 2 and a.n_train == len(train) and a.lr == pytest.approx(recipe.lr * 0.1)
+    assert a.epochs == 2 and a.n_train == len(train) and a.lr == pytest.approx(recipe.lr * 0.01)
+    assert a.objective == "match_float"
     # the weights moved (it trained), and the observers are frozen: a forward in train mode
     # does not change the ranges any more
     folded = float_network(fake_quant_network(recipe._net)[0])
@@ -113,3 +114,25 @@ def test_qat_needs_labeled_training_rows(
             recipe, digits_ds, train_ds=unlabeled, targets="qat-int8", out_dir=tmp_path, **FAST
         )
     assert not list(tmp_path.glob("*.onnx"))
+
+
+def test_match_float_keeps_the_model_where_labels_would_move_it(
+    recipe: SmallCNNRecipe, digits_ds: Dataset
+) -> None:
+    """Training rows with every label shifted by one class: fitting the labels moves the
+    predictions away from the float model; matching the float model keeps them."""
+    train = digits_ds.split("train")
+    imgs = train.load_images(size=(16, 16), mode="L")[..., 0]
+    shifted = [str((int(v) + 1) % 10) for v in train.manifest["label"]]
+    wrong = Dataset.from_arrays(imgs, shifted, list(digits_ds.classes))
+    fn = fitted_net(recipe)
+    x = normalised_inputs(fn, digits_ds.split("test"))
+    ref = torch_logits(fn.net, x).argmax(1)
+    kept = fine_tune_qat(recipe, wrong, epochs=3, lr_scale=0.3, objective="match_float")
+    moved = fine_tune_qat(recipe, wrong, epochs=3, lr_scale=0.3, objective="labels")
+    agree_kept = (torch_logits(kept.fake_quant, x).argmax(1) == ref).mean()
+    agree_moved = (torch_logits(moved.fake_quant, x).argmax(1) == ref).mean()
+    assert agree_kept > 0.8  # 0.90 here
+    assert agree_moved < 0.5  # 0.31 here
+    with pytest.raises(Exception, match="objective must be one of match_float, labels"):
+        fine_tune_qat(recipe, train, objective="bogus")
