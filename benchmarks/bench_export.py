@@ -220,11 +220,13 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     if "resnet18" in runs:
         forms = runs["resnet18"]["forms"]
         targets["resnet18_qat_recovers_half_of_ptq_worst_slice_drop"] = _qat_target(forms)
+        one = runs["resnet18"]
         targets["resnet18_distilled_5x_smaller_within_1pt_no_slice_below_2pt"] = _distilled_target(
-            runs["resnet18"], "distilled-small_cnn"
+            one, "distilled-small_cnn-w32"
         )
-        targets["resnet18_distilled_int8"] = _distilled_target(
-            runs["resnet18"], "distilled-small_cnn-int8"
+        targets["resnet18_distilled_int8"] = _distilled_target(one, "distilled-small_cnn-w32-int8")
+        targets["resnet18_distilled_default_width16"] = _distilled_target(
+            one, "distilled-small_cnn"
         )
         targets["resnet18_int8_size_ratio_le_0.3"] = {
             "measured": {
