@@ -64,6 +64,10 @@ class AppliedReview(PullResult):
         ``label`` relabelled, ``review`` a label tag).
     skipped : list of str
         Boxes left alone, each with the reason.
+    n_read : int or None
+        Samples read back from the review tool (``None``: the backend does not say).
+    incremental : bool
+        Whether only the samples changed since the last pull were read.
     seconds : float
     """
 
@@ -73,6 +77,8 @@ class AppliedReview(PullResult):
     source: str = ""
     box_edits: pl.DataFrame | None = field(default=None, repr=False)
     skipped: list[str] = field(default_factory=list)
+    n_read: int | None = None
+    incremental: bool = False
 
     def __repr__(self) -> str:
         where = f"version {self.version}" if self.version is not None else "nothing to commit"

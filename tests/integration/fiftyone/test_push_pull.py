@@ -208,6 +208,7 @@ def test_pull_commits_review_as_new_version_once(
 
     result = from_fiftyone(root, name, reviewer="alice")
     assert result.version == 2
+    assert not result.incremental and result.n_read == len(demo.ds)
     assert sorted(result.relabels.select("sample_id", "new", "how").rows()) == sorted(
         [(a, suggested, "tag"), (d, d_new, "edit")]
     )
@@ -233,9 +234,12 @@ def test_pull_commits_review_as_new_version_once(
     lineage = head.lineage(a)
     assert lineage.filter(pl.col("field") == "label")["new"].to_list() == [suggested]
 
-    # Pulling again applies nothing twice.
+    # Pulling again reads nothing (no sample was written since) and applies nothing;
+    # re-reading every sample applies nothing twice either.
     again = from_fiftyone(root, name, reviewer="alice")
-    assert again.version is None and again.already_applied == 5
+    assert again.incremental and again.n_read == 0 and again.version is None
+    full = from_fiftyone(root, name, reviewer="alice", full=True)
+    assert full.version is None and full.already_applied == 5 and full.n_read == len(demo.ds)
     assert Dataset.open(root).version == 2
 
     # Contradictory tags are refused and nothing is committed.
@@ -247,7 +251,7 @@ def test_pull_commits_review_as_new_version_once(
     # A changed verdict is recorded; changing it back is recorded again.
     fds.match({"sample_id": c}).untag_samples("confirmed_issue")
     flipped = from_fiftyone(root, name, reviewer="alice")
-    assert flipped.version == 3
+    assert flipped.version == 3 and flipped.incremental and flipped.n_read == 1
     assert flipped.verdicts.select("sample_id", "verdict").rows() == [(c, "not_an_issue")]
     fds.match({"sample_id": c}).untag_samples("not_an_issue")
     fds.match({"sample_id": c}).tag_samples("confirmed_issue")
