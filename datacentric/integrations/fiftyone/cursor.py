@@ -205,8 +205,6 @@ def next_cursor(
         if previous is not None and previous.at > at:
             at = previous.at
     seen = {
-        s: _stamp(t)
-        for s, t in zip(ids, stamps, strict=True)
-        if isinstance(t, datetime) and t > at
+        s: _stamp(t) for s, t in zip(ids, stamps, strict=True) if isinstance(t, datetime) and t > at
     }
     return PullCursor(name, dataset_id, at, seen, version)

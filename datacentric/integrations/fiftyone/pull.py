@@ -218,7 +218,8 @@ def from_fiftyone(
     if detection:
         result = _pull_boxes(ds, fds, cols, info, source, commit, message, t0)
     else:
-        decisions = review_decisions(*cols, list(ds.classes))
+        sids, tags, gt, pushed = cols
+        decisions = review_decisions(sids, tags, gt, pushed, list(ds.classes))
         result = apply_review(
             ds,
             decisions,
