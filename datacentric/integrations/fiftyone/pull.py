@@ -38,7 +38,7 @@ from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError, format_items
 from datacentric.integrations.fiftyone._env import FiftyOneError, import_fiftyone
 from datacentric.integrations.fiftyone.cursor import PullCursor, load_cursor, next_cursor
-from datacentric.integrations.fiftyone.push import INFO_KEY, default_name
+from datacentric.integrations.fiftyone.push import INFO_KEY
 from datacentric.integrations.fiftyone.records import (
     CONFIRMED,
     ISSUE_TAG_PREFIX,
@@ -179,15 +179,17 @@ def from_fiftyone(
         samples written since the last pull were.
     """
     t0 = time.perf_counter()
-    if not isinstance(ds, Dataset):
-        ds = Dataset.open(ds, check_images="none")
-    if ds.root is None or ds.version is None:
+    # A path is opened only once there is something to apply: a pull with nothing new
+    # reads the store's HEAD and FiftyOne's stamps, not the manifest and its image paths.
+    where = ds if isinstance(ds, Dataset) else _head(Path(ds))
+    if where.root is None or where.version is None:
         raise InvalidParameterError(
             "from_fiftyone: the dataset has no version store, so the review cannot become a "
             "new version with lineage; open a versioned dataset directory (Dataset.open)."
         )
+    root, version = Path(where.root), where.version
     fo = import_fiftyone()
-    name = name or default_name(ds)
+    name = name or f"datacentric-{root.name}"
     if not fo.dataset_exists(name):
         raise FiftyOneError(
             f"no FiftyOne dataset named {name!r} to pull from; existing: {fo.list_datasets()}. "
@@ -200,46 +202,52 @@ def from_fiftyone(
             "field); pass the name of a dataset made with to_fiftyone."
         )
     info = fds.info.get(INFO_KEY, {})
-    if info.get("root") and Path(info["root"]).resolve() != Path(ds.root).resolve():
+    if info.get("root") and Path(info["root"]).resolve() != root.resolve():
         log.warning(
-            "FiftyOne dataset %s was pushed from %s, pulling into %s", name, info["root"], ds.root
+            "FiftyOne dataset %s was pushed from %s, pulling into %s", name, info["root"], root
         )
     source = SOURCE_PREFIX + (reviewer or name)
     identity = f"{name}@{fds.created_at.isoformat()}"
-    cursor = None if full else load_cursor(ds.root, name, identity, ds.version)
+    cursor = None if full else load_cursor(root, name, identity, version)
     started = datetime.now(timezone.utc).replace(tzinfo=None)
-    detection = ds.task == "detection"
+    detection = where.task == "detection"
     fields = ["sample_id", "tags"] + (
         [f"ground_truth.detections.{f}" for f in _BOX_FIELDS]
         if detection
         else ["ground_truth.label", "dc_label"]
     )
     cols, ids, stamps = _read(fds, fields, cursor)
-    if detection:
-        result = _pull_boxes(ds, fds, cols, info, source, commit, message, t0)
+    if not cols[0]:
+        result = _nothing(name, source, detection)
     else:
-        sids, tags, gt, pushed = cols
-        decisions = review_decisions(sids, tags, gt, pushed, list(ds.classes))
-        result = apply_review(
-            ds,
-            decisions,
-            backend="fiftyone",
-            target=name,
-            source=source,
-            source_prefix=SOURCE_PREFIX,
-            relabel_reason=_relabel_reason,
-            verdict_reason=_verdict_reason,
-            commit=commit,
-            message=message,
-            default_message=lambda n_relabels, n_verdicts: (
-                f"FiftyOne review ({name}): {n_relabels} relabels, {n_verdicts} verdicts"
-            ),
-            meta={"fiftyone": {"dataset": name, "source": source}},
-            started=t0,
-        )
+        if not isinstance(ds, Dataset):
+            ds = Dataset.open(root, check_images="none")
+        if detection:
+            result = _pull_boxes(ds, fds, cols, info, source, commit, message, t0)
+        else:
+            sids, tags, gt, pushed = cols
+            decisions = review_decisions(sids, tags, gt, pushed, list(ds.classes))
+            result = apply_review(
+                ds,
+                decisions,
+                backend="fiftyone",
+                target=name,
+                source=source,
+                source_prefix=SOURCE_PREFIX,
+                relabel_reason=_relabel_reason,
+                verdict_reason=_verdict_reason,
+                commit=commit,
+                message=message,
+                default_message=lambda n_relabels, n_verdicts: (
+                    f"FiftyOne review ({name}): {n_relabels} relabels, {n_verdicts} verdicts"
+                ),
+                meta={"fiftyone": {"dataset": name, "source": source}},
+                started=t0,
+            )
+        version = ds.version if ds.version is not None else version
     if commit:  # the version is committed (or there was nothing new): move the cursor on
-        nxt = next_cursor(cursor, name, identity, started, ids, stamps, ds.version)
-        nxt.save(ds.root)
+        nxt = next_cursor(cursor, name, identity, started, ids, stamps, version)
+        nxt.save(root)
     return dataclasses.replace(
         result,
         n_read=len(cols[0]),
@@ -249,6 +257,47 @@ def from_fiftyone(
 
 
 _BOX_FIELDS = ("id", "annotation_id", "label", "bounding_box", "tags")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Head:
+    """Where a dataset directory stands, without reading its manifest."""
+
+    root: Path
+    version: int | None
+    task: str
+
+
+def _head(root: Path) -> _Head:
+    from datacentric.dataset.store import VersionStore
+
+    store = VersionStore(root)
+    head = store.head() if store.exists() else None
+    if head is None:
+        Dataset.open(root, check_images="none")  # the store's own one-line error
+    task = store.info(head).task if head is not None else "classification"
+    return _Head(root, head, task)
+
+
+def _nothing(name: str, source: str, detection: bool) -> PullResult:
+    """The result of a pull that read no sample."""
+    utf8 = pl.Utf8
+    return PullResult(
+        backend="fiftyone",
+        target=name,
+        version=None,
+        applied=0,
+        already_applied=0,
+        seconds=0.0,
+        relabels=pl.DataFrame(schema={"sample_id": utf8, "old": utf8, "new": utf8, "how": utf8}),
+        verdicts=pl.DataFrame(schema={"sample_id": utf8, "verdict": utf8, "issues": utf8}),
+        source=source,
+        box_edits=pl.DataFrame(
+            schema={c: utf8 for c in ("annotation_id", "sample_id", "field", "old", "new")}
+        )
+        if detection
+        else None,
+    )
 
 
 def _read(
