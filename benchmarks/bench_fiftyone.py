@@ -24,6 +24,24 @@ Timed, ``--repeats`` times each (median reported, every run kept):
 - ``update_with_brain``: the same with Brain: mistakenness of the changed samples; uniqueness
   is not recomputed because no id or embedding changed.
 - ``noop``: pushing the same inputs again (nothing to write).
+- ``raw_add_samples`` (issue 20): FiftyOne's own ``Dataset.add_samples`` of the same
+  samples into a new dataset, written as a FiftyOne user would: one ``fo.Sample`` per
+  sample with ``filepath``, ``sample_id``, ``ground_truth`` and ``predictions``
+  ``Classification`` (with confidence), the split and metadata columns and the 64-d
+  ``embedding`` — everything the push writes except our issue fields/tags, ``dc_*`` fields,
+  worst slices and saved views. Timed from building the ``fo.Sample`` objects to the end
+  of ``add_samples`` (default arguments). ``push_vs_raw`` = median ``push`` / median
+  ``raw_add_samples`` (target: at most 1.5; ``push`` includes the issue fields and views).
+- Pulls (issue 20), on the pushed dataset after ``noop``: ``--tagged`` samples get a
+  ``confirmed_issue`` tag, then ``pull_first`` (no cursor yet: reads every sample, commits
+  the verdicts), ``pull_noop`` (incremental, nothing written since), ``pull_full_reread``
+  (``full=True``: every sample read again, nothing to apply — what every pull cost before
+  the cursor), ``pull_noop_after_margin`` and ``pull_noop_settled`` (two no-op pulls once
+  the cursor's 2 s margin has passed: the first still lists, by id and stamp only, the
+  samples written within the margin of the previous pull; the second lists none), then
+  ``--changed`` / 10 more tags and ``pull_incremental`` (reads those). ``noop_vs_full`` =
+  median ``pull_noop`` / median ``pull_full_reread`` (target: at most 0.10);
+  ``noop_settled_vs_full`` the same with ``pull_noop_settled``.
 
 The push step timings returned by ``to_fiftyone`` (records, write, brain, views) are kept
 for each run. FiftyOne's import time is measured once, apart.
@@ -44,7 +62,9 @@ same again). Target: ``det_push`` under 15 s for 10,000 scenes.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -58,6 +78,8 @@ import polars as pl
 from _harness import Benchmark, now, peak_mib
 
 TARGET_PUSH_S = 10.0
+TARGET_PUSH_VS_RAW = 1.5
+TARGET_NOOP_VS_FULL = 0.10
 TARGET_DET_PUSH_S = 15.0
 BOX_ISSUE_TYPES = ["badly_located_box", "swapped_box", "duplicate_box"]
 ISSUE_TYPES = [
@@ -307,7 +329,7 @@ def _run_detection(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
     if args.quick:
-        args.n, args.changed, args.repeats = 1_000, 100, 1
+        args.n, args.changed, args.repeats, args.tagged = 1_000, 100, 1, 100
     mongod, uri = _start_mongod(jobs.tmp)
     os.environ["FIFTYONE_DATABASE_URI"] = uri
     try:
@@ -323,6 +345,78 @@ def run(args: argparse.Namespace, jobs: Any) -> dict[str, Any]:
         mongod.wait(timeout=30)
 
 
+def _raw_add_samples(fo: Any, ds: Any, preds: Any, name: str) -> float:
+    """FiftyOne's own ``add_samples`` of the same samples (no issue fields, no views)."""
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+    fds = fo.Dataset(name)
+    m = ds.manifest
+    root = str(Path(ds.root).resolve()) + "/"
+    cols = ["split", *ds.metadata_columns]
+    probs = preds.pred_probs
+    arg = probs.argmax(axis=1)
+    t0 = time.perf_counter()
+    samples = [
+        fo.Sample(
+            filepath=root + image,
+            sample_id=sid,
+            ground_truth=fo.Classification(label=label),
+            predictions=fo.Classification(label=CLASSES[a], confidence=float(probs[i, a])),
+            embedding=preds.embeddings[i],
+            **dict(zip(cols, meta, strict=True)),
+        )
+        for i, (sid, image, label, a, *meta) in enumerate(
+            zip(m["sample_id"], m["image"], m["label"], arg, *(m[c] for c in cols), strict=True)
+        )
+    ]
+    fds.add_samples(samples, progress=False)
+    seconds = time.perf_counter() - t0
+    assert len(fds) == len(ds)
+    fds.delete()
+    return seconds
+
+
+def _pulls(
+    fo: Any, root: Path, name: str, n_tagged: int, n_more: int, rep: int
+) -> dict[str, dict[str, Any]]:
+    """First, no-op, full re-read and incremental pulls of the pushed dataset ``name``."""
+    from datacentric.integrations.fiftyone import from_fiftyone
+    from datacentric.integrations.fiftyone.cursor import MARGIN_S
+
+    fds = fo.load_dataset(name)
+    out: dict[str, dict[str, Any]] = {}
+    # the copy is not where the samples were pushed from: the pull says so once per pull
+    logging.getLogger("datacentric.integrations.fiftyone.pull").setLevel(logging.ERROR)
+
+    def pull(key: str, **kw: Any) -> None:
+        t0 = time.perf_counter()
+        res = from_fiftyone(root, name, **kw)
+        seconds = time.perf_counter() - t0
+        out[key] = {
+            "s": round(seconds, 3),
+            "n_read": res.n_read,
+            "incremental": res.incremental,
+            "applied": res.applied,
+            "version": res.version,
+        }
+        print(f"[{now()}] {key}: {seconds:.2f} s {res!r}, read {res.n_read}", flush=True)
+
+    fds.take(n_tagged, seed=rep).tag_samples("confirmed_issue")
+    pull("pull_first")
+    assert out["pull_first"]["applied"] == n_tagged, out
+    pull("pull_noop")
+    pull("pull_full_reread", full=True)
+    assert out["pull_full_reread"]["applied"] == 0, out
+    time.sleep(MARGIN_S + 0.5)  # the cursor's margin passes; one pull moves it past it
+    pull("pull_noop_after_margin")
+    pull("pull_noop_settled")
+    assert out["pull_noop_settled"]["n_read"] == 0, out
+    fds.match_tags("confirmed_issue", bool=False).take(n_more, seed=rep).tag_samples("not_an_issue")
+    pull("pull_incremental")
+    assert out["pull_incremental"]["applied"] == n_more, out
+    return out
+
+
 def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     t_setup, (ds, scan, preds) = _timed(lambda: _make_inputs(args.n, tmp / "data", args.seed))
     rng = np.random.default_rng(args.seed + 1)
@@ -336,8 +430,23 @@ def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     t_import, fo = _timed(import_fiftyone)
 
     runs: dict[str, list[dict[str, Any]]] = {
-        k: [] for k in ("push", "push_with_brain", "update", "update_with_brain", "noop")
+        k: []
+        for k in (
+            "push",
+            "push_with_brain",
+            "update",
+            "update_with_brain",
+            "noop",
+            "raw_add_samples",
+            "pull_first",
+            "pull_noop",
+            "pull_full_reread",
+            "pull_noop_after_margin",
+            "pull_noop_settled",
+            "pull_incremental",
+        )
     }
+    ds.commit("bench samples")  # the pulls commit versions on top
 
     def push(scan_: Any, name: str, brain: bool) -> tuple[float, Any]:
         t0 = time.perf_counter()
@@ -358,6 +467,9 @@ def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         print(f"[{now()}] {key}: {seconds:.2f} s {res!r}", flush=True)
 
     for rep in range(args.repeats):
+        s = _raw_add_samples(fo, ds, preds, f"bench-raw-{rep}")
+        runs["raw_add_samples"].append({"s": round(s, 3)})
+        print(f"[{now()}] raw_add_samples: {s:.2f} s", flush=True)
         for brain in (False, True):
             name = f"bench-{rep}-{int(brain)}"
             if fo.dataset_exists(name):
@@ -371,11 +483,30 @@ def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             if not brain:
                 s, res = push(scan2, name, False)
                 record("noop", s, res)
+                more = max(1, args.changed // 10)
+                copy = tmp / f"pulled-{rep}"  # each repeat pulls into a fresh version store
+                shutil.copytree(ds.root, copy)
+                for key, r in _pulls(fo, copy, name, args.tagged, more, rep).items():
+                    runs[key].append(r)
             fo.delete_dataset(name)
     median = {k: round(statistics.median(r["s"] for r in v), 3) for k, v in runs.items()}
+    push_vs_raw = median["push"] / median["raw_add_samples"]
+    noop_vs_full = median["pull_noop"] / median["pull_full_reread"]
+    settled_vs_full = median["pull_noop_settled"] / median["pull_full_reread"]
     return {
         "n_samples": args.n,
         "n_changed": args.changed,
+        "n_tagged": args.tagged,
+        "push_vs_raw": round(push_vs_raw, 3),
+        "target_push_vs_raw": TARGET_PUSH_VS_RAW,
+        "push_vs_raw_meets_target": push_vs_raw <= TARGET_PUSH_VS_RAW,
+        "noop_vs_full": round(noop_vs_full, 3),
+        "target_noop_vs_full": TARGET_NOOP_VS_FULL,
+        "noop_vs_full_meets_target": noop_vs_full <= TARGET_NOOP_VS_FULL,
+        "noop_settled_vs_full": round(settled_vs_full, 3),
+        "raw_side": "fo.Sample objects (filepath, sample_id, ground_truth, predictions with "
+        "confidence, split + 3 metadata fields, 64-d embedding) + Dataset.add_samples "
+        "(defaults)",
         "n_issue_types": len(ISSUE_TYPES),
         "n_issue_rows": scan.issues.height,
         "n_flagged_samples": int(scan.flagged()["sample_id"].n_unique()),
@@ -409,11 +540,22 @@ def summary(res: dict[str, Any]) -> None:
         f"Brain {m['push_with_brain']:.2f} s; update {res['n_changed']}: {m['update']:.2f} s, "
         f"with Brain {m['update_with_brain']:.2f} s; no-op {m['noop']:.2f} s"
     )
+    print(
+        f"raw add_samples {m['raw_add_samples']:.2f} s: push / raw = {res['push_vs_raw']:.2f} "
+        f"(target <= {TARGET_PUSH_VS_RAW}); pulls: first {m['pull_first']:.2f} s, full re-read "
+        f"{m['pull_full_reread']:.2f} s, no-op {m['pull_noop']:.3f} s (no-op / full = "
+        f"{res['noop_vs_full']:.3f}, target <= {TARGET_NOOP_VS_FULL}; settled "
+        f"{m['pull_noop_settled']:.3f} s, {res['noop_settled_vs_full']:.3f}), incremental "
+        f"{m['pull_incremental']:.2f} s"
+    )
 
 
 def options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--changed", type=int, default=1_000)
+    ap.add_argument(
+        "--tagged", type=int, default=1_000, help="samples tagged before the first pull"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(

@@ -13,7 +13,14 @@ import typer
 
 from datacentric.cli._common import console, esc, user_errors
 from datacentric.cli._options import REV, slices_option
-from datacentric.cli.review_inputs import PREDICTIONS_FILE, SCAN_FILE, find_scan, load_predictions
+from datacentric.cli.review_inputs import (
+    PREDICTIONS_FILE,
+    SCAN_FILE,
+    find_scan,
+    load_predictions,
+    loop_defaults,
+    read_queue,
+)
 from datacentric.cli.review_verbs import show_pull, show_push
 from datacentric.integrations.fiftyone.pull import PullResult
 from datacentric.integrations.fiftyone.push import PushResult
@@ -36,15 +43,20 @@ def show_fiftyone_push(pushed: PushResult) -> None:
 @show_pull.register
 def show_fiftyone_pull(result: PullResult) -> None:
     """The committed version with its relabels and verdicts, or that nothing was new."""
+    read = (
+        f"; {result.n_read} sample(s) written in FiftyOne since the last pull were read"
+        if result.incremental
+        else ""
+    )
     if result.version is None:
         console.print(
-            f"Nothing new to pull ({result.already_applied} decision(s) already applied)."
+            f"Nothing new to pull ({result.already_applied} decision(s) already applied{read})."
         )
     else:
         console.print(
             f"[green]Committed version {result.version}[/]: {result.relabels.height} "
             f"relabel(s), {result.verdicts.height} verdict(s) (source {esc(result.source)}; "
-            f"{result.already_applied} already applied)."
+            f"{result.already_applied} already applied{read})."
         )
     if result.not_in_dataset:
         console.print(
@@ -56,13 +68,17 @@ def show_fiftyone_pull(result: PullResult) -> None:
 def fiftyone_cmd(
     directory: Path = typer.Argument(..., help="Dataset directory."),
     scan: Path | None = typer.Option(
-        None, "--scan", help=f"Scan to push (default: DIR/{SCAN_FILE} or ./{SCAN_FILE})."
+        None,
+        "--scan",
+        help=f"Scan to push (default: the last `datacentric loop` iteration's scan, with its "
+        f"predictions and review queue; else DIR/{SCAN_FILE} or ./{SCAN_FILE}).",
     ),
     predictions: Path | None = typer.Option(
         None,
         "--predictions",
         "-p",
-        help=f"Predictions .npz (Predictions.save; default: DIR/{PREDICTIONS_FILE} if present).",
+        help=f"Predictions .npz (Predictions.save; default: the loop scan's, else "
+        f"DIR/{PREDICTIONS_FILE} if present).",
     ),
     pred_probs: Path | None = typer.Option(
         None, "--pred-probs", help="Or pred_probs .npy (N x K, manifest order)."
@@ -102,11 +118,24 @@ def fiftyone_cmd(
     if pull:
         show_pull(review.pull(directory, backend="fiftyone", target=name, reviewer=reviewer))
         return
-    scan_path = find_scan(directory, scan)
+    picked = loop_defaults(directory, scan)
+    scan_path = picked.scan if picked is not None else find_scan(directory, scan)
     from datacentric.issues import ScanResult
 
     ds = _open_any(directory, version)
     result_scan = ScanResult.load(scan_path)
+    extra: dict[str, object] = {}
+    if picked is not None:
+        console.print(
+            f"Using the {esc(picked.describe())} (--scan/--predictions choose others).",
+            soft_wrap=True,
+        )
+        if predictions is None and pred_probs is None and picked.predictions is not None:
+            predictions = picked.predictions
+        if ds.task == "detection" and picked.predicted_boxes is not None:
+            extra["predicted_boxes"] = picked.predicted_boxes
+        if picked.queue is not None:
+            extra["review_queue"] = read_queue(picked.queue)
     preds = load_predictions(directory, ds, predictions, pred_probs, embeddings)
     pushed = review.push(
         ds,
@@ -117,6 +146,7 @@ def fiftyone_cmd(
         slices=slices,
         brain=brain,
         overwrite=overwrite,
+        **extra,
     )
     show_push(pushed)
     if preds is None:

@@ -1,15 +1,27 @@
-"""What ``datacentric review`` reads from disk: the scan, the predictions, ``--option`` pairs."""
+"""What ``datacentric review`` reads from disk: the scan, the predictions, ``--option`` pairs,
+and — after ``datacentric loop DIR`` — the loop's latest scan, predictions and review queue."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datacentric.exceptions import InvalidParameterError
 from datacentric.integrations.fiftyone.backend import SCAN_FILE
 
-__all__ = ["PREDICTIONS_FILE", "SCAN_FILE", "find_scan", "load_predictions", "parse_options"]
+if TYPE_CHECKING:
+    from datacentric.loop.log import LoopReview
+
+__all__ = [
+    "PREDICTIONS_FILE",
+    "SCAN_FILE",
+    "find_scan",
+    "load_predictions",
+    "loop_defaults",
+    "parse_options",
+    "read_queue",
+]
 
 PREDICTIONS_FILE = "predictions.npz"
 
@@ -47,6 +59,43 @@ def find_scan(directory: Path, scan: Path | None = None) -> Path:
     raise InvalidParameterError(
         f"no scan found for {directory} (looked for {inside} and a ./{SCAN_FILE} made from "
         f"it). Run `datacentric scan {directory} --out {inside}` first, or pass --scan FILE."
+    )
+
+
+def loop_defaults(directory: Path, scan: Path | None = None) -> LoopReview | None:
+    """What the review verbs default to after ``datacentric loop DIR``: the latest
+    iteration's scan, predictions and review queue — or ``None`` when ``--scan`` was given,
+    the dataset has no loop, or ``DIR/scan.parquet`` was written after the loop's scan (a
+    scan run since is the newer judgement).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> loop_defaults(Path(tempfile.mkdtemp())) is None
+    True
+    """
+    if scan is not None:
+        return None
+    from datacentric.loop.log import ExperimentLog
+
+    found = ExperimentLog(directory).latest_review()
+    if found is None:
+        return None
+    inside = directory / SCAN_FILE
+    if inside.is_file() and inside.stat().st_mtime > found.scan.stat().st_mtime:
+        return None
+    return found
+
+
+def read_queue(path: Path) -> Any:
+    """A loop iteration's review queue (``review.parquet``), checked as it is read."""
+    from datacentric._read import read_parquet
+
+    return read_parquet(
+        path,
+        what="the review queue of a data-loop iteration",
+        fix="Run `datacentric loop DIR` again, or pass a scan: `--scan scan.parquet`.",
+        columns={"sample_id": "string"},
     )
 
 

@@ -97,8 +97,9 @@ def push_cmd(
     scan: Path | None = typer.Option(
         None,
         "--scan",
-        help="Push this saved scan (default: labelstudio the last loop's review queue, "
-        "fiftyone DIR/scan.parquet).",
+        help="Push this saved scan (default after `datacentric loop`: the latest iteration's "
+        "review queue (labelstudio) or scan with its queue as a view (fiftyone), and its "
+        "predictions; else fiftyone DIR/scan.parquet).",
     ),
     predictions: Path | None = typer.Option(
         None,
@@ -138,7 +139,12 @@ def push_cmd(
 ) -> None:
     """Push samples to review to a review backend (pushing again duplicates nothing)."""
     from datacentric.cli.data import _open_any
-    from datacentric.cli.review_inputs import find_scan, load_predictions
+    from datacentric.cli.review_inputs import (
+        find_scan,
+        load_predictions,
+        loop_defaults,
+        read_queue,
+    )
     from datacentric.integrations import review
     from datacentric.issues import ScanResult
 
@@ -159,6 +165,22 @@ def push_cmd(
     options = _options(backend, "push", flags, option or [])
     items = ScanResult.load(find_scan(directory, scan)) if scan is not None else None
     ds = _open_any(directory)
+    picked = loop_defaults(directory, scan)
+    if picked is not None:  # after `datacentric loop DIR`: its latest scan, queue, predictions
+        said = picked.describe()
+        if predictions is None and picked.predictions is not None:
+            predictions = picked.predictions
+        if to == "fiftyone":
+            items = ScanResult.load(picked.scan)
+            if picked.queue is not None:
+                options.setdefault("review_queue", read_queue(picked.queue))
+            if ds.task == "detection" and picked.predicted_boxes is not None:
+                options.setdefault("predicted_boxes", picked.predicted_boxes)
+        elif picked.queue is not None:
+            items = read_queue(picked.queue)
+        console.print(
+            f"Using the {esc(said)} (--scan/--predictions choose others).", soft_wrap=True
+        )
     preds = load_predictions(directory, ds, predictions, None, None)
     result = review.push(ds, items, backend=to, target=target, predictions=preds, **options)
     show_push(result)

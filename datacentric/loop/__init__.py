@@ -2,7 +2,7 @@
 
 from datacentric.loop.box_policy import BoxFixPolicy, fix_boxes
 from datacentric.loop.iteration import IterationResult, run_iteration, run_loop
-from datacentric.loop.log import ExperimentLog
+from datacentric.loop.log import ExperimentLog, LoopReview
 from datacentric.loop.policy import FixPolicy, FixResult, fix
 from datacentric.loop.review_queue import queue_summary, rank_review_queue
 
@@ -12,6 +12,7 @@ __all__ = [
     "FixPolicy",
     "FixResult",
     "IterationResult",
+    "LoopReview",
     "fix",
     "fix_boxes",
     "queue_summary",

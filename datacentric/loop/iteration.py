@@ -27,7 +27,12 @@ from datacentric.exceptions import StoreError
 from datacentric.issues import ScanResult, scan
 from datacentric.loop.box_policy import BoxFixPolicy, fix_boxes
 from datacentric.loop.detection import DETECTION_METRIC, calibrated_recipe, evaluate_detectors
-from datacentric.loop.log import MODEL_FILE, ExperimentLog
+from datacentric.loop.log import (
+    MODEL_FILE,
+    SCAN_BOXES_FILE,
+    SCAN_PREDICTIONS_FILE,
+    ExperimentLog,
+)
 from datacentric.loop.policy import FixPolicy, FixResult, fix
 from datacentric.loop.review_queue import review_line
 from datacentric.loop.seeds import seed_table, train_seeds
@@ -374,6 +379,13 @@ def _run_iteration(
     if scan_result is not None and fixed is not None:
         # the full scan (ScanResult.load reads it back: `datacentric guide`, `review push`)
         scan_result.save(log.iteration_dir(it) / "scan.parquet")
+        # and the out-of-sample predictions it judged by (`review fiftyone` shows them)
+        if scan_result.predictions is not None:
+            scan_result.predictions.save(log.iteration_dir(it) / SCAN_PREDICTIONS_FILE)
+        if scan_result.predicted_boxes is not None:
+            atomic_write(
+                log.iteration_dir(it) / SCAN_BOXES_FILE, scan_result.predicted_boxes.write_parquet
+            )
         frames |= {
             "edits": fixed.edits,
             "review": fixed.review,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,20 @@ from datacentric._read import check_fields, parse_json, read_parquet
 from datacentric.dataset.store import STORE_DIR
 from datacentric.exceptions import SchemaError, StoreError
 
-__all__ = ["MODEL_FILE", "ExperimentLog"]
+__all__ = [
+    "MODEL_FILE",
+    "SCAN_BOXES_FILE",
+    "SCAN_PREDICTIONS_FILE",
+    "ExperimentLog",
+    "LoopReview",
+]
 
 #: The model trained at an iteration (``recipe.save``), in the iteration's folder.
 MODEL_FILE = "model.pt"
+#: The out-of-sample predictions the iteration's scan used (``Predictions.save``).
+SCAN_PREDICTIONS_FILE = "scan_predictions.npz"
+#: A detection scan's out-of-sample predicted boxes (Parquet).
+SCAN_BOXES_FILE = "scan_predicted_boxes.parquet"
 
 _WHAT = "a record of the data loop's experiment log"
 _FIX = (
@@ -110,6 +121,56 @@ def _drop_torn_tail(log: Path) -> None:
             fh.write(b"\n")
 
 
+@dataclass(frozen=True)
+class LoopReview:
+    """What the latest loop iteration left to review (:meth:`ExperimentLog.latest_review`).
+
+    Attributes
+    ----------
+    iteration : int
+        The iteration that scanned.
+    version : int or None
+        The dataset version after its fixes.
+    scan : Path
+        Its scan (``ScanResult.load``).
+    queue : Path or None
+        Its review queue, bounded and ranked as the loop made it (``review.parquet``).
+    predictions : Path or None
+        The scan's out-of-sample predictions (``Predictions.load``); ``None`` for loops
+        recorded before they were kept.
+    predicted_boxes : Path or None
+        A detection scan's out-of-sample predicted boxes.
+    """
+
+    iteration: int
+    version: int | None
+    scan: Path
+    queue: Path | None = None
+    predictions: Path | None = None
+    predicted_boxes: Path | None = None
+
+    def describe(self) -> str:
+        """One line saying what was picked.
+
+        Examples
+        --------
+        >>> LoopReview(2, 5, Path("x/scan.parquet"), Path("x/review.parquet")).describe()
+        'loop iteration 2 (dataset version 5): scan x/scan.parquet, review queue x/review.parquet, no predictions recorded'
+        """  # noqa: E501
+        parts = [f"scan {self.scan}"]
+        if self.queue is not None:
+            parts.append(f"review queue {self.queue}")
+        if self.predictions is not None:
+            parts.append(f"predictions {self.predictions}")
+        elif self.predicted_boxes is not None:
+            parts.append(f"predicted boxes {self.predicted_boxes}")
+        else:
+            parts.append("no predictions recorded")
+        return f"loop iteration {self.iteration} (dataset version {self.version}): " + ", ".join(
+            parts
+        )
+
+
 class ExperimentLog:
     """Iterations of the data loop, each with its metrics, scan, edits and review queue.
 
@@ -126,6 +187,9 @@ class ExperimentLog:
                    verdict.parquet   (iterations >= 1) verdict per slice vs the previous one
                    edits.parquet     automatic edits
                    review.parquet    the review queue
+                   scan_predictions.npz  the scan's out-of-sample predictions
+                                     (Predictions.save; scan_predicted_boxes.parquet
+                                     on a detection dataset)
                    record.json       the full record (config, versions, timings, ...)
                    model.pt          the model of the first seed (recipe.save); the
                                      other seeds' models are not kept
@@ -235,6 +299,36 @@ class ExperimentLog:
         for r in reversed(recs):
             if r.get("model") and (self.path / r["model"]).is_file():
                 return self.path / r["model"]  # checked: a relative path inside self.path
+        return None
+
+    def latest_review(self) -> LoopReview | None:
+        """The scan, review queue and predictions of the latest iteration that scanned
+        (slice interventions and the baseline do not), or ``None`` when none did.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> ExperimentLog(tempfile.mkdtemp()).latest_review() is None
+        True
+        """
+        for rec in reversed(self.records()):
+            folder = self.iteration_dir(int(rec["iteration"]))
+            scan = folder / "scan.parquet"
+            if not scan.is_file():
+                continue
+
+            def have(name: str, folder: Path = folder) -> Path | None:
+                path = folder / name
+                return path if path.is_file() else None
+
+            return LoopReview(
+                iteration=int(rec["iteration"]),
+                version=rec.get("version"),
+                scan=scan,
+                queue=have("review.parquet"),
+                predictions=have(SCAN_PREDICTIONS_FILE),
+                predicted_boxes=have(SCAN_BOXES_FILE),
+            )
         return None
 
     def metrics(self, iteration: int) -> Any:

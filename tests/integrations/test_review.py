@@ -49,7 +49,7 @@ def test_builtins_implement_the_protocol_and_load_lazily() -> None:
     assert isinstance(ls, review.ReviewBackend) and isinstance(fo, review.ReviewBackend)
     assert reg.get("labelstudio") is ls  # one instance
     assert {"url", "token", "guide", "limit"} <= set(ls.push_options)
-    assert set(fo.pull_options) == {"reviewer"}
+    assert set(fo.pull_options) == {"reviewer", "full"}
     code = (
         "import sys, datacentric.integrations.review as r\n"
         "print(any(m.startswith(('datacentric.integrations.labelstudio', "

@@ -38,7 +38,7 @@ class FiftyOneBackend:
     --------
     >>> b = FiftyOneBackend()
     >>> b.name, sorted(b.pull_options)
-    ('fiftyone', ['reviewer'])
+    ('fiftyone', ['full', 'reviewer'])
     """
 
     name = "fiftyone"
@@ -50,10 +50,14 @@ class FiftyOneBackend:
             "brain": "compute FiftyOne Brain uniqueness and mistakenness",
             "overwrite": "replace a same-named FiftyOne dataset datacentric did not create",
             "predicted_boxes": "detection: predicted boxes (Parquet path or DataFrame) to show",
+            "review_queue": "a ranked review queue (DataFrame or ids): the review-queue view",
         }
     )
     pull_options: Mapping[str, str] = MappingProxyType(
-        {"reviewer": "reviewer name for the lineage source"}
+        {
+            "reviewer": "reviewer name for the lineage source",
+            "full": "read every sample, not only those written since the last pull",
+        }
     )
 
     def push(

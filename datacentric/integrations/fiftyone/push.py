@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from datacentric.exceptions import InvalidParameterError
 from datacentric.integrations.fiftyone import _raw
 from datacentric.integrations.fiftyone._env import FiftyOneError, import_fiftyone
 from datacentric.integrations.fiftyone.records import (
@@ -123,6 +124,7 @@ def to_fiftyone(
     brain: bool = True,
     overwrite: bool = False,
     predicted_boxes: Any = None,
+    review_queue: Any = None,
 ) -> PushResult:
     """Create or update a persistent FiftyOne dataset with samples, issues, predictions, slices.
 
@@ -171,6 +173,10 @@ def to_fiftyone(
     predicted_boxes : polars.DataFrame or path, optional
         A detection dataset's out-of-sample predicted boxes (``sample_id, label, x, y, w, h,
         score``, pixels; see :func:`~datacentric.dataset.read_predicted_boxes`).
+    review_queue : polars.DataFrame or sequence of str, optional
+        A ranked review queue (the data loop's ``review.parquet``: ``sample_id`` and
+        ``priority``) or sample ids in review order: saved as the ``review-queue`` view,
+        highest priority first.
 
     Returns
     -------
@@ -248,7 +254,7 @@ def to_fiftyone(
             fds.info.setdefault(INFO_KEY, {})["embeddings_digest"] = digest
     timings["brain"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    views = save_views(fds, records)
+    views = save_views(fds, records, _queue_ids(review_queue, ids))
     fds.info[INFO_KEY] = {
         "embeddings_digest": fds.info.get(INFO_KEY, {}).get("embeddings_digest"),
         "root": str(ds.root),
@@ -288,6 +294,36 @@ def to_fiftyone(
         write_path="raw" if raw else "public",
         timings=timings,
     )
+
+
+def _queue_ids(queue: Any, known: list[str]) -> list[str] | None:
+    """Sample ids of a review queue in review order (highest ``priority`` first when the
+    frame has one), restricted to the samples pushed.
+
+    Examples
+    --------
+    >>> q = pl.DataFrame({"sample_id": ["b", "a", "z", "b"], "priority": [0.2, 0.9, 1.0, 0.1]})
+    >>> _queue_ids(q, ["a", "b"]), _queue_ids(["b", "a"], ["a", "b"]), _queue_ids(None, [])
+    (['a', 'b'], ['b', 'a'], None)
+    """
+    if queue is None:
+        return None
+    if isinstance(queue, pl.DataFrame):
+        if "sample_id" not in queue.columns:
+            raise InvalidParameterError(
+                f"review_queue needs a 'sample_id' column; received columns {queue.columns}. "
+                "Pass the loop's review queue (review.parquet) or a list of sample ids."
+            )
+        if "priority" in queue.columns:
+            queue = queue.sort("priority", descending=True, maintain_order=True, nulls_last=True)
+        queue = queue["sample_id"].cast(pl.Utf8).to_list()
+    elif isinstance(queue, str) or not all(isinstance(s, str) for s in queue):
+        raise InvalidParameterError(
+            f"review_queue must be a DataFrame with 'sample_id' or a list of sample ids; "
+            f"received {type(queue).__name__}."
+        )
+    have = set(known)
+    return [s for s in dict.fromkeys(queue) if s in have]
 
 
 def _open_or_create(fo: Any, name: str, overwrite: bool) -> Any:

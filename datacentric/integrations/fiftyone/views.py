@@ -1,16 +1,25 @@
-"""Saved views of the review dataset: worst issues, one per issue type, one per worst slice."""
+"""Saved views of the review dataset: worst issues, one per issue type, one per worst slice,
+and the loop's review queue."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from datacentric.integrations.fiftyone.records import Records, issue_field, issue_tag
 
-__all__ = ["WORST_ISSUES_VIEW", "issue_view_name", "save_views", "slice_view_name"]
+__all__ = [
+    "REVIEW_QUEUE_VIEW",
+    "WORST_ISSUES_VIEW",
+    "issue_view_name",
+    "save_views",
+    "slice_view_name",
+]
 
 WORST_ISSUES_VIEW = "worst-issues"
 MOST_MISTAKEN_VIEW = "most-mistaken"
+REVIEW_QUEUE_VIEW = "review-queue"
 _ISSUE_PREFIX = "issue-"
 _SLICE_PREFIX = "slice-"
 
@@ -42,18 +51,19 @@ def _slug(text: str) -> str:
 
 
 def _owned(name: str) -> bool:
-    return name in (WORST_ISSUES_VIEW, MOST_MISTAKEN_VIEW) or name.startswith(
+    return name in (WORST_ISSUES_VIEW, MOST_MISTAKEN_VIEW, REVIEW_QUEUE_VIEW) or name.startswith(
         (_ISSUE_PREFIX, _SLICE_PREFIX)
     )
 
 
-def save_views(fds: Any, records: Records) -> list[str]:
+def save_views(fds: Any, records: Records, review_queue: Sequence[str] | None = None) -> list[str]:
     """Write the saved views of ``records`` into ``fds``; drop the stale ones datacentric owns.
 
     Views: ``worst-issues`` (every flagged sample, worst first), ``issue-<type>`` per flagged
     issue type (sorted by that type's severity), ``slice-<name>`` per worst slice (sorted
-    by the sample's worst severity, then lowest confidence) and ``most-mistaken`` when
-    FiftyOne Brain computed mistakenness.
+    by the sample's worst severity, then lowest confidence), ``most-mistaken`` when
+    FiftyOne Brain computed mistakenness, and ``review-queue`` (the ``review_queue`` sample
+    ids in their order: the loop's bounded, ranked queue) when given.
     """
     from fiftyone import ViewField as F
 
@@ -94,6 +104,11 @@ def save_views(fds: Any, records: Records) -> list[str]:
         views[MOST_MISTAKEN_VIEW] = (
             fds.exists("mistakenness").sort_by("mistakenness", reverse=True),
             "FiftyOne Brain mistakenness of the ground truth given our predictions.",
+        )
+    if review_queue:
+        views[REVIEW_QUEUE_VIEW] = (
+            fds.select_by("sample_id", list(review_queue), ordered=True),
+            f"The data loop's review queue: {len(review_queue)} samples, highest priority first.",
         )
     for stale in [v for v in fds.list_saved_views() if _owned(v) and v not in views]:
         fds.delete_saved_view(stale)

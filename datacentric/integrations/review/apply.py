@@ -64,6 +64,10 @@ class AppliedReview(PullResult):
         ``label`` relabelled, ``review`` a label tag).
     skipped : list of str
         Boxes left alone, each with the reason.
+    n_read : int or None
+        Samples read back from the review tool (``None``: the backend does not say).
+    incremental : bool
+        Whether only the samples changed since the last pull were read.
     seconds : float
     """
 
@@ -73,6 +77,8 @@ class AppliedReview(PullResult):
     source: str = ""
     box_edits: pl.DataFrame | None = field(default=None, repr=False)
     skipped: list[str] = field(default_factory=list)
+    n_read: int | None = None
+    incremental: bool = False
 
     def __repr__(self) -> str:
         where = f"version {self.version}" if self.version is not None else "nothing to commit"
@@ -86,6 +92,10 @@ class AppliedReview(PullResult):
             f"PullResult({where}: {self.relabels.height} relabels, {self.verdicts.height} "
             f"verdicts, {self.already_applied} already applied)"
         )
+
+
+_RELABELS = {"sample_id": pl.Utf8, "old": pl.Utf8, "new": pl.Utf8, "how": pl.Utf8}
+_VERDICTS = {"sample_id": pl.Utf8, "verdict": pl.Utf8, "issues": pl.Utf8}
 
 
 def applied_before(
@@ -156,6 +166,18 @@ def apply_review(
     ([('1', 'a', 'b', 'answer')], 'me')
     """
     t0 = time.perf_counter() if started is None else started
+    if decisions.height == 0:  # nothing reviewed (e.g. an incremental pull with nothing new)
+        return AppliedReview(
+            backend=backend,
+            target=target,
+            version=None,
+            applied=0,
+            already_applied=0,
+            seconds=time.perf_counter() - t0,
+            relabels=pl.DataFrame(schema=_RELABELS),
+            verdicts=pl.DataFrame(schema=_VERDICTS),
+            source=source,
+        )
     known = set(ds.sample_ids)
     missing = decisions.filter(~pl.col("sample_id").is_in(list(known)))["sample_id"].to_list()
     decisions = decisions.filter(pl.col("sample_id").is_in(list(known)))
@@ -204,16 +226,8 @@ def apply_review(
         applied=len(relabel_rows) + len(verdict_rows),
         already_applied=skipped,
         seconds=time.perf_counter() - t0,
-        relabels=pl.DataFrame(
-            [r[:4] for r in relabel_rows],
-            schema={"sample_id": pl.Utf8, "old": pl.Utf8, "new": pl.Utf8, "how": pl.Utf8},
-            orient="row",
-        ),
-        verdicts=pl.DataFrame(
-            verdict_rows,
-            schema={"sample_id": pl.Utf8, "verdict": pl.Utf8, "issues": pl.Utf8},
-            orient="row",
-        ),
+        relabels=pl.DataFrame([r[:4] for r in relabel_rows], schema=_RELABELS, orient="row"),
+        verdicts=pl.DataFrame(verdict_rows, schema=_VERDICTS, orient="row"),
         not_in_dataset=missing,
         source=source,
     )

@@ -175,8 +175,12 @@ def test_box_edits_pull_as_one_version_with_lineage(
     assert removed["label"] == ba["label"][1]
     # every other box is untouched; a second pull commits nothing (the added box got its id)
     assert after.height == boxes.height
+    # (incremental: only b is read again, written since when its added box got its id)
     again = from_fiftyone(head, "dc-test-box-edits", reviewer="bob")
-    assert again.version is None and again.applied == 0 and again.already_applied == 4
+    assert again.version is None and again.applied == 0 and again.incremental
+    assert again.n_read == 1
+    full = from_fiftyone(head, "dc-test-box-edits", reviewer="bob", full=True)
+    assert full.version is None and full.applied == 0 and full.already_applied == 4
     assert fds.match({"sample_id": b}).first().ground_truth.detections[-1].annotation_id == new_id
     caplog.clear()
     # pushing the new version: the two images are rewritten (their boxes now equal the

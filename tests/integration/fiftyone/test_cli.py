@@ -73,9 +73,10 @@ def test_review_push_pull_through_the_fiftyone_backend(demo: Demo, tmp_path: Pat
     lineage = Dataset.open(root).lineage(sid)
     assert lineage.filter(pl.col("field") == "label")["new"].to_list() == ["0"]
     res = runner.invoke(app, pull)
-    assert (
-        res.exit_code == 0 and "Nothing new to pull (1 decision(s) already applied)" in res.output
-    )
+    assert res.exit_code == 0, res.output
+    assert "Nothing new to pull (0 decision(s) already applied; 0 sample(s)" in res.output
+    res = runner.invoke(app, [*pull, "--option", "full=true"])
+    assert "Nothing new to pull (1 decision(s) already applied)" in res.output
     # no --scan: DIR/scan.parquet; nothing changed but the relabelled sample
     res = runner.invoke(app, [*push, "--no-brain", "--option", "worst_slices=2"])
     assert res.exit_code == 0, res.output

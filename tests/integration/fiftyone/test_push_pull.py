@@ -208,6 +208,7 @@ def test_pull_commits_review_as_new_version_once(
 
     result = from_fiftyone(root, name, reviewer="alice")
     assert result.version == 2
+    assert not result.incremental and result.n_read == len(demo.ds)
     assert sorted(result.relabels.select("sample_id", "new", "how").rows()) == sorted(
         [(a, suggested, "tag"), (d, d_new, "edit")]
     )
@@ -233,9 +234,12 @@ def test_pull_commits_review_as_new_version_once(
     lineage = head.lineage(a)
     assert lineage.filter(pl.col("field") == "label")["new"].to_list() == [suggested]
 
-    # Pulling again applies nothing twice.
+    # Pulling again reads nothing (no sample was written since) and applies nothing;
+    # re-reading every sample applies nothing twice either.
     again = from_fiftyone(root, name, reviewer="alice")
-    assert again.version is None and again.already_applied == 5
+    assert again.incremental and again.n_read == 0 and again.version is None
+    full = from_fiftyone(root, name, reviewer="alice", full=True)
+    assert full.version is None and full.already_applied == 5 and full.n_read == len(demo.ds)
     assert Dataset.open(root).version == 2
 
     # Contradictory tags are refused and nothing is committed.
@@ -247,7 +251,7 @@ def test_pull_commits_review_as_new_version_once(
     # A changed verdict is recorded; changing it back is recorded again.
     fds.match({"sample_id": c}).untag_samples("confirmed_issue")
     flipped = from_fiftyone(root, name, reviewer="alice")
-    assert flipped.version == 3
+    assert flipped.version == 3 and flipped.incremental and flipped.n_read == 1
     assert flipped.verdicts.select("sample_id", "verdict").rows() == [(c, "not_an_issue")]
     fds.match({"sample_id": c}).untag_samples("not_an_issue")
     fds.match({"sample_id": c}).tag_samples("confirmed_issue")
@@ -341,3 +345,101 @@ def test_push_without_predictions_then_a_narrower_scan(mongod_uri: str, demo: De
 
     wide = to_fiftyone(demo.ds, demo.scan, name=name)  # back to every type: no stale fields
     assert len(wide.views) == 1 + len(wide.load().count_sample_tags())
+
+
+def test_incremental_pull_reads_only_new_work_and_resumes_after_an_outage(
+    mongod_uri: str, demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datacentric.integrations.fiftyone import cursor as fo_cursor
+
+    root = demo.copy(tmp_path / "digits")
+    name = "dc-test-incremental"
+    to_fiftyone(Dataset.open(root), demo.scan, demo.predictions, name=name, brain=False)
+    fds = _fo().load_dataset(name)
+    first = from_fiftyone(root, name)
+    assert first.version is None and not first.incremental and first.n_read == len(demo.ds)
+    ids = demo.ds.sample_ids
+    a, b, c = ids[10], ids[20], ids[30]
+
+    # The commit fails (disk full, killed): nothing committed, the cursor stays, and the
+    # next pull reads the two samples again and applies them once.
+    fds.match({"sample_id": a}).tag_samples("confirmed_issue")
+    fds.match({"sample_id": b}).tag_samples("not_an_issue")
+    cursor_file = fo_cursor.cursor_path(root, name)
+    before = cursor_file.read_bytes()
+
+    def broken_commit(*args: Any, **kwargs: Any) -> int:
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(Dataset, "commit", broken_commit)
+        with pytest.raises(OSError, match="No space"):
+            from_fiftyone(root, name)
+    assert cursor_file.read_bytes() == before and Dataset.open(root).version == 1
+    resumed = from_fiftyone(root, name)
+    assert resumed.version == 2 and resumed.incremental and resumed.n_read == 2
+    assert sorted(resumed.verdicts["sample_id"].to_list()) == sorted([a, b])
+
+    # Killed after the commit but before the cursor was written: the samples are read
+    # again, nothing is applied twice.
+    fds.match({"sample_id": c}).tag_samples("confirmed_issue")
+    with monkeypatch.context() as m:
+        m.setattr(fo_cursor.PullCursor, "save", broken_commit)
+        with pytest.raises(OSError):
+            from_fiftyone(root, name)
+    assert Dataset.open(root).version == 3
+    again = from_fiftyone(root, name)
+    assert again.version is None and again.applied == 0 and again.already_applied >= 1
+    assert again.n_read >= 1
+    assert from_fiftyone(root, name).n_read == 0
+
+    # FiftyOne unreachable while reading: the cursor stays as it was.
+    state = cursor_file.read_bytes()
+    fds.match({"sample_id": a}).untag_samples("confirmed_issue")
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("mongod is not reachable")
+
+    from fiftyone.core.collections import SampleCollection
+
+    with monkeypatch.context() as m:
+        m.setattr(SampleCollection, "values", down)
+        with pytest.raises(ConnectionError):
+            from_fiftyone(root, name)
+    assert cursor_file.read_bytes() == state
+    assert from_fiftyone(root, name).n_read == 1  # untagging wrote a: read, nothing to apply
+
+    # commit=False leaves the changes pending and does not move the cursor.
+    fds.match({"sample_id": a}).tag_samples("not_an_issue")
+    pending = from_fiftyone(root, name, commit=False)
+    assert pending.applied == 1 and cursor_file.read_bytes() != b"" and pending.version is None
+    assert from_fiftyone(root, name).version == 4
+
+    # A FiftyOne dataset deleted and pushed again under the same name: a full pull.
+    _fo().delete_dataset(name)
+    to_fiftyone(Dataset.open(root), demo.scan, demo.predictions, name=name, brain=False)
+    fresh = from_fiftyone(root, name)
+    assert not fresh.incremental and fresh.n_read == len(demo.ds) and fresh.applied == 0
+
+
+def test_a_write_landing_late_is_read_by_the_next_pull(
+    mongod_uri: str, demo: Demo, tmp_path: Path
+) -> None:
+    """A tag stamped before the pull started but written after it read (a bulk tag still
+    in flight, a writer's clock a little behind) is not lost."""
+    from datetime import datetime, timedelta
+
+    root = demo.copy(tmp_path / "digits")
+    name = "dc-test-late-write"
+    to_fiftyone(Dataset.open(root), demo.scan, demo.predictions, name=name, brain=False)
+    fds = _fo().load_dataset(name)
+    started = datetime.utcnow()
+    assert from_fiftyone(root, name).n_read == len(demo.ds)
+    sid = demo.ds.sample_ids[5]
+    late = started - timedelta(seconds=0.5)  # stamped before that pull started reading
+    fds._sample_collection.update_one(
+        {"sample_id": sid},
+        {"$push": {"tags": "confirmed_issue"}, "$set": {"last_modified_at": late}},
+    )
+    result = from_fiftyone(root, name)
+    assert result.version == 2 and result.verdicts["sample_id"].to_list() == [sid]
