@@ -25,6 +25,7 @@ computes them with :func:`~datacentric.train.cross_val_predict`.
 from __future__ import annotations
 
 import logging
+import warnings
 from numbers import Integral
 from typing import TYPE_CHECKING, Literal
 
@@ -198,21 +199,40 @@ def k_center_greedy(
 def _hybrid(
     emb: np.ndarray, unsure: np.ndarray, budget: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The most uncertain row of each of ``budget`` k-means clusters: (rows, clusters)."""
+    """The most uncertain row of each of ``budget`` k-means clusters: (rows, clusters).
+
+    When k-means finds fewer distinct clusters than ``budget`` (many identical
+    embeddings), the batch is topped up with the most uncertain rows not yet picked.
+    """
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
 
     if budget >= emb.shape[0]:
         rows = np.arange(emb.shape[0])
         return rows, rows.copy()
-    km = KMeans(n_clusters=budget, n_init=3, random_state=seed).fit(emb)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # duplicates: fewer clusters
+        km = KMeans(n_clusters=budget, n_init=3, random_state=seed).fit(emb)
     clusters = km.labels_.astype(np.int64)
     picks: list[int] = []
     for c in range(budget):
         members = np.flatnonzero(clusters == c)
         if members.size:  # the most uncertain member; ties: the lower row
             picks.append(int(members[np.argmax(unsure[members])]))
+    if len(picks) < budget:
+        rest = np.setdiff1d(np.arange(emb.shape[0]), picks)
+        order = rest[np.lexsort((rest, -unsure[rest]))]
+        picks += order[: budget - len(picks)].tolist()
     rows = np.asarray(picks, dtype=np.int64)
     return rows, clusters[rows]
+
+
+def _scaled(x: np.ndarray) -> np.ndarray:
+    """``x`` over its largest absolute value (distance ranks unchanged; no overflow when
+    squared)."""
+    x = np.asarray(x, dtype=np.float64)
+    top = float(np.abs(x).max()) if x.size else 0.0
+    return x / top if top > 0 else x
 
 
 @validate_call(
@@ -348,12 +368,21 @@ def select_unlabeled(
         lab_ids = manifest.filter(pl.col("label").is_not_null())["sample_id"].to_list()
         lab_ids = [s for s in lab_ids if s in have]
         centers = predictions.take(lab_ids).embeddings if lab_ids else None
-        rows, dist = k_center_greedy(emb, k, centers)
+        scale = max(
+            float(np.abs(emb).max()) if emb.size else 0.0,
+            float(np.abs(centers).max()) if centers is not None and centers.size else 0.0,
+        )
+        scale = scale if scale > 0 else 1.0
+        rows, dist = k_center_greedy(
+            np.asarray(emb, np.float64) / scale,
+            k,
+            None if centers is None else np.asarray(centers, np.float64) / scale,
+        )
         top = dist[0] if dist.size and dist[0] > 0 else 1.0
         picked = np.clip(dist / top, 0.0, 1.0)
     else:  # hybrid
         unsure = _MEASURES[measure](probs)
-        rows, clusters = _hybrid(np.asarray(emb, np.float64), unsure, k, seed)
+        rows, clusters = _hybrid(_scaled(emb), unsure, k, seed)
         order = np.lexsort((rows, -unsure[rows]))
         rows, clusters = rows[order], clusters[order]
         picked = unsure[rows]
