@@ -2,8 +2,9 @@
 
 Run ``python benchmarks/bench_active.py [--quick] [--seeds 0 1 2]``; writes
 ``benchmarks/results/active.json``, ``active.html`` and ``active.md`` (the curves, by
-:func:`datacentric.report.write`) and prints a summary. ``--render-only`` re-renders the
-report from the saved JSON (``ActiveLearningCurves.load``) without training.
+:func:`datacentric.report.write`) and prints a summary. ``--render-only`` recomputes the
+derived fields (summary, labels_to_match) and re-renders the report from the saved raw results
+(``ActiveLearningCurves.load``) without training.
 
 Data: the bundled demo (``load_demo(root, seed=0, size=16)``: 1,797 real scikit-learn digits
 rendered as 16x16 RGB). The pool is the train split without its planted copies (exact and
@@ -82,8 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     from datacentric.report import write
     from datacentric.train import SmallCNNRecipe
 
-    if args.render_only:
+    if args.render_only:  # derived fields and the report, from the saved raw results
         saved = ActiveLearningCurves.load(args.out)
+        doc = json.loads(args.out.read_text())
+        doc["summary"] = saved.summary().to_dicts()
+        doc["labels_to_match"] = saved.labels_to_match().to_dicts()
+        doc["rendered"] = now()
+        args.out.write_text(json.dumps(doc, indent=2) + "\n")
         write(saved, args.out.with_suffix(".html"))
         write(saved, args.out.with_suffix(".md"))
         print(f"rendered {args.out.with_suffix('.html')} and .md")

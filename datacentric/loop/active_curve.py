@@ -107,7 +107,8 @@ class ActiveLearningCurves:
         return list(self.meta["strategies"])
 
     def summary(self, level: float = 0.95) -> pl.DataFrame:
-        """Mean accuracy per (strategy, n_labels) over seeds, with a t interval.
+        """Mean accuracy per (strategy, n_labels) over seeds, with a t interval (clipped
+        to [0, 1]).
 
         Columns ``strategy, round, n_labels, accuracy, ci_low, ci_high, n_seeds``.
         """
@@ -115,6 +116,7 @@ class ActiveLearningCurves:
         for (strategy, rnd), g in self.points.group_by(["strategy", "round"], maintain_order=True):
             acc = g["accuracy"].to_numpy()
             low, high = _t_interval(acc, level)
+            low, high = max(low, 0.0), min(high, 1.0)  # an accuracy stays in [0, 1]
             rows.append(
                 {
                     "strategy": strategy,

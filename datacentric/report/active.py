@@ -19,23 +19,28 @@ __all__ = ["render_active_html", "render_active_markdown"]
 
 
 def _chart(curves: ActiveLearningCurves) -> str:
+    """Random first (the solid line), then the others; whiskers for random and the best."""
     s = curves.summary()
     labels = sorted(set(s["n_labels"].to_list()))
+    match = curves.labels_to_match()
+    others = match.filter(pl.col("strategy") != "random")["strategy"].to_list()
+    names = (["random"] if "random" in curves.strategies else []) + others
+    whiskers = set(names[:2])
     series: dict[str, list[float | None]] = {}
     intervals: dict[str, tuple[list[float | None], list[float | None]]] = {}
-    for name in curves.strategies:
-        g = dict(
-            (n, (a, lo, hi))
+    for name in names:
+        g = {
+            n: (a, lo, hi)
             for n, a, lo, hi in s.filter(pl.col("strategy") == name)
             .select("n_labels", "accuracy", "ci_low", "ci_high")
             .rows()
-        )
+        }
         series[name] = [g[n][0] if n in g else None for n in labels]
-        intervals[name] = (
-            [g[n][1] if n in g else None for n in labels],
-            [g[n][2] if n in g else None for n in labels],
-        )
-    match = curves.labels_to_match()
+        if name in whiskers:
+            intervals[name] = (
+                [g[n][1] if n in g else None for n in labels],
+                [g[n][2] if n in g else None for n in labels],
+            )
     ref = match.filter(pl.col("strategy") == "random")
     target = float(ref["target_accuracy"][0]) if ref.height else None
     return line_chart_svg(
@@ -44,7 +49,9 @@ def _chart(curves: ActiveLearningCurves) -> str:
         intervals=intervals,
         reference=target,
         reference_label=None if target is None else f"random, all labels: {target:.3f}",
-        title="Test accuracy vs number of labels (mean over seeds, 95 % t interval)",
+        title="Test accuracy vs number of labels (mean over seeds; 95 % t interval for "
+        + " and ".join(sorted(whiskers))
+        + ")",
         value_format="{:.3f}",
         value_labels=False,
         y_max=1.0,
@@ -53,8 +60,8 @@ def _chart(curves: ActiveLearningCurves) -> str:
 
 
 def _match_table(curves: ActiveLearningCurves) -> pl.DataFrame:
-    def pct(v: float | None) -> str:
-        return "never" if v is None else f"{v:.0%}"
+    def pct(v: float | None) -> str:  # a bootstrap draw that never got there counts 1.5
+        return "never" if v is None or v >= 1.5 else f"{v:.0%}"
 
     rows = [
         {
@@ -109,8 +116,9 @@ def render_active_html(curves: ActiveLearningCurves) -> str:
                 "Labels needed to match random",
                 table_html(_match_table(curves), formats=_FORMATS),
                 intro="Where each mean curve first reaches random's final accuracy; interval: "
-                "paired bootstrap over seeds and test images (150 % = not reached in that draw)."
-                " Random itself may get there before its last round when its curve flattens.",
+                "paired bootstrap over seeds and test images (never: not reached in that share "
+                "of the draws). Random itself may get there before its last round when its "
+                "curve flattens.",
             ),
         ],
         chips=chips,
