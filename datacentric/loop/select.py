@@ -70,6 +70,7 @@ SELECTION_SCHEMA: dict[str, type[pl.DataType]] = {
 }
 
 _CHUNK = 4096  # rows of a distance block (memory: _CHUNK x n_labeled floats)
+_MINIBATCH_ROWS = 20_000  # hybrid: mini-batch k-means above this many unlabeled rows
 
 
 def least_confidence_scores(pred_probs: np.ndarray) -> np.ndarray:
@@ -186,13 +187,14 @@ def k_center_greedy(
         nearest = _min_sq_dist(x, centers)
     taken = np.zeros(n, dtype=bool)
     taken[picks] = True
+    sq = (x**2).sum(axis=1)  # |x - c|^2 = |x|^2 - 2 x.c + |c|^2: one matrix-vector product
     while len(picks) < budget:
         masked = np.where(taken, -1.0, nearest)
         i = int(np.argmax(masked))
         picks.append(i)
         dists.append(float(np.sqrt(max(masked[i], 0.0))))
         taken[i] = True
-        nearest = np.minimum(nearest, ((x - x[i]) ** 2).sum(axis=1))
+        nearest = np.minimum(nearest, np.maximum(sq - 2.0 * (x @ x[i]) + sq[i], 0.0))
     return np.asarray(picks, dtype=np.int64), np.asarray(dists)
 
 
@@ -201,10 +203,11 @@ def _hybrid(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The most uncertain row of each of ``budget`` k-means clusters: (rows, clusters).
 
-    When k-means finds fewer distinct clusters than ``budget`` (many identical
-    embeddings), the batch is topped up with the most uncertain rows not yet picked.
+    Above :data:`_MINIBATCH_ROWS` rows, scikit-learn's mini-batch k-means. When k-means
+    finds fewer distinct clusters than ``budget`` (many identical embeddings), the batch is
+    topped up with the most uncertain rows not yet picked.
     """
-    from sklearn.cluster import KMeans
+    from sklearn.cluster import KMeans, MiniBatchKMeans
     from sklearn.exceptions import ConvergenceWarning
 
     if budget >= emb.shape[0]:
@@ -212,7 +215,15 @@ def _hybrid(
         return rows, rows.copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # duplicates: fewer clusters
-        km = KMeans(n_clusters=budget, n_init=3, random_state=seed).fit(emb)
+        if emb.shape[0] > _MINIBATCH_ROWS:  # mini-batch k-means: minutes → seconds at 100k
+            km = MiniBatchKMeans(
+                n_clusters=budget,
+                n_init=3,
+                random_state=seed,
+                batch_size=max(2048, 4 * budget),
+            ).fit(emb)
+        else:
+            km = KMeans(n_clusters=budget, n_init=3, random_state=seed).fit(emb)
     clusters = km.labels_.astype(np.int64)
     picks: list[int] = []
     for c in range(budget):

@@ -161,3 +161,20 @@ def test_errors_are_one_line() -> None:
     with pytest.raises(InvalidParameterError, match="needs embeddings") as exc:
         select_unlabeled(ds, bare, strategy="diversity", budget=1)
     assert "\n" not in str(exc.value)
+
+
+def test_hybrid_on_a_large_pool_uses_mini_batch_k_means() -> None:
+    """Above 20,000 unlabeled rows the clusters come from mini-batch k-means: still one
+    pick per cluster, the planted most uncertain one."""
+    rng = np.random.default_rng(1)
+    n = 21_000
+    centers = np.array([[0.0, 0.0], [50.0, 0.0], [0.0, 50.0]])
+    emb = centers[np.arange(n) % 3] + rng.normal(0, 1, (n, 2))
+    probs = np.tile([0.9, 0.05, 0.05], (n, 1))
+    planted = [300, 3001, 20_000]  # one per cluster (index mod 3 = 0, 1, 2)
+    probs[planted] = [[0.4, 0.35, 0.25], [0.5, 0.3, 0.2], [0.6, 0.3, 0.1]]
+    ds = Dataset.from_arrays(np.zeros((n, 1, 1), np.uint8), [None] * n, CLASSES)
+    p = Predictions(ds.sample_ids, probs, emb, classes=CLASSES)
+    out = select_unlabeled(ds, p, strategy="hybrid", budget=3, measure="uncertainty")
+    assert out["sample_id"].to_list() == [str(i) for i in planted]
+    assert out["cluster"].n_unique() == 3
