@@ -136,6 +136,15 @@ def push_cmd(
         None, "--overwrite", help="fiftyone: replace a same-named dataset datacentric did not make."
     ),
     option: list[str] | None = _OPTION,
+    select: str | None = typer.Option(
+        None,
+        "--select",
+        help="Push unlabeled samples chosen by a strategy instead of flagged ones: "
+        "uncertainty, margin, entropy, diversity, hybrid or random (docs/what-to-label-next.md).",
+    ),
+    budget: int | None = typer.Option(
+        None, "--budget", help="With --select: how many unlabeled samples to push (default 100)."
+    ),
 ) -> None:
     """Push samples to review to a review backend (pushing again duplicates nothing)."""
     from datacentric.cli.data import _open_any
@@ -162,6 +171,20 @@ def push_cmd(
         "--brain": ("brain", brain),
         "--overwrite": ("overwrite", overwrite),
     }
+    if select is None and budget is not None:
+        raise InvalidParameterError(
+            f"--budget {budget} needs --select STRATEGY (it sizes the batch of unlabeled samples "
+            "to label); to push only the N worst flagged samples use --limit N."
+        )
+    if select is not None:
+        _check_select(select, budget)
+        flagged = (("--scan", scan), ("--issue-type", issue_type), ("--limit", limit))
+        given = [f for f, v in flagged if v is not None and v != []]
+        if given:
+            raise InvalidParameterError(
+                f"--select chooses unlabeled samples, so it does not take {', '.join(given)} "
+                "(flagged samples); push those in a separate `review push` without --select."
+            )
     options = _options(backend, "push", flags, option or [])
     items = ScanResult.load(find_scan(directory, scan)) if scan is not None else None
     ds = _open_any(directory)
@@ -182,8 +205,50 @@ def push_cmd(
             f"Using the {esc(said)} (--scan/--predictions choose others).", soft_wrap=True
         )
     preds = load_predictions(directory, ds, predictions, None, None)
+    if select is not None:
+        items, preds = _selected(ds, preds, select, 100 if budget is None else budget)
     result = review.push(ds, items, backend=to, target=target, predictions=preds, **options)
     show_push(result)
+
+
+def _check_select(select: str, budget: int | None) -> None:
+    """``--select`` is a known strategy and ``--budget`` at least 1 (before anything loads)."""
+    from datacentric.loop.select import STRATEGIES
+
+    if select not in STRATEGIES:
+        raise InvalidParameterError(
+            f"--select must be one of {', '.join(STRATEGIES)}; received {select!r}. See "
+            "docs/what-to-label-next.md for what each does (margin is a good default)."
+        )
+    if budget is not None and budget < 1:
+        raise InvalidParameterError(
+            f"--budget must be an integer >= 1; received {budget}. Pass how many unlabeled "
+            "samples to send, e.g. --budget 100."
+        )
+
+
+def _selected(ds: Any, preds: Any, strategy: str, budget: int) -> tuple[Any, Any]:
+    """The unlabeled samples ``strategy`` chooses, as review items, and the predictions
+    (cross-validated now when there are none on disk) that pre-annotate them."""
+    from datacentric.loop.select import as_review_items, select_unlabeled
+
+    if preds is None:
+        from datacentric.train import cross_val_predict
+
+        console.print(
+            "No predictions found (DIR/predictions.npz or --predictions): cross-validating the "
+            "fixed recipe for them (minutes; `datacentric scan DIR --out DIR/scan.parquet` "
+            "saves them for next time)."
+        )
+        preds = cross_val_predict(ds, progress=True)
+    table = select_unlabeled(ds, preds, strategy=strategy, budget=budget)  # type: ignore[arg-type]
+    n_unlabeled = int(ds.manifest["label"].null_count())
+    took_all = " (the budget is more than that: all of them)" if budget > n_unlabeled else ""
+    console.print(
+        f"Chose {table.height} of {n_unlabeled} unlabeled sample(s) by {esc(strategy)}"
+        f"{took_all}; the model's guesses are attached as pre-annotations."
+    )
+    return as_review_items(table), preds
 
 
 def pull_cmd(

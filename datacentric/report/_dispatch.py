@@ -20,7 +20,9 @@ from datacentric.exceptions import InvalidParameterError
 from datacentric.export.detector import DetectorExportReport
 from datacentric.export.result import CompressionReport
 from datacentric.issues.result import ScanResult
+from datacentric.loop.active_curve import ActiveLearningCurves
 from datacentric.loop.log import ExperimentLog
+from datacentric.report.active import render_active_html, render_active_markdown
 from datacentric.report.export import render_export_html
 from datacentric.report.loop import render_loop_html, render_loop_markdown
 from datacentric.report.monitor import render_monitor_html, render_monitor_markdown
@@ -73,6 +75,14 @@ _register(
 )
 _register(ExperimentLog, {".html": render_loop_html, ".md": render_loop_markdown})
 _register(
+    ActiveLearningCurves,
+    {
+        ".html": render_active_html,
+        ".md": render_active_markdown,
+        ".json": lambda curves: json.dumps(curves.to_dict(), indent=2) + "\n",
+    },
+)
+_register(
     CompressionReport,
     {
         ".html": render_export_html,
@@ -120,7 +130,7 @@ def write(obj: Any, path: str | Path, **options: Any) -> Path:
     Parameters
     ----------
     obj : ScanResult, SliceMetrics, ExperimentLog, CompressionReport, DetectorExportReport,
-        Monitor or GateResult
+        Monitor, GateResult or ActiveLearningCurves
         The result to render (see :func:`renderers` to add a type).
     path : str or Path
         The file to write; its suffix picks the format among those the type supports
