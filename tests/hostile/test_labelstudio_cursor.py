@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from datacentric.integrations.labelstudio import (
     choice_result,
     pull_annotations,
 )
+from datacentric.integrations.labelstudio.state import parse_time
 
 URL, TITLE = "http://127.0.0.1:9", "Hostile cursor"
 WHEN = "2026-12-07T12:00:00.000000Z"
@@ -35,6 +37,9 @@ class _Server(LabelStudioClient):
 
     def find_project(self, title: str) -> int | None:
         return 7
+
+    def server_time(self) -> datetime | None:
+        return parse_time(WHEN) + timedelta(seconds=2)
 
     def users(self) -> dict[int, str]:
         return {1: "ann@x"}
@@ -76,6 +81,9 @@ def _journal(root: Path, cursor: object) -> Path:
         ({"updated_at": WHEN, "seen": {"-1": WHEN}}, "'seen' maps"),
         ({"updated_at": WHEN, "seen": {"9" * 40: WHEN}}, "'seen' maps"),
         ({"updated_at": WHEN, "seen": {"11": 5}}, "'seen' maps"),
+        ({"updated_at": WHEN, "read_at": "now"}, "'read_at' is"),
+        ({"updated_at": WHEN, "read_at": 0}, "'read_at' is"),
+        ({"updated_at": WHEN, "read_at": "3000-01-01T00:00:00.000000Z"}, "lies in the future"),
     ],
 )
 def test_tampered_cursor_asks_for_a_full_pull(root: Path, cursor: object, wrong: str) -> None:
@@ -97,6 +105,7 @@ def test_tampered_cursor_asks_for_a_full_pull(root: Path, cursor: object, wrong:
     fresh = ProjectState.load(root, URL, TITLE)
     assert fresh.cursor_problem is None and fresh.cursor is not None
     assert (fresh.cursor.updated_at, fresh.cursor.seen) == (WHEN, {11: WHEN})
+    assert fresh.cursor.read_at == "2026-12-07T12:00:02.000000Z"  # the server's clock
     again = pull_annotations(root, project=TITLE, client=server)
     assert again.incremental and again.applied == 0  # the stub lists task 11 as seen
     assert again.tasks_listed == 1 and again.tasks_read == 0

@@ -13,17 +13,24 @@ Manager filters tasks on it (``filter:tasks:updated_at``, type ``Datetime``). A 
    after the new version is committed, so a pull interrupted before its commit is read
    again in full by the next one.
 
-The overlap (:data:`OVERLAP_S`) covers a write whose timestamp was taken before, but
-committed after, a newer write the last pull saw: tasks updated within it are listed again
-and read again only when they changed. Nothing is ever applied twice either way: the
-journal's ``applied`` check decides that, not the cursor.
+Which tasks must be listed again: every write the last pull could not see was still in
+flight when that pull began reading, or came later, so its ``updated_at`` is at least the
+server's clock at that moment (``read_at``: the HTTP ``Date`` of ``GET /health``, taken
+before the first page) minus the time a write may take between stamping ``updated_at`` and
+committing (:data:`OVERLAP_S`). The next pull lists from there, and reads only the listed
+tasks the cursor did not see with that very ``updated_at``: a pull that starts a while
+after the last write lists next to nothing. This assumes the clock that sends ``Date`` and
+the one that stamps ``updated_at`` agree within the overlap (one host, as Label Studio is
+deployed); a server that sends no ``Date`` is listed from the newest ``updated_at`` seen
+minus the overlap instead. Nothing is ever applied twice either way: the journal's
+``applied`` check decides that, not the cursor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from datacentric.integrations.labelstudio.client import LabelStudioClient
@@ -93,12 +100,15 @@ class ReadStats:
     known : dict
         task id → ``updated_at`` of every task listed or read (and those the previous
         cursor saw), for :meth:`next_cursor`.
+    read_at : str or None
+        The server's clock when the read began (:meth:`.LabelStudioClient.server_time`).
     """
 
     incremental: bool
     n_listed: int = 0
     n_read: int = 0
     known: dict[int, str] = field(default_factory=dict, repr=False)
+    read_at: str | None = None
 
     def note(self, task: dict[str, Any]) -> None:
         """Record a task read in full."""
@@ -113,7 +123,8 @@ class ReadStats:
         """The cursor to save once this read's decisions are committed.
 
         Its time is the newest ``updated_at`` known (never earlier than ``previous``'s, for
-        an incremental read); ``seen`` holds the known tasks within ``overlap_s`` of it.
+        an incremental read) and :attr:`read_at`; ``seen`` holds the known tasks the next
+        pull will list again (from :meth:`~.state.PullCursor.start` on).
 
         Examples
         --------
@@ -123,8 +134,11 @@ class ReadStats:
         >>> c = s.next_cursor(None)
         >>> c.updated_at, sorted(c.seen)
         ('2026-12-07T12:00:09.000000Z', [2])
+        >>> s.read_at = "2026-12-07T12:01:00.000000Z"  # the read began a minute later
+        >>> s.next_cursor(None).seen
+        {}
         """
-        times: dict[int, Any] = {}
+        times: dict[int, datetime] = {}
         for tid, when in self.known.items():
             try:
                 times[tid] = parse_time(when)
@@ -134,10 +148,12 @@ class ReadStats:
         if self.incremental and previous is not None:
             candidates.append((parse_time(previous.updated_at), previous.updated_at))
         if not candidates:
-            return previous if self.incremental else None
-        newest, text = max(candidates, key=lambda c: c[0])
-        start = newest - timedelta(seconds=overlap_s)
-        return PullCursor(text, {tid: self.known[tid] for tid, t in times.items() if t >= start})
+            return None
+        newest = max(candidates, key=lambda c: c[0])[1]
+        cursor = PullCursor(newest, {}, self.read_at)
+        start = cursor.start(overlap_s)
+        cursor.seen = {tid: self.known[tid] for tid, t in times.items() if t >= start}
+        return cursor
 
 
 def read_tasks(
@@ -168,6 +184,8 @@ def _read(
     overlap_s: float,
     stats: ReadStats,
 ) -> Iterator[dict[str, Any]]:
+    began = client.server_time()  # before anything is read (see PullCursor)
+    stats.read_at = None if began is None else format_time(began)
     # no include= on full reads: with it, the 1.23 server returns annotations as bare ids
     # for imported ones
     if cursor is None:

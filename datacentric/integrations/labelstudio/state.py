@@ -75,27 +75,47 @@ class PullCursor:
     updated_at : str
         The newest task ``updated_at`` (server time) the pull read or listed.
     seen : dict
-        task id → ``updated_at`` of the tasks the pull knew whose ``updated_at`` lies within
-        the overlap window before :attr:`updated_at`; the next pull lists the tasks updated
-        since ``updated_at - overlap`` and reads only those not in ``seen`` as they are.
+        task id → ``updated_at`` of the tasks the pull knew whose ``updated_at`` is at or
+        after :meth:`start` (the next pull lists those again and reads only the ones that
+        changed).
+    read_at : str or None
+        The server's clock (its HTTP ``Date``, to the second) when the pull began reading;
+        ``None`` when the server sent none.
+
+    Every write the pull could not see was still in flight when it began, or came after, so
+    its ``updated_at`` is at least ``read_at`` minus the time a write takes to commit (the
+    overlap); the next pull lists the tasks updated since then (:meth:`start`). Without
+    ``read_at`` it starts from ``updated_at`` minus the overlap.
 
     Examples
     --------
-    >>> c = PullCursor("2026-12-07T12:00:00.000000Z", {7: "2026-12-07T12:00:00.000000Z"})
+    >>> c = PullCursor("2026-12-07T12:00:00.000000Z", read_at="2026-12-07T12:03:00.000000Z")
     >>> c.since(5.0)
+    '2026-12-07T12:02:55.000000Z'
+    >>> PullCursor("2026-12-07T12:00:00.000000Z").since(5.0)
     '2026-12-07T11:59:55.000000Z'
     """
 
     updated_at: str
     seen: dict[int, str] = field(default_factory=dict)
+    read_at: str | None = None
+
+    def start(self, overlap_s: float) -> datetime:
+        """The earliest ``updated_at`` the next pull must list (see the class docstring)."""
+        anchor = self.read_at if self.read_at is not None else self.updated_at
+        return parse_time(anchor) - timedelta(seconds=overlap_s)
 
     def since(self, overlap_s: float) -> str:
-        """The filter value of the next pull: :attr:`updated_at` minus ``overlap_s``."""
-        return format_time(parse_time(self.updated_at) - timedelta(seconds=overlap_s))
+        """:meth:`start` as a Data Manager filter value."""
+        return format_time(self.start(overlap_s))
 
     def to_json(self) -> dict[str, object]:
         """The journal's ``cursor`` field."""
-        return {"updated_at": self.updated_at, "seen": {str(k): v for k, v in self.seen.items()}}
+        return {
+            "updated_at": self.updated_at,
+            "read_at": self.read_at,
+            "seen": {str(k): v for k, v in self.seen.items()},
+        }
 
 
 def _read_cursor(raw: object) -> tuple[PullCursor | None, str | None]:
@@ -104,15 +124,17 @@ def _read_cursor(raw: object) -> tuple[PullCursor | None, str | None]:
         return None, None
     if not isinstance(raw, dict):
         return None, f"its field 'cursor' is {describe(raw)}, not an object"
-    when, seen = raw.get("updated_at"), raw.get("seen", {})
-    if not isinstance(when, str) or not _CANONICAL.fullmatch(when):
-        return None, (
-            f"its cursor's 'updated_at' is {describe(when)}, not a timestamp like "
-            "'2026-12-07T12:00:00.000000Z'"
-        )
-    t = parse_time(when)
-    if t > datetime.now(timezone.utc) + _FUTURE:
-        return None, f"its cursor's 'updated_at' {when!r} lies in the future"
+    when, seen, read_at = raw.get("updated_at"), raw.get("seen", {}), raw.get("read_at")
+    for name, value in (("updated_at", when), ("read_at", read_at)):
+        if value is None and name == "read_at":
+            continue
+        if not isinstance(value, str) or not _CANONICAL.fullmatch(value):
+            return None, (
+                f"its cursor's {name!r} is {describe(value)}, not a timestamp like "
+                "'2026-12-07T12:00:00.000000Z'"
+            )
+        if parse_time(value) > datetime.now(timezone.utc) + _FUTURE:
+            return None, f"its cursor's {name!r} {value!r} lies in the future"
     if not isinstance(seen, dict):
         return None, f"its cursor's 'seen' is {describe(seen)}, not an object"
     out: dict[int, str] = {}
@@ -124,7 +146,7 @@ def _read_cursor(raw: object) -> tuple[PullCursor | None, str | None]:
                 "to timestamps"
             )
         out[int(k)] = v
-    return PullCursor(str(when), out), None
+    return PullCursor(str(when), out, read_at), None
 
 
 def state_path(root: str | Path, url: str, project: str) -> Path:
