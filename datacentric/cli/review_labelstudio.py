@@ -29,10 +29,21 @@ def show_labelstudio_push(res: PushResult) -> None:
     )
 
 
+def _show_read(res: PullResult | BoxPullResult) -> None:
+    """How many tasks the pull read (and listed, when incremental)."""
+    how = (
+        f"updated since the last pull ({res.tasks_listed} listed by update time)"
+        if res.incremental
+        else "with annotations (full read)"
+    )
+    console.print(f"Read {res.tasks_read} task(s) {how} in {res.seconds:.1f}s.")
+
+
 @show_pull.register
 def show_labelstudio_pull(res: PullResult) -> None:
     """Decision counts, the new version, and the annotators' agreement."""
     counts = dict(res.decisions.group_by("status").len().rows())
+    _show_read(res)
     console.print(
         f"{res.annotations.height} annotation(s) by {res.annotations['annotator'].n_unique()} "
         f"annotator(s); new decisions: {counts.get('relabeled', 0)} relabeled, "
@@ -71,6 +82,7 @@ def show_labelstudio_box_pull(res: BoxPullResult) -> None:
     """Box edits by kind, skipped annotations with their reasons, the version, agreement."""
     counts = dict(res.edits.group_by("edit").len().rows())
     kinds = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("move", "relabel", "remove", "add"))
+    _show_read(res)
     console.print(
         f"{res.n_annotations} box annotation(s); new edits: {kinds}; {res.ties.height} tie(s) "
         f"kept; {res.already_applied} image(s) already applied earlier."

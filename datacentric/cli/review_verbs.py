@@ -263,6 +263,12 @@ def pull_cmd(
     ),
     url: str | None = _URL,
     token: str | None = _TOKEN,
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="labelstudio: read every annotated task again, not only those updated since the "
+        "last pull (nothing is applied twice either way).",
+    ),
     option: list[str] | None = _OPTION,
 ) -> None:
     """Pull the verdicts into a new dataset version with lineage (nothing applied twice)."""
@@ -270,6 +276,7 @@ def pull_cmd(
 
     backend = review.get_backend(from_)
     flags = {
+        "--full": ("full", True if full else None),
         "--reviewer": ("reviewer", reviewer),
         "--url": ("url", url),
         "--token": ("token", token),

@@ -60,6 +60,8 @@ class LabelStudioBackend:
         {
             **_CONNECTION,
             "page_size": "tasks per page when reading",
+            "full": "read every annotated task again (default: only those updated since the "
+            "last pull)",
             "iou_threshold": "boxes: least IoU for two boxes to be one object (0.5)",
             "max_regions": "boxes: an annotation with more regions is skipped",
         }

@@ -66,6 +66,12 @@ class BoxPullResult(ReviewPullResult):
         Readable annotations read from the project (of images of the dataset).
     skipped : polars.DataFrame
         Annotations not applied and why (:data:`SKIPPED_SCHEMA`).
+    incremental : bool
+        Whether only tasks updated since the last committed pull were read.
+    tasks_read : int
+        Tasks read in full (with their annotations) from the server.
+    tasks_listed : int
+        Tasks listed by id and ``updated_at`` to find what changed (incremental pulls).
     """
 
     dataset: Dataset = field(repr=False)
@@ -75,6 +81,9 @@ class BoxPullResult(ReviewPullResult):
     agreement: dict[str, Any] = field(repr=False)
     n_annotations: int
     skipped: pl.DataFrame = field(repr=False)
+    incremental: bool = False
+    tasks_read: int = 0
+    tasks_listed: int = 0
 
     @property
     def decisions(self) -> pl.DataFrame:

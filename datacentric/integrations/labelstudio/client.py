@@ -17,6 +17,8 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from numbers import Integral, Real
 from typing import Any, TypeVar
 
@@ -212,6 +214,24 @@ class LabelStudioClient:
         """The user the token belongs to (``id``, ``email``, ...); checks URL and token."""
         user = self.call("check the API token (whoami)", self.sdk.users.whoami, read=True)
         return dict(user.dict()) if hasattr(user, "dict") else dict(user)
+
+    def server_time(self) -> datetime | None:
+        """The server's clock, to the second: the HTTP ``Date`` of ``GET /health`` (which
+        needs no token), or ``None`` when the server sends no readable one."""
+        import httpx
+
+        resp = self.call(
+            "read the server clock (GET /health)",
+            httpx.get,
+            f"{self.url}/health",
+            timeout=self.timeout,
+            read=True,
+        )
+        try:
+            when = parsedate_to_datetime(str(resp.headers.get("date") or ""))
+        except (TypeError, ValueError, IndexError):
+            return None
+        return when.astimezone(timezone.utc) if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
     def users(self) -> dict[int, str]:
         """User id → email (or username) of every user of the organization."""

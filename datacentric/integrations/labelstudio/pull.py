@@ -2,8 +2,10 @@
 
 A pull is three steps:
 
-1. :func:`fetch_annotations` reads every task with at least one annotation, page by page
-   (a server failure here leaves the dataset untouched);
+1. :func:`fetch_annotations` reads the tasks with at least one annotation, page by page
+   (a server failure here leaves the dataset untouched): every such task on the first pull
+   (or with ``full=True``), afterwards only those updated since the last committed pull (the
+   journal's cursor, see :mod:`.incremental`);
 2. :func:`~datacentric.integrations.labelstudio.decision.decide` (pure) takes each sample's
    majority vote of its (not skipped) annotations; a tie keeps the current label and is
    reported; samples whose annotations were all applied before are skipped;
@@ -12,12 +14,15 @@ A pull is three steps:
    (``reason``).
 
 The ids of applied annotations go to the project journal, so pulling again applies nothing
-twice; an annotation changed on the server after it was applied is applied again.
+twice; an annotation changed on the server after it was applied is applied again. The
+journal's cursor moves only once the new version is committed, so a pull interrupted before
+then is read again by the next one.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from numbers import Integral, Real
 from pathlib import Path
@@ -27,13 +32,14 @@ import polars as pl
 
 from datacentric._validation import Interval, NonEmptyString, validate_call
 from datacentric.dataset import Dataset
-from datacentric.exceptions import InvalidParameterError
+from datacentric.exceptions import InvalidParameterError, SchemaError
 from datacentric.integrations.labelstudio.box_pull import BoxPullResult, pull_boxes
 from datacentric.integrations.labelstudio.boxes import MAX_REGIONS
 from datacentric.integrations.labelstudio.client import LabelStudioClient, LabelStudioError
 from datacentric.integrations.labelstudio.config import result_label
 from datacentric.integrations.labelstudio.decision import decide
-from datacentric.integrations.labelstudio.state import ProjectState
+from datacentric.integrations.labelstudio.incremental import ReadStats, read_tasks
+from datacentric.integrations.labelstudio.state import ProjectState, PullCursor
 from datacentric.integrations.review.results import PullResult as ReviewPullResult
 from datacentric.issues.agreement import agreement_report
 
@@ -57,19 +63,6 @@ ANNOTATION_SCHEMA: dict[str, Any] = {
     "updated_at": pl.Utf8,
 }
 _AGREEMENT_KEYS = ("fleiss_kappa", "krippendorff_alpha", "pairwise", "annotators")
-_ANNOTATED = {
-    "filters": {
-        "conjunction": "and",
-        "items": [
-            {
-                "filter": "filter:tasks:total_annotations",
-                "operator": "greater",
-                "type": "Number",
-                "value": 0,
-            }
-        ],
-    }
-}
 
 #: A project: its title or its id on the server.
 _PROJECT: list[object] = [NonEmptyString(), int]
@@ -95,14 +88,22 @@ class PullResult(ReviewPullResult):
         The dataset after the pull (the new version when something changed).
     project_id : int
     annotations : polars.DataFrame
-        Every usable annotation of the project (:data:`ANNOTATION_SCHEMA`).
+        The usable annotations of the tasks read (:data:`ANNOTATION_SCHEMA`): every one of
+        the project on a full pull, those of new or updated tasks on an incremental one.
     decisions : polars.DataFrame
         One row per sample with new annotations (see
         :data:`~datacentric.integrations.labelstudio.decision.DECISION_SCHEMA`): ``status`` is
         ``relabeled``, ``confirmed`` (the annotators kept the label), ``tie`` (label kept)
         or ``unknown_label``.
     agreement : dict
-        :func:`~datacentric.issues.agreement.agreement_report` over all annotations.
+        :func:`~datacentric.issues.agreement.agreement_report` over :attr:`annotations`.
+    incremental : bool
+        Whether only tasks updated since the last committed pull were read.
+    tasks_read : int
+        Tasks read in full (with their annotations) from the server.
+    tasks_listed : int
+        Tasks listed by id and ``updated_at`` to find what changed (incremental pulls;
+        a cheap call: no annotations, no data).
     seconds : float
     """
 
@@ -111,6 +112,9 @@ class PullResult(ReviewPullResult):
     annotations: pl.DataFrame = field(repr=False)
     decisions: pl.DataFrame = field(repr=False)
     agreement: dict[str, Any] = field(repr=False)
+    incremental: bool = False
+    tasks_read: int = 0
+    tasks_listed: int = 0
 
     @property
     def n_already_applied(self) -> int:
@@ -130,16 +134,24 @@ class PullResult(ReviewPullResult):
 
 @dataclass(frozen=True)
 class FetchedAnnotations:
-    """What :func:`fetch_annotations` read from the server."""
+    """What :func:`fetch_annotations` read from the server.
+
+    ``stats`` says how many tasks were listed and read; ``cursor`` is the journal cursor to
+    save once the annotations are applied and committed.
+    """
 
     url: str
     project_id: int
     project: str
     annotations: pl.DataFrame
+    stats: ReadStats = field(default_factory=lambda: ReadStats(incremental=False), repr=False)
+    cursor: PullCursor | None = field(default=None, repr=False)
 
 
-def annotations_frame(tasks: list[dict[str, Any]], users: dict[int, str]) -> pl.DataFrame:
+def annotations_frame(tasks: Iterable[dict[str, Any]], users: dict[int, str]) -> pl.DataFrame:
     """Long table of the usable annotations of ``tasks`` (skipped/empty ones left out).
+
+    ``tasks`` is consumed once, so an iterator over pages keeps one page in memory.
 
     Examples
     --------
@@ -190,11 +202,18 @@ def _resolve_project(client: LabelStudioClient, project: str | int) -> tuple[int
     return pid, project
 
 
-@validate_call({"project": _PROJECT, "page_size": _PAGE_SIZE})
+@validate_call({"project": _PROJECT, "page_size": _PAGE_SIZE, "cursor": [PullCursor, None]})
 def fetch_annotations(
-    client: LabelStudioClient, project: str | int, *, page_size: int = 500
+    client: LabelStudioClient,
+    project: str | int,
+    *,
+    page_size: int = 500,
+    cursor: PullCursor | None = None,
 ) -> FetchedAnnotations:
-    """Read every usable annotation of ``project`` (title or id) from the server.
+    """Read the usable annotations of ``project`` (title or id) from the server.
+
+    Every annotated task is read; with a ``cursor`` (the journal's, see
+    :mod:`.incremental`) only the tasks updated since it.
 
     Raises
     ------
@@ -204,10 +223,51 @@ def fetch_annotations(
         When no project has that title.
     """
     pid, title = _resolve_project(client, project)
-    # no include=: with it, the 1.23 server returns annotations as bare ids for imported ones
-    tasks = client.iter_tasks(pid, query=_ANNOTATED, fields="all", page_size=page_size)
-    frame = annotations_frame(list(tasks), client.users())
-    return FetchedAnnotations(client.url, pid, title, frame)
+    return _fetch(client, pid, title, page_size, cursor)
+
+
+def _fetch(
+    client: LabelStudioClient,
+    pid: int,
+    title: str,
+    page_size: int,
+    cursor: PullCursor | None,
+) -> FetchedAnnotations:
+    users = client.users()
+    tasks, stats = read_tasks(client, pid, cursor, page_size=page_size)
+    frame = annotations_frame(tasks, users)  # consumes the pages one at a time
+    return FetchedAnnotations(
+        client.url, pid, title, frame, stats=stats, cursor=stats.next_cursor(cursor)
+    )
+
+
+def _journal(
+    ds: Dataset, client: LabelStudioClient, pid: int, title: str, full: bool
+) -> tuple[ProjectState, PullCursor | None]:
+    """The project journal and the cursor to read from (``None``: read every task)."""
+    assert ds.root is not None
+    state = ProjectState.load(ds.root, client.url, title)
+    if state.project_id not in (None, pid):  # another project of that title: start over
+        state.applied, state.cursor, state.cursor_problem = {}, None, None
+    state.project_id = pid
+    if full:
+        return state, None
+    if state.cursor_problem is not None:
+        raise SchemaError(
+            f"{state.path}: {state.cursor_problem} (the pull cursor of the Label Studio "
+            f"journal of project {title!r}). Pull with full=True (CLI --full) to read every "
+            "task and write a fresh cursor; annotations already applied are still not "
+            "applied twice."
+        )
+    return state, state.cursor
+
+
+def _read_failed(exc: LabelStudioError, ds: Dataset) -> LabelStudioError:
+    return type(exc)(
+        f"{exc} Nothing was applied: the dataset stays at version {ds.version} and every "
+        "annotation is still pending. Pull again when the server answers.",
+        exc.status_code,
+    )
 
 
 def apply_decisions(
@@ -267,6 +327,7 @@ def apply_decisions(
         "page_size": _PAGE_SIZE,
         "iou_threshold": [Interval(Real, 0, 1, closed="right")],
         "max_regions": [Interval(Integral, 1, None, closed="left")],
+        "full": ["boolean"],
     }
 )
 def pull_annotations(
@@ -281,6 +342,7 @@ def pull_annotations(
     page_size: int = 500,
     iou_threshold: float = 0.5,
     max_regions: int = MAX_REGIONS,
+    full: bool = False,
 ) -> PullResult | BoxPullResult:
     """Apply the completed annotations of ``project`` to ``dataset`` as a new version.
 
@@ -307,6 +369,18 @@ def pull_annotations(
         current box) to be the same object.
     max_regions : int
         Detection only: an annotation with more regions is skipped with the reason.
+    full : bool
+        Read every annotated task again instead of only those updated since the last
+        committed pull (the journal's cursor; see :mod:`.incremental`). The first pull of a
+        project is always full. Either way nothing already applied is applied again.
+
+    Raises
+    ------
+    LabelStudioError
+        When the server fails while reading; nothing is applied and the cursor stays, so
+        the next pull reads the same tasks again.
+    SchemaError
+        When the journal's cursor is damaged (the message says to pull with ``full=True``).
     """
     t0 = time.perf_counter()
     ds = Dataset.open(dataset) if isinstance(dataset, (str, Path)) else dataset
@@ -315,21 +389,18 @@ def pull_annotations(
             "pull_annotations needs the folder-backed dataset the tasks were pushed from."
         )
     client = client or LabelStudioClient(url, token)
-    if ds.task == "detection":
-        return _pull_boxes(ds, client, project, commit, message, page_size, iou_threshold,
-                           max_regions, t0)  # fmt: skip
-    try:  # read everything first: a failure here leaves the dataset untouched
-        fetched = fetch_annotations(client, project, page_size=page_size)
+    try:
+        pid, title = _resolve_project(client, project)
     except LabelStudioError as exc:
-        raise type(exc)(
-            f"{exc} Nothing was applied: the dataset stays at version {ds.version} and every "
-            "annotation is still pending. Pull again when the server answers.",
-            exc.status_code,
-        ) from None
-    state = ProjectState.load(ds.root, client.url, fetched.project)
-    if state.project_id not in (None, fetched.project_id):
-        state.applied = {}
-    state.project_id = fetched.project_id
+        raise _read_failed(exc, ds) from None
+    state, cursor = _journal(ds, client, pid, title, full)
+    if ds.task == "detection":
+        return _pull_boxes(ds, client, pid, title, state, cursor, commit, message, page_size,
+                           iou_threshold, max_regions, t0)  # fmt: skip
+    try:  # read everything first: a failure here leaves the dataset untouched
+        fetched = _fetch(client, pid, title, page_size, cursor)
+    except LabelStudioError as exc:
+        raise _read_failed(exc, ds) from None
     ann = fetched.annotations.filter(pl.col("sample_id").is_in(ds.sample_ids))
     fetched = replace(fetched, annotations=ann)  # annotations of other samples play no part
     current = dict(ds.manifest.select("sample_id", "label").rows())
@@ -339,8 +410,9 @@ def pull_annotations(
         ds.classes,
     )
     version = apply_decisions(ds, decided.table, fetched, agreement, commit=commit, message=message)
-    if commit:
+    if commit:  # after the commit: an interrupted pull leaves the cursor where it was
         state.applied |= decided.applied
+        state.cursor = fetched.cursor
         state.save()
     return PullResult(
         backend="labelstudio",
@@ -354,13 +426,19 @@ def pull_annotations(
         annotations=ann,
         decisions=decided.table,
         agreement=agreement,
+        incremental=fetched.stats.incremental,
+        tasks_read=fetched.stats.n_read,
+        tasks_listed=fetched.stats.n_listed,
     )
 
 
 def _pull_boxes(
     ds: Dataset,
     client: LabelStudioClient,
-    project: str | int,
+    pid: int,
+    title: str,
+    state: ProjectState,
+    cursor: PullCursor | None,
     commit: bool,
     message: str | None,
     page_size: int,
@@ -369,21 +447,12 @@ def _pull_boxes(
     t0: float,
 ) -> BoxPullResult:
     """The detection half of :func:`pull_annotations`."""
-    assert ds.root is not None
     try:  # read everything first: a failure here leaves the dataset untouched
-        pid, title = _resolve_project(client, project)
-        tasks = list(client.iter_tasks(pid, query=_ANNOTATED, fields="all", page_size=page_size))
         users = client.users()
+        pages, stats = read_tasks(client, pid, cursor, page_size=page_size)
+        tasks = list(pages)
     except LabelStudioError as exc:
-        raise type(exc)(
-            f"{exc} Nothing was applied: the dataset stays at version {ds.version} and every "
-            "annotation is still pending. Pull again when the server answers.",
-            exc.status_code,
-        ) from None
-    state = ProjectState.load(ds.root, client.url, title)
-    if state.project_id not in (None, pid):
-        state.applied = {}
-    state.project_id = pid
+        raise _read_failed(exc, ds) from None
     result, decided = pull_boxes(
         ds,
         tasks,
@@ -398,7 +467,13 @@ def _pull_boxes(
         max_regions=max_regions,
         t0=t0,
     )
-    if commit:
+    if commit:  # after the commit: an interrupted pull leaves the cursor where it was
         state.applied |= decided.applied
+        state.cursor = stats.next_cursor(cursor)
         state.save()
-    return result
+    return replace(
+        result,
+        incremental=stats.incremental,
+        tasks_read=stats.n_read,
+        tasks_listed=stats.n_listed,
+    )

@@ -474,8 +474,8 @@ def push_review(
             f"{exc} This push created no task yet; run it again when the server answers.",
             exc.status_code,
         ) from None
-    if state.project_id != pid:
-        state.project_id, state.tasks = pid, {}
+    if state.project_id != pid:  # a new project of that title: its own tasks and cursor
+        state.project_id, state.tasks, state.cursor = pid, {}, None
     state.tasks = {s: existing[s] for s in existing}
     state.save()
     todo = table.filter(~pl.col("sample_id").is_in(list(existing)))

@@ -168,10 +168,16 @@ def test_box_round_trip(ls_server: LabelStudioServer, det_dir: Path) -> None:
     assert ag["mean_iou"] == pytest.approx(((n_kept - 1) + (w - 2) / (w + 2)) / n_kept)
     assert ag["class_agreement"] == pytest.approx((n_kept - 1) / n_kept)
 
-    # pulling again applies nothing; pushing again creates nothing
+    assert (pulled.incremental, pulled.tasks_read) == (False, 2)
+
+    # pulling again reads nothing (nothing was updated), and a full re-read applies nothing
+    # twice; pushing again creates nothing
     again = pull_annotations(det_dir, project="Boxes round trip", client=client)
-    assert isinstance(again, BoxPullResult)
-    assert (again.version, again.applied, again.already_applied) == (None, 0, 2)
+    assert isinstance(again, BoxPullResult) and again.incremental
+    assert (again.version, again.applied, again.tasks_read) == (None, 0, 0)
+    full = pull_annotations(det_dir, project="Boxes round trip", client=client, full=True)
+    assert isinstance(full, BoxPullResult) and not full.incremental
+    assert (full.version, full.applied, full.already_applied, full.tasks_read) == (None, 0, 2, 2)
     repushed = push_review(Dataset.open(det_dir), result, **kw)
     assert (repushed.created, repushed.unchanged) == (0, 12)
     assert repushed.task_ids == pushed.task_ids

@@ -65,6 +65,15 @@ def test_cli_push_pull(ls_server: LabelStudioServer, demo_dir: Path, tmp_path: P
     )
     assert pulled.exit_code == 0, pulled.output
     assert "1 annotation(s) by 1 annotator(s)" in pulled.output
+    assert "Read 1 task(s) with annotations (full read)" in pulled.output
+    base = ["review", "pull", str(demo_dir), "--from", "labelstudio", "--project", "CLI digits"]
+    noop = runner.invoke(app, base, env=env)
+    assert noop.exit_code == 0, noop.output
+    assert "Read 0 task(s) updated since the last pull" in noop.output
+    full = runner.invoke(app, [*base, "--full"], env=env)
+    assert full.exit_code == 0, full.output
+    assert "Read 1 task(s) with annotations (full read)" in full.output
+    assert "Nothing to commit" in full.output
     after = Dataset.open(demo_dir)
     assert after.manifest.filter(pl.col("sample_id") == sid)["label"].item() == truth[sid]
 

@@ -151,11 +151,19 @@ def test_round_trip_two_annotators(
 
     assert (pulled.applied, pulled.already_applied) == (len(want_relabel), 0)
 
-    # pulling again (through the review-backend protocol) applies nothing twice
+    assert (pulled.incremental, pulled.tasks_read, pulled.tasks_listed) == (False, 40, 0)
+
+    # pulling again (through the review-backend protocol) reads no task: nothing was updated
     again = review.pull(demo_dir, backend="labelstudio", target="Digits round trip", client=client)
     assert isinstance(again, PullResult) and again.backend == "labelstudio"
+    assert again.incremental and again.tasks_read == 0 and again.tasks_listed <= 40
     assert again.version is None and again.decisions.height == 0 and again.applied == 0
-    assert again.n_already_applied == again.already_applied == 40
+    # a full re-read finds every annotation already applied: nothing is applied twice
+    full = review.pull(
+        demo_dir, backend="labelstudio", target="Digits round trip", client=client, full=True
+    )
+    assert (full.incremental, full.tasks_read, full.applied) == (False, 40, 0)
+    assert full.n_already_applied == full.already_applied == 40 and full.version is None
     assert Dataset.open(demo_dir).version == after.version
 
     # a third opinion on a tied task is new: the majority now decides it
@@ -163,6 +171,7 @@ def test_round_trip_two_annotators(
     third = client.sdk.users.create(email="third@datacentric.invalid", username="third")
     client.sdk.annotations.create(id=tid, result=choice_result(truth[sid]), completed_by=third.id)
     third_pull = pull_annotations(demo_dir, project="Digits round trip", client=client)
+    assert third_pull.incremental and third_pull.tasks_read == 1
     assert third_pull.decisions["sample_id"].to_list() == [sid]
     assert third_pull.decisions["decided"].to_list() == [truth[sid]]
     assert (

@@ -204,8 +204,8 @@ def test_push_checks_inputs_before_contacting_the_server(tmp_path: Path) -> None
     # images an unknown option; chunk_size 0, 1.5; limit -1, 0.5
     assert check_parameter_constraints(push_review, valid) == 7 + 1 + 2 + 1 + 2 + 2
     # project ''; commit 'yes', 1; page_size 0, 1.5; iou_threshold -0.001, 0, 1.001, nan;
-    # max_regions 0, 1.5
-    assert check_parameter_constraints(pull_annotations, valid) == 6 + 1 + 2 + 2 + 4 + 2
+    # max_regions 0, 1.5; full another type, 'yes', 1
+    assert check_parameter_constraints(pull_annotations, valid) == 6 + 1 + 2 + 2 + 4 + 2 + 3
     assert check_parameter_constraints(ensure_project) == 2
     with pytest.raises(InvalidParameterError, match="needs the server's document root"):
         push_review(
