@@ -335,36 +335,9 @@ def _gate_text(a: ArtefactResult) -> str:
 
 def _class_gate_markdown(gate: GateResult) -> str:
     """The per-class gate as a Markdown table, failing classes first, and why they failed."""
-    counts = {s: int((gate.table["status"] == s).sum()) for s in ("pass", "fail", "skip")}
-    lines = [
-        f"{'✅ **Class gate passed**' if gate.passed else '❌ **Class gate failed**'} — "
-        f"recall of each class, max drop {gate.max_drop:.3f}, min n {gate.min_n}: "
-        f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.",
-        "",
-        "| status | class | n | baseline | current | change | 95% CI |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
-    ]
-    order = {"fail": 0, "pass": 1, "skip": 2}
-    rows = sorted(
-        gate.table.iter_rows(named=True),
-        key=lambda r: (order[r["status"]], r["change"] if r["change"] is not None else 0),
+    return gate.to_markdown(
+        title="Class gate", unit="class", what="recall of each class", count="support_current"
     )
-    for r in rows:
-        icon = {"pass": "✅", "fail": "❌", "skip": "⚪"}[r["status"]]
-        ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if r["ci_low"] is not None else ""
-        lines.append(
-            f"| {icon} | {md_escape(r['slice'])} | {r['support_current'] or ''} | "
-            f"{_num(r['baseline'])} | {_num(r['current'])} | {_num(r['change'], '{:+.4f}')} | "
-            f"{ci} |"
-        )
-    fails = gate.failures
-    if fails.height:
-        lines += ["", "**Why it failed:**"]
-        lines += [
-            f"- {md_escape(r['slice'])}: {md_escape(r['reason'])}"
-            for r in fails.iter_rows(named=True)
-        ]
-    return "\n".join(lines) + "\n"
 
 
 def _num(v: Any, fmt: str = "{:.4f}") -> str:

@@ -42,16 +42,28 @@ class GateResult:
         """The failing slices, worst first."""
         return self.table.filter(pl.col("status") == "fail").sort("change", nulls_last=False)
 
-    def to_markdown(self) -> str:
-        """A summary for a pull-request comment or a CI job summary."""
+    def to_markdown(
+        self,
+        *,
+        title: str = "Slice gate",
+        unit: str = "slice",
+        what: str | None = None,
+        count: str = "n_current",
+    ) -> str:
+        """A summary for a pull-request comment or a CI job summary.
+
+        ``title``, ``unit`` (the first column's name), ``what`` (the metric's description,
+        default :attr:`metric`) and ``count`` (the table column shown as ``n``) let another
+        gate over the same table, e.g. the per-class gate of an export, use this layout.
+        """
         counts = {s: int((self.table["status"] == s).sum()) for s in ("pass", "fail", "skip")}
-        head = "✅ **Slice gate passed**" if self.passed else "❌ **Slice gate failed**"
+        head = f"✅ **{title} passed**" if self.passed else f"❌ **{title} failed**"
         lines = [
-            f"{head} — {md_escape(self.metric)}, max drop {self.max_drop:.3f}, "
+            f"{head} — {md_escape(what or self.metric)}, max drop {self.max_drop:.3f}, "
             f"min n {self.min_n}: "
             f"{counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped.",
             "",
-            "| status | slice | n | baseline | current | change | 95% CI | p |",
+            f"| status | {unit} | n | baseline | current | change | 95% CI | p |",
             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |",
         ]
         order = {"fail": 0, "skip": 2, "pass": 1}
@@ -62,7 +74,7 @@ class GateResult:
             icon = {"pass": "✅", "fail": "❌", "skip": "⚪"}[r["status"]]
             ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]" if r["ci_low"] is not None else ""
             lines.append(
-                f"| {icon} | {md_escape(r['slice'])} | {r['n_current'] or ''} | "
+                f"| {icon} | {md_escape(r['slice'])} | {r[count] or ''} | "
                 f"{_fmt(r['baseline'])} | "
                 f"{_fmt(r['current'])} | {_fmt(r['change'], signed=True)} | {ci} | "
                 f"{_fmt(r['p_value'])} |"
