@@ -490,11 +490,7 @@ class TorchRecipe:
                         loss = torch.nn.functional.cross_entropy(logits, target)
                     else:
                         loss = soft.loss(logits, target, rows, x)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    total += float(loss.detach()) * len(rows)
+                    total += _step(opt, sched, loss) * len(rows)
                 advance(total / n)
         net.eval()
         net.requires_grad_(True)
@@ -685,6 +681,15 @@ class TorchRecipe:
         recipe._std = std
         recipe.classes_ = classes
         return recipe
+
+
+def _step(opt: Any, sched: Any, loss: torch.Tensor) -> float:
+    """One optimiser step on ``loss`` (gradients cleared first, then the schedule); its value."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return float(loss.detach())
 
 
 def _to_tensor(batch: np.ndarray, mean: np.ndarray, std: np.ndarray) -> torch.Tensor:

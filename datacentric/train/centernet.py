@@ -30,6 +30,7 @@ from datacentric.train._torch_recipe import (
     TorchRecipe,
     _epoch_bar,
     _on,
+    _step,
     _to_tensor,
     _torch_settings,
     resolve_device,
@@ -253,11 +254,7 @@ class CenterNetRecipe(TorchRecipe):
                         loss = cn.centernet_loss(
                             heat, reg, *(torch.from_numpy(t).to(dev) for t in targets)
                         )
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                        opt.step()
-                        sched.step()
-                        total += float(loss.detach()) * len(rows)
+                        total += _step(opt, sched, loss) * len(rows)
                     advance(total / n)
             net.eval()
             net.to("cpu")

@@ -127,7 +127,12 @@ def test_pruning_reaches_sparsity(recipe: SmallCNNRecipe) -> None:
 def _plant_regression(monkeypatch: pytest.MonkeyPatch, ds: Dataset, site: str) -> None:
     """Make every ONNX prediction of one slice wrong (logits rolled by one class)."""
     test = ds.filter(pl.col("split") == "test")
-    mask = (test.manifest["site"] == site).to_numpy()
+    _plant_rows(monkeypatch, (test.manifest["site"] == site).to_numpy())
+
+
+def _plant_rows(monkeypatch: pytest.MonkeyPatch, mask: np.ndarray) -> None:
+    """Make the ONNX predictions of the test rows in ``mask`` wrong (logits rolled by one
+    class), leaving every other row as torch predicts it."""
     orig = compress_mod.onnx_logits
 
     def fake(session: Any, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
@@ -183,16 +182,9 @@ def _plant_class_regression(
 ) -> None:
     """Make every ONNX prediction of the test rows of one true class wrong-shifted (logits
     rolled by one class), leaving every other row as torch predicts it."""
-    mask = np.array([lab == cls for lab in test_labels])
-    orig = compress_mod.onnx_logits
+    from tests.export.test_compress import _plant_rows
 
-    def fake(session: Any, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        out = orig(session, x, batch_size)
-        if len(out) == len(mask):
-            out[mask] = np.roll(out[mask], 1, axis=1)
-        return out
-
-    monkeypatch.setattr(compress_mod, "onnx_logits", fake)
+    _plant_rows(monkeypatch, np.array([lab == cls for lab in test_labels]))
 
 
 def test_compress_class_gate_fails_and_forgotten_report(
