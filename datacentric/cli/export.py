@@ -48,14 +48,16 @@ def export_cmd(
     ),
     slices: Path | None = typer.Option(None, "--slices", help="Slice YAML (default: by metadata)."),
     max_drop: float = typer.Option(
-        0.01, "--max-drop", help="Allowed accuracy (detection: mAP@0.5) drop per slice."
+        0.01,
+        "--max-drop",
+        help="Allowed drop per slice of accuracy (detection: mAP@0.5), and per class of recall.",
     ),
     min_n: int = typer.Option(30, "--min-n", help="Slices with fewer test rows are not gated."),
     calib_size: int = typer.Option(256, "--calib-size", help="Calibration sample size."),
     version: str | None = REV,
     seed: int = typer.Option(0, help="Seed for training, calibration sampling, bootstrap."),
 ) -> None:
-    """Export ONNX fp32/int8, QAT, pruned and distilled models; fail (exit 1) if a slice drops.
+    """Export ONNX fp32/int8, QAT, pruned and distilled models; exit 1 if a slice or class drops.
 
     qat-int8 and distilled-* train on the train split (the model's training rows).
 
