@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from datacentric._validation import Interval, validate_call
 from datacentric.exceptions import InvalidDatasetError, InvalidParameterError
 
 if TYPE_CHECKING:
@@ -202,6 +204,15 @@ def float_network(fake_quant: Any) -> Any:
     return out.eval()
 
 
+@validate_call(
+    {
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr_scale": [Interval(Real, 0, None, closed="neither")],
+        "seed": [Interval(Integral, 0, None, closed="left")],
+        "float_first_conv": ["boolean"],
+        "progress": ["boolean"],
+    }
+)
 def fine_tune_qat(
     recipe: Any,
     train_ds: Dataset,
@@ -219,6 +230,8 @@ def fine_tune_qat(
 
     Raises
     ------
+    InvalidParameterError
+        When ``recipe`` is not a fitted torch recipe, or a setting is out of range.
     InvalidDatasetError
         When ``train_ds`` has no labeled row, or other classes than the recipe.
     """
@@ -232,6 +245,9 @@ def fine_tune_qat(
             f"fine_tune_qat: parameter objective must be one of {', '.join(OBJECTIVES)}; "
             f"received {objective!r}. Pass 'match_float' (the default) or 'labels'."
         )
+    from datacentric.export.onnx import fitted_net
+
+    fitted_net(recipe)  # an unfitted or non-torch recipe: the export's one-line error
 
     labels = train_ds.label_indices()
     labeled = np.flatnonzero(labels >= 0)

@@ -94,3 +94,27 @@ def test_distill_numbers(small: tuple[SmallCNNRecipe, Dataset], bad: dict[str, f
     with pytest.raises(InvalidParameterError) as err:
         distill(SmallCNNRecipe(image_size=8), recipe, ds, **bad)  # type: ignore[arg-type]
     assert next(iter(bad)) in _one_line(err)
+
+
+@pytest.mark.parametrize(
+    "bad", [{"epochs": 0}, {"lr_scale": 0.0}, {"lr_scale": float("nan")}, {"seed": -1}]
+)
+def test_fine_tune_qat_settings(
+    small: tuple[SmallCNNRecipe, Dataset], bad: dict[str, float]
+) -> None:
+    from datacentric.export import fine_tune_qat
+
+    recipe, ds = small
+    with pytest.raises(InvalidParameterError) as err:
+        fine_tune_qat(recipe, ds, **bad)  # type: ignore[arg-type]
+    assert f"fine_tune_qat: parameter {next(iter(bad))}" in _one_line(err)
+
+
+def test_fine_tune_qat_needs_a_fitted_torch_recipe(small: tuple[SmallCNNRecipe, Dataset]) -> None:
+    from datacentric.export import fine_tune_qat
+
+    _, ds = small
+    for recipe in (SmallCNNRecipe(image_size=8), "small_cnn"):
+        with pytest.raises(InvalidParameterError) as err:
+            fine_tune_qat(recipe, ds)
+        assert "is not fitted" in _one_line(err)
