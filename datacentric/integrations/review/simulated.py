@@ -39,17 +39,18 @@ SIMULATED_SOURCE = "simulated-reviewer"
 DEFAULT_ACCURACY = 0.95
 """The share of queued samples the simulated reviewer labels correctly (see the module)."""
 
+#: What the simulated reviewers' settings accept (``simulate_review``, ``simulate_box_review``).
+_SETTINGS: dict[str, list[object]] = {
+    "accuracy": [Interval(Real, 0, 1, closed="both")],
+    "seed": [Interval(Integral, 0, None, closed="left")],
+    "splits": [list, tuple, None],
+    "reviewer": [str],
+    "commit": ["boolean"],
+    "message": [str, None],
+}
 
-@validate_call(
-    {
-        "accuracy": [Interval(Real, 0, 1, closed="both")],
-        "seed": [Interval(Integral, 0, None, closed="left")],
-        "splits": [list, tuple, None],
-        "reviewer": [str],
-        "commit": ["boolean"],
-        "message": [str, None],
-    }
-)
+
+@validate_call(_SETTINGS)
 def simulate_review(
     ds: Dataset | str | Path,
     queue: pl.DataFrame,

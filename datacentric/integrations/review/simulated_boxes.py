@@ -23,18 +23,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from datacentric._validation import Interval, validate_call
+from datacentric._validation import validate_call
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError, SchemaError, format_items
 from datacentric.integrations.review.apply import AppliedReview
 from datacentric.integrations.review.box_apply import apply_box_edits, box_lineage
 from datacentric.integrations.review.simulated import (
+    _SETTINGS,
     DEFAULT_ACCURACY,
     SIMULATED_SOURCE,
     _answers,
@@ -69,16 +69,7 @@ _WHAT = {
 }
 
 
-@validate_call(
-    {
-        "accuracy": [Interval(Real, 0, 1, closed="both")],
-        "seed": [Interval(Integral, 0, None, closed="left")],
-        "splits": [list, tuple, None],
-        "reviewer": [str],
-        "commit": ["boolean"],
-        "message": [str, None],
-    }
-)
+@validate_call(_SETTINGS)
 def simulate_box_review(
     ds: Dataset | str | Path,
     queue: pl.DataFrame,
