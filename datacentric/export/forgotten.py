@@ -351,16 +351,29 @@ def _slices(
         {
             "slice": names,
             "n": [g["n"] for g in groups],
-            "n_flipped": [g["n_flipped"] for g in groups],
-            "flip_rate": pl.Series([g["flip_rate"] for g in groups], dtype=pl.Float64),
-            "mean_tv": pl.Series([g["mean_tv"] for g in groups], dtype=pl.Float64),
-            "accuracy_before": pl.Series([g["before"] for g in groups], dtype=pl.Float64),
-            "accuracy_after": pl.Series([g["after"] for g in groups], dtype=pl.Float64),
-            "change": pl.Series([g["change"] for g in groups], dtype=pl.Float64),
+            **_group_columns(groups, "accuracy"),
             **_gate_series(gate, names),
         }
     )
     return _ranked(frame, "slice", keep_first="overall")
+
+
+def _group_columns(groups: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+    """The columns of :func:`_group`'s figures (after ``n``): flips, mean distance, and the
+    ``metric`` (accuracy of a slice, recall of a class) before, after and its change."""
+    return {
+        "n_flipped": [g["n_flipped"] for g in groups],
+        **{
+            name: pl.Series([g[key] for g in groups], dtype=pl.Float64)
+            for name, key in (
+                ("flip_rate", "flip_rate"),
+                ("mean_tv", "mean_tv"),
+                (f"{metric}_before", "before"),
+                (f"{metric}_after", "after"),
+                ("change", "change"),
+            )
+        },
+    }
 
 
 def _gate_series(gate: GateResult | None, keys: list[str]) -> dict[str, pl.Series]:
@@ -406,12 +419,7 @@ def _classes(
             "n": [g["n"] for g in groups],
             "support": support.astype(np.int64),
             "rare": support < threshold,
-            "n_flipped": [g["n_flipped"] for g in groups],
-            "flip_rate": pl.Series([g["flip_rate"] for g in groups], dtype=pl.Float64),
-            "mean_tv": pl.Series([g["mean_tv"] for g in groups], dtype=pl.Float64),
-            "recall_before": pl.Series([g["before"] for g in groups], dtype=pl.Float64),
-            "recall_after": pl.Series([g["after"] for g in groups], dtype=pl.Float64),
-            "change": pl.Series([g["change"] for g in groups], dtype=pl.Float64),
+            **_group_columns(groups, "recall"),
             **_gate_series(gate, classes),
         }
     )
