@@ -348,8 +348,9 @@ def compress(
     forgot = _forgotten_inputs(test, eval_ds, slices, eval_split)
 
     results: list[ArtefactResult] = []
-    build = _Builder(recipe, fn, fp32_path, out, calib_ids, pool, train_ds, x, atol, threads, seed)
-    build.names = names
+    build = _Builder(
+        recipe, fn, names, fp32_path, out, calib_ids, pool, train_ds, x, atol, threads, seed
+    )
     for name in names:
         path, extra = build(name)
         session = open_session(path, threads)
@@ -464,6 +465,7 @@ class _Builder:
         self,
         recipe: Any,
         fn: FittedNet,
+        names: list[str],
         fp32_path: Path,
         out: Path,
         calib_ids: list[str],
@@ -477,12 +479,16 @@ class _Builder:
         self.recipe, self.fn, self.fp32_path, self.out = recipe, fn, fp32_path, out
         self.calib_ids, self.pool, self.train_ds = calib_ids, pool, train_ds
         self.x, self.atol, self.threads, self.seed = x, atol, threads, seed
-        self.names: list[str] = []
+        self.names = names  # every target of the run: an int8 student keeps its fp32 file or not
         self._students: dict[tuple[int, int], Any] = {}
+        self._calib: np.ndarray | None = None
 
     def _calib_x(self) -> np.ndarray:
-        assert self.pool is not None  # calibration_sample raised otherwise
-        return normalised_inputs(self.fn, self.pool, self.calib_ids)
+        """The calibration sample's network inputs, decoded once for every static target."""
+        if self._calib is None:
+            assert self.pool is not None  # calibration_sample raised otherwise
+            self._calib = normalised_inputs(self.fn, self.pool, self.calib_ids)
+        return self._calib
 
     def _onnx(self, net: Any, path: Path) -> Path:
         export_onnx(net, path, self.x[:2])
