@@ -65,7 +65,7 @@ from typing import Any
 
 import numpy as np
 
-from datacentric._arrays import iter_rows, take_rows
+from datacentric._arrays import iter_rows, read_only_map, take_rows
 from datacentric._validation import Interval, Options, validate_call
 from datacentric.engine import Engine, get_engine
 from datacentric.exceptions import InvalidParameterError, SchemaError
@@ -196,6 +196,47 @@ def _build(base: np.ndarray, method: str, normalized: bool, seed: int) -> Any:
     return index
 
 
+def _indexed(base: np.ndarray) -> bool:
+    """Whether the re-rank reads ``base`` in place: float32 rows in C order, in memory."""
+    return (
+        base.ndim == 2
+        and base.dtype == np.float32
+        and bool(base.flags.c_contiguous)
+        and read_only_map(base) is None
+        and not isinstance(base, np.memmap)
+    )
+
+
+def _cosines(vec: np.ndarray, q: np.ndarray, pos: np.ndarray, normalized: bool) -> np.ndarray:
+    """``cos(q[i], vec[pos[i, j]])`` as float32 (0 against a zero row), shape ``pos.shape``.
+
+    Each product is ``faiss.pairwise_indexed_inner_product`` of the two float32 rows (one
+    kernel, whatever array the rows sit in: the same bits from a gathered copy as from the
+    whole base); a candidate's norm is its product with itself.
+    """
+    import faiss
+
+    nq, c = pos.shape
+    d = int(vec.shape[1])
+    iy = np.ascontiguousarray(pos.ravel(), np.int64)
+    ix = np.repeat(np.arange(nq, dtype=np.int64), c)
+    q = np.ascontiguousarray(q, np.float32)
+    dots = np.empty(iy.size, np.float32)
+    faiss.pairwise_indexed_inner_product(
+        d, iy.size, faiss.swig_ptr(q), faiss.swig_ptr(ix), faiss.swig_ptr(vec),
+        faiss.swig_ptr(iy), faiss.swig_ptr(dots),
+    )  # fmt: skip
+    if normalized:
+        return dots.reshape(nq, c)
+    sq = np.empty(iy.size, np.float32)
+    faiss.pairwise_indexed_inner_product(
+        d, iy.size, faiss.swig_ptr(vec), faiss.swig_ptr(iy), faiss.swig_ptr(vec),
+        faiss.swig_ptr(iy), faiss.swig_ptr(sq),
+    )  # fmt: skip
+    norms = np.sqrt(sq)
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0).reshape(nq, c)
+
+
 def _rerank(
     base: np.ndarray,
     q: np.ndarray,
@@ -204,29 +245,33 @@ def _rerank(
     normalized: bool,
     threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``want`` most similar of each query's candidates, by exact inner product.
+    """The ``want`` most similar of each query's candidates, by exact cosine similarity.
 
-    Blocks of :data:`_RERANK_ROWS` queries are independent: they run on every core (numpy
-    releases the GIL in the gathers, products and sorts), each writing its own rows.
+    An in-memory float32 ``base`` is read where it is; any other (a memory map, another
+    dtype) has each block's distinct candidate rows gathered first, in steps whose pages
+    are released (:func:`datacentric._arrays.take_rows`: reading scattered rows of a map
+    in place would map up to 64 KiB around each, most of the file). Both compute the same
+    products (:func:`_cosines`), so the bits do not depend on where ``base`` is. Blocks of
+    :data:`_RERANK_ROWS` queries are independent: they run on every core (numpy and faiss
+    release the GIL), each writing its own rows.
     """
-    sims_out = np.empty((q.shape[0], want), np.float32)
-    idx_out = np.empty((q.shape[0], want), np.int64)
+    nq, c = cand.shape
+    valid = cand >= 0
+    safe = np.where(valid, cand, 0).astype(np.int64)
+    sims = np.empty((nq, c), np.float32)
+    in_place = _indexed(base)
 
     def block(a: int) -> None:
-        c = cand[a : a + _RERANK_ROWS]
-        valid = c >= 0
-        uniq, inv = np.unique(np.where(valid, c, 0), return_inverse=True)
-        # a memory map: small steps, each one's pages released after it
-        vec = take_rows(base, uniq, size=_GATHER_ROWS)
-        vec = np.ascontiguousarray(vec, np.float32) if normalized else normalize_rows(vec)
-        sims = np.einsum("qd,qkd->qk", q[a : a + _RERANK_ROWS], vec[inv.reshape(c.shape)])
-        sims = np.where(valid, sims, -np.inf).astype(np.float32)
-        # stable order: similarity descending, then index ascending (deterministic ties)
-        order = np.lexsort((c, -sims), axis=1)[:, :want]
-        sims_out[a : a + _RERANK_ROWS] = np.take_along_axis(sims, order, axis=1)
-        idx_out[a : a + _RERANK_ROWS] = np.take_along_axis(np.where(valid, c, -1), order, axis=1)
+        rows = safe[a : a + _RERANK_ROWS]
+        if in_place:
+            vec, pos = base, rows
+        else:
+            uniq, inv = np.unique(rows, return_inverse=True)
+            vec = np.ascontiguousarray(take_rows(base, uniq, size=_GATHER_ROWS), np.float32)
+            pos = inv.reshape(rows.shape)
+        sims[a : a + rows.shape[0]] = _cosines(vec, q[a : a + rows.shape[0]], pos, normalized)
 
-    starts = range(0, q.shape[0], _RERANK_ROWS)
+    starts = range(0, nq, _RERANK_ROWS)
     threads = min(threads or _threads(), len(starts))
     if threads <= 1:
         for a in starts:
@@ -234,14 +279,20 @@ def _rerank(
     else:
         with ThreadPoolExecutor(threads) as pool:
             list(pool.map(block, starts))  # list(): re-raise a block's error here
-    return sims_out, idx_out
+    sims[~valid] = -np.inf
+    # stable order: similarity descending, then index ascending (deterministic ties)
+    order = np.lexsort((safe, -sims), axis=1)[:, :want]
+    return (
+        np.take_along_axis(sims, order, axis=1),
+        np.take_along_axis(np.where(valid, cand, -1), order, axis=1),
+    )
 
 
 def _search_chunk(
     index: Any,
     base: np.ndarray,
     q: np.ndarray,
-    start: int,
+    ids: np.ndarray,
     *,
     method: str,
     k_eff: int,
@@ -249,7 +300,7 @@ def _search_chunk(
     normalized: bool,
     threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(indices, distances)`` of the query rows ``q`` (rows ``start:`` of the queries)."""
+    """``(indices, distances)`` of the query rows ``q``, whose row numbers are ``ids``."""
     n_base = base.shape[0]
     want = k_eff + (1 if self_query else 0)
     if method == "ivf":
@@ -261,7 +312,7 @@ def _search_chunk(
     if self_query:
         # drop each row's own index wherever it landed (exact copies tie with it),
         # else the last candidate
-        is_self = idx == (start + np.arange(rows))[:, None]
+        is_self = idx == ids[:, None]
         drop = np.where(is_self.any(axis=1), is_self.argmax(axis=1), k_eff)
         keep = np.ones_like(idx, dtype=bool)
         keep[np.arange(rows), drop] = False
@@ -271,6 +322,49 @@ def _search_chunk(
     dist = np.clip(1.0 - sims, 0.0, 2.0).astype(np.float32)
     dist[missing] = 2.0
     return np.where(missing, 0, idx), dist
+
+
+def _list_order(index: Any) -> np.ndarray:
+    """Base rows grouped by their IVF list (each row's nearest coarse centroid), stably.
+
+    Searched in this order, the queries of a chunk probe the same few lists and share their
+    re-rank candidates: the scan finds its lists in cache and a memory-mapped base has far
+    fewer pages to map per chunk than in row order (where a chunk's candidates are spread
+    over the whole file).
+    """
+    import faiss
+
+    ivf = faiss.extract_index_ivf(index)
+    lists = np.empty(int(ivf.ntotal), np.int64)
+    inv = ivf.invlists
+    for no in range(int(ivf.nlist)):
+        size = int(inv.list_size(no))
+        if size:
+            ptr = inv.get_ids(no)
+            lists[faiss.rev_swig_ptr(ptr, size)] = no
+            inv.release_ids(no, ptr)
+    return np.argsort(lists, kind="stable")
+
+
+def _query_batches(
+    x: np.ndarray, order: np.ndarray | None, normalized: bool, size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(ids, rows)``: the query rows ``ids`` (chunks of ``size``) as normalised float32.
+
+    Consecutive chunks of ``x`` when ``order`` is ``None``, else chunks of ``order``, each
+    gathered in ascending row order (:func:`datacentric._arrays.take_rows`).
+    """
+    if order is None:
+        for start, rows in row_chunks(x, size, normalized=normalized):
+            yield np.arange(start, start + rows.shape[0], dtype=np.int64), rows
+        return
+    for a in range(0, order.shape[0], size):
+        ids = order[a : a + size]
+        by_row = np.argsort(ids, kind="stable")
+        part = take_rows(x, ids[by_row])
+        out = np.empty((ids.shape[0], *x.shape[1:]), np.float32)
+        out[by_row] = np.asarray(part, np.float32) if normalized else normalize_rows(part)
+        yield ids, out
 
 
 # ---------------------------------------------------------------- sharded search (engine=)
@@ -313,6 +407,9 @@ class _Shard:
     method: str
     k_eff: int
     normalized: bool
+    #: The query rows of this shard in search order (positions ``start:stop`` of the
+    #: caller's order), or ``None`` for rows ``start:stop`` themselves.
+    rows: np.ndarray | None = None
 
 
 #: Per worker process: the last index loaded (content hash → index) and the arrays opened.
@@ -423,13 +520,14 @@ def search_shard(shard: _Shard) -> tuple[np.ndarray, np.ndarray]:
     rows = shard.stop - shard.start
     indices = np.empty((rows, shard.k_eff), np.int64)
     distances = np.empty((rows, shard.k_eff), np.float32)
-    part = queries[shard.start : shard.stop]
-    for a, q in row_chunks(part, shard.chunk, normalized=shard.normalized):
+    order = np.arange(shard.start, shard.stop, dtype=np.int64) if shard.rows is None else shard.rows
+    a = 0
+    for ids, q in _query_batches(queries, order, shard.normalized, shard.chunk):
         idx, dist = _search_chunk(
             index,
             base,
             q,
-            shard.start + a,
+            ids,
             method=shard.method,
             k_eff=shard.k_eff,
             self_query=shard.query is None,
@@ -438,6 +536,7 @@ def search_shard(shard: _Shard) -> tuple[np.ndarray, np.ndarray]:
         )
         indices[a : a + q.shape[0]] = idx
         distances[a : a + q.shape[0]] = dist
+        a += q.shape[0]
     return indices, distances
 
 
@@ -480,11 +579,12 @@ def _sharded(
     method: str,
     k_eff: int,
     normalized: bool,
+    order: np.ndarray | None,
     indices: np.ndarray,
     distances: np.ndarray,
 ) -> None:
-    """Search the queries as tasks on ``eng``, writing the results into ``indices`` and
-    ``distances`` in order."""
+    """Search the queries as tasks on ``eng`` (in ``order`` when given, see
+    :func:`_list_order`), writing the results into ``indices`` and ``distances``."""
     base_ref = _shippable(base, "base")
     query_ref = None if query is None else _shippable(query, "query")
     m = base.shape[0] if query is None else query.shape[0]
@@ -505,13 +605,15 @@ def _sharded(
                 method,
                 k_eff,
                 normalized,
+                None if order is None else order[a : min(m, a + step)],
             )
             for a in range(0, m, step)
         ]
         results = eng.map(search_shard, shards, desc="kNN search")
     for shard, (idx, dist) in zip(shards, results, strict=True):
-        indices[shard.start : shard.stop] = idx
-        distances[shard.start : shard.stop] = dist
+        rows = slice(shard.start, shard.stop) if shard.rows is None else shard.rows
+        indices[rows] = idx
+        distances[rows] = dist
 
 
 @validate_call(
@@ -591,6 +693,8 @@ def knn(
     distances = np.empty((m, k_eff), np.float32)
     try:
         index = _build(base, chosen, normalized, seed)
+        # the IVF path searches its own rows list by list (the same bits in any order)
+        order = _list_order(index) if chosen == "ivf" and self_query else None
         if eng is not None:
             _sharded(
                 index,
@@ -600,6 +704,7 @@ def knn(
                 method=chosen,
                 k_eff=k_eff,
                 normalized=normalized,
+                order=order,
                 indices=indices,
                 distances=distances,
             )
@@ -607,17 +712,17 @@ def knn(
     finally:
         if eng is not None and eng is not engine:
             eng.close()
-    for start, q in row_chunks(q_src, normalized=normalized):
+    for ids, q in _query_batches(q_src, order, normalized, QUERY_CHUNK):
         idx, dist = _search_chunk(
             index,
             base,
             q,
-            start,
+            ids,
             method=chosen,
             k_eff=k_eff,
             self_query=self_query,
             normalized=normalized,
         )
-        indices[start : start + q.shape[0]] = idx
-        distances[start : start + q.shape[0]] = dist
+        indices[ids] = idx
+        distances[ids] = dist
     return KnnGraph(indices, distances)
