@@ -27,7 +27,9 @@ from datacentric.exceptions import CalibrationDataError
 __all__ = [
     "STATIC_OP_TYPES",
     "calibration_sample",
+    "compact_quantized_model",
     "float_input_convs",
+    "onnx_size_breakdown",
     "quantize_dynamic_model",
     "quantize_static_model",
 ]
@@ -133,14 +135,18 @@ class _Reader:
         self._i = 0
 
 
-def quantize_dynamic_model(src: str | Path, dst: str | Path) -> Path:
-    """int8 weights, activations quantized on the fly (``onnxruntime.quantization``)."""
+def quantize_dynamic_model(src: str | Path, dst: str | Path, *, compact: bool = True) -> Path:
+    """int8 weights, activations quantized on the fly (``onnxruntime.quantization``).
+
+    With ``compact`` (default) the file is then passed through
+    :func:`compact_quantized_model` (same computation, fewer bytes).
+    """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     dst = Path(dst)
     with _quiet_root_logger():
         quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8, per_channel=True)
-    return dst
+    return compact_quantized_model(dst) if compact else dst
 
 
 #: Operators quantized by the static target. Pooling by averaging stays in float: onnxruntime's
@@ -179,6 +185,7 @@ def quantize_static_model(
     *,
     per_channel: bool = True,
     float_first_conv: bool = True,
+    compact: bool = True,
 ) -> Path:
     """int8 weights and activations in QDQ format, calibrated (min-max) on ``calib_x``.
 
@@ -197,6 +204,9 @@ def quantize_static_model(
         Per-output-channel weight scales (more accurate, same speed).
     float_first_conv : bool
         Keep the first convolution in float.
+    compact : bool
+        Pass the quantizer's file through :func:`compact_quantized_model` (same
+        computation, fewer bytes).
 
     Raises
     ------
@@ -235,4 +245,200 @@ def quantize_static_model(
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
         )
-    return dst
+    return compact_quantized_model(dst) if compact else dst
+
+
+def _is_zero_tensor(t: Any) -> bool:
+    from onnx import numpy_helper
+
+    return not np.asarray(numpy_helper.to_array(t)).any()
+
+
+def compact_quantized_model(path: str | Path) -> Path:
+    """Rewrite a quantized ONNX file without what neither the computation nor a runtime needs.
+
+    Two things the onnxruntime quantizer writes are dropped, in place:
+
+    - ``graph.value_info``: the shapes of intermediate tensors from the quantizer's own
+      shape inference (the torch exporter writes none into the fp32 file; a runtime infers
+      them when it loads the model);
+    - the zero point of a ``DequantizeLinear`` whose input is a constant (a quantized weight
+      or bias) when that zero point is all zeros, as symmetric int8 weights and int32 biases
+      always have: ONNX defines an absent zero point as 0 of the input's type, so the
+      operator's output is unchanged; the initializers no longer read are removed.
+
+    Zero points of activations (``QuantizeLinear``, whose zero point also gives its output
+    type, and the ``DequantizeLinear`` paired with it) are kept: onnxruntime fuses a Q/DQ
+    pair into an int8 operator only when both carry them. Nothing else changes: the node
+    names, the ops, every other constant. onnxruntime's outputs are bit-for-bit those of the
+    quantizer's file (asserted in ``tests/export/test_quantize_size.py`` and the detector
+    export benchmark).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    import onnx
+
+    path = Path(path)
+    model = onnx.load(str(path))
+    graph = model.graph
+    del graph.value_info[:]
+    consts = {t.name: t for t in graph.initializer}
+    for node in graph.node:
+        if (
+            node.op_type == "DequantizeLinear"
+            and node.domain in ("", "ai.onnx")
+            and len(node.input) == 3
+            and node.input[0] in consts
+            and node.input[2] in consts
+            and _is_zero_tensor(consts[node.input[2]])
+        ):
+            del node.input[2]
+    read = {name for node in graph.node for name in node.input}
+    read |= {o.name for o in graph.output}
+    kept = [t for t in graph.initializer if t.name in read]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    onnx.save(model, str(path))
+    return path
+
+
+#: Roles of an initializer read by input ``i`` of these ops.
+_WEIGHT_INPUTS = {"Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "ConvTranspose": (1, 2)}
+_INT_OPS = {"ConvInteger": {1: "weight_int8", 3: "weight_zero_point"},
+            "MatMulInteger": {1: "weight_int8", 3: "weight_zero_point"}}  # fmt: skip
+
+
+def _initializer_role(t: Any, uses: list[tuple[Any, int]], consts: dict[str, Any]) -> str:
+    """What an initializer is for, from the first node that reads it."""
+    import onnx
+
+    if not uses:
+        return "unused"
+    node, i = uses[0]
+    dtype = onnx.TensorProto.DataType.Name(t.data_type).lower()
+    if node.op_type in ("DequantizeLinear", "QuantizeLinear"):
+        src = consts.get(node.input[0])
+        owner = "activation"
+        if src is not None:
+            owner = "bias" if src.data_type == onnx.TensorProto.INT32 else "weight"
+        if i == 0:
+            return f"{owner}_{dtype}"
+        return f"{owner}_{'scale' if i == 1 else 'zero_point'}"
+    if node.op_type in _INT_OPS and i in _INT_OPS[node.op_type]:
+        return _INT_OPS[node.op_type][i]
+    if i in _WEIGHT_INPUTS.get(node.op_type, ()) and t.data_type == onnx.TensorProto.FLOAT:
+        return "float_weight" if i == 1 else "float_bias"
+    return f"other_{dtype}"
+
+
+def onnx_size_breakdown(path: str | Path) -> dict[str, Any]:
+    """Where the bytes of an ONNX file go (serialized protobuf sizes).
+
+    Returns a dict: ``total`` (the file's bytes); ``initializers`` (bytes and count per
+    role: ``weight_int8``, ``weight_scale``, ``weight_zero_point``, ``bias_int32``,
+    ``bias_scale``, ``bias_zero_point``, ``activation_scale``, ``activation_zero_point``,
+    ``float_weight``/``float_bias`` — float constants a compute op reads directly, i.e. not
+    quantized —, ``other_<dtype>``); ``tensor_data`` (the tensors' payload bytes, without
+    names and shapes); ``nodes`` (bytes, count, count per op type); ``name_strings`` (bytes
+    of initializer names, node names and node input/output names, all counted inside
+    ``initializers``/``nodes`` too); ``value_info`` (intermediate shape annotations);
+    ``metadata`` (producer, doc strings, metadata properties, opset imports, the graph
+    field's framing);
+    ``float_compute_nodes`` (ops, per type, that run in float: neither an integer op nor,
+    in QDQ form, an op between a ``DequantizeLinear`` and a ``QuantizeLinear``); ``other``
+    (the rest of the protobuf framing).
+
+    Raises
+    ------
+    SchemaError
+        When ``path`` is not an ONNX model.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import onnx
+    >>> from onnx import helper, TensorProto
+    >>> tmp = Path(tempfile.mkdtemp())
+    >>> w = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 1, 1], [2.0])
+    >>> g = helper.make_graph(
+    ...     [helper.make_node("Conv", ["x", "w"], ["y"])], "g",
+    ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 2, 2])],
+    ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2, 2])], [w])
+    >>> onnx.save(helper.make_model(g), tmp / "m.onnx")
+    >>> b = onnx_size_breakdown(tmp / "m.onnx")
+    >>> b["initializers"]["float_weight"]["count"], b["float_compute_nodes"]
+    (1, {'Conv': 1})
+    """
+    import onnx
+    from google.protobuf.message import DecodeError
+    from onnx import numpy_helper
+
+    from datacentric._io import os_errors_as
+    from datacentric.exceptions import SchemaError
+
+    path = Path(path)
+    with os_errors_as(path, "read"):
+        data = path.read_bytes()
+    try:
+        model = onnx.ModelProto.FromString(data)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        raise SchemaError(
+            f"onnx_size_breakdown: {str(path)!r} is not an ONNX model (protobuf: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}). Pass a .onnx "
+            "file written by an ONNX exporter or quantizer."
+        ) from None
+    if not model.HasField("graph"):
+        raise SchemaError(
+            f"onnx_size_breakdown: {str(path)!r} is not an ONNX model (received a file "
+            f"of {len(data)} bytes with no graph). Pass a .onnx file written by an ONNX "
+            "exporter or quantizer."
+        )
+    graph = model.graph
+    consts = {t.name: t for t in graph.initializer}
+    uses: dict[str, list[tuple[Any, int]]] = {}
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            uses.setdefault(name, []).append((node, i))
+    roles: dict[str, dict[str, int]] = {}
+    for t in graph.initializer:
+        role = _initializer_role(t, uses.get(t.name, []), consts)
+        entry = roles.setdefault(role, {"bytes": 0, "count": 0})
+        entry["bytes"] += t.ByteSize()
+        entry["count"] += 1
+    dequantized = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    plumbing = {"Constant", "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"}
+    float_nodes: dict[str, int] = {}
+    ops: dict[str, int] = {}
+    for node in graph.node:
+        ops[node.op_type] = ops.get(node.op_type, 0) + 1
+        # int8: an integer op, or (QDQ) one that reads a dequantized tensor and whose
+        # output is quantized again
+        qdq = any(s in dequantized for s in node.input) and any(
+            user.op_type == "QuantizeLinear" for o in node.output for user, _ in uses.get(o, [])
+        )
+        integer = "Integer" in node.op_type or node.op_type.startswith("QLinear")
+        if node.op_type not in plumbing and not (qdq or integer):
+            float_nodes[node.op_type] = float_nodes.get(node.op_type, 0) + 1
+    init_bytes = sum(t.ByteSize() for t in graph.initializer)
+    node_bytes = sum(n.ByteSize() for n in graph.node)
+    vi_bytes = sum(v.ByteSize() for v in graph.value_info)
+    meta = model.ByteSize() - graph.ByteSize()  # with the graph field's own framing
+    total = len(data)
+    return {
+        "total": total,
+        "initializers": dict(sorted(roles.items())),
+        "tensor_data": sum(int(numpy_helper.to_array(t).nbytes) for t in graph.initializer),
+        "nodes": {"bytes": node_bytes, "count": len(graph.node), "ops": dict(sorted(ops.items()))},
+        "name_strings": {
+            "initializer_names": sum(len(t.name.encode()) for t in graph.initializer),
+            "node_names": sum(len(n.name.encode()) for n in graph.node),
+            "edge_names": sum(len(s.encode()) for n in graph.node for s in (*n.input, *n.output)),
+        },
+        "value_info": vi_bytes,
+        "metadata": meta,
+        "float_compute_nodes": dict(sorted(float_nodes.items())),
+        "other": total - init_bytes - node_bytes - vi_bytes - meta,
+    }
