@@ -321,6 +321,8 @@ class _Helper:
         """Stop the helper (it ends when its pipe closes)."""
         for conn in (self._send, self._recv):
             conn.close()
+        if not self._ready:  # still importing: no need to wait for that
+            self._process.terminate()
         self._process.join(timeout=5)
         if self._process.is_alive():  # pragma: no cover - it exits on the closed pipe
             self._process.terminate()
