@@ -339,9 +339,12 @@ def notes(res: dict[str, Any]) -> list[str]:
         "The machine may be shared with other jobs; wall times are noisy (see load_average).",
         "A worker process costs a few seconds to start (it imports torch); the pool is "
         "started once per scan.",
-        "5 folds on 2 workers take 3 rounds of folds: the ideal speed-up of the "
-        "cross-validation is 5/3 = 1.67x (2x with 4 or 6 folds); the image statistics and the "
-        "finders run once, in the calling process, on every engine.",
+        "5 folds on 2 workers take 3 rounds of folds; in the third, the lone fold's "
+        "augmentation runs on the idle worker's core (engine.spare: a helper process, the same "
+        "bits), so the local side's ideal for the cross-validation is 5 / (2 + 1 - a) with a "
+        "the augmentation's share of a fold (~0.27: ~1.84x; 5/3 = 1.67x without it, 2x with 4 "
+        "or 6 folds); the Ray side has no spare cores (each task has the CPU it asked for); the "
+        "image statistics and the finders run once, in the calling process, on every engine.",
     ]
 
 

@@ -17,12 +17,13 @@ import threading
 import time
 import types
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from datacentric.config import config_context, get_config
+from datacentric.engine import spare
 from datacentric.engine.base import TaskResources, _check_workers, progress_bar
 from datacentric.exceptions import EngineError, InvalidParameterError
 
@@ -34,12 +35,14 @@ R = TypeVar("R")
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def _init_worker() -> None:
-    """Run once in each worker before its first task: one compute thread per worker, and a
-    watch on the parent so that the worker never outlives it."""
+def _init_worker(counts: Any = None) -> None:
+    """Run once in each worker before its first task: one compute thread per worker, the
+    engine's count of idle cores (:mod:`~datacentric.engine.spare`), and a watch on the
+    parent so that the worker never outlives it."""
     for var in _THREAD_VARS:
         os.environ[var] = "1"
     _one_torch_thread()
+    spare._install(counts)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
@@ -119,14 +122,19 @@ class LocalEngine:
         self.workers: int = int(workers) if workers is not None else (os.cpu_count() or 1)
         self._pool: ProcessPoolExecutor | None = None
         self._pool_main = False  # whether its workers load the caller's __main__ script
+        # [idle cores, cores claimed by tasks], shared with the workers (engine.spare)
+        self._counts: Any = None
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool_main = False
+            ctx = multiprocessing.get_context("spawn")
+            self._counts = ctx.Array("i", 2)
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=ctx,
                 initializer=_init_worker,
+                initargs=(self._counts,),
             )
         return self._pool
 
@@ -144,12 +152,17 @@ class LocalEngine:
         Results are in input order. A failing task stops the map: tasks not started yet are
         cancelled, running ones finish, and the exception of the first failed task in input
         order is raised here (the one the sequential engine would raise).
+
+        The workers without a task (once fewer tasks are left than workers) are offered to
+        the running tasks as spare cores (:mod:`datacentric.engine.spare`).
         """
         items = list(items)
         if self.workers == 1 or len(items) <= 1:
             from datacentric.engine.sequential import SequentialEngine
 
-            return SequentialEngine().map(fn, items, desc=desc, progress=progress)
+            # one task (or none) in this process: the other workers' cores are spare
+            with spare.spare_cores(self.workers - 1):
+                return SequentialEngine().map(fn, items, desc=desc, progress=progress)
         try:
             settings = get_config()
             payloads = [
@@ -166,18 +179,23 @@ class LocalEngine:
             self.close()  # its workers were started without the script; start new ones
         pool = self._executor()
         self._pool_main = self._pool_main or needs_main
+        counts = self._counts
+        spare.set_idle(counts, self.workers - len(items), reset_claims=True)
         with _without_main_script(self._pool_main):
             futures: list[Future[R]] = [pool.submit(_call, p) for p in payloads]
         try:
             with progress_bar(len(items), desc, progress) as advance:
                 pending: set[Future[R]] = set(futures)
                 while pending:
-                    done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     if any(f.exception() is not None for f in done):
                         break
+                    # a worker without a task left: its core is spare for the running ones
+                    spare.set_idle(counts, self.workers - len(pending))
                     for _ in done:
                         advance()
         finally:
+            spare.set_idle(counts, 0)
             for fut in futures:
                 fut.cancel()  # those not started yet
         # The first failing task in input order, as on the sequential engine: the tasks

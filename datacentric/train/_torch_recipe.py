@@ -14,7 +14,7 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from numbers import Integral, Real
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -29,6 +29,7 @@ from datacentric._validation import (
     validate_params,
 )
 from datacentric.config import get_config
+from datacentric.engine.spare import map_on_spare_core
 from datacentric.exceptions import (
     InvalidDatasetError,
     InvalidParameterError,
@@ -62,6 +63,9 @@ MAX_THREADS = 256  # most CPU threads a recipe asks torch for
 # Pixels per prediction batch (256 images of 64x64): larger images get smaller batches, so
 # predicting costs about the same memory whatever image_size a recipe file asks for.
 _PREDICT_PIXELS = 256 * 64 * 64
+#: Training batches that must be left for a fit to start a helper process on a spare core
+#: (its start costs a few seconds of that core: not worth it for a small fit).
+SPARE_CORE_MIN_BATCHES = 200
 _R = TypeVar("_R", bound="TorchRecipe")
 # fit's arguments: constraints and defaults
 _FIT_CONSTRAINTS: tuple[dict[str, list[Any]], dict[str, Any]] = (
@@ -453,6 +457,7 @@ class TorchRecipe:
 
         mean, std = normalisation
         augment = self._augmenter(int(rng.integers(2**31 - 1))) if self.augment else None
+        prepare = _PrepareBatch(augment, self._repeat_single_row)
         n = len(y)
         steps_per_epoch = math.ceil(n / self.batch_size)
         y_t = torch.from_numpy(y)
@@ -469,20 +474,27 @@ class TorchRecipe:
         net.train()
         if frozen:
             net["features"].eval()  # keep the BatchNorm statistics too
-        with _epoch_bar(epochs, progress) as advance:
-            for epoch in range(epochs):
+        # every epoch's order, drawn up front (the same draws, in the same order, as one per
+        # epoch): the batches of all epochs are then one stream, decoded and augmented in
+        # order, on a spare core of the engine when one is free (the same calls of the
+        # seeded augmenter on the same images, so the same batches; see engine.spare)
+        orders = [rng.permutation(n) for _ in range(epochs)]
+        stream = map_on_spare_core(
+            prepare,
+            (b for o in orders for b in images.batches(o, batch_size=self.batch_size)),
+            total=epochs * steps_per_epoch,
+            min_left=SPARE_CORE_MIN_BATCHES,
+        )
+        with _epoch_bar(epochs, progress) as advance, closing(stream):
+            for epoch, order in enumerate(orders):
                 if on_epoch is not None:
                     on_epoch(epoch)
-                order = rng.permutation(n)
                 total = 0.0
-                batches = images.batches(order, batch_size=self.batch_size)
-                for start, batch in zip(range(0, n, self.batch_size), batches, strict=True):
+                for start in range(0, n, self.batch_size):
+                    batch = next(stream)
                     rows = order[start : start + self.batch_size]
                     if self._repeat_single_row and len(rows) == 1:
                         rows = np.repeat(rows, 2)
-                        batch = np.repeat(batch, 2, axis=0)
-                    if augment is not None:
-                        batch = np.stack([augment(image=im)["image"] for im in batch])
                     x = _to_tensor(batch, mean, std).to(device)
                     logits = net["head"](net["features"](x))
                     target = y_t[rows].to(device)
@@ -681,6 +693,23 @@ class TorchRecipe:
         recipe._std = std
         recipe.classes_ = classes
         return recipe
+
+
+class _PrepareBatch:
+    """A training batch as the network takes it: a one-row batch repeated when the recipe
+    asks for it, then augmented image by image (picklable: it may run in a helper process
+    on a spare core, with the augmenter's random state of the moment it is sent)."""
+
+    def __init__(self, augment: Callable[..., dict[str, Any]] | None, repeat_single: bool):
+        self.augment = augment
+        self.repeat_single = repeat_single
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if self.repeat_single and len(batch) == 1:
+            batch = np.repeat(batch, 2, axis=0)
+        if self.augment is not None:
+            batch = np.stack([self.augment(image=im)["image"] for im in batch])
+        return batch
 
 
 def _step(opt: Any, sched: Any, loss: torch.Tensor) -> float:

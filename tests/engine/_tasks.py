@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,3 +97,39 @@ def note_pid_and_wait(folder: str) -> int:
     Path(folder, f"{os.getpid()}.pid").write_text("")
     time.sleep(120)
     return os.getpid()
+
+
+def try_claim(poll_s: float) -> bool:
+    """Whether a spare core could be claimed within ``poll_s`` seconds (then given back)."""
+    from datacentric.engine.spare import claim_spare_core, release_spare_core
+
+    deadline = time.monotonic() + poll_s
+    while True:
+        if claim_spare_core():
+            release_spare_core()
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+class Stateful:
+    """Counts its calls: ``(calls so far, item * 2, pid)``; raises at ``fail_at``."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.calls = 0
+        self.fail_at = fail_at
+
+    def __call__(self, item: int) -> tuple[int, int, int]:
+        if item == self.fail_at:
+            raise InvalidDatasetError(f"item {item} is bad: fix item {item}", rows=[item])
+        self.calls += 1
+        time.sleep(0.002)
+        return self.calls, item * 2, os.getpid()
+
+
+def items_failing_at(n: int, bad: int) -> Iterator[int]:
+    for i in range(n):
+        if i == bad:
+            raise ValueError(f"no item {i}")
+        yield i
