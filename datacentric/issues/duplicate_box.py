@@ -31,6 +31,14 @@ class DuplicateBoxFinder(IssueFinder):
     earlier box kept. ``kept_by`` says which rule chose. Detection datasets only;
     predicted boxes are used when given, never required.
 
+    With predicted boxes, a flagged row also says how many objects the detector sees
+    there: ``suggested_score`` is the confidence of the detector's box of the kept box
+    (the predicted box of its class with the largest IoU × score, when that IoU is above
+    0.5), ``rival_score`` the highest confidence of any other predicted box of the class
+    overlapping the flagged box (IoU above 0.5; 0 when none). A confident box on the kept
+    one and no confident rival on the copy is the detector's evidence of one object, which
+    :class:`~datacentric.loop.BoxFixPolicy` acts on; both are null without predictions.
+
     Parameters
     ----------
     iou_threshold : float in (0, 1)
@@ -42,6 +50,8 @@ class DuplicateBoxFinder(IssueFinder):
     >>> t = DuplicateBoxFinder().find(make_detection_check_context()).filter(pl.col("is_issue"))
     >>> t.select("annotation_id", "duplicate_of", "kept_by").rows()
     [('d0', 'b0', 'prediction')]
+    >>> t.select(pl.col("suggested_score").round(3), "rival_score").rows()  # one object
+    [(0.997, 0.0)]
     """
 
     name = "duplicate_box"
@@ -81,6 +91,7 @@ class DuplicateBoxFinder(IssueFinder):
             of[rows] = np.where(best[rows] > 0, rows[arg], -1)
             by_prediction[rows] = m[arg] != m
         is_issue = best > self.iou_threshold
+        suggested, rival = _detector_evidence(boxes, ctx.predicted_boxes, of, is_issue)
         ids = boxes["annotation_id"].to_list()
         dup_of = [ids[o] if bad else None for bad, o in zip(is_issue, of.tolist(), strict=True)]
         kept_by = [
@@ -110,6 +121,8 @@ class DuplicateBoxFinder(IssueFinder):
             duplicate_of=pl.Series(dup_of, dtype=pl.Utf8),
             iou=best,
             kept_by=pl.Series(kept_by, dtype=pl.Utf8),
+            suggested_score=pl.Series(suggested, dtype=pl.Float64),
+            rival_score=pl.Series(rival, dtype=pl.Float64),
         )
 
 
@@ -127,3 +140,40 @@ def _prediction_match(boxes: pl.DataFrame, predicted: pl.DataFrame | None) -> np
         if p is not None:
             out[group["_r"].to_numpy()] = box_iou(xyxy(group), p).max(axis=1)
     return out
+
+
+def _detector_evidence(
+    boxes: pl.DataFrame, predicted: pl.DataFrame | None, of: np.ndarray, is_issue: np.ndarray
+) -> tuple[list[float | None], list[float | None]]:
+    """Per box: ``suggested_score`` (the confidence of the detector's box of the box it
+    repeats) and ``rival_score`` (the best confidence of another predicted box on it);
+    null for unflagged boxes, and both null without predicted boxes."""
+    n = boxes.height
+    suggested: list[float | None] = [None] * n
+    rival: list[float | None] = [None] * n
+    if predicted is None or predicted.height == 0 or not is_issue.any():
+        return suggested, rival
+    preds = {
+        key: (xyxy(g), g["score"].to_numpy().astype(np.float64))
+        for key, g in predicted.partition_by("sample_id", "label", as_dict=True).items()
+    }
+    coords = xyxy(boxes)
+    sids, labels = boxes["sample_id"].to_list(), boxes["label"].to_list()
+    for r in np.flatnonzero(is_issue).tolist():
+        rival[r] = 0.0
+        p = preds.get((sids[r], labels[r]))
+        if p is None:
+            continue
+        p_box, p_score = p
+        kept_iou = box_iou(coords[of[r] : of[r] + 1], p_box)[0]
+        weight = kept_iou * p_score
+        j = int(weight.argmax())
+        own = -1
+        if kept_iou[j] > 0.5:
+            suggested[r] = float(p_score[j])
+            own = j
+        on_copy = box_iou(coords[r : r + 1], p_box)[0] > 0.5
+        if own >= 0:  # the kept box's own detection is not a rival
+            on_copy[own] = False
+        rival[r] = float(p_score[on_copy].max()) if on_copy.any() else 0.0
+    return suggested, rival

@@ -2,14 +2,18 @@
 
 ``fix_boxes(ds, scan, policy)`` is the detection twin of :func:`~datacentric.loop.fix`.
 It applies the automatic box edits — confident class swaps relabelled, confident
-overlooked objects added, confident bad locations replaced by the predicted box, near-exact
-duplicate boxes removed — each with lineage per ``annotation_id`` (reason, finder, score),
-commits them as one new version, and returns the review queue: every other flagged image,
-one row each, ranked by the expected value of a look and cut at the review budget (the rest
-deferred). "Confident" means the same as for a class label: the finder flags the box and the
+overlooked objects added, confident bad locations replaced by the predicted box, duplicate
+boxes removed (near-exact ones, and those where the detector confidently sees one object) —
+each with lineage per ``annotation_id`` (reason, finder, score), commits them as one new
+version, and returns the review queue: every other flagged image, one row each, ranked by
+the expected value of a look and cut at the review budget (the rest deferred).
+
+"Confident" means the same as for a class label: the finder flags the box and the
 detector's box that suggests the fix has a confidence of at least ``min_detector_score``
-(0.9 by default, like ``FixPolicy.relabel_min_confidence``). The evaluation splits are
-never edited by a model.
+(0.9 by default, like ``FixPolicy.relabel_min_confidence``). The loop's scan counts a
+predicted box as a confident object from that same confidence
+(:meth:`BoxFixPolicy.scan_finders`), so "confident" is one number. The evaluation splits
+are never edited by a model.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import polars as pl
 from datacentric._validation import Interval, Options, SequenceOf, validate_params
 from datacentric.dataset import Dataset
 from datacentric.exceptions import InvalidParameterError
+from datacentric.issues.base import IssueFinder
 from datacentric.issues.boxes import box_iou, xyxy
 from datacentric.issues.result import ScanResult
 from datacentric.loop.policy import FixResult
@@ -62,7 +67,12 @@ class BoxFixPolicy:
         Which of the three ObjectLab fixes may be automatic (default all).
     remove_duplicates_min_iou : float in (0, 1] or None
         Remove a flagged duplicate box when it overlaps the box it repeats at least this
-        much (default 0.9: the same object drawn twice); others are queued. ``None``: never.
+        much (default 0.9: the same object drawn twice). A flagged duplicate that overlaps
+        less is removed when the detector sees one object there with the same confidence
+        as any other fix: its box on the kept box scores at least ``min_detector_score``
+        and no other predicted box on the copy scores above ``1 - min_detector_score``
+        (the finder's ``suggested_score`` and ``rival_score``); others are queued.
+        ``None``: never remove.
     fix_splits : tuple of str
         Splits whose boxes may be changed automatically (default train only).
     max_fix_fraction : float in [0, 1]
@@ -107,6 +117,34 @@ class BoxFixPolicy:
     def to_dict(self) -> dict[str, Any]:
         """The policy as plain values (for the experiment log)."""
         return asdict(self)
+
+    def scan_finders(self) -> list[IssueFinder]:
+        """The finders of the loop's scan: every registered finder with its defaults, the
+        overlooked and swapped box finders counting a predicted box as a confident object
+        from ``min_detector_score`` (their ``confident_score``; cleanlab's 0.95 is their
+        default).
+
+        The loop's scan calibrates the detector's scores to the probability that a box is
+        right, so the fix bar and the finders' notion of "confident" are one number: with
+        0.95 the finders would never show the policy an object the detector finds with
+        probability 0.9 to 0.95, which the policy would fix.
+
+        Examples
+        --------
+        >>> [(f.name, f.confident_score) for f in BoxFixPolicy().scan_finders()
+        ...  if hasattr(f, "confident_score")]
+        [('overlooked_box', 0.9), ('swapped_box', 0.9)]
+        """
+        from datacentric.issues import REGISTRY
+        from datacentric.issues._objectlab import ConfidentObjectLabFinder
+
+        bar = self.min_detector_score
+        out: list[IssueFinder] = []
+        for name in REGISTRY.names():
+            cls = REGISTRY.get(name)
+            confident = issubclass(cls, ConfidentObjectLabFinder) and 0.0 < bar < 1.0
+            out.append(cls(confident_score=bar) if confident else cls())  # type: ignore[call-arg]
+        return out
 
 
 def _fmt(values: Any) -> str:
@@ -171,10 +209,16 @@ def _candidates(scan: ScanResult, policy: BoxFixPolicy, split_of: dict[str, str]
                 }
             )
     if policy.remove_duplicates_min_iou is not None and "duplicate_box" in scan.issue_types:
-        f = scan.flagged("duplicate_box").filter(
-            in_splits & (pl.col("iou") >= policy.remove_duplicates_min_iou)
-        )
+        f = scan.flagged("duplicate_box")
+        bar = policy.min_detector_score
+        one_object = (
+            (pl.col("suggested_score") >= bar) & (pl.col("rival_score") <= 1.0 - bar)
+            if {"suggested_score", "rival_score"} <= set(f.columns)
+            else pl.lit(False)
+        ).fill_null(False)
+        f = f.filter(in_splits & ((pl.col("iou") >= policy.remove_duplicates_min_iou) | one_object))
         for r in f.iter_rows(named=True):
+            near_exact = r["iou"] >= policy.remove_duplicates_min_iou
             rows.append(
                 {
                     "sample_id": r["sample_id"],
@@ -182,8 +226,15 @@ def _candidates(scan: ScanResult, policy: BoxFixPolicy, split_of: dict[str, str]
                     "action": "remove",
                     "source": "duplicate_box",
                     "score": r["severity"],
-                    "confidence": r["iou"],
-                    "reason": f"duplicate box: {r['detail']}",
+                    "confidence": r["iou"] if near_exact else r["suggested_score"],
+                    "reason": f"duplicate box: {r['detail']}"
+                    + (
+                        ""
+                        if near_exact
+                        else f" The detector sees one object here (confidence "
+                        f"{r['suggested_score']:.2f}; best other box on it "
+                        f"{r['rival_score']:.2f})."
+                    ),
                 }
             )
     return pl.DataFrame(rows, schema=_CANDIDATE_SCHEMA).sort(
@@ -262,9 +313,12 @@ def fix_boxes(
     ...          finders=["swapped_box", "badly_located_box", "overlooked_box", "duplicate_box"])
     >>> fixed = fix_boxes(ctx.dataset, r, commit=False)
     >>> fixed.edits.select("annotation_id", "action", "new").sort("action").rows()
-    [('1', 'add', 'c1'), ('b2', 'move', '[2.0, 2.0, 12.0, 12.0]'), ('b3', 'relabel', 'c2')]
-    >>> fixed.review["issue_type"].to_list()  # d0 repeats b0 with IoU 0.88 < 0.9: a look
-    ['duplicate_box']
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('1', 'add', 'c1'), ('b2', 'move', '[2.0, 2.0, 12.0, 12.0]'), ('b3', 'relabel', 'c2'),
+     ('d0', 'remove', None)]
+    >>> why = fixed.edits.filter(pl.col("action") == "remove")["reason"].item()
+    >>> "IoU 0.88" in why and "The detector sees one object here" in why  # 0.88 < 0.9
+    True
     """
     policy = policy or BoxFixPolicy()
     boxes = ds.annotations

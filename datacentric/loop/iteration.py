@@ -231,6 +231,9 @@ def _run_iteration(
         t0 = time.perf_counter()
         scan_result = scan(
             ds,
+            finders=(policy or BoxFixPolicy()).scan_finders()  # type: ignore[union-attr]
+            if detection
+            else None,
             recipe=recipe,
             folds=folds,
             seed=seed,

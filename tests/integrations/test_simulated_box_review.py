@@ -240,7 +240,7 @@ def test_the_docs_example_prints_what_the_page_says(tmp_path: Path, monkeypatch)
     with contextlib.redirect_stdout(out):
         for c in code:
             exec(compile(c.group(1), str(doc), "exec"), scope)  # type: ignore[union-attr]
-    assert "3 19 [('bbox', 2), ('box', 15), ('label', 2)]" in out.getvalue()
+    assert "3 24 [('bbox', 4), ('box', 14), ('label', 6)]" in out.getvalue()
     r = simulate_box_review(
         scope["ds"],  # type: ignore[arg-type]
         scope["fixed"].review,  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ import pytest
 
 from datacentric.datasets import load_detection_demo, load_detection_ground_truth
 from datacentric.exceptions import InvalidParameterError
+from datacentric.issues import REGISTRY
 from datacentric.issues.boxes import box_iou, xyxy
 from datacentric.loop import BoxFixPolicy, ExperimentLog, FixPolicy, run_iteration, run_loop
 from datacentric.slices.seeds import SUMMARY_SCHEMA, VERDICT_SCHEMA
@@ -24,7 +25,9 @@ def looped(tmp_path_factory: pytest.TempPathFactory):
     load_detection_demo(root, n_scenes=60, size=48)
     # the detector-based fixes are off: which boxes a tiny detector scores >= 0.9 depends on
     # the CPU's float kernels (tests/loop/test_box_policy.py covers them with known boxes)
-    policy = BoxFixPolicy(relabel_swapped=False, add_overlooked=False, move_badly_located=False)
+    # (and min_detector_score=1.0 keeps the duplicates the detector sees as one object too)
+    policy = BoxFixPolicy(relabel_swapped=False, add_overlooked=False, move_badly_located=False,
+                          min_detector_score=1.0)  # fmt: skip
     results = run_loop(root, 1, seeds=2, folds=2, recipe=CenterNetRecipe(**TINY),
                        policy=policy, engine="sequential")  # fmt: skip
     return root, results
@@ -116,3 +119,29 @@ def test_the_retrained_detector_scores_as_the_scan_calibrated(looped) -> None:
     assert (params["score_scale"], params["score_shift"]) == pytest.approx(
         (cal["scale"], cal["shift"])
     )
+
+
+def test_the_loops_scan_counts_confident_objects_from_the_policys_bar(looped, monkeypatch) -> None:
+    """The loop's scan gets ``policy.scan_finders()``: the overlooked and swapped finders'
+    ``confident_score`` is the policy's ``min_detector_score`` (cleanlab's 0.95 otherwise)."""
+    import datacentric.loop.iteration as iteration
+
+    root, _ = looped
+    seen: list[object] = []
+
+    class StopError(Exception):
+        pass
+
+    def scan_spy(ds, **kw):  # stops the iteration once the scan's finders are known
+        seen.append(kw.get("finders"))
+        raise StopError
+
+    monkeypatch.setattr(iteration, "scan", scan_spy)
+    with pytest.raises(StopError):
+        run_iteration(root, policy=BoxFixPolicy(min_detector_score=0.8),
+                      recipe=CenterNetRecipe(**TINY), seeds=1)  # fmt: skip
+    (finders,) = seen
+    confident = {f.name: f.confident_score for f in finders if hasattr(f, "confident_score")}
+    assert confident == {"overlooked_box": 0.8, "swapped_box": 0.8}
+    assert sorted(f.name for f in finders) == sorted(REGISTRY.names())
+    assert all(f.get_params() == type(f)().get_params() for f in finders if f.name not in confident)
