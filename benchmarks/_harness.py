@@ -183,6 +183,35 @@ def ratio_interval(
     return [round(float(lo), 3), round(float(hi), 3)], round(share, 4)
 
 
+def ratio_inverted_interval(
+    gain_draws: Any, gap_draws: Any, level: float = 0.95, grid: tuple[float, float] = (-5.0, 10.0)
+) -> list[float | None]:
+    """Fieller-type interval of ``gain / gap`` by test inversion over paired bootstrap draws.
+
+    ``rho`` is inside when the central ``level`` percentile interval of the draws of
+    ``gain - rho * gap`` holds 0, i.e. when "gain = rho x gap" is not rejected. Unlike the
+    percentile interval of the ratio (:func:`ratio_interval`), this stays defined when some
+    draws of the gap are <= 0: the set then becomes unbounded on one side, and that end is
+    ``None``; the other end is still a valid bound (Fieller, 1954). Searched on a 0.005 grid
+    over ``grid``; an end at the edge of the grid is reported as unbounded (``None``)."""
+    import numpy as np
+
+    gain, gap = np.asarray(gain_draws, dtype=float), np.asarray(gap_draws, dtype=float)
+    keep = np.isfinite(gain) & np.isfinite(gap)
+    gain, gap = gain[keep], gap[keep]
+    rho = np.arange(grid[0], grid[1] + 1e-9, 0.005)
+    tail = (1.0 - level) / 2.0
+    lo, hi = np.quantile(gain[None, :] - rho[:, None] * gap[None, :], [tail, 1 - tail], axis=1)
+    inside = np.flatnonzero((lo <= 0) & (hi >= 0))
+    if not inside.size:
+        return [None, None]
+    a, b = int(inside[0]), int(inside[-1])
+    return [
+        None if a == 0 else round(float(rho[a]), 3),
+        None if b == rho.size - 1 else round(float(rho[b]), 3),
+    ]
+
+
 def jaccard(a: Any, b: Any) -> float | None:
     """|a ∩ b| / |a ∪ b| of two boolean masks or two collections; None when both are empty."""
     if hasattr(a, "dtype") and a.dtype == bool:

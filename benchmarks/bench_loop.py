@@ -69,7 +69,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _harness import Benchmark, fmt, mean_sd, params, print_table, ratio_interval
+from _harness import (
+    Benchmark,
+    fmt,
+    mean_sd,
+    params,
+    print_table,
+    ratio_interval,
+    ratio_inverted_interval,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SLICES = REPO / "slices" / "demo.yaml"
@@ -793,11 +801,12 @@ def gap_closed(
     if share_nonpos <= 0.025:
         ok = bd > 0
         ci = [round(float(v), 3) for v in np.percentile(bg[ok] / bd[ok], [2.5, 97.5])]
-    ci2, share2 = _two_level_ratio_ci(cb - ca, cc - ca, rng)
+    ci2, share2, fieller = _two_level_ratio_ci(cb - ca, cc - ca, rng)
     return {
         "n": n,
         "gap_closed": None if pooled is None else round(pooled, 3),
         "gap_closed_ci95": ci2,
+        "gap_closed_ci95_fieller": fieller,
         "gap_closed_ci95_images_only": ci,
         "bootstrap_two_level_share_gap_le_0": share2,
         "interval_resamples": "seeds x images" if ca.shape[0] > 1 else "images (one seed)",
@@ -816,10 +825,11 @@ def gap_closed(
 
 def _two_level_ratio_ci(
     d_gain: np.ndarray, d_gap: np.ndarray, rng: np.random.Generator
-) -> tuple[list[float] | None, float]:
+) -> tuple[list[float] | None, float, list[float | None]]:
     """Percentile interval of mean(d_gain) / mean(d_gap) resampling seeds then images (both
-    (seeds, images) arrays, paired), and the share of draws whose gap is <= 0 (``None``
-    interval when more than 2.5 %: the ratio is unbounded)."""
+    (seeds, images) arrays, paired), the share of draws whose gap is <= 0 (``None``
+    interval when more than 2.5 %: the ratio is unbounded), and the Fieller-type interval
+    of the same draws (:func:`ratio_inverted_interval`, defined in that case too)."""
     from datacentric.slices.seeds import _widen
 
     s, n = d_gain.shape
@@ -828,7 +838,8 @@ def _two_level_ratio_ci(
     img_w = rng.multinomial(n, np.full(n, 1 / n), size=N_BOOT) / n
     bg = np.einsum("bn,bn->b", seed_w @ g, img_w)
     bd = np.einsum("bn,bn->b", seed_w @ d, img_w)
-    return ratio_interval(bg, bd)
+    ci, share = ratio_interval(bg, bd)
+    return ci, share, ratio_inverted_interval(bg, bd)
 
 
 def _verdicts(
@@ -1028,7 +1039,14 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
         "datacentric.slices.seed_verdict; so it holds both training-seed and test-image "
         "noise. ci95_images_only holds the trained models fixed. null when more than 2.5 % "
         "of draws have c - a <= 0 (the oracle gap itself is not clearly positive, the ratio "
-        "is unbounded). gap_closed is null when c - a <= 0. gain/gap are in accuracy points.",
+        "is unbounded). gap_closed is null when c - a <= 0. gain/gap are in accuracy points. "
+        "ci95_fieller (gap_closed_ci95_fieller) = the Fieller-type interval of the same draws "
+        "by test inversion: rho is inside when the 95 % percentile interval of the draws of "
+        "(b - a) - rho (c - a) holds 0 (_harness.ratio_inverted_interval); it stays defined "
+        "when some draws of c - a are <= 0 (an unbounded end is null). The target 'lower "
+        "bound > 0.5' is read on it (pass_ci_lower_bound_gt_0.5): it says (b - a) > 0.5 (c - a) "
+        "at the 2.5 % level; pass_percentile_ci_lower_bound_gt_0.5 reads the percentile "
+        "interval of the ratio, false whenever that is null.",
         "worst_slice": f"the slice of slices/demo.yaml with the lowest mean accuracy of (a), "
         f"among slices with at least {MIN_N_WORST} test rows.",
         "verdicts": "datacentric.slices.seed_verdict of (b) loop and (c) oracle against (a) "
@@ -1082,6 +1100,7 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
             r = g.get(name, {})
             v = r.get("gap_closed")
             ci = r.get("gap_closed_ci95")
+            fieller = r.get("gap_closed_ci95_fieller") or [None, None]
             out[f"{prefix}gap_closed_{key}_ge_{TARGET_GAP_CLOSED}"] = {
                 "arm": arm.removesuffix("_vs_oracle"),
                 "slice": name,
@@ -1089,8 +1108,12 @@ def targets(res: dict[str, Any]) -> dict[str, Any]:
                 "measured": v,
                 "ci95": ci,
                 "pass": bool(v is not None and v >= TARGET_GAP_CLOSED),
+                "ci95_fieller": fieller,
                 "pass_ci_lower_bound": bool(ci is not None and ci[0] >= TARGET_GAP_CLOSED),
                 f"pass_ci_lower_bound_gt_{TARGET_CI_LOWER}": bool(
+                    fieller[0] is not None and fieller[0] > TARGET_CI_LOWER
+                ),
+                f"pass_percentile_ci_lower_bound_gt_{TARGET_CI_LOWER}": bool(
                     ci is not None and ci[0] > TARGET_CI_LOWER
                 ),
                 "ci_resamples": r.get("interval_resamples"),
