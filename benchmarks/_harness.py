@@ -185,15 +185,17 @@ def ratio_interval(
 
 def ratio_inverted_interval(
     gain_draws: Any, gap_draws: Any, level: float = 0.95, grid: tuple[float, float] = (-5.0, 10.0)
-) -> list[float | None]:
-    """Fieller-type interval of ``gain / gap`` by test inversion over paired bootstrap draws.
+) -> list[list[float | None]]:
+    """Fieller-type confidence set of ``gain / gap`` by test inversion over paired bootstrap
+    draws, as a list of intervals.
 
     ``rho`` is inside when the central ``level`` percentile interval of the draws of
     ``gain - rho * gap`` holds 0, i.e. when "gain = rho x gap" is not rejected. Unlike the
     percentile interval of the ratio (:func:`ratio_interval`), this stays defined when some
-    draws of the gap are <= 0: the set then becomes unbounded on one side, and that end is
-    ``None``; the other end is still a valid bound (Fieller, 1954). Searched on a 0.005 grid
-    over ``grid``; an end at the edge of the grid is reported as unbounded (``None``)."""
+    draws of the gap are <= 0 (Fieller, 1954): the set is then unbounded, either everything
+    or two pieces, ``(-inf, r1]`` and ``[r2, inf)``, around the values the data reject. Each
+    piece is ``[lo, hi]``, ``None`` for an open end (an end at the edge of ``grid``, searched
+    on a 0.005 step); ``[]`` when every value is rejected."""
     import numpy as np
 
     gain, gap = np.asarray(gain_draws, dtype=float), np.asarray(gap_draws, dtype=float)
@@ -202,14 +204,40 @@ def ratio_inverted_interval(
     rho = np.arange(grid[0], grid[1] + 1e-9, 0.005)
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(gain[None, :] - rho[:, None] * gap[None, :], [tail, 1 - tail], axis=1)
-    inside = np.flatnonzero((lo <= 0) & (hi >= 0))
-    if not inside.size:
-        return [None, None]
-    a, b = int(inside[0]), int(inside[-1])
-    return [
-        None if a == 0 else round(float(rho[a]), 3),
-        None if b == rho.size - 1 else round(float(rho[b]), 3),
-    ]
+    inside = (lo <= 0) & (hi >= 0)
+    pieces: list[list[float | None]] = []
+    k = 0
+    while k < rho.size:
+        if not inside[k]:
+            k += 1
+            continue
+        start = k
+        while k + 1 < rho.size and inside[k + 1]:
+            k += 1
+        pieces.append([
+            None if start == 0 else round(float(rho[start]), 3),
+            None if k == rho.size - 1 else round(float(rho[k]), 3),
+        ])  # fmt: skip
+        k += 1
+    return pieces
+
+
+def share_test(gain_draws: Any, gap_draws: Any, share: float) -> dict[str, Any]:
+    """Is ``gain > share x gap``? The draws of ``gain - share x gap``: mean, 95 % percentile
+    interval and the one-sided bootstrap p-value (share of draws <= 0). This is "the gap
+    closed exceeds ``share``" without dividing by the gap, so it stays defined when the gap
+    itself is not clearly positive."""
+    import numpy as np
+
+    d = np.asarray(gain_draws, dtype=float) - share * np.asarray(gap_draws, dtype=float)
+    d = d[np.isfinite(d)]
+    lo, hi = np.percentile(d, [2.5, 97.5])
+    return {
+        "share": share,
+        "mean": round(float(d.mean()), 4),
+        "ci95": [round(float(lo), 4), round(float(hi), 4)],
+        "p_one_sided": round(float((d <= 0).mean()), 4),
+    }
 
 
 def jaccard(a: Any, b: Any) -> float | None:
