@@ -181,7 +181,7 @@ def run_iteration(
 def _run_iteration(
     root: str | Path,
     recipe: ModelRecipe | None,
-    policy: FixPolicy | None,
+    policy: FixPolicy | BoxFixPolicy | None,
     slices: Any,
     folds: int,
     seed: int,
@@ -220,6 +220,7 @@ def _run_iteration(
             fix=f"The dataset's task is {ds.task!r}: boxes are fixed by a BoxFixPolicy, "
             "class labels by a FixPolicy.",
         )
+    policy = policy or (BoxFixPolicy() if detection else FixPolicy())
     recipe = _default_recipe(recipe, detection)
     timings: dict[str, float] = {}
     answered: dict[str, Any] | None = None
@@ -231,9 +232,7 @@ def _run_iteration(
         t0 = time.perf_counter()
         scan_result = scan(
             ds,
-            finders=(policy or BoxFixPolicy()).scan_finders()  # type: ignore[union-attr]
-            if detection
-            else None,
+            finders=policy.scan_finders() if isinstance(policy, BoxFixPolicy) else None,
             recipe=recipe,
             folds=folds,
             seed=seed,
@@ -336,9 +335,7 @@ def _run_iteration(
         "version": ds.version,
         "recipe": recipe.name,
         "recipe_params": recipe.get_params(),
-        "policy": (policy or (BoxFixPolicy() if detection else FixPolicy())).to_dict()
-        if it > 0
-        else None,
+        "policy": policy.to_dict() if it > 0 else None,
         # the headline metric: the "accuracy" fields hold it (mAP@0.5 on detection datasets)
         "metric": DETECTION_METRIC if detection else "accuracy",
         "seed": seed,
