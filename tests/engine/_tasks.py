@@ -113,6 +113,24 @@ def try_claim(poll_s: float) -> bool:
         time.sleep(0.02)
 
 
+def claim_or_hold(item: tuple[str, str, int]) -> bool | None:
+    """``("claim", folder, i)``: try a spare core once, then leave the mark ``i`` in
+    ``folder``; ``("hold", folder, n)``: wait (up to 60 s) until ``n`` marks are there.
+
+    Held tasks keep the map's tasks-left count up until every claimer has looked, whichever
+    worker runs first (a barrier through files: the workers share no other state).
+    """
+    kind, folder, i = item
+    if kind == "claim":
+        got = try_claim(0.0)
+        Path(folder, f"{i}.mark").write_text("")
+        return got
+    deadline = time.monotonic() + 60
+    while len(list(Path(folder).glob("*.mark"))) < i and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return None
+
+
 class Stateful:
     """Counts its calls: ``(calls so far, item * 2, pid)``; raises at ``fail_at``."""
 

@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,12 +114,18 @@ def test_stopping_early_stops_the_helper() -> None:
     assert _no_helper_left()
 
 
-def test_local_engine_offers_idle_workers_to_the_running_tasks(local: LocalEngine) -> None:
+def test_local_engine_offers_idle_workers_to_the_running_tasks(
+    local: LocalEngine, tmp_path: Path
+) -> None:
     # 3 tasks on 2 workers: the first two see every worker busy; the third runs alone and
     # gets the core of the worker that has nothing left to do (old scheduling: none)
     assert local.map(_tasks.try_claim, [0.0, 0.0, 20.0]) == [False, False, True]
-    # while at least as many tasks are left as workers, none is offered
-    assert local.map(_tasks.try_claim, [0.0] * 4)[:2] == [False, False]
+    # while at least as many tasks are left as workers, none is offered: two claimers look
+    # while two held tasks (waiting until both have looked) keep 3 or more tasks left,
+    # whichever worker starts first
+    items = [("claim", str(tmp_path), 0), ("claim", str(tmp_path), 1)]
+    items += [("hold", str(tmp_path), 2)] * 2
+    assert local.map(_tasks.claim_or_hold, items) == [False, False, None, None]
     # one task runs in this process, with the other worker's core spare
     assert local.map(_tasks.try_claim, [0.0]) == [True]
     assert SequentialEngine().map(_tasks.try_claim, [0.0, 0.0]) == [False, False]
