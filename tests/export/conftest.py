@@ -8,6 +8,7 @@ from sklearn.datasets import load_digits
 
 from datacentric import Dataset
 from datacentric.train import SmallCNNRecipe
+from tests.train._detection import clean_detection_demo
 
 N = 300
 
@@ -39,3 +40,9 @@ def weights(recipe: SmallCNNRecipe, tmp_path_factory: pytest.TempPathFactory) ->
     path = tmp_path_factory.mktemp("w") / "model.pt"
     recipe.save(path)
     return path
+
+
+@pytest.fixture(scope="package")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """24 clean detection scenes (real digits, boxes), shared by the detector export tests."""
+    return clean_detection_demo(tmp_path_factory.mktemp("det"), n_scenes=24)

@@ -25,15 +25,9 @@ from datacentric.export.detector import _inputs
 from datacentric.testing import check_parameter_constraints
 from datacentric.train import CenterNetRecipe
 from datacentric.train.detector import BOX_PREDICTION_SCHEMA
-from tests.train._detection import clean_detection_demo
 
 TINY = {"image_size": 48, "width": 8, "epochs": 2, "batch_size": 8}
 FAST = {"n_boot": 100, "latency_repeats": 2, "min_n": 1, "slices": []}
-
-
-@pytest.fixture(scope="module")
-def scenes(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
-    return clean_detection_demo(tmp_path_factory.mktemp("det"), n_scenes=24)
 
 
 @pytest.fixture(scope="module")

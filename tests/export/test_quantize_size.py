@@ -21,16 +21,10 @@ from datacentric.export.quantize import (
     quantize_static_model,
 )
 from datacentric.train import CenterNetRecipe, SmallCNNRecipe
-from tests.train._detection import clean_detection_demo
 
 # the default detector's layers (width 16: ~140k parameters, a 564 kB fp32 file); the
 # file's bytes do not depend on the image size, so small images keep the test quick
 DETECTOR = {"image_size": 48, "width": 16, "epochs": 1, "batch_size": 8}
-
-
-@pytest.fixture(scope="module")
-def scenes(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
-    return clean_detection_demo(tmp_path_factory.mktemp("det"), n_scenes=24)
 
 
 @pytest.fixture(scope="module")
