@@ -571,6 +571,8 @@ def scan_flags(scan: Any, truth: Any, shipped: Any, policy: Any) -> dict[str, An
             continue
         f = scan.flagged(finder).filter(pl.col("sample_id").is_in(list(train)))
         hits, passing, passing_hits, scores = 0, 0, 0, []
+        # the policy's own rule (BoxFixPolicy.passes_bar), before the split and the cap
+        f = f.with_columns(_passes=policy.passes_bar(finder, f.columns))
         for r in f.iter_rows(named=True):
             g = gt.get(r.get("annotation_id") or "")
             box = suggested(r)
@@ -587,17 +589,9 @@ def scan_flags(scan: Any, truth: Any, shipped: Any, policy: Any) -> dict[str, An
                 )
             else:
                 hit = g is not None and g["problem"] == kind
-            if kind == "duplicate":  # the policy's rule: near-exact, or one object seen
-                limit = policy.remove_duplicates_min_iou
-                bar = policy.min_detector_score
-                one_object = (r.get("suggested_score") or 0.0) >= bar and (
-                    r.get("rival_score") if r.get("rival_score") is not None else 1.0
-                ) <= 1.0 - bar
-                ok = limit is not None and ((r.get("iou") or 0.0) >= limit or one_object)
-            else:
-                ok = (r.get("suggested_score") or 0.0) >= policy.min_detector_score
-                if hit and r.get("suggested_score") is not None:
-                    scores.append(float(r["suggested_score"]))
+            ok = bool(r["_passes"])
+            if kind != "duplicate" and hit and r.get("suggested_score") is not None:
+                scores.append(float(r["suggested_score"]))
             hits += hit
             passing += ok
             passing_hits += hit and ok

@@ -160,7 +160,7 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
             out_badloc[g] = np.asarray(badloc[i], dtype=np.float64)[: len(g)]
             out_swap[g] = np.asarray(swap[i], dtype=np.float64)[: len(g)]
             if len(pr):
-                match[g] = _suggesting(labels[i]["bboxes"], pred_xyxy[pr], pred_score[pr], pr)
+                match[g] = suggesting_box(labels[i]["bboxes"], pred_xyxy[pr], pred_score[pr], pr)
     return ObjectLabScores(
         given=ann.select("annotation_id", "sample_id", "label", "x", "y", "w", "h"),
         predicted=pred.drop("_r"),
@@ -178,7 +178,7 @@ def _compute(ctx: ScanContext) -> ObjectLabScores:
     )
 
 
-def _suggesting(
+def suggesting_box(
     given: np.ndarray, predicted: np.ndarray, score: np.ndarray, rows: np.ndarray
 ) -> np.ndarray:
     """Per given box, the row of the predicted box that suggests its fix: the one with the

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from datacentric._validation import Interval
+from datacentric.issues._objectlab import suggesting_box
 from datacentric.issues.base import IssueFinder, issue_table
 from datacentric.issues.boxes import box_iou, given_boxes, xyxy
 from datacentric.issues.context import ScanContext
@@ -165,11 +166,10 @@ def _detector_evidence(
         if p is None:
             continue
         p_box, p_score = p
-        kept_iou = box_iou(coords[of[r] : of[r] + 1], p_box)[0]
-        weight = kept_iou * p_score
-        j = int(weight.argmax())
+        kept = coords[of[r] : of[r] + 1]
+        j = int(suggesting_box(kept, p_box, p_score, np.arange(len(p_score)))[0])
         own = -1
-        if kept_iou[j] > 0.5:
+        if j >= 0 and box_iou(kept, p_box[j : j + 1])[0, 0] > 0.5:
             suggested[r] = float(p_score[j])
             own = j
         on_copy = box_iou(coords[r : r + 1], p_box)[0] > 0.5

@@ -18,6 +18,7 @@ are never edited by a model.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -146,6 +147,37 @@ class BoxFixPolicy:
             out.append(cls(confident_score=bar) if confident else cls())  # type: ignore[call-arg]
         return out
 
+    def passes_bar(self, finder: str, columns: Collection[str]) -> pl.Expr:
+        """Which rows of ``finder``'s flagged table (with these ``columns``) are confident
+        enough to fix without a person, as a polars expression (null counts as no).
+
+        A swapped, badly located or overlooked box: its ``suggested_score`` is at least
+        ``min_detector_score``. A duplicate box: it overlaps the box it repeats at least
+        ``remove_duplicates_min_iou``, or the detector sees one object there
+        (``suggested_score`` ≥ the bar and ``rival_score`` ≤ 1 − the bar). The split
+        (``fix_splits``), the switches and the cap (``max_fix_fraction``) apply after.
+
+        Examples
+        --------
+        >>> f = pl.DataFrame({"iou": [0.95, 0.6, 0.6], "suggested_score": [0.5, 0.97, 0.97],
+        ...                   "rival_score": [0.9, 0.02, 0.3]})
+        >>> f.select(BoxFixPolicy().passes_bar("duplicate_box", f.columns))["iou"].to_list()
+        [True, True, False]
+        """
+        bar = self.min_detector_score
+        has = set(columns)
+        if finder != "duplicate_box":
+            ok = pl.col("suggested_score") >= bar if "suggested_score" in has else pl.lit(False)
+            return ok.fill_null(False)
+        if self.remove_duplicates_min_iou is None:
+            return pl.lit(False)
+        one_object = (
+            (pl.col("suggested_score") >= bar) & (pl.col("rival_score") <= 1.0 - bar)
+            if {"suggested_score", "rival_score"} <= has
+            else pl.lit(False)
+        )
+        return ((pl.col("iou") >= self.remove_duplicates_min_iou) | one_object).fill_null(False)
+
 
 def _fmt(values: Any) -> str:
     return "[" + ", ".join(f"{float(v):.1f}" for v in values) + "]"
@@ -185,9 +217,8 @@ def _candidates(scan: ScanResult, policy: BoxFixPolicy, split_of: dict[str, str]
     for finder, (action, switch, why) in _FIXES.items():
         if not getattr(policy, switch) or finder not in scan.issue_types:
             continue
-        f = scan.flagged(finder).filter(
-            in_splits & (pl.col("suggested_score") >= policy.min_detector_score)
-        )
+        f = scan.flagged(finder)
+        f = f.filter(in_splits & policy.passes_bar(finder, f.columns))
         for r in f.iter_rows(named=True):
             box = [r[c] for c in _SUGGESTED] if action != "relabel" else None
             if (action == "relabel" and r["suggested_label"] is None) or (
@@ -210,13 +241,7 @@ def _candidates(scan: ScanResult, policy: BoxFixPolicy, split_of: dict[str, str]
             )
     if policy.remove_duplicates_min_iou is not None and "duplicate_box" in scan.issue_types:
         f = scan.flagged("duplicate_box")
-        bar = policy.min_detector_score
-        one_object = (
-            (pl.col("suggested_score") >= bar) & (pl.col("rival_score") <= 1.0 - bar)
-            if {"suggested_score", "rival_score"} <= set(f.columns)
-            else pl.lit(False)
-        ).fill_null(False)
-        f = f.filter(in_splits & ((pl.col("iou") >= policy.remove_duplicates_min_iou) | one_object))
+        f = f.filter(in_splits & policy.passes_bar("duplicate_box", f.columns))
         for r in f.iter_rows(named=True):
             near_exact = r["iou"] >= policy.remove_duplicates_min_iou
             rows.append(
