@@ -146,6 +146,28 @@ class Stateful:
         return self.calls, item * 2, os.getpid()
 
 
+class Handover:
+    """Items ``0 .. n-1``, each delayed by ``delay`` s in the caller until :meth:`saw` is given
+    the pid of another process: the helper then has seconds, not the few milliseconds of
+    ``Stateful``'s items, to start before the caller reaches a given item, however loaded the
+    machine (a test that needs the hand-over to happen before item k)."""
+
+    def __init__(self, n: int, delay: float = 0.05) -> None:
+        self.n = n
+        self.delay = delay
+        self.handed_over = False
+
+    def __iter__(self) -> Iterator[int]:
+        for i in range(self.n):
+            if not self.handed_over:
+                time.sleep(self.delay)
+            yield i
+
+    def saw(self, pid: int) -> None:
+        if pid != os.getpid():
+            self.handed_over = True
+
+
 def items_failing_at(n: int, bad: int) -> Iterator[int]:
     for i in range(n):
         if i == bad:

@@ -54,8 +54,12 @@ def test_spare_cores_are_claimed_once_each() -> None:
 
 def test_the_rest_of_the_map_runs_in_a_helper_process_with_the_state_of_then() -> None:
     fn = _tasks.Stateful()
+    items = _tasks.Handover(400)  # the caller waits for the helper: no race on a busy machine
+    out = []
     with spare_cores(1):
-        out = list(map_on_spare_core(fn, range(400), ahead=3))
+        for r in map_on_spare_core(fn, items, ahead=3):
+            out.append(r)
+            items.saw(r[2])
         assert claim_spare_core() is True  # given back at the end
         release_spare_core()
     # the counter goes on across the hand-over: the same calls in the same order
@@ -83,12 +87,14 @@ def test_an_unpicklable_function_runs_here_and_gives_the_core_back() -> None:
 
 def test_an_error_in_the_helper_is_raised_at_its_item(monkeypatch: pytest.MonkeyPatch) -> None:
     fn = _tasks.Stateful(fail_at=300)
+    items = _tasks.Handover(400)  # the helper has ~15 s to start before item 300, not 0.6 s
     got: list[int] = []
     pids: set[int] = set()
     with spare_cores(1), pytest.raises(InvalidDatasetError, match=r"^item 300 is bad") as info:
-        for _, v, pid in map_on_spare_core(fn, range(400)):
+        for _, v, pid in map_on_spare_core(fn, items):
             got.append(v // 2)
             pids.add(pid)
+            items.saw(pid)
     assert info.value.rows == [300]
     assert got == list(range(300)) and len(pids) == 2  # the error came from the helper
     assert _no_helper_left()
