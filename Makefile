@@ -118,7 +118,7 @@ demo: $(VENV)/.stamp-base
 	$(VENV)/bin/datacentric demo-data $(DEMO_DIR) --overwrite
 	$(VENV)/bin/datacentric info $(DEMO_DIR)
 	$(VENV)/bin/datacentric loop $(DEMO_DIR) --iterations 2 --slices slices/demo.yaml \
-	  --seeds 5 --simulated-review 0.95 --report $(DEMO_OUT)/report.html
+	  --seeds 5 --simulated-review 0.95 --interventions --report $(DEMO_OUT)/report.html
 	$(VENV)/bin/datacentric history $(DEMO_DIR)
 	$(VENV)/bin/datacentric export $(DEMO_DIR) --out $(DEMO_OUT)/export \
 	  --targets onnx-fp32,onnx-int8-static --slices slices/demo.yaml

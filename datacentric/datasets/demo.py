@@ -127,10 +127,15 @@ class DemoInjections:
     writer_group_weights: Mapping[str, float] = _frozen({"adult": 0.6, "school": 0.4})
     annotators_per_vendor: int = 3
     label_noise_rate: Mapping[str, float] = _frozen(
-        {"vendor_a": 0.02, "vendor_b": 0.02, "vendor_c": 0.3}
+        {"vendor_a": 0.15, "vendor_b": 0.15, "vendor_c": 0.4}
     )
+    # every vendor confuses the look-alike pairs 1/7, 3/8, 4/9; vendor_c the most
     noise_classes: Mapping[str, tuple[str, ...]] = _frozen(
-        {"vendor_c": ("1", "3", "4", "7", "8", "9")}  # the look-alike pairs 1/7, 3/8, 4/9
+        {
+            "vendor_a": ("1", "3", "4", "7", "8", "9"),
+            "vendor_b": ("1", "3", "4", "7", "8", "9"),
+            "vendor_c": ("1", "3", "4", "7", "8", "9"),
+        }
     )
     confusion: Mapping[str, str] = _frozen(
         {"0": "6", "1": "7", "3": "8", "4": "9", "5": "6", "6": "5", "7": "1", "8": "3", "9": "4"}
@@ -164,7 +169,7 @@ class DemoInjections:
         Examples
         --------
         >>> DEMO_INJECTIONS.as_dict()["label_noise_rate"]["vendor_c"]
-        0.3
+        0.4
         >>> DEMO_INJECTIONS.as_dict()["vendor_weights_by_scanner"]["scanner_c"]["vendor_c"]
         0.9
         """
@@ -472,7 +477,7 @@ def load_demo(
     ['sample_id', 'image', 'label', 'split', 'scanner', 'vendor', 'writer_group', 'annotator']
     >>> truth = load_ground_truth(root)
     >>> int(truth["is_label_noise"].sum()), int(truth["leak_of"].is_not_null().sum())
-    (82, 20)
+    (155, 20)
     """
     root = Path(root)
     _check_args(root, overwrite)

@@ -114,8 +114,8 @@ def test_injection_counts_match_knobs(demo: tuple[Path, Dataset, pl.DataFrame]) 
         assert j.filter(pl.col("is_label_noise") & (pl.col("vendor") == vendor)).height == round(
             rate * eligible.height
         )
-    # seed 0 (docs/demo-data.md): 8 + 5 + 69 flipped rows
-    assert j["is_label_noise"].sum() == 82
+    # seed 0 (docs/demo-data.md): 40 + 23 + 92 flipped rows
+    assert j["is_label_noise"].sum() == 155
 
 
 # ------------------------------------------------------------------ determinism
