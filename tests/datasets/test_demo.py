@@ -142,7 +142,7 @@ def test_different_seed_differs(demo: tuple[Path, Dataset, pl.DataFrame], tmp_pa
 
 
 # ------------------------------------------------------------------ label noise
-def test_noise_concentrated_in_vendor_c_and_train_only(
+def test_noise_heaviest_in_vendor_c_and_train_only(
     demo: tuple[Path, Dataset, pl.DataFrame],
 ) -> None:
     _, _, j = demo
@@ -153,14 +153,17 @@ def test_noise_concentrated_in_vendor_c_and_train_only(
         .agg(pl.col("is_label_noise").mean())
         .iter_rows()
     )
-    assert rates["vendor_c"] > 0.15
-    assert rates["vendor_a"] < 0.04 and rates["vendor_b"] < 0.04
-    assert rates["vendor_c"] > 5 * max(rates["vendor_a"], rates["vendor_b"])
-    # vendor_c confuses only its look-alike pairs (1/7, 3/8, 4/9), the others any class
-    noisy_c = j.filter(pl.col("is_label_noise") & (pl.col("vendor") == "vendor_c"))
-    confused = set(noisy_c["true_label"])
-    assert confused == set(CFG.noise_classes["vendor_c"]) == {"1", "3", "4", "7", "8", "9"}
-    assert "vendor_a" not in CFG.noise_classes and "vendor_b" not in CFG.noise_classes
+    # share of train rows flipped = rate x share of look-alike classes (6 of the 9 others)
+    assert rates["vendor_c"] > 0.2
+    assert 0.04 < rates["vendor_a"] < 0.15 and 0.04 < rates["vendor_b"] < 0.15
+    assert rates["vendor_c"] > 2 * max(rates["vendor_a"], rates["vendor_b"])
+    # every vendor confuses only the look-alike pairs (1/7, 3/8, 4/9)
+    look_alikes = {"1", "3", "4", "7", "8", "9"}
+    for vendor in ("vendor_a", "vendor_b", "vendor_c"):
+        assert set(CFG.noise_classes[vendor]) == look_alikes
+        noisy = j.filter(pl.col("is_label_noise") & (pl.col("vendor") == vendor))
+        assert set(noisy["true_label"]) == look_alikes, vendor
+        assert (noisy["true_label"].replace_strict(dict(CFG.confusion)) == noisy["label"]).all()
 
 
 def test_noisy_vendor_annotates_the_dark_scanner(
@@ -173,10 +176,13 @@ def test_noisy_vendor_annotates_the_dark_scanner(
     assert CFG.vendor_weights["vendor_c"] == 0.1
     assert 0.85 < share["scanner_c"] < 0.95  # binomial, n = 542 for seed 0
     assert 0.05 < share["scanner_a"] < 0.15 and 0.05 < share["scanner_b"] < 0.15
-    # so most of the train label noise sits in the dark scanner's images
+    # so the dark scanner's train labels are the noisiest (about twice the others' rate)
     train = j.filter(pl.col("split") == "train")
-    noisy = train.filter(pl.col("is_label_noise"))
-    assert (noisy["scanner"] == "scanner_c").mean() > 0.6
+    dark = train["scanner"] == "scanner_c"
+    rate_dark = train.filter(dark)["is_label_noise"].mean()
+    rate_other = train.filter(~dark)["is_label_noise"].mean()
+    assert isinstance(rate_dark, float) and isinstance(rate_other, float)
+    assert rate_dark > 1.5 * rate_other
 
 
 def test_labels_follow_the_truth_and_confusion_map(
