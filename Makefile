@@ -111,7 +111,10 @@ demo-detection: $(VENV)/.stamp-base
 # seconds, and the verdict's interval narrows with them (README, docs/demo-data.md).
 # Each iteration's review queue (about 86 samples) is answered by a SIMULATED reviewer from the
 # demo's ground truth (95 % accurate), standing in for a Label Studio round trip; the loop says
-# so when it starts, and `history` shows its commits ("simulated review ..."). Then export the
+# so when it starts, and `history` shows its commits ("simulated review ..."). After the two fix
+# iterations, --interventions tries a data intervention on the worst slice (an augmentation
+# matched to its image statistics, then oversampling), each kept only if that slice improves
+# significantly and no slice regresses (docs/loop.md). Then export the
 # loop's model to ONNX fp32 and int8, gated so that no slice got worse; then monitor three days
 # of simulated production traffic by slice (a new, darker scanner on day 3).
 demo: $(VENV)/.stamp-base

@@ -3,11 +3,12 @@
 Run ``python benchmarks/bench_loop.py [--quick] [--seeds 0 1 2]``; writes
 ``benchmarks/results/loop.json`` and prints a summary.
 
-On the bundled demo data (``load_demo(root, seed=0)``; its train labels are noisy — 82
-flipped rows, 69 of them from ``vendor_c``'s look-alike confusions (1/7, 3/8, 4/9), 59 in the
-dark, out-of-focus ``scanner_c`` whose images ``vendor_c`` mostly annotates — and its 719
-test labels are the true ones, see ``docs/demo-data.md``) the SAME fixed recipe
-(``SmallCNNRecipe()`` defaults) is trained, for each seed S (training seed = loop seed = S), on
+On the bundled demo data (``load_demo(root, seed=0)``; its train labels are noisy — 155
+flipped rows, every vendor confusing the look-alikes (1/7, 3/8, 4/9), 92 of them from
+``vendor_c``, 73 in the dark, out-of-focus ``scanner_c`` whose images ``vendor_c`` mostly
+annotates — and its 719 test labels are the true ones, see ``docs/demo-data.md``) the SAME
+fixed recipe (``SmallCNNRecipe()`` defaults) is trained, for each seed S (training seed =
+loop seed = S), on
 
 (a) ``noisy``: the train split as shipped;
 (b) ``loop``: the train split after ``run_loop(root, iterations=2, slices="slices/demo.yaml",
