@@ -432,8 +432,8 @@ def load_demo(
 
     Renders scikit-learn's 1,797 handwritten digits (no network) as ``size`` x ``size`` RGB
     PNGs under ``root/images/``, simulates the problems described by
-    :data:`DEMO_INJECTIONS` (look-alike label confusions concentrated in ``vendor_c``,
-    which annotates most of a dark, out-of-focus scanner's images; exact and near
+    :data:`DEMO_INJECTIONS` (look-alike label confusions at every vendor, heaviest at
+    ``vendor_c``, which annotates most of a dark, out-of-focus scanner's images; exact and near
     duplicates, a train/test leak and a rare class) and writes
     ``root/manifest.parquet`` (last, atomically), ``root/classes.txt`` and the answers in
     ``root/ground_truth.parquet`` (read them with :func:`load_ground_truth`). The same
