@@ -7,14 +7,15 @@ On the bundled demo data (``load_demo(root, seed=0)``; its train labels are nois
 flipped rows, every vendor confusing the look-alikes (1/7, 3/8, 4/9), 92 of them from
 ``vendor_c``, 73 in the dark, out-of-focus ``scanner_c`` whose images ``vendor_c`` mostly
 annotates — and its 719 test labels are the true ones, see ``docs/demo-data.md``) the SAME
-fixed recipe (``SmallCNNRecipe()`` defaults) is trained, for each seed S (training seed =
-loop seed = S), on
+fixed recipe (``SmallCNNRecipe()`` defaults) is trained, for each benchmark seed S, with
+the same three training seeds ``3S, 3S+1, 3S+2`` (``train_seeds(S)``; disjoint across S) in
+every arm, and each arm is scored as the mean over them, on
 
 (a) ``noisy``: the train split as shipped;
 (b) ``loop``: the train split after ``run_loop(root, iterations=2, slices="slices/demo.yaml",
-    folds=5, seed=S, seeds=3)`` with the default ``FixPolicy`` — the model of the last
-    iteration (its first training seed, S); the loop's own verdict over its 3 training seeds
-    (baseline → last iteration) is recorded beside it.
+    folds=5, seed=3S, seeds=3)`` with the default ``FixPolicy`` — the models of the last
+    fix iteration (its 3 training seeds); the loop's own verdict over them (baseline → last
+    iteration) is recorded beside it.
     The loop relabels confident label errors and REMOVES leaked and exact-duplicate train
     rows; the test split is never edited (checked: identical rows before and after).
     Iteration 0 of the loop is exactly (a) (same recipe, seed and rows), so (a) is read
@@ -30,7 +31,7 @@ loop seed = S), on
     and train/test leak copies are left as shipped;
 (c') ``oracle_same_rows``: as (c) on exactly the train rows the loop kept (its removals
     applied too), to separate the effect of the relabels from that of the removals;
-peer ``cleanlearning``: cleanlab ``CleanLearning(clf, seed=S, cv_n_folds=5)`` wrapping the
+peer ``cleanlearning``: cleanlab ``CleanLearning(clf, seed=T, cv_n_folds=5)`` wrapping the
     same recipe through a small sklearn adapter (``RecipeClassifier`` below), fit on the
     noisy train labels; it prunes the label issues it finds and refits.
 
@@ -99,6 +100,16 @@ METHODS = ["noisy", "loop", "loop_reviewed", "oracle", "oracle_same_rows", "clea
 
 
 # --------------------------------------------------------------------------- helpers
+def train_seeds(seed: int) -> list[int]:
+    """The training seeds of benchmark seed S: ``3S, 3S + 1, 3S + 2`` (``LOOP_SEEDS`` of them).
+
+    Disjoint across benchmark seeds, so that no model is shared between two of them (the
+    noisy and oracle arms train on the same data for every S). Every arm trains these.
+
+    >>> train_seeds(0), train_seeds(2)
+    ([0, 1, 2], [6, 7, 8])
+    """
+    return list(range(LOOP_SEEDS * seed, LOOP_SEEDS * (seed + 1)))
 
 
 def _copy_demo(src: Path, dst: Path) -> Path:
@@ -241,7 +252,7 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             ITERATIONS,
             slices=str(SLICES),
             folds=FOLDS,
-            seed=args.seed,
+            seed=train_seeds(args.seed)[0],
             seeds=LOOP_SEEDS,
             # the plain arm tries the interventions after its fix iterations (not returned:
             # read from the log); the reviewed arm does not (it is compared without them)
@@ -296,6 +307,17 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
         ]
         final_train = head.split("train").sample_ids
         arrays["final_train_ids"] = np.array(final_train, dtype=np.str_)
+        # every training seed's test predictions of the baseline and the last fix iteration
+        # (LOOP_SEEDS, n_test), in the order of the loop's training seeds: each arm is scored
+        # as the mean over these seeds (analyse)
+        for key, it in (("baseline", 0), ("last_fix", results[-1].iteration)):
+            frame = log.seed_predictions(it)
+            used = sorted(frame["seed"].unique().to_list())
+            if used != train_seeds(args.seed):
+                raise RuntimeError(f"the loop trained seeds {used}, not {train_seeds(args.seed)}")
+            arrays[f"pred_runs_{key}"] = np.stack(
+                [_pred_indices(shipped, test_ids, frame.filter(pl.col("seed") == t)) for t in used]
+            )
         _save_arrays(args.job_arrays, test_ids, **arrays)
         # every training seed's test predictions of the baseline and the last fix iteration,
         # for the verdicts pooled over the benchmark's seeds x the loop's (analyse_pooled)
@@ -663,25 +685,35 @@ def job_train(args: argparse.Namespace) -> dict[str, Any]:
                 raise RuntimeError(f"{variant}: train labels still differ from the truth")
         train_ds = ds.split("train")
         out["n_train"] = len(train_ds)
-        t0 = time.perf_counter()
-        model = SmallCNNRecipe().fit(train_ds, seed=args.seed)
-        out["fit_s"] = round(time.perf_counter() - t0, 2)
-        t0 = time.perf_counter()
-        preds = model.predict(ds.split("test"))
-        metrics = evaluate(ds, preds, str(SLICES), split="test", model=f"small_cnn/{variant}")
-        out["predict_evaluate_s"] = round(time.perf_counter() - t0, 2)
-        out["slice_accuracy"] = _accuracy_rows(metrics)
-        out["accuracy"] = out["slice_accuracy"]["overall"]["value"]
-        pred = np.asarray(preds.predicted_indices())
-        pos = {s: i for i, s in enumerate(preds.sample_ids)}
-        _save_arrays(args.job_arrays, test_ids, pred=pred[[pos[s] for s in test_ids]])
+        out["train_seeds"] = train_seeds(args.seed)
+        runs, fit_s, eval_s, by_seed = [], [], [], []
+        for t in out["train_seeds"]:
+            t0 = time.perf_counter()
+            model = SmallCNNRecipe().fit(train_ds, seed=t)
+            fit_s.append(round(time.perf_counter() - t0, 2))
+            t0 = time.perf_counter()
+            preds = model.predict(ds.split("test"))
+            metrics = evaluate(ds, preds, str(SLICES), split="test", model=f"small_cnn/{variant}")
+            eval_s.append(round(time.perf_counter() - t0, 2))
+            by_seed.append(_accuracy_rows(metrics))
+            pred = np.asarray(preds.predicted_indices())
+            pos = {s: i for i, s in enumerate(preds.sample_ids)}
+            runs.append(pred[[pos[s] for s in test_ids]])
+        out["fit_s"] = round(float(np.mean(fit_s)), 2)  # one training, mean over the seeds
+        out["fit_s_by_seed"] = fit_s
+        out["predict_evaluate_s"] = round(float(np.mean(eval_s)), 2)
+        out["slice_accuracy_by_seed"] = by_seed
+        out["accuracy_by_seed"] = [r["overall"]["value"] for r in by_seed]
+        out["accuracy"] = round(float(np.mean(out["accuracy_by_seed"])), 4)
+        _save_arrays(args.job_arrays, test_ids, pred=np.stack(runs))
         return out
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def job_cleanlearning(args: argparse.Namespace) -> dict[str, Any]:
-    """The peer: CleanLearning around the same recipe, fit on the noisy train labels."""
+    """The peer: CleanLearning around the same recipe, fit on the noisy train labels, once
+    per training seed of the benchmark seed (the same seeds as every other arm)."""
     import polars as pl
     from cleanlab.classification import CleanLearning
 
@@ -700,24 +732,6 @@ def job_cleanlearning(args: argparse.Namespace) -> dict[str, Any]:
         train_idx = np.flatnonzero(splits == "train")
         test_idx = np.flatnonzero(splits == "test")
         y = ds.label_indices()[train_idx]
-        clf = _make_recipe_classifier()(root=str(root), seed=args.seed)
-        cl = CleanLearning(clf, seed=args.seed, cv_n_folds=FOLDS)
-        t0 = time.perf_counter()
-        cl.fit(train_idx, y)
-        fit_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        probs = cl.predict_proba(test_idx)
-        preds = Predictions(
-            [ds.sample_ids[i] for i in test_idx],
-            probs,
-            np.zeros((len(test_idx), 1)),
-            classes=ds.classes,
-        )
-        metrics = evaluate(ds, preds, str(SLICES), split="test", model="cleanlearning/small_cnn")
-        predict_s = time.perf_counter() - t0
-
-        issues = cl.get_label_issues()
-        flagged = np.asarray(issues["is_label_issue"], dtype=bool)
         truth = load_ground_truth(root)
         t = ds.manifest.select("sample_id").join(truth, on="sample_id", how="left")
         noise = t["is_label_noise"].to_numpy()[train_idx]
@@ -730,47 +744,78 @@ def job_cleanlearning(args: argparse.Namespace) -> dict[str, Any]:
             .to_series()
             .to_numpy()[train_idx]
         )
-        tp = int((flagged & noise).sum())
-        slice_acc = _accuracy_rows(metrics)
-        _save_arrays(args.job_arrays, test_ids, pred=probs.argmax(axis=1))
-        fits = list(FIT_LOG)
+        seeds = train_seeds(args.seed)
+        per_run: list[dict[str, Any]] = []
+        runs = []
+        for ts in seeds:
+            FIT_LOG.clear()
+            clf = _make_recipe_classifier()(root=str(root), seed=ts)
+            cl = CleanLearning(clf, seed=ts, cv_n_folds=FOLDS)
+            t0 = time.perf_counter()
+            cl.fit(train_idx, y)
+            fit_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            probs = cl.predict_proba(test_idx)
+            preds = Predictions(
+                [ds.sample_ids[i] for i in test_idx],
+                probs,
+                np.zeros((len(test_idx), 1)),
+                classes=ds.classes,
+            )
+            metrics = evaluate(
+                ds, preds, str(SLICES), split="test", model="cleanlearning/small_cnn"
+            )
+            predict_s = time.perf_counter() - t0
+            flagged = np.asarray(cl.get_label_issues()["is_label_issue"], dtype=bool)
+            tp = int((flagged & noise).sum())
+            fits = list(FIT_LOG)
+            runs.append(probs.argmax(axis=1))
+            per_run.append(
+                {
+                    "train_seed": ts,
+                    "label_issues_found_and_removed": int(flagged.sum()),
+                    "n_train_final_model": len(train_idx) - int(flagged.sum()),
+                    "label_issues_vs_planted_noise": {
+                        "tp": tp,
+                        "fp": int((flagged & ~noise).sum()),
+                        "fn": int((~flagged & noise).sum()),
+                        "precision": round(tp / int(flagged.sum()), 4) if flagged.sum() else None,
+                        "recall": round(tp / int(noise.sum()), 4) if noise.sum() else None,
+                    },
+                    "planted_copies_removed_as_label_issues": int((flagged & planted_copy).sum()),
+                    "fit_s": round(fit_s, 2),
+                    "fits": fits,
+                    "cv_fits_s": round(sum(f["fit_s"] for f in fits[:-1]), 2),
+                    "final_fit_s": fits[-1]["fit_s"] if fits else None,
+                    "predict_evaluate_s": round(predict_s, 2),
+                    "slice_accuracy": _accuracy_rows(metrics),
+                }
+            )
+        _save_arrays(args.job_arrays, test_ids, pred=np.stack(runs))
+        first = per_run[0]
+        mean = {  # one CleanLearning fit (CV + final), mean over the training seeds
+            k: round(float(np.mean([r[k] for r in per_run])), 2)
+            for k in ("fit_s", "cv_fits_s", "final_fit_s", "predict_evaluate_s")
+        }
+        by_seed = [r["slice_accuracy"]["overall"]["value"] for r in per_run]
         return {
             "seed": args.seed,
-            "params": {"seed": args.seed, "cv_n_folds": FOLDS, "other": "cleanlab defaults"},
+            "train_seeds": seeds,
+            "params": {"seed": "T", "cv_n_folds": FOLDS, "other": "cleanlab defaults"},
             "n_train": len(train_idx),
-            "label_issues_found_and_removed": int(flagged.sum()),
-            "n_train_final_model": len(train_idx) - int(flagged.sum()),
-            "label_issues_vs_planted_noise": {
-                "tp": tp,
-                "fp": int((flagged & ~noise).sum()),
-                "fn": int((~flagged & noise).sum()),
-                "precision": round(tp / int(flagged.sum()), 4) if flagged.sum() else None,
-                "recall": round(tp / int(noise.sum()), 4) if noise.sum() else None,
-            },
-            "planted_copies_removed_as_label_issues": int((flagged & planted_copy).sum()),
+            "label_issues_found_and_removed": first["label_issues_found_and_removed"],
+            "label_issues_vs_planted_noise": first["label_issues_vs_planted_noise"],
+            "by_train_seed": per_run,
             "image_cache_load_s": round(load_s, 2),
-            "fit_s": round(fit_s, 2),
-            "fits": fits,
-            "cv_fits_s": round(sum(f["fit_s"] for f in fits[:-1]), 2),
-            "final_fit_s": fits[-1]["fit_s"] if fits else None,
-            "predict_evaluate_s": round(predict_s, 2),
-            "slice_accuracy": slice_acc,
-            "accuracy": slice_acc["overall"]["value"],
+            **mean,
+            "accuracy_by_seed": by_seed,
+            "accuracy": round(float(np.mean(by_seed)), 4),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- analysis
-def _wilson(k: int, n: int) -> list[float] | None:
-    """95 % Wilson score interval of a proportion k / n (the library's, rounded)."""
-    from datacentric.slices.stats import wilson_interval
-
-    if n == 0:
-        return None
-    return [round(x, 4) for x in wilson_interval(k, n)]
-
-
 def _ratio(num: float, den: float) -> float | None:
     return None if den <= 0 else num / den
 
@@ -848,10 +893,11 @@ def _two_level_ratio_ci(
 
 
 def _verdicts(
-    test: Any, classes: list[str], preds: dict[str, list[np.ndarray]], seeds: list[int]
+    test: Any, classes: list[str], preds: dict[str, list[np.ndarray]], seeds: list[list[int]]
 ) -> dict[str, list[dict[str, Any]]]:
     """:func:`datacentric.slices.seed_verdict` of the loop (and the oracle) against the noisy
-    model, per slice of slices/demo.yaml, over the benchmark's seeds and the test images."""
+    model, per slice of slices/demo.yaml, over every training run (benchmark seeds x their
+    training seeds) and the test images."""
     import polars as pl
 
     from datacentric.slices import seed_verdict
@@ -860,9 +906,10 @@ def _verdicts(
         return pl.concat(
             [
                 test.with_columns(
-                    seed=pl.lit(s), pred=pl.Series([classes[i] for i in p], dtype=pl.Utf8)
+                    seed=pl.lit(t), pred=pl.Series([classes[i] for i in p], dtype=pl.Utf8)
                 )
-                for s, p in zip(seeds, preds[method], strict=True)
+                for ts, ps in zip(seeds, preds[method], strict=True)
+                for t, p in zip(ts, ps, strict=True)
             ]
         )
 
@@ -913,30 +960,36 @@ def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
         for a in arr.values():
             if a["test_ids"].tolist() != test_ids:
                 raise RuntimeError("test rows differ between jobs")
-        last = max(int(k[9:]) for k in arr["loop"].files if k.startswith("pred_iter"))
-        preds["noisy"].append(arr["loop"]["pred_iter0"])
-        preds["loop"].append(arr["loop"][f"pred_iter{last}"])
-        last_r = max(int(k[9:]) for k in arr["loop_reviewed"].files if k.startswith("pred_iter"))
-        preds["loop_reviewed"].append(arr["loop_reviewed"][f"pred_iter{last_r}"])
-        if not np.array_equal(arr["loop_reviewed"]["pred_iter0"], arr["loop"]["pred_iter0"]):
+        # (training seeds, test images) per arm: the same train_seeds(s) for every arm
+        preds["noisy"].append(arr["loop"]["pred_runs_baseline"])
+        preds["loop"].append(arr["loop"]["pred_runs_last_fix"])
+        preds["loop_reviewed"].append(arr["loop_reviewed"]["pred_runs_last_fix"])
+        if not np.array_equal(
+            arr["loop_reviewed"]["pred_runs_baseline"], arr["loop"]["pred_runs_baseline"]
+        ):
             raise RuntimeError(f"seed {s}: the two loops' baselines differ")
         for m in ("oracle", "oracle_same_rows", "cleanlearning"):
             preds[m].append(arr[m]["pred"])
+        if any(p.shape != (LOOP_SEEDS, len(test_ids)) for p in (x[-1] for x in preds.values())):
+            raise RuntimeError(f"seed {s}: an arm did not train all {LOOP_SEEDS} seeds")
         if "noisy_independent" in arr:
             runs["baseline_reproduced"] = bool(
-                np.array_equal(arr["noisy_independent"]["pred"], arr["loop"]["pred_iter0"])
+                np.array_equal(arr["noisy_independent"]["pred"], arr["loop"]["pred_runs_baseline"])
             )
         ok_seeds.append(s)
     if not ok_seeds:
         return {"error": "no seed completed"}
-    correct = {m: np.stack([p == y for p in preds[m]]) for m in METHODS}
+    # (benchmark seeds, training seeds, images); an arm's score for a benchmark seed is the
+    # mean over its training seeds
+    runs_correct = {m: np.stack([p == y for p in preds[m]]) for m in METHODS}
+    correct = {m: runs_correct[m].mean(axis=1) for m in METHODS}
     acc: dict[str, Any] = {}
     for name, mask in masks.items():
         acc[name] = {"n": int(mask.sum())}
         for m in METHODS:
             acc[name][m] = mean_sd([float(c[mask].mean()) for c in correct[m]])
-            acc[name][m]["per_seed_ci95"] = [
-                _wilson(int(c[mask].sum()), int(mask.sum())) for c in correct[m]
+            acc[name][m]["per_training_run"] = [
+                [round(float(r[mask].mean()), 4) for r in c] for c in runs_correct[m]
             ]
     rng = np.random.default_rng(0)
     gaps: dict[str, Any] = {"loop_vs_oracle": {}, "cleanlearning_vs_oracle": {}}
@@ -959,11 +1012,15 @@ def analyse(res: dict[str, Any], demo: Path) -> dict[str, Any]:
         default=None,
     )
     verdicts = _verdicts(
-        test.drop("true_label"), list(ds.classes), {m: preds[m] for m in METHODS}, ok_seeds
+        test.drop("true_label"),
+        list(ds.classes),
+        {m: preds[m] for m in METHODS},
+        [train_seeds(s) for s in ok_seeds],
     )
     return {
         "_predictions": {
             "seeds": np.asarray(ok_seeds),
+            "train_seeds": np.asarray([train_seeds(s) for s in ok_seeds]),
             "test_ids": np.asarray(test_ids),
             "y": np.asarray(y),
             **{m: np.stack(preds[m]).astype(np.int16) for m in METHODS},
@@ -1020,29 +1077,38 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
         f"{c.get('test_labels_are_true_labels')} (docs/demo-data.md); counts read from the "
         "demo's manifest and ground truth.",
         "recipe": "SmallCNNRecipe() with its defaults (config.recipe_params), fit(train rows, "
-        "seed=S); deterministic on CPU for the same rows.",
-        "seed": "S in --seeds: the training seed of every model AND the loop seed (its CV folds) "
-        "AND CleanLearning's seed; the demo data is always seed 0.",
+        "seed=T); deterministic on CPU for the same rows.",
+        "seed": f"S in --seeds (a benchmark seed) has the {LOOP_SEEDS} training seeds "
+        f"T = {LOOP_SEEDS}S .. {LOOP_SEEDS}S+{LOOP_SEEDS - 1} (train_seeds(S); disjoint across S, "
+        "so no model is shared by two benchmark seeds). EVERY arm trains these same seeds; "
+        "an arm's result for S is the mean over them (per image: the share of its training "
+        f"runs that got it right). The loop seed (its CV folds) is {LOOP_SEEDS}S; CleanLearning's "
+        "seed is T; the demo data is always seed 0. Before 2026-12-08 S was the loop seed, the "
+        "training seeds were S..S+2 (shared between neighbouring S) and each arm was scored "
+        "on its first training seed only.",
         "a_noisy": "trained on the train split as shipped. Taken from the loop's iteration 0 "
-        "(the same recipe, seed and rows); 'baseline_reproduced' records that an independent "
-        "training for the first seed gives identical test predictions.",
+        "(the same recipe, seeds and rows); 'baseline_reproduced' records that an independent "
+        "training for the first benchmark seed gives identical test predictions (all seeds).",
         "b_loop": f"run_loop(root, iterations={ITERATIONS}, slices='slices/demo.yaml', "
-        f"folds={FOLDS}, seed=S) with the default FixPolicy (config.policy_params); the model "
-        "retrained at the last iteration, its test predictions read from the experiment log.",
+        f"folds={FOLDS}, seed={LOOP_SEEDS}S, seeds={LOOP_SEEDS}) with the default FixPolicy "
+        "(config.policy_params); the models retrained at the last fix iteration (all its "
+        "training seeds), their test predictions read from the experiment log.",
         "c_oracle": "every train label set to ground-truth true_label with ds.relabel on a copy "
         f"of the demo in a temp dir ({c.get('train_label_noise')} changes), all rows kept: "
         "planted duplicates and the copies of test images stay in train, as shipped.",
         "c_prime_oracle_same_rows": "true labels on exactly the train rows the loop kept (its "
         "removals applied): separates the relabel effect from the row removals.",
-        "cleanlearning": f"cleanlab CleanLearning(RecipeClassifier(root, seed=S), seed=S, "
+        "cleanlearning": f"per training seed T: cleanlab CleanLearning(RecipeClassifier(root, "
+        f"seed=T), seed=T, "
         f"cv_n_folds={FOLDS}).fit(train row indices, noisy label indices) with cleanlab's "
         "defaults: out-of-sample pred_probs, find_label_issues, drop the issues, refit "
         "the same recipe on the rest (unweighted: the recipe takes no sample_weight). "
         "RecipeClassifier (defined in this file) builds Dataset.from_arrays of the indexed "
-        "rows' images with the given labels and calls SmallCNNRecipe().fit(view, seed=S).",
+        "rows' images with the given labels and calls SmallCNNRecipe().fit(view, seed=T).",
         "accuracy": f"top-1 accuracy on the {c.get('n_test')} clean test images; per slice on "
-        "the test rows of that slice (slices/demo.yaml). mean/sd over seeds (sample sd); "
-        "per-seed 95 % Wilson intervals are in per_seed_ci95.",
+        "the test rows of that slice (slices/demo.yaml). mean/sd over benchmark seeds (sample "
+        "sd) of each seed's mean over its training seeds; every training run's accuracy is in "
+        "per_training_run.",
         "gap_closed": "(b - a) / (c - a); pooled over seeds as mean_S(b - a) / mean_S(c - a). "
         f"ci95 = percentile interval of a two-level bootstrap ({N_BOOT} draws): resample the "
         "seeds (the methods of a seed together), then the test images (the same draw for "
@@ -1065,13 +1131,14 @@ def definitions(res: dict[str, Any]) -> dict[str, str]:
         "worst_slice": f"the slice of slices/demo.yaml with the lowest mean accuracy of (a), "
         f"among slices with at least {MIN_N_WORST} test rows.",
         "verdicts": "datacentric.slices.seed_verdict of (b) loop and (c) oracle against (a) "
-        "noisy per slice: the benchmark's seeds x the test images, paired by image; "
+        "noisy per slice: every training run (benchmark seeds x their training seeds) x the "
+        "test images, paired by image; "
         "'improved'/'regressed' only when the 95 % interval of the difference excludes 0.",
         "loop_verdict": f"per seed S: the loop's own verdict, baseline -> last iteration, over "
-        f"its {LOOP_SEEDS} training seeds S..S+{LOOP_SEEDS - 1} (ExperimentLog.verdict()); "
-        "(b) is the last iteration's first-seed model.",
-        "n_images_fixed/broken_b_vs_a": "test images that the loop model gets right and the "
-        "noisy model wrong (or the reverse) in at least one seed.",
+        f"its {LOOP_SEEDS} training seeds (ExperimentLog.verdict()).",
+        "n_images_fixed/broken_b_vs_a": "test images that the loop's models get right more "
+        "often than the noisy models (or the reverse) in at least one benchmark seed (shares "
+        "over its training runs).",
         "fix_quality": "the loop's automatic edits scored against the planted ground truth.",
         "interventions": f"the loop (b) runs with interventions=True: after its fix iterations "
         "it diagnoses its worst slice and, when label issues explain fewer than half of that "
