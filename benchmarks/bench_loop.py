@@ -307,9 +307,12 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
         ]
         final_train = head.split("train").sample_ids
         arrays["final_train_ids"] = np.array(final_train, dtype=np.str_)
-        # every training seed's test predictions of the baseline and the last fix iteration
-        # (LOOP_SEEDS, n_test), in the order of the loop's training seeds: each arm is scored
-        # as the mean over these seeds (analyse)
+        # every training seed's test predictions of the baseline and the last fix iteration:
+        # as (LOOP_SEEDS, n_test) arrays in the order of the loop's training seeds, each arm
+        # scored as the mean over them (analyse); as run tables, for the verdicts pooled over
+        # the benchmark's seeds x the loop's (analyse_pooled)
+        job_arrays = Path(str(args.job_arrays))
+        seed_runs = {}
         for key, it in (("baseline", 0), ("last_fix", results[-1].iteration)):
             frame = log.seed_predictions(it)
             used = sorted(frame["seed"].unique().to_list())
@@ -318,15 +321,10 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             arrays[f"pred_runs_{key}"] = np.stack(
                 [_pred_indices(shipped, test_ids, frame.filter(pl.col("seed") == t)) for t in used]
             )
-        _save_arrays(args.job_arrays, test_ids, **arrays)
-        # every training seed's test predictions of the baseline and the last fix iteration,
-        # for the verdicts pooled over the benchmark's seeds x the loop's (analyse_pooled)
-        job_arrays = Path(str(args.job_arrays))
-        seed_runs = {}
-        for key, it in (("baseline", 0), ("last_fix", results[-1].iteration)):
             path = job_arrays.with_name(f"{job_arrays.stem}_{key}_seeds.parquet")
-            log.seed_predictions(it).write_parquet(path)
+            frame.write_parquet(path)
             seed_runs[key] = str(path)
+        _save_arrays(job_arrays, test_ids, **arrays)
         return {
             "seed": args.seed,
             "loop_s": round(loop_s, 2),
@@ -339,9 +337,7 @@ def job_loop(args: argparse.Namespace) -> dict[str, Any]:
             "fix_quality": fix_quality,
             "review_queue": _review_queue_quality(log, results, truth),
             "loop_verdict": loop_verdict,
-            "interventions": (
-                None if reviewed else _interventions(log, results, Path(str(args.job_arrays)))
-            ),
+            "interventions": (None if reviewed else _interventions(log, results, job_arrays)),
             "reviewed": reviewed,
             "_seed_runs": seed_runs,
             "simulated_review": _review_quality(answered, truth, shipped) if reviewed else None,
